@@ -1,0 +1,10 @@
+DROP TABLE audit_events;
+DROP TABLE cpt_groups;
+DROP TABLE payer_aliases;
+DROP TABLE claim_records;
+DROP TABLE upload_rejections;
+DROP TABLE upload_reports;
+DROP TABLE uploads;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE customers;

@@ -1,0 +1,300 @@
+//! Command line: `serve`, `migrate`, `create-user`, `demo`.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::repo::{customers, users};
+use crate::domain::password;
+use crate::domain::roles::Role;
+use crate::domain::tenant::{CustomerId, TenantScope, slugify};
+use crate::startup::{Application, BuildOptions};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "payerwatch", version, about = "Payer behaviour drift detection for billing teams")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web portal (applies pending migrations first unless --no-migrate).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a user (and its customer when new); the password comes from
+    /// PAYERWATCH_PASSWORD or an interactive prompt. Re-running sets a new password.
+    CreateUser(CreateUserArgs),
+    /// Create a fresh SQLite demo database with a demo customer, print the logins, and serve.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: PAYERWATCH_BIND or 127.0.0.1:8080).
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Do not apply pending migrations on start.
+    #[arg(long)]
+    pub no_migrate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// The user's e-mail address (case-insensitive, unique).
+    #[arg(long)]
+    pub email: String,
+    /// Customer slug or name; created when it does not exist yet.
+    #[arg(long)]
+    pub customer: String,
+    /// owner, admin, analyst or viewer.
+    #[arg(long)]
+    pub role: Role,
+    /// Platform staff: may see the service-wide metrics dashboard.
+    #[arg(long)]
+    pub staff: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// SQLite file for the demo (replaced on every run).
+    #[arg(long, default_value = "payerwatch-demo.db")]
+    pub database: String,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo(args) => demo(args),
+        command => {
+            let settings = Settings::from_env()?;
+            telemetry::init_tracing(settings.log_format);
+            match command {
+                Command::Serve(args) => serve(settings, args),
+                Command::Migrate => migrate(&settings),
+                Command::CreateUser(args) => create_user_command(&settings, args),
+                Command::Demo(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(bind) = args.bind {
+        settings.bind = bind;
+    }
+    let options = BuildOptions {
+        migrate: !args.no_migrate,
+        ..BuildOptions::default()
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings, options).await?;
+        tracing::info!(port = app.port(), "PayerWatch is listening");
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 1)?;
+    let applied = db.migrate()?;
+    if applied.is_empty() {
+        println!("Database is up to date.");
+    } else {
+        for version in &applied {
+            println!("applied {version}");
+        }
+        println!("{} migration(s) applied.", applied.len());
+    }
+    Ok(())
+}
+
+fn create_user_command(settings: &Settings, args: CreateUserArgs) -> anyhow::Result<()> {
+    let password = match std::env::var("PAYERWATCH_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let first = rpassword::prompt_password("Password: ")
+                .context("no PAYERWATCH_PASSWORD set and no terminal to ask for one")?;
+            let second = rpassword::prompt_password("Repeat password: ")?;
+            if first != second {
+                bail!("the passwords do not match");
+            }
+            first
+        }
+    };
+    let db = Db::connect(&settings.database_url, 1)?;
+    db.migrate()?;
+    let outcome = create_user(&db, &args.customer, &args.email, args.role, args.staff, &password)?;
+    println!(
+        "{} user {} ({}{}) in customer '{}'{}.",
+        if outcome.created_user { "Created" } else { "Updated password of" },
+        outcome.email,
+        args.role,
+        if args.staff { ", staff" } else { "" },
+        outcome.customer_slug,
+        if outcome.created_customer { " (new customer)" } else { "" },
+    );
+    Ok(())
+}
+
+pub struct CreatedUser {
+    pub user_id: i64,
+    pub customer_id: CustomerId,
+    pub customer_slug: String,
+    pub email: String,
+    pub created_user: bool,
+    pub created_customer: bool,
+}
+
+/// Creates (or re-passwords) a user in the named customer, creating the customer when
+/// needed. The password must satisfy the policy.
+pub fn create_user(
+    db: &Db,
+    customer: &str,
+    email: &str,
+    role: Role,
+    staff: bool,
+    password: &str,
+) -> anyhow::Result<CreatedUser> {
+    password::check_policy(password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let email = users::normalize_email(email);
+    if !looks_like_email(&email) {
+        bail!("'{email}' is not an e-mail address");
+    }
+    let slug = slugify(customer);
+    if slug.is_empty() {
+        bail!("the customer name must contain letters or digits");
+    }
+    let hash = password::hash(password)?;
+    let name = customer.trim().to_string();
+    db.write_blocking(move |conn| {
+        let (customer, created_customer) = customers::find_or_create(conn, &slug, &name)?;
+        let scope = TenantScope::for_system(CustomerId(customer.id));
+        let (user_id, created_user) = match users::find_by_email(conn, &email) {
+            Ok(existing) if existing.customer_id == customer.id => {
+                users::set_password_hash(conn, &scope, existing.id, &hash)?;
+                (existing.id, false)
+            }
+            Ok(_) => return Err(crate::db::DbError::Duplicate("e-mail address")),
+            Err(crate::db::DbError::NotFound) => {
+                let new = users::CreateUser {
+                    email: &email,
+                    password_hash: &hash,
+                    role,
+                    is_staff: staff,
+                };
+                (users::insert(conn, &scope, &new)?, true)
+            }
+            Err(other) => return Err(other),
+        };
+        Ok(CreatedUser {
+            user_id,
+            customer_id: CustomerId(customer.id),
+            customer_slug: customer.slug,
+            email,
+            created_user,
+            created_customer,
+        })
+    })
+    .map_err(|e| match e {
+        crate::db::DbError::Duplicate(_) => {
+            anyhow::anyhow!("that e-mail address already belongs to another customer")
+        }
+        other => anyhow::Error::new(other),
+    })
+}
+
+fn looks_like_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// A random password that satisfies the policy, for demo logins.
+pub fn generate_password() -> anyhow::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut raw = [0u8; 20];
+    getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(raw
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    for suffix in ["", "-wal", "-shm", ".secret"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", args.database));
+    }
+    let url = format!("sqlite://{}", args.database);
+    let mut settings = Settings::from_lookup(|key| match key {
+        "DATABASE_URL" => Some(url.clone()),
+        _ => std::env::var(key).ok(),
+    })?;
+    settings.bind = args.bind;
+    telemetry::init_tracing(settings.log_format);
+
+    let db = Db::connect(&settings.database_url, 2)?;
+    db.migrate()?;
+    let owner_password = generate_password()?;
+    let staff_password = generate_password()?;
+    let owner = create_user(&db, "Demo Clinic", "owner@demo.test", Role::Owner, false, &owner_password)?;
+    create_user(&db, "Demo Clinic", "staff@demo.test", Role::Analyst, true, &staff_password)?;
+    drop(db);
+
+    println!();
+    println!("PayerWatch demo — database {} (customer '{}')", args.database, owner.customer_slug);
+    println!("  Open   http://{}/login", settings.bind);
+    println!("  owner  owner@demo.test  password: {owner_password}");
+    println!("  staff  staff@demo.test  password: {staff_password}");
+    println!("  Demo claims arrive with the ingestion feature.");
+    println!();
+
+    let options = BuildOptions {
+        migrate: false,
+        ..BuildOptions::default()
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings, options).await?;
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_shape() {
+        assert!(looks_like_email("a@b.org"));
+        assert!(!looks_like_email("a@b"));
+        assert!(!looks_like_email("ab.org"));
+        assert!(!looks_like_email("a b@c.org"));
+    }
+
+    #[test]
+    fn generated_passwords_pass_the_policy() {
+        for _ in 0..20 {
+            let p = generate_password().expect("password");
+            assert!(password::check_policy(&p).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,414 @@
+//! Settings from environment variables only. Development needs none; production
+//! (`PAYERWATCH_ENV=production`) refuses to start and lists every problem at once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://payerwatch.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const MIN_SECRET_KEY_BYTES: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub bind: String,
+    pub database_url: String,
+    /// Whether `DATABASE_URL` was set (production requires it).
+    pub database_url_explicit: bool,
+    /// Cookie signing/encryption key material; `None` in development until resolved
+    /// from the key file next to the database (see [`Settings::resolve_secret_key`]).
+    pub secret_key: Option<Vec<u8>>,
+    pub secure_cookies: bool,
+    pub allowed_hosts: Vec<String>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub session_idle_minutes: u32,
+    pub session_absolute_hours: u32,
+    pub max_upload_bytes: u64,
+    pub max_upload_rows: u64,
+    pub db_pool_size: u32,
+    pub workers: Option<usize>,
+    pub metrics_token: Option<String>,
+    pub sentry_dsn: Option<String>,
+    pub log_format: LogFormat,
+}
+
+/// Every problem found, so an operator fixes them in one go.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration is not valid:\n  - {}", .problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Settings::from_lookup(|key| vars.get(key).cloned())
+    }
+
+    /// Builds settings from any key lookup (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |key: &str| get(key).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+
+        let environment = match get("PAYERWATCH_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                problems.push(format!(
+                    "PAYERWATCH_ENV must be 'development' or 'production', not '{other}'"
+                ));
+                Environment::Development
+            }
+        };
+        let production = environment == Environment::Production;
+
+        let database_url = get("DATABASE_URL");
+        let database_url_explicit = database_url.is_some();
+        if production && !database_url_explicit {
+            problems.push("DATABASE_URL must be set explicitly in production".to_string());
+        }
+
+        let secret_key = get("PAYERWATCH_SECRET_KEY").map(String::into_bytes);
+        match &secret_key {
+            None if production => problems.push(format!(
+                "PAYERWATCH_SECRET_KEY is missing (at least {MIN_SECRET_KEY_BYTES} bytes required)"
+            )),
+            Some(key) if key.len() < MIN_SECRET_KEY_BYTES => problems.push(format!(
+                "PAYERWATCH_SECRET_KEY is {} bytes; at least {MIN_SECRET_KEY_BYTES} are required",
+                key.len()
+            )),
+            _ => {}
+        }
+
+        let secure_cookies = match get("PAYERWATCH_SECURE_COOKIES") {
+            None => production,
+            Some(v) => parse_bool(&v).unwrap_or_else(|| {
+                problems.push(format!(
+                    "PAYERWATCH_SECURE_COOKIES must be true or false, not '{v}'"
+                ));
+                production
+            }),
+        };
+        if production && !secure_cookies {
+            problems.push(
+                "PAYERWATCH_SECURE_COOKIES must be true in production (cookies sent only over HTTPS)"
+                    .to_string(),
+            );
+        }
+
+        let allowed_hosts: Vec<String> = match get("PAYERWATCH_ALLOWED_HOSTS") {
+            Some(list) => split_list(&list),
+            None if production => Vec::new(),
+            None => vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+                "[::1]".to_string(),
+            ],
+        };
+        if production && allowed_hosts.is_empty() {
+            problems.push("PAYERWATCH_ALLOWED_HOSTS must list the host names served in production".to_string());
+        }
+        if let Some(wild) = allowed_hosts.iter().find(|h| h.contains('*')) {
+            if production {
+                problems.push(format!(
+                    "PAYERWATCH_ALLOWED_HOSTS must not contain wildcards ('{wild}')"
+                ));
+            }
+        }
+
+        let trusted_proxies = get("PAYERWATCH_TRUSTED_PROXIES")
+            .map(|list| {
+                split_list(&list)
+                    .into_iter()
+                    .filter_map(|p| match p.parse::<IpAddr>() {
+                        Ok(ip) => Some(ip),
+                        Err(_) => {
+                            problems.push(format!(
+                                "PAYERWATCH_TRUSTED_PROXIES: '{p}' is not an IP address"
+                            ));
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let mut number = |key: &str, default: u64, min: u64| -> u64 {
+            match get(key) {
+                None => default,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n >= min => n,
+                    _ => {
+                        problems.push(format!("{key} must be a whole number ≥ {min}, not '{v}'"));
+                        default
+                    }
+                },
+            }
+        };
+        let session_idle_minutes = number("PAYERWATCH_SESSION_IDLE_MINUTES", 30, 1) as u32;
+        let session_absolute_hours = number("PAYERWATCH_SESSION_ABSOLUTE_HOURS", 12, 1) as u32;
+        let max_upload_bytes = number("PAYERWATCH_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, 1);
+        let max_upload_rows = number("PAYERWATCH_MAX_UPLOAD_ROWS", 2_000_000, 1);
+        let db_pool_size = number("PAYERWATCH_DB_POOL_SIZE", 10, 1) as u32;
+        let workers = get("PAYERWATCH_WORKERS").map(|_| number("PAYERWATCH_WORKERS", 2, 1) as usize);
+
+        let log_format = match get("PAYERWATCH_LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            None if production => LogFormat::Json,
+            None => LogFormat::Text,
+            Some(other) => {
+                problems.push(format!(
+                    "PAYERWATCH_LOG_FORMAT must be 'json' or 'text', not '{other}'"
+                ));
+                LogFormat::Text
+            }
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Settings {
+            environment,
+            bind: get("PAYERWATCH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string()),
+            database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            database_url_explicit,
+            secret_key,
+            secure_cookies,
+            allowed_hosts,
+            trusted_proxies,
+            session_idle_minutes,
+            session_absolute_hours,
+            max_upload_bytes,
+            max_upload_rows,
+            db_pool_size,
+            workers,
+            metrics_token: get("PAYERWATCH_METRICS_TOKEN"),
+            sentry_dsn: get("SENTRY_DSN"),
+            log_format,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// Where the development cookie key is kept: next to the SQLite file, or in the
+    /// working directory for PostgreSQL.
+    pub fn secret_key_file(&self) -> PathBuf {
+        match crate::db::DbTarget::parse(&self.database_url) {
+            crate::db::DbTarget::Sqlite(path) if path != ":memory:" => {
+                PathBuf::from(format!("{path}.secret"))
+            }
+            _ => PathBuf::from(".payerwatch.secret"),
+        }
+    }
+
+    /// The key material for cookies. In development, when none is configured, a random
+    /// key is generated once and kept in [`Settings::secret_key_file`] so restarts keep
+    /// sessions valid.
+    pub fn resolve_secret_key(&self) -> std::io::Result<Vec<u8>> {
+        if let Some(key) = &self.secret_key {
+            return Ok(key.clone());
+        }
+        let path = self.secret_key_file();
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim();
+            if existing.len() >= MIN_SECRET_KEY_BYTES {
+                return Ok(existing.as_bytes().to_vec());
+            }
+        }
+        let mut raw = [0u8; 64];
+        getrandom::fill(&mut raw).map_err(std::io::Error::other)?;
+        let key = hex::encode(raw);
+        write_private_file(&path, key.as_bytes())?;
+        Ok(key.into_bytes())
+    }
+}
+
+fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}
+
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn long_key() -> String {
+        "k".repeat(64)
+    }
+
+    fn production_ok() -> Vec<(&'static str, String)> {
+        vec![
+            ("PAYERWATCH_ENV", "production".to_string()),
+            ("PAYERWATCH_SECRET_KEY", long_key()),
+            ("DATABASE_URL", "postgres://db/payerwatch".to_string()),
+            ("PAYERWATCH_ALLOWED_HOSTS", "payerwatch.example.org".to_string()),
+        ]
+    }
+
+    fn production_without(key: &str, replace: Option<&str>) -> Result<Settings, ConfigError> {
+        let pairs: Vec<(&str, String)> = production_ok()
+            .into_iter()
+            .filter(|(k, _)| *k != key)
+            .chain(replace.map(|v| (key, v.to_string())))
+            .collect();
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        settings(&borrowed)
+    }
+
+    fn problems(result: Result<Settings, ConfigError>) -> Vec<String> {
+        result.expect_err("should refuse").problems
+    }
+
+    #[test]
+    fn development_needs_no_settings() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.bind, DEFAULT_BIND);
+        assert!(!s.secure_cookies);
+        assert_eq!(s.session_idle_minutes, 30);
+        assert_eq!(s.session_absolute_hours, 12);
+        assert_eq!(s.max_upload_bytes, 200 * 1024 * 1024);
+        assert_eq!(s.max_upload_rows, 2_000_000);
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn production_with_everything_starts() {
+        let pairs = production_ok();
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let s = settings(&borrowed).expect("valid production config");
+        assert!(s.secure_cookies, "production defaults to secure cookies");
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn production_refuses_missing_secret_key() {
+        let p = problems(production_without("PAYERWATCH_SECRET_KEY", None));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("PAYERWATCH_SECRET_KEY is missing"));
+    }
+
+    #[test]
+    fn production_refuses_short_secret_key() {
+        let p = problems(production_without("PAYERWATCH_SECRET_KEY", Some(&"k".repeat(63))));
+        assert!(p[0].contains("63 bytes"), "{p:?}");
+    }
+
+    #[test]
+    fn production_refuses_implicit_database_url() {
+        let p = problems(production_without("DATABASE_URL", None));
+        assert!(p[0].contains("DATABASE_URL"), "{p:?}");
+    }
+
+    #[test]
+    fn production_refuses_insecure_cookies() {
+        let p = problems(production_without(
+            "PAYERWATCH_SECURE_COOKIES",
+            Some("false"),
+        ));
+        assert!(p[0].contains("PAYERWATCH_SECURE_COOKIES"), "{p:?}");
+    }
+
+    #[test]
+    fn production_refuses_missing_allowed_hosts() {
+        let p = problems(production_without("PAYERWATCH_ALLOWED_HOSTS", None));
+        assert!(p[0].contains("PAYERWATCH_ALLOWED_HOSTS"), "{p:?}");
+    }
+
+    #[test]
+    fn production_refuses_wildcard_hosts() {
+        let p = problems(production_without(
+            "PAYERWATCH_ALLOWED_HOSTS",
+            Some("app.example.org,*.example.org"),
+        ));
+        assert!(p[0].contains("wildcards"), "{p:?}");
+    }
+
+    #[test]
+    fn production_lists_every_problem_at_once() {
+        let p = problems(settings(&[
+            ("PAYERWATCH_ENV", "production"),
+            ("PAYERWATCH_SECURE_COOKIES", "false"),
+            ("PAYERWATCH_ALLOWED_HOSTS", "*"),
+        ]));
+        assert_eq!(p.len(), 4, "{p:?}");
+        let message = ConfigError { problems: p }.to_string();
+        for needle in ["SECRET_KEY", "DATABASE_URL", "SECURE_COOKIES", "wildcards"] {
+            assert!(message.contains(needle), "{message}");
+        }
+    }
+
+    #[test]
+    fn malformed_numbers_are_reported() {
+        let p = problems(settings(&[("PAYERWATCH_SESSION_IDLE_MINUTES", "soon")]));
+        assert!(p[0].contains("PAYERWATCH_SESSION_IDLE_MINUTES"), "{p:?}");
+    }
+
+    #[test]
+    fn dev_key_file_sits_next_to_sqlite_database() {
+        let s = settings(&[("DATABASE_URL", "sqlite:///tmp/x/pw.db")]).expect("ok");
+        assert_eq!(s.secret_key_file(), PathBuf::from("/tmp/x/pw.db.secret"));
+    }
+
+    #[test]
+    fn dev_key_is_generated_once_and_reused() {
+        let dir = std::env::temp_dir().join(format!("pw-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let db = dir.join("pw.db");
+        let url = format!("sqlite://{}", db.display());
+        let s = settings(&[("DATABASE_URL", url.as_str())]).expect("ok");
+        let first = s.resolve_secret_key().expect("generated");
+        let second = s.resolve_secret_key().expect("reused");
+        assert!(first.len() >= MIN_SECRET_KEY_BYTES);
+        assert_eq!(first, second);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

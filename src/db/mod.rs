@@ -1,0 +1,172 @@
+//! Database access: connection over two backends, pool, migrations, schema and the
+//! tenant-scoped repositories. Nothing outside this module writes SQL.
+
+pub mod connection;
+pub mod error;
+pub mod migrations;
+pub mod models;
+pub mod repo;
+pub mod schema;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::r2d2::{Pool, PooledConnection};
+
+pub use connection::{Backend, DbConnection, DbManager, DbTarget};
+pub use error::DbError;
+
+pub type DbPool = Pool<DbManager>;
+pub type PooledDb = PooledConnection<DbManager>;
+
+/// Shared handle to the database: a pool plus, on SQLite, the single-writer lock.
+///
+/// SQLite allows one writer at a time; serialising our own write transactions in
+/// process avoids `SQLITE_BUSY` on lock upgrades (readers are never blocked in WAL).
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+    write_lock: Arc<Mutex<()>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolState {
+    pub max_size: u32,
+    pub connections: u32,
+    pub idle: u32,
+}
+
+impl Db {
+    /// Opens a pool for `database_url` (`postgres://…`, `sqlite://path` or a path),
+    /// failing when no connection can be made (CLI commands want to know at once).
+    pub fn connect(database_url: &str, max_size: u32) -> Result<Db, DbError> {
+        let target = DbTarget::parse(database_url);
+        let backend = target.backend();
+        let pool = pool_builder(max_size)
+            .build(DbManager::new(target))
+            .map_err(DbError::Pool)?;
+        Ok(Db::from_pool(pool, backend))
+    }
+
+    /// Opens a pool without waiting for the database: a server starts even while its
+    /// database is down, and readiness reports it.
+    pub fn connect_lazy(database_url: &str, max_size: u32) -> Db {
+        let target = DbTarget::parse(database_url);
+        let backend = target.backend();
+        let pool = pool_builder(max_size).build_unchecked(DbManager::new(target));
+        Db::from_pool(pool, backend)
+    }
+
+    fn from_pool(pool: DbPool, backend: Backend) -> Db {
+        Db {
+            pool,
+            backend,
+            write_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            max_size: self.pool.max_size(),
+            connections: state.connections,
+            idle: state.idle_connections,
+        }
+    }
+
+    /// A pooled connection for blocking code (CLI, background jobs).
+    pub fn get(&self) -> Result<PooledDb, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// A pooled connection, waiting at most `timeout`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledDb, DbError> {
+        Ok(self.pool.get_timeout(timeout)?)
+    }
+
+    /// Runs `f` with a connection on the blocking pool, off the async workers.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| DbError::Cancelled)?
+    }
+
+    /// Runs `f` inside one write transaction (serialised in process on SQLite).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::rt::task::spawn_blocking(move || db.write_blocking(f))
+            .await
+            .map_err(|_| DbError::Cancelled)?
+    }
+
+    /// Blocking form of [`Db::write`] for the CLI and background threads.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    {
+        let mut conn = self.pool.get()?;
+        let _guard = match self.backend {
+            // A poisoned lock only means another writer panicked; the database itself
+            // rolled that transaction back, so carrying on is safe.
+            Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner())),
+            Backend::Postgres => None,
+        };
+        transaction(&mut conn, f)
+    }
+
+    /// Applies pending migrations.
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.get()?;
+        migrations::run_pending(&mut conn)
+    }
+}
+
+fn pool_builder(max_size: u32) -> diesel::r2d2::Builder<DbManager> {
+    Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(10))
+}
+
+/// Runs `f` in a transaction, committing on `Ok` and rolling back on `Err`.
+pub fn transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    use diesel::Connection;
+    conn.transaction::<T, TxError, _>(|c| f(c).map_err(TxError::Repo))
+        .map_err(|e| match e {
+            TxError::Repo(err) => err,
+            TxError::Diesel(err) => DbError::from(err),
+        })
+}
+
+/// Diesel needs the transaction's error type to absorb its own errors (BEGIN/COMMIT).
+enum TxError {
+    Repo(DbError),
+    Diesel(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(err: diesel::result::Error) -> Self {
+        TxError::Diesel(err)
+    }
+}

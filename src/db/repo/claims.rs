@@ -1,0 +1,64 @@
+//! Claim records. Bulk loading lives with the ingest pipeline; this module has the
+//! scoped reads and the small multi-row insert used by tests and fixtures.
+
+use diesel::prelude::*;
+
+use crate::db::models::{ClaimRecord, NewClaim};
+use crate::db::schema::claim_records;
+use crate::db::{DbConnection, DbError};
+use crate::domain::tenant::TenantScope;
+use crate::on_backend;
+
+/// Bind parameters per statement stay under SQLite's default 32,766 limit.
+const INSERT_CHUNK: usize = 32_766 / 13;
+
+/// Inserts claims for the scope's tenant. Rows naming another tenant are refused.
+pub fn insert_many(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    claims: &[NewClaim],
+) -> Result<usize, DbError> {
+    if claims.iter().any(|c| c.customer_id != scope.id()) {
+        return Err(DbError::ForeignKey);
+    }
+    let mut inserted = 0;
+    for chunk in claims.chunks(INSERT_CHUNK) {
+        inserted += on_backend!(conn, c => diesel::insert_into(claim_records::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(inserted)
+}
+
+pub fn count_for_upload(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    upload_id: i64,
+) -> Result<i64, DbError> {
+    Ok(claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .filter(claim_records::upload_id.eq(upload_id))
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn count(conn: &mut DbConnection, scope: &TenantScope) -> Result<i64, DbError> {
+    Ok(claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The most recent claims by decision date (small reads for pages and tests).
+pub fn list_recent(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    limit: i64,
+) -> Result<Vec<ClaimRecord>, DbError> {
+    Ok(claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .order((claim_records::decided_date.desc(), claim_records::id.desc()))
+        .limit(limit)
+        .select(ClaimRecord::as_select())
+        .load(conn)?)
+}

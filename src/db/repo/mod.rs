@@ -1,0 +1,49 @@
+//! Repositories: every query on tenant-owned tables takes a [`TenantScope`] and filters
+//! by it, so one tenant can never read or change another's rows.
+//!
+//! [`TenantScope`]: crate::domain::tenant::TenantScope
+
+pub mod audit;
+pub mod claims;
+pub mod customers;
+pub mod uploads;
+pub mod users;
+
+use chrono::NaiveDateTime;
+
+/// Current UTC time without a zone, the way timestamps are stored.
+pub fn now() -> NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// One page of a list plus whether more follow.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl<T> Page<T> {
+    pub fn total_pages(&self) -> i64 {
+        if self.total == 0 {
+            1
+        } else {
+            (self.total + self.per_page - 1) / self.per_page
+        }
+    }
+
+    pub fn has_next(&self) -> bool {
+        self.page < self.total_pages()
+    }
+
+    pub fn has_prev(&self) -> bool {
+        self.page > 1
+    }
+}
+
+/// Offset of a 1-based page, saturating instead of overflowing on absurd input.
+pub(crate) fn offset(page: i64, per_page: i64) -> i64 {
+    page.saturating_sub(1).max(0).saturating_mul(per_page)
+}

@@ -1,0 +1,115 @@
+//! Uploads of claim files, always within one tenant.
+
+use diesel::prelude::*;
+
+use crate::db::models::{NewUpload, Upload};
+use crate::db::schema::{claim_records, uploads};
+use crate::db::{DbConnection, DbError};
+use crate::domain::tenant::TenantScope;
+use crate::on_backend;
+
+use super::Page;
+
+/// Creates an upload in `processing` state and returns its id.
+pub fn insert_processing(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    file_name: &str,
+    uploaded_by: Option<i64>,
+) -> Result<i64, DbError> {
+    let row = NewUpload {
+        customer_id: scope.id(),
+        uploaded_by,
+        file_name,
+        status: "processing",
+        created_at: super::now(),
+    };
+    Ok(on_backend!(conn, c => diesel::insert_into(uploads::table)
+        .values(&row)
+        .returning(uploads::id)
+        .get_result::<i64>(c))?)
+}
+
+pub fn find(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<Upload, DbError> {
+    Ok(uploads::table
+        .filter(uploads::customer_id.eq(scope.id()))
+        .filter(uploads::id.eq(id))
+        .select(Upload::as_select())
+        .first(conn)?)
+}
+
+/// Newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<Upload>, DbError> {
+    let total = uploads::table
+        .filter(uploads::customer_id.eq(scope.id()))
+        .count()
+        .get_result::<i64>(conn)?;
+    let items = uploads::table
+        .filter(uploads::customer_id.eq(scope.id()))
+        .order((uploads::created_at.desc(), uploads::id.desc()))
+        .limit(per_page)
+        .offset(super::offset(page, per_page))
+        .select(Upload::as_select())
+        .load(conn)?;
+    Ok(Page {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+/// Deletes an upload that has no claims (its report and rejections go with it).
+///
+/// PROTECT: while claims reference the upload the delete is refused with
+/// [`DbError::UploadHasClaims`] and nothing changes. The explicit check gives the clear
+/// error; the foreign key (RESTRICT / NO ACTION) still guards against a race.
+pub fn delete(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<(), DbError> {
+    crate::db::transaction(conn, |conn| {
+        find(conn, scope, id)?;
+        let has_claims = diesel::select(diesel::dsl::exists(
+            claim_records::table.filter(claim_records::upload_id.eq(id)),
+        ))
+        .get_result::<bool>(conn)?;
+        if has_claims {
+            return Err(DbError::UploadHasClaims { upload_id: id });
+        }
+        diesel::delete(
+            uploads::table
+                .filter(uploads::customer_id.eq(scope.id()))
+                .filter(uploads::id.eq(id)),
+        )
+        .execute(conn)
+        .map_err(|e| match DbError::from(e) {
+            DbError::ForeignKey => DbError::UploadHasClaims { upload_id: id },
+            other => other,
+        })?;
+        Ok(())
+    })
+}
+
+/// Deletes without the explicit claims check, so tests can prove the database itself
+/// enforces PROTECT on both backends.
+#[doc(hidden)]
+pub fn delete_relying_on_foreign_key(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<(), DbError> {
+    diesel::delete(
+        uploads::table
+            .filter(uploads::customer_id.eq(scope.id()))
+            .filter(uploads::id.eq(id)),
+    )
+    .execute(conn)
+    .map_err(|e| match DbError::from(e) {
+        DbError::ForeignKey => DbError::UploadHasClaims { upload_id: id },
+        other => other,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Users. Lookups by e-mail and id are global (authentication happens before a tenant is
+//! known); everything that lists or changes members is tenant-scoped.
+
+use diesel::prelude::*;
+
+use crate::db::models::{NewUser, User};
+use crate::db::schema::users;
+use crate::db::{DbConnection, DbError};
+use crate::domain::roles::Role;
+use crate::domain::tenant::TenantScope;
+use crate::on_backend;
+
+/// E-mail addresses are compared trimmed and lower-cased; they are stored that way.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<User, DbError> {
+    Ok(users::table
+        .filter(users::email.eq(normalize_email(email)))
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+/// A user by id regardless of tenant: only for restoring an authenticated session.
+pub fn find_for_session(conn: &mut DbConnection, id: i64) -> Result<User, DbError> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+pub fn find(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<User, DbError> {
+    Ok(users::table
+        .filter(users::customer_id.eq(scope.id()))
+        .filter(users::id.eq(id))
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+pub fn list(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<User>, DbError> {
+    Ok(users::table
+        .filter(users::customer_id.eq(scope.id()))
+        .order(users::email.asc())
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+pub struct CreateUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub is_staff: bool,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    new: &CreateUser<'_>,
+) -> Result<i64, DbError> {
+    let now = super::now();
+    let email = normalize_email(new.email);
+    let row = NewUser {
+        customer_id: scope.id(),
+        email: &email,
+        password_hash: new.password_hash,
+        role: new.role.as_str(),
+        is_staff: new.is_staff,
+        is_active: true,
+        created_at: now,
+        updated_at: now,
+        password_changed_at: now,
+    };
+    on_backend!(conn, c => diesel::insert_into(users::table)
+        .values(&row)
+        .returning(users::id)
+        .get_result::<i64>(c))
+    .map_err(|e| {
+        if DbError::is_unique_violation(&e) {
+            DbError::Duplicate("e-mail address")
+        } else {
+            DbError::from(e)
+        }
+    })
+}
+
+/// Replaces the password hash (CLI re-run of create-user, password change, reset).
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    password_hash: &str,
+) -> Result<(), DbError> {
+    let now = super::now();
+    let changed = diesel::update(
+        users::table
+            .filter(users::customer_id.eq(scope.id()))
+            .filter(users::id.eq(id)),
+    )
+    .set((
+        users::password_hash.eq(password_hash),
+        users::password_changed_at.eq(now),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}

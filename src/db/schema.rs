@@ -1,0 +1,155 @@
+//! Diesel table definitions, maintained by hand: `diesel print-schema` differs per
+//! backend, and both migration directories (`migrations/{postgres,sqlite}`) must
+//! produce exactly these tables and columns (checked by a test on both backends).
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        analytics_mode -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        is_staff -> Bool,
+        is_active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        password_changed_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (key_hash) {
+        key_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        state -> Text,
+        created_at -> Timestamp,
+        refreshed_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    uploads (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        uploaded_by -> Nullable<BigInt>,
+        file_name -> Text,
+        sha256 -> Nullable<Text>,
+        size_bytes -> BigInt,
+        status -> Text,
+        total_rows -> BigInt,
+        accepted_rows -> BigInt,
+        rejected_rows -> BigInt,
+        warning_rows -> BigInt,
+        quality_score_centi -> Nullable<BigInt>,
+        message -> Nullable<Text>,
+        duplicate_of -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    upload_reports (upload_id) {
+        upload_id -> BigInt,
+        report_json -> Text,
+    }
+}
+
+diesel::table! {
+    upload_rejections (id) {
+        id -> BigInt,
+        upload_id -> BigInt,
+        row_number -> BigInt,
+        column_name -> Text,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    claim_records (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        upload_id -> BigInt,
+        payer_raw -> Text,
+        payer -> Text,
+        cpt -> Text,
+        cpt_group -> Text,
+        submitted_date -> Date,
+        decided_date -> Date,
+        decision_days -> Integer,
+        outcome -> Text,
+        allowed_cents -> Nullable<BigInt>,
+        denial_reason_code -> Nullable<Text>,
+        denial_reason_text -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    payer_aliases (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        alias_key -> Text,
+        alias -> Text,
+        canonical -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cpt_groups (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        code_start -> Text,
+        code_end -> Text,
+        group_name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        customer_id -> Nullable<BigInt>,
+        actor_user_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        changed_fields -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(users -> customers (customer_id));
+diesel::joinable!(uploads -> customers (customer_id));
+diesel::joinable!(claim_records -> uploads (upload_id));
+diesel::joinable!(upload_rejections -> uploads (upload_id));
+diesel::joinable!(upload_reports -> uploads (upload_id));
+diesel::joinable!(payer_aliases -> customers (customer_id));
+diesel::joinable!(cpt_groups -> customers (customer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    customers,
+    users,
+    sessions,
+    uploads,
+    upload_reports,
+    upload_rejections,
+    claim_records,
+    payer_aliases,
+    cpt_groups,
+    audit_events,
+);

@@ -1,0 +1,5 @@
+//! Pure product logic: no actix, no diesel, no I/O.
+
+pub mod password;
+pub mod roles;
+pub mod tenant;

@@ -1,0 +1,9 @@
+//! PayerWatch: payer behaviour drift detection for healthcare billing teams.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

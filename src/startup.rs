@@ -1,0 +1,130 @@
+//! Builds the application: database, middleware stack and the route table, in one place.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{App, HttpServer};
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::web::handlers::{assets, health, home};
+use crate::web::middleware::Telemetry;
+use crate::web::{AppError, AppState};
+
+/// Extra routes for tests (e.g. a handler that panics), added after the real ones.
+pub type ExtraRoutes = Arc<dyn Fn(&mut ServiceConfig) + Send + Sync>;
+
+#[derive(Clone, Default)]
+pub struct BuildOptions {
+    /// Apply pending migrations before serving (`serve --no-migrate` turns it off).
+    pub migrate: bool,
+    pub extra_routes: Option<ExtraRoutes>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates (unless told not to) and binds. `settings.bind` may use port 0.
+    pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Self> {
+        let db = Db::connect_lazy(&settings.database_url, settings.db_pool_size);
+        if options.migrate {
+            let db = db.clone();
+            let applied = actix_web::rt::task::spawn_blocking(move || db.migrate()).await??;
+            if !applied.is_empty() {
+                tracing::info!(count = applied.len(), "applied migrations");
+            }
+        }
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.workers;
+        let state = AppState::new(settings, db);
+        let server = run(listener, state.clone(), options.extra_routes, workers)?;
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(
+    listener: TcpListener,
+    state: AppState,
+    extra_routes: Option<ExtraRoutes>,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
+    let production = state.settings.is_production();
+    let allowed_hosts = state.settings.allowed_hosts.clone();
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        let extra = extra_routes.clone();
+        App::new()
+            .app_data(data.clone())
+            .app_data(path_config())
+            .app_data(query_config())
+            .app_data(form_config())
+            .configure(routes)
+            .configure(move |cfg| {
+                if let Some(extra) = &extra {
+                    extra(cfg);
+                }
+            })
+            .default_service(web::to(home::not_found))
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(Telemetry::new(production, allowed_hosts.clone()))
+    })
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+/// The URL contract (SPEC §10), in one table.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.route("/", web::get().to(home::root))
+        .route("/healthz", web::get().to(health::liveness))
+        .route("/health", web::get().to(health::liveness))
+        .route("/ping", web::get().to(health::liveness))
+        .route("/readyz", web::get().to(health::readiness))
+        .route("/favicon.ico", web::get().to(assets::favicon))
+        .route("/static/{path:.*}", web::get().to(assets::asset));
+}
+
+/// A malformed id in a path is "no such page", never a server error.
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into())
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        AppError::BadRequest(format!("A query parameter is not valid: {err}.")).into()
+    })
+}
+
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _req| {
+            AppError::BadRequest(format!("The form could not be read: {err}.")).into()
+        })
+}

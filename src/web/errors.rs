@@ -1,0 +1,215 @@
+//! One error type for handlers, mapped to responses in one place: an HTML page for
+//! browsers, RFC 9457 `application/problem+json` for `/api`. A 500 never shows
+//! internals; it shows the request id so support can find the log line.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use super::layout::Layout;
+use super::request_context;
+use crate::db::DbError;
+
+#[derive(thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    /// Malformed input; the message names the parameter and is safe to show.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("forbidden")]
+    Forbidden,
+    /// The request conflicts with current state; the message is shown to the user.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl fmt::Debug for AppError {
+    /// Walks the `source()` chain so a log line shows the whole cause.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => AppError::NotFound,
+            DbError::UploadHasClaims { .. } => AppError::Conflict(
+                "This upload still has claims, so it cannot be deleted. Its claims feed the \
+                 analytics and alerts; nothing was removed."
+                    .to_string(),
+            ),
+            DbError::Duplicate(what) => {
+                AppError::Conflict(format!("A record with the same {what} already exists."))
+            }
+            DbError::Pool(_) | DbError::Connection(_) => AppError::Unavailable,
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+struct ErrorCopy {
+    heading: &'static str,
+    message: String,
+    hint: Option<&'static str>,
+}
+
+impl AppError {
+    fn copy(&self) -> ErrorCopy {
+        match self {
+            AppError::NotFound => ErrorCopy {
+                heading: "Page not found",
+                message: "There is nothing at this address, or it belongs to another account."
+                    .into(),
+                hint: Some("Check the link, or start again from the overview."),
+            },
+            AppError::BadRequest(msg) => ErrorCopy {
+                heading: "The request could not be understood",
+                message: msg.clone(),
+                hint: Some("Correct the value and try again."),
+            },
+            AppError::Forbidden => ErrorCopy {
+                heading: "You don't have access to this",
+                message: "Your role does not allow this action.".into(),
+                hint: Some("Ask an administrator of your organisation if you need it."),
+            },
+            AppError::Conflict(msg) => ErrorCopy {
+                heading: "That can't be done right now",
+                message: msg.clone(),
+                hint: None,
+            },
+            AppError::TooManyRequests { retry_after_secs } => ErrorCopy {
+                heading: "Too many attempts",
+                message: format!(
+                    "For your account's safety, further attempts are paused. Try again in {} minute(s).",
+                    retry_after_secs.div_ceil(60).max(1)
+                ),
+                hint: None,
+            },
+            AppError::PayloadTooLarge(msg) => ErrorCopy {
+                heading: "The file is too large",
+                message: msg.clone(),
+                hint: Some("Split the file into smaller parts and upload them one by one."),
+            },
+            AppError::Unavailable => ErrorCopy {
+                heading: "Temporarily unavailable",
+                message: "The service cannot reach its database right now.".into(),
+                hint: Some("Please try again in a minute."),
+            },
+            AppError::Internal(_) => ErrorCopy {
+                heading: "Something went wrong on our side",
+                message: "The error has been logged.".into(),
+                hint: Some("Please try again; if it keeps happening, contact support."),
+            },
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, status = status.as_u16(), "request failed");
+        }
+        let ctx = request_context::current();
+        let copy = self.copy();
+        let mut response = if ctx.is_api {
+            problem_response(status, copy.heading, &copy.message, &ctx.request_id)
+        } else {
+            error_page(status, copy.heading, &copy.message, copy.hint, &ctx.request_id)
+        };
+        if let AppError::TooManyRequests { retry_after_secs } = self {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    status_code: u16,
+    heading: &'a str,
+    message: &'a str,
+    hint: Option<&'a str>,
+    request_id: Option<&'a str>,
+}
+
+/// Renders the HTML error page. The request id is shown for server errors only.
+pub fn error_page(
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+    hint: Option<&str>,
+    request_id: &str,
+) -> HttpResponse {
+    let page = ErrorPage {
+        layout: Layout::public(heading),
+        status_code: status.as_u16(),
+        heading,
+        message,
+        hint,
+        request_id: (status.is_server_error() && !request_id.is_empty()).then_some(request_id),
+    };
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(_) => HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("{} {heading}", status.as_u16())),
+    }
+}
+
+/// RFC 9457 problem details.
+pub fn problem_response(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    request_id: &str,
+) -> HttpResponse {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+        "request_id": request_id,
+    });
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .body(body.to_string())
+}

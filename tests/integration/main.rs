@@ -1,0 +1,6 @@
+//! Integration tests: each test spawns the real application on a random port against a
+//! fresh database — a temporary SQLite file, or a new PostgreSQL database when
+//! `PAYERWATCH_TEST_POSTGRES` is set.
+
+mod common;
+mod foundation;
