@@ -13,7 +13,11 @@ use crate::startup::{Application, BuildOptions};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
-#[command(name = "payerwatch", version, about = "Payer behaviour drift detection for billing teams")]
+#[command(
+    name = "payerwatch",
+    version,
+    about = "Payer behaviour drift detection for billing teams"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -129,15 +133,30 @@ fn create_user_command(settings: &Settings, args: CreateUserArgs) -> anyhow::Res
     };
     let db = Db::connect(&settings.database_url, 1)?;
     db.migrate()?;
-    let outcome = create_user(&db, &args.customer, &args.email, args.role, args.staff, &password)?;
+    let outcome = create_user(
+        &db,
+        &args.customer,
+        &args.email,
+        args.role,
+        args.staff,
+        &password,
+    )?;
     println!(
         "{} user {} ({}{}) in customer '{}'{}.",
-        if outcome.created_user { "Created" } else { "Updated password of" },
+        if outcome.created_user {
+            "Created"
+        } else {
+            "Updated password of"
+        },
         outcome.email,
         args.role,
         if args.staff { ", staff" } else { "" },
         outcome.customer_slug,
-        if outcome.created_customer { " (new customer)" } else { "" },
+        if outcome.created_customer {
+            " (new customer)"
+        } else {
+            ""
+        },
     );
     Ok(())
 }
@@ -249,12 +268,29 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     db.migrate()?;
     let owner_password = generate_password()?;
     let staff_password = generate_password()?;
-    let owner = create_user(&db, "Demo Clinic", "owner@demo.test", Role::Owner, false, &owner_password)?;
-    create_user(&db, "Demo Clinic", "staff@demo.test", Role::Analyst, true, &staff_password)?;
+    let owner = create_user(
+        &db,
+        "Demo Clinic",
+        "owner@demo.test",
+        Role::Owner,
+        false,
+        &owner_password,
+    )?;
+    create_user(
+        &db,
+        "Demo Clinic",
+        "staff@demo.test",
+        Role::Analyst,
+        true,
+        &staff_password,
+    )?;
     drop(db);
 
     println!();
-    println!("PayerWatch demo — database {} (customer '{}')", args.database, owner.customer_slug);
+    println!(
+        "PayerWatch demo — database {} (customer '{}')",
+        args.database, owner.customer_slug
+    );
     println!("  Open   http://{}/login", settings.bind);
     println!("  owner  owner@demo.test  password: {owner_password}");
     println!("  staff  staff@demo.test  password: {staff_password}");

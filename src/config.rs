@@ -120,14 +120,15 @@ impl Settings {
             ],
         };
         if production && allowed_hosts.is_empty() {
-            problems.push("PAYERWATCH_ALLOWED_HOSTS must list the host names served in production".to_string());
+            problems.push(
+                "PAYERWATCH_ALLOWED_HOSTS must list the host names served in production"
+                    .to_string(),
+            );
         }
-        if let Some(wild) = allowed_hosts.iter().find(|h| h.contains('*')) {
-            if production {
-                problems.push(format!(
-                    "PAYERWATCH_ALLOWED_HOSTS must not contain wildcards ('{wild}')"
-                ));
-            }
+        if production && let Some(wild) = allowed_hosts.iter().find(|h| h.contains('*')) {
+            problems.push(format!(
+                "PAYERWATCH_ALLOWED_HOSTS must not contain wildcards ('{wild}')"
+            ));
         }
 
         let trusted_proxies = get("PAYERWATCH_TRUSTED_PROXIES")
@@ -164,7 +165,8 @@ impl Settings {
         let max_upload_bytes = number("PAYERWATCH_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, 1);
         let max_upload_rows = number("PAYERWATCH_MAX_UPLOAD_ROWS", 2_000_000, 1);
         let db_pool_size = number("PAYERWATCH_DB_POOL_SIZE", 10, 1) as u32;
-        let workers = get("PAYERWATCH_WORKERS").map(|_| number("PAYERWATCH_WORKERS", 2, 1) as usize);
+        let workers =
+            get("PAYERWATCH_WORKERS").map(|_| number("PAYERWATCH_WORKERS", 2, 1) as usize);
 
         let log_format = match get("PAYERWATCH_LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,
@@ -288,7 +290,10 @@ mod tests {
             ("PAYERWATCH_ENV", "production".to_string()),
             ("PAYERWATCH_SECRET_KEY", long_key()),
             ("DATABASE_URL", "postgres://db/payerwatch".to_string()),
-            ("PAYERWATCH_ALLOWED_HOSTS", "payerwatch.example.org".to_string()),
+            (
+                "PAYERWATCH_ALLOWED_HOSTS",
+                "payerwatch.example.org".to_string(),
+            ),
         ]
     }
 
@@ -338,7 +343,10 @@ mod tests {
 
     #[test]
     fn production_refuses_short_secret_key() {
-        let p = problems(production_without("PAYERWATCH_SECRET_KEY", Some(&"k".repeat(63))));
+        let p = problems(production_without(
+            "PAYERWATCH_SECRET_KEY",
+            Some(&"k".repeat(63)),
+        ));
         assert!(p[0].contains("63 bytes"), "{p:?}");
     }
 

@@ -147,12 +147,18 @@ impl ResponseError for AppError {
         let mut response = if ctx.is_api {
             problem_response(status, copy.heading, &copy.message, &ctx.request_id)
         } else {
-            error_page(status, copy.heading, &copy.message, copy.hint, &ctx.request_id)
+            error_page(
+                status,
+                copy.heading,
+                &copy.message,
+                copy.hint,
+                &ctx.request_id,
+            )
         };
-        if let AppError::TooManyRequests { retry_after_secs } = self {
-            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let AppError::TooManyRequests { retry_after_secs } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -21,7 +21,5 @@ pub async fn scope<F: std::future::Future>(ctx: RequestContext, fut: F) -> F::Ou
 
 /// The context of the request being handled, or a default outside any request.
 pub fn current() -> RequestContext {
-    CONTEXT
-        .try_with(|c| c.borrow().clone())
-        .unwrap_or_default()
+    CONTEXT.try_with(|c| c.borrow().clone()).unwrap_or_default()
 }

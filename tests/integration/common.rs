@@ -45,7 +45,9 @@ impl TestDatabase {
         let server = server_url(configured);
         let name = format!("pw_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres"))
-            .unwrap_or_else(|e| panic!("PAYERWATCH_TEST_POSTGRES is set but PostgreSQL is unreachable: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("PAYERWATCH_TEST_POSTGRES is set but PostgreSQL is unreachable: {e}")
+            });
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create test database");
@@ -99,7 +101,10 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".to_string(), database_url.to_string()),
         ("PAYERWATCH_BIND".to_string(), "127.0.0.1:0".to_string()),
-        ("PAYERWATCH_SECRET_KEY".to_string(), TEST_SECRET_KEY.to_string()),
+        (
+            "PAYERWATCH_SECRET_KEY".to_string(),
+            TEST_SECRET_KEY.to_string(),
+        ),
         ("PAYERWATCH_WORKERS".to_string(), "1".to_string()),
         ("PAYERWATCH_DB_POOL_SIZE".to_string(), "4".to_string()),
     ]);
@@ -177,6 +182,8 @@ impl TestApp {
 }
 
 /// Shorthand for `Arc`-wrapped extra routes.
-pub fn extra_routes(f: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + 'static) -> Option<ExtraRoutes> {
+pub fn extra_routes(
+    f: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + 'static,
+) -> Option<ExtraRoutes> {
     Some(Arc::new(f))
 }

@@ -31,12 +31,17 @@ fn assert_security_headers(res: &reqwest::Response) {
             .expect("ascii");
         assert!(value.contains(expected), "{name}: {value}");
     }
-    let csp = res.headers()["content-security-policy"].to_str().expect("ascii");
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert!(res.headers().contains_key("x-request-id"));
-    let ms = res.headers()["x-request-duration-ms"].to_str().expect("ascii");
-    ms.parse::<u64>().expect("duration is a number of milliseconds");
+    let ms = res.headers()["x-request-duration-ms"]
+        .to_str()
+        .expect("ascii");
+    ms.parse::<u64>()
+        .expect("duration is a number of milliseconds");
 }
 
 #[actix_web::test]
@@ -45,7 +50,10 @@ async fn liveness_probes_answer_ok_without_session_or_database() {
     for path in ["/healthz", "/health", "/ping", "/healthz/", "/ping/"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), 200, "{path}");
-        assert!(res.headers().get("set-cookie").is_none(), "{path} sets no cookie");
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "{path} sets no cookie"
+        );
         assert_security_headers(&res);
         assert_eq!(res.text().await.expect("body"), "ok", "{path}");
     }
@@ -118,10 +126,18 @@ async fn unknown_paths_get_a_404_page_with_all_headers() {
     assert_eq!(res.status(), 404);
     assert_security_headers(&res);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    assert!(res.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/html")
+    );
     let body = res.text().await.expect("body");
     assert!(body.contains("Page not found"));
-    assert!(body.contains("/static/css/app.css"), "the page uses the layout");
+    assert!(
+        body.contains("/static/css/app.css"),
+        "the page uses the layout"
+    );
 }
 
 #[actix_web::test]
@@ -155,7 +171,10 @@ async fn a_panicking_handler_yields_a_500_page_with_the_request_id_and_no_intern
     let res = app.get("/__test/panic").await;
     assert_eq!(res.status(), 500);
     assert_security_headers(&res);
-    let id = res.headers()["x-request-id"].to_str().expect("ascii").to_string();
+    let id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
     let body = res.text().await.expect("body");
     assert!(body.contains(&id), "the page shows the request id");
     assert!(!body.contains("4242"), "no internals in the page");
@@ -212,8 +231,18 @@ async fn static_assets_are_served_and_cacheable() {
     let app = spawn_app().await;
     let res = app.get("/static/css/app.css").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().expect("ascii").starts_with("text/css"));
-    assert!(res.headers()["cache-control"].to_str().expect("ascii").contains("max-age"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/css")
+    );
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .expect("ascii")
+            .contains("max-age")
+    );
     assert_security_headers(&res);
     assert_eq!(app.get("/static/../Cargo.toml").await.status(), 404);
     assert_eq!(app.get("/static/nope.css").await.status(), 404);
@@ -262,22 +291,42 @@ async fn deleting_an_upload_with_claims_is_refused_and_changes_nothing() {
     let scope = tenant(&db, "acme");
     let mut conn = db.get().expect("connection");
     let upload = uploads::insert_processing(&mut conn, &scope, "claims.csv", None).expect("upload");
-    claims::insert_many(&mut conn, &scope, &[claim(&scope, upload, "Aetna"), claim(&scope, upload, "Cigna")])
-        .expect("claims");
+    claims::insert_many(
+        &mut conn,
+        &scope,
+        &[
+            claim(&scope, upload, "Aetna"),
+            claim(&scope, upload, "Cigna"),
+        ],
+    )
+    .expect("claims");
 
     let err = uploads::delete(&mut conn, &scope, upload).expect_err("refused");
-    assert!(matches!(err, DbError::UploadHasClaims { upload_id } if upload_id == upload), "{err:?}");
+    assert!(
+        matches!(err, DbError::UploadHasClaims { upload_id } if upload_id == upload),
+        "{err:?}"
+    );
     // The database itself refuses too (no application check in the way).
-    let err = uploads::delete_relying_on_foreign_key(&mut conn, &scope, upload).expect_err("refused");
+    let err =
+        uploads::delete_relying_on_foreign_key(&mut conn, &scope, upload).expect_err("refused");
     assert!(matches!(err, DbError::UploadHasClaims { .. }), "{err:?}");
 
-    assert!(uploads::find(&mut conn, &scope, upload).is_ok(), "upload stays");
-    assert_eq!(claims::count_for_upload(&mut conn, &scope, upload).expect("count"), 2);
+    assert!(
+        uploads::find(&mut conn, &scope, upload).is_ok(),
+        "upload stays"
+    );
+    assert_eq!(
+        claims::count_for_upload(&mut conn, &scope, upload).expect("count"),
+        2
+    );
 
     // An upload without claims can be deleted.
     let empty = uploads::insert_processing(&mut conn, &scope, "empty.csv", None).expect("upload");
     uploads::delete(&mut conn, &scope, empty).expect("deleted");
-    assert!(matches!(uploads::find(&mut conn, &scope, empty), Err(DbError::NotFound)));
+    assert!(matches!(
+        uploads::find(&mut conn, &scope, empty),
+        Err(DbError::NotFound)
+    ));
 
     // The error becomes a 409 with a clear message in the web layer.
     let web_error = AppError::from(DbError::UploadHasClaims { upload_id: upload });
@@ -296,25 +345,60 @@ async fn repository_calls_never_cross_tenants() {
     let user = users::insert(
         &mut conn,
         &a,
-        &users::CreateUser { email: "Lead@A.example", password_hash: "x", role: Role::Owner, is_staff: false },
+        &users::CreateUser {
+            email: "Lead@A.example",
+            password_hash: "x",
+            role: Role::Owner,
+            is_staff: false,
+        },
     )
     .expect("user");
 
-    assert!(matches!(uploads::find(&mut conn, &b, upload), Err(DbError::NotFound)));
+    assert!(matches!(
+        uploads::find(&mut conn, &b, upload),
+        Err(DbError::NotFound)
+    ));
     assert_eq!(uploads::list(&mut conn, &b, 1, 50).expect("list").total, 0);
     assert_eq!(uploads::list(&mut conn, &a, 1, 50).expect("list").total, 1);
-    assert!(matches!(uploads::delete(&mut conn, &b, upload), Err(DbError::NotFound)));
+    assert!(matches!(
+        uploads::delete(&mut conn, &b, upload),
+        Err(DbError::NotFound)
+    ));
     assert_eq!(claims::count(&mut conn, &b).expect("count"), 0);
-    assert_eq!(claims::count_for_upload(&mut conn, &b, upload).expect("count"), 0);
-    assert!(claims::list_recent(&mut conn, &b, 10).expect("list").is_empty());
-    assert!(matches!(users::find(&mut conn, &b, user), Err(DbError::NotFound)));
+    assert_eq!(
+        claims::count_for_upload(&mut conn, &b, upload).expect("count"),
+        0
+    );
+    assert!(
+        claims::list_recent(&mut conn, &b, 10)
+            .expect("list")
+            .is_empty()
+    );
+    assert!(matches!(
+        users::find(&mut conn, &b, user),
+        Err(DbError::NotFound)
+    ));
     assert!(users::list(&mut conn, &b).expect("list").is_empty());
     // Claims claiming to belong to another tenant are refused.
     assert!(claims::insert_many(&mut conn, &b, &[claim(&a, upload, "Aetna")]).is_err());
     // E-mail is unique case-insensitively.
-    assert_eq!(users::find_by_email(&mut conn, "lead@a.EXAMPLE").expect("found").id, user);
+    assert_eq!(
+        users::find_by_email(&mut conn, "lead@a.EXAMPLE")
+            .expect("found")
+            .id,
+        user
+    );
     assert!(matches!(
-        users::insert(&mut conn, &b, &users::CreateUser { email: "LEAD@a.example", password_hash: "x", role: Role::Viewer, is_staff: false }),
+        users::insert(
+            &mut conn,
+            &b,
+            &users::CreateUser {
+                email: "LEAD@a.example",
+                password_hash: "x",
+                role: Role::Viewer,
+                is_staff: false
+            }
+        ),
         Err(DbError::Duplicate(_))
     ));
     audit::insert(
@@ -332,8 +416,15 @@ async fn repository_calls_never_cross_tenants() {
         },
     )
     .expect("audit");
-    assert_eq!(audit::list_recent(&mut conn, &a, 10).expect("list").len(), 1);
-    assert!(audit::list_recent(&mut conn, &b, 10).expect("list").is_empty());
+    assert_eq!(
+        audit::list_recent(&mut conn, &a, 10).expect("list").len(),
+        1
+    );
+    assert!(
+        audit::list_recent(&mut conn, &b, 10)
+            .expect("list")
+            .is_empty()
+    );
 }
 
 /// Every table of `schema.rs` is readable with every column on this backend.
@@ -354,9 +445,23 @@ fn assert_schema_matches(conn: &mut payerwatch::db::DbConnection) {
     check!(audit_events, models::AuditEvent);
     use schema::*;
     sessions::table
-        .select((sessions::key_hash, sessions::user_id, sessions::state, sessions::created_at, sessions::refreshed_at, sessions::expires_at))
+        .select((
+            sessions::key_hash,
+            sessions::user_id,
+            sessions::state,
+            sessions::created_at,
+            sessions::refreshed_at,
+            sessions::expires_at,
+        ))
         .limit(1)
-        .load::<(String, Option<i64>, String, chrono::NaiveDateTime, chrono::NaiveDateTime, chrono::NaiveDateTime)>(conn)
+        .load::<(
+            String,
+            Option<i64>,
+            String,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+        )>(conn)
         .expect("sessions");
     upload_reports::table
         .select((upload_reports::upload_id, upload_reports::report_json))
@@ -364,17 +469,37 @@ fn assert_schema_matches(conn: &mut payerwatch::db::DbConnection) {
         .load::<(i64, String)>(conn)
         .expect("upload_reports");
     upload_rejections::table
-        .select((upload_rejections::id, upload_rejections::upload_id, upload_rejections::row_number, upload_rejections::column_name, upload_rejections::reason))
+        .select((
+            upload_rejections::id,
+            upload_rejections::upload_id,
+            upload_rejections::row_number,
+            upload_rejections::column_name,
+            upload_rejections::reason,
+        ))
         .limit(1)
         .load::<(i64, i64, i64, String, String)>(conn)
         .expect("upload_rejections");
     payer_aliases::table
-        .select((payer_aliases::id, payer_aliases::customer_id, payer_aliases::alias_key, payer_aliases::alias, payer_aliases::canonical, payer_aliases::created_at))
+        .select((
+            payer_aliases::id,
+            payer_aliases::customer_id,
+            payer_aliases::alias_key,
+            payer_aliases::alias,
+            payer_aliases::canonical,
+            payer_aliases::created_at,
+        ))
         .limit(1)
         .load::<(i64, i64, String, String, String, chrono::NaiveDateTime)>(conn)
         .expect("payer_aliases");
     cpt_groups::table
-        .select((cpt_groups::id, cpt_groups::customer_id, cpt_groups::code_start, cpt_groups::code_end, cpt_groups::group_name, cpt_groups::created_at))
+        .select((
+            cpt_groups::id,
+            cpt_groups::customer_id,
+            cpt_groups::code_start,
+            cpt_groups::code_end,
+            cpt_groups::group_name,
+            cpt_groups::created_at,
+        ))
         .limit(1)
         .load::<(i64, i64, String, String, String, chrono::NaiveDateTime)>(conn)
         .expect("cpt_groups");
