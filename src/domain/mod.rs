@@ -1,9 +1,11 @@
 //! Pure product logic: no actix, no diesel, no I/O.
 
+pub mod analytics;
 pub mod claim;
 pub mod csv_format;
 pub mod mapping;
 pub mod password;
 pub mod phi;
 pub mod roles;
+pub mod stats;
 pub mod tenant;

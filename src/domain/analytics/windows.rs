@@ -1,0 +1,137 @@
+//! Analysis windows, half-open `[start, end)`, all anchored on `as_of` (the day after the
+//! tenant's latest decision) so results depend on data, not on the wall clock.
+
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("as-of date {0} is too close to the calendar's limits to build windows")]
+    OutOfRange(NaiveDate),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start: NaiveDate,
+    /// Exclusive.
+    pub end: NaiveDate,
+}
+
+impl Window {
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.start <= date && date < self.end
+    }
+
+    pub fn days(&self) -> i64 {
+        (self.end - self.start).num_days()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowPair {
+    pub baseline: Window,
+    pub current: Window,
+}
+
+/// `as_of` = the day after the latest decided date.
+pub fn as_of_after(latest_decided: NaiveDate) -> Result<NaiveDate, WindowError> {
+    latest_decided
+        .checked_add_days(Days::new(1))
+        .ok_or(WindowError::OutOfRange(latest_decided))
+}
+
+/// DriftWatch: current `[as_of−14, as_of)`, baseline the 90 days before it.
+pub fn drift_windows(as_of: NaiveDate) -> Result<WindowPair, WindowError> {
+    adjacent(as_of, 14, 90)
+}
+
+/// DenialScope: recent `[as_of−7, as_of)`, baseline the 21 days before it.
+pub fn denial_windows(as_of: NaiveDate) -> Result<WindowPair, WindowError> {
+    adjacent(as_of, 7, 21)
+}
+
+/// DelayGuard: current 14 days, baseline the 60 days before it.
+pub fn delay_windows(as_of: NaiveDate) -> Result<WindowPair, WindowError> {
+    adjacent(as_of, 14, 60)
+}
+
+/// DelayGuard trend: the last four 7-day weeks before `as_of`, oldest first.
+pub fn trend_weeks(as_of: NaiveDate) -> Result<[Window; 4], WindowError> {
+    let week = |k: u64| -> Result<Window, WindowError> {
+        Ok(Window {
+            start: before(as_of, 7 * (k + 1))?,
+            end: before(as_of, 7 * k)?,
+        })
+    };
+    Ok([week(3)?, week(2)?, week(1)?, week(0)?])
+}
+
+fn adjacent(
+    as_of: NaiveDate,
+    current_days: u64,
+    baseline_days: u64,
+) -> Result<WindowPair, WindowError> {
+    let split = before(as_of, current_days)?;
+    Ok(WindowPair {
+        baseline: Window {
+            start: before(as_of, current_days + baseline_days)?,
+            end: split,
+        },
+        current: Window {
+            start: split,
+            end: as_of,
+        },
+    })
+}
+
+fn before(as_of: NaiveDate, days: u64) -> Result<NaiveDate, WindowError> {
+    as_of
+        .checked_sub_days(Days::new(days))
+        .ok_or(WindowError::OutOfRange(as_of))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    #[test]
+    fn drift_windows_are_adjacent_and_half_open() {
+        let as_of = as_of_after(date(2026, 3, 31)).expect("in range");
+        assert_eq!(as_of, date(2026, 4, 1));
+        let w = drift_windows(as_of).expect("in range");
+        assert_eq!(w.current.start, date(2026, 3, 18));
+        assert_eq!(w.baseline.end, w.current.start);
+        assert_eq!((w.current.days(), w.baseline.days()), (14, 90));
+        assert!(w.current.contains(date(2026, 3, 31)));
+        assert!(!w.current.contains(as_of));
+        assert!(!w.baseline.contains(w.current.start));
+    }
+
+    #[test]
+    fn product_window_lengths() {
+        let as_of = date(2026, 1, 10);
+        let d = denial_windows(as_of).expect("in range");
+        assert_eq!((d.current.days(), d.baseline.days()), (7, 21));
+        assert_eq!(d.baseline.start, date(2025, 12, 13));
+        let g = delay_windows(as_of).expect("in range");
+        assert_eq!((g.current.days(), g.baseline.days()), (14, 60));
+        let weeks = trend_weeks(as_of).expect("in range");
+        assert_eq!(weeks[0].start, date(2025, 12, 13));
+        assert_eq!(weeks[3].end, as_of);
+        assert!(
+            weeks
+                .windows(2)
+                .all(|p| p[0].end == p[1].start && p[0].days() == 7)
+        );
+    }
+
+    #[test]
+    fn calendar_edges_are_errors_not_panics() {
+        assert!(drift_windows(NaiveDate::MIN).is_err());
+        assert!(as_of_after(NaiveDate::MAX).is_err());
+    }
+}
