@@ -228,7 +228,7 @@ pub fn create_user(
     })
 }
 
-fn looks_like_email(email: &str) -> bool {
+pub fn looks_like_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

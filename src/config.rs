@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://payerwatch.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -34,8 +35,10 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub allowed_hosts: Vec<String>,
     pub trusted_proxies: Vec<IpAddr>,
-    pub session_idle_minutes: u32,
-    pub session_absolute_hours: u32,
+    /// Sign-out after this long without a request (default 30 minutes).
+    pub session_idle: Duration,
+    /// Sign-out this long after login regardless of activity (default 12 hours).
+    pub session_absolute: Duration,
     pub max_upload_bytes: u64,
     pub max_upload_rows: u64,
     pub db_pool_size: u32,
@@ -160,8 +163,16 @@ impl Settings {
                 },
             }
         };
-        let session_idle_minutes = number("PAYERWATCH_SESSION_IDLE_MINUTES", 30, 1) as u32;
-        let session_absolute_hours = number("PAYERWATCH_SESSION_ABSOLUTE_HOURS", 12, 1) as u32;
+        // The *_SECONDS variants exist for tests and drills; minutes/hours are the knobs.
+        let session_idle = Duration::from_secs(match get("PAYERWATCH_SESSION_IDLE_SECONDS") {
+            Some(_) => number("PAYERWATCH_SESSION_IDLE_SECONDS", 1800, 1),
+            None => number("PAYERWATCH_SESSION_IDLE_MINUTES", 30, 1).saturating_mul(60),
+        });
+        let session_absolute =
+            Duration::from_secs(match get("PAYERWATCH_SESSION_ABSOLUTE_SECONDS") {
+                Some(_) => number("PAYERWATCH_SESSION_ABSOLUTE_SECONDS", 43_200, 1),
+                None => number("PAYERWATCH_SESSION_ABSOLUTE_HOURS", 12, 1).saturating_mul(3600),
+            });
         let max_upload_bytes = number("PAYERWATCH_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, 1);
         let max_upload_rows = number("PAYERWATCH_MAX_UPLOAD_ROWS", 2_000_000, 1);
         let db_pool_size = number("PAYERWATCH_DB_POOL_SIZE", 10, 1) as u32;
@@ -193,8 +204,8 @@ impl Settings {
             secure_cookies,
             allowed_hosts,
             trusted_proxies,
-            session_idle_minutes,
-            session_absolute_hours,
+            session_idle,
+            session_absolute,
             max_upload_bytes,
             max_upload_rows,
             db_pool_size,
@@ -318,8 +329,8 @@ mod tests {
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(s.bind, DEFAULT_BIND);
         assert!(!s.secure_cookies);
-        assert_eq!(s.session_idle_minutes, 30);
-        assert_eq!(s.session_absolute_hours, 12);
+        assert_eq!(s.session_idle, Duration::from_secs(30 * 60));
+        assert_eq!(s.session_absolute, Duration::from_secs(12 * 3600));
         assert_eq!(s.max_upload_bytes, 200 * 1024 * 1024);
         assert_eq!(s.max_upload_rows, 2_000_000);
         assert_eq!(s.log_format, LogFormat::Text);
@@ -392,6 +403,17 @@ mod tests {
         for needle in ["SECRET_KEY", "DATABASE_URL", "SECURE_COOKIES", "wildcards"] {
             assert!(message.contains(needle), "{message}");
         }
+    }
+
+    #[test]
+    fn session_timeouts_can_be_set_in_seconds_for_drills() {
+        let s = settings(&[
+            ("PAYERWATCH_SESSION_IDLE_MINUTES", "15"),
+            ("PAYERWATCH_SESSION_ABSOLUTE_SECONDS", "90"),
+        ])
+        .expect("ok");
+        assert_eq!(s.session_idle, Duration::from_secs(900));
+        assert_eq!(s.session_absolute, Duration::from_secs(90));
     }
 
     #[test]

@@ -3,6 +3,9 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{NormalizePath, TrailingSlash};
 use actix_web::web::{self, ServiceConfig};
@@ -10,8 +13,11 @@ use actix_web::{App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::web::handlers::{assets, health, home};
+use crate::web::auth::session_cookie_name;
+use crate::web::csrf::Csrf;
+use crate::web::handlers::{account, assets, auth, health, home, portal, users};
 use crate::web::middleware::Telemetry;
+use crate::web::session_store::DbSessionStore;
 use crate::web::{AppError, AppState};
 
 /// Extra routes for tests (e.g. a handler that panics), added after the real ones.
@@ -41,11 +47,12 @@ impl Application {
                 tracing::info!(count = applied.len(), "applied migrations");
             }
         }
+        let key = Key::derive_from(&settings.resolve_secret_key()?);
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
         let state = AppState::new(settings, db);
-        let server = run(listener, state.clone(), options.extra_routes, workers)?;
+        let server = run(listener, state.clone(), key, options.extra_routes, workers)?;
         Ok(Application {
             port,
             server,
@@ -69,6 +76,7 @@ impl Application {
 fn run(
     listener: TcpListener,
     state: AppState,
+    key: Key,
     extra_routes: Option<ExtraRoutes>,
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
@@ -77,12 +85,16 @@ fn run(
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         let extra = extra_routes.clone();
+        let sessions = Sessions {
+            state: data.get_ref().clone(),
+            key: key.clone(),
+        };
         App::new()
             .app_data(data.clone())
             .app_data(path_config())
             .app_data(query_config())
             .app_data(form_config())
-            .configure(routes)
+            .configure(|cfg| routes(cfg, &sessions))
             .configure(move |cfg| {
                 if let Some(extra) = &extra {
                     extra(cfg);
@@ -99,15 +111,86 @@ fn run(
     Ok(server.run())
 }
 
+/// Builds the session + CSRF layers for the routes that use sessions. Probes, metrics
+/// and static assets stay outside, so they never touch the session table.
+struct Sessions {
+    state: AppState,
+    key: Key,
+}
+
+impl Sessions {
+    fn middleware(&self) -> SessionMiddleware<DbSessionStore> {
+        let settings = &self.state.settings;
+        let idle = actix_web::cookie::time::Duration::seconds(
+            i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
+        );
+        SessionMiddleware::builder(
+            DbSessionStore::new(self.state.db.clone(), settings.session_idle),
+            self.key.clone(),
+        )
+        .cookie_name(session_cookie_name(settings.secure_cookies).to_string())
+        .cookie_secure(settings.secure_cookies)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_string())
+        .cookie_content_security(CookieContentSecurity::Private)
+        // No Max-Age: the cookie ends with the browser; the server enforces idle expiry.
+        .session_lifecycle(
+            BrowserSession::default()
+                .state_ttl(idle)
+                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
+    }
+
+    fn csrf(&self) -> Csrf {
+        Csrf::new(self.state.settings.allowed_hosts.clone())
+    }
+}
+
 /// The URL contract (SPEC §10), in one table.
-fn routes(cfg: &mut ServiceConfig) {
+fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
     cfg.route("/", web::get().to(home::root))
         .route("/healthz", web::get().to(health::liveness))
         .route("/health", web::get().to(health::liveness))
         .route("/ping", web::get().to(health::liveness))
         .route("/readyz", web::get().to(health::readiness))
         .route("/favicon.ico", web::get().to(assets::favicon))
-        .route("/static/{path:.*}", web::get().to(assets::asset));
+        .route("/static/{path:.*}", web::get().to(assets::asset))
+        .service(
+            web::resource("/login")
+                .route(web::get().to(auth::login_form))
+                .route(web::post().to(auth::login_submit))
+                .wrap(sessions.csrf())
+                .wrap(sessions.middleware()),
+        )
+        .service(
+            web::resource("/logout")
+                .route(web::post().to(auth::logout))
+                .wrap(sessions.csrf())
+                .wrap(sessions.middleware()),
+        )
+        .service(
+            web::resource("/set-password/{token}")
+                .route(web::get().to(auth::set_password_form))
+                .route(web::post().to(auth::set_password_submit))
+                .wrap(sessions.csrf())
+                .wrap(sessions.middleware()),
+        )
+        .service(
+            web::scope("/portal")
+                .route("", web::get().to(portal::overview))
+                .route("/account/password", web::get().to(account::password_form))
+                .route(
+                    "/account/password",
+                    web::post().to(account::password_submit),
+                )
+                .route("/settings/users", web::get().to(users::list))
+                .route("/settings/users", web::post().to(users::submit))
+                .default_service(web::to(home::not_found))
+                .wrap(sessions.csrf())
+                .wrap(sessions.middleware()),
+        );
 }
 
 /// A malformed id in a path is "no such page", never a server error.

@@ -133,6 +133,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        scope -> Text,
+        key_hash -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    password_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        purpose -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> customers (customer_id));
 diesel::joinable!(uploads -> customers (customer_id));
 diesel::joinable!(claim_records -> uploads (upload_id));
@@ -152,4 +174,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     payer_aliases,
     cpt_groups,
     audit_events,
+    login_failures,
+    password_tokens,
 );

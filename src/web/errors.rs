@@ -22,9 +22,19 @@ pub enum AppError {
     BadRequest(String),
     #[error("forbidden")]
     Forbidden,
+    /// Not signed in (or the session ended): browsers go to the login page and come
+    /// back to `next` afterwards; the API answers 401.
+    #[error("sign-in required")]
+    LoginRequired { next: String, expired: bool },
+    /// A state-changing request without a valid CSRF token or from another origin.
+    #[error("request refused: missing or invalid security token")]
+    CsrfRejected,
     /// The request conflicts with current state; the message is shown to the user.
     #[error("{0}")]
     Conflict(String),
+    /// A link or resource that existed but is no longer usable; the message is shown.
+    #[error("{0}")]
+    Gone(String),
     #[error("too many attempts")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("{0}")]
@@ -91,8 +101,25 @@ impl AppError {
                 message: "Your role does not allow this action.".into(),
                 hint: Some("Ask an administrator of your organisation if you need it."),
             },
+            AppError::CsrfRejected => ErrorCopy {
+                heading: "This form has expired",
+                message:
+                    "The request did not carry a valid security token, so nothing was changed."
+                        .into(),
+                hint: Some("Go back, reload the page and submit the form again."),
+            },
+            AppError::LoginRequired { .. } => ErrorCopy {
+                heading: "Sign-in required",
+                message: "Sign in to continue.".into(),
+                hint: None,
+            },
             AppError::Conflict(msg) => ErrorCopy {
                 heading: "That can't be done right now",
+                message: msg.clone(),
+                hint: None,
+            },
+            AppError::Gone(msg) => ErrorCopy {
+                heading: "This link no longer works",
                 message: msg.clone(),
                 hint: None,
             },
@@ -128,8 +155,10 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::LoginRequired { .. } => StatusCode::UNAUTHORIZED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -143,6 +172,11 @@ impl ResponseError for AppError {
             tracing::error!(error = ?self, status = status.as_u16(), "request failed");
         }
         let ctx = request_context::current();
+        if let AppError::LoginRequired { next, expired } = self
+            && !ctx.is_api
+        {
+            return login_redirect_response(next, *expired);
+        }
         let copy = self.copy();
         let mut response = if ctx.is_api {
             problem_response(status, copy.heading, &copy.message, &ctx.request_id)
@@ -162,6 +196,30 @@ impl ResponseError for AppError {
         }
         response
     }
+}
+
+/// 303 to the login page, remembering where to come back to.
+pub fn login_redirect_response(next: &str, expired: bool) -> HttpResponse {
+    let mut location = format!("/login?next={}", url_encode(next));
+    if expired {
+        location.push_str("&expired=1");
+    }
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[derive(Template)]

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::web::rate_limit::RateLimiter;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -13,6 +14,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub started_at: Instant,
+    /// Coarse flood guard for unauthenticated form posts (login, set-password).
+    pub form_limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -21,6 +24,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             started_at: Instant::now(),
+            form_limiter: Arc::new(RateLimiter::new(10.0, 50.0)),
         }
     }
 }

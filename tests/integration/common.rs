@@ -7,6 +7,7 @@ use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use payerwatch::config::Settings;
 use payerwatch::db::{Backend, Db};
+use payerwatch::domain::roles::Role;
 use payerwatch::startup::{Application, BuildOptions, ExtraRoutes};
 
 pub const TEST_SECRET_KEY: &str =
@@ -120,7 +121,9 @@ pub struct TestApp {
     pub port: u16,
     pub db: Db,
     pub client: reqwest::Client,
-    pub database: TestDatabase,
+    /// `None` when this app shares another app's database.
+    pub database: Option<TestDatabase>,
+    pub database_url: String,
 }
 
 #[derive(Default)]
@@ -129,6 +132,8 @@ pub struct SpawnOptions {
     pub extra_routes: Option<ExtraRoutes>,
     pub migrate: Option<bool>,
     pub database: Option<TestDatabase>,
+    /// Run against an existing database (a second instance, a restart).
+    pub shared_database_url: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -136,13 +141,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
-    let database = options.database.unwrap_or_else(TestDatabase::create);
+    let (database, database_url) = match options.shared_database_url {
+        Some(url) => (None, url),
+        None => {
+            let database = options.database.unwrap_or_else(TestDatabase::create);
+            let url = database.url().to_string();
+            (Some(database), url)
+        }
+    };
     let overrides: Vec<(&str, &str)> = options
         .overrides
         .iter()
         .map(|(k, v)| (*k, v.as_str()))
         .collect();
-    let settings = test_settings(database.url(), &overrides);
+    let settings = test_settings(&database_url, &overrides);
     let build = BuildOptions {
         migrate: options.migrate.unwrap_or(true),
         extra_routes: options.extra_routes,
@@ -153,18 +165,23 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     let port = app.port();
     let db = app.state().db.clone();
     actix_web::rt::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("http client");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         db,
-        client,
+        client: new_client(),
         database,
+        database_url,
     }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("http client")
 }
 
 impl TestApp {
@@ -179,6 +196,91 @@ impl TestApp {
             .await
             .expect("request sent")
     }
+
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Posts a form with `client`, adding the CSRF token scraped from `token_page`.
+    pub async fn post_form_with(
+        &self,
+        client: &reqwest::Client,
+        token_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let page = self
+            .get_with(client, token_page)
+            .await
+            .text()
+            .await
+            .expect("page");
+        let token = csrf_token(&page).unwrap_or_default();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        client
+            .post(self.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_form(
+        &self,
+        token_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.post_form_with(&self.client, token_page, path, fields)
+            .await
+    }
+
+    /// Creates a user (and its customer) directly, returning the password.
+    pub fn create_user(&self, customer: &str, email: &str, role: Role, staff: bool) -> String {
+        let password = format!("pw-{}-long-enough", uuid::Uuid::new_v4().simple());
+        payerwatch::cli::create_user(&self.db, customer, email, role, staff, &password)
+            .expect("user created");
+        password
+    }
+
+    /// Signs `client` in through the login form; returns the response to the POST.
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post_form_with(
+            client,
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.login_with(&self.client, email, password).await
+    }
+}
+
+/// The value of the first `csrf_token` hidden input in a page.
+pub fn csrf_token(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")?;
+    let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .unwrap_or_default()
 }
 
 /// Shorthand for `Arc`-wrapped extra routes.

@@ -87,7 +87,7 @@ async fn readiness_fails_when_the_database_is_gone() {
     .await;
     if postgres {
         assert_eq!(app.get("/readyz").await.status(), 200);
-        app.database.drop_now();
+        app.database.as_ref().expect("owned database").drop_now();
     }
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 503);

@@ -2,5 +2,6 @@
 //! fresh database — a temporary SQLite file, or a new PostgreSQL database when
 //! `PAYERWATCH_TEST_POSTGRES` is set.
 
+mod accounts;
 mod common;
 mod foundation;

@@ -6,6 +6,9 @@
 pub mod audit;
 pub mod claims;
 pub mod customers;
+pub mod login_failures;
+pub mod password_tokens;
+pub mod sessions;
 pub mod uploads;
 pub mod users;
 

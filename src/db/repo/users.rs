@@ -108,3 +108,64 @@ pub fn set_password_hash(
     }
     Ok(())
 }
+
+/// Active owners of the tenant (the last one may not be demoted or deactivated).
+pub fn count_active_owners(conn: &mut DbConnection, scope: &TenantScope) -> Result<i64, DbError> {
+    Ok(users::table
+        .filter(users::customer_id.eq(scope.id()))
+        .filter(users::role.eq(Role::Owner.as_str()))
+        .filter(users::is_active.eq(true))
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn set_role(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    role: Role,
+) -> Result<(), DbError> {
+    let changed = diesel::update(
+        users::table
+            .filter(users::customer_id.eq(scope.id()))
+            .filter(users::id.eq(id)),
+    )
+    .set((
+        users::role.eq(role.as_str()),
+        users::updated_at.eq(super::now()),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+pub fn set_active(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    active: bool,
+) -> Result<(), DbError> {
+    let changed = diesel::update(
+        users::table
+            .filter(users::customer_id.eq(scope.id()))
+            .filter(users::id.eq(id)),
+    )
+    .set((
+        users::is_active.eq(active),
+        users::updated_at.eq(super::now()),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+pub fn record_login(conn: &mut DbConnection, id: i64) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(super::now()))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,5 +1,9 @@
 //! Request handlers, one module per feature. Routes are registered in `startup.rs`.
 
+pub mod account;
 pub mod assets;
+pub mod auth;
 pub mod health;
 pub mod home;
+pub mod portal;
+pub mod users;

@@ -1,0 +1,355 @@
+//! Who is asking: the session's user, checked on every request, and role guards that
+//! make a forgotten check a compile error rather than a hole.
+//!
+//! Session state keys: `user_id`, `login_at` (unix seconds, for the absolute limit),
+//! `csrf` (the synchronizer token), `flash` (one-shot message).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use crate::db::repo::{customers, users};
+use crate::domain::roles::Role;
+use crate::domain::tenant::{CustomerId, TenantScope, UserId};
+use crate::web::audit::{self, AuditContext, AuditEntry};
+use crate::web::errors::AppError;
+use crate::web::layout::{Flash, Layout, LayoutUser, NavItem};
+use crate::web::session_store::USER_ID_KEY;
+use crate::web::state::AppState;
+
+/// Unix time of sign-in, in milliseconds.
+pub const LOGIN_AT_KEY: &str = "login_at";
+pub const CSRF_KEY: &str = "csrf";
+pub const FLASH_KEY: &str = "flash";
+/// State that must never survive into a session the user did not sign in to.
+pub const AUTH_STATE_KEYS: &[&str] = &[USER_ID_KEY, LOGIN_AT_KEY, CSRF_KEY];
+
+/// The signed-in user of this request.
+#[derive(Clone)]
+pub struct CurrentUser {
+    pub id: UserId,
+    pub customer_id: CustomerId,
+    pub customer_name: String,
+    pub email: String,
+    pub role: Role,
+    pub is_staff: bool,
+    pub csrf_token: String,
+    session: Session,
+}
+
+impl CurrentUser {
+    /// The tenant this user may see; the only way handlers reach tenant data.
+    pub fn scope(&self) -> TenantScope {
+        TenantScope::from_authenticated(self.customer_id)
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The page frame for this user, with the navigation their role may use.
+    pub fn layout(&self, title: impl Into<String>, active: &str) -> Layout {
+        let mut nav = vec![NavItem {
+            label: "Overview",
+            href: "/portal",
+            active: false,
+        }];
+        if self.role.allows(Role::Admin) {
+            nav.push(NavItem {
+                label: "Users",
+                href: "/portal/settings/users",
+                active: false,
+            });
+        }
+        nav.push(NavItem {
+            label: "Password",
+            href: "/portal/account/password",
+            active: false,
+        });
+        for item in &mut nav {
+            item.active = item.href == active;
+        }
+        let flashes = take_flash(&self.session).into_iter().collect();
+        Layout {
+            title: title.into(),
+            user: Some(LayoutUser {
+                email: self.email.clone(),
+                role_label: self.role.label(),
+                customer_name: self.customer_name.clone(),
+                nav,
+            }),
+            flashes,
+            csrf_token: self.csrf_token.clone(),
+            version: crate::web::state::VERSION,
+        }
+    }
+}
+
+/// A new random token (hex, 256 bits) for CSRF or one-time links.
+pub fn random_token() -> Result<String, AppError> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
+    Ok(hex::encode(raw))
+}
+
+/// The session's CSRF token, created when missing (login page for anonymous visitors).
+pub fn ensure_csrf_token(session: &Session) -> Result<String, AppError> {
+    if let Ok(Some(token)) = session.get::<String>(CSRF_KEY) {
+        return Ok(token);
+    }
+    let token = random_token()?;
+    session
+        .insert(CSRF_KEY, &token)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    Ok(token)
+}
+
+pub fn set_flash(session: &Session, kind: &'static str, message: impl Into<String>) {
+    let _ = session.insert(FLASH_KEY, (kind, message.into()));
+}
+
+/// The one-shot message stored in the session, removed as it is read.
+pub fn take_flash(session: &Session) -> Option<Flash> {
+    if !session.contains_key(FLASH_KEY) {
+        return None;
+    }
+    let value = session.remove_as::<(String, String)>(FLASH_KEY)?.ok()?;
+    let kind = match value.0.as_str() {
+        "success" => "success",
+        "warning" => "warning",
+        "error" => "error",
+        _ => "info",
+    };
+    Some(Flash {
+        kind,
+        message: value.1,
+    })
+}
+
+/// Signs the user in: new session id (fixation defence), fresh CSRF token, login time.
+pub fn start_session(session: &Session, user_id: i64) -> Result<(), AppError> {
+    session.clear();
+    session.renew();
+    put(session, USER_ID_KEY, &user_id)?;
+    put(
+        session,
+        LOGIN_AT_KEY,
+        &chrono::Utc::now().timestamp_millis(),
+    )?;
+    put(session, CSRF_KEY, &random_token()?)?;
+    Ok(())
+}
+
+fn put<T: serde::Serialize>(session: &Session, key: &str, value: &T) -> Result<(), AppError> {
+    session
+        .insert(key, value)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
+}
+
+/// Where to send a visitor who must sign in: back here afterwards.
+fn login_redirect(req: &HttpRequest, expired: bool) -> AppError {
+    let next = match req.uri().path_and_query() {
+        Some(pq) if req.method() == actix_web::http::Method::GET => pq.as_str().to_string(),
+        _ => "/portal".to_string(),
+    };
+    AppError::LoginRequired { next, expired }
+}
+
+/// The cookie name for this deployment (`__Host-` prefix when cookies are secure).
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-payerwatch_session"
+    } else {
+        "payerwatch_session"
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?
+        .clone();
+    let session = req.get_session();
+    let had_cookie = req
+        .cookie(session_cookie_name(state.settings.secure_cookies))
+        .is_some();
+    let user_id = session.get::<i64>(USER_ID_KEY).ok().flatten();
+    let Some(user_id) = user_id else {
+        return Err(login_redirect(req, had_cookie));
+    };
+
+    let login_at = session.get::<i64>(LOGIN_AT_KEY).ok().flatten().unwrap_or(0);
+    let age_ms = chrono::Utc::now()
+        .timestamp_millis()
+        .saturating_sub(login_at);
+    let limit_ms = u64::try_from(state.settings.session_absolute.as_millis()).unwrap_or(u64::MAX);
+    if age_ms < 0 || age_ms as u64 >= limit_ms {
+        session.purge();
+        let ctx = AuditContext::from_request(req, &state);
+        state
+            .db
+            .write(move |conn| {
+                audit::record_system_with(conn, &ctx, user_id, "session.expired", "absolute")
+            })
+            .await?;
+        return Err(login_redirect(req, true));
+    }
+
+    let loaded = state
+        .db
+        .run(move |conn| {
+            let user = users::find_for_session(conn, user_id)?;
+            let customer = customers::find_by_id(conn, user.customer_id)?;
+            Ok((user, customer))
+        })
+        .await;
+    let (user, customer) = match loaded {
+        Ok(found) => found,
+        Err(crate::db::DbError::NotFound) => {
+            session.purge();
+            return Err(login_redirect(req, false));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if !user.is_active {
+        session.purge();
+        return Err(login_redirect(req, false));
+    }
+    let role: Role = user
+        .role
+        .parse()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored role: {e}")))?;
+    let csrf_token = ensure_csrf_token(&session)?;
+    Ok(CurrentUser {
+        id: UserId(user.id),
+        customer_id: CustomerId(user.customer_id),
+        customer_name: customer.name,
+        email: user.email,
+        role,
+        is_staff: user.is_staff,
+        csrf_token,
+        session,
+    })
+}
+
+/// A minimum role, as a type.
+pub trait MinRole {
+    const ROLE: Role;
+}
+
+pub struct Viewer;
+pub struct Analyst;
+pub struct Admin;
+pub struct Owner;
+
+impl MinRole for Viewer {
+    const ROLE: Role = Role::Viewer;
+}
+impl MinRole for Analyst {
+    const ROLE: Role = Role::Analyst;
+}
+impl MinRole for Admin {
+    const ROLE: Role = Role::Admin;
+}
+impl MinRole for Owner {
+    const ROLE: Role = Role::Owner;
+}
+
+/// A signed-in user holding at least role `R`; anyone else gets the 403 page.
+pub struct Authorized<R: MinRole> {
+    pub user: CurrentUser,
+    _role: PhantomData<R>,
+}
+
+impl<R: MinRole> std::ops::Deref for Authorized<R> {
+    type Target = CurrentUser;
+
+    fn deref(&self) -> &CurrentUser {
+        &self.user
+    }
+}
+
+impl<R: MinRole + 'static> FromRequest for Authorized<R> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = authenticate(&req).await?;
+            if !user.role.allows(R::ROLE) {
+                return Err(AppError::Forbidden);
+            }
+            Ok(Authorized {
+                user,
+                _role: PhantomData,
+            })
+        })
+    }
+}
+
+/// Platform staff (the service-wide metrics dashboard).
+pub struct StaffUser(pub CurrentUser);
+
+impl FromRequest for StaffUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = authenticate(&req).await?;
+            if !user.is_staff {
+                return Err(AppError::Forbidden);
+            }
+            Ok(StaffUser(user))
+        })
+    }
+}
+
+/// Records an audit event for the current user.
+pub async fn audit_user_action(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    action: &'static str,
+    target: Option<(&'static str, String)>,
+    changed_fields: &'static [&'static str],
+) -> Result<(), AppError> {
+    let ctx = AuditContext::from_request(req, state);
+    let customer_id = user.customer_id.0;
+    let actor = user.id.0;
+    state
+        .db
+        .write(move |conn| {
+            audit::record(
+                conn,
+                &ctx,
+                AuditEntry {
+                    customer_id: Some(customer_id),
+                    actor_user_id: Some(actor),
+                    action,
+                    target_type: target.as_ref().map(|t| t.0),
+                    target_id: target.map(|t| t.1),
+                    changed_fields,
+                },
+            )
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,460 @@
+//! Sign-in, sign-out and one-time set-password links.
+
+use std::net::IpAddr;
+
+use actix_session::{Session, SessionExt};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::repo::login_failures::{self, ThrottleScope};
+use crate::db::repo::{self, password_tokens, sessions, users};
+use crate::domain::password;
+use crate::domain::tenant::{CustomerId, TenantScope};
+use crate::web::audit::{self, AuditContext, AuditEntry};
+use crate::web::auth::{self, CurrentUser, ensure_csrf_token, start_session};
+use crate::web::client_ip;
+use crate::web::errors::AppError;
+use crate::web::layout::Layout;
+use crate::web::render::render;
+use crate::web::state::AppState;
+
+/// Failed attempts allowed per account and per address within the window.
+pub const MAX_FAILURES: i64 = 5;
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+const GENERIC_FAILURE: &str = "The e-mail address or password is not correct.";
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    next: String,
+    error: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+    signed_out: Option<String>,
+}
+
+/// Only same-site paths are followed after login: `/x`, never `//host`, `/\host` or a
+/// scheme.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control() || c == '\\')
+                && n.len() <= 2048 =>
+        {
+            n.to_string()
+        }
+        _ => "/portal".to_string(),
+    }
+}
+
+fn login_page(
+    session: &Session,
+    email: String,
+    next: String,
+    error: Option<&'static str>,
+    notice: Option<(&'static str, &'static str)>,
+) -> Result<HttpResponse, AppError> {
+    let mut layout = Layout::public("Sign in");
+    layout.csrf_token = ensure_csrf_token(session)?;
+    layout.flashes.extend(auth::take_flash(session));
+    if let Some((kind, message)) = notice {
+        layout = layout.with_flash(kind, message);
+    }
+    render(&LoginPage {
+        layout,
+        email,
+        next,
+        error,
+    })
+}
+
+pub async fn login_form(
+    req: HttpRequest,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    let session = req.get_session();
+    let next = safe_next(query.next.as_deref());
+    if session
+        .get::<i64>(crate::web::session_store::USER_ID_KEY)
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return Ok(redirect(&next));
+    }
+    let notice = if query.expired.is_some() {
+        Some(("warning", "Your session expired. Please sign in again."))
+    } else if query.signed_out.is_some() {
+        Some(("success", "You have been signed out."))
+    } else {
+        None
+    };
+    login_page(&session, String::new(), next, None, notice)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+fn throttle_key(scope: &str, value: &str) -> String {
+    hex::encode(Sha256::digest(format!("{scope}:{value}").as_bytes()))
+}
+
+fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
+    client_ip::from_request(req, &state.settings.trusted_proxies)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+enum LoginOutcome {
+    Success { user_id: i64 },
+    Failed,
+    Locked { retry_after_secs: u64 },
+}
+
+pub async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let ip = client_addr(&req, &state);
+    if let Err(retry_after_secs) = state.form_limiter.check(ip) {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let email = users::normalize_email(&form.email);
+    let next = safe_next(form.next.as_deref());
+    let account_key = throttle_key("account", &email);
+    let address_key = throttle_key("address", &ip.to_string());
+    let ctx = AuditContext::from_request(&req, &state);
+
+    // 1. Locked out? Checked before any password work.
+    let (locked, user) = {
+        let (account_key, address_key, email) =
+            (account_key.clone(), address_key.clone(), email.clone());
+        state
+            .db
+            .run(move |conn| {
+                let since = repo::now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+                let account =
+                    login_failures::recent(conn, ThrottleScope::Account, &account_key, since)?;
+                let address =
+                    login_failures::recent(conn, ThrottleScope::Address, &address_key, since)?;
+                let user = match users::find_by_email(conn, &email) {
+                    Ok(user) => Some(user),
+                    Err(crate::db::DbError::NotFound) => None,
+                    Err(other) => return Err(other),
+                };
+                Ok((lockout(&[account, address]), user))
+            })
+            .await?
+    };
+
+    let outcome = if let Some(retry_after_secs) = locked {
+        LoginOutcome::Locked { retry_after_secs }
+    } else {
+        // 2. Verify on the blocking pool; unknown accounts cost the same hashing time.
+        let candidate = form.password;
+        let stored = user
+            .as_ref()
+            .map(|u| (u.password_hash.clone(), u.is_active));
+        let ok = actix_web::rt::task::spawn_blocking(move || match stored {
+            Some((hash, active)) => password::verify(&candidate, &hash) && active,
+            None => {
+                let _ = password::verify(&candidate, &password::DUMMY_HASH);
+                false
+            }
+        })
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("password check cancelled")))?;
+        match (&user, ok) {
+            (Some(u), true) => LoginOutcome::Success { user_id: u.id },
+            _ => LoginOutcome::Failed,
+        }
+    };
+
+    // 3. Record the outcome.
+    let (customer_id, actor) = user
+        .as_ref()
+        .map_or((None, None), |u| (Some(u.customer_id), Some(u.id)));
+    let session = req.get_session();
+    match outcome {
+        LoginOutcome::Locked { retry_after_secs } => {
+            state
+                .db
+                .write(move |conn| {
+                    audit::record(conn, &ctx, entry(customer_id, actor, "login.locked"))
+                })
+                .await?;
+            Err(AppError::TooManyRequests { retry_after_secs })
+        }
+        LoginOutcome::Failed => {
+            state
+                .db
+                .write(move |conn| {
+                    let now = repo::now();
+                    login_failures::record(conn, ThrottleScope::Account, &account_key, now)?;
+                    login_failures::record(conn, ThrottleScope::Address, &address_key, now)?;
+                    audit::record(conn, &ctx, entry(customer_id, actor, "login.failure"))
+                })
+                .await?;
+            login_page(&session, form.email, next, Some(GENERIC_FAILURE), None)
+        }
+        LoginOutcome::Success { user_id } => {
+            state
+                .db
+                .write(move |conn| {
+                    login_failures::clear(conn, ThrottleScope::Account, &account_key)?;
+                    users::record_login(conn, user_id)?;
+                    audit::record(conn, &ctx, entry(customer_id, actor, "login.success"))
+                })
+                .await?;
+            start_session(&session, user_id)?;
+            Ok(redirect(&next))
+        }
+    }
+}
+
+fn entry(customer_id: Option<i64>, actor: Option<i64>, action: &str) -> AuditEntry<'_> {
+    AuditEntry {
+        customer_id,
+        actor_user_id: actor,
+        action,
+        target_type: None,
+        target_id: None,
+        changed_fields: &[],
+    }
+}
+
+/// Seconds until the oldest failure leaves the window, when any key has reached the limit.
+fn lockout(counts: &[(i64, Option<NaiveDateTime>)]) -> Option<u64> {
+    let now = repo::now();
+    counts
+        .iter()
+        .filter(|(count, _)| *count >= MAX_FAILURES)
+        .filter_map(|(_, oldest)| *oldest)
+        .map(|oldest| {
+            let frees_at = oldest + chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+            (frees_at - now).num_seconds().max(1) as u64
+        })
+        .max()
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let session = req.get_session();
+    if let Ok(Some(user_id)) = session.get::<i64>(crate::web::session_store::USER_ID_KEY) {
+        let ctx = AuditContext::from_request(&req, &state);
+        state
+            .db
+            .write(move |conn| {
+                let customer_id = users::find_for_session(conn, user_id)
+                    .ok()
+                    .map(|u| u.customer_id);
+                audit::record(conn, &ctx, entry(customer_id, Some(user_id), "logout"))
+            })
+            .await?;
+    }
+    // Deletes the server-side row and expires the cookie.
+    session.purge();
+    Ok(redirect("/login?signed_out=1"))
+}
+
+// ------------------------------------------------------------------ set-password links
+
+#[derive(Template)]
+#[template(path = "auth/set_password.html")]
+struct SetPasswordPage {
+    layout: Layout,
+    email: String,
+    purpose: String,
+    token: String,
+    error: Option<String>,
+}
+
+pub fn hash_link_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn invalid_link() -> AppError {
+    AppError::Gone(
+        "This link is invalid, was already used, or has expired. Ask an administrator for a new one."
+            .into(),
+    )
+}
+
+pub async fn set_password_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    let hash = hash_link_token(&token);
+    let (link, user) = state
+        .db
+        .run(move |conn| {
+            let link = password_tokens::find_usable(conn, &hash, repo::now())?;
+            let user = users::find_for_session(conn, link.user_id)?;
+            Ok((link, user))
+        })
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::NotFound => invalid_link(),
+            other => other.into(),
+        })?;
+    let mut layout = Layout::public("Choose a password");
+    layout.csrf_token = ensure_csrf_token(&req.get_session())?;
+    render(&SetPasswordPage {
+        layout,
+        email: user.email,
+        purpose: link.purpose,
+        token,
+        error: None,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SetPasswordForm {
+    password: String,
+    password_confirm: String,
+}
+
+pub async fn set_password_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    form: web::Form<SetPasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let ip = client_addr(&req, &state);
+    if let Err(retry_after_secs) = state.form_limiter.check(ip) {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let token = token.into_inner();
+    let hash = hash_link_token(&token);
+    let (link, user) = {
+        let hash = hash.clone();
+        state
+            .db
+            .run(move |conn| {
+                let link = password_tokens::find_usable(conn, &hash, repo::now())?;
+                let user = users::find_for_session(conn, link.user_id)?;
+                Ok((link, user))
+            })
+            .await
+            .map_err(|e| match e {
+                crate::db::DbError::NotFound => invalid_link(),
+                other => other.into(),
+            })?
+    };
+    let form = form.into_inner();
+    let problem = if form.password != form.password_confirm {
+        Some("The two passwords do not match.".to_string())
+    } else {
+        password::check_policy(&form.password)
+            .err()
+            .map(|e| e.to_string())
+    };
+    if let Some(error) = problem {
+        let mut layout = Layout::public("Choose a password");
+        layout.csrf_token = ensure_csrf_token(&req.get_session())?;
+        return render(&SetPasswordPage {
+            layout,
+            email: user.email,
+            purpose: link.purpose,
+            token,
+            error: Some(error),
+        });
+    }
+    let new_hash = actix_web::rt::task::spawn_blocking(move || password::hash(&form.password))
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("hashing cancelled")))?
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let ctx = AuditContext::from_request(&req, &state);
+    let scope = TenantScope::for_system(CustomerId(user.customer_id));
+    let user_id = user.id;
+    state
+        .db
+        .write(move |conn| {
+            if !password_tokens::mark_used(conn, link.id)? {
+                return Err(crate::db::DbError::NotFound);
+            }
+            users::set_password_hash(conn, &scope, user_id, &new_hash)?;
+            sessions::delete_for_user(conn, user_id)?;
+            audit::record(
+                conn,
+                &ctx,
+                AuditEntry {
+                    customer_id: Some(scope.id()),
+                    actor_user_id: Some(user_id),
+                    action: "password.link_used",
+                    target_type: Some("user"),
+                    target_id: Some(user_id.to_string()),
+                    changed_fields: &["password"],
+                },
+            )
+        })
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::NotFound => invalid_link(),
+            other => other.into(),
+        })?;
+    let session = req.get_session();
+    auth::set_flash(
+        &session,
+        "success",
+        "Your password is set. Sign in with it now.",
+    );
+    Ok(redirect("/login"))
+}
+
+/// Used by the account page: the signed-in user's own session stays, others end.
+pub fn restart_session(user: &CurrentUser) -> Result<(), AppError> {
+    start_session(user.session(), user.id.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_only_follows_local_paths() {
+        assert_eq!(
+            safe_next(Some("/portal/uploads?page=2")),
+            "/portal/uploads?page=2"
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "evil",
+            "/ok\r\nSet-Cookie: x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/portal", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/portal");
+    }
+}

@@ -1,0 +1,447 @@
+//! Members of the tenant: list, invite, change roles, deactivate, issue reset links.
+//! Admins manage viewers and analysts; owners manage everyone; the last active owner can
+//! never be demoted or deactivated.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use crate::db::DbError;
+use crate::db::models::User;
+use crate::db::repo::{self, password_tokens, sessions, users};
+use crate::domain::password;
+use crate::domain::roles::Role;
+use crate::web::audit::{self, AuditContext, AuditEntry};
+use crate::web::auth::{self, Admin, Authorized, CurrentUser, random_token};
+use crate::web::errors::AppError;
+use crate::web::handlers::auth::hash_link_token;
+use crate::web::layout::Layout;
+use crate::web::render::render;
+use crate::web::state::AppState;
+
+const LINK_HOURS: i64 = 24;
+
+struct MemberRow {
+    id: i64,
+    email: String,
+    role: &'static str,
+    role_value: &'static str,
+    is_staff: bool,
+    is_active: bool,
+    last_login: String,
+    manageable: bool,
+    is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings/users.html")]
+struct UsersPage {
+    layout: Layout,
+    members: Vec<MemberRow>,
+    assignable: Vec<(&'static str, &'static str)>,
+}
+
+fn fmt_time(t: Option<NaiveDateTime>) -> String {
+    t.map_or_else(
+        || "never".to_string(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    user: Authorized<Admin>,
+) -> Result<HttpResponse, AppError> {
+    let scope = user.scope();
+    let members = state.db.run(move |conn| users::list(conn, &scope)).await?;
+    let rows = members
+        .into_iter()
+        .map(|m| {
+            let role: Role = m.role.parse().unwrap_or(Role::Viewer);
+            MemberRow {
+                manageable: user.role.may_manage(role) && m.id != user.id.0,
+                is_self: m.id == user.id.0,
+                id: m.id,
+                email: m.email,
+                role: role.label(),
+                role_value: role.as_str(),
+                is_staff: m.is_staff,
+                is_active: m.is_active,
+                last_login: fmt_time(m.last_login_at),
+            }
+        })
+        .collect();
+    let assignable = Role::ALL
+        .iter()
+        .filter(|r| user.role.may_manage(**r))
+        .map(|r| (r.as_str(), r.label()))
+        .collect();
+    render(&UsersPage {
+        layout: user.layout("Users", "/portal/settings/users"),
+        members: rows,
+        assignable,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UsersForm {
+    action: String,
+    user_id: Option<String>,
+    email: Option<String>,
+    role: Option<String>,
+}
+
+fn back() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/portal/settings/users"))
+        .finish()
+}
+
+fn parse_role(raw: Option<&str>) -> Result<Role, AppError> {
+    raw.unwrap_or("")
+        .parse()
+        .map_err(|_| AppError::BadRequest("role must be owner, admin, analyst or viewer".into()))
+}
+
+fn parse_user_id(raw: Option<&str>) -> Result<i64, AppError> {
+    raw.unwrap_or("")
+        .trim()
+        .parse()
+        .map_err(|_| AppError::BadRequest("user_id must be a number".into()))
+}
+
+fn link_url(req: &HttpRequest, token: &str) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/set-password/{token}", info.scheme(), info.host())
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Admin>,
+    form: web::Form<UsersForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let result = match form.action.as_str() {
+        "create" => {
+            create(
+                &req,
+                &state,
+                &user,
+                form.email.as_deref(),
+                parse_role(form.role.as_deref())?,
+            )
+            .await
+        }
+        "role" => {
+            let target = parse_user_id(form.user_id.as_deref())?;
+            change_role(
+                &req,
+                &state,
+                &user,
+                target,
+                parse_role(form.role.as_deref())?,
+            )
+            .await
+        }
+        "deactivate" => {
+            set_active(
+                &req,
+                &state,
+                &user,
+                parse_user_id(form.user_id.as_deref())?,
+                false,
+            )
+            .await
+        }
+        "activate" => {
+            set_active(
+                &req,
+                &state,
+                &user,
+                parse_user_id(form.user_id.as_deref())?,
+                true,
+            )
+            .await
+        }
+        "reset" => reset_link(&req, &state, &user, parse_user_id(form.user_id.as_deref())?).await,
+        _ => Err(AppError::BadRequest(
+            "action must be create, role, deactivate, activate or reset".into(),
+        )),
+    };
+    match result {
+        Ok(message) => {
+            auth::set_flash(user.session(), "success", message);
+            Ok(back())
+        }
+        // Rule violations are shown on the page; everything else keeps its status page.
+        Err(AppError::Conflict(message)) => {
+            auth::set_flash(user.session(), "error", message);
+            Ok(back())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Loads a member of the actor's tenant that the actor may manage.
+async fn manageable_target(
+    state: &AppState,
+    actor: &CurrentUser,
+    target_id: i64,
+) -> Result<(User, Role), AppError> {
+    let scope = actor.scope();
+    let target = state
+        .db
+        .run(move |conn| users::find(conn, &scope, target_id))
+        .await?;
+    let role: Role = target
+        .role
+        .parse()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored role: {e}")))?;
+    if !actor.role.may_manage(role) {
+        return Err(AppError::Forbidden);
+    }
+    Ok((target, role))
+}
+
+async fn create(
+    req: &HttpRequest,
+    state: &AppState,
+    actor: &CurrentUser,
+    email: Option<&str>,
+    role: Role,
+) -> Result<String, AppError> {
+    if !actor.role.may_manage(role) {
+        return Err(AppError::Forbidden);
+    }
+    let email = users::normalize_email(email.unwrap_or(""));
+    if !crate::cli::looks_like_email(&email) {
+        return Err(AppError::Conflict("Enter a valid e-mail address.".into()));
+    }
+    // The account is unusable until the invitee sets a password through the link.
+    let placeholder =
+        password::hash(&random_token()?).map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let token = random_token()?;
+    let token_hash = hash_link_token(&token);
+    let scope = actor.scope();
+    let actor_id = actor.id.0;
+    let ctx = AuditContext::from_request(req, state);
+    let expires = repo::now() + chrono::Duration::hours(LINK_HOURS);
+    let created = state
+        .db
+        .write(move |conn| {
+            let new = users::CreateUser {
+                email: &email,
+                password_hash: &placeholder,
+                role,
+                is_staff: false,
+            };
+            let id = users::insert(conn, &scope, &new)?;
+            password_tokens::issue(
+                conn,
+                &scope,
+                id,
+                &token_hash,
+                "invite",
+                Some(actor_id),
+                expires,
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                AuditEntry {
+                    customer_id: Some(scope.id()),
+                    actor_user_id: Some(actor_id),
+                    action: "user.created",
+                    target_type: Some("user"),
+                    target_id: Some(id.to_string()),
+                    changed_fields: &["email", "role"],
+                },
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                AuditEntry {
+                    customer_id: Some(scope.id()),
+                    actor_user_id: Some(actor_id),
+                    action: "password_link.issued",
+                    target_type: Some("user"),
+                    target_id: Some(id.to_string()),
+                    changed_fields: &[],
+                },
+            )?;
+            Ok(email)
+        })
+        .await;
+    match created {
+        Ok(email) => Ok(format!(
+            "Invited {email}. Send them this link to choose a password (valid {LINK_HOURS} hours, shown once): {}",
+            link_url(req, &token)
+        )),
+        Err(DbError::Duplicate(_)) => Err(AppError::Conflict(
+            "That e-mail address already has an account.".into(),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn change_role(
+    req: &HttpRequest,
+    state: &AppState,
+    actor: &CurrentUser,
+    target_id: i64,
+    new_role: Role,
+) -> Result<String, AppError> {
+    let (target, current) = manageable_target(state, actor, target_id).await?;
+    if !actor.role.may_manage(new_role) {
+        return Err(AppError::Forbidden);
+    }
+    if current == new_role {
+        return Ok(format!("{} already is {}.", target.email, new_role.label()));
+    }
+    let scope = actor.scope();
+    let actor_id = actor.id.0;
+    let ctx = AuditContext::from_request(req, state);
+    state
+        .db
+        .write(move |conn| {
+            if current == Role::Owner
+                && target.is_active
+                && users::count_active_owners(conn, &scope)? <= 1
+            {
+                return Err(DbError::Duplicate("LAST_OWNER"));
+            }
+            users::set_role(conn, &scope, target_id, new_role)?;
+            audit::record(
+                conn,
+                &ctx,
+                AuditEntry {
+                    customer_id: Some(scope.id()),
+                    actor_user_id: Some(actor_id),
+                    action: "user.role_changed",
+                    target_type: Some("user"),
+                    target_id: Some(target_id.to_string()),
+                    changed_fields: &["role"],
+                },
+            )
+        })
+        .await
+        .map_err(last_owner_message)?;
+    Ok(format!("{} is now {}.", target.email, new_role.label()))
+}
+
+fn last_owner_message(err: DbError) -> AppError {
+    match err {
+        DbError::Duplicate("LAST_OWNER") => AppError::Conflict(
+            "This is the last owner of the organisation: make someone else an owner first.".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+async fn set_active(
+    req: &HttpRequest,
+    state: &AppState,
+    actor: &CurrentUser,
+    target_id: i64,
+    active: bool,
+) -> Result<String, AppError> {
+    if target_id == actor.id.0 {
+        return Err(AppError::Conflict(
+            "You cannot deactivate your own account.".into(),
+        ));
+    }
+    let (target, role) = manageable_target(state, actor, target_id).await?;
+    let scope = actor.scope();
+    let actor_id = actor.id.0;
+    let ctx = AuditContext::from_request(req, state);
+    state
+        .db
+        .write(move |conn| {
+            if !active
+                && role == Role::Owner
+                && target.is_active
+                && users::count_active_owners(conn, &scope)? <= 1
+            {
+                return Err(DbError::Duplicate("LAST_OWNER"));
+            }
+            users::set_active(conn, &scope, target_id, active)?;
+            if !active {
+                sessions::delete_for_user(conn, target_id)?;
+            }
+            audit::record(
+                conn,
+                &ctx,
+                AuditEntry {
+                    customer_id: Some(scope.id()),
+                    actor_user_id: Some(actor_id),
+                    action: if active {
+                        "user.activated"
+                    } else {
+                        "user.deactivated"
+                    },
+                    target_type: Some("user"),
+                    target_id: Some(target_id.to_string()),
+                    changed_fields: &["is_active"],
+                },
+            )
+        })
+        .await
+        .map_err(last_owner_message)?;
+    Ok(if active {
+        format!("{} can sign in again.", target.email)
+    } else {
+        format!(
+            "{} was deactivated and signed out everywhere.",
+            target.email
+        )
+    })
+}
+
+async fn reset_link(
+    req: &HttpRequest,
+    state: &AppState,
+    actor: &CurrentUser,
+    target_id: i64,
+) -> Result<String, AppError> {
+    let (target, _) = manageable_target(state, actor, target_id).await?;
+    let token = random_token()?;
+    let token_hash = hash_link_token(&token);
+    let scope = actor.scope();
+    let actor_id = actor.id.0;
+    let ctx = AuditContext::from_request(req, state);
+    let expires = repo::now() + chrono::Duration::hours(LINK_HOURS);
+    state
+        .db
+        .write(move |conn| {
+            password_tokens::issue(
+                conn,
+                &scope,
+                target_id,
+                &token_hash,
+                "reset",
+                Some(actor_id),
+                expires,
+            )?;
+            audit::record(
+                conn,
+                &ctx,
+                AuditEntry {
+                    customer_id: Some(scope.id()),
+                    actor_user_id: Some(actor_id),
+                    action: "password_link.issued",
+                    target_type: Some("user"),
+                    target_id: Some(target_id.to_string()),
+                    changed_fields: &[],
+                },
+            )
+        })
+        .await?;
+    Ok(format!(
+        "Password reset link for {} (valid {LINK_HOURS} hours, single use, shown once): {}",
+        target.email,
+        link_url(req, &token)
+    ))
+}
