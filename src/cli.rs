@@ -34,6 +34,21 @@ pub enum Command {
     CreateUser(CreateUserArgs),
     /// Create a fresh SQLite demo database with a demo customer, print the logins, and serve.
     Demo(DemoArgs),
+    /// Run the analytics (DriftWatch, DenialScope, DelayGuard) for one or all customers.
+    Compute(ComputeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ComputeArgs {
+    /// Customer slug; every customer when omitted.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Compute as of this date (YYYY-MM-DD); default: the day after the latest decision.
+    #[arg(long)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// drift_watch, denial_scope or delay_guard (repeatable); default: all three.
+    #[arg(long = "product")]
+    pub products: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Serve(args) => serve(settings, args),
                 Command::Migrate => migrate(&settings),
                 Command::CreateUser(args) => create_user_command(&settings, args),
+                Command::Compute(args) => compute_command(&settings, args),
                 Command::Demo(_) => unreachable!("handled above"),
             }
         }
@@ -158,6 +174,72 @@ fn create_user_command(settings: &Settings, args: CreateUserArgs) -> anyhow::Res
             ""
         },
     );
+    Ok(())
+}
+
+fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()> {
+    let products = if args.products.is_empty() {
+        crate::reports::ALL_PRODUCTS.to_vec()
+    } else {
+        args.products
+            .iter()
+            .map(|p| {
+                crate::reports::parse_product(p).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "unknown product '{p}': use drift_watch, denial_scope or delay_guard"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    let db = Db::connect(&settings.database_url, 2)?;
+    db.migrate()?;
+    let targets = {
+        let mut conn = db.get()?;
+        match &args.customer {
+            Some(slug) => vec![
+                customers::find_by_slug(&mut conn, slug).map_err(|e| match e {
+                    crate::db::DbError::NotFound => anyhow::anyhow!("no customer '{slug}'"),
+                    other => anyhow::Error::new(other),
+                })?,
+            ],
+            None => customers::list_all(&mut conn)?,
+        }
+    };
+    let mut failures = 0;
+    for customer in targets {
+        let scope = TenantScope::for_system(CustomerId(customer.id));
+        for product in &products {
+            match crate::reports::run(&db, &scope, *product, args.as_of, "cli") {
+                Ok(s) => println!(
+                    "{} {}: run {} ({} mode) as of {} — {} rows, {} groups ({} insufficient), {} events ({} new); sound would raise {}, compat {}",
+                    customer.slug,
+                    crate::reports::product_label(s.product),
+                    s.run_id,
+                    s.mode,
+                    s.as_of.map_or_else(|| "—".to_string(), |d| d.to_string()),
+                    s.rows_scanned,
+                    s.groups_considered,
+                    s.groups_insufficient,
+                    s.events_found,
+                    s.events_created,
+                    s.sound_events,
+                    s.compat_events,
+                ),
+                Err(err) => {
+                    failures += 1;
+                    eprintln!(
+                        "{} {}: failed: {err}",
+                        customer.slug,
+                        crate::reports::product_str(*product)
+                    );
+                }
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} run(s) failed");
+    }
     Ok(())
 }
 

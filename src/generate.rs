@@ -694,6 +694,15 @@ impl Rng {
     }
 }
 
+/// The payer spellings the generator writes, each with its canonical name: what a
+/// customer would enter as payer aliases (the demo seeds them).
+pub fn payer_aliases() -> Vec<(&'static str, &'static str)> {
+    PAYERS
+        .iter()
+        .flat_map(|p| p.spellings.iter().map(move |s| (*s, p.name)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

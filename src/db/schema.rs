@@ -155,6 +155,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    report_runs (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        product -> Text,
+        mode -> Text,
+        status -> Text,
+        trigger_source -> Text,
+        as_of -> Nullable<Date>,
+        parameters_json -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        rows_scanned -> BigInt,
+        groups_considered -> BigInt,
+        groups_insufficient -> BigInt,
+        events_created -> BigInt,
+        comparison_json -> Nullable<Text>,
+        insufficient_json -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    drift_events (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        run_id -> BigInt,
+        product -> Text,
+        mode -> Text,
+        kind -> Text,
+        payer -> Text,
+        cpt_group -> Text,
+        direction -> Text,
+        baseline_value -> Double,
+        current_value -> Double,
+        delta -> Double,
+        ci_low -> Nullable<Double>,
+        ci_high -> Nullable<Double>,
+        p_value -> Nullable<Double>,
+        q_value -> Nullable<Double>,
+        severity -> Double,
+        severity_label -> Text,
+        confidence -> Nullable<Double>,
+        baseline_n -> BigInt,
+        current_n -> BigInt,
+        baseline_start -> Date,
+        baseline_end -> Date,
+        current_start -> Date,
+        current_end -> Date,
+        evidence_json -> Text,
+        continuing -> Bool,
+        first_event_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> customers (customer_id));
 diesel::joinable!(uploads -> customers (customer_id));
 diesel::joinable!(claim_records -> uploads (upload_id));
@@ -176,4 +232,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     login_failures,
     password_tokens,
+    report_runs,
+    drift_events,
 );

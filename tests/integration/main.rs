@@ -3,5 +3,6 @@
 //! `PAYERWATCH_TEST_POSTGRES` is set.
 
 mod accounts;
+mod analytics;
 mod common;
 mod foundation;

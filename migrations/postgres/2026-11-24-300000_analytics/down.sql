@@ -1,0 +1,2 @@
+DROP TABLE drift_events;
+DROP TABLE report_runs;

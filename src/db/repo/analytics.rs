@@ -1,0 +1,644 @@
+//! Aggregates for the analytics products — one grouped query per window, never claims
+//! one by one — plus report runs and the events they create.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::{count_star, max};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
+
+use crate::db::schema::{claim_records, customers, drift_events, report_runs};
+use crate::db::{DbConnection, DbError};
+use crate::domain::tenant::TenantScope;
+use crate::on_backend;
+
+/// Which date puts a claim in a window (sound: decided; compat: submitted, as the old
+/// system did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketBy {
+    Decided,
+    Submitted,
+}
+
+impl BucketBy {
+    fn column(self) -> &'static str {
+        match self {
+            BucketBy::Decided => "decided_date",
+            BucketBy::Submitted => "submitted_date",
+        }
+    }
+}
+
+pub fn latest_decided(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Option<NaiveDate>, DbError> {
+    Ok(claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .select(max(claim_records::decided_date))
+        .first(conn)?)
+}
+
+pub fn analytics_mode(conn: &mut DbConnection, scope: &TenantScope) -> Result<String, DbError> {
+    Ok(customers::table
+        .find(scope.id())
+        .select(customers::analytics_mode)
+        .first(conn)?)
+}
+
+pub fn set_analytics_mode(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: &str,
+) -> Result<(), DbError> {
+    diesel::update(customers::table.find(scope.id()))
+        .set(customers::analytics_mode.eq(mode))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// (payer, cpt_group, outcome, decision days) counts of PAID/DENIED claims in a window.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct RateDaysRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Text)]
+    pub cpt_group: String,
+    #[diesel(sql_type = Text)]
+    pub outcome: String,
+    #[diesel(sql_type = Integer)]
+    pub decision_days: i32,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+pub fn rate_days_histogram(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    bucket: BucketBy,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<RateDaysRow>, DbError> {
+    let column = bucket.column();
+    let sql = format!(
+        "SELECT payer, cpt_group, outcome, decision_days, COUNT(*) AS n FROM claim_records \
+         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
+         AND outcome IN ('PAID', 'DENIED') \
+         GROUP BY payer, cpt_group, outcome, decision_days"
+    );
+    Ok(bind_window(conn, &sql, scope, start, end)?)
+}
+
+/// Denied claims per (payer, code, text) in a window, with their allowed dollars.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DenialRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub denial_reason_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub denial_reason_text: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
+}
+
+pub fn denials_by_reason(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    bucket: BucketBy,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<DenialRow>, DbError> {
+    let column = bucket.column();
+    let sql = format!(
+        "SELECT payer, denial_reason_code, denial_reason_text, COUNT(*) AS n, \
+         CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
+         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 AND outcome = 'DENIED' \
+         GROUP BY payer, denial_reason_code, denial_reason_text"
+    );
+    Ok(bind_window(conn, &sql, scope, start, end)?)
+}
+
+/// Per payer: PAID and DENIED counts, allowed dollars and distinct submission days.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PayerTotalsRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = BigInt)]
+    pub paid: i64,
+    #[diesel(sql_type = BigInt)]
+    pub denied: i64,
+    #[diesel(sql_type = BigInt)]
+    pub allowed_cents: i64,
+    #[diesel(sql_type = BigInt)]
+    pub submit_days: i64,
+}
+
+pub fn payer_totals(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    bucket: BucketBy,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<PayerTotalsRow>, DbError> {
+    let column = bucket.column();
+    let sql = format!(
+        "SELECT payer, \
+         CAST(SUM(CASE WHEN outcome = 'PAID' THEN 1 ELSE 0 END) AS BIGINT) AS paid, \
+         CAST(SUM(CASE WHEN outcome = 'DENIED' THEN 1 ELSE 0 END) AS BIGINT) AS denied, \
+         CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS allowed_cents, \
+         COUNT(DISTINCT submitted_date) AS submit_days \
+         FROM claim_records WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
+         GROUP BY payer"
+    );
+    Ok(bind_window(conn, &sql, scope, start, end)?)
+}
+
+/// (payer, decision days) counts of all decided claims in a window (DelayGuard).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PayerDaysRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Integer)]
+    pub decision_days: i32,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+pub fn payer_days_histogram(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    bucket: BucketBy,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<PayerDaysRow>, DbError> {
+    let column = bucket.column();
+    let sql = format!(
+        "SELECT payer, decision_days, COUNT(*) AS n FROM claim_records \
+         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
+         GROUP BY payer, decision_days"
+    );
+    Ok(bind_window(conn, &sql, scope, start, end)?)
+}
+
+/// Daily PAID/DENIED counts and decision-day sums for the given payer × group keys over
+/// a span (the charts): Rust buckets them into weeks.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DailyRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Text)]
+    pub cpt_group: String,
+    #[diesel(sql_type = Date)]
+    pub decided_date: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub decided: i64,
+    #[diesel(sql_type = BigInt)]
+    pub denied: i64,
+    #[diesel(sql_type = BigInt)]
+    pub days_sum: i64,
+}
+
+pub fn daily_series(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payers: &[String],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<DailyRow>, DbError> {
+    if payers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Payers are bound, never interpolated: one placeholder each.
+    let placeholders: Vec<String> = (0..payers.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT payer, cpt_group, decided_date, COUNT(*) AS decided, \
+         CAST(SUM(CASE WHEN outcome = 'DENIED' THEN 1 ELSE 0 END) AS BIGINT) AS denied, \
+         CAST(SUM(decision_days) AS BIGINT) AS days_sum FROM claim_records \
+         WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3 \
+         AND outcome IN ('PAID', 'DENIED') AND payer IN ({}) \
+         GROUP BY payer, cpt_group, decided_date",
+        placeholders.join(", ")
+    );
+    let sql = placeholders_for(conn, &sql);
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Date, _>(start)
+        .bind::<Date, _>(end);
+    for payer in payers {
+        query = query.bind::<Text, _>(payer.clone());
+    }
+    Ok(query.load(conn)?)
+}
+
+/// PostgreSQL numbers its placeholders (`$1`); SQLite takes `?` positionally. Queries are
+/// written in the PostgreSQL form with placeholders in order.
+fn placeholders_for(conn: &DbConnection, sql: &str) -> String {
+    match conn {
+        DbConnection::Postgresql(_) => sql.to_string(),
+        DbConnection::Sqlite(_) => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                    while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                        chars.next();
+                    }
+                    out.push('?');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
+}
+
+fn bind_window<T>(
+    conn: &mut DbConnection,
+    sql: &str,
+    scope: &TenantScope,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> QueryResult<Vec<T>>
+where
+    T: QueryableByName<<DbConnection as diesel::Connection>::Backend> + 'static,
+{
+    let sql = placeholders_for(conn, sql);
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Date, _>(start)
+        .bind::<Date, _>(end)
+        .load(conn)
+}
+
+// ----------------------------------------------------------------------------- runs
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = report_runs)]
+pub struct ReportRun {
+    pub id: i64,
+    pub customer_id: i64,
+    pub product: String,
+    pub mode: String,
+    pub status: String,
+    pub trigger_source: String,
+    pub as_of: Option<NaiveDate>,
+    pub parameters_json: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub rows_scanned: i64,
+    pub groups_considered: i64,
+    pub groups_insufficient: i64,
+    pub events_created: i64,
+    pub comparison_json: Option<String>,
+    pub insufficient_json: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// Starts a run; [`DbError::Duplicate`] when one of this product is already running for
+/// the tenant.
+pub fn start_run(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: &str,
+    mode: &str,
+    trigger: &str,
+    parameters_json: &str,
+) -> Result<i64, DbError> {
+    on_backend!(conn, c => diesel::insert_into(report_runs::table)
+        .values((
+            report_runs::customer_id.eq(scope.id()),
+            report_runs::product.eq(product),
+            report_runs::mode.eq(mode),
+            report_runs::status.eq("running"),
+            report_runs::trigger_source.eq(trigger),
+            report_runs::parameters_json.eq(parameters_json),
+            report_runs::started_at.eq(super::now()),
+        ))
+        .returning(report_runs::id)
+        .get_result::<i64>(c))
+    .map_err(|e| {
+        if DbError::is_unique_violation(&e) {
+            DbError::Duplicate("running report")
+        } else {
+            DbError::from(e)
+        }
+    })
+}
+
+pub struct RunResult<'a> {
+    pub as_of: Option<NaiveDate>,
+    pub rows_scanned: i64,
+    pub groups_considered: i64,
+    pub groups_insufficient: i64,
+    pub events_created: i64,
+    pub comparison_json: Option<&'a str>,
+    pub insufficient_json: Option<&'a str>,
+}
+
+pub fn finish_run(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    run_id: i64,
+    result: &RunResult<'_>,
+) -> Result<(), DbError> {
+    diesel::update(
+        report_runs::table
+            .filter(report_runs::customer_id.eq(scope.id()))
+            .filter(report_runs::id.eq(run_id)),
+    )
+    .set((
+        report_runs::status.eq("succeeded"),
+        report_runs::finished_at.eq(super::now()),
+        report_runs::as_of.eq(result.as_of),
+        report_runs::rows_scanned.eq(result.rows_scanned),
+        report_runs::groups_considered.eq(result.groups_considered),
+        report_runs::groups_insufficient.eq(result.groups_insufficient),
+        report_runs::events_created.eq(result.events_created),
+        report_runs::comparison_json.eq(result.comparison_json),
+        report_runs::insufficient_json.eq(result.insufficient_json),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn fail_run(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    run_id: i64,
+    message: &str,
+) -> Result<(), DbError> {
+    diesel::update(
+        report_runs::table
+            .filter(report_runs::customer_id.eq(scope.id()))
+            .filter(report_runs::id.eq(run_id)),
+    )
+    .set((
+        report_runs::status.eq("failed"),
+        report_runs::finished_at.eq(super::now()),
+        report_runs::error_message.eq(message),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_run(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<ReportRun, DbError> {
+    Ok(report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .filter(report_runs::id.eq(id))
+        .select(ReportRun::as_select())
+        .first(conn)?)
+}
+
+/// The newest run of each product (for the pages' "last computed" lines).
+pub fn latest_runs(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    limit: i64,
+) -> Result<Vec<ReportRun>, DbError> {
+    Ok(report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .order((report_runs::started_at.desc(), report_runs::id.desc()))
+        .limit(limit)
+        .select(ReportRun::as_select())
+        .load(conn)?)
+}
+
+// ---------------------------------------------------------------------------- events
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = drift_events)]
+pub struct DriftEvent {
+    pub id: i64,
+    pub customer_id: i64,
+    pub run_id: i64,
+    pub product: String,
+    pub mode: String,
+    pub kind: String,
+    pub payer: String,
+    pub cpt_group: String,
+    pub direction: String,
+    pub baseline_value: f64,
+    pub current_value: f64,
+    pub delta: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub p_value: Option<f64>,
+    pub q_value: Option<f64>,
+    pub severity: f64,
+    pub severity_label: String,
+    pub confidence: Option<f64>,
+    pub baseline_n: i64,
+    pub current_n: i64,
+    pub baseline_start: NaiveDate,
+    pub baseline_end: NaiveDate,
+    pub current_start: NaiveDate,
+    pub current_end: NaiveDate,
+    pub evidence_json: String,
+    pub continuing: bool,
+    pub first_event_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = drift_events)]
+pub struct NewDriftEvent {
+    pub customer_id: i64,
+    pub run_id: i64,
+    pub product: String,
+    pub mode: String,
+    pub kind: String,
+    pub payer: String,
+    pub cpt_group: String,
+    pub direction: String,
+    pub baseline_value: f64,
+    pub current_value: f64,
+    pub delta: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub p_value: Option<f64>,
+    pub q_value: Option<f64>,
+    pub severity: f64,
+    pub severity_label: String,
+    pub confidence: Option<f64>,
+    pub baseline_n: i64,
+    pub current_n: i64,
+    pub baseline_start: NaiveDate,
+    pub baseline_end: NaiveDate,
+    pub current_start: NaiveDate,
+    pub current_end: NaiveDate,
+    pub evidence_json: String,
+    pub continuing: bool,
+    pub first_event_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts the event unless the same finding for the same window exists; returns the new
+/// id, or `None` when it was already stored (re-runs create no duplicates).
+pub fn insert_event_once(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    event: &NewDriftEvent,
+) -> Result<Option<i64>, DbError> {
+    if event.customer_id != scope.id() {
+        return Err(DbError::ForeignKey);
+    }
+    let exists = diesel::select(diesel::dsl::exists(
+        drift_events::table
+            .filter(drift_events::customer_id.eq(scope.id()))
+            .filter(drift_events::product.eq(&event.product))
+            .filter(drift_events::mode.eq(&event.mode))
+            .filter(drift_events::kind.eq(&event.kind))
+            .filter(drift_events::payer.eq(&event.payer))
+            .filter(drift_events::cpt_group.eq(&event.cpt_group))
+            .filter(drift_events::current_start.eq(event.current_start))
+            .filter(drift_events::current_end.eq(event.current_end)),
+    ))
+    .get_result::<bool>(conn)?;
+    if exists {
+        return Ok(None);
+    }
+    let id = on_backend!(conn, c => diesel::insert_into(drift_events::table)
+        .values(event)
+        .returning(drift_events::id)
+        .get_result::<i64>(c))?;
+    Ok(Some(id))
+}
+
+/// The latest earlier event of the same key whose window overlaps `current_start` —
+/// the finding is then "continuing" — with the id of its first occurrence.
+pub fn previous_occurrence(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    event: &NewDriftEvent,
+) -> Result<Option<i64>, DbError> {
+    let previous: Option<(i64, Option<i64>)> = drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .filter(drift_events::product.eq(&event.product))
+        .filter(drift_events::mode.eq(&event.mode))
+        .filter(drift_events::kind.eq(&event.kind))
+        .filter(drift_events::payer.eq(&event.payer))
+        .filter(drift_events::cpt_group.eq(&event.cpt_group))
+        .filter(drift_events::current_end.lt(event.current_end))
+        .filter(drift_events::current_end.gt(event.current_start))
+        .order(drift_events::current_end.desc())
+        .select((drift_events::id, drift_events::first_event_id))
+        .first(conn)
+        .optional()?;
+    Ok(previous.map(|(id, first)| first.unwrap_or(id)))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub products: Vec<String>,
+    pub payer: Option<String>,
+    pub cpt_group: Option<String>,
+    pub kind: Option<String>,
+    pub direction: Option<String>,
+    pub min_severity: Option<f64>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+fn filtered<'a>(
+    scope: &TenantScope,
+    filter: &'a EventFilter,
+) -> drift_events::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend> {
+    let mut query = drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .into_boxed();
+    if !filter.products.is_empty() {
+        query = query.filter(drift_events::product.eq_any(&filter.products));
+    }
+    if let Some(payer) = &filter.payer {
+        query = query.filter(drift_events::payer.eq(payer));
+    }
+    if let Some(group) = &filter.cpt_group {
+        query = query.filter(drift_events::cpt_group.eq(group));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(drift_events::kind.eq(kind));
+    }
+    if let Some(direction) = &filter.direction {
+        query = query.filter(drift_events::direction.eq(direction));
+    }
+    if let Some(min) = filter.min_severity {
+        query = query.filter(drift_events::severity.ge(min));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(drift_events::current_end.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(drift_events::current_end.le(to));
+    }
+    query
+}
+
+/// Newest first (by data window, then creation).
+pub fn list_events(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: &EventFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<super::Page<DriftEvent>, DbError> {
+    let total: i64 = filtered(scope, filter).select(count_star()).first(conn)?;
+    let items = filtered(scope, filter)
+        .order((
+            drift_events::current_end.desc(),
+            drift_events::severity.desc(),
+            drift_events::id.desc(),
+        ))
+        .limit(per_page)
+        .offset(super::offset(page, per_page))
+        .select(DriftEvent::as_select())
+        .load(conn)?;
+    Ok(super::Page {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+pub fn find_event(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<DriftEvent, DbError> {
+    Ok(drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .filter(drift_events::id.eq(id))
+        .select(DriftEvent::as_select())
+        .first(conn)?)
+}
+
+/// Distinct payers and CPT groups with events (filter drop-downs).
+pub fn event_facets(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    products: &[&str],
+) -> Result<(Vec<String>, Vec<String>), DbError> {
+    let payers = drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .filter(drift_events::product.eq_any(products))
+        .select(drift_events::payer)
+        .distinct()
+        .order(drift_events::payer.asc())
+        .load(conn)?;
+    let groups = drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .filter(drift_events::product.eq_any(products))
+        .select(drift_events::cpt_group)
+        .distinct()
+        .order(drift_events::cpt_group.asc())
+        .load(conn)?;
+    Ok((payers, groups))
+}

@@ -1,0 +1,308 @@
+//! From SQL aggregates to the rules' inputs: windows per product, grouped queries per
+//! window, and the maps that turn rows into per-group counts and day histograms.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+
+use super::{Evaluation, ReportError};
+use crate::db::DbConnection;
+use crate::db::repo::analytics::{self as repo, BucketBy};
+use crate::domain::analytics::delays::{self, DelaySettings, PayerDelayInput};
+use crate::domain::analytics::denials::{
+    self, DenialSettings, ReasonInput, ReasonWindow, reason_key,
+};
+use crate::domain::analytics::drift::{self, DriftGroupInput, DriftSettings};
+use crate::domain::analytics::trend::{self, PayerTrendInput, TrendSettings};
+use crate::domain::analytics::windows::{self, Window, WindowPair};
+use crate::domain::analytics::{Mode, Product, RunOutcome};
+use crate::domain::stats::{Histogram, RateCounts};
+use crate::domain::tenant::TenantScope;
+
+fn bucket(mode: Mode) -> BucketBy {
+    match mode {
+        Mode::Sound => BucketBy::Decided,
+        Mode::Compat => BucketBy::Submitted,
+    }
+}
+
+fn window_error(e: impl std::fmt::Display) -> ReportError {
+    ReportError::Window(e.to_string())
+}
+
+pub fn evaluate(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: Product,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Evaluation, ReportError> {
+    match product {
+        Product::DriftWatch => evaluate_drift(conn, scope, mode, as_of),
+        Product::DenialScope => evaluate_denials(conn, scope, mode, as_of),
+        Product::DelayGuard => evaluate_delays(conn, scope, mode, as_of),
+    }
+}
+
+#[derive(Default)]
+struct GroupAcc {
+    counts: RateCounts,
+    days: Vec<(i64, u64)>,
+}
+
+fn drift_window(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: Mode,
+    window: Window,
+    rows: &mut i64,
+) -> Result<BTreeMap<(String, String), GroupAcc>, ReportError> {
+    let mut groups: BTreeMap<(String, String), GroupAcc> = BTreeMap::new();
+    for row in repo::rate_days_histogram(conn, scope, bucket(mode), window.start, window.end)? {
+        let n = row.n.max(0) as u64;
+        *rows += row.n;
+        let acc = groups.entry((row.payer, row.cpt_group)).or_default();
+        let denied = if row.outcome == "DENIED" { n } else { 0 };
+        acc.counts = RateCounts::new(acc.counts.n + n, acc.counts.x + denied);
+        acc.days.push((i64::from(row.decision_days), n));
+    }
+    Ok(groups)
+}
+
+fn evaluate_drift(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Evaluation, ReportError> {
+    let w = windows::drift_windows(as_of).map_err(window_error)?;
+    let mut rows = 0;
+    let mut baseline = drift_window(conn, scope, mode, w.baseline, &mut rows)?;
+    let mut current = drift_window(conn, scope, mode, w.current, &mut rows)?;
+    let keys: std::collections::BTreeSet<(String, String)> =
+        baseline.keys().chain(current.keys()).cloned().collect();
+    let groups: Vec<DriftGroupInput> = keys
+        .into_iter()
+        .map(|key| {
+            let b = baseline.remove(&key).unwrap_or_default();
+            let c = current.remove(&key).unwrap_or_default();
+            DriftGroupInput {
+                payer: key.0,
+                cpt_group: key.1,
+                baseline: b.counts,
+                current: c.counts,
+                baseline_days: Histogram::new(b.days),
+                current_days: Histogram::new(c.days),
+            }
+        })
+        .collect();
+    let settings = DriftSettings::default();
+    let outcome = match mode {
+        Mode::Sound => drift::drift_sound(&groups, &settings),
+        Mode::Compat => drift::drift_compat(&groups, &settings),
+    };
+    Ok(evaluation(outcome, rows, w, HashMap::new()))
+}
+
+fn evaluation(
+    outcome: RunOutcome,
+    rows: i64,
+    default_windows: WindowPair,
+    windows: HashMap<&'static str, WindowPair>,
+) -> Evaluation {
+    Evaluation {
+        outcome,
+        rows_scanned: rows,
+        windows,
+        default_windows,
+    }
+}
+
+struct PayerTotals {
+    paid: u64,
+    denied: u64,
+    allowed_cents: i64,
+    submit_days: u32,
+}
+
+fn payer_totals(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: Mode,
+    window: Window,
+) -> Result<HashMap<String, PayerTotals>, ReportError> {
+    Ok(
+        repo::payer_totals(conn, scope, bucket(mode), window.start, window.end)?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.payer,
+                    PayerTotals {
+                        paid: r.paid.max(0) as u64,
+                        denied: r.denied.max(0) as u64,
+                        allowed_cents: r.allowed_cents,
+                        submit_days: u32::try_from(r.submit_days.max(0)).unwrap_or(u32::MAX),
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Denied claims and their cents per (payer, reason).
+type ReasonTotals = BTreeMap<(String, String), (u64, i64)>;
+
+fn denial_window(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: Mode,
+    window: Window,
+    rows: &mut i64,
+) -> Result<ReasonTotals, ReportError> {
+    let mut keys = ReasonTotals::new();
+    for row in repo::denials_by_reason(conn, scope, bucket(mode), window.start, window.end)? {
+        *rows += row.n;
+        let reason = reason_key(
+            row.denial_reason_code.as_deref(),
+            row.denial_reason_text.as_deref(),
+        );
+        let entry = keys.entry((row.payer, reason)).or_default();
+        entry.0 += row.n.max(0) as u64;
+        entry.1 += row.cents;
+    }
+    Ok(keys)
+}
+
+fn evaluate_denials(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Evaluation, ReportError> {
+    let w = windows::denial_windows(as_of).map_err(window_error)?;
+    let mut rows = 0;
+    let baseline = denial_window(conn, scope, mode, w.baseline, &mut rows)?;
+    let recent = denial_window(conn, scope, mode, w.current, &mut rows)?;
+    let baseline_totals = payer_totals(conn, scope, mode, w.baseline)?;
+    let recent_totals = payer_totals(conn, scope, mode, w.current)?;
+    let keys: std::collections::BTreeSet<(String, String)> =
+        baseline.keys().chain(recent.keys()).cloned().collect();
+    let window_of =
+        |map: &ReasonTotals, totals: &HashMap<String, PayerTotals>, key: &(String, String)| {
+            let (denied, denied_cents) = map.get(key).copied().unwrap_or_default();
+            let payer = totals.get(&key.0);
+            let paid = payer.map_or(0, |t| t.paid);
+            ReasonWindow {
+                denied,
+                denied_cents,
+                payer_decided: payer.map_or(0, |t| t.paid + t.denied),
+                // The old system put paid claims in the uncoded bucket.
+                legacy_submitted: denied + if key.1 == "UNSPECIFIED" { paid } else { 0 },
+            }
+        };
+    let inputs: Vec<ReasonInput> = keys
+        .iter()
+        .map(|key| ReasonInput {
+            payer: key.0.clone(),
+            reason: key.1.clone(),
+            baseline: window_of(&baseline, &baseline_totals, key),
+            recent: window_of(&recent, &recent_totals, key),
+        })
+        .collect();
+    let settings = DenialSettings::default();
+    let outcome = match mode {
+        Mode::Sound => denials::denials_sound(&inputs, &settings),
+        Mode::Compat => denials::denials_compat(&inputs, &settings),
+    };
+    Ok(evaluation(outcome, rows, w, HashMap::new()))
+}
+
+fn payer_histograms(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: Mode,
+    window: Window,
+    rows: &mut i64,
+) -> Result<BTreeMap<String, Vec<(i64, u64)>>, ReportError> {
+    let mut payers: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
+    for row in repo::payer_days_histogram(conn, scope, bucket(mode), window.start, window.end)? {
+        *rows += row.n;
+        payers
+            .entry(row.payer)
+            .or_default()
+            .push((i64::from(row.decision_days), row.n.max(0) as u64));
+    }
+    Ok(payers)
+}
+
+fn evaluate_delays(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Evaluation, ReportError> {
+    let w = windows::delay_windows(as_of).map_err(window_error)?;
+    let mut rows = 0;
+    let mut baseline = payer_histograms(conn, scope, mode, w.baseline, &mut rows)?;
+    let mut current = payer_histograms(conn, scope, mode, w.current, &mut rows)?;
+    let totals = payer_totals(conn, scope, mode, w.current)?;
+    let payers: std::collections::BTreeSet<String> =
+        baseline.keys().chain(current.keys()).cloned().collect();
+    let inputs: Vec<PayerDelayInput> = payers
+        .iter()
+        .map(|payer| {
+            let t = totals.get(payer);
+            PayerDelayInput {
+                payer: payer.clone(),
+                baseline_days: Histogram::new(baseline.remove(payer).unwrap_or_default()),
+                current_days: Histogram::new(current.remove(payer).unwrap_or_default()),
+                current_allowed_cents: t.map_or(0, |t| t.allowed_cents),
+                current_daily_rows: t.map_or(0, |t| t.submit_days),
+                // PayerWatch keeps every decided claim, so the old completeness is full.
+                completeness: 1.0,
+            }
+        })
+        .collect();
+    let settings = DelaySettings::default();
+    let mut outcome = match mode {
+        Mode::Sound => delays::delays_sound(&inputs, &settings),
+        Mode::Compat => delays::delays_compat(&inputs, &settings),
+    };
+
+    // The 4-week trend, one grouped query per week.
+    let weeks = windows::trend_weeks(as_of).map_err(window_error)?;
+    let mut weekly: BTreeMap<String, Vec<Histogram>> = BTreeMap::new();
+    for (i, week) in weeks.iter().enumerate() {
+        let hist = payer_histograms(conn, scope, mode, *week, &mut rows)?;
+        for payer in hist.keys() {
+            weekly
+                .entry(payer.clone())
+                .or_insert_with(|| vec![Histogram::default(); weeks.len()]);
+        }
+        for (payer, bins) in hist {
+            if let Some(slots) = weekly.get_mut(&payer) {
+                slots[i] = Histogram::new(bins);
+            }
+        }
+    }
+    let trend_inputs: Vec<PayerTrendInput> = weekly
+        .into_iter()
+        .map(|(payer, weeks)| PayerTrendInput { payer, weeks })
+        .collect();
+    let trend_settings = TrendSettings::default();
+    let trend_outcome = match mode {
+        Mode::Sound => trend::trend_sound(&trend_inputs, &trend_settings),
+        Mode::Compat => trend::trend_compat(&trend_inputs, &trend_settings),
+    };
+    outcome.findings.extend(trend_outcome.findings);
+    let trend_window = WindowPair {
+        baseline: weeks[0],
+        current: weeks[weeks.len() - 1],
+    };
+    Ok(evaluation(
+        outcome,
+        rows,
+        w,
+        HashMap::from([("trend", trend_window)]),
+    ))
+}
