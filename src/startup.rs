@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
-use crate::web::handlers::{account, assets, auth, health, home, portal, users};
+use crate::web::handlers::{account, assets, auth, drift, health, home, portal, users};
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
 use crate::web::{AppError, AppState};
@@ -180,6 +180,9 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
         .service(
             web::scope("/portal")
                 .route("", web::get().to(portal::overview))
+                .route("/drift", web::get().to(drift::drift))
+                .route("/denials", web::get().to(drift::denials))
+                .route("/delays", web::get().to(drift::delays))
                 .route("/account/password", web::get().to(account::password_form))
                 .route(
                     "/account/password",

@@ -53,11 +53,28 @@ impl CurrentUser {
 
     /// The page frame for this user, with the navigation their role may use.
     pub fn layout(&self, title: impl Into<String>, active: &str) -> Layout {
-        let mut nav = vec![NavItem {
-            label: "Overview",
-            href: "/portal",
-            active: false,
-        }];
+        let mut nav = vec![
+            NavItem {
+                label: "Overview",
+                href: "/portal",
+                active: false,
+            },
+            NavItem {
+                label: "Drift",
+                href: "/portal/drift",
+                active: false,
+            },
+            NavItem {
+                label: "Denials",
+                href: "/portal/denials",
+                active: false,
+            },
+            NavItem {
+                label: "Delays",
+                href: "/portal/delays",
+                active: false,
+            },
+        ];
         if self.role.allows(Role::Admin) {
             nav.push(NavItem {
                 label: "Users",

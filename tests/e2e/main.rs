@@ -78,3 +78,57 @@ async fn sign_in_idle_timeout_and_sign_out_in_a_real_browser() {
     assert!(browser.current_url().await.contains("/login"));
     browser.quit().await;
 }
+
+#[actix_web::test]
+async fn the_drift_feed_shows_the_injected_change_with_its_chart() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "analyst@riverside.test",
+        Role::Analyst,
+        false,
+    );
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        let customer = payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-clinic")
+            .expect("customer");
+        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
+            customer.id,
+        ))
+    };
+    let options = payerwatch::generate::GenOptions {
+        rows: 40_000,
+        ..Default::default()
+    };
+    common::load_generated_claims(&app.db, &scope, &options);
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        payerwatch::reports::run_all(&db, &scope, None, "test")
+    })
+    .await
+    .expect("runs");
+
+    let browser = driver.session().await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "analyst@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    browser.goto(&app.url("/portal/drift")).await;
+    browser.wait_for_text("Cigna × IMAGING").await;
+    assert!(browser.source().await.contains("<svg class=\"chart\""));
+    browser.screenshot("10-drift-feed").await;
+
+    browser.goto(&app.url("/portal/delays")).await;
+    browser.wait_for_text("Humana").await;
+    browser.screenshot("11-delays").await;
+
+    browser.goto(&app.url("/portal/denials")).await;
+    browser.wait_for_text("UnitedHealthcare").await;
+    browser.screenshot("12-denials").await;
+    browser.quit().await;
+}

@@ -251,3 +251,137 @@ async fn a_second_run_of_the_same_product_is_refused_while_one_runs() {
     .expect("delay run");
     assert_eq!(other.events_created, 0, "no claims, no events");
 }
+
+#[actix_web::test]
+async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
+    let app = spawn_app().await;
+    let a_password = app.create_user(
+        "Clinic A",
+        "viewer@a.test",
+        payerwatch::domain::roles::Role::Viewer,
+        false,
+    );
+    let b_password = app.create_user(
+        "Clinic B",
+        "viewer@b.test",
+        payerwatch::domain::roles::Role::Viewer,
+        false,
+    );
+    let scope_a = {
+        let mut conn = app.db.get().expect("conn");
+        TenantScope::for_system(CustomerId(
+            customers::find_by_slug(&mut conn, "clinic-a")
+                .expect("a")
+                .id,
+        ))
+    };
+    load_generated_claims(
+        &app.db,
+        &scope_a,
+        &GenOptions {
+            rows: 40_000,
+            ..GenOptions::default()
+        },
+    );
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope_a, None, "test"))
+        .await
+        .expect("runs");
+
+    app.login("viewer@a.test", &a_password).await;
+    let page = app.get("/portal/drift").await;
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.expect("body");
+    assert!(
+        body.contains("Cigna × IMAGING"),
+        "tenant A sees its finding"
+    );
+    assert!(body.contains("<svg class=\"chart\""), "with a chart");
+    let filtered = app
+        .get("/portal/drift?payer=Cigna&kind=denial_rate&min_severity=medium&page=1")
+        .await;
+    assert_eq!(filtered.status(), 200);
+    assert!(
+        filtered
+            .text()
+            .await
+            .expect("body")
+            .contains("Cigna × IMAGING")
+    );
+    assert!(
+        app.get("/portal/delays")
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("Humana")
+    );
+    assert!(
+        app.get("/portal/denials")
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("CO-197")
+    );
+    assert!(
+        app.get("/portal")
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("Top findings")
+    );
+
+    for (query, name) in [
+        ("from=last-week", "from"),
+        ("page=-1", "page"),
+        ("min_severity=9", "min_severity"),
+        ("kind=x", "kind"),
+        ("direction=up", "direction"),
+    ] {
+        let res = app.get(&format!("/portal/drift?{query}")).await;
+        assert_eq!(res.status(), 400, "{query}");
+        let body = res.text().await.expect("body");
+        assert!(
+            body.contains("is not valid") && body.contains(name),
+            "{query}"
+        );
+    }
+
+    let b = crate::common::new_client();
+    app.login_with(&b, "viewer@b.test", &b_password).await;
+    for path in [
+        "/portal/drift",
+        "/portal/denials",
+        "/portal/delays",
+        "/portal",
+    ] {
+        let body = app.get_with(&b, path).await.text().await.expect("body");
+        assert!(
+            !body.contains("Cigna"),
+            "{path} leaks another tenant's findings"
+        );
+        assert!(
+            !body.contains("Humana"),
+            "{path} leaks another tenant's findings"
+        );
+    }
+    assert!(
+        app.get_with(&b, "/portal/drift")
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("No findings")
+    );
+    assert_eq!(
+        crate::common::new_client()
+            .get(app.url("/portal/drift"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        303
+    );
+}

@@ -642,3 +642,26 @@ pub fn event_facets(
         .load(conn)?;
     Ok((payers, groups))
 }
+
+/// The most severe findings of each product's latest data window (overview page).
+pub fn top_recent_events(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    limit: i64,
+) -> Result<Vec<DriftEvent>, DbError> {
+    let latest: Option<NaiveDate> = drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .select(max(drift_events::current_end))
+        .first(conn)?;
+    let Some(latest) = latest else {
+        return Ok(Vec::new());
+    };
+    Ok(drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .filter(drift_events::current_end.ge(latest - chrono::Duration::days(7)))
+        .filter(drift_events::direction.eq("worse"))
+        .order((drift_events::severity.desc(), drift_events::id.desc()))
+        .limit(limit)
+        .select(DriftEvent::as_select())
+        .load(conn)?)
+}

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod drift;
+pub mod findings;
 pub mod health;
 pub mod home;
 pub mod portal;

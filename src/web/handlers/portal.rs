@@ -19,6 +19,17 @@ struct OverviewPage {
     is_staff: bool,
     idle: String,
     absolute: String,
+    top: Vec<TopFinding>,
+}
+
+struct TopFinding {
+    product: &'static str,
+    href: &'static str,
+    subject: String,
+    kind: String,
+    change: String,
+    severity_label: String,
+    severity_class: &'static str,
 }
 
 /// "30 minutes", "12 hours", "90 seconds": the session limits as configured.
@@ -38,7 +49,36 @@ pub async fn overview(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
+    let scope = user.scope();
+    let events = state
+        .db
+        .run(move |conn| crate::db::repo::analytics::top_recent_events(conn, &scope, 5))
+        .await?;
+    let top = events
+        .iter()
+        .map(|e| {
+            let view = crate::web::handlers::findings::view(e, String::new());
+            TopFinding {
+                product: crate::reports::product_label(&e.product),
+                href: match e.product.as_str() {
+                    "denial_scope" => "/portal/denials",
+                    "delay_guard" => "/portal/delays",
+                    _ => "/portal/drift",
+                },
+                subject: if e.cpt_group.is_empty() {
+                    e.payer.clone()
+                } else {
+                    format!("{} × {}", e.payer, e.cpt_group)
+                },
+                kind: view.kind_label,
+                change: format!("{} → {} ({})", view.baseline, view.current, view.delta),
+                severity_label: view.severity_label,
+                severity_class: view.severity_class,
+            }
+        })
+        .collect();
     render(&OverviewPage {
+        top,
         idle: human_duration(state.settings.session_idle),
         absolute: human_duration(state.settings.session_absolute),
         layout: user.layout("Overview", "/portal"),

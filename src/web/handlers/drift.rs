@@ -1,0 +1,207 @@
+//! The findings pages: DriftWatch feed (`/portal/drift`), DenialScope (`/portal/denials`)
+//! and DelayGuard (`/portal/delays`) — filters, pagination, evidence and charts.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::findings::{self, EventView, Filters, PER_PAGE};
+use crate::db::repo::analytics::{self as repo, ReportRun};
+use crate::reports::product_label;
+use crate::web::auth::CurrentUser;
+use crate::web::errors::AppError;
+use crate::web::layout::Layout;
+use crate::web::render::render;
+use crate::web::state::AppState;
+
+pub const DRIFT_KINDS: &[&str] = &["denial_rate", "decision_time"];
+pub const DENIAL_KINDS: &[&str] = &[
+    "new_reason",
+    "reason_share_spike",
+    "volume_spike",
+    "dollars_spike",
+    "new_denial_reason",
+    "denial_rate_spike",
+    "denial_volume_spike",
+    "denial_dollars_spike",
+];
+pub const DELAY_KINDS: &[&str] = &["slowdown", "trend"];
+
+struct PageSpec {
+    product: &'static str,
+    path: &'static str,
+    title: &'static str,
+    intro: &'static str,
+    group_label: &'static str,
+    kinds: &'static [&'static str],
+}
+
+const DRIFT: PageSpec = PageSpec {
+    product: "drift_watch",
+    path: "/portal/drift",
+    title: "Drift",
+    intro: "Denial rates and decision times per payer × CPT group: the last 14 days against the 90 days before.",
+    group_label: "CPT group",
+    kinds: DRIFT_KINDS,
+};
+const DENIALS: PageSpec = PageSpec {
+    product: "denial_scope",
+    path: "/portal/denials",
+    title: "Denials",
+    intro: "Denial reasons per payer: the last 7 days against the 21 days before, per day.",
+    group_label: "Reason",
+    kinds: DENIAL_KINDS,
+};
+const DELAYS: PageSpec = PageSpec {
+    product: "delay_guard",
+    path: "/portal/delays",
+    title: "Delays",
+    intro: "Days from submission to decision per payer: the last 14 days against the 60 days before, and the 4-week trend.",
+    group_label: "",
+    kinds: DELAY_KINDS,
+};
+
+#[derive(Template)]
+#[template(path = "findings/list.html")]
+struct FindingsPage {
+    layout: Layout,
+    title: &'static str,
+    intro: &'static str,
+    path: &'static str,
+    group_label: &'static str,
+    kinds: &'static [&'static str],
+    payers: Vec<String>,
+    groups: Vec<String>,
+    events: Vec<EventView>,
+    filters: Filters,
+    query: String,
+    page: i64,
+    total_pages: i64,
+    total: i64,
+    has_prev: bool,
+    has_next: bool,
+    last_run: Option<RunLine>,
+    can_export: bool,
+}
+
+pub struct RunLine {
+    pub status: String,
+    pub when: String,
+    pub as_of: String,
+    pub mode: String,
+    pub groups: i64,
+    pub insufficient: i64,
+    pub error: Option<String>,
+}
+
+fn run_line(run: &ReportRun) -> RunLine {
+    RunLine {
+        status: run.status.clone(),
+        when: run.started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        as_of: run
+            .as_of
+            .map_or_else(|| "no data yet".to_string(), |d| d.to_string()),
+        mode: run.mode.clone(),
+        groups: run.groups_considered,
+        insufficient: run.groups_insufficient,
+        error: run.error_message.clone(),
+    }
+}
+
+async fn findings_page(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: HashMap<String, String>,
+    spec: &'static PageSpec,
+) -> Result<HttpResponse, AppError> {
+    let filters = findings::parse_filters(query, spec.product, spec.kinds)?;
+    let scope = user.scope();
+    let filter = filters.filter.clone();
+    let page = filters.page;
+    let (events, facets, runs, daily) = state
+        .db
+        .run(move |conn| {
+            let events = repo::list_events(conn, &scope, &filter, page, PER_PAGE)?;
+            let facets = repo::event_facets(conn, &scope, &[spec.product])?;
+            let runs = repo::latest_runs(conn, &scope, 20)?;
+            // One grouped query for every chart on the page.
+            let mut payers: Vec<String> = events.items.iter().map(|e| e.payer.clone()).collect();
+            payers.sort();
+            payers.dedup();
+            let span = events.items.iter().map(|e| e.current_end).max().map(|end| {
+                let start = events
+                    .items
+                    .iter()
+                    .map(|e| e.current_end)
+                    .min()
+                    .unwrap_or(end)
+                    - chrono::Duration::weeks(findings::CHART_WEEKS);
+                (start, end)
+            });
+            let daily = match span {
+                Some((start, end)) => repo::daily_series(conn, &scope, &payers, start, end)?,
+                None => Vec::new(),
+            };
+            Ok((events, facets, runs, daily))
+        })
+        .await?;
+    let views = events
+        .items
+        .iter()
+        .map(|e| findings::view(e, findings::chart_for(e, &daily)))
+        .collect();
+    let last_run = runs
+        .iter()
+        .find(|r| r.product == spec.product)
+        .map(run_line);
+    render(&FindingsPage {
+        layout: user.layout(spec.title, spec.path),
+        title: spec.title,
+        intro: spec.intro,
+        path: spec.path,
+        group_label: spec.group_label,
+        kinds: spec.kinds,
+        payers: facets.0,
+        groups: facets.1,
+        query: filters.query_string(),
+        page: events.page,
+        total_pages: events.total_pages(),
+        total: events.total,
+        has_prev: events.has_prev(),
+        has_next: events.has_next(),
+        events: views,
+        filters,
+        last_run,
+        can_export: user.role.allows(crate::domain::roles::Role::Analyst)
+            && spec.product == "drift_watch",
+    })
+}
+
+pub async fn drift(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    findings_page(state, user, query.into_inner(), &DRIFT).await
+}
+
+pub async fn denials(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    findings_page(state, user, query.into_inner(), &DENIALS).await
+}
+
+pub async fn delays(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    findings_page(state, user, query.into_inner(), &DELAYS).await
+}
+
+pub fn label(product: &str) -> &'static str {
+    product_label(product)
+}

@@ -1,0 +1,370 @@
+//! Shared by the drift, denials and delays pages: validated filters (a bad value is a
+//! 400 naming the parameter), event rows formatted for reading, and weekly charts.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::db::repo::analytics::{DailyRow, DriftEvent, EventFilter};
+use crate::web::charts::{self, ChartSpec, Point};
+use crate::web::errors::AppError;
+use crate::web::errors::url_encode;
+
+pub const PER_PAGE: i64 = 20;
+pub const CHART_WEEKS: i64 = 26;
+
+/// Filters as the user typed them (for the form) and as validated (for the query).
+pub struct Filters {
+    pub filter: EventFilter,
+    pub page: i64,
+    pub raw: HashMap<String, String>,
+}
+
+fn bad(name: &str, expected: &str) -> AppError {
+    AppError::BadRequest(format!(
+        "The parameter '{name}' is not valid: expected {expected}."
+    ))
+}
+
+fn date(raw: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>, AppError> {
+    match raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| bad(name, "a date like 2026-11-24")),
+    }
+}
+
+fn text(raw: &HashMap<String, String>, name: &str) -> Option<String> {
+    raw.get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Severity threshold from a label or a number between 0 and 1.
+pub fn parse_min_severity(value: &str) -> Option<f64> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "low" => Some(0.0),
+        "medium" => Some(0.4),
+        "high" => Some(0.7),
+        "critical" => Some(0.9),
+        other => other
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (0.0..=1.0).contains(v)),
+    }
+}
+
+/// Validates the query string of a findings page.
+pub fn parse_filters(
+    raw: HashMap<String, String>,
+    product: &str,
+    kinds: &[&str],
+) -> Result<Filters, AppError> {
+    let kind = text(&raw, "kind");
+    if let Some(k) = &kind
+        && !kinds.contains(&k.as_str())
+    {
+        return Err(bad("kind", &format!("one of {}", kinds.join(", "))));
+    }
+    let direction = text(&raw, "direction");
+    if let Some(d) = &direction
+        && d != "worse"
+        && d != "better"
+    {
+        return Err(bad("direction", "worse or better"));
+    }
+    let min_severity = match text(&raw, "min_severity") {
+        None => None,
+        Some(v) => Some(parse_min_severity(&v).ok_or_else(|| {
+            bad(
+                "min_severity",
+                "low, medium, high, critical or a number from 0 to 1",
+            )
+        })?),
+    };
+    let from = date(&raw, "from")?;
+    let to = date(&raw, "to")?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(bad("from", "a date on or before 'to'"));
+    }
+    let page = match text(&raw, "page") {
+        None => 1,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .ok_or_else(|| bad("page", "a page number from 1"))?,
+    };
+    Ok(Filters {
+        filter: EventFilter {
+            products: vec![product.to_string()],
+            payer: text(&raw, "payer"),
+            cpt_group: text(&raw, "cpt_group"),
+            kind,
+            direction,
+            min_severity,
+            from,
+            to,
+        },
+        page,
+        raw,
+    })
+}
+
+impl Filters {
+    /// The filters as a query string (for pagination and the CSV link), without `page`.
+    pub fn query_string(&self) -> String {
+        let mut pairs: Vec<(&String, &String)> = self
+            .raw
+            .iter()
+            .filter(|(k, v)| k.as_str() != "page" && !v.trim().is_empty())
+            .collect();
+        pairs.sort();
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v.trim())))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    pub fn value(&self, name: &str) -> String {
+        self.raw.get(name).cloned().unwrap_or_default()
+    }
+}
+
+pub fn is_rate_kind(kind: &str) -> bool {
+    !matches!(kind, "decision_time" | "slowdown" | "trend")
+}
+
+pub fn percent(v: f64) -> String {
+    format!("{:.1} %", v * 100.0)
+}
+
+pub fn days(v: f64) -> String {
+    format!("{v:.1} d")
+}
+
+/// An event ready for a page.
+pub struct EventView {
+    pub id: i64,
+    pub payer: String,
+    pub group: String,
+    pub kind: String,
+    pub kind_label: String,
+    pub direction: String,
+    pub severity_label: String,
+    pub severity_class: &'static str,
+    pub baseline: String,
+    pub current: String,
+    pub delta: String,
+    pub interval: String,
+    pub p_value: String,
+    pub q_value: String,
+    pub baseline_n: i64,
+    pub current_n: i64,
+    pub baseline_window: String,
+    pub current_window: String,
+    pub continuing: bool,
+    pub chart_svg: String,
+}
+
+pub fn severity_class(label: &str) -> &'static str {
+    match label {
+        "critical" => "badge-critical",
+        "high" => "badge-bad",
+        "medium" => "badge-warn",
+        _ => "badge-info",
+    }
+}
+
+fn window_text(start: NaiveDate, end: NaiveDate) -> String {
+    let days = (end - start).num_days();
+    let last = end.pred_opt().unwrap_or(end);
+    format!("{days} days to {last}")
+}
+
+fn p_text(p: Option<f64>) -> String {
+    match p {
+        None => "—".into(),
+        Some(p) if p < 0.0001 => format!("{p:.1e}"),
+        Some(p) => format!("{p:.4}"),
+    }
+}
+
+pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
+    let rate = is_rate_kind(&event.kind);
+    type Format = fn(f64) -> String;
+    let (fmt_value, fmt_delta): (Format, Format) = if rate {
+        (percent, |d| format!("{:+.1} pts", d * 100.0))
+    } else {
+        (days, |d| format!("{d:+.1} d"))
+    };
+    let interval = match (event.ci_low, event.ci_high) {
+        (Some(lo), Some(hi)) if rate => {
+            format!("95 % CI {:.1} to {:.1} pts", lo * 100.0, hi * 100.0)
+        }
+        (Some(lo), Some(hi)) => format!("95 % CI {lo:.1} to {hi:.1} d"),
+        _ if event.mode == "compat" => "compat rule, no interval".into(),
+        _ if rate => "no interval".into(),
+        _ => "Hodges–Lehmann shift of the day distributions".into(),
+    };
+    EventView {
+        id: event.id,
+        payer: event.payer.clone(),
+        group: event.cpt_group.clone(),
+        kind: event.kind.clone(),
+        kind_label: event.kind.replace('_', " "),
+        direction: event.direction.clone(),
+        severity_label: event.severity_label.clone(),
+        severity_class: severity_class(&event.severity_label),
+        baseline: fmt_value(event.baseline_value),
+        current: fmt_value(event.current_value),
+        delta: fmt_delta(event.delta),
+        interval,
+        p_value: p_text(event.p_value),
+        q_value: p_text(event.q_value),
+        baseline_n: event.baseline_n,
+        current_n: event.current_n,
+        baseline_window: window_text(event.baseline_start, event.baseline_end),
+        current_window: window_text(event.current_start, event.current_end),
+        continuing: event.continuing,
+        chart_svg,
+    }
+}
+
+/// Weekly chart of the event's group over the 26 weeks before its current window ends.
+pub fn chart_for(event: &DriftEvent, daily: &[DailyRow]) -> String {
+    let end = event.current_end;
+    let start = end - chrono::Duration::weeks(CHART_WEEKS);
+    let by_group = !event.cpt_group.is_empty() && event.product == "drift_watch";
+    let mut weeks: Vec<(i64, i64, i64)> = vec![(0, 0, 0); CHART_WEEKS as usize];
+    for row in daily
+        .iter()
+        .filter(|r| r.payer == event.payer && (!by_group || r.cpt_group == event.cpt_group))
+    {
+        let offset = (row.decided_date - start).num_days();
+        if (0..CHART_WEEKS * 7).contains(&offset) {
+            let w = &mut weeks[(offset / 7) as usize];
+            w.0 += row.decided;
+            w.1 += row.denied;
+            w.2 += row.days_sum;
+        }
+    }
+    let rate = is_rate_kind(&event.kind);
+    let points: Vec<Point> = weeks
+        .iter()
+        .enumerate()
+        .map(|(i, (n, denied, days_sum))| Point {
+            week_start: start + chrono::Duration::weeks(i as i64),
+            value: (*n > 0).then(|| {
+                if rate {
+                    *denied as f64 / *n as f64
+                } else {
+                    *days_sum as f64 / *n as f64
+                }
+            }),
+        })
+        .collect();
+    let title = if by_group {
+        format!(
+            "{} × {}: weekly {}",
+            event.payer,
+            event.cpt_group,
+            if rate {
+                "denial rate"
+            } else {
+                "mean decision days"
+            }
+        )
+    } else {
+        format!(
+            "{}: weekly {}",
+            event.payer,
+            if rate {
+                "denial rate"
+            } else {
+                "mean decision days"
+            }
+        )
+    };
+    charts::line_chart(&ChartSpec {
+        title: &title,
+        y_label: if rate {
+            "denial rate"
+        } else {
+            "days to decision"
+        },
+        format: if rate {
+            |v| format!("{:.0} %", v * 100.0)
+        } else {
+            |v| format!("{v:.0} d")
+        },
+        points: &points,
+        baseline: (event.baseline_start, event.baseline_end),
+        current: (event.current_start, event.current_end),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let kinds = ["denial_rate", "decision_time"];
+        for (name, value) in [
+            ("from", "yesterday"),
+            ("to", "2026-13-01"),
+            ("page", "0"),
+            ("page", "x"),
+            ("min_severity", "huge"),
+            ("kind", "drop table"),
+            ("direction", "up"),
+        ] {
+            let err = parse_filters(raw(&[(name, value)]), "drift_watch", &kinds)
+                .err()
+                .expect("refused");
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+        let err = parse_filters(
+            raw(&[("from", "2026-11-02"), ("to", "2026-11-01")]),
+            "drift_watch",
+            &kinds,
+        )
+        .err()
+        .expect("refused");
+        assert!(err.to_string().contains("from"));
+    }
+
+    #[test]
+    fn good_parameters_become_a_filter_and_survive_pagination() {
+        let f = parse_filters(
+            raw(&[
+                ("payer", "Cigna"),
+                ("min_severity", "high"),
+                ("from", "2026-10-01"),
+                ("page", "2"),
+                ("kind", "denial_rate"),
+            ]),
+            "drift_watch",
+            &["denial_rate"],
+        )
+        .expect("valid");
+        assert_eq!(f.page, 2);
+        assert_eq!(f.filter.min_severity, Some(0.7));
+        assert_eq!(
+            f.query_string(),
+            "from=2026-10-01&kind=denial_rate&min_severity=high&payer=Cigna"
+        );
+    }
+}
