@@ -15,7 +15,9 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
-use crate::web::handlers::{account, assets, auth, drift, health, home, portal, users};
+use crate::web::handlers::{
+    account, analytics_settings, assets, auth, drift, health, home, portal, users,
+};
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
 use crate::web::{AppError, AppState};
@@ -187,6 +189,14 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route(
                     "/account/password",
                     web::post().to(account::password_submit),
+                )
+                .route(
+                    "/settings/analytics",
+                    web::get().to(analytics_settings::show),
+                )
+                .route(
+                    "/settings/analytics",
+                    web::post().to(analytics_settings::submit),
                 )
                 .route("/settings/users", web::get().to(users::list))
                 .route("/settings/users", web::post().to(users::submit))

@@ -75,6 +75,11 @@ impl CurrentUser {
                 active: false,
             },
         ];
+        nav.push(NavItem {
+            label: "Analytics",
+            href: "/portal/settings/analytics",
+            active: false,
+        });
         if self.role.allows(Role::Admin) {
             nav.push(NavItem {
                 label: "Users",

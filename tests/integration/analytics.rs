@@ -385,3 +385,86 @@ async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
         303
     );
 }
+
+#[actix_web::test]
+async fn admins_switch_the_mode_and_runs_show_both_modes_counts() {
+    use payerwatch::domain::roles::Role;
+    let app = spawn_app().await;
+    let admin_pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+
+    let viewer = crate::common::new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    assert_eq!(
+        app.get_with(&viewer, "/portal/settings/analytics")
+            .await
+            .status(),
+        200
+    );
+    let res = app
+        .post_form_with(
+            &viewer,
+            "/portal/settings/analytics",
+            "/portal/settings/analytics",
+            &[("action", "mode"), ("mode", "compat")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = app
+        .post_form_with(
+            &viewer,
+            "/portal/settings/analytics",
+            "/portal/settings/analytics",
+            &[("action", "run")],
+        )
+        .await;
+    assert_eq!(res.status(), 403, "viewers cannot start runs");
+
+    app.login("admin@clinic.test", &admin_pw).await;
+    let res = app
+        .post_form(
+            "/portal/settings/analytics",
+            "/portal/settings/analytics",
+            &[("action", "mode"), ("mode", "compat")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        let customer = customers::find_by_slug(&mut conn, "clinic").expect("customer");
+        assert_eq!(customer.analytics_mode, "compat");
+        TenantScope::for_system(CustomerId(customer.id))
+    };
+    load_generated_claims(
+        &app.db,
+        &scope,
+        &GenOptions {
+            rows: 20_000,
+            drift: false,
+            ..GenOptions::default()
+        },
+    );
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        reports::run(&db, &scope, Product::DriftWatch, None, "test")
+    })
+    .await
+    .expect("joined")
+    .expect("run");
+    let page = app
+        .get("/portal/settings/analytics")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Compat would raise") && page.contains("succeeded"));
+    let bad = app
+        .post_form(
+            "/portal/settings/analytics",
+            "/portal/settings/analytics",
+            &[("action", "mode"), ("mode", "loud")],
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+}

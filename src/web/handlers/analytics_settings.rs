@@ -1,0 +1,153 @@
+//! `/portal/settings/analytics`: the tenant's analytics mode (admins switch it) and the
+//! report runs, each with how many events the other mode would have raised on the
+//! same data.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::repo::analytics as repo;
+use crate::domain::roles::Role;
+use crate::reports;
+use crate::web::auth::{self, CurrentUser, audit_user_action};
+use crate::web::errors::AppError;
+use crate::web::layout::Layout;
+use crate::web::render::render;
+use crate::web::state::AppState;
+
+struct RunRow {
+    id: i64,
+    product: &'static str,
+    status: String,
+    started: String,
+    as_of: String,
+    mode: String,
+    groups: i64,
+    insufficient: i64,
+    events_created: i64,
+    sound: String,
+    compat: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/analytics.html")]
+struct AnalyticsPage {
+    layout: Layout,
+    mode: String,
+    can_change_mode: bool,
+    can_run: bool,
+    runs: Vec<RunRow>,
+}
+
+fn comparison(json: Option<&str>, key: &str) -> String {
+    json.and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        .and_then(|v| v.get(key).and_then(serde_json::Value::as_u64))
+        .map_or_else(|| "—".to_string(), |n| n.to_string())
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let scope = user.scope();
+    let (mode, runs) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                repo::analytics_mode(conn, &scope)?,
+                repo::latest_runs(conn, &scope, 30)?,
+            ))
+        })
+        .await?;
+    let runs = runs
+        .iter()
+        .map(|r| RunRow {
+            id: r.id,
+            product: reports::product_label(&r.product),
+            status: r.status.clone(),
+            started: r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            as_of: r.as_of.map_or_else(|| "—".to_string(), |d| d.to_string()),
+            mode: r.mode.clone(),
+            groups: r.groups_considered,
+            insufficient: r.groups_insufficient,
+            events_created: r.events_created,
+            sound: comparison(r.comparison_json.as_deref(), "sound"),
+            compat: comparison(r.comparison_json.as_deref(), "compat"),
+            error: r.error_message.clone().unwrap_or_default(),
+        })
+        .collect();
+    render(&AnalyticsPage {
+        layout: user.layout("Analytics", "/portal/settings/analytics"),
+        mode,
+        can_change_mode: user.role.allows(Role::Admin),
+        can_run: user.role.allows(Role::Analyst),
+        runs,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AnalyticsForm {
+    action: String,
+    mode: Option<String>,
+}
+
+fn back() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/portal/settings/analytics"))
+        .finish()
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<AnalyticsForm>,
+) -> Result<HttpResponse, AppError> {
+    let scope = user.scope();
+    match form.action.as_str() {
+        "mode" => {
+            if !user.role.allows(Role::Admin) {
+                return Err(AppError::Forbidden);
+            }
+            let mode = match form.mode.as_deref() {
+                Some("sound") => "sound",
+                Some("compat") => "compat",
+                _ => return Err(AppError::BadRequest("mode must be sound or compat".into())),
+            };
+            state
+                .db
+                .write(move |conn| repo::set_analytics_mode(conn, &scope, mode))
+                .await?;
+            audit_user_action(
+                &state,
+                &req,
+                &user,
+                "settings.analytics_mode",
+                Some(("customer", scope.id().to_string())),
+                &["analytics_mode"],
+            )
+            .await?;
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!("Analytics now run in {mode} mode; the next run uses it."),
+            );
+        }
+        "run" => {
+            if !user.role.allows(Role::Analyst) {
+                return Err(AppError::Forbidden);
+            }
+            let db = state.db.clone();
+            // Runs in the background; the page lists the runs and their state.
+            actix_web::rt::task::spawn_blocking(move || {
+                reports::run_all(&db, &scope, None, "manual")
+            });
+            auth::set_flash(
+                user.session(),
+                "info",
+                "Analytics started. Reload this page to see the runs finish.",
+            );
+        }
+        _ => return Err(AppError::BadRequest("action must be mode or run".into())),
+    }
+    Ok(back())
+}
