@@ -3,6 +3,8 @@
 //! significant findings as events — all or nothing. The other mode is computed on the
 //! same data too, so the run can say how many events each mode would raise.
 
+#[cfg(test)]
+mod acceptance;
 mod inputs;
 
 use std::collections::HashMap;
