@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod chart_cache;
 pub mod charts;
 pub mod client_ip;
 pub mod csrf;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::web::chart_cache::ChartCache;
 use crate::web::rate_limit::RateLimiter;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -16,6 +17,7 @@ pub struct AppState {
     pub started_at: Instant,
     /// Coarse flood guard for unauthenticated form posts (login, set-password).
     pub form_limiter: Arc<RateLimiter>,
+    pub chart_cache: Arc<ChartCache>,
 }
 
 impl AppState {
@@ -25,6 +27,7 @@ impl AppState {
             db,
             started_at: Instant::now(),
             form_limiter: Arc::new(RateLimiter::new(10.0, 50.0)),
+            chart_cache: Arc::new(ChartCache::default()),
         }
     }
 }

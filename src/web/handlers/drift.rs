@@ -119,37 +119,50 @@ async fn findings_page(
     let scope = user.scope();
     let filter = filters.filter.clone();
     let page = filters.page;
-    let (events, facets, runs, daily) = state
+    let cache = state.chart_cache.clone();
+    let (events, facets, runs, charts) = state
         .db
         .run(move |conn| {
             let events = repo::list_events(conn, &scope, &filter, page, PER_PAGE)?;
             let facets = repo::event_facets(conn, &scope, &[spec.product])?;
             let runs = repo::latest_runs(conn, &scope, 20)?;
-            // One grouped query for every chart on the page.
-            let mut payers: Vec<String> = events.items.iter().map(|e| e.payer.clone()).collect();
-            payers.sort();
-            payers.dedup();
-            let span = events.items.iter().map(|e| e.current_end).max().map(|end| {
-                let start = events
-                    .items
+            let generation = runs.first().map_or(0, |r| r.id);
+            let mut charts: HashMap<i64, String> = HashMap::new();
+            let mut missing = Vec::new();
+            for event in &events.items {
+                match cache.get(event.id, generation) {
+                    Some(svg) => {
+                        charts.insert(event.id, svg);
+                    }
+                    None => missing.push(event),
+                }
+            }
+            if !missing.is_empty() {
+                // One grouped query for every chart not cached yet.
+                let mut payers: Vec<String> = missing.iter().map(|e| e.payer.clone()).collect();
+                payers.sort();
+                payers.dedup();
+                let end = missing
                     .iter()
                     .map(|e| e.current_end)
-                    .min()
-                    .unwrap_or(end)
+                    .max()
+                    .unwrap_or_default();
+                let start = missing.iter().map(|e| e.current_end).min().unwrap_or(end)
                     - chrono::Duration::weeks(findings::CHART_WEEKS);
-                (start, end)
-            });
-            let daily = match span {
-                Some((start, end)) => repo::daily_series(conn, &scope, &payers, start, end)?,
-                None => Vec::new(),
-            };
-            Ok((events, facets, runs, daily))
+                let daily = repo::daily_series(conn, &scope, &payers, start, end)?;
+                for event in missing {
+                    let svg = findings::chart_for(event, &daily);
+                    cache.put(event.id, generation, svg.clone());
+                    charts.insert(event.id, svg);
+                }
+            }
+            Ok((events, facets, runs, charts))
         })
         .await?;
     let views = events
         .items
         .iter()
-        .map(|e| findings::view(e, findings::chart_for(e, &daily)))
+        .map(|e| findings::view(e, charts.get(&e.id).cloned().unwrap_or_default()))
         .collect();
     let last_run = runs
         .iter()

@@ -1,0 +1,67 @@
+//! In-process cache of rendered finding charts. A chart depends on the event (immutable)
+//! and on the tenant's claims, which only change with an upload — and every upload is
+//! followed by a report run — so the key is (event id, the tenant's latest run id).
+//! Hit and miss counts feed the staff metrics dashboard.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const MAX_ENTRIES: usize = 5_000;
+
+#[derive(Default)]
+pub struct ChartCache {
+    entries: Mutex<HashMap<(i64, i64), String>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl ChartCache {
+    pub fn get(&self, event_id: i64, generation: i64) -> Option<String> {
+        let found = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(event_id, generation))
+            .cloned();
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub fn put(&self, event_id: i64, generation: i64, svg: String) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            // Old generations are dead weight; a full reset is simplest and rare.
+            entries.clear();
+        }
+        entries.insert((event_id, generation), svg);
+    }
+
+    /// (hits, misses) since start.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_hits_and_misses_and_keys_by_generation() {
+        let cache = ChartCache::default();
+        assert!(cache.get(1, 10).is_none());
+        cache.put(1, 10, "<svg/>".into());
+        assert_eq!(cache.get(1, 10).as_deref(), Some("<svg/>"));
+        assert!(cache.get(1, 11).is_none(), "a new run invalidates");
+        assert_eq!(cache.stats(), (1, 2));
+    }
+}
