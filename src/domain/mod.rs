@@ -1,5 +1,6 @@
 //! Pure product logic: no actix, no diesel, no I/O.
 
+pub mod alerts;
 pub mod analytics;
 pub mod claim;
 pub mod csv_format;
@@ -9,3 +10,4 @@ pub mod phi;
 pub mod roles;
 pub mod stats;
 pub mod tenant;
+pub mod webhook;

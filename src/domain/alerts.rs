@@ -1,0 +1,370 @@
+//! Alert rules and the send-or-suppress decision (ANALYTICS.md § Alerts).
+//!
+//! A rule matches a finding by scope (payer, CPT group, product, kind, direction) and a
+//! metric comparison; a metric that does not apply to the finding's kind falls back to
+//! severity. Cooldown and noise suppression work on the key (product, kind, payer,
+//! cpt_group) — the CPT group is part of it, so one group cannot silence another — and a
+//! suppressed alert does not restart the cooldown.
+
+use chrono::{Duration, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Severity,
+    RateDelta,
+    DaysDelta,
+}
+
+impl Metric {
+    pub fn parse(s: &str) -> Option<Metric> {
+        match s {
+            "severity" => Some(Metric::Severity),
+            "rate_delta" => Some(Metric::RateDelta),
+            "days_delta" => Some(Metric::DaysDelta),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Severity => "severity",
+            Metric::RateDelta => "rate_delta",
+            Metric::DaysDelta => "days_delta",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+}
+
+impl Comparison {
+    pub fn parse(s: &str) -> Option<Comparison> {
+        match s {
+            "gt" => Some(Comparison::Gt),
+            "gte" => Some(Comparison::Gte),
+            "lt" => Some(Comparison::Lt),
+            "lte" => Some(Comparison::Lte),
+            "eq" => Some(Comparison::Eq),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparison::Gt => "gt",
+            Comparison::Gte => "gte",
+            Comparison::Lt => "lt",
+            Comparison::Lte => "lte",
+            Comparison::Eq => "eq",
+        }
+    }
+
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Gt => value > threshold,
+            Comparison::Gte => value >= threshold,
+            Comparison::Lt => value < threshold,
+            Comparison::Lte => value <= threshold,
+            Comparison::Eq => value == threshold,
+        }
+    }
+}
+
+/// What a rule looks at. `None` scope fields match anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSpec {
+    pub payer: Option<String>,
+    pub cpt_group: Option<String>,
+    pub product: Option<String>,
+    pub kind: Option<String>,
+    /// `worse` / `better`; default rules alert only on `worse`.
+    pub direction: Option<String>,
+    pub metric: Metric,
+    pub comparison: Comparison,
+    pub threshold: f64,
+    pub enabled: bool,
+}
+
+impl Default for RuleSpec {
+    /// The documented default: any finding getting worse with severity ≥ 0.7.
+    fn default() -> Self {
+        RuleSpec {
+            payer: None,
+            cpt_group: None,
+            product: None,
+            kind: None,
+            direction: Some("worse".into()),
+            metric: Metric::Severity,
+            comparison: Comparison::Gte,
+            threshold: 0.7,
+            enabled: true,
+        }
+    }
+}
+
+/// The facts of a finding a rule is evaluated on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingFacts<'a> {
+    pub product: &'a str,
+    pub kind: &'a str,
+    pub payer: &'a str,
+    pub cpt_group: &'a str,
+    pub direction: &'a str,
+    pub severity: f64,
+    pub delta: f64,
+}
+
+/// Kinds whose delta is a rate (proportion) change.
+fn is_rate_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "denial_rate" | "reason_share_spike" | "denial_rate_spike"
+    )
+}
+
+/// Kinds whose delta is in days.
+fn is_days_kind(kind: &str) -> bool {
+    matches!(kind, "decision_time" | "slowdown" | "trend")
+}
+
+/// The value the rule's metric reads from the finding (severity when it does not apply).
+pub fn metric_value(metric: Metric, facts: &FindingFacts<'_>) -> f64 {
+    match metric {
+        Metric::RateDelta if is_rate_kind(facts.kind) => facts.delta,
+        Metric::DaysDelta if is_days_kind(facts.kind) => facts.delta,
+        _ => facts.severity,
+    }
+}
+
+fn scope_matches(want: &Option<String>, have: &str) -> bool {
+    want.as_deref()
+        .is_none_or(|w| w.is_empty() || w.eq_ignore_ascii_case(have))
+}
+
+pub fn rule_matches(rule: &RuleSpec, facts: &FindingFacts<'_>) -> bool {
+    rule.enabled
+        && scope_matches(&rule.payer, facts.payer)
+        && scope_matches(&rule.cpt_group, facts.cpt_group)
+        && scope_matches(&rule.product, facts.product)
+        && scope_matches(&rule.kind, facts.kind)
+        && scope_matches(&rule.direction, facts.direction)
+        && rule
+            .comparison
+            .holds(metric_value(rule.metric, facts), rule.threshold)
+}
+
+/// Why an alert was stored but not sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Suppression {
+    /// An alert with the same key was sent less than the cooldown ago.
+    Cooldown {
+        last_sent_at: NaiveDateTime,
+        until: NaiveDateTime,
+    },
+    /// Operators judged enough alerts of this key as noise recently.
+    Noise {
+        noise_judgments: u32,
+        within_days: i64,
+    },
+}
+
+impl Suppression {
+    pub fn explain(&self) -> String {
+        match self {
+            Suppression::Cooldown {
+                last_sent_at,
+                until,
+            } => format!(
+                "An alert for the same payer, group and kind was sent at {} UTC; alerts of this kind are held back until {} UTC.",
+                last_sent_at.format("%Y-%m-%d %H:%M"),
+                until.format("%Y-%m-%d %H:%M")
+            ),
+            Suppression::Noise {
+                noise_judgments,
+                within_days,
+            } => format!(
+                "{noise_judgments} earlier alerts for the same payer, group and kind were judged noise in the last {within_days} days."
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Send,
+    Suppress(Suppression),
+}
+
+pub const NOISE_WINDOW_DAYS: i64 = 30;
+pub const NOISE_THRESHOLD: u32 = 2;
+
+/// Send or suppress. `last_sent_at` is the newest *sent* alert of the same key
+/// (suppressed ones never count); `noise_judgments` counts distinct alerts of the key
+/// judged noise within the last 30 days.
+pub fn decide(
+    now: NaiveDateTime,
+    last_sent_at: Option<NaiveDateTime>,
+    cooldown: Duration,
+    noise_judgments: u32,
+) -> Decision {
+    if noise_judgments >= NOISE_THRESHOLD {
+        return Decision::Suppress(Suppression::Noise {
+            noise_judgments,
+            within_days: NOISE_WINDOW_DAYS,
+        });
+    }
+    if let Some(last) = last_sent_at {
+        let until = last + cooldown;
+        if now < until {
+            return Decision::Suppress(Suppression::Cooldown {
+                last_sent_at: last,
+                until,
+            });
+        }
+    }
+    Decision::Send
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(kind: &str, severity: f64, delta: f64) -> FindingFacts<'_> {
+        FindingFacts {
+            product: "drift_watch",
+            kind,
+            payer: "A",
+            cpt_group: "EVAL_MGMT",
+            direction: if delta > 0.0 { "worse" } else { "better" },
+            severity,
+            delta,
+        }
+    }
+
+    fn any_direction(rule: RuleSpec) -> RuleSpec {
+        RuleSpec {
+            direction: None,
+            ..rule
+        }
+    }
+
+    #[test]
+    fn a1_severity_rule_fires_on_v1() {
+        let v1 = facts("denial_rate", 0.7999999999999999, 0.39999999999999997);
+        assert!(rule_matches(&RuleSpec::default(), &v1));
+    }
+
+    #[test]
+    fn a2_severity_rule_does_not_fire_on_v6() {
+        let v6 = facts("denial_rate", 0.39999999999999997, -0.19999999999999998);
+        assert!(!rule_matches(&any_direction(RuleSpec::default()), &v6));
+    }
+
+    #[test]
+    fn a3_rate_delta_rule_does_not_fire_on_a_negative_delta() {
+        let rule = any_direction(RuleSpec {
+            metric: Metric::RateDelta,
+            threshold: 0.05,
+            ..RuleSpec::default()
+        });
+        let v6 = facts("denial_rate", 0.39999999999999997, -0.19999999999999998);
+        assert!(!rule_matches(&rule, &v6));
+    }
+
+    #[test]
+    fn a4_rate_delta_rule_falls_back_to_severity_on_decision_time() {
+        let rule = any_direction(RuleSpec {
+            metric: Metric::RateDelta,
+            threshold: 0.05,
+            ..RuleSpec::default()
+        });
+        let v7 = facts("decision_time", 0.4, 4.0);
+        assert_eq!(metric_value(Metric::RateDelta, &v7), 0.4);
+        assert!(rule_matches(&rule, &v7));
+    }
+
+    fn at(h: i64, m: i64) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t + Duration::hours(h) + Duration::minutes(m))
+            .expect("time")
+    }
+
+    #[test]
+    fn a5_a6_cooldown_of_four_hours() {
+        let sent = at(0, 0);
+        assert!(matches!(
+            decide(at(3, 59), Some(sent), Duration::hours(4), 0),
+            Decision::Suppress(Suppression::Cooldown { .. })
+        ));
+        assert_eq!(
+            decide(at(4, 1), Some(sent), Duration::hours(4), 0),
+            Decision::Send
+        );
+        assert_eq!(
+            decide(at(0, 1), None, Duration::hours(4), 0),
+            Decision::Send
+        );
+    }
+
+    #[test]
+    fn a7_a8_noise_suppression_needs_two_judgments() {
+        assert!(matches!(
+            decide(at(10, 0), None, Duration::hours(4), 2),
+            Decision::Suppress(Suppression::Noise { .. })
+        ));
+        assert_eq!(
+            decide(at(10, 0), None, Duration::hours(4), 1),
+            Decision::Send
+        );
+    }
+
+    #[test]
+    fn scope_and_direction_filter() {
+        let rule = RuleSpec {
+            payer: Some("cigna".into()),
+            cpt_group: Some("IMAGING".into()),
+            ..RuleSpec::default()
+        };
+        let mut f = facts("denial_rate", 0.9, 0.3);
+        assert!(!rule_matches(&rule, &f), "other payer");
+        f.payer = "Cigna";
+        assert!(!rule_matches(&rule, &f), "other group");
+        f.cpt_group = "IMAGING";
+        assert!(rule_matches(&rule, &f));
+        f.direction = "better";
+        assert!(
+            !rule_matches(&rule, &f),
+            "default rules alert only on worse"
+        );
+        let disabled = RuleSpec {
+            enabled: false,
+            ..RuleSpec::default()
+        };
+        assert!(!rule_matches(&disabled, &facts("denial_rate", 1.0, 0.5)));
+    }
+
+    #[test]
+    fn explanations_name_the_reason() {
+        let s = Suppression::Noise {
+            noise_judgments: 2,
+            within_days: 30,
+        };
+        assert!(s.explain().contains("judged noise"));
+        let c = Suppression::Cooldown {
+            last_sent_at: at(0, 0),
+            until: at(4, 0),
+        };
+        assert!(c.explain().contains("held back until 2026-11-23 04:00"));
+    }
+}
