@@ -159,7 +159,7 @@ async fn a_panicking_handler_yields_a_500_page_with_the_request_id_and_no_intern
                 "/__test/panic",
                 web::get().to(|| async {
                     if true {
-                        panic!("secret internal detail 4242");
+                        panic!("secret internal detail zqxv-internal");
                     }
                     HttpResponse::Ok().finish()
                 }),
@@ -177,7 +177,7 @@ async fn a_panicking_handler_yields_a_500_page_with_the_request_id_and_no_intern
         .to_string();
     let body = res.text().await.expect("body");
     assert!(body.contains(&id), "the page shows the request id");
-    assert!(!body.contains("4242"), "no internals in the page");
+    assert!(!body.contains("zqxv"), "no internals in the page");
     // The server keeps serving after the panic.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
