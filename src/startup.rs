@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
 use crate::web::handlers::{
-    account, analytics_settings, assets, auth, drift, health, home, portal, users,
+    account, alerts, analytics_settings, assets, auth, drift, health, home, portal, users,
 };
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
@@ -182,6 +182,10 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
         .service(
             web::scope("/portal")
                 .route("", web::get().to(portal::overview))
+                .route("/alerts", web::get().to(alerts::list))
+                .route("/alerts/{id}", web::get().to(alerts::detail))
+                .route("/alerts/{id}/judgment", web::post().to(alerts::judge))
+                .route("/alerts/{id}/status", web::post().to(alerts::change_status))
                 .route("/drift", web::get().to(drift::drift))
                 .route("/denials", web::get().to(drift::denials))
                 .route("/delays", web::get().to(drift::delays))

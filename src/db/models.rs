@@ -14,6 +14,7 @@ pub struct Customer {
     pub name: String,
     pub analytics_mode: String,
     pub created_at: NaiveDateTime,
+    pub alert_cooldown_minutes: i64,
 }
 
 #[derive(Debug, Insertable)]

@@ -9,6 +9,7 @@ diesel::table! {
         name -> Text,
         analytics_mode -> Text,
         created_at -> Timestamp,
+        alert_cooldown_minutes -> BigInt,
     }
 }
 
@@ -211,7 +212,72 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alert_rules (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        name -> Text,
+        payer -> Nullable<Text>,
+        cpt_group -> Nullable<Text>,
+        product -> Nullable<Text>,
+        kind -> Nullable<Text>,
+        direction -> Nullable<Text>,
+        metric -> Text,
+        comparison -> Text,
+        threshold -> Double,
+        channel_ids -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_events (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        drift_event_id -> BigInt,
+        rule_id -> BigInt,
+        product -> Text,
+        kind -> Text,
+        payer -> Text,
+        cpt_group -> Text,
+        severity -> Double,
+        severity_label -> Text,
+        title -> Text,
+        payload_json -> Text,
+        initial_status -> Text,
+        suppression_json -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_status_history (id) {
+        id -> BigInt,
+        alert_id -> BigInt,
+        status -> Text,
+        actor_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_judgments (id) {
+        id -> BigInt,
+        alert_id -> BigInt,
+        user_id -> BigInt,
+        verdict -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> customers (customer_id));
+diesel::joinable!(alert_judgments -> alert_events (alert_id));
+diesel::joinable!(alert_judgments -> users (user_id));
+diesel::joinable!(alert_status_history -> alert_events (alert_id));
 diesel::joinable!(uploads -> customers (customer_id));
 diesel::joinable!(claim_records -> uploads (upload_id));
 diesel::joinable!(upload_rejections -> uploads (upload_id));
@@ -234,4 +300,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_tokens,
     report_runs,
     drift_events,
+    alert_rules,
+    alert_events,
+    alert_status_history,
+    alert_judgments,
 );

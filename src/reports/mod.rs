@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 mod acceptance;
+pub mod alerting;
 mod inputs;
 
 use std::collections::HashMap;
@@ -198,12 +199,20 @@ fn compute_and_store(
     let created = db.write_blocking(|c| {
         let mut created = 0usize;
         for mut event in events {
-            if let Some(first) = repo::previous_occurrence(c, scope, &event)? {
+            let previous = repo::previous_occurrence(c, scope, &event)?;
+            if let Some((first, _)) = &previous {
                 event.continuing = true;
-                event.first_event_id = Some(first);
+                event.first_event_id = Some(*first);
             }
-            if repo::insert_event_once(c, scope, &event)?.is_some() {
+            if let Some(event_id) = repo::insert_event_once(c, scope, &event)? {
                 created += 1;
+                // Alerts only for new keys, or when a continuing finding got more severe.
+                let escalated = previous
+                    .as_ref()
+                    .is_none_or(|(_, label)| label_rank(&event.severity_label) > label_rank(label));
+                if escalated {
+                    alerting::raise_alerts(c, scope, event_id, &event, now)?;
+                }
             }
         }
         repo::finish_run(
@@ -235,6 +244,15 @@ fn compute_and_store(
         sound_events,
         compat_events,
     })
+}
+
+fn label_rank(label: &str) -> u8 {
+    match label {
+        "critical" => 3,
+        "high" => 2,
+        "medium" => 1,
+        _ => 0,
+    }
 }
 
 fn empty_summary(run_id: i64, product: Product, mode: Mode) -> RunSummary {

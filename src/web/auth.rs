@@ -74,6 +74,11 @@ impl CurrentUser {
                 href: "/portal/delays",
                 active: false,
             },
+            NavItem {
+                label: "Alerts",
+                href: "/portal/alerts",
+                active: false,
+            },
         ];
         nav.push(NavItem {
             label: "Analytics",

@@ -3,6 +3,7 @@
 //! `PAYERWATCH_TEST_POSTGRES` is set.
 
 mod accounts;
+mod alerts;
 mod analytics;
 mod common;
 mod foundation;

@@ -513,13 +513,14 @@ pub fn insert_event_once(
 }
 
 /// The latest earlier event of the same key whose window overlaps `current_start` —
-/// the finding is then "continuing" — with the id of its first occurrence.
+/// the finding is then "continuing": the id of the key's first occurrence and the
+/// previous occurrence's severity label.
 pub fn previous_occurrence(
     conn: &mut DbConnection,
     scope: &TenantScope,
     event: &NewDriftEvent,
-) -> Result<Option<i64>, DbError> {
-    let previous: Option<(i64, Option<i64>)> = drift_events::table
+) -> Result<Option<(i64, String)>, DbError> {
+    let previous: Option<(i64, Option<i64>, String)> = drift_events::table
         .filter(drift_events::customer_id.eq(scope.id()))
         .filter(drift_events::product.eq(&event.product))
         .filter(drift_events::mode.eq(&event.mode))
@@ -529,10 +530,14 @@ pub fn previous_occurrence(
         .filter(drift_events::current_end.lt(event.current_end))
         .filter(drift_events::current_end.gt(event.current_start))
         .order(drift_events::current_end.desc())
-        .select((drift_events::id, drift_events::first_event_id))
+        .select((
+            drift_events::id,
+            drift_events::first_event_id,
+            drift_events::severity_label,
+        ))
         .first(conn)
         .optional()?;
-    Ok(previous.map(|(id, first)| first.unwrap_or(id)))
+    Ok(previous.map(|(id, first, label)| (first.unwrap_or(id), label)))
 }
 
 #[derive(Debug, Clone, Default)]

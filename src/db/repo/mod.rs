@@ -3,6 +3,7 @@
 //!
 //! [`TenantScope`]: crate::domain::tenant::TenantScope
 
+pub mod alerts;
 pub mod analytics;
 pub mod audit;
 pub mod claims;

@@ -1,6 +1,7 @@
 //! Request handlers, one module per feature. Routes are registered in `startup.rs`.
 
 pub mod account;
+pub mod alerts;
 pub mod analytics_settings;
 pub mod assets;
 pub mod auth;

@@ -1,0 +1,5 @@
+DROP TABLE alert_judgments;
+DROP TABLE alert_status_history;
+DROP TABLE alert_events;
+DROP TABLE alert_rules;
+ALTER TABLE customers DROP COLUMN alert_cooldown_minutes;

@@ -1,0 +1,476 @@
+//! Alert rules, alert events (append-only: no update or delete function exists here),
+//! their status history and operator judgments.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{count, max};
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    alert_events, alert_judgments, alert_rules, alert_status_history, customers, users,
+};
+use crate::db::{DbConnection, DbError};
+use crate::domain::alerts::{Comparison, Metric, RuleSpec};
+use crate::domain::tenant::TenantScope;
+use crate::on_backend;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = alert_rules)]
+pub struct AlertRule {
+    pub id: i64,
+    pub customer_id: i64,
+    pub name: String,
+    pub payer: Option<String>,
+    pub cpt_group: Option<String>,
+    pub product: Option<String>,
+    pub kind: Option<String>,
+    pub direction: Option<String>,
+    pub metric: String,
+    pub comparison: String,
+    pub threshold: f64,
+    pub channel_ids: String,
+    pub enabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl AlertRule {
+    pub fn spec(&self) -> RuleSpec {
+        RuleSpec {
+            payer: self.payer.clone(),
+            cpt_group: self.cpt_group.clone(),
+            product: self.product.clone(),
+            kind: self.kind.clone(),
+            direction: self.direction.clone(),
+            metric: Metric::parse(&self.metric).unwrap_or(Metric::Severity),
+            comparison: Comparison::parse(&self.comparison).unwrap_or(Comparison::Gte),
+            threshold: self.threshold,
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// A default rule: name, product, kind (None = any), minimum severity.
+pub struct DefaultRule {
+    pub name: &'static str,
+    pub product: &'static str,
+    pub kind: Option<&'static str>,
+    pub min_severity: f64,
+}
+
+/// The rules a new tenant starts with — one alert per real change, not one per view of
+/// it: denial rates getting worse (medium and above: in sound mode a finding is already
+/// significant and above the effect floor), denial reasons and decision slowdowns getting
+/// worse (high and above). Decision-time findings per CPT group have no default rule:
+/// DelayGuard already alerts once per payer for the same slowdown.
+pub const DEFAULT_RULES: [DefaultRule; 3] = [
+    DefaultRule {
+        name: "DriftWatch: denial rate worse (medium and above)",
+        product: "drift_watch",
+        kind: Some("denial_rate"),
+        min_severity: 0.4,
+    },
+    DefaultRule {
+        name: "DenialScope: denials worse (high and above)",
+        product: "denial_scope",
+        kind: None,
+        min_severity: 0.7,
+    },
+    DefaultRule {
+        name: "DelayGuard: decisions slower (high and above)",
+        product: "delay_guard",
+        kind: None,
+        min_severity: 0.7,
+    },
+];
+
+pub fn list_rules(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<AlertRule>, DbError> {
+    Ok(alert_rules::table
+        .filter(alert_rules::customer_id.eq(scope.id()))
+        .order(alert_rules::id.asc())
+        .select(AlertRule::as_select())
+        .load(conn)?)
+}
+
+/// Creates the default rules the first time a tenant's rules are needed. Rules are never
+/// deleted (only disabled), so "no rules" means "never set up".
+pub fn ensure_default_rules(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<AlertRule>, DbError> {
+    let existing = list_rules(conn, scope)?;
+    if !existing.is_empty() {
+        return Ok(existing);
+    }
+    let now = super::now();
+    for rule in DEFAULT_RULES {
+        let spec = RuleSpec::default();
+        diesel::insert_into(alert_rules::table)
+            .values((
+                alert_rules::customer_id.eq(scope.id()),
+                alert_rules::name.eq(rule.name),
+                alert_rules::product.eq(Some(rule.product)),
+                alert_rules::kind.eq(rule.kind),
+                alert_rules::direction.eq(spec.direction.clone()),
+                alert_rules::metric.eq(spec.metric.as_str()),
+                alert_rules::comparison.eq(spec.comparison.as_str()),
+                alert_rules::threshold.eq(rule.min_severity),
+                alert_rules::enabled.eq(true),
+                alert_rules::created_at.eq(now),
+                alert_rules::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    list_rules(conn, scope)
+}
+
+pub fn cooldown_minutes(conn: &mut DbConnection, scope: &TenantScope) -> Result<i64, DbError> {
+    Ok(customers::table
+        .find(scope.id())
+        .select(customers::alert_cooldown_minutes)
+        .first(conn)?)
+}
+
+/// The newest alert of a key that was sent (not suppressed).
+pub fn last_sent_at(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    key: (&str, &str, &str, &str),
+) -> Result<Option<NaiveDateTime>, DbError> {
+    let (product, kind, payer, group) = key;
+    Ok(alert_events::table
+        .filter(alert_events::customer_id.eq(scope.id()))
+        .filter(alert_events::product.eq(product))
+        .filter(alert_events::kind.eq(kind))
+        .filter(alert_events::payer.eq(payer))
+        .filter(alert_events::cpt_group.eq(group))
+        .filter(alert_events::initial_status.eq("open"))
+        .select(max(alert_events::created_at))
+        .first(conn)?)
+}
+
+/// Distinct alerts of a key created since `since` that someone judged noise.
+pub fn noise_judgments_since(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    key: (&str, &str, &str, &str),
+    since: NaiveDateTime,
+) -> Result<u32, DbError> {
+    let (product, kind, payer, group) = key;
+    let n: i64 = alert_events::table
+        .inner_join(alert_judgments::table)
+        .filter(alert_events::customer_id.eq(scope.id()))
+        .filter(alert_events::product.eq(product))
+        .filter(alert_events::kind.eq(kind))
+        .filter(alert_events::payer.eq(payer))
+        .filter(alert_events::cpt_group.eq(group))
+        .filter(alert_events::created_at.ge(since))
+        .filter(alert_judgments::verdict.eq("noise"))
+        .select(count(alert_events::id).aggregate_distinct())
+        .first(conn)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = alert_events)]
+pub struct NewAlert {
+    pub customer_id: i64,
+    pub drift_event_id: i64,
+    pub rule_id: i64,
+    pub product: String,
+    pub kind: String,
+    pub payer: String,
+    pub cpt_group: String,
+    pub severity: f64,
+    pub severity_label: String,
+    pub title: String,
+    pub payload_json: String,
+    pub initial_status: String,
+    pub suppression_json: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Records a new alert with its first history row.
+pub fn insert_alert(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert: &NewAlert,
+) -> Result<i64, DbError> {
+    if alert.customer_id != scope.id() {
+        return Err(DbError::ForeignKey);
+    }
+    let id = on_backend!(conn, c => diesel::insert_into(alert_events::table)
+        .values(alert)
+        .returning(alert_events::id)
+        .get_result::<i64>(c))?;
+    diesel::insert_into(alert_status_history::table)
+        .values((
+            alert_status_history::alert_id.eq(id),
+            alert_status_history::status.eq(&alert.initial_status),
+            alert_status_history::created_at.eq(alert.created_at),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = alert_events)]
+pub struct AlertEvent {
+    pub id: i64,
+    pub customer_id: i64,
+    pub drift_event_id: i64,
+    pub rule_id: i64,
+    pub product: String,
+    pub kind: String,
+    pub payer: String,
+    pub cpt_group: String,
+    pub severity: f64,
+    pub severity_label: String,
+    pub title: String,
+    pub payload_json: String,
+    pub initial_status: String,
+    pub suppression_json: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// An alert with its current status (the newest history row).
+#[derive(Debug, Clone)]
+pub struct AlertWithStatus {
+    pub alert: AlertEvent,
+    pub status: String,
+}
+
+fn current_status(conn: &mut DbConnection, alert_id: i64) -> Result<String, DbError> {
+    Ok(alert_status_history::table
+        .filter(alert_status_history::alert_id.eq(alert_id))
+        .order(alert_status_history::id.desc())
+        .select(alert_status_history::status)
+        .first(conn)?)
+}
+
+pub fn find_alert(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<AlertWithStatus, DbError> {
+    let alert = alert_events::table
+        .filter(alert_events::customer_id.eq(scope.id()))
+        .filter(alert_events::id.eq(id))
+        .select(AlertEvent::as_select())
+        .first(conn)?;
+    let status = current_status(conn, id)?;
+    Ok(AlertWithStatus { alert, status })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub product: Option<String>,
+    pub payer: Option<String>,
+}
+
+/// How many alerts are in each current status.
+pub type StatusCounts = Vec<(String, i64)>;
+
+/// Alerts newest first with their current status, filtered, one page at a time. The
+/// status filter applies to the current status, computed per alert.
+pub fn list_alerts(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: &AlertFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<(super::Page<AlertWithStatus>, StatusCounts), DbError> {
+    let mut query = alert_events::table
+        .filter(alert_events::customer_id.eq(scope.id()))
+        .into_boxed();
+    if let Some(sev) = &filter.severity {
+        query = query.filter(alert_events::severity_label.eq(sev));
+    }
+    if let Some(product) = &filter.product {
+        query = query.filter(alert_events::product.eq(product));
+    }
+    if let Some(payer) = &filter.payer {
+        query = query.filter(alert_events::payer.eq(payer));
+    }
+    let alerts: Vec<AlertEvent> = query
+        .order((alert_events::created_at.desc(), alert_events::id.desc()))
+        .select(AlertEvent::as_select())
+        .load(conn)?;
+    // Latest status per alert in one query.
+    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+    let mut latest: std::collections::HashMap<i64, (i64, String)> =
+        std::collections::HashMap::new();
+    for chunk in ids.chunks(5_000) {
+        let rows: Vec<(i64, i64, String)> = alert_status_history::table
+            .filter(alert_status_history::alert_id.eq_any(chunk))
+            .select((
+                alert_status_history::alert_id,
+                alert_status_history::id,
+                alert_status_history::status,
+            ))
+            .load(conn)?;
+        for (alert_id, row_id, status) in rows {
+            let entry = latest.entry(alert_id).or_insert((row_id, status.clone()));
+            if row_id >= entry.0 {
+                *entry = (row_id, status);
+            }
+        }
+    }
+    let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    let mut with_status: Vec<AlertWithStatus> = Vec::new();
+    for alert in alerts {
+        let status = latest
+            .remove(&alert.id)
+            .map_or_else(|| alert.initial_status.clone(), |(_, s)| s);
+        *counts.entry(status.clone()).or_default() += 1;
+        if filter.status.as_deref().is_none_or(|s| s == status) {
+            with_status.push(AlertWithStatus { alert, status });
+        }
+    }
+    let total = with_status.len() as i64;
+    let items = with_status
+        .into_iter()
+        .skip(usize::try_from(super::offset(page, per_page)).unwrap_or(usize::MAX))
+        .take(usize::try_from(per_page).unwrap_or(0))
+        .collect();
+    Ok((
+        super::Page {
+            items,
+            page,
+            per_page,
+            total,
+        },
+        counts.into_iter().collect(),
+    ))
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub status: String,
+    pub actor_email: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn history(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_id: i64,
+) -> Result<Vec<HistoryRow>, DbError> {
+    find_alert(conn, scope, alert_id)?;
+    let rows: Vec<(String, Option<String>, NaiveDateTime)> = alert_status_history::table
+        .left_join(users::table.on(users::id.nullable().eq(alert_status_history::actor_user_id)))
+        .filter(alert_status_history::alert_id.eq(alert_id))
+        .order(alert_status_history::id.asc())
+        .select((
+            alert_status_history::status,
+            users::email.nullable(),
+            alert_status_history::created_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(status, actor_email, created_at)| HistoryRow {
+            status,
+            actor_email,
+            created_at,
+        })
+        .collect())
+}
+
+/// Appends a status change (the alert itself never changes).
+pub fn append_status(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_id: i64,
+    status: &str,
+    actor: i64,
+) -> Result<(), DbError> {
+    find_alert(conn, scope, alert_id)?;
+    diesel::insert_into(alert_status_history::table)
+        .values((
+            alert_status_history::alert_id.eq(alert_id),
+            alert_status_history::status.eq(status),
+            alert_status_history::actor_user_id.eq(Some(actor)),
+            alert_status_history::created_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct JudgmentRow {
+    pub user_id: i64,
+    pub email: String,
+    pub verdict: String,
+    pub note: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn judgments(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_id: i64,
+) -> Result<Vec<JudgmentRow>, DbError> {
+    find_alert(conn, scope, alert_id)?;
+    let rows: Vec<(i64, String, String, Option<String>, NaiveDateTime)> = alert_judgments::table
+        .inner_join(users::table)
+        .filter(alert_judgments::alert_id.eq(alert_id))
+        .order(alert_judgments::updated_at.desc())
+        .select((
+            alert_judgments::user_id,
+            users::email,
+            alert_judgments::verdict,
+            alert_judgments::note,
+            alert_judgments::updated_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, email, verdict, note, updated_at)| JudgmentRow {
+            user_id,
+            email,
+            verdict,
+            note,
+            updated_at,
+        })
+        .collect())
+}
+
+/// One judgment per operator per alert; judging again replaces the verdict and note.
+pub fn upsert_judgment(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_id: i64,
+    user_id: i64,
+    verdict: &str,
+    note: Option<&str>,
+) -> Result<bool, DbError> {
+    find_alert(conn, scope, alert_id)?;
+    let now = super::now();
+    let updated = diesel::update(
+        alert_judgments::table
+            .filter(alert_judgments::alert_id.eq(alert_id))
+            .filter(alert_judgments::user_id.eq(user_id)),
+    )
+    .set((
+        alert_judgments::verdict.eq(verdict),
+        alert_judgments::note.eq(note),
+        alert_judgments::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if updated > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(alert_judgments::table)
+        .values((
+            alert_judgments::alert_id.eq(alert_id),
+            alert_judgments::user_id.eq(user_id),
+            alert_judgments::verdict.eq(verdict),
+            alert_judgments::note.eq(note),
+            alert_judgments::created_at.eq(now),
+            alert_judgments::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}

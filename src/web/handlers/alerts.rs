@@ -1,0 +1,353 @@
+//! Alerts: the list (filters status, severity, product, payer), the alert page
+//! (evidence, chart, history, judgments, why suppressed), judgments and status changes.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::findings::{self, EventView};
+use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
+use crate::db::repo::analytics;
+use crate::domain::alerts::Suppression;
+use crate::domain::phi;
+use crate::domain::roles::Role;
+use crate::web::auth::{self, CurrentUser, audit_user_action};
+use crate::web::errors::AppError;
+use crate::web::layout::Layout;
+use crate::web::render::render;
+use crate::web::state::AppState;
+
+const PER_PAGE: i64 = 25;
+const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
+const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+const PRODUCTS: [&str; 3] = ["drift_watch", "denial_scope", "delay_guard"];
+
+struct AlertRow {
+    id: i64,
+    title: String,
+    product: &'static str,
+    severity_label: String,
+    severity_class: &'static str,
+    status: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/list.html")]
+struct AlertsPage {
+    layout: Layout,
+    alerts: Vec<AlertRow>,
+    counts: Vec<(String, i64)>,
+    status: String,
+    severity: String,
+    product: String,
+    payer: String,
+    query: String,
+    page: i64,
+    total_pages: i64,
+    has_prev: bool,
+    has_next: bool,
+}
+
+fn bad(name: &str, expected: &str) -> AppError {
+    AppError::BadRequest(format!(
+        "The parameter '{name}' is not valid: expected {expected}."
+    ))
+}
+
+fn pick(
+    raw: &HashMap<String, String>,
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<String>, AppError> {
+    match raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
+        Some(_) => Err(bad(name, &format!("one of {}", allowed.join(", ")))),
+    }
+}
+
+fn row(a: &AlertWithStatus) -> AlertRow {
+    AlertRow {
+        id: a.alert.id,
+        title: a.alert.title.clone(),
+        product: crate::reports::product_label(&a.alert.product),
+        severity_label: a.alert.severity_label.clone(),
+        severity_class: findings::severity_class(&a.alert.severity_label),
+        status: a.status.clone(),
+        created: a.alert.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    let raw = query.into_inner();
+    let filter = AlertFilter {
+        status: pick(&raw, "status", &STATUSES)?,
+        severity: pick(&raw, "severity", &SEVERITIES)?,
+        product: pick(&raw, "product", &PRODUCTS)?,
+        payer: raw
+            .get("payer")
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty()),
+    };
+    let page = match raw.get("page").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => 1,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .ok_or_else(|| bad("page", "a page number from 1"))?,
+    };
+    let scope = user.scope();
+    let f = filter.clone();
+    let (alerts, counts) = state
+        .db
+        .run(move |conn| repo::list_alerts(conn, &scope, &f, page, PER_PAGE))
+        .await?;
+    let mut pairs: Vec<String> = Vec::new();
+    for (k, v) in [
+        ("status", &filter.status),
+        ("severity", &filter.severity),
+        ("product", &filter.product),
+        ("payer", &filter.payer),
+    ] {
+        if let Some(v) = v {
+            pairs.push(format!("{k}={}", crate::web::errors::url_encode(v)));
+        }
+    }
+    render(&AlertsPage {
+        layout: user.layout("Alerts", "/portal/alerts"),
+        alerts: alerts.items.iter().map(row).collect(),
+        counts,
+        status: filter.status.unwrap_or_default(),
+        severity: filter.severity.unwrap_or_default(),
+        product: filter.product.unwrap_or_default(),
+        payer: filter.payer.unwrap_or_default(),
+        query: pairs.join("&"),
+        page: alerts.page,
+        total_pages: alerts.total_pages(),
+        has_prev: alerts.has_prev(),
+        has_next: alerts.has_next(),
+    })
+}
+
+struct HistoryView {
+    status: String,
+    actor: String,
+    when: String,
+}
+
+struct JudgmentView {
+    email: String,
+    verdict: String,
+    note: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/detail.html")]
+struct AlertPage {
+    layout: Layout,
+    alert: AlertRow,
+    finding: EventView,
+    why_suppressed: Option<String>,
+    history: Vec<HistoryView>,
+    judgments: Vec<JudgmentView>,
+    my_verdict: String,
+    my_note: String,
+    can_act: bool,
+    next_statuses: Vec<&'static str>,
+}
+
+fn next_statuses(current: &str) -> Vec<&'static str> {
+    match current {
+        "open" => vec!["acknowledged", "resolved"],
+        "acknowledged" | "suppressed" => vec!["resolved"],
+        _ => Vec::new(),
+    }
+}
+
+pub async fn detail(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let scope = user.scope();
+    let (alert, event, history, judgments, daily) = state
+        .db
+        .run(move |conn| {
+            let alert = repo::find_alert(conn, &scope, id)?;
+            let event = analytics::find_event(conn, &scope, alert.alert.drift_event_id)?;
+            let history = repo::history(conn, &scope, id)?;
+            let judgments = repo::judgments(conn, &scope, id)?;
+            let daily = analytics::daily_series(
+                conn,
+                &scope,
+                std::slice::from_ref(&event.payer),
+                event.current_end - chrono::Duration::weeks(findings::CHART_WEEKS),
+                event.current_end,
+            )?;
+            Ok((alert, event, history, judgments, daily))
+        })
+        .await?;
+    let why_suppressed = alert
+        .alert
+        .suppression_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<Suppression>(j).ok())
+        .map(|s| s.explain());
+    let mine = judgments.iter().find(|j| j.user_id == user.id.0);
+    render(&AlertPage {
+        layout: user.layout(alert.alert.title.clone(), "/portal/alerts"),
+        finding: findings::view(&event, findings::chart_for(&event, &daily)),
+        why_suppressed,
+        history: history
+            .into_iter()
+            .map(|h| HistoryView {
+                status: h.status,
+                actor: h.actor_email.unwrap_or_else(|| "PayerWatch".to_string()),
+                when: h.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })
+            .collect(),
+        my_verdict: mine.map(|j| j.verdict.clone()).unwrap_or_default(),
+        my_note: mine.and_then(|j| j.note.clone()).unwrap_or_default(),
+        judgments: judgments
+            .iter()
+            .map(|j| JudgmentView {
+                email: j.email.clone(),
+                verdict: j.verdict.replace('_', " "),
+                note: j.note.clone().unwrap_or_default(),
+                when: j.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })
+            .collect(),
+        can_act: user.role.allows(Role::Analyst),
+        next_statuses: next_statuses(&alert.status),
+        alert: row(&alert),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JudgmentForm {
+    verdict: String,
+    note: Option<String>,
+}
+
+fn back_to(id: i64) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/portal/alerts/{id}")))
+        .finish()
+}
+
+pub async fn judge(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    id: web::Path<i64>,
+    form: web::Form<JudgmentForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let form = form.into_inner();
+    let verdict = match form.verdict.as_str() {
+        v @ ("real" | "noise" | "needs_follow_up") => v.to_string(),
+        _ => {
+            return Err(AppError::BadRequest(
+                "verdict must be real, noise or needs_follow_up".into(),
+            ));
+        }
+    };
+    let note = form
+        .note
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if let Some(n) = &note {
+        if n.chars().count() > 2000 {
+            return Err(AppError::BadRequest(
+                "The note is too long (at most 2,000 characters).".into(),
+            ));
+        }
+        if phi::contains_phi(n) {
+            // Names the field, never echoes the value.
+            auth::set_flash(
+                user.session(),
+                "error",
+                "The note looks like it contains patient information (PHI), so it was not saved. Describe the issue without identifying anyone.",
+            );
+            return Ok(back_to(id));
+        }
+    }
+    let scope = user.scope();
+    let user_id = user.id.0;
+    state
+        .db
+        .write(move |conn| {
+            repo::upsert_judgment(conn, &scope, id, user_id, &verdict, note.as_deref())
+        })
+        .await?;
+    audit_user_action(
+        &state,
+        &req,
+        &user,
+        "alert.judged",
+        Some(("alert", id.to_string())),
+        &["verdict", "note"],
+    )
+    .await?;
+    auth::set_flash(user.session(), "success", "Your judgment was saved.");
+    Ok(back_to(id))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    status: String,
+}
+
+pub async fn change_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    id: web::Path<i64>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let scope = user.scope();
+    let current = state
+        .db
+        .run(move |conn| repo::find_alert(conn, &scope, id))
+        .await?
+        .status;
+    let wanted = form.into_inner().status;
+    if !next_statuses(&current).contains(&wanted.as_str()) {
+        return Err(AppError::Conflict(format!(
+            "An alert that is {current} cannot become '{wanted}'."
+        )));
+    }
+    let user_id = user.id.0;
+    let status = wanted.clone();
+    state
+        .db
+        .write(move |conn| repo::append_status(conn, &scope, id, &status, user_id))
+        .await?;
+    audit_user_action(
+        &state,
+        &req,
+        &user,
+        "alert.status_changed",
+        Some(("alert", id.to_string())),
+        &["status"],
+    )
+    .await?;
+    auth::set_flash(
+        user.session(),
+        "success",
+        format!("The alert is now {wanted}."),
+    );
+    Ok(back_to(id))
+}

@@ -1,0 +1,344 @@
+//! Alerts from findings, on both databases: raised by report runs, immutable, judged
+//! and moved through their statuses by analysts, suppressed by cooldown and noise.
+
+use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use payerwatch::db::repo::alerts::{self as repo, AlertFilter};
+use payerwatch::db::repo::analytics::{self as analytics, NewDriftEvent};
+use payerwatch::db::repo::customers;
+use payerwatch::db::schema::alert_judgments;
+use payerwatch::domain::roles::Role;
+use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::generate::GenOptions;
+use payerwatch::reports;
+
+use crate::common::{TestApp, load_generated_claims, location, new_client, spawn_app};
+
+fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
+    let mut conn = app.db.get().expect("conn");
+    TenantScope::for_system(CustomerId(
+        customers::find_by_slug(&mut conn, slug)
+            .expect("customer")
+            .id,
+    ))
+}
+
+fn all_alerts(app: &TestApp, scope: &TenantScope) -> Vec<repo::AlertWithStatus> {
+    let mut conn = app.db.get().expect("conn");
+    repo::list_alerts(&mut conn, scope, &AlertFilter::default(), 1, 1000)
+        .expect("alerts")
+        .0
+        .items
+}
+
+async fn drifted_tenant(app: &TestApp) -> TenantScope {
+    let scope = scope_of(app, "clinic");
+    load_generated_claims(
+        &app.db,
+        &scope,
+        &GenOptions {
+            rows: 40_000,
+            ..GenOptions::default()
+        },
+    );
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
+        .await
+        .expect("runs");
+    scope
+}
+
+#[actix_web::test]
+async fn runs_raise_alerts_once_and_nobody_can_rewrite_them() {
+    let app = spawn_app().await;
+    app.create_user("Clinic", "owner@clinic.test", Role::Owner, false);
+    let scope = drifted_tenant(&app).await;
+    let alerts = all_alerts(&app, &scope);
+    assert!(
+        alerts.iter().any(|a| a.alert.payer == "Cigna"
+            && a.alert.cpt_group == "IMAGING"
+            && a.status == "open"),
+        "{:#?}",
+        alerts.iter().map(|a| &a.alert.title).collect::<Vec<_>>()
+    );
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.alert.payer == "Humana" && a.alert.kind == "slowdown")
+    );
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.alert.payer == "UnitedHealthcare" && a.alert.cpt_group == "CO-197")
+    );
+    assert_eq!(
+        alerts.iter().filter(|a| a.status == "open").count(),
+        3,
+        "one alert per injected change: {:#?}",
+        alerts.iter().map(|a| &a.alert.title).collect::<Vec<_>>()
+    );
+    assert!(
+        alerts
+            .iter()
+            .all(|a| !a.alert.payload_json.contains("patient"))
+    );
+
+    // Re-running on the same data raises nothing new.
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
+        .await
+        .expect("runs");
+    assert_eq!(all_alerts(&app, &scope).len(), alerts.len());
+
+    // The database refuses to change or delete an alert or its history.
+    let mut conn = app.db.get().expect("conn");
+    let id = alerts[0].alert.id;
+    for sql in [
+        format!("UPDATE alert_events SET severity = 0 WHERE id = {id}"),
+        format!("DELETE FROM alert_events WHERE id = {id}"),
+        format!("UPDATE alert_status_history SET status = 'resolved' WHERE alert_id = {id}"),
+        format!("DELETE FROM alert_status_history WHERE alert_id = {id}"),
+    ] {
+        assert!(conn.batch_execute(&sql).is_err(), "{sql} must be refused");
+    }
+    let still = repo::find_alert(&mut conn, &scope, id).expect("still there");
+    assert_eq!(still.alert.severity, alerts[0].alert.severity);
+}
+
+#[actix_web::test]
+async fn analysts_judge_and_move_alerts_viewers_and_other_tenants_cannot() {
+    let app = spawn_app().await;
+    let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
+    let scope = drifted_tenant(&app).await;
+    let alert = all_alerts(&app, &scope)
+        .into_iter()
+        .find(|a| a.status == "open")
+        .expect("an open alert");
+    let path = format!("/portal/alerts/{}", alert.alert.id);
+
+    let viewer = new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    let page = app.get_with(&viewer, &path).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("body").contains("Evidence"));
+    let res = app
+        .post_form_with(
+            &viewer,
+            &path,
+            &format!("{path}/judgment"),
+            &[("verdict", "noise")],
+        )
+        .await;
+    assert_eq!(res.status(), 403, "viewers cannot judge");
+    let res = app
+        .post_form_with(
+            &viewer,
+            &path,
+            &format!("{path}/status"),
+            &[("status", "acknowledged")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+
+    let other = new_client();
+    app.login_with(&other, "admin@other.test", &other_pw).await;
+    assert_eq!(
+        app.get_with(&other, &path).await.status(),
+        404,
+        "another tenant's alert"
+    );
+    let res = app
+        .post_form_with(
+            &other,
+            "/portal",
+            &format!("{path}/judgment"),
+            &[("verdict", "noise")],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+
+    app.login("analyst@clinic.test", &analyst_pw).await;
+    let res = app
+        .post_form(
+            &path,
+            &format!("{path}/judgment"),
+            &[("verdict", "noise"), ("note", "seasonal pattern")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(
+            &path,
+            &format!("{path}/judgment"),
+            &[("verdict", "real"), ("note", "confirmed with the payer")],
+        )
+        .await;
+    assert_eq!(location(&res), path);
+    let phi = app
+        .post_form(
+            &path,
+            &format!("{path}/judgment"),
+            &[
+                ("verdict", "real"),
+                ("note", "called patient Jennifer at 555-867-5309"),
+            ],
+        )
+        .await;
+    assert_eq!(phi.status(), 303);
+    let body = app.get(&path).await.text().await.expect("body");
+    assert!(body.contains("patient information"), "refusal explained");
+    assert!(
+        !body.contains("Jennifer") && !body.contains("867-5309"),
+        "PHI never echoed"
+    );
+    let mut conn = app.db.get().expect("conn");
+    let rows: Vec<(String, Option<String>)> = alert_judgments::table
+        .select((alert_judgments::verdict, alert_judgments::note))
+        .load(&mut conn)
+        .expect("judgments");
+    assert_eq!(
+        rows,
+        vec![(
+            "real".to_string(),
+            Some("confirmed with the payer".to_string())
+        )],
+        "one judgment per operator, changeable"
+    );
+
+    assert_eq!(
+        app.post_form(
+            &path,
+            &format!("{path}/status"),
+            &[("status", "acknowledged")]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(
+        app.post_form(&path, &format!("{path}/status"), &[("status", "open")])
+            .await
+            .status(),
+        409,
+        "no way back"
+    );
+    assert_eq!(
+        app.post_form(&path, &format!("{path}/status"), &[("status", "resolved")])
+            .await
+            .status(),
+        303
+    );
+    let history = repo::history(&mut conn, &scope, alert.alert.id).expect("history");
+    let statuses: Vec<&str> = history.iter().map(|h| h.status.as_str()).collect();
+    assert_eq!(statuses, ["open", "acknowledged", "resolved"]);
+    let list = app
+        .get("/portal/alerts?status=resolved")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(list.contains(&alert.alert.title.replace('×', "×")));
+    assert_eq!(
+        app.get("/portal/alerts?severity=extreme").await.status(),
+        400
+    );
+}
+
+fn event(scope: &TenantScope, run_id: i64, end: NaiveDate) -> NewDriftEvent {
+    NewDriftEvent {
+        customer_id: scope.id(),
+        run_id,
+        product: "drift_watch".into(),
+        mode: "sound".into(),
+        kind: "denial_rate".into(),
+        payer: "Cigna".into(),
+        cpt_group: "IMAGING".into(),
+        direction: "worse".into(),
+        baseline_value: 0.11,
+        current_value: 0.45,
+        delta: 0.34,
+        ci_low: Some(0.2),
+        ci_high: Some(0.45),
+        p_value: Some(1e-9),
+        q_value: Some(1e-8),
+        severity: 0.9,
+        severity_label: "critical".into(),
+        confidence: None,
+        baseline_n: 600,
+        current_n: 100,
+        baseline_start: end - chrono::Duration::days(104),
+        baseline_end: end - chrono::Duration::days(14),
+        current_start: end - chrono::Duration::days(14),
+        current_end: end,
+        evidence_json: "{}".into(),
+        continuing: false,
+        first_event_id: None,
+        created_at: payerwatch::db::repo::now(),
+    }
+}
+
+#[actix_web::test]
+async fn cooldown_and_noise_suppress_without_restarting_the_cooldown() {
+    let app = spawn_app().await;
+    let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+    let mut conn = app.db.get().expect("conn");
+    let run =
+        analytics::start_run(&mut conn, &scope, "drift_watch", "sound", "test", "{}").expect("run");
+    let base = NaiveDate::from_ymd_opt(2026, 6, 1).expect("date");
+    let t0 = payerwatch::db::repo::now() - chrono::Duration::days(10);
+    let mut raise =
+        |conn: &mut payerwatch::db::DbConnection, days: i64, at: chrono::NaiveDateTime| {
+            let e = event(&scope, run, base + chrono::Duration::days(days));
+            let id = analytics::insert_event_once(conn, &scope, &e)
+                .expect("event")
+                .expect("new");
+            reports::alerting::raise_alerts(conn, &scope, id, &e, at).expect("alerts");
+        };
+    raise(&mut conn, 0, t0);
+    raise(&mut conn, 1, t0 + chrono::Duration::minutes(239)); // A5: 3 h 59 min later
+    raise(&mut conn, 2, t0 + chrono::Duration::minutes(241)); // A6: 4 h 01 min after the sent one
+    let alerts = all_alerts(&app, &scope);
+    let mut by_time: Vec<_> = alerts
+        .iter()
+        .map(|a| (a.alert.created_at, a.status.clone()))
+        .collect();
+    by_time.sort();
+    let statuses: Vec<&str> = by_time.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["open", "suppressed", "open"],
+        "a suppressed alert does not restart the cooldown"
+    );
+
+    // Two alerts of the key judged noise → the next match is suppressed (A7).
+    drop(conn);
+    app.login("analyst@clinic.test", &analyst_pw).await;
+    for a in alerts.iter().filter(|a| a.status == "open") {
+        let path = format!("/portal/alerts/{}", a.alert.id);
+        assert_eq!(
+            app.post_form(&path, &format!("{path}/judgment"), &[("verdict", "noise")])
+                .await
+                .status(),
+            303
+        );
+    }
+    let mut conn = app.db.get().expect("conn");
+    raise(&mut conn, 3, t0 + chrono::Duration::days(2));
+    let newest = all_alerts(&app, &scope)
+        .into_iter()
+        .max_by_key(|a| a.alert.created_at)
+        .expect("alert");
+    assert_eq!(newest.status, "suppressed");
+    let page = app
+        .get(&format!("/portal/alerts/{}", newest.alert.id))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("judged noise"), "the page says why");
+}
