@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::observability::stats::RequestStats;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -13,6 +14,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub started_at: Instant,
+    /// This instance's request statistics (fed by the telemetry middleware, read by the
+    /// staff metrics dashboard).
+    pub request_stats: Arc<RequestStats>,
 }
 
 impl AppState {
@@ -21,6 +25,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             started_at: Instant::now(),
+            request_stats: Arc::new(RequestStats::new()),
         }
     }
 }

@@ -7,6 +7,7 @@ use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use payerwatch::config::Settings;
 use payerwatch::db::{Backend, Db};
+use payerwatch::observability::stats::RequestStats;
 use payerwatch::startup::{Application, BuildOptions, ExtraRoutes};
 
 pub const TEST_SECRET_KEY: &str =
@@ -121,6 +122,9 @@ pub struct TestApp {
     pub db: Db,
     pub client: reqwest::Client,
     pub database: TestDatabase,
+    /// The app's request statistics (what the staff dashboard shows).
+    #[allow(dead_code)]
+    pub request_stats: Arc<RequestStats>,
 }
 
 #[derive(Default)]
@@ -129,6 +133,7 @@ pub struct SpawnOptions {
     pub extra_routes: Option<ExtraRoutes>,
     pub migrate: Option<bool>,
     pub database: Option<TestDatabase>,
+    pub sentry_hub: Option<Arc<sentry::Hub>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -146,12 +151,14 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     let build = BuildOptions {
         migrate: options.migrate.unwrap_or(true),
         extra_routes: options.extra_routes,
+        sentry_hub: options.sentry_hub,
     };
     let app = Application::build(settings, build)
         .await
         .expect("application builds");
     let port = app.port();
     let db = app.state().db.clone();
+    let request_stats = Arc::clone(&app.state().request_stats);
     actix_web::rt::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -164,6 +171,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         db,
         client,
         database,
+        request_stats,
     }
 }
 
