@@ -1,6 +1,7 @@
 //! HTTP layer: state, middleware, error mapping, page layout and handlers. Handlers are
 //! thin: they parse input, call repositories/services, and render templates.
 
+pub mod csv_export;
 pub mod errors;
 pub mod handlers;
 pub mod layout;

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod claims;
 pub mod customers;
+pub mod retention;
 pub mod uploads;
 pub mod users;
 
