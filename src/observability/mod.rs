@@ -3,6 +3,8 @@
 //! * [`stats`] — per-instance request statistics (ring buffer of recent requests,
 //!   per-route aggregates with latency quantiles, per-minute buckets for the last hour,
 //!   active users) that the staff dashboard renders;
+//! * [`dashboard`] — the staff dashboard's data in one call (stats + version, uptime,
+//!   backend, pool, memory, in-process cache hit rates) and the route-table sort;
 //! * [`metrics`] — the Prometheus recorder, the metric families and the small `record_*`
 //!   helpers features call (uploads, rows, report runs, alerts, deliveries);
 //! * [`sentry`] — error reporting, enabled only with `SENTRY_DSN`, with the PHI scrubber
@@ -12,6 +14,7 @@
 //! figures; it calls [`stats::RequestStats::record`] and [`metrics::record_http`] once per
 //! request.
 
+pub mod dashboard;
 pub mod metrics;
 pub mod sentry;
 pub mod stats;

@@ -757,3 +757,31 @@ async fn on_postgresql_audit_rows_cannot_be_changed_or_deleted_except_by_the_pur
         "one left + the purge event"
     );
 }
+
+// ---- dashboard data ----------------------------------------------------------------------
+
+#[actix_web::test]
+async fn dashboard_data_names_the_backend_but_never_the_database() {
+    let app = spawn_app_with(test_routes()).await;
+    for user in [7, 8] {
+        app.get(&format!("/test/as/{user}")).await;
+    }
+    app.get("/no/such/page").await;
+    let settings = test_settings(app.database.url(), &[]);
+    let mut state = payerwatch::web::AppState::new(settings, app.db.clone());
+    state.request_stats = Arc::clone(&app.request_stats);
+    let sort = observability::dashboard::RouteSort::parse(Some("route")).expect("valid sort");
+    let dashboard = observability::dashboard::collect(&state, sort);
+    let expected = match app.database.backend() {
+        Backend::Postgres => "postgresql",
+        Backend::Sqlite => "sqlite",
+    };
+    assert_eq!(dashboard.backend, expected);
+    assert_eq!(dashboard.stats.active_users, 2);
+    assert_eq!(dashboard.stats.routes.len(), 2);
+    assert_eq!(&*dashboard.stats.routes[0].route, "/test/as/{user}");
+    assert!(dashboard.pool.max_size >= 1);
+    assert!(dashboard.requests_per_minute() > 0.0);
+    let debug = format!("{dashboard:?}");
+    assert!(!debug.contains("pw_test_") && !debug.contains("payerwatch.db"));
+}
