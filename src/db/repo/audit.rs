@@ -159,3 +159,77 @@ pub fn purge_older_than(
         }
     }
 }
+
+impl AuditFilter {
+    /// Builds a filter from the page's query values: `from`/`to` as `YYYY-MM-DD` (UTC days,
+    /// both inclusive), empty strings meaning "any". The error message names the parameter
+    /// and is safe to show (400).
+    pub fn from_query(
+        action: Option<&str>,
+        actor_user_id: Option<i64>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<AuditFilter, String> {
+        fn day(name: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, String> {
+            match value.map(str::trim).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| format!("'{name}' must be a date like 2026-11-24.")),
+            }
+        }
+        let from = day("from", from)?;
+        let to = day("to", to)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err("'from' must not be after 'to'.".to_string());
+        }
+        Ok(AuditFilter {
+            action: action
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
+            actor_user_id,
+            from: from.and_then(|d| d.and_hms_opt(0, 0, 0)),
+            until: to
+                .and_then(|d| d.succ_opt())
+                .and_then(|d| d.and_hms_opt(0, 0, 0)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::AuditFilter;
+
+    #[test]
+    fn query_dates_become_an_inclusive_day_range() {
+        let f = AuditFilter::from_query(
+            Some(" login.success "),
+            Some(3),
+            Some("2026-11-01"),
+            Some("2026-11-24"),
+        )
+        .expect("valid");
+        assert_eq!(f.action.as_deref(), Some("login.success"));
+        assert_eq!(
+            f.from.map(|d| d.to_string()).as_deref(),
+            Some("2026-11-01 00:00:00")
+        );
+        assert_eq!(
+            f.until.map(|d| d.to_string()).as_deref(),
+            Some("2026-11-25 00:00:00")
+        );
+        assert_eq!(
+            AuditFilter::from_query(Some(""), None, Some(""), None),
+            Ok(AuditFilter::default())
+        );
+        let bad =
+            AuditFilter::from_query(None, None, Some("24/11/2026"), None).expect_err("bad date");
+        assert!(bad.contains("'from'"), "{bad}");
+        assert!(
+            AuditFilter::from_query(None, None, Some("2026-11-25"), Some("2026-11-24")).is_err()
+        );
+    }
+}
