@@ -1,7 +1,9 @@
 //! Overhead of request telemetry: `RequestStats::record` (statistics + cached Prometheus
-//! handles) per request, single-threaded and with two threads contending, plus the cost
-//! of a snapshot (dashboard) and a `/metrics` render. Run with
-//! `cargo bench --bench telemetry`; figures go to docs/performance.md.
+//! handles) per request, single-threaded and with two threads contending; the whole
+//! `Telemetry` middleware (request id, headers, span, stats, metrics) measured in process
+//! as the difference between a bare app and the same app wrapped, on `/healthz` and on
+//! an unmatched path; plus the cost of a snapshot (dashboard) and a `/metrics` render.
+//! Run with `cargo bench --bench telemetry`; figures go to docs/performance.md.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -38,6 +40,51 @@ fn record_many(stats: &RequestStats, n: u64, seed: u64) {
             k.is_multiple_of(3).then_some((k % 40) as i64),
         );
     }
+}
+
+/// Mean time per request through `actix_web::test::call_service`, in ns (a macro: the
+/// service type names a crate this package does not depend on directly).
+macro_rules! time_app {
+    ($app:expr, $path:expr, $n:expr) => {{
+        for _ in 0..1000 {
+            let req = actix_web::test::TestRequest::get().uri($path).to_request();
+            black_box(actix_web::test::call_service($app, req).await.status());
+        }
+        let t = Instant::now();
+        for _ in 0..$n {
+            let req = actix_web::test::TestRequest::get().uri($path).to_request();
+            black_box(actix_web::test::call_service($app, req).await.status());
+        }
+        t.elapsed().as_nanos() as f64 / $n as f64
+    }};
+}
+
+fn middleware_overhead(n: u64) {
+    use actix_web::{App, HttpResponse, middleware, web};
+    use payerwatch::web::middleware::Telemetry;
+
+    actix_web::rt::System::new().block_on(async move {
+        let healthz = || async { HttpResponse::Ok().body("ok") };
+        let bare =
+            actix_web::test::init_service(App::new().route("/healthz", web::get().to(healthz)))
+                .await;
+        let stats = Arc::new(RequestStats::new());
+        let full = actix_web::test::init_service(
+            App::new()
+                .route("/healthz", web::get().to(healthz))
+                .wrap(middleware::NormalizePath::trim())
+                .wrap(Telemetry::new(false, vec!["localhost".into()], stats)),
+        )
+        .await;
+        for path in ["/healthz", "/no/such/42"] {
+            let b = time_app!(&bare, path, n);
+            let f = time_app!(&full, path, n);
+            println!(
+                "middleware {path:<12} bare {b:>6.0} ns, full stack {f:>6.0} ns: +{:.2} µs/request",
+                (f - b) / 1000.0
+            );
+        }
+    });
 }
 
 fn main() {
@@ -85,6 +132,8 @@ fn main() {
         "snapshot():           {:.1} µs/call",
         t.elapsed().as_secs_f64() * 1e6 / 100.0
     );
+
+    middleware_overhead((n / 5).max(10_000));
 
     let pool = PoolState {
         max_size: 10,
