@@ -31,11 +31,17 @@ async fn panics(_path: web::Path<i64>) -> HttpResponse {
     panic!("could not bill patient Jennifer, MRN 12345678, jane.roe@example.com, 123-45-6789");
 }
 
+async fn slow() -> HttpResponse {
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    HttpResponse::Ok().body("slow")
+}
+
 fn test_routes() -> SpawnOptions {
     SpawnOptions {
         extra_routes: extra_routes(|cfg| {
             cfg.route("/test/as/{user}", web::get().to(signed_in_as))
-                .route("/test/panic/{id}", web::get().to(panics));
+                .route("/test/panic/{id}", web::get().to(panics))
+                .route("/test/slow", web::get().to(slow));
         }),
         ..SpawnOptions::default()
     }
@@ -357,6 +363,31 @@ async fn request_logs_carry_ids_and_never_secrets_query_strings_or_phi() {
             "raw path or query ({raw}) logged:\n{text}"
         );
     }
+}
+
+#[actix_web::test]
+async fn slow_requests_log_a_warning_with_their_route() {
+    let logs = captured_logs();
+    let app = spawn_app_with(test_routes()).await;
+    let res = app.get("/test/slow?customer=42").await;
+    assert_eq!(res.status(), 200);
+    let id = request_id(&res);
+    let text = {
+        let bytes = logs.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let line: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["span"]["request_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no line for {id} in\n{text}"));
+    assert_eq!(line["message"], "slow request");
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["route"], "/test/slow");
+    assert!(line["elapsed_ms"].as_u64().is_some_and(|ms| ms >= 2000));
+    assert!(!text.contains("customer=42"));
+    let snap = app.request_stats.snapshot();
+    assert_eq!(&*snap.slowest[0].route, "/test/slow");
 }
 
 fn request_id(res: &reqwest::Response) -> String {
