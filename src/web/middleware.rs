@@ -3,6 +3,7 @@
 //! Prometheus series, the per-request log span) — one pass per request, kept cheap
 //! because it also wraps `/healthz` under load-balancer traffic.
 
+use std::cell::OnceCell;
 use std::future::{Ready, ready};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
@@ -10,7 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::dev::{
+    ResourceMap, Service, ServiceRequest, ServiceResponse, Transform, forward_ready,
+};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
@@ -93,6 +96,7 @@ where
         ready(Ok(TelemetryMiddleware {
             service: Rc::new(service),
             config: self.clone(),
+            routes: Rc::new(OnceCell::new()),
         }))
     }
 }
@@ -100,6 +104,9 @@ where
 pub struct TelemetryMiddleware<S> {
     service: Rc<S>,
     config: Telemetry,
+    /// The app's route table, copied once per worker from the first request: it names
+    /// the route of a request whose handler panicked (that request is gone by then).
+    routes: Rc<OnceCell<ResourceMap>>,
 }
 
 impl<S> TelemetryMiddleware<S> {
@@ -110,6 +117,14 @@ impl<S> TelemetryMiddleware<S> {
         let host = req.connection_info().host().to_ascii_lowercase();
         let name = strip_port(&host);
         self.config.allowed_hosts.iter().any(|h| h == name)
+    }
+}
+
+/// The path as `NormalizePath::trim` leaves it (no trailing slash except the root).
+fn normalized(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
     }
 }
 
@@ -156,13 +171,17 @@ where
         let path = req.path().to_string();
         let detached = {
             let method = method.clone();
-            move || {
+            move |path: &str| {
                 actix_web::test::TestRequest::default()
                     .method(method)
-                    .uri(&path)
+                    .uri(path)
                     .to_http_request()
             }
         };
+        if self.routes.get().is_none() {
+            let _ = self.routes.set(req.resource_map().clone());
+        }
+        let routes = Rc::clone(&self.routes);
         let service = Rc::clone(&self.service);
         // Probes get no span and no log line (no noise, no cost); everything else gets a
         // span carrying the request id, and the user id once the auth layer knows it.
@@ -180,6 +199,12 @@ where
 
         Box::pin(async move {
             let inner = request_context::scope(ctx, async move {
+                // Route of a response built here (the request itself is gone).
+                let route_of = |path: &str| {
+                    routes
+                        .get()
+                        .and_then(|map| map.match_pattern(normalized(path)))
+                };
                 if !host_ok {
                     let page = error_page(
                         StatusCode::BAD_REQUEST,
@@ -188,12 +213,17 @@ where
                         None,
                         "",
                     );
-                    return ServiceResponse::new(detached(), page).map_into_right_body();
+                    let res = ServiceResponse::new(detached(&path), page);
+                    return (res.map_into_right_body(), None);
                 }
                 match AssertUnwindSafe(service.call(req)).catch_unwind().await {
-                    Ok(Ok(res)) => res.map_into_left_body(),
+                    Ok(Ok(res)) => {
+                        let route = res.request().match_pattern();
+                        (res.map_into_left_body(), route)
+                    }
                     Ok(Err(err)) => {
-                        ServiceResponse::from_err(err, detached()).map_into_right_body()
+                        let res = ServiceResponse::from_err(err, detached(&path));
+                        (res.map_into_right_body(), route_of(&path))
                     }
                     Err(_panic) => {
                         tracing::error!("handler panicked");
@@ -205,22 +235,22 @@ where
                             Some("Please try again; if it keeps happening, contact support."),
                             &ctx.request_id,
                         );
-                        ServiceResponse::new(detached(), page).map_into_right_body()
+                        let res = ServiceResponse::new(detached(&path), page);
+                        (res.map_into_right_body(), route_of(&path))
                     }
                 }
             });
-            let mut res = inner.instrument(span.clone()).await;
+            let (mut res, route) = inner.instrument(span.clone()).await;
 
             let elapsed = started.elapsed();
             let elapsed_ms = elapsed.as_millis() as u64;
             let status = res.status();
-            let route = res.request().match_pattern();
             let user_id = res
                 .request()
                 .extensions()
                 .get::<AuthenticatedUserId>()
                 .map(|u| u.0);
-            if !probe {
+            if !probe || elapsed_ms > 2000 {
                 log_finished(
                     &span,
                     method_label(&method),

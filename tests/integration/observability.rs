@@ -450,6 +450,14 @@ async fn a_handler_panic_is_reported_scrubbed_and_the_user_sees_the_500_page() {
         "request id on the 500 page"
     );
     assert!(!body.contains("Jennifer") && !body.contains("panicked at"));
+    // The panicked request still counts under its route pattern, as a 5xx.
+    let snap = app.request_stats.snapshot();
+    let route = snap
+        .routes
+        .iter()
+        .find(|r| &*r.route == "/test/panic/{id}")
+        .expect("panicked request recorded under its route");
+    assert_eq!((route.count, route.server_errors), (1, 1));
 
     let envelopes = transport.0.lock().unwrap_or_else(|e| e.into_inner());
     let event = envelopes
