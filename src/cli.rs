@@ -180,7 +180,8 @@ fn create_user_command(settings: &Settings, args: CreateUserArgs) -> anyhow::Res
 fn purge_command(settings: &Settings, args: PurgeArgs) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database_url, 1)?;
     let now = crate::db::repo::now();
-    let report = purge(&db, now, args.older_than, args.dry_run)?;
+    let report = purge(&db, now, args.older_than, args.dry_run)
+        .context("purge failed (is the database migrated? `payerwatch migrate`)")?;
     let cutoff = audit_cutoff(now, args.older_than);
     println!(
         "{} (audit retention: events before {} UTC)",
