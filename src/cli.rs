@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `create-user`, `demo`.
+//! Command line: `serve`, `migrate`, `create-user`, `purge`, `demo`.
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -32,6 +32,9 @@ pub enum Command {
     /// Create a user (and its customer when new); the password comes from
     /// PAYERWATCH_PASSWORD or an interactive prompt. Re-running sets a new password.
     CreateUser(CreateUserArgs),
+    /// Delete audit events past the retention, expired sessions and old login-throttle
+    /// rows; prints the counts per kind and records the purge in the audit trail.
+    Purge(PurgeArgs),
     /// Create a fresh SQLite demo database with a demo customer, print the logins, and serve.
     Demo(DemoArgs),
     /// Run the analytics (DriftWatch, DenialScope, DelayGuard) for one or all customers.
@@ -49,6 +52,16 @@ pub struct ComputeArgs {
     /// drift_watch, denial_scope or delay_guard (repeatable); default: all three.
     #[arg(long = "product")]
     pub products: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Audit retention in days (default: 6 years).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_600))]
+    pub older_than: Option<u32>,
+    /// Print what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Migrate => migrate(&settings),
                 Command::CreateUser(args) => create_user_command(&settings, args),
                 Command::Compute(args) => compute_command(&settings, args),
+                Command::Purge(args) => purge_command(&settings, args),
                 Command::Demo(_) => unreachable!("handled above"),
             }
         }
@@ -112,6 +126,8 @@ fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         migrate: !args.no_migrate,
         ..BuildOptions::default()
     };
+    // Kept alive while serving; dropping it at exit flushes pending error reports.
+    let _sentry = crate::observability::sentry::init(&settings);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, options).await?;
         tracing::info!(port = app.port(), "PayerWatch is listening");
@@ -241,6 +257,55 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
         bail!("{failures} run(s) failed");
     }
     Ok(())
+}
+
+fn purge_command(settings: &Settings, args: PurgeArgs) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 1)?;
+    let now = crate::db::repo::now();
+    let report = purge(&db, now, args.older_than, args.dry_run)
+        .context("purge failed (is the database migrated? `payerwatch migrate`)")?;
+    let cutoff = audit_cutoff(now, args.older_than);
+    println!(
+        "{} (audit retention: events before {} UTC)",
+        if args.dry_run {
+            "Dry run — nothing removed. Would remove:"
+        } else {
+            "Removed:"
+        },
+        cutoff.format("%Y-%m-%d %H:%M")
+    );
+    for (kind, count) in report.lines() {
+        println!("  {kind:<24} {count:>10}");
+    }
+    Ok(())
+}
+
+/// Default audit retention (SPEC §7).
+pub const DEFAULT_AUDIT_RETENTION_YEARS: u32 = 6;
+
+/// The instant before which audit events go: `days` back, or 6 calendar years back.
+pub fn audit_cutoff(now: chrono::NaiveDateTime, days: Option<u32>) -> chrono::NaiveDateTime {
+    match days {
+        Some(days) => now - chrono::Duration::days(i64::from(days)),
+        None => now
+            .checked_sub_months(chrono::Months::new(DEFAULT_AUDIT_RETENTION_YEARS * 12))
+            .unwrap_or(now - chrono::Duration::days(2192)),
+    }
+}
+
+/// Runs the retention purge (or counts, with `dry_run`) in one transaction.
+pub fn purge(
+    db: &Db,
+    now: chrono::NaiveDateTime,
+    older_than_days: Option<u32>,
+    dry_run: bool,
+) -> anyhow::Result<crate::db::repo::retention::PurgeReport> {
+    let plan = crate::db::repo::retention::PurgePlan {
+        audit_cutoff: audit_cutoff(now, older_than_days),
+        now,
+        dry_run,
+    };
+    Ok(db.write_blocking(move |conn| crate::db::repo::retention::purge(conn, &plan))?)
 }
 
 pub struct CreatedUser {
@@ -383,6 +448,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         migrate: false,
         ..BuildOptions::default()
     };
+    let _sentry = crate::observability::sentry::init(&settings);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, options).await?;
         app.run_until_stopped().await?;
@@ -408,6 +474,33 @@ mod tests {
             let p = generate_password().expect("password");
             assert!(password::check_policy(&p).is_ok(), "{p}");
         }
+    }
+
+    #[test]
+    fn default_retention_is_six_calendar_years() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .expect("valid");
+        assert_eq!(audit_cutoff(now, None).to_string(), "2020-11-24 12:00:00");
+        assert_eq!(
+            audit_cutoff(now, Some(30)).to_string(),
+            "2026-10-25 12:00:00"
+        );
+    }
+
+    #[test]
+    fn purge_arguments_parse() {
+        let cli = Cli::try_parse_from(["payerwatch", "purge", "--older-than", "30", "--dry-run"])
+            .expect("parses");
+        match cli.command {
+            Command::Purge(args) => {
+                assert_eq!(args.older_than, Some(30));
+                assert!(args.dry_run);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["payerwatch", "purge", "--older-than", "0"]).is_err());
+        assert!(Cli::try_parse_from(["payerwatch", "purge", "--older-than", "x"]).is_err());
     }
 
     #[test]

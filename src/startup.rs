@@ -7,16 +7,17 @@ use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::middleware::{Condition, NormalizePath, TrailingSlash};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::observability;
 use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
 use crate::web::handlers::{
-    account, alerts, analytics_settings, assets, auth, drift, health, home, portal, users,
+    account, alerts, analytics_settings, assets, auth, drift, health, home, metrics, portal, users,
 };
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
@@ -30,6 +31,9 @@ pub struct BuildOptions {
     /// Apply pending migrations before serving (`serve --no-migrate` turns it off).
     pub migrate: bool,
     pub extra_routes: Option<ExtraRoutes>,
+    /// Report errors to this Sentry hub instead of the process-wide one (tests use a hub
+    /// whose client captures events locally).
+    pub sentry_hub: Option<Arc<sentry::Hub>>,
 }
 
 pub struct Application {
@@ -41,6 +45,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates (unless told not to) and binds. `settings.bind` may use port 0.
     pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Self> {
+        observability::metrics::install();
         let db = Db::connect_lazy(&settings.database_url, settings.db_pool_size);
         if options.migrate {
             let db = db.clone();
@@ -54,7 +59,14 @@ impl Application {
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
         let state = AppState::new(settings, db);
-        let server = run(listener, state.clone(), key, options.extra_routes, workers)?;
+        let server = run(
+            listener,
+            state.clone(),
+            key,
+            options.extra_routes,
+            options.sentry_hub,
+            workers,
+        )?;
         Ok(Application {
             port,
             server,
@@ -80,10 +92,15 @@ fn run(
     state: AppState,
     key: Key,
     extra_routes: Option<ExtraRoutes>,
+    sentry_hub: Option<Arc<sentry::Hub>>,
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
     let production = state.settings.is_production();
     let allowed_hosts = state.settings.allowed_hosts.clone();
+    let request_stats = Arc::clone(&state.request_stats);
+    // The Sentry layer costs a hub and a copy of the request's headers per request, so it
+    // is only in the stack when events can be sent (SENTRY_DSN set, or a test hub).
+    let sentry_on = sentry_hub.is_some() || observability::sentry::is_enabled();
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         let extra = extra_routes.clone();
@@ -104,7 +121,12 @@ fn run(
             })
             .default_service(web::to(home::not_found))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
-            .wrap(Telemetry::new(production, allowed_hosts.clone()))
+            .wrap(Condition::new(sentry_on, sentry_layer(sentry_hub.clone())))
+            .wrap(Telemetry::new(
+                production,
+                allowed_hosts.clone(),
+                Arc::clone(&request_stats),
+            ))
     })
     .listen(listener)?;
     if let Some(workers) = workers {
@@ -150,6 +172,15 @@ impl Sessions {
     }
 }
 
+/// Reports 5xx errors and panics with the request attached (scrubbed in `before_send`).
+fn sentry_layer(hub: Option<Arc<sentry::Hub>>) -> sentry_actix::Sentry {
+    let builder = sentry_actix::Sentry::builder().capture_server_errors(true);
+    match hub {
+        Some(hub) => builder.with_hub(hub).finish(),
+        None => builder.finish(),
+    }
+}
+
 /// The URL contract (SPEC §10), in one table.
 fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
     cfg.route("/", web::get().to(home::root))
@@ -157,6 +188,7 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
         .route("/health", web::get().to(health::liveness))
         .route("/ping", web::get().to(health::liveness))
         .route("/readyz", web::get().to(health::readiness))
+        .route("/metrics", web::get().to(metrics::prometheus))
         .route("/favicon.ico", web::get().to(assets::favicon))
         .route("/static/{path:.*}", web::get().to(assets::asset))
         .service(

@@ -10,7 +10,7 @@ use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::db::repo::{customers, users};
 use crate::domain::roles::Role;
@@ -262,6 +262,7 @@ async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
         .parse()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored role: {e}")))?;
     let csrf_token = ensure_csrf_token(&session)?;
+    crate::observability::set_authenticated_user(&mut req.extensions_mut(), user.id);
     Ok(CurrentUser {
         id: UserId(user.id),
         customer_id: CustomerId(user.customer_id),

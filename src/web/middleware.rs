@@ -1,22 +1,31 @@
 //! The outermost middleware: request id, timing header, security headers, slow-request
-//! logging, host validation and the panic guard — one pass per request, kept cheap
+//! logging, host validation, the panic guard and request telemetry (statistics,
+//! Prometheus series, the per-request log span) — one pass per request, kept cheap
 //! because it also wraps `/healthz` under load-balancer traffic.
 
+use std::cell::OnceCell;
 use std::future::{Ready, ready};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::dev::{
+    ResourceMap, Service, ServiceRequest, ServiceResponse, Transform, forward_ready,
+};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::errors::error_page;
 use super::request_context::{self, RequestContext};
+use crate::observability::AuthenticatedUserId;
+use crate::observability::stats::{RequestStats, UNMATCHED_ROUTE, method_label};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const DURATION_HEADER: &str = "x-request-duration-ms";
@@ -58,13 +67,16 @@ pub fn is_probe_path(path: &str) -> bool {
 pub struct Telemetry {
     production: bool,
     allowed_hosts: Rc<Vec<String>>,
+    stats: Arc<RequestStats>,
 }
 
 impl Telemetry {
-    pub fn new(production: bool, allowed_hosts: Vec<String>) -> Self {
+    /// `stats` receives one record per request (the app's `AppState::request_stats`).
+    pub fn new(production: bool, allowed_hosts: Vec<String>, stats: Arc<RequestStats>) -> Self {
         Telemetry {
             production,
             allowed_hosts: Rc::new(allowed_hosts),
+            stats,
         }
     }
 }
@@ -84,6 +96,7 @@ where
         ready(Ok(TelemetryMiddleware {
             service: Rc::new(service),
             config: self.clone(),
+            routes: Rc::new(OnceCell::new()),
         }))
     }
 }
@@ -91,6 +104,9 @@ where
 pub struct TelemetryMiddleware<S> {
     service: Rc<S>,
     config: Telemetry,
+    /// The app's route table, copied once per worker from the first request: it names
+    /// the route of a request whose handler panicked (that request is gone by then).
+    routes: Rc<OnceCell<ResourceMap>>,
 }
 
 impl<S> TelemetryMiddleware<S> {
@@ -101,6 +117,14 @@ impl<S> TelemetryMiddleware<S> {
         let host = req.connection_info().host().to_ascii_lowercase();
         let name = strip_port(&host);
         self.config.allowed_hosts.iter().any(|h| h == name)
+    }
+}
+
+/// The path as `NormalizePath::trim` leaves it (no trailing slash except the root).
+fn normalized(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
     }
 }
 
@@ -137,6 +161,8 @@ where
             is_api: req.path().starts_with("/api/"),
         };
         let production = self.config.production;
+        let stats = Arc::clone(&self.config.stats);
+        let probe = is_probe_path(req.path());
         let host_ok = self.host_allowed(&req);
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let method = req.method().clone();
@@ -145,17 +171,40 @@ where
         let path = req.path().to_string();
         let detached = {
             let method = method.clone();
-            move || {
+            move |path: &str| {
                 actix_web::test::TestRequest::default()
                     .method(method)
-                    .uri(&path)
+                    .uri(path)
                     .to_http_request()
             }
         };
+        if self.routes.get().is_none() {
+            let _ = self.routes.set(req.resource_map().clone());
+        }
+        let routes = Rc::clone(&self.routes);
         let service = Rc::clone(&self.service);
+        // Probes get no span and no log line (no noise, no cost); everything else gets a
+        // span carrying the request id, and the user id once the auth layer knows it.
+        // Only the method goes in: never the path or query string.
+        let span = if probe {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                "request",
+                request_id = %request_id,
+                method = method_label(&method),
+                user_id = Empty
+            )
+        };
 
         Box::pin(async move {
-            let mut res = request_context::scope(ctx, async move {
+            let inner = request_context::scope(ctx, async move {
+                // Route of a response built here (the request itself is gone).
+                let route_of = |path: &str| {
+                    routes
+                        .get()
+                        .and_then(|map| map.match_pattern(normalized(path)))
+                };
                 if !host_ok {
                     let page = error_page(
                         StatusCode::BAD_REQUEST,
@@ -164,12 +213,17 @@ where
                         None,
                         "",
                     );
-                    return ServiceResponse::new(detached(), page).map_into_right_body();
+                    let res = ServiceResponse::new(detached(&path), page);
+                    return (res.map_into_right_body(), None);
                 }
                 match AssertUnwindSafe(service.call(req)).catch_unwind().await {
-                    Ok(Ok(res)) => res.map_into_left_body(),
+                    Ok(Ok(res)) => {
+                        let route = res.request().match_pattern();
+                        (res.map_into_left_body(), route)
+                    }
                     Ok(Err(err)) => {
-                        ServiceResponse::from_err(err, detached()).map_into_right_body()
+                        let res = ServiceResponse::from_err(err, detached(&path));
+                        (res.map_into_right_body(), route_of(&path))
                     }
                     Err(_panic) => {
                         tracing::error!("handler panicked");
@@ -181,26 +235,32 @@ where
                             Some("Please try again; if it keeps happening, contact support."),
                             &ctx.request_id,
                         );
-                        ServiceResponse::new(detached(), page).map_into_right_body()
+                        let res = ServiceResponse::new(detached(&path), page);
+                        (res.map_into_right_body(), route_of(&path))
                     }
                 }
-            })
-            .await;
+            });
+            let (mut res, route) = inner.instrument(span.clone()).await;
 
             let elapsed = started.elapsed();
             let elapsed_ms = elapsed.as_millis() as u64;
             let status = res.status();
-            if elapsed_ms > 2000 {
-                let route = res
-                    .request()
-                    .match_pattern()
-                    .unwrap_or_else(|| "unmatched".to_string());
-                if elapsed_ms > 5000 {
-                    tracing::error!(%method, %route, status = status.as_u16(), elapsed_ms, request_id = %request_id, "very slow request");
-                } else {
-                    tracing::warn!(%method, %route, status = status.as_u16(), elapsed_ms, request_id = %request_id, "slow request");
-                }
+            let user_id = res
+                .request()
+                .extensions()
+                .get::<AuthenticatedUserId>()
+                .map(|u| u.0);
+            if !probe || elapsed_ms > 2000 {
+                log_finished(
+                    &span,
+                    method_label(&method),
+                    route.as_deref().unwrap_or(UNMATCHED_ROUTE),
+                    status,
+                    elapsed_ms,
+                    user_id,
+                );
             }
+            stats.record(&method, route, status.as_u16(), elapsed, user_id);
 
             let headers = res.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -213,6 +273,35 @@ where
             set_security_headers(headers, production);
             Ok(res)
         })
+    }
+}
+
+/// One line per finished request, inside its span (so it carries the request id): debug
+/// for successes, info for 4xx, warn for 5xx; slow requests warn (> 2 s) or error (> 5 s)
+/// whatever their status. Route patterns only — never the raw path or query string.
+fn log_finished(
+    span: &tracing::Span,
+    method: &'static str,
+    route: &str,
+    status: StatusCode,
+    elapsed_ms: u64,
+    user_id: Option<i64>,
+) {
+    let _entered = span.enter();
+    if let Some(id) = user_id {
+        span.record("user_id", id);
+    }
+    let status = status.as_u16();
+    if elapsed_ms > 5000 {
+        tracing::error!(method, route, status, elapsed_ms, "very slow request");
+    } else if elapsed_ms > 2000 {
+        tracing::warn!(method, route, status, elapsed_ms, "slow request");
+    } else if status >= 500 {
+        tracing::warn!(method, route, status, elapsed_ms, "request failed");
+    } else if status >= 400 {
+        tracing::info!(method, route, status, elapsed_ms, "request refused");
+    } else {
+        tracing::debug!(method, route, status, elapsed_ms, "request finished");
     }
 }
 

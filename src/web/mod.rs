@@ -7,6 +7,7 @@ pub mod chart_cache;
 pub mod charts;
 pub mod client_ip;
 pub mod csrf;
+pub mod csv_export;
 pub mod errors;
 pub mod handlers;
 pub mod layout;

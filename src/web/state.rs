@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::observability::stats::RequestStats;
 use crate::web::chart_cache::ChartCache;
 use crate::web::rate_limit::RateLimiter;
 
@@ -18,6 +19,9 @@ pub struct AppState {
     /// Coarse flood guard for unauthenticated form posts (login, set-password).
     pub form_limiter: Arc<RateLimiter>,
     pub chart_cache: Arc<ChartCache>,
+    /// This instance's request statistics (fed by the telemetry middleware, read by the
+    /// staff metrics dashboard).
+    pub request_stats: Arc<RequestStats>,
 }
 
 impl AppState {
@@ -28,6 +32,7 @@ impl AppState {
             started_at: Instant::now(),
             form_limiter: Arc::new(RateLimiter::new(10.0, 50.0)),
             chart_cache: Arc::new(ChartCache::default()),
+            request_stats: Arc::new(RequestStats::new()),
         }
     }
 }

@@ -8,6 +8,7 @@ use diesel::connection::SimpleConnection;
 use payerwatch::config::Settings;
 use payerwatch::db::{Backend, Db};
 use payerwatch::domain::roles::Role;
+use payerwatch::observability::stats::RequestStats;
 use payerwatch::startup::{Application, BuildOptions, ExtraRoutes};
 
 pub const TEST_SECRET_KEY: &str =
@@ -124,6 +125,9 @@ pub struct TestApp {
     /// `None` when this app shares another app's database.
     pub database: Option<TestDatabase>,
     pub database_url: String,
+    /// The app's request statistics (what the staff dashboard shows).
+    #[allow(dead_code)]
+    pub request_stats: Arc<RequestStats>,
 }
 
 #[derive(Default)]
@@ -134,6 +138,7 @@ pub struct SpawnOptions {
     pub database: Option<TestDatabase>,
     /// Run against an existing database (a second instance, a restart).
     pub shared_database_url: Option<String>,
+    pub sentry_hub: Option<Arc<sentry::Hub>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -158,12 +163,14 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     let build = BuildOptions {
         migrate: options.migrate.unwrap_or(true),
         extra_routes: options.extra_routes,
+        sentry_hub: options.sentry_hub,
     };
     let app = Application::build(settings, build)
         .await
         .expect("application builds");
     let port = app.port();
     let db = app.state().db.clone();
+    let request_stats = Arc::clone(&app.state().request_stats);
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -172,6 +179,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         client: new_client(),
         database,
         database_url,
+        request_stats,
     }
 }
 
@@ -185,6 +193,11 @@ pub fn new_client() -> reqwest::Client {
 }
 
 impl TestApp {
+    /// The database this app owns (tests that spawn a second app share it by URL).
+    pub fn own_database(&self) -> &TestDatabase {
+        self.database.as_ref().expect("this app owns its database")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

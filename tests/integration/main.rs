@@ -7,3 +7,4 @@ mod alerts;
 mod analytics;
 mod common;
 mod foundation;
+mod observability;

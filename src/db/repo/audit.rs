@@ -28,3 +28,208 @@ pub fn list_recent(
         .select(AuditEvent::as_select())
         .load(conn)?)
 }
+
+// ---- Audit trail page, export and retention (observability work) ----------------------
+
+/// Filters of the audit trail page and its CSV export. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_user_id: Option<i64>,
+    /// Inclusive lower bound on `occurred_at`.
+    pub from: Option<chrono::NaiveDateTime>,
+    /// Exclusive upper bound on `occurred_at` (pass the day after a "to" date).
+    pub until: Option<chrono::NaiveDateTime>,
+}
+
+/// The tenant's events matching `filter`, as a boxed query (shared by page and export).
+fn filtered<'a>(
+    scope: &TenantScope,
+    filter: &'a AuditFilter,
+) -> audit_events::BoxedQuery<'a, crate::db::connection::MultiBackend> {
+    let mut query = audit_events::table
+        .filter(audit_events::customer_id.eq(scope.id()))
+        .into_boxed();
+    if let Some(action) = filter.action.as_deref() {
+        query = query.filter(audit_events::action.eq(action));
+    }
+    if let Some(actor) = filter.actor_user_id {
+        query = query.filter(audit_events::actor_user_id.eq(actor));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_events::occurred_at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_events::occurred_at.lt(until));
+    }
+    query
+}
+
+/// One page (1-based) of the tenant's events matching `filter`, newest first.
+pub fn list_page(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: &AuditFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<crate::db::repo::Page<AuditEvent>, DbError> {
+    let per_page = per_page.clamp(1, 500);
+    let page = page.max(1);
+    let total: i64 = filtered(scope, filter).count().get_result(conn)?;
+    let items = filtered(scope, filter)
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(per_page)
+        .offset(crate::db::repo::offset(page, per_page))
+        .select(AuditEvent::as_select())
+        .load(conn)?;
+    Ok(crate::db::repo::Page {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+/// A chunk of the export, newest first: events with `id < before_id` (all when `None`).
+/// Call again with the last id of the chunk until it comes back short; memory stays
+/// bounded however long the trail is.
+pub fn list_chunk_before(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: &AuditFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, DbError> {
+    let mut query = filtered(scope, filter);
+    if let Some(before) = before_id {
+        query = query.filter(audit_events::id.lt(before));
+    }
+    Ok(query
+        .order(audit_events::id.desc())
+        .limit(limit.clamp(1, 10_000))
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}
+
+/// The distinct actions recorded for the tenant (the page's filter choices).
+pub fn list_actions(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<String>, DbError> {
+    Ok(audit_events::table
+        .filter(audit_events::customer_id.eq(scope.id()))
+        .select(audit_events::action)
+        .distinct()
+        .order(audit_events::action.asc())
+        .load(conn)?)
+}
+
+/// How many events (of every tenant and the system) are older than `cutoff`.
+pub fn count_older_than(
+    conn: &mut DbConnection,
+    cutoff: chrono::NaiveDateTime,
+) -> Result<i64, DbError> {
+    Ok(audit_events::table
+        .filter(audit_events::occurred_at.lt(cutoff))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Retention: deletes events older than `cutoff`, returning how many went. The only
+/// delete of audit rows in the code base. On PostgreSQL it goes through the
+/// `purge_audit_events` function, the one path the append-only trigger lets through.
+pub fn purge_older_than(
+    conn: &mut DbConnection,
+    cutoff: chrono::NaiveDateTime,
+) -> Result<i64, DbError> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            #[derive(QueryableByName)]
+            struct Purged {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                purged: i64,
+            }
+            let row: Purged = diesel::sql_query("SELECT purge_audit_events($1) AS purged")
+                .bind::<diesel::sql_types::Timestamp, _>(cutoff)
+                .get_result(pg)?;
+            Ok(row.purged)
+        }
+        DbConnection::Sqlite(lite) => {
+            let n =
+                diesel::delete(audit_events::table.filter(audit_events::occurred_at.lt(cutoff)))
+                    .execute(lite)?;
+            Ok(n as i64)
+        }
+    }
+}
+
+impl AuditFilter {
+    /// Builds a filter from the page's query values: `from`/`to` as `YYYY-MM-DD` (UTC days,
+    /// both inclusive), empty strings meaning "any". The error message names the parameter
+    /// and is safe to show (400).
+    pub fn from_query(
+        action: Option<&str>,
+        actor_user_id: Option<i64>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<AuditFilter, String> {
+        fn day(name: &str, value: Option<&str>) -> Result<Option<chrono::NaiveDate>, String> {
+            match value.map(str::trim).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| format!("'{name}' must be a date like 2026-11-24.")),
+            }
+        }
+        let from = day("from", from)?;
+        let to = day("to", to)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err("'from' must not be after 'to'.".to_string());
+        }
+        Ok(AuditFilter {
+            action: action
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
+            actor_user_id,
+            from: from.and_then(|d| d.and_hms_opt(0, 0, 0)),
+            until: to
+                .and_then(|d| d.succ_opt())
+                .and_then(|d| d.and_hms_opt(0, 0, 0)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::AuditFilter;
+
+    #[test]
+    fn query_dates_become_an_inclusive_day_range() {
+        let f = AuditFilter::from_query(
+            Some(" login.success "),
+            Some(3),
+            Some("2026-11-01"),
+            Some("2026-11-24"),
+        )
+        .expect("valid");
+        assert_eq!(f.action.as_deref(), Some("login.success"));
+        assert_eq!(
+            f.from.map(|d| d.to_string()).as_deref(),
+            Some("2026-11-01 00:00:00")
+        );
+        assert_eq!(
+            f.until.map(|d| d.to_string()).as_deref(),
+            Some("2026-11-25 00:00:00")
+        );
+        assert_eq!(
+            AuditFilter::from_query(Some(""), None, Some(""), None),
+            Ok(AuditFilter::default())
+        );
+        let bad =
+            AuditFilter::from_query(None, None, Some("24/11/2026"), None).expect_err("bad date");
+        assert!(bad.contains("'from'"), "{bad}");
+        assert!(
+            AuditFilter::from_query(None, None, Some("2026-11-25"), Some("2026-11-24")).is_err()
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod customers;
 pub mod login_failures;
 pub mod password_tokens;
+pub mod retention;
 pub mod sessions;
 pub mod uploads;
 pub mod users;

@@ -9,5 +9,6 @@ pub mod drift;
 pub mod findings;
 pub mod health;
 pub mod home;
+pub mod metrics;
 pub mod portal;
 pub mod users;

@@ -1,0 +1,214 @@
+//! CSV exports (drift, alerts, rejections, audit): RFC 4180 quoting, formula-injection
+//! protection and numbers written as numbers (SPEC §10), plus the audit trail's columns.
+//!
+//! A text cell whose first character is `=`, `+`, `-`, `@`, tab, CR or NUL gets a leading
+//! `'` so a spreadsheet shows it as text instead of evaluating it. Numeric cells are typed
+//! ([`Cell::Int`], [`Cell::Float`]) and never prefixed, so `-5` stays a number.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+use crate::db::models::AuditEvent;
+
+/// One cell of an export row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Text(&'a str),
+    Int(i64),
+    Float(f64),
+    Empty,
+}
+
+impl<'a> From<&'a str> for Cell<'a> {
+    fn from(s: &'a str) -> Self {
+        Cell::Text(s)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Cell<'a> {
+    fn from(s: Option<&'a str>) -> Self {
+        s.map_or(Cell::Empty, Cell::Text)
+    }
+}
+
+impl From<i64> for Cell<'_> {
+    fn from(n: i64) -> Self {
+        Cell::Int(n)
+    }
+}
+
+impl From<Option<i64>> for Cell<'_> {
+    fn from(n: Option<i64>) -> Self {
+        n.map_or(Cell::Empty, Cell::Int)
+    }
+}
+
+/// Neutralises spreadsheet formulas in a text cell.
+pub fn neutralize(text: &str) -> Cow<'_, str> {
+    match text.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\0') => Cow::Owned(format!("'{text}")),
+        _ => Cow::Borrowed(text),
+    }
+}
+
+/// Writes rows of cells: RFC 4180 (CRLF line ends, fields quoted when they contain a
+/// comma, quote, CR or LF; quotes doubled).
+pub struct CsvExport<W: Write> {
+    writer: csv::Writer<W>,
+}
+
+impl<W: Write> CsvExport<W> {
+    pub fn new(out: W) -> Self {
+        CsvExport {
+            writer: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .quote_style(csv::QuoteStyle::Necessary)
+                .from_writer(out),
+        }
+    }
+
+    /// A header row (plain text, neutralised like any text).
+    pub fn header(&mut self, names: &[&str]) -> csv::Result<()> {
+        self.row(names.iter().map(|n| Cell::Text(n)))
+    }
+
+    pub fn row<'a>(&mut self, cells: impl IntoIterator<Item = Cell<'a>>) -> csv::Result<()> {
+        for cell in cells {
+            match cell {
+                Cell::Text(text) => self.writer.write_field(neutralize(text).as_bytes())?,
+                Cell::Int(n) => self.writer.write_field(n.to_string())?,
+                Cell::Float(x) if x.is_finite() => self.writer.write_field(x.to_string())?,
+                Cell::Float(_) | Cell::Empty => self.writer.write_field("")?,
+            }
+        }
+        self.writer.write_record(None::<&[u8]>)
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn finish(self) -> Result<W, std::io::Error> {
+        self.writer
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+/// Columns of the audit trail export.
+pub const AUDIT_COLUMNS: [&str; 9] = [
+    "occurred_at_utc",
+    "action",
+    "actor_user_id",
+    "actor",
+    "target_type",
+    "target_id",
+    "changed_fields",
+    "client_addr",
+    "request_id",
+];
+
+/// Writes one audit event; `actor` is the display name the page resolved (e-mail), if any.
+pub fn write_audit_event<W: Write>(
+    out: &mut CsvExport<W>,
+    event: &AuditEvent,
+    actor: Option<&str>,
+) -> csv::Result<()> {
+    let at = event.occurred_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    out.row([
+        Cell::Text(&at),
+        Cell::Text(&event.action),
+        event.actor_user_id.into(),
+        actor.into(),
+        event.target_type.as_deref().into(),
+        event.target_id.as_deref().into(),
+        event.changed_fields.as_deref().into(),
+        event.client_addr.as_deref().into(),
+        event.request_id.as_deref().into(),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(rows: &[Vec<Cell<'_>>]) -> String {
+        let mut out = CsvExport::new(Vec::new());
+        for row in rows {
+            out.row(row.iter().copied()).expect("row");
+        }
+        String::from_utf8(out.finish().expect("flush")).expect("utf-8")
+    }
+
+    #[test]
+    fn formula_cells_are_prefixed() {
+        for (input, expected) in [
+            ("=SUM(A1:A2)", "'=SUM(A1:A2)"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@cmd", "'@cmd"),
+            ("\tx", "'\tx"),
+            ("\0x", "'\0x"),
+            ("Aetna", "Aetna"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(neutralize(input), expected, "{input:?}");
+        }
+        // CR makes the field quoted as well as prefixed.
+        assert_eq!(render(&[vec![Cell::Text("\rx")]]), "\"'\rx\"\r\n");
+    }
+
+    #[test]
+    fn quoting_follows_rfc_4180() {
+        let csv = render(&[
+            vec![
+                Cell::Text("a,b"),
+                Cell::Text("say \"hi\""),
+                Cell::Text("two\nlines"),
+            ],
+            vec![Cell::Text("plain"), Cell::Empty, Cell::Text("x")],
+        ]);
+        assert_eq!(
+            csv,
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\"\r\nplain,,x\r\n"
+        );
+    }
+
+    #[test]
+    fn numbers_stay_numbers() {
+        let csv = render(&[vec![
+            Cell::Int(-5),
+            Cell::Int(42),
+            Cell::Float(-0.25),
+            Cell::Float(f64::NAN),
+            Cell::Text("-5"),
+        ]]);
+        assert_eq!(csv, "-5,42,-0.25,,'-5\r\n");
+    }
+
+    #[test]
+    fn audit_rows_are_safe() {
+        let event = AuditEvent {
+            id: 1,
+            occurred_at: chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
+                .and_then(|d| d.and_hms_opt(9, 30, 0))
+                .expect("valid"),
+            customer_id: Some(3),
+            actor_user_id: Some(7),
+            action: "mapping.changed".into(),
+            target_type: Some("payer_alias".into()),
+            target_id: Some("=HYPERLINK(\"http://x\")".into()),
+            changed_fields: Some("alias,canonical".into()),
+            client_addr: Some("203.0.0.0".into()),
+            request_id: Some("req-1".into()),
+        };
+        let mut out = CsvExport::new(Vec::new());
+        out.header(&AUDIT_COLUMNS).expect("header");
+        write_audit_event(&mut out, &event, Some("ann@clinic.example")).expect("row");
+        let csv = String::from_utf8(out.finish().expect("flush")).expect("utf-8");
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(lines[0], AUDIT_COLUMNS.join(","));
+        assert_eq!(
+            lines[1],
+            "2026-11-24T09:30:00Z,mapping.changed,7,ann@clinic.example,payer_alias,\"'=HYPERLINK(\"\"http://x\"\")\",\"alias,canonical\",203.0.0.0,req-1"
+        );
+    }
+}
