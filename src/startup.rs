@@ -219,6 +219,7 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("/alerts/{id}/judgment", web::post().to(alerts::judge))
                 .route("/alerts/{id}/status", web::post().to(alerts::change_status))
                 .route("/drift", web::get().to(drift::drift))
+                .route("/drift.csv", web::get().to(drift::drift_csv))
                 .route("/denials", web::get().to(drift::denials))
                 .route("/delays", web::get().to(drift::delays))
                 .route("/account/password", web::get().to(account::password_form))

@@ -468,3 +468,70 @@ async fn admins_switch_the_mode_and_runs_show_both_modes_counts() {
         .await;
     assert_eq!(bad.status(), 400);
 }
+
+#[actix_web::test]
+async fn the_drift_export_has_the_documented_columns_and_needs_an_analyst() {
+    use payerwatch::domain::roles::Role;
+    let app = spawn_app().await;
+    let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        TenantScope::for_system(CustomerId(
+            customers::find_by_slug(&mut conn, "clinic").expect("c").id,
+        ))
+    };
+    load_generated_claims(
+        &app.db,
+        &scope,
+        &GenOptions {
+            rows: 40_000,
+            ..GenOptions::default()
+        },
+    );
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        reports::run(&db, &scope, Product::DriftWatch, None, "test")
+    })
+    .await
+    .expect("run")
+    .expect("ok");
+
+    let viewer = crate::common::new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    assert_eq!(
+        app.get_with(&viewer, "/portal/drift.csv").await.status(),
+        403
+    );
+
+    app.login("analyst@clinic.test", &analyst_pw).await;
+    let res = app.get("/portal/drift.csv?kind=denial_rate").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/csv")
+    );
+    let body = res.text().await.expect("csv");
+    let mut lines = body.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "payer,cpt_group,kind,direction,baseline_value,current_value,delta,ci_low,ci_high,p_value,q_value,severity,severity_label,baseline_n,current_n,baseline_start,baseline_end,current_start,current_end,mode"
+        )
+    );
+    let cigna = lines
+        .find(|l| l.starts_with("Cigna,IMAGING,denial_rate,worse,"))
+        .expect("Cigna row");
+    assert!(cigna.ends_with(",sound"));
+    assert!(
+        body.lines().skip(1).all(|l| l.contains(",denial_rate,")),
+        "filter applied"
+    );
+    assert_eq!(app.get("/portal/drift.csv?from=bad").await.status(), 400);
+    let mut conn = app.db.get().expect("conn");
+    let exported = payerwatch::db::repo::audit::list_recent(&mut conn, &scope, 50).expect("audit");
+    assert!(exported.iter().any(|a| a.action == "export.drift_csv"));
+}

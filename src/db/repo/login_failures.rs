@@ -72,3 +72,10 @@ pub fn delete_older_than(conn: &mut DbConnection, before: NaiveDateTime) -> Resu
             .execute(conn)?,
     )
 }
+
+pub fn count_older_than(conn: &mut DbConnection, before: NaiveDateTime) -> Result<i64, DbError> {
+    Ok(login_failures::table
+        .filter(login_failures::failed_at.lt(before))
+        .count()
+        .get_result(conn)?)
+}

@@ -1,6 +1,6 @@
 //! Retention purging across tables (`payerwatch purge`): audit events past the retention,
-//! expired sessions, and — once their tables exist — old login-throttle rows and old
-//! delivered notifications. Counts what would go (dry run) or deletes it in one
+//! expired sessions, login-throttle rows older than a day, and — once its table exists —
+//! old delivered notifications. Counts what would go (dry run) or deletes it in one
 //! transaction and records a `retention.purge` audit event.
 
 use chrono::NaiveDateTime;
@@ -66,9 +66,13 @@ pub fn purge(conn: &mut DbConnection, plan: &PurgePlan) -> Result<PurgeReport, D
         report.expired_sessions = diesel::delete(expired).execute(conn)? as i64;
     }
 
-    // LOGIN THROTTLE ROWS: the accounts migration adds `login_attempts(…, attempted_at)`.
-    // When it lands, count/delete rows with `attempted_at` older than the throttle window
-    // (15 minutes; keep a day for investigation) here and set `report.login_attempts`.
+    // Login-throttle rows matter for 15 minutes; a day is kept for investigation.
+    let throttle_cutoff = plan.now - chrono::Duration::days(1);
+    report.login_attempts = Some(if plan.dry_run {
+        super::login_failures::count_older_than(conn, throttle_cutoff)?
+    } else {
+        super::login_failures::delete_older_than(conn, throttle_cutoff)? as i64
+    });
     //
     // DELIVERED NOTIFICATIONS: when the notifications migration lands, count/delete
     // deliveries in a final state older than 90 days here and set

@@ -218,3 +218,104 @@ pub async fn delays(
 pub fn label(product: &str) -> &'static str {
     product_label(product)
 }
+
+/// The columns of ANALYTICS.md § Exports.
+pub const DRIFT_CSV_COLUMNS: [&str; 20] = [
+    "payer",
+    "cpt_group",
+    "kind",
+    "direction",
+    "baseline_value",
+    "current_value",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "q_value",
+    "severity",
+    "severity_label",
+    "baseline_n",
+    "current_n",
+    "baseline_start",
+    "baseline_end",
+    "current_start",
+    "current_end",
+    "mode",
+];
+
+/// `GET /portal/drift.csv` (analyst): the feed's findings with the same filters.
+pub async fn drift_csv(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    use crate::web::csv_export::{Cell, CsvExport};
+    let filters = findings::parse_filters(query.into_inner(), DRIFT.product, DRIFT.kinds)?;
+    let scope = user.scope();
+    let filter = filters.filter.clone();
+    let events = state
+        .db
+        .run(move |conn| {
+            let mut all = Vec::new();
+            let mut page = 1;
+            loop {
+                let chunk = repo::list_events(conn, &scope, &filter, page, 1000)?;
+                let more = chunk.has_next();
+                all.extend(chunk.items);
+                if !more {
+                    return Ok(all);
+                }
+                page += 1;
+            }
+        })
+        .await?;
+    let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
+    let mut export = CsvExport::new(Vec::new());
+    export.header(&DRIFT_CSV_COLUMNS).map_err(csv_error)?;
+    for e in &events {
+        let dates = [
+            e.baseline_start,
+            e.baseline_end,
+            e.current_start,
+            e.current_end,
+        ]
+        .map(|d| d.to_string());
+        let opt = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
+        export
+            .row([
+                Cell::Text(&e.payer),
+                Cell::Text(&e.cpt_group),
+                Cell::Text(&e.kind),
+                Cell::Text(&e.direction),
+                Cell::Float(e.baseline_value),
+                Cell::Float(e.current_value),
+                Cell::Float(e.delta),
+                opt(e.ci_low),
+                opt(e.ci_high),
+                opt(e.p_value),
+                opt(e.q_value),
+                Cell::Float(e.severity),
+                Cell::Text(&e.severity_label),
+                Cell::Int(e.baseline_n),
+                Cell::Int(e.current_n),
+                Cell::Text(&dates[0]),
+                Cell::Text(&dates[1]),
+                Cell::Text(&dates[2]),
+                Cell::Text(&dates[3]),
+                Cell::Text(&e.mode),
+            ])
+            .map_err(csv_error)?;
+    }
+    let body = export
+        .finish()
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    crate::web::auth::audit_user_action(&state, &req, &user, "export.drift_csv", None, &[]).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"drift.csv\"",
+        ))
+        .body(body))
+}
