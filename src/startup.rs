@@ -17,7 +17,8 @@ use crate::observability;
 use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
 use crate::web::handlers::{
-    account, alerts, analytics_settings, assets, auth, drift, health, home, metrics, portal, users,
+    account, alerts, analytics_settings, assets, auth, drift, health, home, metrics, portal, rules,
+    users,
 };
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
@@ -235,6 +236,8 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                     "/settings/analytics",
                     web::post().to(analytics_settings::submit),
                 )
+                .route("/settings/rules", web::get().to(rules::list))
+                .route("/settings/rules", web::post().to(rules::submit))
                 .route("/settings/users", web::get().to(users::list))
                 .route("/settings/users", web::post().to(users::submit))
                 .default_service(web::to(home::not_found))

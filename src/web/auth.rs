@@ -81,6 +81,11 @@ impl CurrentUser {
             },
         ];
         nav.push(NavItem {
+            label: "Alert rules",
+            href: "/portal/settings/rules",
+            active: false,
+        });
+        nav.push(NavItem {
             label: "Analytics",
             href: "/portal/settings/analytics",
             active: false,

@@ -474,3 +474,67 @@ pub fn upsert_judgment(
         .execute(conn)?;
     Ok(true)
 }
+
+pub struct NewRule {
+    pub name: String,
+    pub product: Option<String>,
+    pub kind: Option<String>,
+    pub payer: Option<String>,
+    pub cpt_group: Option<String>,
+    pub direction: Option<String>,
+    pub metric: String,
+    pub comparison: String,
+    pub threshold: f64,
+}
+
+pub fn insert_rule(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    rule: &NewRule,
+) -> Result<i64, DbError> {
+    ensure_default_rules(conn, scope)?;
+    let now = super::now();
+    Ok(
+        on_backend!(conn, c => diesel::insert_into(alert_rules::table)
+        .values((
+            alert_rules::customer_id.eq(scope.id()),
+            alert_rules::name.eq(&rule.name),
+            alert_rules::product.eq(&rule.product),
+            alert_rules::kind.eq(&rule.kind),
+            alert_rules::payer.eq(&rule.payer),
+            alert_rules::cpt_group.eq(&rule.cpt_group),
+            alert_rules::direction.eq(&rule.direction),
+            alert_rules::metric.eq(&rule.metric),
+            alert_rules::comparison.eq(&rule.comparison),
+            alert_rules::threshold.eq(rule.threshold),
+            alert_rules::enabled.eq(true),
+            alert_rules::created_at.eq(now),
+            alert_rules::updated_at.eq(now),
+        ))
+        .returning(alert_rules::id)
+        .get_result::<i64>(c))?,
+    )
+}
+
+/// Rules are disabled, never deleted: alerts keep pointing at the rule that raised them.
+pub fn set_rule_enabled(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    enabled: bool,
+) -> Result<(), DbError> {
+    let changed = diesel::update(
+        alert_rules::table
+            .filter(alert_rules::customer_id.eq(scope.id()))
+            .filter(alert_rules::id.eq(id)),
+    )
+    .set((
+        alert_rules::enabled.eq(enabled),
+        alert_rules::updated_at.eq(super::now()),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}

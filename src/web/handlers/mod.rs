@@ -11,4 +11,5 @@ pub mod health;
 pub mod home;
 pub mod metrics;
 pub mod portal;
+pub mod rules;
 pub mod users;
