@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod generate;
+pub mod ingest;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -6,6 +6,8 @@
 pub mod audit;
 pub mod claims;
 pub mod customers;
+pub mod ingest;
+pub mod mappings;
 pub mod uploads;
 pub mod users;
 
