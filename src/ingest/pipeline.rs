@@ -156,9 +156,12 @@ pub fn produce<R: Read>(
                 limit: args.max_rows,
             });
         }
-        let line = record
-            .position()
-            .map_or(tally.total + 1, csv::Position::line);
+        // csv reports the position *before* skipped line ends, so work back from the
+        // record's end: its last line minus the newlines inside its quoted fields.
+        let end = rdr.position().byte();
+        let last_line = rdr.get_mut().line_at(end.saturating_sub(1));
+        let inner = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        let line = last_line.saturating_sub(inner).max(2);
         let raw = header
             .raw_row_from_bytes(&record)
             .map_err(|e| FileError::NotUtf8 {

@@ -1,7 +1,13 @@
-//! The byte source of an upload: counts bytes against the size limit and computes the
-//! SHA-256 while the CSV reader pulls data, so the file is read exactly once and never
-//! held in memory.
+//! The byte source of an upload: counts bytes against the size limit, computes the
+//! SHA-256 and notes where lines end while the CSV reader pulls data, so the file is read
+//! exactly once and never held in memory.
+//!
+//! Line numbers: csv-core's own line counter skips newlines inside quoted fields (its
+//! fast copy path does not count them), so rejections would point at the wrong line.
+//! We count LF bytes ourselves and translate a record's byte offset into the physical
+//! line where it starts. Only the newlines of the read-ahead buffer are queued.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
@@ -13,6 +19,9 @@ pub struct HashingReader<R> {
     bytes: u64,
     limit: u64,
     exceeded: bool,
+    /// Offsets of LF bytes read but not yet passed by a record start.
+    newlines: VecDeque<u64>,
+    lines_passed: u64,
 }
 
 impl<R: Read> HashingReader<R> {
@@ -23,7 +32,19 @@ impl<R: Read> HashingReader<R> {
             bytes: 0,
             limit,
             exceeded: false,
+            newlines: VecDeque::new(),
+            lines_passed: 0,
         }
+    }
+
+    /// The 1-based physical line of the byte at `offset` (LF bytes before it + 1).
+    /// Offsets must not decrease between calls (records come in file order).
+    pub fn line_at(&mut self, offset: u64) -> u64 {
+        while self.newlines.front().is_some_and(|&nl| nl < offset) {
+            self.newlines.pop_front();
+            self.lines_passed += 1;
+        }
+        self.lines_passed + 1
     }
 
     /// Bytes read so far.
@@ -50,6 +71,9 @@ impl<R: Read> Read for HashingReader<R> {
             self.exceeded = true;
             return Err(io::Error::other("upload exceeds the size limit"));
         }
+        let start = self.bytes - n as u64;
+        self.newlines
+            .extend(memchr::memchr_iter(b'\n', &buf[..n]).map(|i| start + i as u64));
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
@@ -69,6 +93,16 @@ mod tests {
             r.finish(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn lines_of_offsets() {
+        let mut r = HashingReader::new(&b"a\nb\"x\ny\"\nc\n"[..], 100);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("read");
+        assert_eq!(r.line_at(0), 1);
+        assert_eq!(r.line_at(2), 2);
+        assert_eq!(r.line_at(10), 4);
     }
 
     #[test]
