@@ -357,3 +357,34 @@ pub fn set_sqlite_cache_kib(conn: &mut DbConnection, kib: i64) -> Result<(), DbE
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_rows_escape_text_and_write_nulls() {
+        let d = NaiveDate::from_ymd_opt(2026, 1, 2).expect("date");
+        let claim = NewClaimRef {
+            customer_id: 1,
+            upload_id: 2,
+            payer_raw: "Blue\tCross\\",
+            payer: "Blue Cross",
+            cpt: "99213",
+            cpt_group: "EVAL_MGMT",
+            submitted_date: d,
+            decided_date: d,
+            decision_days: 0,
+            outcome: "PAID",
+            allowed_cents: None,
+            denial_reason_code: Some("CO-16"),
+            denial_reason_text: Some("line one\r\nline two"),
+        };
+        let mut out = Vec::new();
+        write_copy_row(&mut out, &claim);
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "1\t2\tBlue\\tCross\\\\\tBlue Cross\t99213\tEVAL_MGMT\t2026-01-02\t2026-01-02\t0\tPAID\t\\N\tCO-16\tline one\\r\\nline two\n"
+        );
+    }
+}
