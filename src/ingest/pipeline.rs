@@ -59,6 +59,12 @@ impl Batch {
         &self.arena[r.start as usize..r.end as usize]
     }
 
+    /// Orders the accepted rows by decision date (then CPT group) so consecutive index
+    /// inserts land near each other; row order carries no meaning in the table.
+    fn sort_for_indexes(&mut self) {
+        self.rows.sort_unstable_by_key(|r| (r.decided, r.group));
+    }
+
     pub fn accepted(&self) -> usize {
         self.rows.len()
     }
@@ -238,6 +244,7 @@ pub fn produce<R: Read>(
         }
         batch.rows_seen += 1;
         if batch.rows.len() >= BATCH_ROWS || batch.rejections.len() >= BATCH_ROWS {
+            batch.sort_for_indexes();
             tx.send(std::mem::take(&mut batch))
                 .map_err(|_| FileError::Cancelled)?;
         }
@@ -246,6 +253,7 @@ pub fn produce<R: Read>(
         return Err(FileError::NoDataRows);
     }
     if batch.rows_seen > 0 {
+        batch.sort_for_indexes();
         tx.send(batch).map_err(|_| FileError::Cancelled)?;
     }
     let source = rdr.into_inner();
