@@ -1,6 +1,11 @@
-//! Command line: `serve`, `migrate`, `create-user`, `purge`, `demo`.
+//! Command line: `serve`, `migrate`, `create-user`, `import`, `remap`, `generate`,
+//! `compute`, `purge`, `demo`.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
@@ -9,6 +14,8 @@ use crate::db::repo::{customers, users};
 use crate::domain::password;
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, slugify};
+use crate::generate::{DateStyle, GenOptions};
+use crate::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
 use crate::startup::{Application, BuildOptions};
 use crate::telemetry;
 
@@ -32,13 +39,21 @@ pub enum Command {
     /// Create a user (and its customer when new); the password comes from
     /// PAYERWATCH_PASSWORD or an interactive prompt. Re-running sets a new password.
     CreateUser(CreateUserArgs),
-    /// Delete audit events past the retention, expired sessions and old login-throttle
-    /// rows; prints the counts per kind and records the purge in the audit trail.
-    Purge(PurgeArgs),
-    /// Create a fresh SQLite demo database with a demo customer, print the logins, and serve.
+    /// Import a claims CSV for a customer through the upload pipeline and print its
+    /// quality report. Exits non-zero when the upload fails.
+    Import(ImportArgs),
+    /// Re-apply the customer's payer aliases and CPT groups to its stored claims.
+    Remap(RemapArgs),
+    /// Write a deterministic synthetic claims CSV (drift and malformed rows injected).
+    Generate(GenerateArgs),
+    /// Create a fresh SQLite demo database with a demo customer and generated claims,
+    /// print the logins, and serve.
     Demo(DemoArgs),
     /// Run the analytics (DriftWatch, DenialScope, DelayGuard) for one or all customers.
     Compute(ComputeArgs),
+    /// Delete audit events past the retention, expired sessions and old login-throttle
+    /// rows; prints the counts per kind and records the purge in the audit trail.
+    Purge(PurgeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +77,61 @@ pub struct PurgeArgs {
     /// Print what would be removed, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Customer slug.
+    #[arg(long)]
+    pub customer: String,
+    /// Ingest day for the future-date rule (default: today, UTC). For reproducible tests.
+    #[arg(long, hide = true)]
+    pub today: Option<NaiveDate>,
+    /// Do not run the analytics after a successful import (benchmarks time ingest alone).
+    #[arg(long)]
+    pub no_analytics: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemapArgs {
+    /// Customer slug.
+    #[arg(long)]
+    pub customer: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Data rows to write.
+    #[arg(long, default_value_t = 10_000)]
+    pub rows: u64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Last decision date (YYYY-MM-DD).
+    #[arg(long, default_value = "2026-11-22")]
+    pub end: NaiveDate,
+    /// Span of decision dates before --end.
+    #[arg(long, default_value_t = 120)]
+    pub days: u32,
+    /// Window (ending at --end) holding the injected changes.
+    #[arg(long, default_value_t = 14)]
+    pub recent_days: u32,
+    /// Fraction of malformed rows.
+    #[arg(long, default_value_t = 0.01)]
+    pub bad_rate: f64,
+    /// Inject no behaviour change.
+    #[arg(long)]
+    pub no_drift: bool,
+    /// iso, us or mixed.
+    #[arg(long, default_value = "iso")]
+    pub date_style: DateStyle,
+    /// Output CSV path ('-' for stdout).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write what was injected and the expected counts as JSON here.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +173,7 @@ pub struct DemoArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo(args),
+        Command::Generate(args) => generate_command(args),
         command => {
             let settings = Settings::from_env()?;
             telemetry::init_tracing(settings.log_format);
@@ -110,9 +181,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Serve(args) => serve(settings, args),
                 Command::Migrate => migrate(&settings),
                 Command::CreateUser(args) => create_user_command(&settings, args),
+                Command::Import(args) => import_command(&settings, args),
+                Command::Remap(args) => remap_command(&settings, args),
                 Command::Compute(args) => compute_command(&settings, args),
                 Command::Purge(args) => purge_command(&settings, args),
-                Command::Demo(_) => unreachable!("handled above"),
+                Command::Demo(_) | Command::Generate(_) => unreachable!("handled above"),
             }
         }
     }
@@ -308,6 +381,121 @@ pub fn purge(
     Ok(db.write_blocking(move |conn| crate::db::repo::retention::purge(conn, &plan))?)
 }
 
+fn customer_scope(db: &Db, slug: &str) -> anyhow::Result<TenantScope> {
+    let slug = slug.trim().to_owned();
+    let lookup = slug.clone();
+    match db.write_blocking(move |conn| customers::find_by_slug(conn, &lookup)) {
+        Ok(c) => Ok(TenantScope::for_system(CustomerId(c.id))),
+        Err(crate::db::DbError::NotFound) => bail!("no customer with slug '{slug}'"),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn import_command(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let size = file.metadata().map(|m| m.len()).ok();
+    let db = Db::connect(&settings.database_url, 2)?;
+    db.migrate()?;
+    let scope = customer_scope(&db, &args.customer)?;
+    let request = UploadRequest {
+        scope,
+        file_name: args.file.to_string_lossy().into_owned(),
+        uploaded_by: None,
+        declared_size: size,
+        limits: Limits::from_settings(settings),
+        today: args
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+    };
+    let outcome = ingest::ingest(&db, &request, file, &IngestOptions::default())?;
+    print_outcome(&outcome);
+    if outcome.status == UploadStatus::Failed {
+        bail!(
+            "upload {} failed: {}",
+            outcome.upload_id,
+            outcome.message.as_deref().unwrap_or("see the report")
+        );
+    }
+    if !args.no_analytics {
+        // As after a web upload: the tenant's analytics run on the new data.
+        for run in crate::reports::run_all(&db, &scope, None, "upload") {
+            match run {
+                Ok(r) => println!(
+                    "{}: run {} — {} finding(s), {} new",
+                    crate::reports::product_label(r.product),
+                    r.run_id,
+                    r.events_found,
+                    r.events_created
+                ),
+                Err(err) => eprintln!("analytics failed: {err}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_outcome(outcome: &ingest::IngestOutcome) {
+    println!(
+        "Upload {} ({}): {} in {:.2} s",
+        outcome.upload_id,
+        outcome.file_name,
+        outcome.status.as_str(),
+        outcome.elapsed_ms as f64 / 1000.0
+    );
+    if let Some(message) = &outcome.message {
+        println!("  {message}");
+    }
+    if let Some(report) = &outcome.report {
+        print!("{}", report.to_text());
+    }
+}
+
+fn remap_command(settings: &Settings, args: RemapArgs) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 2)?;
+    db.migrate()?;
+    let scope = customer_scope(&db, &args.customer)?;
+    let out = ingest::remap(&db, &scope)?;
+    println!(
+        "Remapped customer '{}': {} rows changed ({} payer, {} CPT group).",
+        args.customer.trim(),
+        out.payer_rows + out.cpt_group_rows,
+        out.payer_rows,
+        out.cpt_group_rows
+    );
+    Ok(())
+}
+
+fn generate_command(args: GenerateArgs) -> anyhow::Result<()> {
+    let opts = GenOptions {
+        rows: args.rows,
+        seed: args.seed,
+        end: args.end,
+        days: args.days,
+        recent_days: args.recent_days,
+        bad_rate: args.bad_rate,
+        drift: !args.no_drift,
+        date_style: args.date_style,
+    };
+    let truth = if args.out.as_os_str() == "-" {
+        crate::generate::generate(&opts, std::io::stdout().lock())?
+    } else {
+        let file = std::fs::File::create(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        crate::generate::generate(&opts, file)?
+    };
+    if let Some(path) = args.truth {
+        let mut out = BufWriter::new(
+            std::fs::File::create(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        serde_json::to_writer_pretty(&mut out, &truth)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
 pub struct CreatedUser {
     pub user_id: i64,
     pub customer_id: CustomerId,
@@ -431,6 +619,17 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         true,
         &staff_password,
     )?;
+    let demo_rows = 50_000;
+    let scope = TenantScope::for_system(owner.customer_id);
+    // The payer spellings in the generated files, mapped as a customer would map them.
+    db.write_blocking(|conn| {
+        for (alias, canonical) in crate::generate::payer_aliases() {
+            crate::db::repo::mappings::upsert_payer_alias(conn, &scope, alias, canonical)?;
+        }
+        Ok(())
+    })?;
+    let loaded = load_demo_claims(&db, owner.customer_id, demo_rows)?;
+    let runs = crate::reports::run_all(&db, &scope, None, "demo");
     drop(db);
 
     println!();
@@ -441,7 +640,22 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("  Open   http://{}/login", settings.bind);
     println!("  owner  owner@demo.test  password: {owner_password}");
     println!("  staff  staff@demo.test  password: {staff_password}");
-    println!("  Demo claims arrive with the ingestion feature.");
+    println!(
+        "  claims: upload {} — {} of {demo_rows} generated rows accepted ({})",
+        loaded.upload_id,
+        loaded.report.as_ref().map_or(0, |r| r.accepted_rows),
+        loaded.status.as_str()
+    );
+    for run in runs {
+        match run {
+            Ok(r) => println!(
+                "  {}: {} finding(s)",
+                crate::reports::product_label(r.product),
+                r.events_found
+            ),
+            Err(err) => println!("  analytics failed: {err}"),
+        }
+    }
     println!();
 
     let options = BuildOptions {
@@ -454,6 +668,36 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+/// Generates claims with known drift ending today and loads them through the pipeline.
+fn load_demo_claims(
+    db: &Db,
+    customer: CustomerId,
+    rows: u64,
+) -> anyhow::Result<ingest::IngestOutcome> {
+    let today = chrono::Utc::now().date_naive();
+    let opts = GenOptions {
+        rows,
+        end: today,
+        ..GenOptions::default()
+    };
+    let mut csv = Vec::new();
+    crate::generate::generate(&opts, &mut csv)?;
+    let request = UploadRequest {
+        scope: TenantScope::for_system(customer),
+        file_name: "demo-claims.csv".into(),
+        uploaded_by: None,
+        declared_size: Some(csv.len() as u64),
+        limits: Limits::default(),
+        today,
+    };
+    Ok(ingest::ingest(
+        db,
+        &request,
+        std::io::Cursor::new(csv),
+        &IngestOptions::default(),
+    )?)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod generate;
+pub mod ingest;
 pub mod observability;
 pub mod reports;
 pub mod startup;

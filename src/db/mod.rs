@@ -131,6 +131,33 @@ impl Db {
         transaction(&mut conn, f)
     }
 
+    /// Like [`Db::write_blocking`] with the caller's error type, so a long write (the
+    /// ingest pipeline) can roll back on a domain error, not only on a database one.
+    pub fn write_blocking_with<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    {
+        use diesel::Connection;
+        let mut conn = self.pool.get().map_err(|e| E::from(DbError::from(e)))?;
+        let _guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner())),
+            Backend::Postgres => None,
+        };
+        let mut failure: Option<E> = None;
+        let outcome = conn.transaction::<T, diesel::result::Error, _>(|c| {
+            f(c).map_err(|e| {
+                failure = Some(e);
+                diesel::result::Error::RollbackTransaction
+            })
+        });
+        match (outcome, failure) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(err)) => Err(err),
+            (Err(err), None) => Err(E::from(DbError::from(err))),
+        }
+    }
+
     /// Applies pending migrations.
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
         let mut conn = self.get()?;

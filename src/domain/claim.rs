@@ -233,12 +233,15 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     if b.len() < 8 || b.len() > 10 {
         return None;
     }
-    let (y, m, d) = if b[4] == b'-' {
+    // `M/DD/YYYY` also has a '/' at index 4 ("1/10/2026"): the year-first forms need
+    // four leading digits.
+    let year_first = b[..4].iter().all(u8::is_ascii_digit);
+    let (y, m, d) = if year_first && b[4] == b'-' {
         if b.len() != 10 || b[7] != b'-' {
             return None;
         }
         (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?)
-    } else if b[4] == b'/' {
+    } else if year_first && b[4] == b'/' {
         // YYYY/M/D
         let (m, rest) = small_field(&b[5..], b'/')?;
         let (d, rest) = small_field(rest, 0)?;
@@ -608,6 +611,9 @@ mod tests {
         assert_eq!(parse_date("2026/11/22"), Some(ymd(2026, 11, 22)));
         assert_eq!(parse_date("1/5/2026"), Some(ymd(2026, 1, 5)));
         assert_eq!(parse_date("2026/1/5"), Some(ymd(2026, 1, 5)));
+        // One-digit month with a two-digit day puts a '/' where a year-first date has it.
+        assert_eq!(parse_date("1/10/2026"), Some(ymd(2026, 1, 10)));
+        assert_eq!(parse_date("1/1/2026"), Some(ymd(2026, 1, 1)));
         assert_eq!(parse_date("2024-02-29"), Some(ymd(2024, 2, 29)));
     }
 

@@ -7,4 +7,5 @@ mod alerts;
 mod analytics;
 mod common;
 mod foundation;
+mod ingest;
 mod observability;

@@ -724,7 +724,35 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
         .await
         .expect("purge events");
     assert_eq!(purges.len(), 2);
-    assert_eq!(purges[0].as_deref(), Some("audit_events,sessions"));
+    assert_eq!(
+        purges[0].as_deref(),
+        Some("audit_events,sessions,login_attempts")
+    );
+
+    // Login-throttle rows older than a day go; recent ones stay (they still throttle).
+    use payerwatch::db::repo::login_failures::{self, ThrottleScope};
+    let mut conn = app.db.get().expect("conn");
+    login_failures::record(
+        &mut conn,
+        ThrottleScope::Account,
+        "old",
+        now - chrono::Duration::days(2),
+    )
+    .expect("old");
+    login_failures::record(
+        &mut conn,
+        ThrottleScope::Account,
+        "new",
+        now - chrono::Duration::minutes(5),
+    )
+    .expect("new");
+    drop(conn);
+    let throttle = payerwatch::cli::purge(&db, now, None, false).expect("purge");
+    assert_eq!(throttle.login_attempts, Some(1));
+    let mut conn = app.db.get().expect("conn");
+    let left = login_failures::count_older_than(&mut conn, now + chrono::Duration::days(1))
+        .expect("count");
+    assert_eq!(left, 1, "the recent failure still throttles");
 }
 
 fn audit_and_session_counts(db: &Db) -> (i64, i64) {

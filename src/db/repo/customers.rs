@@ -46,6 +46,10 @@ pub fn insert(conn: &mut DbConnection, slug: &str, name: &str) -> Result<i64, Db
             DbError::from(e)
         }
     })?;
+    // Every tenant starts with the default CPT-group table (SPEC §2).
+    let scope =
+        crate::domain::tenant::TenantScope::for_system(crate::domain::tenant::CustomerId(id));
+    super::mappings::seed_default_cpt_groups(conn, &scope)?;
     Ok(id)
 }
 

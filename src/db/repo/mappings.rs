@@ -1,0 +1,196 @@
+//! Tenant mappings: payer aliases (raw name → canonical payer, looked up by the normalized
+//! key of `domain::mapping::payer_key`) and CPT-group code ranges, plus the explicit
+//! re-mapping of stored claims (`payerwatch remap`). Range precedence (narrowest wins) is
+//! applied by the caller (`ingest::mapper`), not here.
+
+use diesel::prelude::*;
+
+use crate::db::schema::{claim_records, cpt_groups, payer_aliases};
+use crate::db::{DbConnection, DbError};
+use crate::domain::mapping::{DEFAULT_CPT_RANGES, payer_key};
+use crate::domain::tenant::TenantScope;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = payer_aliases)]
+pub struct PayerAlias {
+    pub id: i64,
+    pub alias_key: String,
+    pub alias: String,
+    pub canonical: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = cpt_groups)]
+pub struct CptGroupRange {
+    pub id: i64,
+    pub code_start: String,
+    pub code_end: String,
+    pub group_name: String,
+}
+
+pub fn list_payer_aliases(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<PayerAlias>, DbError> {
+    Ok(payer_aliases::table
+        .filter(payer_aliases::customer_id.eq(scope.id()))
+        .order(payer_aliases::alias_key.asc())
+        .select(PayerAlias::as_select())
+        .load(conn)?)
+}
+
+/// Adds or replaces the alias for `alias` (matched by its normalized key). Callers check
+/// both labels for PHI first.
+pub fn upsert_payer_alias(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alias: &str,
+    canonical: &str,
+) -> Result<(), DbError> {
+    let key = payer_key(alias);
+    let alias = alias.trim();
+    let canonical = canonical.trim();
+    let changed = diesel::update(
+        payer_aliases::table
+            .filter(payer_aliases::customer_id.eq(scope.id()))
+            .filter(payer_aliases::alias_key.eq(&key)),
+    )
+    .set((
+        payer_aliases::alias.eq(alias),
+        payer_aliases::canonical.eq(canonical),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(payer_aliases::table)
+            .values((
+                payer_aliases::customer_id.eq(scope.id()),
+                payer_aliases::alias_key.eq(&key),
+                payer_aliases::alias.eq(alias),
+                payer_aliases::canonical.eq(canonical),
+                payer_aliases::created_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn list_cpt_groups(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<CptGroupRange>, DbError> {
+    Ok(cpt_groups::table
+        .filter(cpt_groups::customer_id.eq(scope.id()))
+        .order((cpt_groups::code_start.asc(), cpt_groups::id.asc()))
+        .select(CptGroupRange::as_select())
+        .load(conn)?)
+}
+
+/// Adds a CPT range (an exact code is `start == end`) or renames the group of an existing
+/// identical range.
+pub fn upsert_cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    code_start: &str,
+    code_end: &str,
+    group_name: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(
+        cpt_groups::table
+            .filter(cpt_groups::customer_id.eq(scope.id()))
+            .filter(cpt_groups::code_start.eq(code_start))
+            .filter(cpt_groups::code_end.eq(code_end)),
+    )
+    .set(cpt_groups::group_name.eq(group_name))
+    .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(cpt_groups::table)
+            .values((
+                cpt_groups::customer_id.eq(scope.id()),
+                cpt_groups::code_start.eq(code_start),
+                cpt_groups::code_end.eq(code_end),
+                cpt_groups::group_name.eq(group_name),
+                cpt_groups::created_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Seeds the default CPT-group table (SPEC §2) for a tenant; ranges it already has stay.
+pub fn seed_default_cpt_groups(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<(), DbError> {
+    let existing = list_cpt_groups(conn, scope)?;
+    for range in DEFAULT_CPT_RANGES {
+        let (start, end) = (format!("{:05}", range.first), format!("{:05}", range.last));
+        if existing
+            .iter()
+            .any(|r| r.code_start == start && r.code_end == end)
+        {
+            continue;
+        }
+        upsert_cpt_group(conn, scope, &start, &end, range.group)?;
+    }
+    Ok(())
+}
+
+/// Distinct `(payer_raw, payer)` pairs of the tenant's stored claims (bounded by the number
+/// of payer spellings, not by rows).
+pub fn distinct_claim_payers(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .select((claim_records::payer_raw, claim_records::payer))
+        .distinct()
+        .load(conn)?)
+}
+
+/// Distinct `(cpt, cpt_group)` pairs of the tenant's stored claims.
+pub fn distinct_claim_cpts(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .select((claim_records::cpt, claim_records::cpt_group))
+        .distinct()
+        .load(conn)?)
+}
+
+/// Sets the canonical payer of every claim written as `payer_raw` (set-based; returns rows
+/// changed).
+pub fn set_claims_payer(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payer_raw: &str,
+    payer: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        claim_records::table
+            .filter(claim_records::customer_id.eq(scope.id()))
+            .filter(claim_records::payer_raw.eq(payer_raw))
+            .filter(claim_records::payer.ne(payer)),
+    )
+    .set(claim_records::payer.eq(payer))
+    .execute(conn)?)
+}
+
+/// Sets the CPT group of every claim with code `cpt` (returns rows changed).
+pub fn set_claims_cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    cpt: &str,
+    group: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        claim_records::table
+            .filter(claim_records::customer_id.eq(scope.id()))
+            .filter(claim_records::cpt.eq(cpt))
+            .filter(claim_records::cpt_group.ne(group)),
+    )
+    .set(claim_records::cpt_group.eq(group))
+    .execute(conn)?)
+}

@@ -1,0 +1,286 @@
+//! The row loop: bytes → CSV records → validated, PHI-checked, mapped claims → batches.
+//!
+//! Runs as a producer on its own thread ([`produce`]); the caller's thread writes the
+//! batches to the database (see `ingest::process`), so parsing and inserting overlap.
+//! A batch owns a text arena with the accepted rows' strings, so memory is bounded by
+//! the batch size and the channel depth, never by the file.
+
+use std::io::Read;
+use std::ops::Range;
+use std::sync::mpsc::SyncSender;
+
+use chrono::NaiveDate;
+
+use super::FileError;
+use super::mapper::{Caches, GroupId, Mappings};
+use super::report::Tally;
+use super::source::HashingReader;
+use crate::db::repo::ingest::{NewClaimRef, NewRejection};
+use crate::domain::claim::{Column, CptCode, Outcome, RejectReason, validate_row};
+use crate::domain::csv_format::{HeaderMap, resolve_headers};
+
+/// Rows per batch: a multiple of SQLite's rows per statement (2,520), and a COPY chunk
+/// of a few MB on PostgreSQL.
+pub const BATCH_ROWS: usize = 2_520 * 8;
+
+/// Accepted rows and rejections of a slice of the file.
+#[derive(Debug, Default)]
+pub struct Batch {
+    arena: String,
+    rows: Vec<Row>,
+    pub rejections: Vec<NewRejection>,
+    /// Data rows (accepted + rejected) the batch covers.
+    pub rows_seen: u64,
+}
+
+#[derive(Debug)]
+struct Row {
+    payer_raw: Range<u32>,
+    alias: Option<u32>,
+    cpt: CptCode,
+    group: GroupId,
+    submitted: NaiveDate,
+    decided: NaiveDate,
+    days: i32,
+    outcome: Outcome,
+    cents: Option<i64>,
+    code: Option<Range<u32>>,
+    text: Option<Range<u32>>,
+}
+
+impl Batch {
+    fn push_str(&mut self, s: &str) -> Range<u32> {
+        let start = self.arena.len() as u32;
+        self.arena.push_str(s);
+        start..self.arena.len() as u32
+    }
+
+    fn str(&self, r: &Range<u32>) -> &str {
+        &self.arena[r.start as usize..r.end as usize]
+    }
+
+    /// Orders the accepted rows by decision date (then CPT group) so consecutive index
+    /// inserts land near each other; row order carries no meaning in the table.
+    fn sort_for_indexes(&mut self) {
+        self.rows.sort_unstable_by_key(|r| (r.decided, r.group));
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The accepted rows as insertable claims borrowing from this batch.
+    pub fn claims<'b>(
+        &'b self,
+        mappings: &'b Mappings,
+        customer_id: i64,
+        upload_id: i64,
+    ) -> Vec<NewClaimRef<'b>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let payer_raw = self.str(&r.payer_raw);
+                NewClaimRef {
+                    customer_id,
+                    upload_id,
+                    payer_raw,
+                    payer: r.alias.map_or(payer_raw, |a| mappings.canonical(a)),
+                    cpt: r.cpt.as_str(),
+                    cpt_group: mappings.group_name(r.group),
+                    submitted_date: r.submitted,
+                    decided_date: r.decided,
+                    decision_days: r.days,
+                    outcome: r.outcome.as_str(),
+                    allowed_cents: r.cents,
+                    denial_reason_code: r.code.as_ref().map(|c| self.str(c)),
+                    denial_reason_text: r.text.as_ref().map(|t| self.str(t)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// What the producer hands back after the last batch.
+#[derive(Debug)]
+pub struct Produced {
+    pub tally: Tally,
+    pub unknown_columns: Vec<String>,
+    pub size_bytes: u64,
+    pub sha256: String,
+}
+
+pub struct ProduceArgs<'a> {
+    pub mappings: &'a Mappings,
+    pub upload_id: i64,
+    pub today: NaiveDate,
+    pub max_bytes: u64,
+    pub max_rows: u64,
+}
+
+/// Reads the whole input and sends batches; returns the tally, or the file-level error
+/// that stops the upload. Stops quietly (`Cancelled`) when the receiver went away.
+pub fn produce<R: Read>(
+    input: R,
+    args: &ProduceArgs<'_>,
+    tx: &SyncSender<Batch>,
+) -> Result<Produced, FileError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(256 * 1024)
+        .from_reader(HashingReader::new(input, args.max_bytes));
+    let io_error = |rdr: &csv::Reader<HashingReader<R>>, e: csv::Error| {
+        if rdr.get_ref().exceeded() {
+            FileError::TooLarge {
+                limit: args.max_bytes,
+            }
+        } else {
+            FileError::from_csv(e)
+        }
+    };
+
+    let mut record = csv::ByteRecord::new();
+    let header = match rdr.read_byte_record(&mut record) {
+        Ok(true) => read_header(&record)?,
+        Ok(false) => return Err(FileError::Empty),
+        Err(e) => return Err(io_error(&rdr, e)),
+    };
+
+    let mut tally = Tally::default();
+    let mut caches = Caches::default();
+    let mut batch = Batch::default();
+    let mut problems: Vec<(Column, RejectReason)> = Vec::new();
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(io_error(&rdr, e)),
+        }
+        tally.total += 1;
+        if tally.total > args.max_rows {
+            return Err(FileError::TooManyRows {
+                limit: args.max_rows,
+            });
+        }
+        // csv reports the position *before* skipped line ends, so work back from the
+        // record's end: its last line minus the newlines inside its quoted fields.
+        let end = rdr.position().byte();
+        let last_line = rdr.get_mut().line_at(end.saturating_sub(1));
+        let inner = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        let line = last_line.saturating_sub(inner).max(2);
+        let raw = header
+            .raw_row_from_bytes(&record)
+            .map_err(|e| FileError::NotUtf8 {
+                line,
+                column: e.column.as_str(),
+            })?;
+        tally.missing_optional([
+            raw.allowed_amount.trim().is_empty(),
+            raw.denial_reason_code.trim().is_empty(),
+            raw.denial_reason_text.trim().is_empty(),
+        ]);
+
+        problems.clear();
+        let valid = match validate_row(&raw, args.today) {
+            Ok(v) => Some(v),
+            Err(p) => {
+                problems.extend(p);
+                None
+            }
+        };
+        let payer = raw.payer.trim();
+        let verdict = (!payer.is_empty()).then(|| caches.payer(args.mappings, payer));
+        if verdict.is_some_and(|v| v.phi) {
+            problems.push((Column::Payer, RejectReason::PhiSuspected));
+        }
+        let text = raw.denial_reason_text.trim();
+        if !text.is_empty() && caches.text_has_phi(text) {
+            problems.push((Column::DenialReasonText, RejectReason::PhiSuspected));
+        }
+
+        match valid {
+            Some(claim) if problems.is_empty() => {
+                let alias = verdict.and_then(|v| v.alias);
+                let group = caches.group(args.mappings, claim.cpt);
+                let canonical = alias.map_or(claim.payer, |a| args.mappings.canonical(a));
+                tally.accepted_row(
+                    canonical,
+                    alias.is_none().then_some(claim.payer),
+                    claim.cpt,
+                    claim.outcome,
+                    claim.submitted_date,
+                    claim.decided_date,
+                );
+                let payer_raw = batch.push_str(claim.payer);
+                let code = claim.denial_reason_code.map(|c| batch.push_str(c));
+                let text = claim.denial_reason_text.map(|t| batch.push_str(t));
+                batch.rows.push(Row {
+                    payer_raw,
+                    alias,
+                    cpt: claim.cpt,
+                    group,
+                    submitted: claim.submitted_date,
+                    decided: claim.decided_date,
+                    days: (claim.decided_date - claim.submitted_date).num_days() as i32,
+                    outcome: claim.outcome,
+                    cents: claim.allowed_cents,
+                    code,
+                    text,
+                });
+            }
+            _ => {
+                problems.sort();
+                problems.dedup();
+                tally.rejected_row(&problems);
+                batch
+                    .rejections
+                    .extend(problems.iter().map(|(c, r)| NewRejection {
+                        upload_id: args.upload_id,
+                        row_number: line as i64,
+                        column_name: c.as_str(),
+                        reason: r.as_str(),
+                    }));
+            }
+        }
+        batch.rows_seen += 1;
+        if batch.rows.len() >= BATCH_ROWS || batch.rejections.len() >= BATCH_ROWS {
+            batch.sort_for_indexes();
+            tx.send(std::mem::take(&mut batch))
+                .map_err(|_| FileError::Cancelled)?;
+        }
+    }
+    if tally.total == 0 {
+        return Err(FileError::NoDataRows);
+    }
+    if batch.rows_seen > 0 {
+        batch.sort_for_indexes();
+        tx.send(batch).map_err(|_| FileError::Cancelled)?;
+    }
+    let source = rdr.into_inner();
+    Ok(Produced {
+        tally,
+        unknown_columns: header.unknown_columns().to_vec(),
+        size_bytes: source.bytes_read(),
+        sha256: source.finish(),
+    })
+}
+
+/// Resolves the header record; a header that is not UTF-8 or holds NUL bytes is not a
+/// text CSV at all.
+fn read_header(record: &csv::ByteRecord) -> Result<HeaderMap, FileError> {
+    let mut names = Vec::with_capacity(record.len());
+    for field in record.iter() {
+        let name = std::str::from_utf8(field).map_err(|_| FileError::NotText)?;
+        if name.contains('\0') {
+            return Err(FileError::NotText);
+        }
+        names.push(name);
+    }
+    if names
+        .iter()
+        .all(|n| n.trim().trim_start_matches('\u{feff}').is_empty())
+    {
+        return Err(FileError::Empty);
+    }
+    resolve_headers(&names).map_err(FileError::Header)
+}

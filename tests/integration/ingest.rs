@@ -1,0 +1,710 @@
+//! Claims ingestion end to end on the real database (SQLite, or PostgreSQL when
+//! `PAYERWATCH_TEST_POSTGRES` is set): reason codes, file-level failures, mappings, CSV
+//! dialect details, all-or-nothing, PHI never stored, tenant isolation, the generator's
+//! truth, and the `import` command.
+
+use chrono::NaiveDate;
+use payerwatch::db::repo::{claims, customers, ingest as ingest_repo, mappings, uploads};
+use payerwatch::db::{Db, DbError};
+use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::generate::{DateStyle, GenOptions, GenTruth, generate};
+use payerwatch::ingest::report::QualityReport;
+use payerwatch::ingest::{
+    self, IngestError, IngestOptions, IngestOutcome, Limits, UploadRequest, UploadStatus,
+};
+
+use crate::common::TestDatabase;
+
+const HEADER: &str = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n";
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
+}
+
+struct Fixture {
+    database: TestDatabase,
+    db: Db,
+    scope: TenantScope,
+}
+
+fn fixture() -> Fixture {
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), 4).expect("database");
+    db.migrate().expect("migrations");
+    let scope = new_customer(&db, "acme");
+    Fixture {
+        database,
+        db,
+        scope,
+    }
+}
+
+fn new_customer(db: &Db, slug: &str) -> TenantScope {
+    let slug = slug.to_owned();
+    let id = db
+        .write_blocking(move |c| customers::insert(c, &slug, "Customer"))
+        .expect("customer");
+    TenantScope::for_system(CustomerId(id))
+}
+
+fn request(scope: TenantScope, name: &str) -> UploadRequest {
+    UploadRequest {
+        scope,
+        file_name: name.to_owned(),
+        uploaded_by: None,
+        declared_size: None,
+        limits: Limits::default(),
+        today: today(),
+    }
+}
+
+fn upload(f: &Fixture, name: &str, body: &[u8]) -> IngestOutcome {
+    upload_with(f, request(f.scope, name), body, &IngestOptions::default())
+}
+
+fn upload_with(
+    f: &Fixture,
+    req: UploadRequest,
+    body: &[u8],
+    options: &IngestOptions,
+) -> IngestOutcome {
+    ingest::ingest(&f.db, &req, body, options).expect("upload recorded")
+}
+
+fn claim_count(f: &Fixture, scope: &TenantScope, upload_id: i64) -> i64 {
+    let mut c = f.db.get().expect("conn");
+    claims::count_for_upload(&mut c, scope, upload_id).expect("count")
+}
+
+fn rejections(f: &Fixture, upload_id: i64) -> Vec<(i64, String, String)> {
+    let mut c = f.db.get().expect("conn");
+    ingest_repo::list_rejections(&mut c, &f.scope, upload_id, 100_000).expect("rejections")
+}
+
+fn stored_report(f: &Fixture, upload_id: i64) -> Option<QualityReport> {
+    let mut c = f.db.get().expect("conn");
+    match ingest_repo::find_report(&mut c, &f.scope, upload_id) {
+        Ok(json) => Some(serde_json::from_str(&json).expect("report json")),
+        Err(DbError::NotFound) => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn csv(rows: &[&str]) -> Vec<u8> {
+    let mut s = HEADER.to_owned();
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+fn generated(opts: &GenOptions) -> (Vec<u8>, GenTruth) {
+    let mut out = Vec::new();
+    let truth = generate(opts, &mut out).expect("generate");
+    (out, truth)
+}
+
+#[test]
+fn every_reason_code_is_reported_with_row_column_and_reason_only() {
+    let f = fixture();
+    let long_code = "CO-16-".to_owned() + &"X".repeat(40);
+    let too_long_row = format!("Aetna,99213,2026-01-02,2026-01-10,DENIED,,{long_code},");
+    let body = csv(&[
+        ",99213,2026-01-02,2026-01-10,PAID,,,",           // 2
+        "Aetna,99213,2026-13-45,2026-01-10,PAID,,,",      // 3
+        "Aetna,99213,2026-01-10,2026-01-02,PAID,,,",      // 4
+        "Aetna,99213,2026-01-02,2027-01-01,PAID,,,",      // 5
+        "Aetna,9921,2026-01-02,2026-01-10,PAID,,,",       // 6
+        "Aetna,99213,2026-01-02,2026-01-10,PAID,-5.00,,", // 7
+        &too_long_row,                                    // 8
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,CO-16,Member SSN 123-45-6789 on file", // 9
+        "Jane jane.doe@example.com,99213,2026-01-02,2026-01-10,PAID,,,", // 10
+        ",ABC,bad,bad,,x,,",                              // 11
+        "Aetna,99213,2026-01-02,2026-01-02,PAID,10,,",    // 12
+        "Aetna,99213,2026-01-02,2026-11-23,PAID,,,",      // 13
+    ]);
+    let out = upload(&f, "reasons.csv", &body);
+    assert_eq!(out.status, UploadStatus::Partial);
+    let report = out.report.expect("report");
+    assert_eq!(
+        (
+            report.total_rows,
+            report.accepted_rows,
+            report.rejected_rows
+        ),
+        (12, 2, 10)
+    );
+    let by_reason: Vec<(&str, u64)> = report
+        .rejected_by_reason
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        by_reason,
+        [
+            ("date_order", 1),
+            ("future_date", 1),
+            ("invalid_amount", 2),
+            ("invalid_cpt", 2),
+            ("invalid_date", 2),
+            ("missing_value", 2),
+            ("phi_suspected", 2),
+            ("too_long", 1),
+        ]
+    );
+    assert_eq!(report.rejected_by_column["payer"], 3);
+    assert_eq!(report.rejected_by_column["decided_date"], 3);
+    assert_eq!(report.rejected_by_column["outcome"], 1);
+    assert_eq!(report.quality_score, Some(16.67));
+    assert!(report.quality_warning);
+
+    let rows = rejections(&f, out.upload_id);
+    let line = |n: i64| -> Vec<(String, String)> {
+        rows.iter()
+            .filter(|r| r.0 == n)
+            .map(|r| (r.1.clone(), r.2.clone()))
+            .collect()
+    };
+    let pair = |c: &str, r: &str| (c.to_owned(), r.to_owned());
+    assert_eq!(line(2), [pair("payer", "missing_value")]);
+    assert_eq!(line(3), [pair("submitted_date", "invalid_date")]);
+    assert_eq!(line(4), [pair("decided_date", "date_order")]);
+    assert_eq!(line(5), [pair("decided_date", "future_date")]);
+    assert_eq!(line(6), [pair("cpt", "invalid_cpt")]);
+    assert_eq!(line(7), [pair("allowed_amount", "invalid_amount")]);
+    assert_eq!(line(8), [pair("denial_reason_code", "too_long")]);
+    assert_eq!(line(9), [pair("denial_reason_text", "phi_suspected")]);
+    assert_eq!(line(10), [pair("payer", "phi_suspected")]);
+    assert_eq!(line(11).len(), 6, "one line per column and reason");
+    assert!(line(12).is_empty() && line(13).is_empty());
+    assert_eq!(rows.len(), 15);
+    assert_eq!(report.rejection_lines, 15);
+    assert_eq!(claim_count(&f, &f.scope, out.upload_id), 2);
+
+    let mut c = f.db.get().expect("conn");
+    let upload = uploads::find(&mut c, &f.scope, out.upload_id).expect("upload");
+    assert_eq!(upload.status, "partial");
+    assert_eq!(upload.quality_score_centi, Some(1667));
+    assert_eq!((upload.accepted_rows, upload.rejected_rows), (2, 10));
+}
+
+fn assert_failed_with(f: &Fixture, out: &IngestOutcome, needle: &str) {
+    assert_eq!(out.status, UploadStatus::Failed, "{:?}", out.message);
+    let message = out.message.clone().expect("message");
+    assert!(
+        message.contains(needle),
+        "{message:?} should mention {needle:?}"
+    );
+    assert_eq!(claim_count(f, &f.scope, out.upload_id), 0);
+    assert!(rejections(f, out.upload_id).is_empty());
+    assert!(stored_report(f, out.upload_id).is_none());
+    let mut c = f.db.get().expect("conn");
+    let stored = uploads::find(&mut c, &f.scope, out.upload_id).expect("upload");
+    assert_eq!(stored.status, "failed");
+    assert_eq!(stored.message.as_deref(), Some(message.as_str()));
+    assert!(stored.sha256.is_none());
+}
+
+#[test]
+fn file_level_failures_store_only_a_failed_upload_with_a_clear_message() {
+    let f = fixture();
+    let good_row = "Aetna,99213,2026-01-02,2026-01-10,PAID,,,";
+
+    assert_failed_with(&f, &upload(&f, "empty.csv", b""), "empty");
+    assert_failed_with(&f, &upload(&f, "blank.csv", b"\n\n"), "empty");
+    assert_failed_with(
+        &f,
+        &upload(&f, "header.csv", HEADER.as_bytes()),
+        "no data rows",
+    );
+    assert_failed_with(
+        &f,
+        &upload(
+            &f,
+            "image.png",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe",
+        ),
+        "not a text CSV",
+    );
+    let mut latin1 = HEADER.as_bytes().to_vec();
+    latin1.extend_from_slice(b"Caf\xe9 Health,99213,2026-01-02,2026-01-10,PAID,,,\n");
+    assert_failed_with(&f, &upload(&f, "latin1.csv", &latin1), "not UTF-8");
+    assert_failed_with(
+        &f,
+        &upload(
+            &f,
+            "missing.csv",
+            b"payer,outcome,decided_date\nAetna,PAID,2026-01-02\n",
+        ),
+        "required columns are missing: cpt, submitted_date",
+    );
+    assert_failed_with(
+        &f,
+        &upload(
+            &f,
+            "repeat.csv",
+            format!(
+                "{}Payer_Name\n{good_row},x\n",
+                HEADER.trim_end().to_owned() + ","
+            )
+            .as_bytes(),
+        ),
+        "appears more than once",
+    );
+
+    let big = csv(&[good_row; 50]);
+    let mut req = request(f.scope, "big.csv");
+    req.limits.max_bytes = 1024;
+    assert_failed_with(
+        &f,
+        &upload_with(&f, req.clone(), &big, &IngestOptions::default()),
+        "larger than the limit",
+    );
+    req.declared_size = Some(big.len() as u64);
+    assert_failed_with(
+        &f,
+        &upload_with(&f, req, &big, &IngestOptions::default()),
+        "larger than the limit",
+    );
+    let mut req = request(f.scope, "rows.csv");
+    req.limits.max_rows = 10;
+    assert_failed_with(
+        &f,
+        &upload_with(&f, req, &big, &IngestOptions::default()),
+        "more than the limit of 10 data rows",
+    );
+
+    // The same bytes again: refused, pointing at the first upload.
+    let first = upload(&f, "first.csv", &big);
+    assert_eq!(first.status, UploadStatus::Succeeded);
+    let again = upload(&f, "again.csv", &big);
+    assert_failed_with(&f, &again, &format!("upload {}", first.upload_id));
+    assert_eq!(again.duplicate_of, Some(first.upload_id));
+    assert!(matches!(
+        again.failure,
+        Some(IngestError::Duplicate { earlier }) if earlier == first.upload_id
+    ));
+    let mut c = f.db.get().expect("conn");
+    let stored = uploads::find(&mut c, &f.scope, again.upload_id).expect("upload");
+    assert_eq!(stored.duplicate_of, Some(first.upload_id));
+}
+
+#[test]
+fn every_row_rejected_is_a_failed_upload_with_its_report() {
+    let f = fixture();
+    let out = upload(
+        &f,
+        "bad.csv",
+        &csv(&[
+            ",99213,2026-01-02,2026-01-10,PAID,,,",
+            "Aetna,x,2026-01-02,2026-01-10,PAID,,,",
+        ]),
+    );
+    assert_eq!(out.status, UploadStatus::Failed);
+    assert!(
+        out.message
+            .expect("message")
+            .contains("every row was rejected")
+    );
+    assert_eq!(rejections(&f, out.upload_id).len(), 2);
+    assert_eq!(
+        stored_report(&f, out.upload_id)
+            .expect("report")
+            .rejected_rows,
+        2
+    );
+    assert_eq!(claim_count(&f, &f.scope, out.upload_id), 0);
+}
+
+#[test]
+fn payer_aliases_and_cpt_groups_map_claims() {
+    let f = fixture();
+    let scope = f.scope;
+    f.db.write_blocking(move |c| {
+        mappings::upsert_payer_alias(c, &scope, "UHC", "UnitedHealthcare")?;
+        mappings::upsert_payer_alias(c, &scope, "United  Healthcare", "UnitedHealthcare")?;
+        mappings::upsert_cpt_group(c, &scope, "29881", "29881", "ARTHROSCOPY")
+    })
+    .expect("mappings");
+    let out = upload(
+        &f,
+        "aliases.csv",
+        &csv(&[
+            "  uhc ,99213,2026-01-02,2026-01-10,PAID,,,",
+            "UNITED healthcare,29881,2026-01-02,2026-01-10,PAID,,,",
+            "  Aetna Inc ,70450,2026-01-02,2026-01-10,PAID,,,",
+            "Aetna Inc,0001f,2026-01-02,2026-01-10,PAID,,,",
+            "Aetna Inc,97110,2026-01-02,2026-01-10,PAID,,,",
+        ]),
+    );
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    let report = out.report.expect("report");
+    assert_eq!(report.distinct_payers, 2);
+    assert_eq!(report.unmapped_payers.names, ["Aetna Inc"]);
+    let mut c = f.db.get().expect("conn");
+    let mut rows: Vec<(String, String, String, String)> = claims::list_recent(&mut c, &f.scope, 10)
+        .expect("claims")
+        .into_iter()
+        .map(|r| (r.payer_raw, r.payer, r.cpt, r.cpt_group))
+        .collect();
+    rows.sort();
+    let row = |a: &str, b: &str, c: &str, d: &str| {
+        (a.to_owned(), b.to_owned(), c.to_owned(), d.to_owned())
+    };
+    assert_eq!(
+        rows,
+        [
+            row("Aetna Inc", "Aetna Inc", "0001F", "OTHER"),
+            row("Aetna Inc", "Aetna Inc", "70450", "IMAGING"),
+            row("Aetna Inc", "Aetna Inc", "97110", "THERAPY"),
+            row(
+                "UNITED healthcare",
+                "UnitedHealthcare",
+                "29881",
+                "ARTHROSCOPY"
+            ),
+            row("uhc", "UnitedHealthcare", "99213", "EVAL_MGMT"),
+        ]
+    );
+}
+
+#[test]
+fn bom_crlf_and_quoted_commas_and_newlines_keep_physical_row_numbers() {
+    let f = fixture();
+    let body = "\u{feff}Payer,CPT,Submitted_Date,Decided_Date,Outcome,Allowed_Amount,Denial_Reason_Code,Denial_Reason_Text,Notes\r\n\
+Aetna,99213,2026-01-02,2026-01-10,PAID,\"$1,234.50\",,,x\r\n\
+\"Blue, Cross\",99213,2026-01-02,2026-01-10,DENIED,12.00,CO-16,\"Line one\r\nline two, with comma\",\"note\nwith newline\"\r\n\
+Cigna,ABC,2026-01-02,2026-01-10,PAID,,,,\r\n\
+Humana,99213,2026-01-02,2026-01-01,PAID,,,,\r\n";
+    let out = upload(&f, "dialect.csv", body.as_bytes());
+    assert_eq!(out.status, UploadStatus::Partial, "{:?}", out.message);
+    let report = out.report.expect("report");
+    assert_eq!(report.unknown_columns, ["Notes"]);
+    assert_eq!((report.accepted_rows, report.rejected_rows), (2, 2));
+    let rows = rejections(&f, out.upload_id);
+    let lines: Vec<(i64, &str)> = rows.iter().map(|r| (r.0, r.2.as_str())).collect();
+    assert_eq!(lines, [(6, "invalid_cpt"), (7, "date_order")]);
+    let mut c = f.db.get().expect("conn");
+    let stored = claims::list_recent(&mut c, &f.scope, 10).expect("claims");
+    let blue = stored
+        .iter()
+        .find(|r| r.payer == "Blue, Cross")
+        .expect("quoted payer");
+    assert_eq!(
+        blue.denial_reason_text.as_deref(),
+        Some("Line one\r\nline two, with comma")
+    );
+    let aetna = stored.iter().find(|r| r.payer == "Aetna").expect("aetna");
+    assert_eq!(aetna.allowed_cents, Some(123_450));
+    assert_eq!(aetna.decision_days, 8);
+}
+
+#[test]
+fn three_date_formats_and_outcome_spellings() {
+    let f = fixture();
+    let out = upload(
+        &f,
+        "dates.csv",
+        &csv(&[
+            "A,99213,2026-01-02,2026-01-10,paid,,,",
+            "A,99213,01/02/2026,1/10/2026,APPROVED,,,",
+            "A,99213,2026/01/02,2026/1/10,Accepted,,,",
+            "A,99213,2026-01-02,01/10/2026,Denied,,,",
+            "A,99213,2026-01-02,2026-01-10,REJECTED,,,",
+            "A,99213,2026-01-02,2026-01-10,declined,,,",
+            "A,99213,2026-01-02,2026-01-10,PENDING,,,",
+            "A,99213,02-01-2026,2026-01-10,PAID,,,",
+        ]),
+    );
+    let report = out.report.expect("report");
+    assert_eq!((report.accepted_rows, report.rejected_rows), (7, 1));
+    assert_eq!(
+        (
+            report.outcomes.paid,
+            report.outcomes.denied,
+            report.outcomes.other
+        ),
+        (3, 3, 1)
+    );
+    assert_eq!(report.warning_rows, 1);
+    let range = report.date_range.expect("dates");
+    assert_eq!(
+        range.submitted_from,
+        NaiveDate::from_ymd_opt(2026, 1, 2).expect("d")
+    );
+    assert_eq!(
+        range.decided_to,
+        NaiveDate::from_ymd_opt(2026, 1, 10).expect("d")
+    );
+    let mut c = f.db.get().expect("conn");
+    let stored = claims::list_recent(&mut c, &f.scope, 10).expect("claims");
+    assert!(stored.iter().all(|r| r.decision_days == 8));
+    let mut outcomes: Vec<String> = stored.into_iter().map(|r| r.outcome).collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            "DENIED", "DENIED", "DENIED", "OTHER", "PAID", "PAID", "PAID"
+        ]
+    );
+}
+
+#[test]
+fn an_injected_failure_mid_way_leaves_no_claims_of_the_upload() {
+    let f = fixture();
+    let (body, _) = generated(&GenOptions {
+        rows: 50_000,
+        ..GenOptions::default()
+    });
+    let options = IngestOptions {
+        fail_after_rows: Some(20_000),
+    };
+    let out = upload_with(&f, request(f.scope, "crash.csv"), &body, &options);
+    assert_failed_with(&f, &out, "nothing was stored");
+    let mut c = f.db.get().expect("conn");
+    assert_eq!(claims::count(&mut c, &f.scope).expect("count"), 0);
+    drop(c);
+    // The same bytes go in afterwards: a failed upload keeps no hash.
+    let retry = upload(&f, "crash.csv", &body);
+    assert_eq!(retry.status, UploadStatus::Partial);
+    assert_eq!(
+        claim_count(&f, &f.scope, retry.upload_id),
+        retry.report.expect("report").accepted_rows as i64
+    );
+}
+
+#[test]
+fn phi_is_never_stored_anywhere() {
+    let f = fixture();
+    let phi = [
+        "123-45-6789",
+        "Jennifer",
+        "(555) 867-5309",
+        "jane.doe@example.com",
+        "MRN 1234567",
+        "01/02/1980",
+    ];
+    let body = csv(&[
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,CO-16,Member SSN 123-45-6789 on file",
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,CO-16,Called patient Jennifer about coverage",
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,CO-16,Call back at (555) 867-5309",
+        "jane.doe@example.com,99213,2026-01-02,2026-01-10,PAID,,,",
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,CO-16,MRN 1234567 DOB 01/02/1980",
+        "Aetna,99213,2026-01-02,2026-01-10,PAID,,,",
+    ]);
+    let out = upload(&f, "patient Jennifer SSN 123-45-6789.csv", &body);
+    assert_eq!(out.status, UploadStatus::Partial);
+    assert_eq!(out.file_name, format!("upload-{}.csv", out.upload_id));
+    let report_json = {
+        let mut c = f.db.get().expect("conn");
+        ingest_repo::find_report(&mut c, &f.scope, out.upload_id).expect("report")
+    };
+    let mut c = f.db.get().expect("conn");
+    let upload = uploads::find(&mut c, &f.scope, out.upload_id).expect("upload");
+    let mut stored_text = vec![
+        report_json,
+        upload.file_name,
+        upload.message.unwrap_or_default(),
+    ];
+    for r in claims::list_recent(&mut c, &f.scope, 100).expect("claims") {
+        stored_text.extend([r.payer_raw, r.payer, r.cpt, r.outcome]);
+        stored_text.extend(r.denial_reason_code);
+        stored_text.extend(r.denial_reason_text);
+    }
+    for (_, column, reason) in rejections(&f, out.upload_id) {
+        stored_text.extend([column, reason]);
+    }
+    let all = stored_text.join("\n");
+    for needle in phi {
+        assert!(!all.contains(needle), "{needle} was stored");
+    }
+    assert!(all.contains("phi_suspected"));
+}
+
+#[test]
+fn tenants_never_see_each_others_uploads_or_mappings() {
+    let f = fixture();
+    let other = new_customer(&f.db, "other");
+    f.db.write_blocking(move |c| mappings::upsert_payer_alias(c, &other, "Aetna", "OTHER-TENANT"))
+        .expect("alias");
+    let out = upload(
+        &f,
+        "mine.csv",
+        &csv(&["Aetna,99213,2026-01-02,2026-01-10,PAID,,,"]),
+    );
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    assert_eq!(claim_count(&f, &other, out.upload_id), 0);
+    let mut c = f.db.get().expect("conn");
+    assert!(matches!(
+        uploads::find(&mut c, &other, out.upload_id),
+        Err(DbError::NotFound)
+    ));
+    assert!(matches!(
+        ingest_repo::find_report(&mut c, &other, out.upload_id),
+        Err(DbError::NotFound)
+    ));
+    let mine = claims::list_recent(&mut c, &f.scope, 10).expect("claims");
+    assert_eq!(
+        mine[0].payer, "Aetna",
+        "the other tenant's alias does not apply"
+    );
+    drop(c);
+    // The same bytes for another tenant are not a duplicate.
+    let theirs = ingest::ingest(
+        &f.db,
+        &request(other, "theirs.csv"),
+        &csv(&["Aetna,99213,2026-01-02,2026-01-10,PAID,,,"])[..],
+        &IngestOptions::default(),
+    )
+    .expect("upload");
+    assert_eq!(theirs.status, UploadStatus::Succeeded);
+}
+
+#[test]
+fn a_generated_file_with_bad_rows_matches_the_generator_truth() {
+    let f = fixture();
+    let (body, truth) = generated(&GenOptions {
+        rows: 30_000,
+        seed: 7,
+        bad_rate: 0.05,
+        date_style: DateStyle::Mixed,
+        ..GenOptions::default()
+    });
+    let mut req = request(f.scope, "generated.csv");
+    req.today = truth.end;
+    let out = upload_with(&f, req, &body, &IngestOptions::default());
+    let report = out.report.expect("report");
+    let counts = &truth.counts;
+    assert_eq!(report.total_rows, counts.rows);
+    assert_eq!(report.accepted_rows, counts.expected_accepted_rows);
+    assert_eq!(report.rejected_rows, counts.expected_rejected_rows);
+    for (reason, n) in &counts.expected_rejected_by_reason {
+        assert_eq!(report.rejected_by_reason[*reason], *n, "{reason}");
+    }
+    for (column, n) in &counts.expected_rejected_by_column {
+        assert_eq!(report.rejected_by_column[*column], *n, "{column}");
+    }
+    assert_eq!(report.warning_rows, counts.outcomes_accepted.other);
+    assert_eq!(report.outcomes.denied, counts.outcomes_accepted.denied);
+    assert_eq!(report.outcomes.paid, counts.outcomes_accepted.paid);
+    assert_eq!(
+        claim_count(&f, &f.scope, out.upload_id),
+        counts.expected_accepted_rows as i64
+    );
+    // One problem per malformed row: one rejection line each.
+    assert_eq!(
+        rejections(&f, out.upload_id).len() as u64,
+        counts.expected_rejected_rows
+    );
+}
+
+#[test]
+fn anomalies_are_found_against_three_earlier_uploads() {
+    let f = fixture();
+    for seed in 1..=3 {
+        let (body, _) = generated(&GenOptions {
+            rows: 1_000,
+            seed,
+            bad_rate: 0.0,
+            ..GenOptions::default()
+        });
+        let out = upload(&f, "daily.csv", &body);
+        assert!(out.report.expect("report").anomalies.is_empty());
+    }
+    let (body, _) = generated(&GenOptions {
+        rows: 10_000,
+        seed: 4,
+        bad_rate: 0.0,
+        ..GenOptions::default()
+    });
+    let out = upload(&f, "huge.csv", &body);
+    let report = out.report.expect("report");
+    assert_eq!(report.anomaly_baseline_uploads, 3);
+    assert!(
+        report.anomalies.iter().any(|a| a.check == "volume"),
+        "{:?}",
+        report.anomalies
+    );
+    let stored = stored_report(&f, out.upload_id).expect("stored");
+    assert_eq!(stored.anomalies, report.anomalies);
+}
+
+#[test]
+fn remap_applies_changed_mappings_to_stored_claims() {
+    let f = fixture();
+    let out = upload(
+        &f,
+        "before.csv",
+        &csv(&[
+            "UHC,99213,2026-01-02,2026-01-10,PAID,,,",
+            "UHC,29881,2026-01-02,2026-01-10,PAID,,,",
+            "Aetna,29881,2026-01-02,2026-01-10,PAID,,,",
+        ]),
+    );
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    let scope = f.scope;
+    f.db.write_blocking(move |c| {
+        mappings::upsert_payer_alias(c, &scope, "uhc", "UnitedHealthcare")?;
+        mappings::upsert_cpt_group(c, &scope, "29881", "29881", "ARTHROSCOPY")
+    })
+    .expect("mappings");
+    let changed = ingest::remap(&f.db, &f.scope).expect("remap");
+    assert_eq!((changed.payer_rows, changed.cpt_group_rows), (2, 2));
+    assert_eq!(ingest::remap(&f.db, &f.scope).expect("again").payer_rows, 0);
+}
+
+#[test]
+fn new_customers_start_with_the_default_cpt_groups() {
+    let f = fixture();
+    let mut c = f.db.get().expect("conn");
+    let groups = mappings::list_cpt_groups(&mut c, &f.scope).expect("groups");
+    let mut names: Vec<&str> = groups.iter().map(|g| g.group_name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["EVAL_MGMT", "IMAGING", "LAB", "SURGERY", "THERAPY"]);
+}
+
+#[test]
+fn import_command_prints_the_report_and_fails_loudly() {
+    let f = fixture();
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("claims.csv");
+    std::fs::write(
+        &good,
+        csv(&[
+            "Aetna,99213,2026-01-02,2026-01-10,PAID,,,",
+            ",99213,2026-01-02,2026-01-10,PAID,,,",
+        ]),
+    )
+    .expect("write");
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_payerwatch"))
+            .args(["import", file.to_str().expect("path"), "--customer", "acme"])
+            .args(["--today", "2026-11-22"])
+            .env("DATABASE_URL", f.database.url())
+            .env("PAYERWATCH_LOG_FORMAT", "text")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run payerwatch")
+    };
+    let ok = run(&good);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(stdout.contains("partial"), "{stdout}");
+    assert!(stdout.contains("1 accepted, 1 rejected"), "{stdout}");
+    assert!(stdout.contains("missing_value 1"), "{stdout}");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "payer,cpt\nAetna,99213\n").expect("write");
+    let failed = run(&bad);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("submitted_date, decided_date, outcome"),
+        "{stderr}"
+    );
+}
