@@ -130,19 +130,28 @@ pub fn cooldown_minutes(conn: &mut DbConnection, scope: &TenantScope) -> Result<
         .first(conn)?)
 }
 
+/// Alerts of one key (product, kind, payer, cpt_group) of the tenant.
+fn of_key<'a>(
+    scope: &TenantScope,
+    key: (&'a str, &'a str, &'a str, &'a str),
+) -> alert_events::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend> {
+    let (product, kind, payer, group) = key;
+    alert_events::table
+        .filter(alert_events::customer_id.eq(scope.id()))
+        .filter(alert_events::product.eq(product))
+        .filter(alert_events::kind.eq(kind))
+        .filter(alert_events::payer.eq(payer))
+        .filter(alert_events::cpt_group.eq(group))
+        .into_boxed()
+}
+
 /// The newest alert of a key that was sent (not suppressed).
 pub fn last_sent_at(
     conn: &mut DbConnection,
     scope: &TenantScope,
     key: (&str, &str, &str, &str),
 ) -> Result<Option<NaiveDateTime>, DbError> {
-    let (product, kind, payer, group) = key;
-    Ok(alert_events::table
-        .filter(alert_events::customer_id.eq(scope.id()))
-        .filter(alert_events::product.eq(product))
-        .filter(alert_events::kind.eq(kind))
-        .filter(alert_events::payer.eq(payer))
-        .filter(alert_events::cpt_group.eq(group))
+    Ok(of_key(scope, key)
         .filter(alert_events::initial_status.eq("open"))
         .select(max(alert_events::created_at))
         .first(conn)?)
@@ -155,16 +164,12 @@ pub fn noise_judgments_since(
     key: (&str, &str, &str, &str),
     since: NaiveDateTime,
 ) -> Result<u32, DbError> {
-    let (product, kind, payer, group) = key;
-    let n: i64 = alert_events::table
-        .inner_join(alert_judgments::table)
-        .filter(alert_events::customer_id.eq(scope.id()))
-        .filter(alert_events::product.eq(product))
-        .filter(alert_events::kind.eq(kind))
-        .filter(alert_events::payer.eq(payer))
-        .filter(alert_events::cpt_group.eq(group))
-        .filter(alert_events::created_at.ge(since))
+    let judged_noise = alert_judgments::table
         .filter(alert_judgments::verdict.eq("noise"))
+        .select(alert_judgments::alert_id);
+    let n: i64 = of_key(scope, key)
+        .filter(alert_events::created_at.ge(since))
+        .filter(alert_events::id.eq_any(judged_noise))
         .select(count(alert_events::id).aggregate_distinct())
         .first(conn)?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))

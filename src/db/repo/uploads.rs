@@ -79,17 +79,7 @@ pub fn delete(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<(
         if has_claims {
             return Err(DbError::UploadHasClaims { upload_id: id });
         }
-        diesel::delete(
-            uploads::table
-                .filter(uploads::customer_id.eq(scope.id()))
-                .filter(uploads::id.eq(id)),
-        )
-        .execute(conn)
-        .map_err(|e| match DbError::from(e) {
-            DbError::ForeignKey => DbError::UploadHasClaims { upload_id: id },
-            other => other,
-        })?;
-        Ok(())
+        delete_relying_on_foreign_key(conn, scope, id)
     })
 }
 

@@ -306,14 +306,13 @@ fn invalid_link() -> AppError {
     )
 }
 
-pub async fn set_password_form(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    token: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let token = token.into_inner();
-    let hash = hash_link_token(&token);
-    let (link, user) = state
+/// The unused, unexpired link for `token` and its user; anything else is "gone".
+async fn usable_link(
+    state: &AppState,
+    token: &str,
+) -> Result<(password_tokens::PasswordToken, crate::db::models::User), AppError> {
+    let hash = hash_link_token(token);
+    state
         .db
         .run(move |conn| {
             let link = password_tokens::find_usable(conn, &hash, repo::now())?;
@@ -324,7 +323,16 @@ pub async fn set_password_form(
         .map_err(|e| match e {
             crate::db::DbError::NotFound => invalid_link(),
             other => other.into(),
-        })?;
+        })
+}
+
+pub async fn set_password_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    let (link, user) = usable_link(&state, &token).await?;
     let mut layout = Layout::public("Choose a password");
     layout.csrf_token = ensure_csrf_token(&req.get_session())?;
     render(&SetPasswordPage {
@@ -353,22 +361,7 @@ pub async fn set_password_submit(
         return Err(AppError::TooManyRequests { retry_after_secs });
     }
     let token = token.into_inner();
-    let hash = hash_link_token(&token);
-    let (link, user) = {
-        let hash = hash.clone();
-        state
-            .db
-            .run(move |conn| {
-                let link = password_tokens::find_usable(conn, &hash, repo::now())?;
-                let user = users::find_for_session(conn, link.user_id)?;
-                Ok((link, user))
-            })
-            .await
-            .map_err(|e| match e {
-                crate::db::DbError::NotFound => invalid_link(),
-                other => other.into(),
-            })?
-    };
+    let (link, user) = usable_link(&state, &token).await?;
     let form = form.into_inner();
     let problem = if form.password != form.password_confirm {
         Some("The two passwords do not match.".to_string())

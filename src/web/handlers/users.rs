@@ -248,29 +248,23 @@ async fn create(
                 Some(actor_id),
                 expires,
             )?;
-            audit::record(
+            member_event(
                 conn,
                 &ctx,
-                AuditEntry {
-                    customer_id: Some(scope.id()),
-                    actor_user_id: Some(actor_id),
-                    action: "user.created",
-                    target_type: Some("user"),
-                    target_id: Some(id.to_string()),
-                    changed_fields: &["email", "role"],
-                },
+                &scope,
+                actor_id,
+                "user.created",
+                id,
+                &["email", "role"],
             )?;
-            audit::record(
+            member_event(
                 conn,
                 &ctx,
-                AuditEntry {
-                    customer_id: Some(scope.id()),
-                    actor_user_id: Some(actor_id),
-                    action: "password_link.issued",
-                    target_type: Some("user"),
-                    target_id: Some(id.to_string()),
-                    changed_fields: &[],
-                },
+                &scope,
+                actor_id,
+                "password_link.issued",
+                id,
+                &[],
             )?;
             Ok(email)
         })
@@ -314,22 +308,43 @@ async fn change_role(
                 return Err(DbError::Duplicate("LAST_OWNER"));
             }
             users::set_role(conn, &scope, target_id, new_role)?;
-            audit::record(
+            member_event(
                 conn,
                 &ctx,
-                AuditEntry {
-                    customer_id: Some(scope.id()),
-                    actor_user_id: Some(actor_id),
-                    action: "user.role_changed",
-                    target_type: Some("user"),
-                    target_id: Some(target_id.to_string()),
-                    changed_fields: &["role"],
-                },
+                &scope,
+                actor_id,
+                "user.role_changed",
+                target_id,
+                &["role"],
             )
         })
         .await
         .map_err(last_owner_message)?;
     Ok(format!("{} is now {}.", target.email, new_role.label()))
+}
+
+/// Audits a change to a member of the actor's tenant (field names only, never values).
+fn member_event(
+    conn: &mut crate::db::DbConnection,
+    ctx: &AuditContext,
+    scope: &crate::domain::tenant::TenantScope,
+    actor_id: i64,
+    action: &str,
+    member_id: i64,
+    changed_fields: &[&str],
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        ctx,
+        AuditEntry {
+            customer_id: Some(scope.id()),
+            actor_user_id: Some(actor_id),
+            action,
+            target_type: Some("user"),
+            target_id: Some(member_id.to_string()),
+            changed_fields,
+        },
+    )
 }
 
 fn last_owner_message(err: DbError) -> AppError {
@@ -371,21 +386,18 @@ async fn set_active(
             if !active {
                 sessions::delete_for_user(conn, target_id)?;
             }
-            audit::record(
+            member_event(
                 conn,
                 &ctx,
-                AuditEntry {
-                    customer_id: Some(scope.id()),
-                    actor_user_id: Some(actor_id),
-                    action: if active {
-                        "user.activated"
-                    } else {
-                        "user.deactivated"
-                    },
-                    target_type: Some("user"),
-                    target_id: Some(target_id.to_string()),
-                    changed_fields: &["is_active"],
+                &scope,
+                actor_id,
+                if active {
+                    "user.activated"
+                } else {
+                    "user.deactivated"
                 },
+                target_id,
+                &["is_active"],
             )
         })
         .await
@@ -425,17 +437,14 @@ async fn reset_link(
                 Some(actor_id),
                 expires,
             )?;
-            audit::record(
+            member_event(
                 conn,
                 &ctx,
-                AuditEntry {
-                    customer_id: Some(scope.id()),
-                    actor_user_id: Some(actor_id),
-                    action: "password_link.issued",
-                    target_type: Some("user"),
-                    target_id: Some(target_id.to_string()),
-                    changed_fields: &[],
-                },
+                &scope,
+                actor_id,
+                "password_link.issued",
+                target_id,
+                &[],
             )
         })
         .await?;
