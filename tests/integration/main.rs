@@ -8,3 +8,4 @@ mod analytics;
 mod common;
 mod foundation;
 mod observability;
+mod ops_pages;
