@@ -330,7 +330,10 @@ async fn audit_trail_roles_filters_and_tenant_isolation() {
         all.contains("href=\"/portal/settings/audit\""),
         "nav has Audit"
     );
-    assert!(all.contains("<code>login.success</code>"), "sign-ins are listed");
+    assert!(
+        all.contains("<code>login.success</code>"),
+        "sign-ins are listed"
+    );
     assert!(!all.contains("LAKESIDE-SECRET") && !all.contains("admin@lakeside.test"));
     assert!(all.contains("203.0.0.0") && all.contains("req-audit-test"));
     assert!(all.contains("Page 1 of 2"));

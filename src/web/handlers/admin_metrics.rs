@@ -149,13 +149,18 @@ fn cards(d: &Dashboard) -> Vec<Card> {
             label: "Error rate",
             value: pct(totals.error_rate_percent()),
             note: format!(
-                "5xx since start: {} server, {} client (4xx) errors",
+                "share of 5xx since start ({} × 5xx, {} × 4xx)",
                 totals.server_errors, totals.client_errors
             ),
         },
         Card {
-            label: "Latency p50 / p95",
-            value: format!("{:.1} / {:.1} ms", totals.p50_ms, totals.p95_ms),
+            label: "Latency p50",
+            value: ms(totals.p50_ms),
+            note: "all requests since start".to_string(),
+        },
+        Card {
+            label: "Latency p95",
+            value: ms(totals.p95_ms),
             note: "all requests since start".to_string(),
         },
         Card {

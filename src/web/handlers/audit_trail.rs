@@ -155,6 +155,7 @@ fn actor_label(members: &HashMap<i64, String>, id: Option<i64>) -> String {
 }
 
 struct EventRow {
+    date: String,
     time: String,
     actor: String,
     action: String,
@@ -166,13 +167,14 @@ struct EventRow {
 
 fn row(e: &AuditEvent, members: &HashMap<i64, String>) -> EventRow {
     let target = match (&e.target_type, &e.target_id) {
-        (Some(t), Some(id)) => format!("{t} {id}"),
+        (Some(t), Some(id)) => format!("{t} #{id}"),
         (Some(t), None) => t.clone(),
         (None, Some(id)) => id.clone(),
         (None, None) => String::new(),
     };
     EventRow {
-        time: e.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        date: e.occurred_at.format("%Y-%m-%d").to_string(),
+        time: e.occurred_at.format("%H:%M:%S UTC").to_string(),
         actor: actor_label(members, e.actor_user_id),
         action: e.action.clone(),
         target,
