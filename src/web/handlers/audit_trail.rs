@@ -122,29 +122,48 @@ fn parse(raw: &HashMap<String, String>) -> Result<Request, AppError> {
     })
 }
 
-/// The tenant's members by id (for showing e-mails) and the actor filter resolved to an
-/// id; `None` when the e-mail belongs to no member of this tenant (nothing can match).
+/// Members of the tenant by id (to show e-mails instead of ids).
+type Members = HashMap<i64, String>;
+
+/// The actor filter after looking the e-mail up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolved {
+    Any,
+    Id(i64),
+    /// An e-mail of no member of this tenant: nothing can match.
+    NoSuchMember,
+}
+
+impl Resolved {
+    fn actor_id(self) -> Option<i64> {
+        match self {
+            Resolved::Id(id) => Some(id),
+            Resolved::Any | Resolved::NoSuchMember => None,
+        }
+    }
+}
+
 fn resolve(
     conn: &mut DbConnection,
     scope: &TenantScope,
     actor: &Actor,
-) -> Result<(HashMap<i64, String>, Option<Option<i64>>), DbError> {
-    let members: HashMap<i64, String> = users::list(conn, scope)?
+) -> Result<(Members, Resolved), DbError> {
+    let members: Members = users::list(conn, scope)?
         .into_iter()
         .map(|u| (u.id, u.email))
         .collect();
     let resolved = match actor {
-        Actor::Any => Some(None),
-        Actor::Id(id) => Some(Some(*id)),
+        Actor::Any => Resolved::Any,
+        Actor::Id(id) => Resolved::Id(*id),
         Actor::Email(email) => members
             .iter()
             .find(|(_, e)| *e == email)
-            .map(|(id, _)| Some(*id)),
+            .map_or(Resolved::NoSuchMember, |(id, _)| Resolved::Id(*id)),
     };
     Ok((members, resolved))
 }
 
-fn actor_label(members: &HashMap<i64, String>, id: Option<i64>) -> String {
+fn actor_label(members: &Members, id: Option<i64>) -> String {
     match id {
         None => "PayerWatch (system)".to_string(),
         Some(id) => members
@@ -165,7 +184,7 @@ struct EventRow {
     request_id: String,
 }
 
-fn row(e: &AuditEvent, members: &HashMap<i64, String>) -> EventRow {
+fn row(e: &AuditEvent, members: &Members) -> EventRow {
     let target = match (&e.target_type, &e.target_id) {
         (Some(t), Some(id)) => format!("{t} #{id}"),
         (Some(t), None) => t.clone(),
@@ -214,33 +233,31 @@ pub async fn page(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let Request {
-        mut filter,
+        filter: f,
         actor,
         echo,
         page,
     } = parse(&query)?;
     let scope = user.scope();
-    let f = filter.clone();
     let (members, resolved, actions, events) = state
         .db
         .run(move |conn| {
             let (members, resolved) = resolve(conn, &scope, &actor)?;
             let actions = audit::list_actions(conn, &scope)?;
             let events = match resolved {
-                Some(actor_id) => {
+                Resolved::NoSuchMember => None,
+                found => {
                     let f = AuditFilter {
-                        actor_user_id: actor_id,
+                        actor_user_id: found.actor_id(),
                         ..f
                     };
                     Some(audit::list_page(conn, &scope, &f, page, PER_PAGE)?)
                 }
-                None => None,
             };
             Ok((members, resolved, actions, events))
         })
         .await?;
-    filter.actor_user_id = resolved.flatten();
-    let note = resolved.is_none().then(|| {
+    let note = (resolved == Resolved::NoSuchMember).then(|| {
         format!(
             "No member of your organisation has the e-mail address {}.",
             echo.actor
@@ -313,13 +330,13 @@ pub async fn export(
     .await?;
 
     let filter = Arc::new(AuditFilter {
-        actor_user_id: resolved.flatten(),
+        actor_user_id: resolved.actor_id(),
         ..filter
     });
     let members = Arc::new(members);
     let db = state.db.clone();
     // An e-mail of no member of this tenant: the header alone.
-    let nothing_matches = resolved.is_none();
+    let nothing_matches = resolved == Resolved::NoSuchMember;
     let stream = futures_util::stream::unfold(Cursor::Header, move |cursor| {
         let db = db.clone();
         let filter = Arc::clone(&filter);
