@@ -17,8 +17,8 @@ use crate::observability;
 use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
 use crate::web::handlers::{
-    account, alerts, analytics_settings, assets, auth, drift, health, home, metrics, portal, rules,
-    users,
+    account, admin_metrics, alerts, analytics_settings, assets, audit_trail, auth, drift, health,
+    home, metrics, portal, rules, users,
 };
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
@@ -240,6 +240,9 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("/settings/rules", web::post().to(rules::submit))
                 .route("/settings/users", web::get().to(users::list))
                 .route("/settings/users", web::post().to(users::submit))
+                .route("/settings/audit", web::get().to(audit_trail::page))
+                .route("/settings/audit.csv", web::get().to(audit_trail::export))
+                .route("/admin/metrics", web::get().to(admin_metrics::dashboard))
                 .default_service(web::to(home::not_found))
                 .wrap(sessions.csrf())
                 .wrap(sessions.middleware()),

@@ -51,8 +51,25 @@ pub fn collect(state: &AppState, sort: RouteSort) -> Dashboard {
         backend: state.db.backend().as_str(),
         pool: state.db.pool_state(),
         resident_memory_bytes: resident_memory_bytes(),
-        caches: cache_snapshots(),
+        caches: caches_of(state),
     }
+}
+
+/// Name of the rendered-chart cache in the dashboard's cache table.
+pub const CHART_CACHE_NAME: &str = "finding charts";
+
+/// The registered process-wide caches plus this instance's chart cache (which keeps its
+/// own counters because it lives in the application state), by name.
+fn caches_of(state: &AppState) -> Vec<CacheSnapshot> {
+    let (hits, misses) = state.chart_cache.stats();
+    let mut caches = cache_snapshots();
+    caches.push(CacheSnapshot {
+        name: CHART_CACHE_NAME,
+        hits,
+        misses,
+    });
+    caches.sort_by(|a, b| a.name.cmp(b.name));
+    caches
 }
 
 /// Orders of the per-route table, from the page's `sort` query parameter.

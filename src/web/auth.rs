@@ -97,6 +97,20 @@ impl CurrentUser {
                 active: false,
             });
         }
+        if self.role.allows(Role::Admin) {
+            nav.push(NavItem {
+                label: "Audit",
+                href: "/portal/settings/audit",
+                active: false,
+            });
+        }
+        if self.is_staff {
+            nav.push(NavItem {
+                label: "Metrics",
+                href: "/portal/admin/metrics",
+                active: false,
+            });
+        }
         nav.push(NavItem {
             label: "Password",
             href: "/portal/account/password",

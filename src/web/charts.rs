@@ -1,5 +1,6 @@
 //! Server-rendered SVG line charts (no script, no CDN): a weekly series with the baseline
-//! and current windows shaded, axis labels, and a text alternative.
+//! and current windows shaded, axis labels, and a text alternative; and per-minute
+//! sparklines for the staff dashboard.
 
 use std::fmt::Write;
 
@@ -142,6 +143,102 @@ pub fn line_chart(spec: &ChartSpec<'_>) -> String {
     svg
 }
 
+/// A small per-minute line (the staff dashboard): `values` oldest first, one per minute.
+pub struct SparklineSpec<'a> {
+    pub title: &'a str,
+    /// The unit of the values, shown on the y axis ("requests/min", "ms").
+    pub y_label: &'a str,
+    pub format: fn(f64) -> String,
+    pub values: &'a [f64],
+    /// Labels under the first and last point ("60 min ago", "now").
+    pub start_label: &'a str,
+    pub end_label: &'a str,
+}
+
+const SPARK_W: f64 = 360.0;
+const SPARK_H: f64 = 96.0;
+const SPARK_LEFT: f64 = 46.0;
+const SPARK_RIGHT: f64 = 8.0;
+const SPARK_TOP: f64 = 8.0;
+const SPARK_BOTTOM: f64 = 18.0;
+
+/// Server-rendered sparkline with a title, the maximum and zero on the y axis, the time
+/// span on the x axis and a text alternative (latest, peak and average).
+pub fn sparkline(spec: &SparklineSpec<'_>) -> String {
+    let n = spec.values.len();
+    if n == 0 {
+        return String::new();
+    }
+    let max = spec.values.iter().copied().fold(0.0_f64, f64::max);
+    let y_max = if max <= 0.0 { 1.0 } else { max };
+    let plot_w = SPARK_W - SPARK_LEFT - SPARK_RIGHT;
+    let plot_h = SPARK_H - SPARK_TOP - SPARK_BOTTOM;
+    let step = if n > 1 { plot_w / (n - 1) as f64 } else { 0.0 };
+    let x = |i: usize| SPARK_LEFT + i as f64 * step;
+    let y = |v: f64| SPARK_TOP + plot_h - (v.max(0.0) / y_max) * plot_h;
+    let latest = spec.values[n - 1];
+    let mean = spec.values.iter().sum::<f64>() / n as f64;
+    let summary = format!(
+        "{}: latest {}, peak {}, average {} ({} to {}).",
+        spec.title,
+        (spec.format)(latest),
+        (spec.format)(max),
+        (spec.format)(mean),
+        spec.start_label,
+        spec.end_label
+    );
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="sparkline" viewBox="0 0 {SPARK_W} {SPARK_H}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        escape(&summary),
+        escape(spec.title)
+    );
+    for (v, label) in [(y_max, (spec.format)(max)), (0.0, (spec.format)(0.0))] {
+        let _ = write!(
+            svg,
+            r#"<line class="grid" x1="{SPARK_LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            SPARK_W - SPARK_RIGHT,
+            y(v),
+            y(v),
+            SPARK_LEFT - 4.0,
+            y(v) + 3.5,
+            escape(&label)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text class="tick" x="{SPARK_LEFT}" y="{:.1}" text-anchor="start">{}</text><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><text class="axis-label" x="10" y="{:.1}" transform="rotate(-90 10 {:.1})" text-anchor="middle">{}</text>"#,
+        SPARK_H - 4.0,
+        escape(spec.start_label),
+        SPARK_W - SPARK_RIGHT,
+        SPARK_H - 4.0,
+        escape(spec.end_label),
+        SPARK_TOP + plot_h / 2.0,
+        SPARK_TOP + plot_h / 2.0,
+        escape(spec.y_label)
+    );
+    let points: Vec<String> = spec
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+        .collect();
+    let _ = write!(
+        svg,
+        r#"<polygon class="area" points="{:.1},{:.1} {} {:.1},{:.1}"/><polyline class="series" points="{}"/><circle class="dot" cx="{:.1}" cy="{:.1}" r="2.5"/></svg>"#,
+        x(0),
+        y(0.0),
+        points.join(" "),
+        x(n - 1),
+        y(0.0),
+        points.join(" "),
+        x(n - 1),
+        y(latest)
+    );
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +271,35 @@ mod tests {
         assert!(svg.contains("&lt;Cigna &amp; co&gt;"), "text is escaped");
         assert!(svg.contains("window-baseline") && svg.contains("window-current"));
         assert!(svg.contains("<polyline"));
+    }
+
+    #[test]
+    fn sparklines_have_a_title_axes_and_a_text_alternative() {
+        let values: Vec<f64> = (0..60).map(f64::from).collect();
+        let svg = sparkline(&SparklineSpec {
+            title: "Requests <per> minute",
+            y_label: "req/min",
+            format: |v| format!("{v:.0}"),
+            values: &values,
+            start_label: "60 min ago",
+            end_label: "now",
+        });
+        assert!(svg.starts_with("<svg class=\"sparkline\"") && svg.ends_with("</svg>"));
+        assert!(svg.contains("&lt;per&gt;") && svg.contains("peak 59"));
+        assert!(svg.contains("60 min ago") && svg.contains("req/min"));
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        let flat = sparkline(&SparklineSpec {
+            values: &[0.0; 60],
+            ..SparklineSpec {
+                title: "t",
+                y_label: "y",
+                format: |v| v.to_string(),
+                values: &[],
+                start_label: "a",
+                end_label: "b",
+            }
+        });
+        assert!(flat.contains("<polyline"), "all-zero series still draw");
     }
 
     #[test]

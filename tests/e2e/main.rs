@@ -132,3 +132,101 @@ async fn the_drift_feed_shows_the_injected_change_with_its_chart() {
     browser.screenshot("12-denials").await;
     browser.quit().await;
 }
+
+async fn slow_page() -> actix_web::HttpResponse {
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    actix_web::HttpResponse::Ok().body("slow")
+}
+
+async fn failing_page() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::InternalServerError().body("boom")
+}
+
+#[actix_web::test]
+async fn staff_dashboard_and_audit_trail_render() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = spawn_app_with(SpawnOptions {
+        extra_routes: common::extra_routes(|cfg| {
+            cfg.route("/test/slow", actix_web::web::get().to(slow_page))
+                .route("/test/fail/{id}", actix_web::web::get().to(failing_page));
+        }),
+        ..SpawnOptions::default()
+    })
+    .await;
+    let password = app.create_user("PayerWatch Ops", "ops@payerwatch.test", Role::Owner, true);
+    for i in 0..25 {
+        app.get(if i % 5 == 0 { "/readyz" } else { "/healthz" })
+            .await;
+    }
+    app.get("/no/such/page").await;
+    app.get("/test/fail/12").await;
+    app.get("/test/slow").await;
+    let customer_id = {
+        let mut conn = app.db.get().expect("conn");
+        payerwatch::db::repo::customers::find_by_slug(&mut conn, "payerwatch-ops")
+            .expect("customer")
+            .id
+    };
+    let now = payerwatch::db::repo::now();
+    for (minutes, action, target, fields) in [
+        (
+            90,
+            "mapping.changed",
+            ("payer_alias", "17"),
+            Some("alias,canonical"),
+        ),
+        (
+            60,
+            "rule.changed",
+            ("alert_rule", "3"),
+            Some("min_severity,enabled"),
+        ),
+        (30, "upload.created", ("upload", "42"), None),
+        (10, "user.role_changed", ("user", "5"), Some("role")),
+    ] {
+        let event = payerwatch::db::models::NewAuditEvent {
+            occurred_at: now - chrono::Duration::minutes(minutes),
+            customer_id: Some(customer_id),
+            actor_user_id: None,
+            action: action.to_string(),
+            target_type: Some(target.0.to_string()),
+            target_id: Some(target.1.to_string()),
+            changed_fields: fields.map(str::to_string),
+            client_addr: Some("198.51.0.0".to_string()),
+            request_id: Some(uuid::Uuid::new_v4().to_string()),
+        };
+        app.db
+            .write_blocking(move |conn| payerwatch::db::repo::audit::insert(conn, &event))
+            .expect("audit event");
+    }
+
+    let browser = driver.session().await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "ops@payerwatch.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    browser.resize(1280, 2600).await;
+    browser.goto(&app.url("/portal/admin/metrics")).await;
+    browser.wait_for_text("Figures are per instance").await;
+    let source = browser.source().await;
+    assert!(source.contains("<svg class=\"sparkline\""));
+    assert!(source.contains("data-autorefresh=\"30\""));
+    browser.screenshot("20-metrics").await;
+
+    browser
+        .goto(&app.url("/portal/admin/metrics?sort=p95"))
+        .await;
+    browser.wait_for_text("Slowest requests").await;
+    browser.screenshot("21-metrics-by-p95").await;
+
+    browser.resize(1280, 900).await;
+    browser.goto(&app.url("/portal/settings/audit")).await;
+    browser.wait_for_text("Audit trail").await;
+    assert!(browser.source().await.contains("login.success"));
+    browser.screenshot("22-audit").await;
+    browser.quit().await;
+}

@@ -219,6 +219,16 @@ impl Browser<'_> {
         }
     }
 
+    /// Resizes the window (a tall window screenshots a whole page).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
     /// Saves a PNG under `target/e2e/` (kept as a CI artifact) and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let data = self.call("GET", "/screenshot", None).await;

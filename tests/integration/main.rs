@@ -9,3 +9,4 @@ mod common;
 mod foundation;
 mod ingest;
 mod observability;
+mod ops_pages;

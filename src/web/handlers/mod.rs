@@ -1,9 +1,11 @@
 //! Request handlers, one module per feature. Routes are registered in `startup.rs`.
 
 pub mod account;
+pub mod admin_metrics;
 pub mod alerts;
 pub mod analytics_settings;
 pub mod assets;
+pub mod audit_trail;
 pub mod auth;
 pub mod drift;
 pub mod findings;

@@ -1,0 +1,426 @@
+//! The audit trail (`/portal/settings/audit`, admin and owner): the tenant's events
+//! newest first, filtered by action, actor (e-mail or user id) and a date range, and the
+//! same selection as CSV (`/portal/settings/audit.csv`), streamed in chunks and itself
+//! audited (`audit.exported`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::db::models::AuditEvent;
+use crate::db::repo::audit::{self, AuditFilter};
+use crate::db::repo::users;
+use crate::db::{DbConnection, DbError};
+use crate::domain::tenant::TenantScope;
+use crate::web::auth::{Admin, Authorized, audit_user_action};
+use crate::web::csv_export::{AUDIT_COLUMNS, CsvExport, write_audit_event};
+use crate::web::errors::{AppError, url_encode};
+use crate::web::layout::Layout;
+use crate::web::render::render;
+use crate::web::state::AppState;
+
+const PER_PAGE: i64 = 50;
+/// Rows per database round trip of the export.
+const EXPORT_CHUNK: i64 = 1_000;
+pub const EXPORTED_ACTION: &str = "audit.exported";
+
+/// What the user typed, echoed back into the form and the pagination links.
+#[derive(Debug, Clone, Default)]
+struct Echo {
+    action: String,
+    actor: String,
+    from: String,
+    to: String,
+}
+
+impl Echo {
+    fn query(&self) -> String {
+        [
+            ("action", &self.action),
+            ("actor", &self.actor),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// The actor filter as typed: a user id or an e-mail address.
+#[derive(Debug, Clone)]
+enum Actor {
+    Any,
+    Id(i64),
+    Email(String),
+}
+
+/// Parsed query: the filter (actor still unresolved), the echo and the page.
+struct Request {
+    filter: AuditFilter,
+    actor: Actor,
+    echo: Echo,
+    page: i64,
+}
+
+fn param<'a>(raw: &'a HashMap<String, String>, name: &str) -> &'a str {
+    raw.get(name).map_or("", |v| v.trim())
+}
+
+fn parse(raw: &HashMap<String, String>) -> Result<Request, AppError> {
+    let echo = Echo {
+        action: param(raw, "action").to_string(),
+        actor: param(raw, "actor").to_string(),
+        from: param(raw, "from").to_string(),
+        to: param(raw, "to").to_string(),
+    };
+    if echo.action.len() > 100 {
+        return Err(AppError::BadRequest(
+            "The parameter 'action' is too long.".to_string(),
+        ));
+    }
+    let actor = if echo.actor.is_empty() {
+        Actor::Any
+    } else if let Ok(id) = echo.actor.parse::<i64>() {
+        Actor::Id(id)
+    } else if echo.actor.contains('@') && echo.actor.len() <= 254 {
+        Actor::Email(users::normalize_email(&echo.actor))
+    } else {
+        return Err(AppError::BadRequest(
+            "The parameter 'actor' is not valid: enter a member's e-mail address or user id."
+                .to_string(),
+        ));
+    };
+    let filter =
+        AuditFilter::from_query(Some(&echo.action), None, Some(&echo.from), Some(&echo.to))
+            .map_err(|msg| {
+                AppError::BadRequest(format!("{msg} Use the date picker or YYYY-MM-DD."))
+            })?;
+    let page = match param(raw, "page") {
+        "" => 1,
+        v => v
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=1_000_000).contains(p))
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "The parameter 'page' is not valid: expected a page number from 1.".to_string(),
+                )
+            })?,
+    };
+    Ok(Request {
+        filter,
+        actor,
+        echo,
+        page,
+    })
+}
+
+/// Members of the tenant by id (to show e-mails instead of ids).
+type Members = HashMap<i64, String>;
+
+/// The actor filter after looking the e-mail up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolved {
+    Any,
+    Id(i64),
+    /// An e-mail of no member of this tenant: nothing can match.
+    NoSuchMember,
+}
+
+impl Resolved {
+    fn actor_id(self) -> Option<i64> {
+        match self {
+            Resolved::Id(id) => Some(id),
+            Resolved::Any | Resolved::NoSuchMember => None,
+        }
+    }
+}
+
+fn resolve(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    actor: &Actor,
+) -> Result<(Members, Resolved), DbError> {
+    let members: Members = users::list(conn, scope)?
+        .into_iter()
+        .map(|u| (u.id, u.email))
+        .collect();
+    let resolved = match actor {
+        Actor::Any => Resolved::Any,
+        Actor::Id(id) => Resolved::Id(*id),
+        Actor::Email(email) => members
+            .iter()
+            .find(|(_, e)| *e == email)
+            .map_or(Resolved::NoSuchMember, |(id, _)| Resolved::Id(*id)),
+    };
+    Ok((members, resolved))
+}
+
+fn actor_label(members: &Members, id: Option<i64>) -> String {
+    match id {
+        None => "PayerWatch (system)".to_string(),
+        Some(id) => members
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("user #{id} (removed)")),
+    }
+}
+
+struct EventRow {
+    date: String,
+    time: String,
+    actor: String,
+    action: String,
+    target: String,
+    fields: Vec<String>,
+    address: String,
+    request_id: String,
+}
+
+fn row(e: &AuditEvent, members: &Members) -> EventRow {
+    let target = match (&e.target_type, &e.target_id) {
+        (Some(t), Some(id)) => format!("{t} #{id}"),
+        (Some(t), None) => t.clone(),
+        (None, Some(id)) => id.clone(),
+        (None, None) => String::new(),
+    };
+    EventRow {
+        date: e.occurred_at.format("%Y-%m-%d").to_string(),
+        time: e.occurred_at.format("%H:%M:%S UTC").to_string(),
+        actor: actor_label(members, e.actor_user_id),
+        action: e.action.clone(),
+        target,
+        fields: e
+            .changed_fields
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
+        address: e.client_addr.clone().unwrap_or_default(),
+        request_id: e.request_id.clone().unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    events: Vec<EventRow>,
+    actions: Vec<String>,
+    members: Vec<String>,
+    echo: Echo,
+    query: String,
+    note: Option<String>,
+    total: i64,
+    page: i64,
+    total_pages: i64,
+    has_prev: bool,
+    has_next: bool,
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    user: Authorized<Admin>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    let Request {
+        filter: f,
+        actor,
+        echo,
+        page,
+    } = parse(&query)?;
+    let scope = user.scope();
+    let (members, resolved, actions, events) = state
+        .db
+        .run(move |conn| {
+            let (members, resolved) = resolve(conn, &scope, &actor)?;
+            let actions = audit::list_actions(conn, &scope)?;
+            let events = match resolved {
+                Resolved::NoSuchMember => None,
+                found => {
+                    let f = AuditFilter {
+                        actor_user_id: found.actor_id(),
+                        ..f
+                    };
+                    Some(audit::list_page(conn, &scope, &f, page, PER_PAGE)?)
+                }
+            };
+            Ok((members, resolved, actions, events))
+        })
+        .await?;
+    let note = (resolved == Resolved::NoSuchMember).then(|| {
+        format!(
+            "No member of your organisation has the e-mail address {}.",
+            echo.actor
+        )
+    });
+    let mut emails: Vec<String> = members.values().cloned().collect();
+    emails.sort();
+    let (items, page, total, total_pages, has_prev, has_next) = match events {
+        Some(p) => (
+            p.items.iter().map(|e| row(e, &members)).collect(),
+            p.page,
+            p.total,
+            p.total_pages(),
+            p.has_prev(),
+            p.has_next(),
+        ),
+        None => (Vec::new(), 1, 0, 1, false, false),
+    };
+    render(&AuditPage {
+        layout: user.layout("Audit trail", "/portal/settings/audit"),
+        events: items,
+        actions,
+        members: emails,
+        query: echo.query(),
+        echo,
+        note,
+        total,
+        page,
+        total_pages,
+        has_prev,
+        has_next,
+    })
+}
+
+/// What the export stream still has to do.
+enum Cursor {
+    Header,
+    Before(Option<i64>),
+    Done,
+}
+
+fn csv_bytes(
+    write: impl FnOnce(&mut CsvExport<Vec<u8>>) -> csv::Result<()>,
+) -> Result<Bytes, std::io::Error> {
+    let mut out = CsvExport::new(Vec::new());
+    write(&mut out).map_err(std::io::Error::other)?;
+    Ok(Bytes::from(out.finish()?))
+}
+
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Admin>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    let Request { filter, actor, .. } = parse(&query)?;
+    let scope = user.scope();
+    let (members, resolved) = state
+        .db
+        .run(move |conn| resolve(conn, &scope, &actor))
+        .await?;
+    audit_user_action(
+        &state,
+        &req,
+        &user,
+        EXPORTED_ACTION,
+        Some(("audit_trail", "csv".to_string())),
+        &[],
+    )
+    .await?;
+
+    let filter = Arc::new(AuditFilter {
+        actor_user_id: resolved.actor_id(),
+        ..filter
+    });
+    let members = Arc::new(members);
+    let db = state.db.clone();
+    // An e-mail of no member of this tenant: the header alone.
+    let nothing_matches = resolved == Resolved::NoSuchMember;
+    let stream = futures_util::stream::unfold(Cursor::Header, move |cursor| {
+        let db = db.clone();
+        let filter = Arc::clone(&filter);
+        let members = Arc::clone(&members);
+        async move {
+            match cursor {
+                Cursor::Done => None,
+                Cursor::Header => {
+                    let next = if nothing_matches {
+                        Cursor::Done
+                    } else {
+                        Cursor::Before(None)
+                    };
+                    Some((csv_bytes(|out| out.header(&AUDIT_COLUMNS)), next))
+                }
+                Cursor::Before(before) => {
+                    let chunk = db
+                        .run(move |conn| {
+                            audit::list_chunk_before(conn, &scope, &filter, before, EXPORT_CHUNK)
+                        })
+                        .await;
+                    match chunk {
+                        Err(err) => {
+                            tracing::error!(error = ?err, "audit export failed mid-stream");
+                            Some((
+                                Err(std::io::Error::other("audit export failed")),
+                                Cursor::Done,
+                            ))
+                        }
+                        Ok(rows) if rows.is_empty() => None,
+                        Ok(rows) => {
+                            let next = if (rows.len() as i64) < EXPORT_CHUNK {
+                                Cursor::Done
+                            } else {
+                                Cursor::Before(rows.last().map(|e| e.id))
+                            };
+                            let bytes = csv_bytes(|out| {
+                                rows.iter().try_for_each(|e| {
+                                    let actor = e.actor_user_id.and_then(|id| members.get(&id));
+                                    write_audit_event(out, e, actor.map(String::as_str))
+                                })
+                            });
+                            Some((bytes, next))
+                        }
+                    }
+                }
+            }
+        }
+    });
+    let filename = format!("audit-trail-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn actor_is_an_id_or_an_email_and_dates_are_checked() {
+        let r = parse(&raw(&[("actor", " 42 ")])).expect("id");
+        assert!(matches!(r.actor, Actor::Id(42)));
+        let r = parse(&raw(&[("actor", "Ann@Clinic.example")])).expect("e-mail");
+        assert!(matches!(r.actor, Actor::Email(ref e) if e == "ann@clinic.example"));
+        assert!(parse(&raw(&[("actor", "ann")])).is_err());
+        let err = parse(&raw(&[("from", "yesterday")]))
+            .err()
+            .expect("bad date");
+        assert!(err.to_string().contains("'from'"), "{err}");
+        assert!(parse(&raw(&[("page", "0")])).is_err());
+        let r = parse(&raw(&[("action", "login.success"), ("to", "2026-11-24")])).expect("ok");
+        assert_eq!(r.echo.query(), "action=login.success&to=2026-11-24");
+    }
+}
