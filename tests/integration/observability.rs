@@ -273,7 +273,8 @@ fn captured_logs() -> &'static Capture {
         let installed = payerwatch::telemetry::init_tracing_with_writer(
             LogFormat::Json,
             capture.clone(),
-            Some("debug,actix_server=warn,h2=warn,hyper=warn,reqwest=warn"),
+            // The test client's own libraries (reqwest, its cookie jar) are not the server: quiet them.
+            Some("debug,actix_server=warn,h2=warn,hyper=warn,reqwest=warn,cookie_store=warn"),
         );
         assert!(
             installed,
@@ -851,4 +852,119 @@ async fn dashboard_data_names_the_backend_but_never_the_database() {
     assert!(dashboard.requests_per_minute() > 0.0);
     let debug = format!("{dashboard:?}");
     assert!(!debug.contains("pw_test_") && !debug.contains("payerwatch.db"));
+}
+
+/// A whole user journey — sign in, an upload carrying PHI-laden rows, analytics, filtered
+/// pages and both exports — and not one log line carries PHI, a password, a cookie, a
+/// CSRF token or a query string.
+#[actix_web::test]
+async fn a_full_journey_logs_no_phi_and_no_secrets() {
+    let logs = captured_logs();
+    let app = spawn_app().await;
+    let password = app.create_user(
+        "Journey Clinic",
+        "lead@journey.test",
+        payerwatch::domain::roles::Role::Owner,
+        false,
+    );
+    let login = app.login("lead@journey.test", &password).await;
+    assert_eq!(login.status(), 303);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .expect("session cookie");
+    let scope = tenant_by_slug(&app.db, "journey-clinic");
+
+    let mut csv = String::from(
+        "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n",
+    );
+    for i in 0..40 {
+        csv.push_str(&format!(
+            "Aetna,99213,2026-10-{:02},2026-11-01,DENIED,100.00,CO-197,Precertification absent\n",
+            1 + i % 28
+        ));
+    }
+    csv.push_str(
+        "Aetna,99213,2026-10-01,2026-11-01,DENIED,100.00,CO-16,Member SSN 123-45-6789 on file\n",
+    );
+    csv.push_str("Aetna,99213,2026-10-01,2026-11-01,DENIED,100.00,CO-16,Called patient Jennifer at (555) 867-5309\n");
+    csv.push_str("Mr Garcia Health Plan,99213,2026-10-01,2026-11-01,PAID,100.00,,\n");
+    let db = app.db.clone();
+    let outcome = actix_web::rt::task::spawn_blocking(move || {
+        let request = payerwatch::ingest::UploadRequest {
+            scope,
+            file_name: "claims for MRN 12345678.csv".into(),
+            uploaded_by: None,
+            declared_size: None,
+            limits: payerwatch::ingest::Limits::default(),
+            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date"),
+        };
+        let outcome = payerwatch::ingest::ingest(
+            &db,
+            &request,
+            std::io::Cursor::new(csv),
+            &payerwatch::ingest::IngestOptions::default(),
+        );
+        payerwatch::reports::run_all(&db, &scope, None, "upload");
+        outcome
+    })
+    .await
+    .expect("joined")
+    .expect("ingested");
+    assert_eq!(
+        outcome.status.as_str(),
+        "partial",
+        "PHI rows rejected, the rest stored"
+    );
+
+    for path in [
+        "/portal/drift?payer=Aetna&min_severity=medium",
+        "/portal/drift.csv?payer=Aetna",
+        "/portal/settings/audit?action=login.success",
+        "/portal/settings/audit.csv?action=login.success",
+        "/portal/alerts?payer=Aetna",
+    ] {
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+    }
+    let csrf = {
+        let page = app.get("/portal").await.text().await.expect("page");
+        crate::common::csrf_token(&page).expect("token")
+    };
+
+    let text =
+        String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|e| e.into_inner())).to_string();
+    assert!(
+        text.contains("upload processed"),
+        "the journey was logged at all"
+    );
+    for secret in [
+        password.as_str(),
+        cookie.as_str(),
+        csrf.as_str(),
+        "123-45-6789",
+        "Jennifer",
+        "867-5309",
+        "Garcia",
+        "12345678",
+        "payer=Aetna",
+        "min_severity",
+        "action=login",
+    ] {
+        if let Some(line) = text.lines().find(|l| l.contains(secret)) {
+            panic!("'{secret}' appears in the logs: {line}");
+        }
+    }
+}
+
+fn tenant_by_slug(db: &Db, slug: &str) -> TenantScope {
+    let mut conn = db.get().expect("conn");
+    TenantScope::for_system(CustomerId(
+        customers::find_by_slug(&mut conn, slug)
+            .expect("customer")
+            .id,
+    ))
 }
