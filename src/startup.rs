@@ -221,6 +221,8 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("/alerts/{id}/status", web::post().to(alerts::change_status))
                 .route("/drift", web::get().to(drift::drift))
                 .route("/drift.csv", web::get().to(drift::drift_csv))
+                .route("/denials.csv", web::get().to(drift::denials_csv))
+                .route("/delays.csv", web::get().to(drift::delays_csv))
                 .route("/denials", web::get().to(drift::denials))
                 .route("/delays", web::get().to(drift::delays))
                 .route("/account/password", web::get().to(account::password_form))

@@ -531,6 +531,23 @@ async fn the_drift_export_has_the_documented_columns_and_needs_an_analyst() {
         "filter applied"
     );
     assert_eq!(app.get("/portal/drift.csv?from=bad").await.status(), 400);
+    for (path, expected) in [
+        ("/portal/denials.csv", "denial_scope"),
+        ("/portal/delays.csv", "delay_guard"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.text().await.expect("csv");
+        assert!(body.starts_with("payer,cpt_group,kind,"), "{path}");
+        assert!(
+            !body.contains("drift_watch"),
+            "{path} holds only {expected} findings"
+        );
+    }
+    assert_eq!(
+        app.get_with(&viewer, "/portal/delays.csv").await.status(),
+        403
+    );
     let mut conn = app.db.get().expect("conn");
     let exported = payerwatch::db::repo::audit::list_recent(&mut conn, &scope, 50).expect("audit");
     assert!(exported.iter().any(|a| a.action == "export.drift_csv"));

@@ -186,8 +186,7 @@ async fn findings_page(
         events: views,
         filters,
         last_run,
-        can_export: user.role.allows(crate::domain::roles::Role::Analyst)
-            && spec.product == "drift_watch",
+        can_export: user.role.allows(crate::domain::roles::Role::Analyst),
     })
 }
 
@@ -250,8 +249,40 @@ pub async fn drift_csv(
     user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
+    findings_csv(req, state, user, query.into_inner(), &DRIFT).await
+}
+
+/// `GET /portal/denials.csv` (analyst).
+pub async fn denials_csv(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    findings_csv(req, state, user, query.into_inner(), &DENIALS).await
+}
+
+/// `GET /portal/delays.csv` (analyst).
+pub async fn delays_csv(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    findings_csv(req, state, user, query.into_inner(), &DELAYS).await
+}
+
+/// A findings page's events as CSV (ANALYTICS.md § Exports columns; `cpt_group` holds
+/// the reason for DenialScope and is empty for DelayGuard).
+async fn findings_csv(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
+    query: HashMap<String, String>,
+    spec: &'static PageSpec,
+) -> Result<HttpResponse, AppError> {
     use crate::web::csv_export::{Cell, CsvExport};
-    let filters = findings::parse_filters(query.into_inner(), DRIFT.product, DRIFT.kinds)?;
+    let filters = findings::parse_filters(query, spec.product, spec.kinds)?;
     let scope = user.scope();
     let filter = filters.filter.clone();
     let events = state
@@ -310,12 +341,17 @@ pub async fn drift_csv(
     let body = export
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    crate::web::auth::audit_user_action(&state, &req, &user, "export.drift_csv", None, &[]).await?;
+    let (action, file) = match spec.product {
+        "denial_scope" => ("export.denials_csv", "denials.csv"),
+        "delay_guard" => ("export.delays_csv", "delays.csv"),
+        _ => ("export.drift_csv", "drift.csv"),
+    };
+    crate::web::auth::audit_user_action(&state, &req, &user, action, None, &[]).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
-            "attachment; filename=\"drift.csv\"",
+            format!("attachment; filename=\"{file}\""),
         ))
         .body(body))
 }
