@@ -18,7 +18,7 @@ use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
 use crate::web::handlers::{
     account, admin_metrics, alerts, analytics_settings, assets, audit_trail, auth, drift, health,
-    home, metrics, portal, rules, users,
+    home, metrics, portal, rules, uploads, users,
 };
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
@@ -215,6 +215,14 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
         .service(
             web::scope("/portal")
                 .route("", web::get().to(portal::overview))
+                .route("/uploads", web::get().to(uploads::list))
+                .route("/uploads", web::post().to(uploads::submit))
+                .route("/uploads/{id}", web::get().to(uploads::detail))
+                .route(
+                    "/uploads/{id}/rejections.csv",
+                    web::get().to(uploads::rejections_csv),
+                )
+                .route("/uploads/{id}/delete", web::post().to(uploads::delete))
                 .route("/alerts", web::get().to(alerts::list))
                 .route("/alerts/{id}", web::get().to(alerts::detail))
                 .route("/alerts/{id}/judgment", web::post().to(alerts::judge))

@@ -60,6 +60,11 @@ impl CurrentUser {
                 active: false,
             },
             NavItem {
+                label: "Uploads",
+                href: "/portal/uploads",
+                active: false,
+            },
+            NavItem {
                 label: "Drift",
                 href: "/portal/drift",
                 active: false,

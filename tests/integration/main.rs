@@ -10,3 +10,4 @@ mod foundation;
 mod ingest;
 mod observability;
 mod ops_pages;
+mod uploads;

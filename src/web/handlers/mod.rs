@@ -14,4 +14,5 @@ pub mod home;
 pub mod metrics;
 pub mod portal;
 pub mod rules;
+pub mod uploads;
 pub mod users;

@@ -1,0 +1,434 @@
+//! Uploads: history with the upload form (`/portal/uploads`), the streamed multipart
+//! upload, the upload's page (quality report, rejections, progress, analytics runs),
+//! `rejections.csv`, and deletion (refused while claims exist).
+//!
+//! The body is streamed to a temporary file (memory stays flat), the CSRF token is
+//! checked from its multipart field, and the pipeline runs in the background so the
+//! browser lands on the upload's page at once and watches it progress.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use futures_util::StreamExt;
+
+use crate::db::models::Upload;
+use crate::db::repo::{ingest as ingest_repo, uploads};
+use crate::domain::roles::Role;
+use crate::ingest::report::QualityReport;
+use crate::ingest::{self, IngestOptions, Limits, UploadRequest};
+use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser, audit_user_action};
+use crate::web::errors::AppError;
+use crate::web::layout::Layout;
+use crate::web::render::render;
+use crate::web::state::AppState;
+
+const PER_PAGE: i64 = 25;
+const FIRST_REJECTIONS: i64 = 100;
+
+struct UploadRow {
+    id: i64,
+    file_name: String,
+    when: String,
+    status: String,
+    total: i64,
+    accepted: i64,
+    rejected: i64,
+    score: String,
+}
+
+fn score_text(centi: Option<i64>) -> String {
+    centi.map_or_else(
+        || "—".to_string(),
+        |c| format!("{}.{:02}", c / 100, c % 100),
+    )
+}
+
+fn row(u: &Upload) -> UploadRow {
+    UploadRow {
+        id: u.id,
+        file_name: u.file_name.clone(),
+        when: u.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        status: u.status.clone(),
+        total: u.total_rows,
+        accepted: u.accepted_rows,
+        rejected: u.rejected_rows,
+        score: score_text(u.quality_score_centi),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "uploads/list.html")]
+struct UploadsPage {
+    layout: Layout,
+    uploads: Vec<UploadRow>,
+    can_upload: bool,
+    max_mb: u64,
+    page: i64,
+    total_pages: i64,
+    has_prev: bool,
+    has_next: bool,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    let page = match query
+        .get("page")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None => 1,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .ok_or_else(|| {
+                AppError::BadRequest(
+                    "The parameter 'page' is not valid: expected a page number from 1.".into(),
+                )
+            })?,
+    };
+    let scope = user.scope();
+    let listed = state
+        .db
+        .run(move |conn| uploads::list(conn, &scope, page, PER_PAGE))
+        .await?;
+    render(&UploadsPage {
+        layout: user.layout("Uploads", "/portal/uploads"),
+        uploads: listed.items.iter().map(row).collect(),
+        can_upload: user.role.allows(Role::Analyst),
+        max_mb: state.settings.max_upload_bytes / (1024 * 1024),
+        page: listed.page,
+        total_pages: listed.total_pages(),
+        has_prev: listed.has_prev(),
+        has_next: listed.has_next(),
+    })
+}
+
+/// A temporary file removed when dropped.
+struct Spool {
+    path: PathBuf,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Analyst>,
+    mut body: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let max_bytes = state.settings.max_upload_bytes;
+    let spool = Spool {
+        path: std::env::temp_dir().join(format!(
+            "payerwatch-upload-{}.csv",
+            uuid::Uuid::new_v4().simple()
+        )),
+    };
+    let mut token = String::new();
+    let mut file_name: Option<String> = None;
+    let mut size: u64 = 0;
+    while let Some(field) = body.next().await {
+        let mut field = field
+            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}.")))?;
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "csrf_token" => {
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        AppError::BadRequest(format!("The upload could not be read: {e}."))
+                    })?;
+                    if token.len() + chunk.len() > 256 {
+                        return Err(AppError::CsrfRejected);
+                    }
+                    token.push_str(&String::from_utf8_lossy(&chunk));
+                }
+            }
+            "file" => {
+                file_name = Some(
+                    field
+                        .content_disposition()
+                        .and_then(|cd| cd.get_filename().map(str::to_string))
+                        .unwrap_or_else(|| "upload.csv".to_string()),
+                );
+                let mut out = std::fs::File::create(&spool.path)
+                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        AppError::BadRequest(format!("The upload could not be read: {e}."))
+                    })?;
+                    size += chunk.len() as u64;
+                    if size > max_bytes {
+                        return Err(AppError::PayloadTooLarge(format!(
+                            "Files may be at most {} MB.",
+                            max_bytes / (1024 * 1024)
+                        )));
+                    }
+                    out.write_all(&chunk)
+                        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+                }
+                out.flush()
+                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+            }
+            _ => {
+                // Unknown fields are drained and ignored.
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(|e| {
+                        AppError::BadRequest(format!("The upload could not be read: {e}."))
+                    })?;
+                }
+            }
+        }
+    }
+    crate::web::csrf::verify_token(&req, token.trim())?;
+    let Some(file_name) = file_name else {
+        return Err(AppError::BadRequest(
+            "Choose a CSV file to upload (form field 'file').".into(),
+        ));
+    };
+
+    let request = UploadRequest {
+        scope: user.scope(),
+        file_name,
+        uploaded_by: Some(user.id.0),
+        declared_size: Some(size),
+        limits: Limits::from_settings(&state.settings),
+        today: chrono::Utc::now().date_naive(),
+    };
+    let db = state.db.clone();
+    let begin_request = request.clone();
+    let (upload_id, stored_name) = state_begin(db.clone(), begin_request).await?;
+    audit_user_action(
+        &state,
+        &req,
+        &user,
+        "upload.created",
+        Some(("upload", upload_id.to_string())),
+        &[],
+    )
+    .await?;
+
+    // The pipeline and the analytics run in the background; the page shows progress.
+    actix_web::rt::task::spawn_blocking(move || {
+        let spool = spool;
+        let scope = request.scope;
+        let outcome = std::fs::File::open(&spool.path)
+            .map_err(|e| tracing::error!(upload_id, error = %e, "spooled upload vanished"))
+            .ok()
+            .and_then(|file| {
+                ingest::process(
+                    &db,
+                    &request,
+                    upload_id,
+                    stored_name,
+                    std::io::BufReader::new(file),
+                    &IngestOptions::default(),
+                )
+                .map_err(|e| tracing::error!(upload_id, error = %e, "upload could not be recorded"))
+                .ok()
+            });
+        drop(spool);
+        if outcome.is_some_and(|o| o.status != ingest::UploadStatus::Failed) {
+            for run in crate::reports::run_all(&db, &scope, None, "upload") {
+                if let Err(err) = run {
+                    tracing::warn!(upload_id, error = %err, "analytics after upload failed");
+                }
+            }
+        }
+    });
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/portal/uploads/{upload_id}")))
+        .finish())
+}
+
+async fn state_begin(db: crate::db::Db, request: UploadRequest) -> Result<(i64, String), AppError> {
+    actix_web::rt::task::spawn_blocking(move || ingest::begin(&db, &request))
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("upload start cancelled")))?
+        .map_err(AppError::from)
+}
+
+struct RejectionRow {
+    row: i64,
+    column: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "uploads/detail.html")]
+struct UploadPage {
+    layout: Layout,
+    upload: UploadRow,
+    message: String,
+    duplicate_of: Option<i64>,
+    processing: bool,
+    rows_processed: u64,
+    report: Option<QualityReport>,
+    reasons: Vec<(String, u64)>,
+    rejections: Vec<RejectionRow>,
+    can_export: bool,
+    can_delete: bool,
+    runs: Vec<(String, String, i64)>,
+}
+
+pub async fn detail(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let scope = user.scope();
+    let (upload, report, rejections, runs) = state
+        .db
+        .run(move |conn| {
+            let upload = uploads::find(conn, &scope, id)?;
+            let report = match ingest_repo::find_report(conn, &scope, id) {
+                Ok(json) => serde_json::from_str::<QualityReport>(&json).ok(),
+                Err(crate::db::DbError::NotFound) => None,
+                Err(other) => return Err(other),
+            };
+            let rejections = ingest_repo::list_rejections(conn, &scope, id, FIRST_REJECTIONS)?;
+            let runs = crate::db::repo::analytics::latest_runs(conn, &scope, 3)?;
+            Ok((upload, report, rejections, runs))
+        })
+        .await?;
+    let processing = upload.status == "processing";
+    let reasons = report
+        .as_ref()
+        .map(|r| {
+            r.rejected_by_reason
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect()
+        })
+        .unwrap_or_default();
+    render(&UploadPage {
+        layout: user.layout(upload.file_name.clone(), "/portal/uploads"),
+        message: upload.message.clone().unwrap_or_default(),
+        duplicate_of: upload.duplicate_of,
+        processing,
+        rows_processed: if processing {
+            ingest::progress::global().rows_processed(id).unwrap_or(0)
+        } else {
+            0
+        },
+        upload: row(&upload),
+        report,
+        reasons,
+        rejections: rejections
+            .into_iter()
+            .map(|(row, column, reason)| RejectionRow {
+                row,
+                column,
+                reason,
+            })
+            .collect(),
+        can_export: user.role.allows(Role::Analyst),
+        can_delete: user.role.allows(Role::Admin),
+        runs: runs
+            .iter()
+            .map(|r| {
+                (
+                    crate::reports::product_label(&r.product).to_string(),
+                    r.status.clone(),
+                    r.events_created,
+                )
+            })
+            .collect(),
+    })
+}
+
+pub async fn rejections_csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Analyst>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    use crate::web::csv_export::{Cell, CsvExport};
+    let id = id.into_inner();
+    let scope = user.scope();
+    let rows = state
+        .db
+        .run(move |conn| {
+            uploads::find(conn, &scope, id)?;
+            ingest_repo::list_rejections(conn, &scope, id, i64::MAX)
+        })
+        .await?;
+    let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
+    let mut export = CsvExport::new(Vec::new());
+    export
+        .header(&["row", "column", "reason"])
+        .map_err(csv_error)?;
+    for (row, column, reason) in &rows {
+        export
+            .row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])
+            .map_err(csv_error)?;
+    }
+    let body = export
+        .finish()
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    audit_user_action(
+        &state,
+        &req,
+        &user,
+        "export.rejections_csv",
+        Some(("upload", id.to_string())),
+        &[],
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"upload-{id}-rejections.csv\""),
+        ))
+        .body(body))
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Admin>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let scope = user.scope();
+    match state
+        .db
+        .write(move |conn| uploads::delete(conn, &scope, id))
+        .await
+    {
+        Ok(()) => {
+            audit_user_action(
+                &state,
+                &req,
+                &user,
+                "upload.deleted",
+                Some(("upload", id.to_string())),
+                &[],
+            )
+            .await?;
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!("Upload {id} was deleted."),
+            );
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/portal/uploads"))
+                .finish())
+        }
+        // PROTECT: 409 with the page that explains it; nothing was removed.
+        Err(err) => Err(err.into()),
+    }
+}

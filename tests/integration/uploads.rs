@@ -1,0 +1,249 @@
+//! The web upload: streamed multipart through the real pipeline, the upload page,
+//! rejections.csv and deletion, with roles, CSRF, limits and tenants — on both databases.
+
+use std::time::Duration;
+
+use payerwatch::domain::roles::Role;
+
+use crate::common::{
+    SpawnOptions, TestApp, csrf_token, location, new_client, spawn_app, spawn_app_with,
+};
+
+const HEADER: &str = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n";
+
+fn claims_csv() -> String {
+    let mut csv = String::from(HEADER);
+    for i in 0..30 {
+        csv.push_str(&format!(
+            "Aetna,99213,2026-10-{:02},2026-11-01,DENIED,100.00,CO-197,Precertification absent\n",
+            1 + i % 28
+        ));
+    }
+    csv.push_str("Aetna,99213,2026-10-01,2026-11-01,DENIED,100.00,CO-16,Called patient Jennifer at (555) 867-5309\n");
+    csv.push_str("Aetna,9921,2026-10-01,2026-11-01,PAID,100.00,,\n");
+    csv
+}
+
+async fn upload_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    name: &str,
+    csv: String,
+    token: Option<String>,
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new();
+    if let Some(token) = token {
+        form = form.text("csrf_token", token);
+    }
+    let part = reqwest::multipart::Part::bytes(csv.into_bytes())
+        .file_name(name.to_string())
+        .mime_str("text/csv")
+        .expect("mime");
+    client
+        .post(app.url("/portal/uploads"))
+        .multipart(form.part("file", part))
+        .send()
+        .await
+        .expect("sent")
+}
+
+async fn form_token(app: &TestApp, client: &reqwest::Client) -> String {
+    csrf_token(
+        &app.get_with(client, "/portal/uploads")
+            .await
+            .text()
+            .await
+            .expect("page"),
+    )
+    .expect("token")
+}
+
+/// Waits until the upload's page no longer says it is processing.
+async fn finished_page(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
+    for _ in 0..100 {
+        let page = app.get_with(client, path).await.text().await.expect("page");
+        if !page.contains("Processing…") {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} still processing");
+}
+
+#[actix_web::test]
+async fn an_analyst_uploads_a_file_and_reads_its_report_without_phi() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.login("analyst@clinic.test", &password).await;
+    let token = form_token(&app, &app.client).await;
+    let res = upload_with(&app, &app.client, "october.csv", claims_csv(), Some(token)).await;
+    assert_eq!(res.status(), 303);
+    let path = location(&res);
+    assert!(path.starts_with("/portal/uploads/"), "{path}");
+
+    let page = finished_page(&app, &app.client, &path).await;
+    assert!(page.contains("partial"), "some rows rejected");
+    assert!(page.contains("phi_suspected") && page.contains("invalid_cpt"));
+    assert!(
+        !page.contains("Jennifer") && !page.contains("867-5309"),
+        "PHI never shown"
+    );
+    let list = app.get("/portal/uploads").await.text().await.expect("list");
+    assert!(list.contains("october.csv"));
+
+    let csv = app.get(&format!("{path}/rejections.csv")).await;
+    assert_eq!(csv.status(), 200);
+    let body = csv.text().await.expect("csv");
+    assert!(body.starts_with("row,column,reason"));
+    assert!(
+        body.contains("32,denial_reason_text,phi_suspected"),
+        "{body}"
+    );
+    assert!(body.contains("33,cpt,invalid_cpt"), "{body}");
+    assert!(!body.contains("Jennifer"));
+
+    // The analytics ran after the upload.
+    let mut waited = 0;
+    loop {
+        let page = app.get(&path).await.text().await.expect("page");
+        if page.contains("new finding") || waited > 50 {
+            assert!(
+                page.contains("new finding"),
+                "analytics listed on the upload page"
+            );
+            break;
+        }
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The same bytes again: refused as a duplicate, linking to the first upload.
+    let token = token_again(&app).await;
+    let again = upload_with(
+        &app,
+        &app.client,
+        "october-again.csv",
+        claims_csv(),
+        Some(token),
+    )
+    .await;
+    let page = finished_page(&app, &app.client, &location(&again)).await;
+    assert!(
+        page.contains("failed") && page.contains(&format!("href=\"{path}\"")),
+        "links to the earlier upload"
+    );
+}
+
+async fn token_again(app: &TestApp) -> String {
+    form_token(app, &app.client).await
+}
+
+#[actix_web::test]
+async fn uploads_need_an_analyst_a_token_a_file_and_a_sane_size() {
+    let app = spawn_app_with(SpawnOptions {
+        overrides: vec![("PAYERWATCH_MAX_UPLOAD_BYTES", "2000".into())],
+        ..SpawnOptions::default()
+    })
+    .await;
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+
+    let viewer = new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    let viewer_token = form_token(&app, &viewer).await;
+    let res = upload_with(&app, &viewer, "x.csv", claims_csv(), Some(viewer_token)).await;
+    assert_eq!(res.status(), 403, "viewers cannot upload");
+    assert!(
+        !app.get_with(&viewer, "/portal/uploads")
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("enctype=\"multipart/form-data\"")
+    );
+
+    app.login("analyst@clinic.test", &analyst_pw).await;
+    let small = || format!("{HEADER}Aetna,99213,2026-10-01,2026-11-01,PAID,1.00,,\n");
+    assert_eq!(
+        upload_with(&app, &app.client, "x.csv", small(), None)
+            .await
+            .status(),
+        403,
+        "no token"
+    );
+    assert_eq!(
+        upload_with(&app, &app.client, "x.csv", small(), Some("forged".into()))
+            .await
+            .status(),
+        403
+    );
+    let token = form_token(&app, &app.client).await;
+    let no_file = app
+        .client
+        .post(app.url("/portal/uploads"))
+        .multipart(reqwest::multipart::Form::new().text("csrf_token", token.clone()))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(no_file.status(), 400);
+    let big = format!(
+        "{HEADER}{}",
+        "Aetna,99213,2026-10-01,2026-11-01,PAID,1.00,,\n".repeat(100)
+    );
+    let res = upload_with(&app, &app.client, "big.csv", big, Some(token)).await;
+    assert_eq!(res.status(), 413);
+}
+
+#[actix_web::test]
+async fn deleting_is_refused_while_claims_exist_and_other_tenants_see_nothing() {
+    let app = spawn_app().await;
+    let admin_pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
+    let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
+    app.login("admin@clinic.test", &admin_pw).await;
+    let token = form_token(&app, &app.client).await;
+    let res = upload_with(&app, &app.client, "claims.csv", claims_csv(), Some(token)).await;
+    let path = location(&res);
+    finished_page(&app, &app.client, &path).await;
+
+    let other = new_client();
+    app.login_with(&other, "admin@other.test", &other_pw).await;
+    assert_eq!(app.get_with(&other, &path).await.status(), 404);
+    assert_eq!(
+        app.get_with(&other, &format!("{path}/rejections.csv"))
+            .await
+            .status(),
+        404
+    );
+    let res = app
+        .post_form_with(&other, "/portal/uploads", &format!("{path}/delete"), &[])
+        .await;
+    assert_eq!(res.status(), 404);
+
+    let res = app.post_form(&path, &format!("{path}/delete"), &[]).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.expect("body").contains("still has claims"));
+    assert_eq!(app.get(&path).await.status(), 200, "the upload stays");
+
+    // A failed upload (no claims) can be deleted.
+    let token = form_token(&app, &app.client).await;
+    let res = upload_with(
+        &app,
+        &app.client,
+        "broken.csv",
+        "payer,cpt\nAetna,99213\n".into(),
+        Some(token),
+    )
+    .await;
+    let failed = location(&res);
+    let page = finished_page(&app, &app.client, &failed).await;
+    assert!(
+        page.contains("failed") && page.contains("submitted_date"),
+        "names the missing column"
+    );
+    let res = app
+        .post_form(&failed, &format!("{failed}/delete"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.get(&failed).await.status(), 404);
+}
