@@ -230,3 +230,49 @@ async fn staff_dashboard_and_audit_trail_render() {
     browser.screenshot("22-audit").await;
     browser.quit().await;
 }
+
+#[actix_web::test]
+async fn an_analyst_uploads_a_file_in_the_browser_and_reads_its_report() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "analyst@riverside.test",
+        Role::Analyst,
+        false,
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("october-decisions.csv");
+    let options = payerwatch::generate::GenOptions {
+        rows: 2_000,
+        bad_rate: 0.05,
+        ..Default::default()
+    };
+    let mut bytes = Vec::new();
+    payerwatch::generate::generate(&options, &mut bytes).expect("generated");
+    std::fs::write(&file, bytes).expect("written");
+
+    let browser = driver.session().await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "analyst@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    browser.goto(&app.url("/portal/uploads")).await;
+    browser.wait_for_text("Upload a claims file").await;
+    browser.screenshot("30-uploads-empty").await;
+    browser.fill("#file", &file.display().to_string()).await;
+    browser.click("form[enctype] button[type=submit]").await;
+    browser.wait_for_text("Quality report").await;
+    browser.wait_for_text("Rejections by reason").await;
+    let page = browser.source().await;
+    assert!(
+        !page.contains("123-45-6789") && !page.contains("Jennifer"),
+        "no PHI on the page"
+    );
+    browser.screenshot("31-upload-report").await;
+    browser.quit().await;
+}
