@@ -242,34 +242,20 @@ pub const DRIFT_CSV_COLUMNS: [&str; 20] = [
     "mode",
 ];
 
-/// `GET /portal/drift.csv` (analyst): the feed's findings with the same filters.
-pub async fn drift_csv(
+/// `GET /portal/{drift,denials,delays}.csv` (analyst): a findings page's events with the
+/// same filters; the path picks the product.
+pub async fn export_csv(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    findings_csv(req, state, user, query.into_inner(), &DRIFT).await
-}
-
-/// `GET /portal/denials.csv` (analyst).
-pub async fn denials_csv(
-    req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
-    user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
-    query: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, AppError> {
-    findings_csv(req, state, user, query.into_inner(), &DENIALS).await
-}
-
-/// `GET /portal/delays.csv` (analyst).
-pub async fn delays_csv(
-    req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
-    user: crate::web::auth::Authorized<crate::web::auth::Analyst>,
-    query: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, AppError> {
-    findings_csv(req, state, user, query.into_inner(), &DELAYS).await
+    let spec = match req.path() {
+        "/portal/denials.csv" => &DENIALS,
+        "/portal/delays.csv" => &DELAYS,
+        _ => &DRIFT,
+    };
+    findings_csv(req, state, user, query.into_inner(), spec).await
 }
 
 /// A findings page's events as CSV (ANALYTICS.md § Exports columns; `cpt_group` holds
