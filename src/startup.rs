@@ -18,7 +18,7 @@ use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
 use crate::web::handlers::{
     account, admin_metrics, alerts, analytics_settings, assets, audit_trail, auth, drift, health,
-    home, metrics, portal, rules, uploads, users,
+    home, mappings, metrics, portal, rules, uploads, users,
 };
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
@@ -246,6 +246,8 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                     "/settings/analytics",
                     web::post().to(analytics_settings::submit),
                 )
+                .route("/settings/mappings", web::get().to(mappings::show))
+                .route("/settings/mappings", web::post().to(mappings::submit))
                 .route("/settings/rules", web::get().to(rules::list))
                 .route("/settings/rules", web::post().to(rules::submit))
                 .route("/settings/users", web::get().to(users::list))

@@ -86,6 +86,11 @@ impl CurrentUser {
             },
         ];
         nav.push(NavItem {
+            label: "Mappings",
+            href: "/portal/settings/mappings",
+            active: false,
+        });
+        nav.push(NavItem {
             label: "Alert rules",
             href: "/portal/settings/rules",
             active: false,

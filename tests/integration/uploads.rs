@@ -247,3 +247,116 @@ async fn deleting_is_refused_while_claims_exist_and_other_tenants_see_nothing() 
     assert_eq!(res.status(), 303);
     assert_eq!(app.get(&failed).await.status(), 404);
 }
+
+#[actix_web::test]
+async fn analysts_edit_mappings_viewers_read_them_and_phi_labels_are_refused() {
+    let app = spawn_app().await;
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let other_pw = app.create_user("Other", "analyst@other.test", Role::Analyst, false);
+    let path = "/portal/settings/mappings";
+
+    let viewer = new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    let page = app
+        .get_with(&viewer, path)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("EVAL_MGMT") && page.contains("99202"),
+        "default CPT groups listed"
+    );
+    let res = app
+        .post_form_with(
+            &viewer,
+            path,
+            path,
+            &[
+                ("action", "alias"),
+                ("alias", "AETNA INC"),
+                ("canonical", "Aetna"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+
+    app.login("analyst@clinic.test", &analyst_pw).await;
+    let res = app
+        .post_form(
+            path,
+            path,
+            &[
+                ("action", "alias"),
+                ("alias", "AETNA  inc"),
+                ("canonical", "Aetna"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(
+            path,
+            path,
+            &[
+                ("action", "alias"),
+                ("alias", "Called patient Jennifer"),
+                ("canonical", "Aetna"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let refused = app.get(path).await.text().await.expect("page");
+    assert!(
+        refused.contains("patient information"),
+        "the refusal names the problem"
+    );
+    assert!(!refused.contains("Jennifer"), "the value is not echoed");
+    let res = app
+        .post_form(
+            path,
+            path,
+            &[
+                ("action", "cpt_group"),
+                ("code_start", "0001F"),
+                ("code_end", ""),
+                ("group_name", "quality"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let bad = app
+        .post_form(
+            path,
+            path,
+            &[
+                ("action", "cpt_group"),
+                ("code_start", "99999"),
+                ("code_end", "10000"),
+                ("group_name", "X"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let page = app.get(path).await.text().await.expect("page");
+    assert!(
+        page.contains("AETNA  inc") || page.contains("AETNA inc"),
+        "alias saved"
+    );
+    assert!(page.contains("QUALITY") && page.contains("0001F"));
+    assert!(
+        !page.contains("Jennifer"),
+        "PHI label neither stored nor echoed"
+    );
+
+    let other = new_client();
+    app.login_with(&other, "analyst@other.test", &other_pw)
+        .await;
+    let theirs = app.get_with(&other, path).await.text().await.expect("page");
+    assert!(
+        !theirs.contains("AETNA") && !theirs.contains("QUALITY"),
+        "mappings are per tenant"
+    );
+}

@@ -11,6 +11,7 @@ pub mod drift;
 pub mod findings;
 pub mod health;
 pub mod home;
+pub mod mappings;
 pub mod metrics;
 pub mod portal;
 pub mod rules;
