@@ -46,14 +46,14 @@ impl TestDatabase {
     pub fn create_postgres(configured: &str) -> TestDatabase {
         let server = server_url(configured);
         let name = format!("pw_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres"))
+        let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres{NO_TLS}"))
             .unwrap_or_else(|e| {
                 panic!("PAYERWATCH_TEST_POSTGRES is set but PostgreSQL is unreachable: {e}")
             });
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create test database");
-        let url = format!("{server}/{name}");
+        let url = format!("{server}/{name}{NO_TLS}");
         TestDatabase::Postgres { server, name, url }
     }
 
@@ -87,10 +87,15 @@ impl Drop for TestDatabase {
 }
 
 fn drop_postgres(server: &str, name: &str) {
-    if let Ok(mut admin) = diesel::PgConnection::establish(&format!("{server}/postgres")) {
+    if let Ok(mut admin) = diesel::PgConnection::establish(&format!("{server}/postgres{NO_TLS}")) {
         let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
 }
+
+/// Test connections go over loopback without TLS: libpq's OpenSSL state is torn down at
+/// process exit while pool threads may still hold connections, which crashed test
+/// processes (SIGSEGV after passing) when the local server offers SSL.
+const NO_TLS: &str = "?sslmode=disable";
 
 /// `postgres://user@host:port[/db]` → `postgres://user@host:port`.
 fn server_url(url: &str) -> String {
