@@ -46,6 +46,18 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     pub sentry_dsn: Option<String>,
     pub log_format: LogFormat,
+    /// The address people reach the portal at, for links in e-mails, Slack messages and
+    /// webhooks (`PAYERWATCH_PUBLIC_URL`; defaults to `http://<bind>`).
+    pub public_url: String,
+    /// Webhook and Slack targets on loopback or private networks are refused (SSRF)
+    /// unless this is set (`PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS=1`; tests and on-premise
+    /// receivers).
+    pub allow_private_webhooks: bool,
+    /// Run the notification delivery worker in this process (`PAYERWATCH_DELIVERY_WORKER`,
+    /// default on; tests turn it off and drive deliveries with their own clock).
+    pub delivery_worker: bool,
+    /// How often the delivery worker looks for due deliveries.
+    pub delivery_poll: Duration,
 }
 
 /// Every problem found, so an operator fixes them in one go.
@@ -178,6 +190,7 @@ impl Settings {
         let db_pool_size = number("PAYERWATCH_DB_POOL_SIZE", 10, 1) as u32;
         let workers =
             get("PAYERWATCH_WORKERS").map(|_| number("PAYERWATCH_WORKERS", 2, 1) as usize);
+        let delivery_poll = Duration::from_millis(number("PAYERWATCH_DELIVERY_POLL_MS", 5_000, 50));
 
         let log_format = match get("PAYERWATCH_LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,
@@ -192,12 +205,45 @@ impl Settings {
             }
         };
 
+        let mut flag = |key: &str, default: bool| -> bool {
+            match get(key).as_deref().map(str::trim) {
+                None => default,
+                Some("1" | "true" | "yes" | "on") => true,
+                Some("0" | "false" | "no" | "off") => false,
+                Some(other) => {
+                    problems.push(format!(
+                        "{key} must be 1/true/on or 0/false/off, not '{other}'"
+                    ));
+                    default
+                }
+            }
+        };
+        let allow_private_webhooks = flag("PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS", false);
+        let delivery_worker = flag("PAYERWATCH_DELIVERY_WORKER", true);
+        let bind = get("PAYERWATCH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string());
+        let public_url = match get("PAYERWATCH_PUBLIC_URL") {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                u.trim_end_matches('/').to_string()
+            }
+            Some(u) => {
+                problems.push(format!(
+                    "PAYERWATCH_PUBLIC_URL must start with http:// or https://, not '{u}'"
+                ));
+                String::new()
+            }
+            // Production already insists on explicit host names and TLS cookies.
+            None if production && !allowed_hosts.is_empty() => {
+                format!("https://{}", allowed_hosts[0])
+            }
+            None => format!("http://{bind}"),
+        };
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
         Ok(Settings {
             environment,
-            bind: get("PAYERWATCH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string()),
+            bind,
             database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             database_url_explicit,
             secret_key,
@@ -213,6 +259,10 @@ impl Settings {
             metrics_token: get("PAYERWATCH_METRICS_TOKEN"),
             sentry_dsn: get("SENTRY_DSN"),
             log_format,
+            public_url,
+            allow_private_webhooks,
+            delivery_worker,
+            delivery_poll,
         })
     }
 

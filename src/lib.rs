@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod generate;
 pub mod ingest;
+pub mod notify;
 pub mod observability;
 pub mod reports;
 pub mod startup;

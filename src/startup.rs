@@ -17,8 +17,8 @@ use crate::observability;
 use crate::web::auth::session_cookie_name;
 use crate::web::csrf::Csrf;
 use crate::web::handlers::{
-    account, admin_metrics, alerts, analytics_settings, assets, audit_trail, auth, drift, health,
-    home, mappings, metrics, portal, rules, uploads, users,
+    account, admin_metrics, alerts, analytics_settings, assets, audit_trail, auth, channels, drift,
+    health, home, mappings, metrics, portal, rules, uploads, users,
 };
 use crate::web::middleware::Telemetry;
 use crate::web::session_store::DbSessionStore;
@@ -55,11 +55,16 @@ impl Application {
                 tracing::info!(count = applied.len(), "applied migrations");
             }
         }
-        let key = Key::derive_from(&settings.resolve_secret_key()?);
+        let secret = settings.resolve_secret_key()?;
+        let key = Key::derive_from(&secret);
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
-        let state = AppState::new(settings, db);
+        let worker = settings.delivery_worker.then_some(settings.delivery_poll);
+        let state = AppState::new(settings, db, &secret);
+        if let Some(poll) = worker {
+            state.notifier.spawn(poll);
+        }
         let server = run(
             listener,
             state.clone(),
@@ -248,6 +253,10 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 )
                 .route("/settings/mappings", web::get().to(mappings::show))
                 .route("/settings/mappings", web::post().to(mappings::submit))
+                .route("/settings/channels", web::get().to(channels::list))
+                .route("/settings/channels", web::post().to(channels::submit))
+                .route("/settings/channels/{id}", web::get().to(channels::detail))
+                .route("/alerts.csv", web::get().to(alerts::export_csv))
                 .route("/settings/rules", web::get().to(rules::list))
                 .route("/settings/rules", web::post().to(rules::submit))
                 .route("/settings/users", web::get().to(users::list))

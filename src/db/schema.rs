@@ -236,7 +236,8 @@ diesel::table! {
     alert_events (id) {
         id -> BigInt,
         customer_id -> BigInt,
-        drift_event_id -> BigInt,
+        drift_event_id -> Nullable<BigInt>,
+        upload_id -> Nullable<BigInt>,
         rule_id -> BigInt,
         product -> Text,
         kind -> Text,
@@ -274,7 +275,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notification_channels (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        target -> Text,
+        settings_json -> Text,
+        secret_sealed -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        alert_id -> Nullable<BigInt>,
+        channel_id -> BigInt,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_status_code -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempt_number -> BigInt,
+        started_at -> Timestamp,
+        latency_ms -> BigInt,
+        status_code -> Nullable<BigInt>,
+        outcome -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> customers (customer_id));
+diesel::joinable!(deliveries -> notification_channels (channel_id));
+diesel::joinable!(deliveries -> alert_events (alert_id));
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::joinable!(alert_judgments -> alert_events (alert_id));
 diesel::joinable!(alert_judgments -> users (user_id));
 diesel::joinable!(alert_status_history -> alert_events (alert_id));
@@ -304,4 +354,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     alert_events,
     alert_status_history,
     alert_judgments,
+    notification_channels,
+    deliveries,
+    delivery_attempts,
 );

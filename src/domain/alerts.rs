@@ -15,6 +15,8 @@ pub enum Metric {
     Severity,
     RateDelta,
     DaysDelta,
+    /// An upload's quality score (data-quality rules only).
+    QualityScore,
 }
 
 impl Metric {
@@ -23,6 +25,7 @@ impl Metric {
             "severity" => Some(Metric::Severity),
             "rate_delta" => Some(Metric::RateDelta),
             "days_delta" => Some(Metric::DaysDelta),
+            "quality_score" => Some(Metric::QualityScore),
             _ => None,
         }
     }
@@ -32,6 +35,7 @@ impl Metric {
             Metric::Severity => "severity",
             Metric::RateDelta => "rate_delta",
             Metric::DaysDelta => "days_delta",
+            Metric::QualityScore => "quality_score",
         }
     }
 }

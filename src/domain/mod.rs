@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod channels;
 pub mod claim;
 pub mod csv_format;
 pub mod mapping;

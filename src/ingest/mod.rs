@@ -397,6 +397,21 @@ fn run_loaded<R: Read + Send>(
     // A concurrent identical upload that committed first surfaces here as a unique
     // violation (a database error: nothing of this upload is stored).
     repo::finish_upload(conn, &scope, upload_id, &result, &json)?;
+    // SPEC §3: a score under 90 raises a data-quality alert (same transaction).
+    if let Some(score) = report.quality_score {
+        crate::reports::alerting::raise_quality_alerts(
+            conn,
+            &scope,
+            &crate::reports::alerting::UploadQuality {
+                upload_id,
+                file_name,
+                quality_score: score,
+                total_rows: report.total_rows as i64,
+                rejected_rows: report.rejected_rows as i64,
+            },
+            crate::db::repo::now(),
+        )?;
+    }
     Ok((status, report))
 }
 

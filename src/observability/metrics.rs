@@ -26,6 +26,7 @@ pub const REPORT_RUNS: &str = "payerwatch_report_runs_total";
 pub const REPORT_RUN_DURATION: &str = "payerwatch_report_run_duration_seconds";
 pub const ALERTS: &str = "payerwatch_alerts_total";
 pub const DELIVERIES: &str = "payerwatch_notification_deliveries_total";
+pub const DELIVERY_DURATION: &str = "payerwatch_notification_delivery_duration_seconds";
 pub const DB_POOL_CONNECTIONS: &str = "payerwatch_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "payerwatch_db_pool_idle_connections";
 pub const DB_POOL_MAX: &str = "payerwatch_db_pool_max_connections";
@@ -39,7 +40,13 @@ pub const REPORT_KINDS: [&str; 3] = ["drift", "denials", "delays"];
 pub const REPORT_STATUSES: [&str; 2] = ["succeeded", "failed"];
 /// Severity labels (ANALYTICS.md: one mapping everywhere), plus `suppressed` alerts.
 pub const ALERT_SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
-pub const DELIVERY_OUTCOMES: [&str; 4] = ["delivered", "retrying", "failed", "skipped"];
+pub const DELIVERY_OUTCOMES: [&str; 3] = ["delivered", "retrying", "failed"];
+/// Alert states at creation: sent to channels (`open`) or kept back (`suppressed`).
+pub const ALERT_STATUSES: [&str; 2] = ["open", "suppressed"];
+/// Channel kinds.
+pub const CHANNEL_KINDS: [&str; 3] = ["email", "slack", "webhook"];
+/// Delivery attempts take milliseconds to the 10 s timeout.
+const DELIVERY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// Request latency buckets in seconds: fine below 50 ms where healthy traffic sits,
 /// coarse up to the 5 s "very slow" line.
@@ -63,6 +70,12 @@ pub fn install() -> &'static PrometheusHandle {
                 b.set_buckets_for_metric(
                     Matcher::Full(REPORT_RUN_DURATION.to_string()),
                     &REPORT_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(DELIVERY_DURATION.to_string()),
+                    &DELIVERY_BUCKETS,
                 )
             }) {
             Ok(b) => b,
@@ -107,8 +120,19 @@ fn describe_and_register() {
         Unit::Seconds,
         "Analytics report run duration by kind."
     );
-    describe_counter!(ALERTS, "Alerts raised, by severity.");
-    describe_counter!(DELIVERIES, "Notification delivery attempts by outcome.");
+    describe_counter!(
+        ALERTS,
+        "Alerts created, by severity and status (open = sent to channels, suppressed)."
+    );
+    describe_counter!(
+        DELIVERIES,
+        "Notification delivery attempts by outcome (delivered, retrying, failed) and channel kind."
+    );
+    describe_histogram!(
+        DELIVERY_DURATION,
+        Unit::Seconds,
+        "Notification delivery attempt duration by channel kind."
+    );
     describe_gauge!(
         DB_POOL_CONNECTIONS,
         "Open database connections in the pool."
@@ -134,10 +158,15 @@ fn describe_and_register() {
         let _ = histogram!(REPORT_RUN_DURATION, "kind" => kind);
     }
     for severity in ALERT_SEVERITIES {
-        counter!(ALERTS, "severity" => severity).absolute(0);
+        for status in ALERT_STATUSES {
+            counter!(ALERTS, "severity" => severity, "status" => status).absolute(0);
+        }
     }
-    for outcome in DELIVERY_OUTCOMES {
-        counter!(DELIVERIES, "outcome" => outcome).absolute(0);
+    for channel in CHANNEL_KINDS {
+        for outcome in DELIVERY_OUTCOMES {
+            counter!(DELIVERIES, "outcome" => outcome, "channel" => channel).absolute(0);
+        }
+        let _ = histogram!(DELIVERY_DURATION, "channel" => channel);
     }
     gauge!(BUILD_INFO, "version" => crate::web::state::VERSION).set(1.0);
     let now = std::time::SystemTime::now()
@@ -148,12 +177,12 @@ fn describe_and_register() {
 
 /// Keeps `value` when it is one of `known`, else `other`: a caller passing an unexpected
 /// string cannot create new series.
-fn bounded(value: &'static str, known: &[&'static str]) -> &'static str {
-    if known.contains(&value) {
-        value
-    } else {
-        "other"
-    }
+fn bounded(value: &str, known: &[&'static str]) -> &'static str {
+    known
+        .iter()
+        .find(|k| **k == value)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// The counter and histogram of one (method, route, status) series, cached by the
@@ -207,14 +236,28 @@ pub fn record_report_run(kind: &'static str, status: &'static str, duration: Dur
     histogram!(REPORT_RUN_DURATION, "kind" => kind).record(duration.as_secs_f64());
 }
 
-/// An alert was raised with `severity` (see [`ALERT_SEVERITIES`]).
-pub fn record_alert(severity: &'static str) {
-    counter!(ALERTS, "severity" => bounded(severity, &ALERT_SEVERITIES)).increment(1);
+/// An alert was created with `severity` (see [`ALERT_SEVERITIES`]), `open` (sent) or
+/// `suppressed`.
+pub fn record_alert(severity: &str, status: &str) {
+    counter!(
+        ALERTS,
+        "severity" => bounded(severity, &ALERT_SEVERITIES),
+        "status" => bounded(status, &ALERT_STATUSES)
+    )
+    .increment(1);
 }
 
-/// A notification delivery attempt ended with `outcome` (see [`DELIVERY_OUTCOMES`]).
-pub fn record_delivery(outcome: &'static str) {
-    counter!(DELIVERIES, "outcome" => bounded(outcome, &DELIVERY_OUTCOMES)).increment(1);
+/// A notification delivery attempt over a `channel` kind ended with `outcome` (see
+/// [`DELIVERY_OUTCOMES`]) after `latency`.
+pub fn record_delivery(outcome: &str, channel: &str, latency: Duration) {
+    let channel = bounded(channel, &CHANNEL_KINDS);
+    counter!(
+        DELIVERIES,
+        "outcome" => bounded(outcome, &DELIVERY_OUTCOMES),
+        "channel" => channel
+    )
+    .increment(1);
+    histogram!(DELIVERY_DURATION, "channel" => channel).record(latency.as_secs_f64());
 }
 
 /// Renders the Prometheus text exposition, refreshing the pool gauges first.

@@ -102,6 +102,13 @@ impl CurrentUser {
         });
         if self.role.allows(Role::Admin) {
             nav.push(NavItem {
+                label: "Channels",
+                href: "/portal/settings/channels",
+                active: false,
+            });
+        }
+        if self.role.allows(Role::Admin) {
+            nav.push(NavItem {
                 label: "Users",
                 href: "/portal/settings/users",
                 active: false,

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::notify::{Notifier, SecretBox};
 use crate::observability::stats::RequestStats;
 use crate::web::chart_cache::ChartCache;
 use crate::web::rate_limit::RateLimiter;
@@ -22,11 +23,21 @@ pub struct AppState {
     /// This instance's request statistics (fed by the telemetry middleware, read by the
     /// staff metrics dashboard).
     pub request_stats: Arc<RequestStats>,
+    /// Channel secrets and the delivery worker (shared by pages that queue test messages).
+    pub notifier: Arc<Notifier>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: Db) -> Self {
+    /// `instance_secret` is the resolved secret key (cookies, channel secrets).
+    pub fn new(settings: Settings, db: Db, instance_secret: &[u8]) -> Self {
+        let notifier = Arc::new(Notifier::new(
+            db.clone(),
+            SecretBox::from_instance_secret(instance_secret),
+            settings.public_url.clone(),
+            settings.allow_private_webhooks,
+        ));
         AppState {
+            notifier,
             settings: Arc::new(settings),
             db,
             started_at: Instant::now(),

@@ -133,6 +133,10 @@ pub struct TestApp {
     /// The app's request statistics (what the staff dashboard shows).
     #[allow(dead_code)]
     pub request_stats: Arc<RequestStats>,
+    /// The app's delivery worker (tests turn the background loop off and call
+    /// `run_once` with their own clock).
+    #[allow(dead_code)]
+    pub notifier: Arc<payerwatch::notify::Notifier>,
 }
 
 #[derive(Default)]
@@ -176,6 +180,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     let port = app.port();
     let db = app.state().db.clone();
     let request_stats = Arc::clone(&app.state().request_stats);
+    let notifier = Arc::clone(&app.state().notifier);
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -185,6 +190,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         database,
         database_url,
         request_stats,
+        notifier,
     }
 }
 

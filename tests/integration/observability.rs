@@ -114,8 +114,9 @@ async fn metrics_expose_every_family_in_prometheus_format() {
         "payerwatch_rows_rejected_total{reason=\"phi_suspected\"} 0",
         "payerwatch_report_runs_total{kind=\"drift\",status=\"failed\"} 0",
         "# TYPE payerwatch_report_run_duration_seconds histogram",
-        "payerwatch_alerts_total{severity=\"critical\"} 0",
-        "payerwatch_notification_deliveries_total{outcome=\"failed\"} 0",
+        "payerwatch_alerts_total{severity=\"critical\",status=\"suppressed\"} 0",
+        "payerwatch_notification_deliveries_total{outcome=\"failed\",channel=\"email\"} 0",
+        "# TYPE payerwatch_notification_delivery_duration_seconds histogram",
         "payerwatch_db_pool_connections{backend=",
         "payerwatch_db_pool_idle_connections{backend=",
         "payerwatch_db_pool_max_connections{backend=",
@@ -727,7 +728,7 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
     assert_eq!(purges.len(), 2);
     assert_eq!(
         purges[0].as_deref(),
-        Some("audit_events,sessions,login_attempts")
+        Some("audit_events,sessions,login_attempts,notification_deliveries")
     );
 
     // Login-throttle rows older than a day go; recent ones stay (they still throttle).
@@ -836,7 +837,7 @@ async fn dashboard_data_names_the_backend_but_never_the_database() {
     }
     app.get("/no/such/page").await;
     let settings = test_settings(app.own_database().url(), &[]);
-    let mut state = payerwatch::web::AppState::new(settings, app.db.clone());
+    let mut state = payerwatch::web::AppState::new(settings, app.db.clone(), b"test-secret");
     state.request_stats = Arc::clone(&app.request_stats);
     let sort = observability::dashboard::RouteSort::parse(Some("route")).expect("valid sort");
     let dashboard = observability::dashboard::collect(&state, sort);

@@ -11,7 +11,7 @@ CREATE TABLE alert_rules (
     product TEXT NULL,
     kind TEXT NULL,
     direction TEXT NULL,
-    metric TEXT NOT NULL CHECK (metric IN ('severity', 'rate_delta', 'days_delta')),
+    metric TEXT NOT NULL CHECK (metric IN ('severity', 'rate_delta', 'days_delta', 'quality_score')),
     comparison TEXT NOT NULL CHECK (comparison IN ('gt', 'gte', 'lt', 'lte', 'eq')),
     threshold DOUBLE PRECISION NOT NULL,
     channel_ids TEXT NOT NULL DEFAULT '',
@@ -25,7 +25,10 @@ CREATE INDEX alert_rules_customer_idx ON alert_rules (customer_id);
 CREATE TABLE alert_events (
     id BIGSERIAL PRIMARY KEY,
     customer_id BIGINT NOT NULL REFERENCES customers (id) ON DELETE RESTRICT,
-    drift_event_id BIGINT NOT NULL REFERENCES drift_events (id) ON DELETE RESTRICT,
+    -- A finding's alert names its drift event; a data-quality alert names its upload
+    -- (no foreign key: the alert outlives a deleted claimless upload).
+    drift_event_id BIGINT NULL REFERENCES drift_events (id) ON DELETE RESTRICT,
+    upload_id BIGINT NULL,
     rule_id BIGINT NOT NULL REFERENCES alert_rules (id) ON DELETE RESTRICT,
     product TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -38,7 +41,9 @@ CREATE TABLE alert_events (
     initial_status TEXT NOT NULL CHECK (initial_status IN ('open', 'suppressed')),
     suppression_json TEXT NULL,
     created_at TIMESTAMP NOT NULL,
-    UNIQUE (drift_event_id, rule_id)
+    UNIQUE (drift_event_id, rule_id),
+    UNIQUE (upload_id, rule_id),
+    CHECK ((drift_event_id IS NULL) <> (upload_id IS NULL))
 );
 CREATE INDEX alert_events_customer_created_idx ON alert_events (customer_id, created_at);
 CREATE INDEX alert_events_customer_severity_idx ON alert_events (customer_id, severity_label, initial_status);

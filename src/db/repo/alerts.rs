@@ -83,6 +83,10 @@ pub const DEFAULT_RULES: [DefaultRule; 3] = [
     },
 ];
 
+/// The data-quality rule a new tenant starts with (SPEC §3: a score below 90 raises a
+/// data-quality alert).
+pub const DEFAULT_QUALITY_RULE: (&str, f64) = ("Data quality: upload scored below 90", 90.0);
+
 pub fn list_rules(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<AlertRule>, DbError> {
     Ok(alert_rules::table
         .filter(alert_rules::customer_id.eq(scope.id()))
@@ -120,6 +124,21 @@ pub fn ensure_default_rules(
             ))
             .execute(conn)?;
     }
+    let (name, threshold) = DEFAULT_QUALITY_RULE;
+    diesel::insert_into(alert_rules::table)
+        .values((
+            alert_rules::customer_id.eq(scope.id()),
+            alert_rules::name.eq(name),
+            alert_rules::product.eq(Some(crate::reports::alerting::DATA_QUALITY)),
+            alert_rules::kind.eq(Some(crate::reports::alerting::QUALITY_KIND)),
+            alert_rules::metric.eq(Metric::QualityScore.as_str()),
+            alert_rules::comparison.eq(Comparison::Lt.as_str()),
+            alert_rules::threshold.eq(threshold),
+            alert_rules::enabled.eq(true),
+            alert_rules::created_at.eq(now),
+            alert_rules::updated_at.eq(now),
+        ))
+        .execute(conn)?;
     list_rules(conn, scope)
 }
 
@@ -179,7 +198,8 @@ pub fn noise_judgments_since(
 #[diesel(table_name = alert_events)]
 pub struct NewAlert {
     pub customer_id: i64,
-    pub drift_event_id: i64,
+    pub drift_event_id: Option<i64>,
+    pub upload_id: Option<i64>,
     pub rule_id: i64,
     pub product: String,
     pub kind: String,
@@ -222,7 +242,8 @@ pub fn insert_alert(
 pub struct AlertEvent {
     pub id: i64,
     pub customer_id: i64,
-    pub drift_event_id: i64,
+    pub drift_event_id: Option<i64>,
+    pub upload_id: Option<i64>,
     pub rule_id: i64,
     pub product: String,
     pub kind: String,
@@ -490,6 +511,8 @@ pub struct NewRule {
     pub metric: String,
     pub comparison: String,
     pub threshold: f64,
+    /// `""` = every enabled channel, `"none"`, or comma-separated channel ids.
+    pub channel_ids: String,
 }
 
 pub fn insert_rule(
@@ -512,6 +535,7 @@ pub fn insert_rule(
             alert_rules::metric.eq(&rule.metric),
             alert_rules::comparison.eq(&rule.comparison),
             alert_rules::threshold.eq(rule.threshold),
+            alert_rules::channel_ids.eq(&rule.channel_ids),
             alert_rules::enabled.eq(true),
             alert_rules::created_at.eq(now),
             alert_rules::updated_at.eq(now),
@@ -535,6 +559,29 @@ pub fn set_rule_enabled(
     )
     .set((
         alert_rules::enabled.eq(enabled),
+        alert_rules::updated_at.eq(super::now()),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Sets which channels a rule's alerts go to.
+pub fn set_rule_channels(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    channel_ids: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(
+        alert_rules::table
+            .filter(alert_rules::customer_id.eq(scope.id()))
+            .filter(alert_rules::id.eq(id)),
+    )
+    .set((
+        alert_rules::channel_ids.eq(channel_ids),
         alert_rules::updated_at.eq(super::now()),
     ))
     .execute(conn)?;

@@ -6,8 +6,10 @@
 pub mod alerts;
 pub mod analytics;
 pub mod audit;
+pub mod channels;
 pub mod claims;
 pub mod customers;
+pub mod deliveries;
 pub mod ingest;
 pub mod login_failures;
 pub mod mappings;

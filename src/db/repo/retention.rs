@@ -1,6 +1,6 @@
 //! Retention purging across tables (`payerwatch purge`): audit events past the retention,
-//! expired sessions, login-throttle rows older than a day, and — once its table exists —
-//! old delivered notifications. Counts what would go (dry run) or deletes it in one
+//! expired sessions, login-throttle rows older than a day, and delivered notifications
+//! older than 90 days. Counts what would go (dry run) or deletes it in one
 //! transaction and records a `retention.purge` audit event.
 
 use chrono::NaiveDateTime;
@@ -10,6 +10,9 @@ use crate::db::models::NewAuditEvent;
 use crate::db::repo::audit;
 use crate::db::schema::sessions;
 use crate::db::{DbConnection, DbError};
+
+/// Delivered notifications older than this many days are purged.
+pub const DELIVERED_RETENTION_DAYS: i64 = 90;
 
 /// The audit action recorded by a purge.
 pub const PURGE_ACTION: &str = "retention.purge";
@@ -73,10 +76,13 @@ pub fn purge(conn: &mut DbConnection, plan: &PurgePlan) -> Result<PurgeReport, D
     } else {
         super::login_failures::delete_older_than(conn, throttle_cutoff)? as i64
     });
-    //
-    // DELIVERED NOTIFICATIONS: when the notifications migration lands, count/delete
-    // deliveries in a final state older than 90 days here and set
-    // `report.delivered_notifications`.
+    // Delivered notifications are kept 90 days (the alert page shows them); failed ones
+    // stay until someone retries or looks at them.
+    let delivery_cutoff = plan.now - chrono::Duration::days(DELIVERED_RETENTION_DAYS);
+    report.delivered_notifications =
+        Some(
+            super::deliveries::purge_delivered_before(conn, delivery_cutoff, plan.dry_run)? as i64,
+        );
 
     if !plan.dry_run {
         let mut fields = vec!["audit_events", "sessions"];

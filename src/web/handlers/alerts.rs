@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::findings::{self, EventView};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::analytics;
+use crate::db::repo::deliveries;
 use crate::domain::alerts::Suppression;
 use crate::domain::phi;
 use crate::domain::roles::Role;
@@ -23,7 +24,7 @@ use crate::web::state::AppState;
 const PER_PAGE: i64 = 25;
 const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
-const PRODUCTS: [&str; 3] = ["drift_watch", "denial_scope", "delay_guard"];
+const PRODUCTS: [&str; 4] = ["drift_watch", "denial_scope", "delay_guard", "data_quality"];
 
 struct AlertRow {
     id: i64,
@@ -50,6 +51,7 @@ struct AlertsPage {
     total_pages: i64,
     has_prev: bool,
     has_next: bool,
+    can_export: bool,
 }
 
 fn bad(name: &str, expected: &str) -> AppError {
@@ -70,6 +72,94 @@ fn pick(
     }
 }
 
+fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> {
+    Ok(AlertFilter {
+        status: pick(raw, "status", &STATUSES)?,
+        severity: pick(raw, "severity", &SEVERITIES)?,
+        product: pick(raw, "product", &PRODUCTS)?,
+        payer: raw
+            .get("payer")
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty()),
+    })
+}
+
+/// Columns of `/portal/alerts.csv`.
+const CSV_COLUMNS: [&str; 13] = [
+    "id",
+    "created_at",
+    "product",
+    "kind",
+    "payer",
+    "cpt_group",
+    "severity",
+    "severity_label",
+    "status",
+    "initial_status",
+    "suppressed_because",
+    "title",
+    "url",
+];
+
+/// `/portal/alerts.csv` (analysts): every alert matching the list's filters, newest
+/// first, formula-injection-safe (SPEC §10).
+pub async fn export_csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    use crate::web::csv_export::{Cell, CsvExport};
+    let filter = parse_filter(&query.into_inner())?;
+    let scope = user.scope();
+    let (alerts, _) = state
+        .db
+        .run(move |conn| repo::list_alerts(conn, &scope, &filter, 1, i64::MAX / 2))
+        .await?;
+    let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
+    let mut export = CsvExport::new(Vec::new());
+    export.header(&CSV_COLUMNS).map_err(csv_error)?;
+    for a in &alerts.items {
+        let created = a.alert.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let why = a
+            .alert
+            .suppression_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<Suppression>(j).ok())
+            .map(|s| s.explain())
+            .unwrap_or_default();
+        let url = crate::notify::message::alert_url(&state.settings.public_url, a.alert.id);
+        export
+            .row([
+                Cell::Int(a.alert.id),
+                Cell::Text(&created),
+                Cell::Text(&a.alert.product),
+                Cell::Text(&a.alert.kind),
+                Cell::Text(&a.alert.payer),
+                Cell::Text(&a.alert.cpt_group),
+                Cell::Float(a.alert.severity),
+                Cell::Text(&a.alert.severity_label),
+                Cell::Text(&a.status),
+                Cell::Text(&a.alert.initial_status),
+                Cell::Text(&why),
+                Cell::Text(&a.alert.title),
+                Cell::Text(&url),
+            ])
+            .map_err(csv_error)?;
+    }
+    let body = export
+        .finish()
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    audit_user_action(&state, &req, &user, "export.alerts_csv", None, &[]).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"alerts.csv\"",
+        ))
+        .body(body))
+}
+
 fn row(a: &AlertWithStatus) -> AlertRow {
     AlertRow {
         id: a.alert.id,
@@ -88,15 +178,7 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let raw = query.into_inner();
-    let filter = AlertFilter {
-        status: pick(&raw, "status", &STATUSES)?,
-        severity: pick(&raw, "severity", &SEVERITIES)?,
-        product: pick(&raw, "product", &PRODUCTS)?,
-        payer: raw
-            .get("payer")
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty()),
-    };
+    let filter = parse_filter(&raw)?;
     let page = match raw.get("page").map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => 1,
         Some(v) => v
@@ -135,6 +217,7 @@ pub async fn list(
         total_pages: alerts.total_pages(),
         has_prev: alerts.has_prev(),
         has_next: alerts.has_next(),
+        can_export: user.role.allows(Role::Analyst),
     })
 }
 
@@ -156,7 +239,10 @@ struct JudgmentView {
 struct AlertPage {
     layout: Layout,
     alert: AlertRow,
-    finding: EventView,
+    finding: Option<EventView>,
+    quality: Option<QualityView>,
+    deliveries: Vec<super::channels::DeliveryView>,
+    is_admin: bool,
     why_suppressed: Option<String>,
     history: Vec<HistoryView>,
     judgments: Vec<JudgmentView>,
@@ -164,6 +250,30 @@ struct AlertPage {
     my_note: String,
     can_act: bool,
     next_statuses: Vec<&'static str>,
+}
+
+/// The evidence of a data-quality alert: the upload and its score.
+struct QualityView {
+    upload_id: i64,
+    file_name: String,
+    score: String,
+    total_rows: i64,
+    rejected_rows: i64,
+}
+
+fn quality_view(a: &AlertWithStatus) -> Option<QualityView> {
+    let upload_id = a.alert.upload_id?;
+    let v: serde_json::Value = serde_json::from_str(&a.alert.payload_json).ok()?;
+    Some(QualityView {
+        upload_id,
+        file_name: v["file_name"].as_str().unwrap_or_default().to_string(),
+        score: v["quality_score"]
+            .as_f64()
+            .map(|s| format!("{s:.2}"))
+            .unwrap_or_default(),
+        total_rows: v["total_rows"].as_i64().unwrap_or(0),
+        rejected_rows: v["rejected_rows"].as_i64().unwrap_or(0),
+    })
 }
 
 fn next_statuses(current: &str) -> Vec<&'static str> {
@@ -181,21 +291,28 @@ pub async fn detail(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let scope = user.scope();
-    let (alert, event, history, judgments, daily) = state
+    let (alert, finding, history, judgments, deliveries) = state
         .db
         .run(move |conn| {
             let alert = repo::find_alert(conn, &scope, id)?;
-            let event = analytics::find_event(conn, &scope, alert.alert.drift_event_id)?;
+            let finding = match alert.alert.drift_event_id {
+                Some(event_id) => {
+                    let event = analytics::find_event(conn, &scope, event_id)?;
+                    let daily = analytics::daily_series(
+                        conn,
+                        &scope,
+                        std::slice::from_ref(&event.payer),
+                        event.current_end - chrono::Duration::weeks(findings::CHART_WEEKS),
+                        event.current_end,
+                    )?;
+                    Some(findings::view(&event, findings::chart_for(&event, &daily)))
+                }
+                None => None,
+            };
             let history = repo::history(conn, &scope, id)?;
             let judgments = repo::judgments(conn, &scope, id)?;
-            let daily = analytics::daily_series(
-                conn,
-                &scope,
-                std::slice::from_ref(&event.payer),
-                event.current_end - chrono::Duration::weeks(findings::CHART_WEEKS),
-                event.current_end,
-            )?;
-            Ok((alert, event, history, judgments, daily))
+            let deliveries = deliveries::for_alert(conn, &scope, id)?;
+            Ok((alert, finding, history, judgments, deliveries))
         })
         .await?;
     let why_suppressed = alert
@@ -207,7 +324,13 @@ pub async fn detail(
     let mine = judgments.iter().find(|j| j.user_id == user.id.0);
     render(&AlertPage {
         layout: user.layout(alert.alert.title.clone(), "/portal/alerts"),
-        finding: findings::view(&event, findings::chart_for(&event, &daily)),
+        finding,
+        quality: quality_view(&alert),
+        deliveries: deliveries
+            .iter()
+            .map(super::channels::delivery_view)
+            .collect(),
+        is_admin: user.role.allows(Role::Admin),
         why_suppressed,
         history: history
             .into_iter()

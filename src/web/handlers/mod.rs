@@ -7,6 +7,7 @@ pub mod analytics_settings;
 pub mod assets;
 pub mod audit_trail;
 pub mod auth;
+pub mod channels;
 pub mod drift;
 pub mod findings;
 pub mod health;

@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::repo::alerts as repo;
+use crate::db::repo::channels::{self as channel_repo, Channel};
 use crate::domain::alerts::{Comparison, Metric};
 use crate::domain::phi;
 use crate::domain::roles::Role;
@@ -23,6 +24,8 @@ struct RuleRow {
     scope: String,
     condition: String,
     enabled: bool,
+    channels: String,
+    channel_choice: String,
 }
 
 #[derive(Template)]
@@ -31,6 +34,7 @@ struct RulesPage {
     layout: Layout,
     rules: Vec<RuleRow>,
     can_edit: bool,
+    channel_options: Vec<(String, String)>,
 }
 
 fn describe_scope(r: &repo::AlertRule) -> String {
@@ -57,30 +61,70 @@ fn describe_scope(r: &repo::AlertRule) -> String {
     }
 }
 
+/// How a rule's channel setting reads: all channels, none, or the named ones.
+fn describe_channels(r: &repo::AlertRule, channels: &[Channel]) -> (String, String) {
+    match r.channel_ids.trim() {
+        "" => ("every enabled channel".into(), "all".into()),
+        "none" => ("alert page only".into(), "none".into()),
+        list => {
+            let names: Vec<String> = list
+                .split(',')
+                .filter_map(|id| id.trim().parse::<i64>().ok())
+                .map(|id| {
+                    channels
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map_or_else(|| format!("channel {id}"), |c| c.name.clone())
+                })
+                .collect();
+            (names.join(", "), list.to_string())
+        }
+    }
+}
+
 pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
-    let rules = state
+    let (rules, channels) = state
         .db
-        .write(move |conn| repo::ensure_default_rules(conn, &scope))
+        .write(move |conn| {
+            let rules = repo::ensure_default_rules(conn, &scope)?;
+            let channels = channel_repo::list_channels(conn, &scope)?;
+            Ok((rules, channels))
+        })
         .await?;
+    let mut channel_options = vec![
+        ("all".to_string(), "Every enabled channel".to_string()),
+        ("none".to_string(), "None (alert page only)".to_string()),
+    ];
+    channel_options.extend(
+        channels
+            .iter()
+            .map(|c| (c.id.to_string(), format!("Only {} ({})", c.name, c.kind))),
+    );
     render(&RulesPage {
         layout: user.layout("Alert rules", "/portal/settings/rules"),
         rules: rules
             .iter()
-            .map(|r| RuleRow {
-                id: r.id,
-                name: r.name.clone(),
-                scope: describe_scope(r),
-                condition: format!(
-                    "{} {} {}",
-                    r.metric.replace('_', " "),
-                    r.comparison,
-                    r.threshold
-                ),
-                enabled: r.enabled,
+            .map(|r| {
+                let (channels, channel_choice) = describe_channels(r, &channels);
+                RuleRow {
+                    id: r.id,
+                    name: r.name.clone(),
+                    scope: describe_scope(r),
+                    condition: format!(
+                        "{} {} {}",
+                        r.metric.replace('_', " "),
+                        r.comparison,
+                        r.threshold
+                    ),
+                    enabled: r.enabled,
+                    channels,
+                    channel_choice,
+                }
             })
             .collect(),
         can_edit: user.role.allows(Role::Admin),
+        channel_options,
     })
 }
 
@@ -97,6 +141,7 @@ pub struct RuleForm {
     metric: Option<String>,
     comparison: Option<String>,
     threshold: Option<String>,
+    channels: Option<String>,
 }
 
 fn optional(v: &Option<String>) -> Option<String> {
@@ -157,12 +202,12 @@ pub async fn submit(
                 .filter(|t: &f64| t.is_finite())
                 .ok_or_else(|| AppError::BadRequest("threshold must be a number".into()))?;
             let product = optional(&form.product);
-            if product
-                .as_deref()
-                .is_some_and(|p| crate::reports::parse_product(p).is_none())
-            {
+            if product.as_deref().is_some_and(|p| {
+                p != crate::reports::alerting::DATA_QUALITY
+                    && crate::reports::parse_product(p).is_none()
+            }) {
                 return Err(AppError::BadRequest(
-                    "product must be drift_watch, denial_scope or delay_guard".into(),
+                    "product must be drift_watch, denial_scope, delay_guard or data_quality".into(),
                 ));
             }
             let direction = optional(&form.direction);
@@ -184,6 +229,7 @@ pub async fn submit(
                 metric: metric.as_str().to_string(),
                 comparison: comparison.as_str().to_string(),
                 threshold,
+                channel_ids: parse_channels(form.channels.as_deref())?,
             };
             let id = state
                 .db
@@ -236,11 +282,53 @@ pub async fn submit(
                 },
             );
         }
+        "channels" => {
+            let id: i64 = form
+                .rule_id
+                .as_deref()
+                .unwrap_or("")
+                .trim()
+                .parse()
+                .map_err(|_| AppError::BadRequest("rule_id must be a number".into()))?;
+            let channel_ids = parse_channels(form.channels.as_deref())?;
+            state
+                .db
+                .write(move |conn| {
+                    if let Ok(id) = channel_ids.parse::<i64>() {
+                        // Only this tenant's channels can be named.
+                        channel_repo::find_channel(conn, &scope, id)?;
+                    }
+                    repo::set_rule_channels(conn, &scope, id, &channel_ids)
+                })
+                .await?;
+            audit_user_action(
+                &state,
+                &req,
+                &user,
+                "rule.changed",
+                Some(("alert_rule", id.to_string())),
+                &["channels"],
+            )
+            .await?;
+            auth::set_flash(user.session(), "success", "The rule's channels were saved.");
+        }
         _ => {
             return Err(AppError::BadRequest(
-                "action must be create, enable or disable".into(),
+                "action must be create, enable, disable or channels".into(),
             ));
         }
     }
     Ok(back())
+}
+
+/// The form's channel choice → the stored form (`""` all, `"none"`, or one channel id).
+fn parse_channels(choice: Option<&str>) -> Result<String, AppError> {
+    match choice.map(str::trim).unwrap_or("all") {
+        "all" | "" => Ok(String::new()),
+        "none" => Ok("none".to_string()),
+        id => id
+            .parse::<i64>()
+            .map(|id| id.to_string())
+            .map_err(|_| AppError::BadRequest("channels must be all, none or a channel id".into())),
+    }
 }

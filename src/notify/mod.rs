@@ -1,0 +1,11 @@
+//! Notifications: channel secrets, what a message says, how it is sent, the retry
+//! schedule and the delivery worker that drains the queue.
+
+pub mod message;
+pub mod schedule;
+pub mod secrets;
+pub mod send;
+pub mod worker;
+
+pub use secrets::SecretBox;
+pub use worker::Notifier;
