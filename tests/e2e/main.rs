@@ -5,6 +5,9 @@
 #[path = "../integration/common.rs"]
 #[allow(dead_code)]
 mod common;
+#[path = "../integration/receivers.rs"]
+#[allow(dead_code)]
+mod receivers;
 mod webdriver;
 
 use std::time::Duration;
@@ -275,4 +278,144 @@ async fn an_analyst_uploads_a_file_in_the_browser_and_reads_its_report() {
     );
     browser.screenshot("31-upload-report").await;
     browser.quit().await;
+}
+
+/// Reloads `path` until its source contains `needle` (background work: pipeline,
+/// analytics, the delivery worker); returns the page.
+async fn reload_until(browser: &webdriver::Browser<'_>, url: &str, needle: &str) -> String {
+    for _ in 0..120 {
+        browser.goto(url).await;
+        let page = browser.source().await;
+        if page.contains(needle) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    browser.screenshot("49-reload-timeout").await;
+    panic!("{url} never showed {needle:?}");
+}
+
+#[actix_web::test]
+async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = spawn_app_with(SpawnOptions {
+        overrides: vec![
+            ("PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS", "1".to_string()),
+            ("PAYERWATCH_DELIVERY_POLL_MS", "200".to_string()),
+        ],
+        ..SpawnOptions::default()
+    })
+    .await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "admin@riverside.test",
+        Role::Admin,
+        false,
+    );
+    // The payer spellings of generated files, mapped as a customer maps them (through
+    // the mappings form).
+    app.login("admin@riverside.test", &password).await;
+    for (alias, canonical) in payerwatch::generate::payer_aliases() {
+        let res = app
+            .post_form(
+                "/portal/settings/mappings",
+                "/portal/settings/mappings",
+                &[
+                    ("action", "alias"),
+                    ("alias", alias),
+                    ("canonical", canonical),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "alias {alias}");
+    }
+    let receiver = receivers::start_receiver(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("q4-decisions.csv");
+    let mut bytes = Vec::new();
+    payerwatch::generate::generate(
+        &payerwatch::generate::GenOptions {
+            rows: 40_000,
+            ..Default::default()
+        },
+        &mut bytes,
+    )
+    .expect("generated");
+    std::fs::write(&file, bytes).expect("written");
+
+    let browser = driver.session().await;
+    browser.resize(1280, 1600).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "admin@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    // A signed webhook channel; its secret is shown once.
+    browser.goto(&app.url("/portal/settings/channels")).await;
+    browser.wait_for_text("Add a channel").await;
+    browser.fill("#c-name", "Billing receiver").await;
+    browser.fill("#c-url", &receiver.url).await;
+    browser
+        .click("form input[value=create] ~ button[type=submit]")
+        .await;
+    browser.wait_for_text("shown only this once").await;
+    let secret = browser.text_of("#new-secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    browser.screenshot("40-channel-secret-once").await;
+
+    // Upload drifted claims; the upload's analytics raise the alerts.
+    browser.goto(&app.url("/portal/uploads")).await;
+    browser.fill("#file", &file.display().to_string()).await;
+    browser.click("form[enctype] button[type=submit]").await;
+    browser.wait_for_text("Quality report").await;
+    browser.screenshot("44-upload-done").await;
+    let alerts_url = app.url("/portal/alerts?product=drift_watch");
+    let list = reload_until(&browser, &alerts_url, "Cigna × IMAGING").await;
+    browser.screenshot("41-alerts").await;
+    let at = list.find("Cigna × IMAGING").expect("alert row");
+    let href_at = list[..at].rfind("/portal/alerts/").expect("link");
+    let id: String = list[href_at + "/portal/alerts/".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+
+    // Judge it.
+    let alert_url = app.url(&format!("/portal/alerts/{id}"));
+    browser.goto(&alert_url).await;
+    browser.wait_for_text("Your verdict").await;
+    browser
+        .fill("#note", "Confirmed with the payer rep: new imaging policy")
+        .await;
+    browser
+        .click("form[action$=judgment] button[type=submit]")
+        .await;
+    browser.wait_for_text("Your judgment was saved").await;
+
+    // The delivery log on the alert shows the webhook delivered.
+    let page = reload_until(&browser, &alert_url, "badge-ok\">delivered").await;
+    assert!(page.contains("Billing receiver (Webhook)"));
+    assert!(page.contains("real"), "the verdict is listed");
+    browser.screenshot("42-alert-judged-delivered").await;
+    browser.goto(&app.url("/portal/settings/channels")).await;
+    browser.wait_for_text("Recent deliveries").await;
+    browser.screenshot("43-channels-delivery-log").await;
+    browser.quit().await;
+
+    let requests = receiver.requests();
+    let mine: Vec<_> = requests
+        .iter()
+        .filter(|r| r.body.contains(&format!("\"id\":{id},")))
+        .collect();
+    assert_eq!(mine.len(), 1, "exactly one delivery of the alert");
+    let now = chrono::Utc::now().timestamp();
+    payerwatch::domain::webhook::verify(
+        secret.as_bytes(),
+        mine[0].header("x-payerwatch-signature").expect("signed"),
+        mine[0].body.as_bytes(),
+        now,
+    )
+    .expect("signature verifies");
 }

@@ -11,4 +11,5 @@ mod ingest;
 mod notifications;
 mod observability;
 mod ops_pages;
+mod receivers;
 mod uploads;
