@@ -736,3 +736,66 @@ async fn a_poor_upload_raises_a_data_quality_alert_and_alerts_export_as_csv() {
         403
     );
 }
+
+#[actix_web::test]
+async fn two_workers_never_send_the_same_delivery_twice() {
+    let app = spawn(true).await;
+    let scope = admin(&app).await;
+    let receiver = start_receiver(0);
+    create_channel(
+        &app,
+        &[
+            ("kind", "webhook"),
+            ("name", "Shared"),
+            ("url", &receiver.url),
+        ],
+    )
+    .await;
+    let channel = all_channel_ids(&app)[0];
+    let now = payerwatch::db::repo::now();
+    app.db
+        .write(move |conn| {
+            for _ in 0..30 {
+                deliveries::enqueue_test(conn, &scope, channel, now)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("queued");
+    // On PostgreSQL a second instance on the same database (claims use SKIP LOCKED); an
+    // SQLite database belongs to one process, so there the second worker is in-process.
+    let second = match app.own_database().backend() {
+        payerwatch::db::Backend::Postgres => Some(
+            spawn_app_with(SpawnOptions {
+                overrides: vec![
+                    ("PAYERWATCH_DELIVERY_WORKER", "0".to_string()),
+                    ("PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS", "1".to_string()),
+                ],
+                shared_database_url: Some(app.database_url.clone()),
+                ..SpawnOptions::default()
+            })
+            .await,
+        ),
+        payerwatch::db::Backend::Sqlite => None,
+    };
+    let other = second.as_ref().map_or(&app.notifier, |s| &s.notifier);
+    let mut delivered = 0;
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(app.notifier.run_once(now), other.run_once(now));
+        delivered += a.expect("worker a").delivered + b.expect("worker b").delivered;
+    }
+    assert_eq!(delivered, 30);
+    let mut ids: Vec<i64> = receiver
+        .requests()
+        .iter()
+        .map(|r| {
+            r.header("x-payerwatch-delivery")
+                .and_then(|v| v.parse().ok())
+                .expect("delivery id header")
+        })
+        .collect();
+    assert_eq!(ids.len(), 30);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "no delivery was sent twice");
+}
