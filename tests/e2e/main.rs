@@ -402,6 +402,9 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
     browser.goto(&app.url("/portal/settings/channels")).await;
     browser.wait_for_text("Recent deliveries").await;
     browser.screenshot("43-channels-delivery-log").await;
+    browser.goto(&app.url("/portal")).await;
+    browser.wait_for_text("Open alerts").await;
+    browser.screenshot("45-overview").await;
     browser.quit().await;
 
     let requests = receiver.requests();

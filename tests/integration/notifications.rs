@@ -207,6 +207,9 @@ async fn webhook_gets_one_signed_delivery_per_alert_through_an_outage() {
         open.len() >= 3,
         "the three injected changes alert: {alerts:?}"
     );
+    let overview = app.get("/portal").await.text().await.expect("overview");
+    assert!(overview.contains("Open alerts") && overview.contains("Cigna × IMAGING"));
+    assert!(!overview.contains("arrive with the ingestion feature"));
     let queued = all_deliveries(&app);
     assert_eq!(queued.len(), open.len(), "one delivery per sent alert");
     assert!(queued.iter().all(|d| d.status == deliveries::PENDING));

@@ -20,6 +20,27 @@ struct OverviewPage {
     idle: String,
     absolute: String,
     top: Vec<TopFinding>,
+    uploads: Vec<UploadLine>,
+    upload_total: i64,
+    latest_score: Option<String>,
+    quality_warning: bool,
+    open_alerts: Vec<AlertLine>,
+    open_total: i64,
+}
+
+struct UploadLine {
+    id: i64,
+    file_name: String,
+    status: String,
+    when: String,
+    score: String,
+}
+
+struct AlertLine {
+    id: i64,
+    title: String,
+    severity_label: String,
+    severity_class: &'static str,
 }
 
 struct TopFinding {
@@ -50,10 +71,24 @@ pub async fn overview(
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
-    let events = state
+    let (events, uploads, alerts) = state
         .db
-        .run(move |conn| crate::db::repo::analytics::top_recent_events(conn, &scope, 5))
+        .run(move |conn| {
+            let events = crate::db::repo::analytics::top_recent_events(conn, &scope, 5)?;
+            let uploads = crate::db::repo::uploads::list(conn, &scope, 1, 5)?;
+            let open = crate::db::repo::alerts::AlertFilter {
+                status: Some("open".to_string()),
+                ..Default::default()
+            };
+            let (alerts, _) = crate::db::repo::alerts::list_alerts(conn, &scope, &open, 1, 5)?;
+            Ok((events, uploads, alerts))
+        })
         .await?;
+    let score = |centi: Option<i64>| centi.map(|c| format!("{:.2}", c as f64 / 100.0));
+    let latest = uploads
+        .items
+        .iter()
+        .find(|u| u.quality_score_centi.is_some());
     let top = events
         .iter()
         .map(|e| {
@@ -79,6 +114,35 @@ pub async fn overview(
         .collect();
     render(&OverviewPage {
         top,
+        latest_score: latest.and_then(|u| score(u.quality_score_centi)),
+        quality_warning: latest
+            .and_then(|u| u.quality_score_centi)
+            .is_some_and(|c| c < 9_000),
+        upload_total: uploads.total,
+        uploads: uploads
+            .items
+            .iter()
+            .map(|u| UploadLine {
+                id: u.id,
+                file_name: u.file_name.clone(),
+                status: u.status.clone(),
+                when: u.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                score: score(u.quality_score_centi).unwrap_or_else(|| "—".to_string()),
+            })
+            .collect(),
+        open_total: alerts.total,
+        open_alerts: alerts
+            .items
+            .iter()
+            .map(|a| AlertLine {
+                id: a.alert.id,
+                title: a.alert.title.clone(),
+                severity_label: a.alert.severity_label.clone(),
+                severity_class: crate::web::handlers::findings::severity_class(
+                    &a.alert.severity_label,
+                ),
+            })
+            .collect(),
         idle: human_duration(state.settings.session_idle),
         absolute: human_duration(state.settings.session_absolute),
         layout: user.layout("Overview", "/portal"),
