@@ -36,6 +36,28 @@ pub fn rule_channels(
     }
 }
 
+/// Sent (`open`) or `suppressed` with the reason as JSON: the cooldown and noise rules
+/// (ANALYTICS.md § Alerts) on the alert's key.
+fn initial_status(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    key: (&str, &str, &str, &str),
+    cooldown: chrono::Duration,
+    now: NaiveDateTime,
+) -> Result<(&'static str, Option<String>), DbError> {
+    let last_sent = alerts::last_sent_at(conn, scope, key)?;
+    let noise = alerts::noise_judgments_since(
+        conn,
+        scope,
+        key,
+        now - chrono::Duration::days(NOISE_WINDOW_DAYS),
+    )?;
+    Ok(match decide(now, last_sent, cooldown, noise) {
+        Decision::Send => ("open", None),
+        Decision::Suppress(reason) => ("suppressed", serde_json::to_string(&reason).ok()),
+    })
+}
+
 /// Stores an alert and, when it is sent, queues its deliveries.
 fn record(
     conn: &mut DbConnection,
@@ -130,17 +152,7 @@ pub fn raise_alerts(
     );
     let mut created = 0;
     for rule in rules.iter().filter(|r| rule_matches(&r.spec(), &facts)) {
-        let last_sent = alerts::last_sent_at(conn, scope, key)?;
-        let noise = alerts::noise_judgments_since(
-            conn,
-            scope,
-            key,
-            now - chrono::Duration::days(NOISE_WINDOW_DAYS),
-        )?;
-        let (initial_status, suppression_json) = match decide(now, last_sent, cooldown, noise) {
-            Decision::Send => ("open", None),
-            Decision::Suppress(reason) => ("suppressed", serde_json::to_string(&reason).ok()),
-        };
+        let (initial_status, suppression_json) = initial_status(conn, scope, key, cooldown, now)?;
         record(
             conn,
             scope,
@@ -217,17 +229,7 @@ pub fn raise_quality_alerts(
     .to_string();
     let mut created = 0;
     for rule in matching {
-        let last_sent = alerts::last_sent_at(conn, scope, key)?;
-        let noise = alerts::noise_judgments_since(
-            conn,
-            scope,
-            key,
-            now - chrono::Duration::days(NOISE_WINDOW_DAYS),
-        )?;
-        let (initial_status, suppression_json) = match decide(now, last_sent, cooldown, noise) {
-            Decision::Send => ("open", None),
-            Decision::Suppress(reason) => ("suppressed", serde_json::to_string(&reason).ok()),
-        };
+        let (initial_status, suppression_json) = initial_status(conn, scope, key, cooldown, now)?;
         record(
             conn,
             scope,

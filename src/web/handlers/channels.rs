@@ -281,14 +281,6 @@ fn text(v: &Option<String>) -> String {
     v.as_deref().unwrap_or("").trim().to_string()
 }
 
-fn id_field(v: &Option<String>, name: &str) -> Result<i64, AppError> {
-    v.as_deref()
-        .unwrap_or("")
-        .trim()
-        .parse()
-        .map_err(|_| AppError::BadRequest(format!("{name} must be a number")))
-}
-
 fn back(to: &Option<String>) -> HttpResponse {
     // Only our own pages: the field is not a redirect target from outside.
     let location = match to.as_deref() {
@@ -528,7 +520,7 @@ pub async fn submit(
             Ok(back(&None))
         }
         "rotate_secret" => {
-            let id = id_field(&form.channel_id, "channel_id")?;
+            let id = super::form_id(&form.channel_id, "channel_id")?;
             let channel = state
                 .db
                 .run(move |conn| repo::find_channel(conn, &scope, id))
@@ -574,7 +566,7 @@ pub async fn submit(
             Ok(resp)
         }
         "test" => {
-            let id = id_field(&form.channel_id, "channel_id")?;
+            let id = super::form_id(&form.channel_id, "channel_id")?;
             let now = crate::db::repo::now();
             let delivery = state
                 .db
@@ -600,7 +592,7 @@ pub async fn submit(
             Ok(back(&form.back))
         }
         "enable" | "disable" => {
-            let id = id_field(&form.channel_id, "channel_id")?;
+            let id = super::form_id(&form.channel_id, "channel_id")?;
             let enabled = form.action == "enable";
             state
                 .db
@@ -627,7 +619,7 @@ pub async fn submit(
             Ok(back(&form.back))
         }
         "delete" => {
-            let id = id_field(&form.channel_id, "channel_id")?;
+            let id = super::form_id(&form.channel_id, "channel_id")?;
             match state
                 .db
                 .write(move |conn| repo::delete_unused_channel(conn, &scope, id))
@@ -655,7 +647,7 @@ pub async fn submit(
             Ok(back(&None))
         }
         "retry" => {
-            let id = id_field(&form.delivery_id, "delivery_id")?;
+            let id = super::form_id(&form.delivery_id, "delivery_id")?;
             let now = crate::db::repo::now();
             match state
                 .db

@@ -18,3 +18,13 @@ pub mod portal;
 pub mod rules;
 pub mod uploads;
 pub mod users;
+
+/// A numeric id from a form field, or a 400 naming the field.
+pub fn form_id(value: &Option<String>, name: &str) -> Result<i64, crate::web::errors::AppError> {
+    value
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .map_err(|_| crate::web::errors::AppError::BadRequest(format!("{name} must be a number")))
+}

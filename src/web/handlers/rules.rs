@@ -251,13 +251,7 @@ pub async fn submit(
             );
         }
         "enable" | "disable" => {
-            let id: i64 = form
-                .rule_id
-                .as_deref()
-                .unwrap_or("")
-                .trim()
-                .parse()
-                .map_err(|_| AppError::BadRequest("rule_id must be a number".into()))?;
+            let id: i64 = crate::web::handlers::form_id(&form.rule_id, "rule_id")?;
             let enabled = form.action == "enable";
             state
                 .db
@@ -283,13 +277,7 @@ pub async fn submit(
             );
         }
         "channels" => {
-            let id: i64 = form
-                .rule_id
-                .as_deref()
-                .unwrap_or("")
-                .trim()
-                .parse()
-                .map_err(|_| AppError::BadRequest("rule_id must be a number".into()))?;
+            let id: i64 = crate::web::handlers::form_id(&form.rule_id, "rule_id")?;
             let channel_ids = parse_channels(form.channels.as_deref())?;
             state
                 .db
