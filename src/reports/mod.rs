@@ -246,6 +246,37 @@ fn compute_and_store(
     })
 }
 
+/// The aggregate statements a run of `product` issues (both modes: a run computes the
+/// other mode too), with the tenant and dates inlined — benchmarks run them through the
+/// database's own client to compare with the whole run.
+pub fn aggregate_statements(
+    db: &Db,
+    scope: &TenantScope,
+    product: Product,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<String>, ReportError> {
+    let as_of = match as_of {
+        Some(date) => Some(date),
+        None => {
+            let mut conn = db.get()?;
+            repo::latest_decided(&mut conn, scope)?
+                .map(windows::as_of_after)
+                .transpose()
+                .map_err(|e| ReportError::Window(e.to_string()))?
+        }
+    };
+    let Some(as_of) = as_of else {
+        return Ok(Vec::new());
+    };
+    let mut statements = Vec::new();
+    for mode in [Mode::Sound, Mode::Compat] {
+        for (aggregate, bucket, window) in inputs::plan(product, mode, as_of)? {
+            statements.push(aggregate.literal_sql(bucket, scope, window.start, window.end));
+        }
+    }
+    Ok(statements)
+}
+
 fn label_rank(label: &str) -> u8 {
     match label {
         "critical" => 3,

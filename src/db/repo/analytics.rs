@@ -28,6 +28,72 @@ impl BucketBy {
     }
 }
 
+/// The grouped aggregates the products run, one statement per window. The text is
+/// written once here: the repository functions below bind it, and [`Aggregate::literal_sql`]
+/// prints it with the values inlined for benchmarks (`payerwatch compute --print-sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// [`rate_days_histogram`]
+    RateDays,
+    /// [`denials_by_reason`]
+    DenialsByReason,
+    /// [`payer_totals`]
+    PayerTotals,
+    /// [`payer_days_histogram`]
+    PayerDays,
+}
+
+impl Aggregate {
+    /// The statement in PostgreSQL placeholder form: `$1` tenant, `$2`/`$3` window.
+    pub fn sql(self, bucket: BucketBy) -> String {
+        let column = bucket.column();
+        match self {
+            Aggregate::RateDays => format!(
+                "SELECT payer, cpt_group, outcome, decision_days, COUNT(*) AS n FROM claim_records \
+                 WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
+                 AND outcome IN ('PAID', 'DENIED') \
+                 GROUP BY payer, cpt_group, outcome, decision_days"
+            ),
+            Aggregate::DenialsByReason => format!(
+                "SELECT payer, denial_reason_code, denial_reason_text, COUNT(*) AS n, \
+                 CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
+                 WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 AND outcome = 'DENIED' \
+                 GROUP BY payer, denial_reason_code, denial_reason_text"
+            ),
+            Aggregate::PayerTotals => format!(
+                "SELECT payer, \
+                 CAST(SUM(CASE WHEN outcome = 'PAID' THEN 1 ELSE 0 END) AS BIGINT) AS paid, \
+                 CAST(SUM(CASE WHEN outcome = 'DENIED' THEN 1 ELSE 0 END) AS BIGINT) AS denied, \
+                 CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS allowed_cents, \
+                 COUNT(DISTINCT submitted_date) AS submit_days \
+                 FROM claim_records WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
+                 GROUP BY payer"
+            ),
+            Aggregate::PayerDays => format!(
+                "SELECT payer, decision_days, COUNT(*) AS n FROM claim_records \
+                 WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
+                 GROUP BY payer, decision_days"
+            ),
+        }
+    }
+
+    /// The same statement with the tenant id and dates inlined, for a database's own
+    /// command-line client. Dates are `'YYYY-MM-DD'` literals — how diesel binds `Date` on
+    /// SQLite (TEXT) and what PostgreSQL coerces to `DATE` — so both run the same query.
+    pub fn literal_sql(
+        self,
+        bucket: BucketBy,
+        scope: &TenantScope,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> String {
+        self.sql(bucket)
+            .replace("$1", &scope.id().to_string())
+            .replace("$2", &format!("'{start}'"))
+            .replace("$3", &format!("'{end}'"))
+    }
+}
+
 pub fn latest_decided(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -78,13 +144,7 @@ pub fn rate_days_histogram(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<RateDaysRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, cpt_group, outcome, decision_days, COUNT(*) AS n FROM claim_records \
-         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
-         AND outcome IN ('PAID', 'DENIED') \
-         GROUP BY payer, cpt_group, outcome, decision_days"
-    );
+    let sql = Aggregate::RateDays.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
@@ -110,13 +170,7 @@ pub fn denials_by_reason(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<DenialRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, denial_reason_code, denial_reason_text, COUNT(*) AS n, \
-         CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
-         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 AND outcome = 'DENIED' \
-         GROUP BY payer, denial_reason_code, denial_reason_text"
-    );
+    let sql = Aggregate::DenialsByReason.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
@@ -142,16 +196,7 @@ pub fn payer_totals(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<PayerTotalsRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, \
-         CAST(SUM(CASE WHEN outcome = 'PAID' THEN 1 ELSE 0 END) AS BIGINT) AS paid, \
-         CAST(SUM(CASE WHEN outcome = 'DENIED' THEN 1 ELSE 0 END) AS BIGINT) AS denied, \
-         CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS allowed_cents, \
-         COUNT(DISTINCT submitted_date) AS submit_days \
-         FROM claim_records WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
-         GROUP BY payer"
-    );
+    let sql = Aggregate::PayerTotals.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
@@ -173,12 +218,7 @@ pub fn payer_days_histogram(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<PayerDaysRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, decision_days, COUNT(*) AS n FROM claim_records \
-         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
-         GROUP BY payer, decision_days"
-    );
+    let sql = Aggregate::PayerDays.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
