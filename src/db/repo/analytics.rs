@@ -437,6 +437,37 @@ pub fn find_run(
         .first(conn)?)
 }
 
+/// Changes whenever one of the tenant's runs starts or finishes — and events are only
+/// written when a run finishes — so it keys caches of what the findings pages derive from
+/// runs and events: (newest run id, runs no longer running). (0, 0) without runs.
+pub fn run_generation(conn: &mut DbConnection, scope: &TenantScope) -> Result<(i64, i64), DbError> {
+    let newest: Option<i64> = report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .select(max(report_runs::id))
+        .first(conn)?;
+    let finished: i64 = report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .filter(report_runs::status.ne("running"))
+        .count()
+        .get_result(conn)?;
+    Ok((newest.unwrap_or(0), finished))
+}
+
+/// The newest run of one product (a findings page's "last computed" line).
+pub fn latest_run_of(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: &str,
+) -> Result<Option<ReportRun>, DbError> {
+    Ok(report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .filter(report_runs::product.eq(product))
+        .order((report_runs::started_at.desc(), report_runs::id.desc()))
+        .select(ReportRun::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The newest run of each product (for the pages' "last computed" lines).
 pub fn latest_runs(
     conn: &mut DbConnection,
