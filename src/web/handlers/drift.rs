@@ -12,7 +12,7 @@ use crate::db::repo::analytics::{self as repo, ReportRun};
 use crate::reports::product_label;
 use crate::web::auth::CurrentUser;
 use crate::web::errors::AppError;
-use crate::web::facet_cache::Facets;
+use crate::web::facet_cache::{EventsPage, Facets};
 use crate::web::layout::Layout;
 use crate::web::render::render;
 use crate::web::state::AppState;
@@ -75,7 +75,7 @@ struct FindingsPage {
     kinds: &'static [&'static str],
     payers: Vec<String>,
     groups: Vec<String>,
-    events: Vec<EventView>,
+    events: Arc<Vec<EventView>>,
     filters: Filters,
     query: String,
     page: i64,
@@ -123,9 +123,10 @@ async fn findings_page(
     let page = filters.page;
     let cache = state.chart_cache.clone();
     let facet_cache = state.facet_cache.clone();
-    // One blocking hop for the whole page; the filter-independent parts come from the
-    // facet cache while no run has started or finished.
-    let (events, facets, charts) = state
+    let page_key = (scope.id(), spec.product, filters.query_string(), page);
+    // One blocking hop for the whole page. What it reads from runs and events comes from
+    // the facet cache while no run has started or finished (events only change then).
+    let (events, facets) = state
         .db
         .run(move |conn| {
             let run_generation = repo::run_generation(conn, &scope)?;
@@ -147,6 +148,9 @@ async fn findings_page(
                     facets
                 }
             };
+            if let Some(events) = facet_cache.page(&page_key, run_generation) {
+                return Ok((events, facets));
+            }
             let events = repo::list_events(conn, &scope, &filter, page, PER_PAGE)?;
             // Charts depend on claims, which change only with an upload, itself followed
             // by a run: the newest run id keys them.
@@ -180,14 +184,23 @@ async fn findings_page(
                     charts.insert(event.id, svg);
                 }
             }
-            Ok((events, facets, charts))
+            let views = events
+                .items
+                .iter()
+                .map(|e| findings::view(e, charts.remove(&e.id).unwrap_or_default()))
+                .collect();
+            let page = Arc::new(EventsPage {
+                events: Arc::new(views),
+                page: events.page,
+                total_pages: events.total_pages(),
+                total: events.total,
+                has_prev: events.has_prev(),
+                has_next: events.has_next(),
+            });
+            facet_cache.put_page(page_key, run_generation, Arc::clone(&page));
+            Ok((page, facets))
         })
         .await?;
-    let views = events
-        .items
-        .iter()
-        .map(|e| findings::view(e, charts.get(&e.id).cloned().unwrap_or_default()))
-        .collect();
     let last_run = facets.last_run.as_ref().map(run_line);
     render(&FindingsPage {
         layout: user.layout(spec.title, spec.path),
@@ -200,11 +213,11 @@ async fn findings_page(
         groups: facets.groups.clone(),
         query: filters.query_string(),
         page: events.page,
-        total_pages: events.total_pages(),
+        total_pages: events.total_pages,
         total: events.total,
-        has_prev: events.has_prev(),
-        has_next: events.has_next(),
-        events: views,
+        has_prev: events.has_prev,
+        has_next: events.has_next,
+        events: Arc::clone(&events.events),
         filters,
         last_run,
         can_export: user.role.allows(crate::domain::roles::Role::Analyst),
