@@ -67,6 +67,10 @@ pub struct ComputeArgs {
     /// drift_watch, denial_scope or delay_guard (repeatable); default: all three.
     #[arg(long = "product")]
     pub products: Vec<String>,
+    /// Print the grouped aggregate statements each run would issue (values inlined, one
+    /// per line, for the database's own client) instead of running (benchmarks).
+    #[arg(long, hide = true)]
+    pub print_sql: bool,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +299,22 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
             None => customers::list_all(&mut conn)?,
         }
     };
+    if args.print_sql {
+        for customer in &targets {
+            let scope = TenantScope::for_system(CustomerId(customer.id));
+            for product in &products {
+                for statement in
+                    crate::reports::aggregate_statements(&db, &scope, *product, args.as_of)?
+                {
+                    println!(
+                        "{};",
+                        statement.split_whitespace().collect::<Vec<_>>().join(" ")
+                    );
+                }
+            }
+        }
+        return Ok(());
+    }
     let mut failures = 0;
     for customer in targets {
         let scope = TenantScope::for_system(CustomerId(customer.id));

@@ -155,7 +155,11 @@ impl Sessions {
             i64::try_from(settings.session_idle.as_secs()).unwrap_or(i64::MAX),
         );
         SessionMiddleware::builder(
-            DbSessionStore::new(self.state.db.clone(), settings.session_idle),
+            DbSessionStore::new(
+                self.state.db.clone(),
+                settings.session_idle,
+                Arc::clone(&self.state.auth_cache),
+            ),
             self.key.clone(),
         )
         .cookie_name(session_cookie_name(settings.secure_cookies).to_string())

@@ -44,6 +44,45 @@ pub fn evaluate(
     }
 }
 
+/// The grouped statements `evaluate` runs for one product and mode, in order (what
+/// `payerwatch compute --print-sql` prints for benchmarks). Keep in step with the
+/// `evaluate_*` functions below.
+pub fn plan(
+    product: Product,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Vec<(repo::Aggregate, BucketBy, Window)>, ReportError> {
+    use repo::Aggregate::{DenialsByReason, PayerDays, PayerTotals, RateDays};
+    let b = bucket(mode);
+    Ok(match product {
+        Product::DriftWatch => {
+            let w = windows::drift_windows(as_of).map_err(window_error)?;
+            vec![(RateDays, b, w.baseline), (RateDays, b, w.current)]
+        }
+        Product::DenialScope => {
+            let w = windows::denial_windows(as_of).map_err(window_error)?;
+            vec![
+                (DenialsByReason, b, w.baseline),
+                (DenialsByReason, b, w.current),
+                (PayerTotals, b, w.baseline),
+                (PayerTotals, b, w.current),
+            ]
+        }
+        Product::DelayGuard => {
+            let w = windows::delay_windows(as_of).map_err(window_error)?;
+            let mut statements = vec![
+                (PayerDays, b, w.baseline),
+                (PayerDays, b, w.current),
+                (PayerTotals, b, w.current),
+            ];
+            for week in windows::trend_weeks(as_of).map_err(window_error)? {
+                statements.push((PayerDays, b, week));
+            }
+            statements
+        }
+    })
+}
+
 #[derive(Default)]
 struct GroupAcc {
     counts: RateCounts,

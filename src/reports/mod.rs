@@ -173,8 +173,7 @@ fn compute_and_store(
         Mode::Sound => Mode::Compat,
         Mode::Compat => Mode::Sound,
     };
-    let chosen = inputs::evaluate(conn, scope, product, mode, as_of)?;
-    let alternative = inputs::evaluate(conn, scope, product, other, as_of)?;
+    let (chosen, alternative) = evaluate_both(db, conn, scope, product, [mode, other], as_of)?;
     let (sound_events, compat_events) = match mode {
         Mode::Sound => (
             chosen.outcome.events().count(),
@@ -244,6 +243,68 @@ fn compute_and_store(
         events_found: found,
         sound_events,
         compat_events,
+    })
+}
+
+/// The aggregate statements a run of `product` issues (both modes: a run computes the
+/// other mode too), with the tenant and dates inlined — benchmarks run them through the
+/// database's own client to compare with the whole run.
+pub fn aggregate_statements(
+    db: &Db,
+    scope: &TenantScope,
+    product: Product,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<String>, ReportError> {
+    let as_of = match as_of {
+        Some(date) => Some(date),
+        None => {
+            let mut conn = db.get()?;
+            repo::latest_decided(&mut conn, scope)?
+                .map(windows::as_of_after)
+                .transpose()
+                .map_err(|e| ReportError::Window(e.to_string()))?
+        }
+    };
+    let Some(as_of) = as_of else {
+        return Ok(Vec::new());
+    };
+    let mut statements = Vec::new();
+    for mode in [Mode::Sound, Mode::Compat] {
+        for (aggregate, bucket, window) in inputs::plan(product, mode, as_of)? {
+            statements.push(aggregate.literal_sql(bucket, scope, window.start, window.end));
+        }
+    }
+    Ok(statements)
+}
+
+/// Evaluates the tenant's mode and the other one (for the comparison). They read the same
+/// claims independently, so when the pool has a second connection free they run side by
+/// side — on two cores about half the wall time of a run (docs/performance.md); otherwise
+/// one after the other on `conn`.
+fn evaluate_both(
+    db: &Db,
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: Product,
+    [mode, other]: [Mode; 2],
+    as_of: NaiveDate,
+) -> Result<(Evaluation, Evaluation), ReportError> {
+    let Ok(mut second) = db.get_timeout(std::time::Duration::from_millis(250)) else {
+        return Ok((
+            inputs::evaluate(conn, scope, product, mode, as_of)?,
+            inputs::evaluate(conn, scope, product, other, as_of)?,
+        ));
+    };
+    let scope = *scope;
+    std::thread::scope(|s| {
+        let alternative =
+            s.spawn(move || inputs::evaluate(&mut second, &scope, product, other, as_of));
+        let chosen = inputs::evaluate(conn, &scope, product, mode, as_of);
+        // A panic on the helper thread is re-raised here, as if it had happened inline.
+        let alternative = alternative
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((chosen?, alternative?))
     })
 }
 

@@ -16,6 +16,7 @@ use crate::db::repo::{customers, users};
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, UserId};
 use crate::web::audit::{self, AuditContext, AuditEntry};
+use crate::web::auth_cache::CachedUser;
 use crate::web::errors::AppError;
 use crate::web::layout::{Flash, Layout, LayoutUser, NavItem};
 use crate::web::session_store::USER_ID_KEY;
@@ -273,21 +274,38 @@ async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
         return Err(login_redirect(req, true));
     }
 
-    let loaded = state
-        .db
-        .run(move |conn| {
-            let user = users::find_for_session(conn, user_id)?;
-            let customer = customers::find_by_id(conn, user.customer_id)?;
-            Ok((user, customer))
-        })
-        .await;
-    let (user, customer) = match loaded {
-        Ok(found) => found,
-        Err(crate::db::DbError::NotFound) => {
-            session.purge();
-            return Err(login_redirect(req, false));
+    let user = match state.auth_cache.user(user_id) {
+        Some(user) => user,
+        None => {
+            let epoch = state.auth_cache.epoch();
+            let loaded = state
+                .db
+                .run(move |conn| {
+                    let user = users::find_for_session(conn, user_id)?;
+                    let customer = customers::find_by_id(conn, user.customer_id)?;
+                    Ok(CachedUser {
+                        id: user.id,
+                        customer_id: user.customer_id,
+                        customer_name: customer.name,
+                        email: user.email,
+                        role: user.role,
+                        is_staff: user.is_staff,
+                        is_active: user.is_active,
+                    })
+                })
+                .await;
+            match loaded {
+                Ok(user) => {
+                    state.auth_cache.put_user(epoch, user.clone());
+                    user
+                }
+                Err(crate::db::DbError::NotFound) => {
+                    session.purge();
+                    return Err(login_redirect(req, false));
+                }
+                Err(other) => return Err(other.into()),
+            }
         }
-        Err(other) => return Err(other.into()),
     };
     if !user.is_active {
         session.purge();
@@ -302,7 +320,7 @@ async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
     Ok(CurrentUser {
         id: UserId(user.id),
         customer_id: CustomerId(user.customer_id),
-        customer_name: customer.name,
+        customer_name: user.customer_name,
         email: user.email,
         role,
         is_staff: user.is_staff,

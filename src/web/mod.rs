@@ -3,12 +3,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod auth_cache;
 pub mod chart_cache;
 pub mod charts;
 pub mod client_ip;
 pub mod csrf;
 pub mod csv_export;
 pub mod errors;
+pub mod facet_cache;
 pub mod handlers;
 pub mod layout;
 pub mod middleware;

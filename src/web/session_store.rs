@@ -4,8 +4,12 @@
 //! Idle expiry slides: a load past the refresh interval pushes `expires_at` forward, at
 //! most once per interval (a minute by default), so an ordinary page view is a read. The
 //! row also carries the user id, so all of a user's sessions can be ended at once.
+//!
+//! Loads are served from the in-process [`AuthCache`] for a few seconds while no refresh
+//! is due and the stored expiry has not passed; every write and delete forgets the entry.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -14,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::repo::{self, sessions};
 use crate::db::{Db, DbError};
+use crate::web::auth_cache::{AuthCache, CachedSession};
 
 /// Session-state key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
@@ -22,11 +27,12 @@ pub const USER_ID_KEY: &str = "user_id";
 pub struct DbSessionStore {
     db: Db,
     idle: Duration,
+    cache: Arc<AuthCache>,
 }
 
 impl DbSessionStore {
-    pub fn new(db: Db, idle: Duration) -> Self {
-        DbSessionStore { db, idle }
+    pub fn new(db: Db, idle: Duration, cache: Arc<AuthCache>) -> Self {
+        DbSessionStore { db, idle, cache }
     }
 
     /// How stale `refreshed_at` may get before a load extends the expiry.
@@ -66,10 +72,20 @@ impl SessionStore for DbSessionStore {
     ) -> Result<Option<HashMap<String, String>>, LoadError> {
         let key_hash = hash_key(session_key.as_ref());
         let refresh_after = self.refresh_interval();
+        if let Some(hit) = self.cache.session(&key_hash) {
+            let now = repo::now();
+            // Expired or due for the sliding refresh: the database decides.
+            if hit.expires_at > now && now - hit.refreshed_at < refresh_after {
+                return Ok(Some(hit.state));
+            }
+        }
+        let epoch = self.cache.epoch();
         let new_expiry = self.expiry_from_now();
+        let lookup_key = key_hash.clone();
         let row = self
             .db
             .run(move |conn| {
+                let key_hash = lookup_key;
                 let Some(row) = sessions::find(conn, &key_hash)? else {
                     return Ok(None);
                 };
@@ -87,19 +103,33 @@ impl SessionStore for DbSessionStore {
                     }
                     return Ok(None);
                 }
+                let (mut refreshed_at, mut expires_at) = (row.refreshed_at, row.expires_at);
                 if now - row.refreshed_at >= refresh_after {
                     sessions::extend(conn, &key_hash, new_expiry)?;
+                    // Slightly earlier than what was stored: the cache errs towards
+                    // asking the database again.
+                    (refreshed_at, expires_at) = (now, new_expiry);
                 }
-                Ok(Some(row.state))
+                Ok(Some((row.state, row.user_id, refreshed_at, expires_at)))
             })
             .await
             .map_err(|e| LoadError::Other(anyhow::Error::new(e)))?;
-        match row {
-            None => Ok(None),
-            Some(state) => serde_json::from_str(&state)
-                .map(Some)
-                .map_err(|e| LoadError::Deserialization(anyhow::Error::new(e))),
-        }
+        let Some((state, user_id, refreshed_at, expires_at)) = row else {
+            return Ok(None);
+        };
+        let state: HashMap<String, String> = serde_json::from_str(&state)
+            .map_err(|e| LoadError::Deserialization(anyhow::Error::new(e)))?;
+        self.cache.put_session(
+            epoch,
+            key_hash,
+            CachedSession {
+                state: state.clone(),
+                user_id,
+                refreshed_at,
+                expires_at,
+            },
+        );
+        Ok(Some(state))
     }
 
     async fn save(
@@ -132,13 +162,16 @@ impl SessionStore for DbSessionStore {
             .map_err(|e| UpdateError::Serialization(anyhow::Error::new(e)))?;
         let expires_at = self.expiry_from_now();
         let state_for_update = state.clone();
+        let forget = key_hash.clone();
         let updated = self
             .db
             .run(move |conn| {
                 sessions::update_state(conn, &key_hash, user_id, &state_for_update, expires_at)
             })
-            .await
-            .map_err(|e| UpdateError::Other(anyhow::Error::new(e)))?;
+            .await;
+        // After the write: a load that read the old row meanwhile cannot put it back.
+        self.cache.forget_session(&forget);
+        let updated = updated.map_err(|e| UpdateError::Other(anyhow::Error::new(e)))?;
         if updated {
             return Ok(session_key);
         }
@@ -160,18 +193,25 @@ impl SessionStore for DbSessionStore {
         _ttl: &actix_web::cookie::time::Duration,
     ) -> Result<(), anyhow::Error> {
         let key_hash = hash_key(session_key.as_ref());
+        let forget = key_hash.clone();
         let expires_at = self.expiry_from_now();
-        self.db
+        let result = self
+            .db
             .run(move |conn| sessions::extend(conn, &key_hash, expires_at))
-            .await
-            .map_err(anyhow::Error::new)
+            .await;
+        self.cache.forget_session(&forget);
+        result.map_err(anyhow::Error::new)
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
         let key_hash = hash_key(session_key.as_ref());
-        self.db
+        let forget = key_hash.clone();
+        let result = self
+            .db
             .run(move |conn| sessions::delete(conn, &key_hash))
-            .await
-            .map_err(|e: DbError| anyhow::Error::new(e))
+            .await;
+        // After the delete: a load that read the row meanwhile cannot put it back.
+        self.cache.forget_session(&forget);
+        result.map_err(|e: DbError| anyhow::Error::new(e))
     }
 }

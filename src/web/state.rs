@@ -7,7 +7,9 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::notify::{Notifier, SecretBox};
 use crate::observability::stats::RequestStats;
+use crate::web::auth_cache::AuthCache;
 use crate::web::chart_cache::ChartCache;
+use crate::web::facet_cache::FacetCache;
 use crate::web::rate_limit::RateLimiter;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -20,6 +22,10 @@ pub struct AppState {
     /// Coarse flood guard for unauthenticated form posts (login, set-password).
     pub form_limiter: Arc<RateLimiter>,
     pub chart_cache: Arc<ChartCache>,
+    /// Session rows and signed-in users for a few seconds (see `web::auth_cache`).
+    pub auth_cache: Arc<AuthCache>,
+    /// Findings pages' drop-downs and last-run lines per run generation.
+    pub facet_cache: Arc<FacetCache>,
     /// This instance's request statistics (fed by the telemetry middleware, read by the
     /// staff metrics dashboard).
     pub request_stats: Arc<RequestStats>,
@@ -43,6 +49,8 @@ impl AppState {
             started_at: Instant::now(),
             form_limiter: Arc::new(RateLimiter::new(10.0, 50.0)),
             chart_cache: Arc::new(ChartCache::default()),
+            auth_cache: Arc::new(AuthCache::default()),
+            facet_cache: Arc::new(FacetCache::default()),
             request_stats: Arc::new(RequestStats::new()),
         }
     }

@@ -835,3 +835,50 @@ async fn audit_rows_hold_no_secrets() {
     assert!(!dump.contains("wrong password value"));
     assert!(!dump.contains("127.0.0.1"), "addresses are anonymised");
 }
+
+#[actix_web::test]
+async fn a_role_change_applies_to_the_members_next_request_despite_the_session_cache() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", OWNER, Role::Owner, false);
+    let admin_pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
+    let admin = new_client();
+    app.login_with(&admin, "admin@clinic.test", &admin_pw).await;
+    // Twice, so the admin's session and user are served from the in-process cache.
+    for _ in 0..2 {
+        let res = app.get_with(&admin, "/portal/settings/users").await;
+        assert_eq!(res.status(), 200);
+    }
+    let admin_id = {
+        let mut conn = app.db.get().expect("conn");
+        users::table
+            .filter(users::email.eq("admin@clinic.test"))
+            .select(users::id)
+            .first::<i64>(&mut conn)
+            .expect("id")
+    };
+    app.login(OWNER, &password).await;
+    let id = admin_id.to_string();
+    let res = app
+        .post_form(
+            "/portal/settings/users",
+            "/portal/settings/users",
+            &[("action", "role"), ("user_id", &id), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app.get_with(&admin, "/portal/settings/users").await;
+    assert_eq!(res.status(), 403, "a viewer now, at once");
+
+    // Deactivation ends the cached session at once too.
+    let res = app
+        .post_form(
+            "/portal/settings/users",
+            "/portal/settings/users",
+            &[("action", "deactivate"), ("user_id", &id)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app.get_with(&admin, "/portal").await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/login"));
+}

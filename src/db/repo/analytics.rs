@@ -20,11 +20,83 @@ pub enum BucketBy {
 }
 
 impl BucketBy {
-    fn column(self) -> &'static str {
+    /// The window condition on `$2`/`$3`. Every stored claim has `decided_date >=
+    /// submitted_date` (ingest rejects the other order: `DateOrder`), so a submitted-date
+    /// window implies `decided_date >= $2`; stating it lets both modes use the one
+    /// decided-date covering index (a range scan) and spares ingest a second wide index.
+    fn window(self) -> &'static str {
         match self {
-            BucketBy::Decided => "decided_date",
-            BucketBy::Submitted => "submitted_date",
+            BucketBy::Decided => "decided_date >= $2 AND decided_date < $3",
+            BucketBy::Submitted => {
+                "decided_date >= $2 AND submitted_date >= $2 AND submitted_date < $3"
+            }
         }
+    }
+}
+
+/// The grouped aggregates the products run, one statement per window. The text is
+/// written once here: the repository functions below bind it, and [`Aggregate::literal_sql`]
+/// prints it with the values inlined for benchmarks (`payerwatch compute --print-sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// [`rate_days_histogram`]
+    RateDays,
+    /// [`denials_by_reason`]
+    DenialsByReason,
+    /// [`payer_totals`]
+    PayerTotals,
+    /// [`payer_days_histogram`]
+    PayerDays,
+}
+
+impl Aggregate {
+    /// The statement in PostgreSQL placeholder form: `$1` tenant, `$2`/`$3` window.
+    pub fn sql(self, bucket: BucketBy) -> String {
+        let window = bucket.window();
+        match self {
+            Aggregate::RateDays => format!(
+                "SELECT payer, cpt_group, outcome, decision_days, COUNT(*) AS n FROM claim_records \
+                 WHERE customer_id = $1 AND {window} \
+                 AND outcome IN ('PAID', 'DENIED') \
+                 GROUP BY payer, cpt_group, outcome, decision_days"
+            ),
+            Aggregate::DenialsByReason => format!(
+                "SELECT payer, denial_reason_code, denial_reason_text, COUNT(*) AS n, \
+                 CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
+                 WHERE customer_id = $1 AND {window} AND outcome = 'DENIED' \
+                 GROUP BY payer, denial_reason_code, denial_reason_text"
+            ),
+            Aggregate::PayerTotals => format!(
+                "SELECT payer, \
+                 CAST(SUM(CASE WHEN outcome = 'PAID' THEN 1 ELSE 0 END) AS BIGINT) AS paid, \
+                 CAST(SUM(CASE WHEN outcome = 'DENIED' THEN 1 ELSE 0 END) AS BIGINT) AS denied, \
+                 CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS allowed_cents, \
+                 COUNT(DISTINCT submitted_date) AS submit_days \
+                 FROM claim_records WHERE customer_id = $1 AND {window} \
+                 GROUP BY payer"
+            ),
+            Aggregate::PayerDays => format!(
+                "SELECT payer, decision_days, COUNT(*) AS n FROM claim_records \
+                 WHERE customer_id = $1 AND {window} \
+                 GROUP BY payer, decision_days"
+            ),
+        }
+    }
+
+    /// The same statement with the tenant id and dates inlined, for a database's own
+    /// command-line client. Dates are `'YYYY-MM-DD'` literals — how diesel binds `Date` on
+    /// SQLite (TEXT) and what PostgreSQL coerces to `DATE` — so both run the same query.
+    pub fn literal_sql(
+        self,
+        bucket: BucketBy,
+        scope: &TenantScope,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> String {
+        self.sql(bucket)
+            .replace("$1", &scope.id().to_string())
+            .replace("$2", &format!("'{start}'"))
+            .replace("$3", &format!("'{end}'"))
     }
 }
 
@@ -78,13 +150,7 @@ pub fn rate_days_histogram(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<RateDaysRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, cpt_group, outcome, decision_days, COUNT(*) AS n FROM claim_records \
-         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
-         AND outcome IN ('PAID', 'DENIED') \
-         GROUP BY payer, cpt_group, outcome, decision_days"
-    );
+    let sql = Aggregate::RateDays.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
@@ -110,13 +176,7 @@ pub fn denials_by_reason(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<DenialRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, denial_reason_code, denial_reason_text, COUNT(*) AS n, \
-         CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
-         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 AND outcome = 'DENIED' \
-         GROUP BY payer, denial_reason_code, denial_reason_text"
-    );
+    let sql = Aggregate::DenialsByReason.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
@@ -142,16 +202,7 @@ pub fn payer_totals(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<PayerTotalsRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, \
-         CAST(SUM(CASE WHEN outcome = 'PAID' THEN 1 ELSE 0 END) AS BIGINT) AS paid, \
-         CAST(SUM(CASE WHEN outcome = 'DENIED' THEN 1 ELSE 0 END) AS BIGINT) AS denied, \
-         CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS allowed_cents, \
-         COUNT(DISTINCT submitted_date) AS submit_days \
-         FROM claim_records WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
-         GROUP BY payer"
-    );
+    let sql = Aggregate::PayerTotals.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
@@ -173,12 +224,7 @@ pub fn payer_days_histogram(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<PayerDaysRow>, DbError> {
-    let column = bucket.column();
-    let sql = format!(
-        "SELECT payer, decision_days, COUNT(*) AS n FROM claim_records \
-         WHERE customer_id = $1 AND {column} >= $2 AND {column} < $3 \
-         GROUP BY payer, decision_days"
-    );
+    let sql = Aggregate::PayerDays.sql(bucket);
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
@@ -233,8 +279,8 @@ pub fn daily_series(
     Ok(query.load(conn)?)
 }
 
-/// PostgreSQL numbers its placeholders (`$1`); SQLite takes `?` positionally. Queries are
-/// written in the PostgreSQL form with placeholders in order.
+/// PostgreSQL numbers its placeholders `$1`, SQLite `?1`: queries are written in the
+/// PostgreSQL form (binds in order; a number may repeat) and rewritten for SQLite.
 fn placeholders_for(conn: &DbConnection, sql: &str) -> String {
     match conn {
         DbConnection::Postgresql(_) => sql.to_string(),
@@ -243,9 +289,6 @@ fn placeholders_for(conn: &DbConnection, sql: &str) -> String {
             let mut chars = sql.chars().peekable();
             while let Some(c) = chars.next() {
                 if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-                    while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-                        chars.next();
-                    }
                     out.push('?');
                 } else {
                     out.push(c);
@@ -395,6 +438,37 @@ pub fn find_run(
         .filter(report_runs::id.eq(id))
         .select(ReportRun::as_select())
         .first(conn)?)
+}
+
+/// Changes whenever one of the tenant's runs starts or finishes — and events are only
+/// written when a run finishes — so it keys caches of what the findings pages derive from
+/// runs and events: (newest run id, runs no longer running). (0, 0) without runs.
+pub fn run_generation(conn: &mut DbConnection, scope: &TenantScope) -> Result<(i64, i64), DbError> {
+    let newest: Option<i64> = report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .select(max(report_runs::id))
+        .first(conn)?;
+    let finished: i64 = report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .filter(report_runs::status.ne("running"))
+        .count()
+        .get_result(conn)?;
+    Ok((newest.unwrap_or(0), finished))
+}
+
+/// The newest run of one product (a findings page's "last computed" line).
+pub fn latest_run_of(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: &str,
+) -> Result<Option<ReportRun>, DbError> {
+    Ok(report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .filter(report_runs::product.eq(product))
+        .order((report_runs::started_at.desc(), report_runs::id.desc()))
+        .select(ReportRun::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// The newest run of each product (for the pages' "last computed" lines).

@@ -89,6 +89,7 @@ pub async fn password_submit(
             Ok(())
         })
         .await?;
+    state.auth_cache.forget_user(user_id);
     audit_user_action(
         &state,
         &req,

@@ -414,6 +414,7 @@ pub async fn set_password_submit(
             crate::db::DbError::NotFound => invalid_link(),
             other => other.into(),
         })?;
+    state.auth_cache.forget_user(user_id);
     let session = req.get_session();
     auth::set_flash(
         &session,

@@ -2,6 +2,7 @@
 //! and DelayGuard (`/portal/delays`) — filters, pagination, evidence and charts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -11,6 +12,7 @@ use crate::db::repo::analytics::{self as repo, ReportRun};
 use crate::reports::product_label;
 use crate::web::auth::CurrentUser;
 use crate::web::errors::AppError;
+use crate::web::facet_cache::{EventsPage, Facets};
 use crate::web::layout::Layout;
 use crate::web::render::render;
 use crate::web::state::AppState;
@@ -73,7 +75,7 @@ struct FindingsPage {
     kinds: &'static [&'static str],
     payers: Vec<String>,
     groups: Vec<String>,
-    events: Vec<EventView>,
+    events: Arc<Vec<EventView>>,
     filters: Filters,
     query: String,
     page: i64,
@@ -120,13 +122,39 @@ async fn findings_page(
     let filter = filters.filter.clone();
     let page = filters.page;
     let cache = state.chart_cache.clone();
-    let (events, facets, runs, charts) = state
+    let facet_cache = state.facet_cache.clone();
+    let page_key = (scope.id(), spec.product, filters.query_string(), page);
+    // One blocking hop for the whole page. What it reads from runs and events comes from
+    // the facet cache while no run has started or finished (events only change then).
+    let (events, facets) = state
         .db
         .run(move |conn| {
+            let run_generation = repo::run_generation(conn, &scope)?;
+            let facets = match facet_cache.get(scope.id(), spec.product, run_generation) {
+                Some(facets) => facets,
+                None => {
+                    let (payers, groups) = repo::event_facets(conn, &scope, &[spec.product])?;
+                    let facets = Arc::new(Facets {
+                        payers,
+                        groups,
+                        last_run: repo::latest_run_of(conn, &scope, spec.product)?,
+                    });
+                    facet_cache.put(
+                        scope.id(),
+                        spec.product,
+                        run_generation,
+                        Arc::clone(&facets),
+                    );
+                    facets
+                }
+            };
+            if let Some(events) = facet_cache.page(&page_key, run_generation) {
+                return Ok((events, facets));
+            }
             let events = repo::list_events(conn, &scope, &filter, page, PER_PAGE)?;
-            let facets = repo::event_facets(conn, &scope, &[spec.product])?;
-            let runs = repo::latest_runs(conn, &scope, 20)?;
-            let generation = runs.first().map_or(0, |r| r.id);
+            // Charts depend on claims, which change only with an upload, itself followed
+            // by a run: the newest run id keys them.
+            let generation = run_generation.0;
             let mut charts: HashMap<i64, String> = HashMap::new();
             let mut missing = Vec::new();
             for event in &events.items {
@@ -156,18 +184,24 @@ async fn findings_page(
                     charts.insert(event.id, svg);
                 }
             }
-            Ok((events, facets, runs, charts))
+            let views = events
+                .items
+                .iter()
+                .map(|e| findings::view(e, charts.remove(&e.id).unwrap_or_default()))
+                .collect();
+            let page = Arc::new(EventsPage {
+                events: Arc::new(views),
+                page: events.page,
+                total_pages: events.total_pages(),
+                total: events.total,
+                has_prev: events.has_prev(),
+                has_next: events.has_next(),
+            });
+            facet_cache.put_page(page_key, run_generation, Arc::clone(&page));
+            Ok((page, facets))
         })
         .await?;
-    let views = events
-        .items
-        .iter()
-        .map(|e| findings::view(e, charts.get(&e.id).cloned().unwrap_or_default()))
-        .collect();
-    let last_run = runs
-        .iter()
-        .find(|r| r.product == spec.product)
-        .map(run_line);
+    let last_run = facets.last_run.as_ref().map(run_line);
     render(&FindingsPage {
         layout: user.layout(spec.title, spec.path),
         title: spec.title,
@@ -175,15 +209,15 @@ async fn findings_page(
         path: spec.path,
         group_label: spec.group_label,
         kinds: spec.kinds,
-        payers: facets.0,
-        groups: facets.1,
+        payers: facets.payers.clone(),
+        groups: facets.groups.clone(),
         query: filters.query_string(),
         page: events.page,
-        total_pages: events.total_pages(),
+        total_pages: events.total_pages,
         total: events.total,
-        has_prev: events.has_prev(),
-        has_next: events.has_next(),
-        events: views,
+        has_prev: events.has_prev,
+        has_next: events.has_next,
+        events: Arc::clone(&events.events),
         filters,
         last_run,
         can_export: user.role.allows(crate::domain::roles::Role::Analyst),

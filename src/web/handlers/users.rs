@@ -320,6 +320,7 @@ async fn change_role(
         })
         .await
         .map_err(last_owner_message)?;
+    state.auth_cache.forget_user(target_id);
     Ok(format!("{} is now {}.", target.email, new_role.label()))
 }
 
@@ -402,6 +403,7 @@ async fn set_active(
         })
         .await
         .map_err(last_owner_message)?;
+    state.auth_cache.forget_user(target_id);
     Ok(if active {
         format!("{} can sign in again.", target.email)
     } else {

@@ -1,0 +1,142 @@
+//! In-process cache of what a findings page reads from the tenant's runs and events:
+//! the payer and group drop-downs and the product's last run (per product), and the
+//! formatted events of a filtered page (per filter and page, a bounded number of them).
+//! Events are written only when a run finishes, so entries are valid for one run
+//! generation (`repo::analytics::run_generation`), which moves on every start and finish
+//! — a stale entry is never served, it is just never asked for again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::db::repo::analytics::ReportRun;
+use crate::web::handlers::findings::EventView;
+
+const MAX_ENTRIES: usize = 5_000;
+/// Pages are ~25 KB each (charts included): a bound on memory, not on hits.
+const MAX_PAGES: usize = 256;
+
+/// The filter-independent part of a findings page.
+#[derive(Debug, Clone)]
+pub struct Facets {
+    pub payers: Vec<String>,
+    pub groups: Vec<String>,
+    pub last_run: Option<ReportRun>,
+}
+
+/// One page of events, formatted, with what its pagination needs.
+pub struct EventsPage {
+    pub events: Arc<Vec<EventView>>,
+    pub page: i64,
+    pub total_pages: i64,
+    pub total: i64,
+    pub has_prev: bool,
+    pub has_next: bool,
+}
+
+/// (customer id, product).
+type Key = (i64, &'static str);
+/// (customer id, product, filters as a query string, page).
+pub type PageKey = (i64, &'static str, String, i64);
+/// `repo::analytics::run_generation`.
+type Generation = (i64, i64);
+
+#[derive(Default)]
+pub struct FacetCache {
+    entries: Mutex<HashMap<Key, (Generation, Arc<Facets>)>>,
+    pages: Mutex<HashMap<PageKey, (Generation, Arc<EventsPage>)>>,
+}
+
+impl FacetCache {
+    pub fn get(
+        &self,
+        customer_id: i64,
+        product: &'static str,
+        generation: Generation,
+    ) -> Option<Arc<Facets>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(customer_id, product))
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, facets)| Arc::clone(facets))
+    }
+
+    pub fn put(
+        &self,
+        customer_id: i64,
+        product: &'static str,
+        generation: Generation,
+        facets: Arc<Facets>,
+    ) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert((customer_id, product), (generation, facets));
+    }
+
+    pub fn page(&self, key: &PageKey, generation: Generation) -> Option<Arc<EventsPage>> {
+        self.pages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, page)| Arc::clone(page))
+    }
+
+    pub fn put_page(&self, key: PageKey, generation: Generation, page: Arc<EventsPage>) {
+        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        if pages.len() >= MAX_PAGES {
+            pages.clear();
+        }
+        pages.insert(key, (generation, page));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_only_the_same_generation() {
+        let cache = FacetCache::default();
+        let facets = Arc::new(Facets {
+            payers: vec!["Aetna".into()],
+            groups: vec!["EVAL".into()],
+            last_run: None,
+        });
+        cache.put(1, "drift_watch", (10, 3), facets);
+        assert!(cache.get(1, "drift_watch", (10, 3)).is_some());
+        assert!(
+            cache.get(1, "drift_watch", (10, 4)).is_none(),
+            "a run finished"
+        );
+        assert!(
+            cache.get(1, "drift_watch", (11, 3)).is_none(),
+            "a run started"
+        );
+        assert!(
+            cache.get(2, "drift_watch", (10, 3)).is_none(),
+            "other tenant"
+        );
+        assert!(
+            cache.get(1, "delay_guard", (10, 3)).is_none(),
+            "other product"
+        );
+
+        let key = (1, "drift_watch", "payer=Aetna".to_string(), 1);
+        let page = Arc::new(EventsPage {
+            events: Arc::new(Vec::new()),
+            page: 1,
+            total_pages: 1,
+            total: 0,
+            has_prev: false,
+            has_next: false,
+        });
+        cache.put_page(key.clone(), (10, 3), page);
+        assert!(cache.page(&key, (10, 3)).is_some());
+        assert!(cache.page(&key, (10, 4)).is_none(), "a run finished");
+        let other = (1, "drift_watch", "payer=Cigna".to_string(), 1);
+        assert!(cache.page(&other, (10, 3)).is_none(), "other filters");
+    }
+}
