@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod claim;
 pub mod csv_format;
 pub mod mapping;
+pub mod mapping_table;
 pub mod password;
 pub mod phi;
 pub mod roles;
