@@ -350,6 +350,7 @@ fn run_loaded<R: Read + Send>(
         max_bytes: req.limits.max_bytes,
         max_rows: req.limits.max_rows,
     };
+    let started = Instant::now();
     let produced: Produced = std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<Batch>(2);
         let producer = s.spawn(move || pipeline::produce(input, &args, &tx));
@@ -366,7 +367,15 @@ fn run_loaded<R: Read + Send>(
         return Err(IngestError::Duplicate { earlier });
     }
     // The staged claims go into `claim_records` in one sorted statement (see the repo).
-    repo::finish_staging(conn, &scope)?;
+    let staged_ms = started.elapsed().as_millis() as u64;
+    let moved = repo::finish_staging(conn, &scope)?;
+    tracing::debug!(
+        upload_id,
+        moved,
+        staged_ms,
+        moved_ms = started.elapsed().as_millis() as u64 - staged_ms,
+        "claims moved from staging"
+    );
     let mut report = produced
         .tally
         .into_report(file_name, produced.unknown_columns);

@@ -70,7 +70,8 @@ pub fn begin_staging(conn: &mut DbConnection) -> Result<(), DbError> {
         ))?,
         DbConnection::Postgresql(c) => c.batch_execute(&format!(
             "DROP TABLE IF EXISTS pg_temp.claim_staging; \
-             CREATE TEMP TABLE claim_staging ({columns}) ON COMMIT DROP"
+             CREATE TEMP TABLE claim_staging ({columns}) ON COMMIT DROP; \
+             SET LOCAL work_mem = '64MB'"
         ))?,
     }
     Ok(())
@@ -236,6 +237,24 @@ fn staged<'a>(c: &NewClaimRef<'a>) -> StagedClaim<'a> {
     }
 }
 
+/// `YYYY-MM-DD` into a 10-byte buffer (years 0–9999; claim dates are validated).
+fn write_date(out: &mut [u8], d: NaiveDate) {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year().clamp(0, 9999) as u32, d.month(), d.day());
+    let digits = [
+        y / 1000,
+        y / 100 % 10,
+        y / 10 % 10,
+        y % 10,
+        m / 10,
+        m % 10,
+        day / 10,
+        day % 10,
+    ];
+    let [a, b, c, e, f, g, h, i] = digits.map(|n| b'0' + n as u8);
+    out.copy_from_slice(&[a, b, c, e, b'-', f, g, b'-', h, i]);
+}
+
 /// One row in PostgreSQL's COPY text format (tab separated, `\N` for NULL).
 fn write_copy_row(out: &mut Vec<u8>, c: &NewClaimRef<'_>) {
     let _ = write!(out, "{}\t{}\t", c.customer_id, c.upload_id);
@@ -246,13 +265,14 @@ fn write_copy_row(out: &mut Vec<u8>, c: &NewClaimRef<'_>) {
     copy_text(out, c.cpt);
     out.push(b'\t');
     copy_text(out, c.cpt_group);
-    let _ = write!(
-        out,
-        "\t{}\t{}\t{}\t",
-        c.submitted_date.format("%Y-%m-%d"),
-        c.decided_date.format("%Y-%m-%d"),
-        c.decision_days
-    );
+    let mut dates = [0u8; 10];
+    out.push(b'\t');
+    write_date(&mut dates, c.submitted_date);
+    out.extend_from_slice(&dates);
+    out.push(b'\t');
+    write_date(&mut dates, c.decided_date);
+    out.extend_from_slice(&dates);
+    let _ = write!(out, "\t{}\t", c.decision_days);
     copy_text(out, c.outcome);
     out.push(b'\t');
     match c.allowed_cents {
@@ -495,6 +515,115 @@ pub fn set_sqlite_cache_kib(conn: &mut DbConnection, kib: i64) -> Result<(), DbE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_iso_text() {
+        let mut buf = [0u8; 10];
+        for (y, m, d, text) in [
+            (2026, 1, 2, "2026-01-02"),
+            (1999, 12, 31, "1999-12-31"),
+            (2030, 10, 9, "2030-10-09"),
+        ] {
+            write_date(&mut buf, NaiveDate::from_ymd_opt(y, m, d).expect("date"));
+            assert_eq!(std::str::from_utf8(&buf).expect("ascii"), text);
+        }
+    }
+
+    /// The SQLite staging path stores every character as given (quotes, backslashes,
+    /// control characters, non-ASCII) and NULLs as NULL.
+    #[test]
+    fn sqlite_staging_keeps_text_exactly() {
+        use crate::db::DbTarget;
+        use crate::domain::tenant::{CustomerId, TenantScope};
+        let mut conn =
+            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
+        begin_staging(&mut conn).expect("staging");
+        let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
+        let awkward = "Blue \"Cross\" \\ x\ty\r\nz \u{1} Ärzte 💉 ',";
+        let claims = [
+            NewClaimRef {
+                customer_id: 7,
+                upload_id: 9,
+                payer_raw: awkward,
+                payer: "Blue Cross",
+                cpt: "0001F",
+                cpt_group: "OTHER",
+                submitted_date: d,
+                decided_date: d,
+                decision_days: 0,
+                outcome: "PAID",
+                allowed_cents: Some(-0),
+                denial_reason_code: None,
+                denial_reason_text: Some(awkward),
+            },
+            NewClaimRef {
+                allowed_cents: None,
+                denial_reason_text: None,
+                decision_days: 12,
+                ..NewClaimRef {
+                    customer_id: 7,
+                    upload_id: 9,
+                    payer_raw: "Aetna",
+                    payer: "Aetna",
+                    cpt: "99213",
+                    cpt_group: "EVAL_MGMT",
+                    submitted_date: d,
+                    decided_date: d,
+                    decision_days: 0,
+                    outcome: "DENIED",
+                    allowed_cents: Some(12_345),
+                    denial_reason_code: Some("CO-197"),
+                    denial_reason_text: None,
+                }
+            },
+        ];
+        let scope = TenantScope::for_system(CustomerId(7));
+        let mut buf = Vec::new();
+        assert_eq!(
+            insert_claims(&mut conn, &scope, &claims, &mut buf).expect("staged"),
+            2
+        );
+        type Row = (
+            String,
+            NaiveDate,
+            i32,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = claim_staging::table
+            .select((
+                claim_staging::payer_raw,
+                claim_staging::decided_date,
+                claim_staging::decision_days,
+                claim_staging::allowed_cents,
+                claim_staging::denial_reason_code,
+                claim_staging::denial_reason_text,
+            ))
+            .load(&mut conn)
+            .expect("rows");
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    awkward.to_string(),
+                    d,
+                    0,
+                    Some(0),
+                    None,
+                    Some(awkward.to_string())
+                ),
+                (
+                    "Aetna".to_string(),
+                    d,
+                    12,
+                    None,
+                    Some("CO-197".to_string()),
+                    None
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn copy_rows_escape_text_and_write_nulls() {
