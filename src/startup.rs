@@ -256,11 +256,25 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                     web::post().to(analytics_settings::submit),
                 )
                 .route("/settings/mappings", web::get().to(mappings::show))
+                .route(
+                    "/settings/mappings",
+                    web::post()
+                        .guard(actix_web::guard::fn_guard(mappings::is_multipart))
+                        .to(mappings::import),
+                )
                 .route("/settings/mappings", web::post().to(mappings::submit))
                 .route("/settings/channels", web::get().to(channels::list))
                 .route("/settings/channels", web::post().to(channels::submit))
                 .route("/settings/channels/{id}", web::get().to(channels::detail))
                 .route("/alerts.csv", web::get().to(alerts::export_csv))
+                .route(
+                    "/settings/mappings/aliases.csv",
+                    web::get().to(mappings::export_aliases),
+                )
+                .route(
+                    "/settings/mappings/cpt-groups.csv",
+                    web::get().to(mappings::export_cpt_groups),
+                )
                 .route("/settings/rules", web::get().to(rules::list))
                 .route("/settings/rules", web::post().to(rules::submit))
                 .route("/settings/users", web::get().to(users::list))

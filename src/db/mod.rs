@@ -138,12 +138,42 @@ impl Db {
         E: From<DbError>,
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
     {
-        use diesel::Connection;
+        self.write_blocking_around(|_| Ok(()), f, |_| Ok(()))
+    }
+
+    /// [`Db::write_blocking_with`] with a set-up before the transaction and a tear-down
+    /// after it (commit or rollback) on the same connection, for connection settings that
+    /// cannot change inside a transaction (the ingest's SQLite `temp_store`). A failing
+    /// tear-down is logged, not returned: the transaction's outcome stands.
+    pub fn write_blocking_around<T, E, F>(
+        &self,
+        before: fn(&mut DbConnection) -> Result<(), DbError>,
+        f: F,
+        after: fn(&mut DbConnection) -> Result<(), DbError>,
+    ) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    {
         let mut conn = self.pool.get().map_err(|e| E::from(DbError::from(e)))?;
         let _guard = match self.backend {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner())),
             Backend::Postgres => None,
         };
+        before(&mut conn).map_err(E::from)?;
+        let outcome = Self::transaction_with(&mut conn, f);
+        if let Err(err) = after(&mut conn) {
+            tracing::warn!(error = %err, "resetting the connection after a write failed");
+        }
+        outcome
+    }
+
+    fn transaction_with<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    {
+        use diesel::Connection;
         let mut failure: Option<E> = None;
         let outcome = conn.transaction::<T, diesel::result::Error, _>(|c| {
             f(c).map_err(|e| {

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod claim;
 pub mod csv_format;
 pub mod mapping;
+pub mod mapping_table;
 pub mod password;
 pub mod phi;
 pub mod roles;

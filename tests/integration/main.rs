@@ -8,6 +8,7 @@ mod analytics;
 mod common;
 mod foundation;
 mod ingest;
+mod mapping_files;
 mod notifications;
 mod observability;
 mod ops_pages;

@@ -194,3 +194,70 @@ pub fn set_claims_cpt_group(
     .set(claim_records::cpt_group.eq(group))
     .execute(conn)?)
 }
+
+/// What an import did: entries added, changed, and already identical.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+}
+
+/// Upserts validated aliases (by normalized key). Run it inside one write transaction so
+/// a file goes in whole or not at all; entries absent from the file stay.
+pub fn import_payer_aliases(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    entries: &[crate::domain::mapping_table::AliasEntry],
+) -> Result<ImportCounts, DbError> {
+    let existing: std::collections::HashMap<String, (String, String)> =
+        list_payer_aliases(conn, scope)?
+            .into_iter()
+            .map(|a| (a.alias_key, (a.alias, a.canonical)))
+            .collect();
+    let mut counts = ImportCounts::default();
+    for entry in entries {
+        match existing.get(&entry.key()) {
+            Some((alias, canonical)) if *alias == entry.alias && *canonical == entry.canonical => {
+                counts.unchanged += 1;
+                continue;
+            }
+            Some(_) => counts.changed += 1,
+            None => counts.added += 1,
+        }
+        upsert_payer_alias(conn, scope, &entry.alias, &entry.canonical)?;
+    }
+    Ok(counts)
+}
+
+/// Upserts validated CPT ranges (by their bounds). Same transaction rule as aliases.
+pub fn import_cpt_groups(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    entries: &[crate::domain::mapping_table::CptGroupEntry],
+) -> Result<ImportCounts, DbError> {
+    let existing: std::collections::HashMap<(String, String), String> =
+        list_cpt_groups(conn, scope)?
+            .into_iter()
+            .map(|g| ((g.code_start, g.code_end), g.group_name))
+            .collect();
+    let mut counts = ImportCounts::default();
+    for entry in entries {
+        match existing.get(&(entry.code_start.clone(), entry.code_end.clone())) {
+            Some(group) if *group == entry.group_name => {
+                counts.unchanged += 1;
+                continue;
+            }
+            Some(_) => counts.changed += 1,
+            None => counts.added += 1,
+        }
+        upsert_cpt_group(
+            conn,
+            scope,
+            &entry.code_start,
+            &entry.code_end,
+            &entry.group_name,
+        )?;
+    }
+    Ok(counts)
+}

@@ -2,15 +2,23 @@
 //! groups. Everyone reads; analysts and above add or change entries. Labels are checked
 //! for PHI and refused naming the field. Changes apply to later uploads; stored claims
 //! change only through `payerwatch remap`.
+//!
+//! Both tables also travel as CSV: `aliases.csv` / `cpt-groups.csv` exports (analysts:
+//! exports are theirs in SPEC §6) and a multipart import per table (all lines valid or
+//! nothing stored; errors name line and column, never the value).
 
-use actix_web::http::header;
+use actix_multipart::Multipart;
+use actix_web::guard::GuardContext;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::db::repo::mappings as repo;
-use crate::domain::claim::CptCode;
-use crate::domain::phi;
+use crate::domain::mapping_table::{
+    self as table, AliasEntry, CptGroupEntry, FieldError, ImportError, Problem,
+};
 use crate::domain::roles::Role;
 use crate::web::auth::{self, Analyst, Authorized, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
@@ -25,9 +33,19 @@ struct MappingsPage {
     aliases: Vec<repo::PayerAlias>,
     groups: Vec<repo::CptGroupRange>,
     can_edit: bool,
+    /// A refused import: which table, and what was wrong (lines and columns only).
+    import_errors: Option<(&'static str, Vec<String>)>,
 }
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    page(&state, &user, None).await
+}
+
+async fn page(
+    state: &AppState,
+    user: &CurrentUser,
+    import_errors: Option<(&'static str, Vec<String>)>,
+) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
     let (aliases, groups) = state
         .db
@@ -43,6 +61,7 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
         aliases,
         groups,
         can_edit: user.role.allows(Role::Analyst),
+        import_errors,
     })
 }
 
@@ -56,19 +75,24 @@ pub struct MappingForm {
     group_name: Option<String>,
 }
 
-fn field<'a>(value: &'a Option<String>, name: &str, max: usize) -> Result<&'a str, AppError> {
-    let v = value.as_deref().map(str::trim).unwrap_or("");
-    if v.is_empty() {
-        return Err(AppError::BadRequest(format!(
-            "The field '{name}' is required."
-        )));
+/// The form's answer to invalid fields: a PHI label is refused with a flash that names the
+/// field (nothing saved); any other problem is a 400 naming the field.
+fn refuse(user: &CurrentUser, errors: &[FieldError]) -> Result<HttpResponse, AppError> {
+    if let Some(e) = errors.iter().find(|e| e.problem != Problem::Phi) {
+        return Err(AppError::BadRequest(match e.problem {
+            Problem::InvalidCpt | Problem::RangeOrder => "The CPT codes must be 5 characters (5 digits, or 4 digits and a letter), the first not after the last.".into(),
+            Problem::InvalidGroup => "The field 'group_name' may only use letters, digits and _.".into(),
+            Problem::Missing => format!("The field '{}' is required.", e.field),
+            other => format!("The field '{}' is not valid: {other}.", e.field),
+        }));
     }
-    if v.chars().count() > max {
-        return Err(AppError::BadRequest(format!(
-            "The field '{name}' is too long (at most {max} characters)."
-        )));
-    }
-    Ok(v)
+    let field = errors.first().map_or("label", |e| e.field);
+    auth::set_flash(
+        user.session(),
+        "error",
+        format!("The {field} looks like it contains patient information (PHI); nothing was saved."),
+    );
+    Ok(back())
 }
 
 fn back() -> HttpResponse {
@@ -87,23 +111,18 @@ pub async fn submit(
     let scope = user.scope();
     match form.action.as_str() {
         "alias" => {
-            let alias = field(&form.alias, "alias", 255)?.to_string();
-            let canonical = field(&form.canonical, "canonical", 255)?.to_string();
-            for (name, value) in [("alias", &alias), ("canonical", &canonical)] {
-                if phi::contains_phi(value) {
-                    auth::set_flash(
-                        user.session(),
-                        "error",
-                        format!(
-                            "The {name} looks like it contains patient information (PHI); nothing was saved."
-                        ),
-                    );
-                    return Ok(back());
-                }
-            }
+            let entry = match AliasEntry::parse(
+                form.alias.as_deref().unwrap_or(""),
+                form.canonical.as_deref().unwrap_or(""),
+            ) {
+                Ok(entry) => entry,
+                Err(errors) => return refuse(&user, &errors),
+            };
             state
                 .db
-                .write(move |conn| repo::upsert_payer_alias(conn, &scope, &alias, &canonical))
+                .write(move |conn| {
+                    repo::upsert_payer_alias(conn, &scope, &entry.alias, &entry.canonical)
+                })
                 .await?;
             audit_user_action(
                 &state,
@@ -116,28 +135,25 @@ pub async fn submit(
             .await?;
         }
         "cpt_group" => {
-            let start = field(&form.code_start, "code_start", 5)?.to_ascii_uppercase();
-            let end = form
-                .code_end
-                .as_deref()
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-                .unwrap_or(&start)
-                .to_ascii_uppercase();
-            let group = field(&form.group_name, "group_name", 40)?.to_ascii_uppercase();
-            if CptCode::parse(&start).is_none() || CptCode::parse(&end).is_none() || start > end {
-                return Err(AppError::BadRequest(
-                    "The CPT codes must be 5 characters (5 digits, or 4 digits and a letter), the first not after the last.".into(),
-                ));
-            }
-            if !group.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(AppError::BadRequest(
-                    "The field 'group_name' may only use letters, digits and _.".into(),
-                ));
-            }
+            let entry = match CptGroupEntry::parse(
+                form.code_start.as_deref().unwrap_or(""),
+                form.code_end.as_deref().unwrap_or(""),
+                form.group_name.as_deref().unwrap_or(""),
+            ) {
+                Ok(entry) => entry,
+                Err(errors) => return refuse(&user, &errors),
+            };
             state
                 .db
-                .write(move |conn| repo::upsert_cpt_group(conn, &scope, &start, &end, &group))
+                .write(move |conn| {
+                    repo::upsert_cpt_group(
+                        conn,
+                        &scope,
+                        &entry.code_start,
+                        &entry.code_end,
+                        &entry.group_name,
+                    )
+                })
                 .await?;
             audit_user_action(
                 &state,
@@ -159,6 +175,247 @@ pub async fn submit(
         user.session(),
         "success",
         "Saved. It applies to the next uploads; run `payerwatch remap` to apply it to stored claims.",
+    );
+    Ok(back())
+}
+
+/// Which mapping table a CSV file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Aliases,
+    CptGroups,
+}
+
+impl Table {
+    fn parse(name: &str) -> Option<Table> {
+        match name.trim() {
+            "aliases" => Some(Table::Aliases),
+            "cpt_groups" => Some(Table::CptGroups),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Table::Aliases => "payer aliases",
+            Table::CptGroups => "CPT groups",
+        }
+    }
+
+    fn target(self) -> &'static str {
+        match self {
+            Table::Aliases => "payer_aliases",
+            Table::CptGroups => "cpt_groups",
+        }
+    }
+}
+
+/// `GET /portal/settings/mappings/aliases.csv`
+pub async fn export_aliases(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Analyst>,
+) -> Result<HttpResponse, AppError> {
+    export(req, state, user, Table::Aliases).await
+}
+
+/// `GET /portal/settings/mappings/cpt-groups.csv`
+pub async fn export_cpt_groups(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Analyst>,
+) -> Result<HttpResponse, AppError> {
+    export(req, state, user, Table::CptGroups).await
+}
+
+async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Analyst>,
+    which: Table,
+) -> Result<HttpResponse, AppError> {
+    use crate::web::csv_export::{Cell, CsvExport};
+    let scope = user.scope();
+    let (aliases, groups) = state
+        .db
+        .run(move |conn| {
+            Ok(match which {
+                Table::Aliases => (repo::list_payer_aliases(conn, &scope)?, Vec::new()),
+                Table::CptGroups => (Vec::new(), repo::list_cpt_groups(conn, &scope)?),
+            })
+        })
+        .await?;
+    let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
+    let mut out = CsvExport::new(Vec::new());
+    // `export_cell` adds the formula prefix reversibly; CsvExport leaves a cell that
+    // already starts with `'` alone, so the prefix is never doubled.
+    let cell = |text: &str| table::export_cell(text).into_owned();
+    match which {
+        Table::Aliases => {
+            out.header(&table::ALIAS_COLUMNS).map_err(csv_error)?;
+            for a in &aliases {
+                let (alias, canonical) = (cell(&a.alias), cell(&a.canonical));
+                out.row([Cell::Text(&alias), Cell::Text(&canonical)])
+                    .map_err(csv_error)?;
+            }
+        }
+        Table::CptGroups => {
+            out.header(&table::CPT_GROUP_COLUMNS).map_err(csv_error)?;
+            for g in &groups {
+                let (start, end, group) =
+                    (cell(&g.code_start), cell(&g.code_end), cell(&g.group_name));
+                out.row([Cell::Text(&start), Cell::Text(&end), Cell::Text(&group)])
+                    .map_err(csv_error)?;
+            }
+        }
+    }
+    let body = out
+        .finish()
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    audit_user_action(
+        &state,
+        &req,
+        &user,
+        "export.mappings_csv",
+        Some((which.target(), "csv".to_string())),
+        &[],
+    )
+    .await?;
+    let file = match which {
+        Table::Aliases => "payer-aliases.csv",
+        Table::CptGroups => "cpt-groups.csv",
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ))
+        .body(body))
+}
+
+/// Route guard: the import shares `POST /portal/settings/mappings` with the forms and is
+/// told apart by its multipart body (the CSRF middleware lets multipart through on this
+/// path only because this handler checks the token itself).
+pub fn is_multipart(ctx: &GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+fn read_error(e: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(format!("The upload could not be read: {e}."))
+}
+
+/// `POST /portal/settings/mappings` (multipart: `csrf_token`, `table` = `aliases` |
+/// `cpt_groups`, `file`). The file is small by contract (≤ 5 MB) and read into memory.
+pub async fn import(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Authorized<Analyst>,
+    mut body: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let mut token = String::new();
+    let mut which = String::new();
+    let mut file: Option<Vec<u8>> = None;
+    while let Some(field) = body.next().await {
+        let mut field = field.map_err(read_error)?;
+        let name = field.name().unwrap_or_default().to_string();
+        let limit = match name.as_str() {
+            "csrf_token" | "table" => 256,
+            "file" => table::MAX_IMPORT_BYTES,
+            _ => 0,
+        };
+        let mut value = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(read_error)?;
+            if limit == 0 {
+                continue; // unknown fields are drained and ignored
+            }
+            if value.len() + chunk.len() > limit {
+                return Err(match name.as_str() {
+                    "file" => AppError::PayloadTooLarge(format!(
+                        "Mapping files may be at most {} MB.",
+                        table::MAX_IMPORT_BYTES / (1024 * 1024)
+                    )),
+                    "csrf_token" => AppError::CsrfRejected,
+                    _ => AppError::BadRequest("The field 'table' is not valid.".into()),
+                });
+            }
+            value.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "csrf_token" => token = String::from_utf8_lossy(&value).into_owned(),
+            "table" => which = String::from_utf8_lossy(&value).into_owned(),
+            "file" => file = Some(value),
+            _ => {}
+        }
+    }
+    crate::web::csrf::verify_token(&req, token.trim())?;
+    let which = Table::parse(&which).ok_or_else(|| {
+        AppError::BadRequest("The field 'table' must be aliases or cpt_groups.".into())
+    })?;
+    let Some(file) = file else {
+        return Err(AppError::BadRequest(
+            "Choose a CSV file to import (form field 'file').".into(),
+        ));
+    };
+
+    enum Parsed {
+        Aliases(Vec<AliasEntry>),
+        CptGroups(Vec<CptGroupEntry>),
+    }
+    // PHI checks over a few thousand labels: off the async worker.
+    let parsed = web::block(move || -> Result<Parsed, ImportError> {
+        Ok(match which {
+            Table::Aliases => Parsed::Aliases(table::parse_alias_file(&file)?),
+            Table::CptGroups => Parsed::CptGroups(table::parse_cpt_group_file(&file)?),
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            let mut response = page(&state, &user, Some((which.label(), err.messages()))).await?;
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            return Ok(response);
+        }
+    };
+    let scope = user.scope();
+    // One write transaction: every entry or none.
+    let counts = state
+        .db
+        .write(move |conn| match &parsed {
+            Parsed::Aliases(entries) => repo::import_payer_aliases(conn, &scope, entries),
+            Parsed::CptGroups(entries) => repo::import_cpt_groups(conn, &scope, entries),
+        })
+        .await?;
+    let fields: &'static [&'static str] = match which {
+        Table::Aliases => &["alias", "canonical"],
+        Table::CptGroups => &["code_start", "code_end", "group_name"],
+    };
+    audit_user_action(
+        &state,
+        &req,
+        &user,
+        "mapping.import",
+        Some((which.target(), "csv".to_string())),
+        fields,
+    )
+    .await?;
+    auth::set_flash(
+        user.session(),
+        "success",
+        format!(
+            "Imported {}: {} added, {} changed, {} already up to date. It applies to the next uploads; run `payerwatch remap` to apply it to stored claims.",
+            which.label(),
+            counts.added,
+            counts.changed,
+            counts.unchanged
+        ),
     );
     Ok(back())
 }
