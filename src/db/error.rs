@@ -24,6 +24,16 @@ pub enum DbError {
     Migration(String),
     #[error("background database task was cancelled")]
     Cancelled,
+    /// The SQLite ingest's scratch staging database (a temporary file) failed.
+    #[error("staging the upload's claims failed: {0}")]
+    Staging(String),
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(err: rusqlite::Error) -> Self {
+        // Values are bound, never part of the statement: the text names no row data.
+        DbError::Staging(err.to_string())
+    }
 }
 
 impl From<DieselError> for DbError {

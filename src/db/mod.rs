@@ -138,31 +138,29 @@ impl Db {
         E: From<DbError>,
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
     {
-        self.write_blocking_around(|_| Ok(()), f, |_| Ok(()))
+        self.write_blocking_around(|_| Ok(()), |conn, _| f(conn), |_, _| Ok(()))
     }
 
     /// [`Db::write_blocking_with`] with a set-up before the transaction and a tear-down
-    /// after it (commit or rollback) on the same connection, for connection settings that
-    /// cannot change inside a transaction (the ingest's SQLite `temp_store`). A failing
-    /// tear-down is logged, not returned: the transaction's outcome stands.
-    pub fn write_blocking_around<T, E, F>(
-        &self,
-        before: fn(&mut DbConnection) -> Result<(), DbError>,
-        f: F,
-        after: fn(&mut DbConnection) -> Result<(), DbError>,
-    ) -> Result<T, E>
+    /// after it (commit or rollback) on the same connection, for what cannot happen inside
+    /// a transaction (the ingest's SQLite `ATTACH` and `temp_store`). The set-up's value
+    /// is lent to the transaction and handed to the tear-down. A failing tear-down is
+    /// logged, not returned: the transaction's outcome stands.
+    pub fn write_blocking_around<S, T, E, B, F, A>(&self, before: B, f: F, after: A) -> Result<T, E>
     where
         E: From<DbError>,
-        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        B: FnOnce(&mut DbConnection) -> Result<S, DbError>,
+        F: FnOnce(&mut DbConnection, &mut S) -> Result<T, E>,
+        A: FnOnce(&mut DbConnection, S) -> Result<(), DbError>,
     {
         let mut conn = self.pool.get().map_err(|e| E::from(DbError::from(e)))?;
         let _guard = match self.backend {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner())),
             Backend::Postgres => None,
         };
-        before(&mut conn).map_err(E::from)?;
-        let outcome = Self::transaction_with(&mut conn, f);
-        if let Err(err) = after(&mut conn) {
+        let mut state = before(&mut conn).map_err(E::from)?;
+        let outcome = Self::transaction_with(&mut conn, |c| f(c, &mut state));
+        if let Err(err) = after(&mut conn, state) {
             tracing::warn!(error = %err, "resetting the connection after a write failed");
         }
         outcome

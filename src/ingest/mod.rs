@@ -234,11 +234,15 @@ pub fn process<R: Read + Send>(
         Some(size) if size > req.limits.max_bytes => Err(IngestError::File(FileError::TooLarge {
             limit: req.limits.max_bytes,
         })),
-        // Staged rows and their sort go to temporary files on SQLite, not to RAM.
+        // SQLite attaches its scratch staging database outside the transaction.
         _ => db.write_blocking_around(
-            |conn| repo::set_sqlite_temp_on_disk(conn, true),
-            |conn| run(conn, req, upload_id, &file_name, input, options, &_progress),
-            |conn| repo::set_sqlite_temp_on_disk(conn, false),
+            repo::ClaimWriter::open,
+            |conn, writer| {
+                run(
+                    conn, writer, req, upload_id, &file_name, input, options, &_progress,
+                )
+            },
+            repo::ClaimWriter::close,
         ),
     };
     let elapsed_ms = started.elapsed().as_millis();
@@ -301,8 +305,10 @@ pub fn process<R: Read + Send>(
 
 /// The transaction body: load mappings, run producer and writer, check for a duplicate,
 /// then store report, rejections (already written per batch) and the final status.
+#[allow(clippy::too_many_arguments)]
 fn run<R: Read + Send>(
     conn: &mut DbConnection,
+    writer: &mut repo::ClaimWriter,
     req: &UploadRequest,
     upload_id: i64,
     file_name: &str,
@@ -319,9 +325,8 @@ fn run<R: Read + Send>(
     // sorted move from the staging table few pages are hot at a time, and SQLite's sorter
     // may use as much memory again as the cache, so 32 MiB keeps RSS < 150 MB.
     repo::set_sqlite_cache_kib(conn, SQLITE_INGEST_CACHE_KIB)?;
-    repo::begin_staging(conn)?;
     let outcome = run_loaded(
-        conn, req, upload_id, file_name, input, options, progress, &mappings,
+        conn, writer, req, upload_id, file_name, input, options, progress, &mappings,
     );
     repo::set_sqlite_cache_kib(conn, SQLITE_DEFAULT_CACHE_KIB)?;
     outcome
@@ -334,6 +339,7 @@ const SQLITE_DEFAULT_CACHE_KIB: i64 = 32_000;
 #[allow(clippy::too_many_arguments)]
 fn run_loaded<R: Read + Send>(
     conn: &mut DbConnection,
+    writer: &mut repo::ClaimWriter,
     req: &UploadRequest,
     upload_id: i64,
     file_name: &str,
@@ -353,8 +359,14 @@ fn run_loaded<R: Read + Send>(
     let started = Instant::now();
     let produced: Produced = std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<Batch>(2);
-        let producer = s.spawn(move || pipeline::produce(input, &args, &tx));
-        let written = write_batches(conn, &scope, mappings, upload_id, rx, options, progress);
+        // Named, so profiles and thread dumps tell the parser from the writer.
+        let producer = std::thread::Builder::new()
+            .name("ingest-parse".into())
+            .spawn_scoped(s, move || pipeline::produce(input, &args, &tx))
+            .map_err(|e| FileError::Read(format!("could not start the parser: {e}")))?;
+        let written = write_batches(
+            conn, writer, &scope, mappings, upload_id, rx, options, progress,
+        );
         // Dropping the receiver (inside write_batches) unblocks a producer mid-send.
         let produced = producer.join().unwrap_or(Err(FileError::Read(
             "the parser stopped unexpectedly".into(),
@@ -366,9 +378,10 @@ fn run_loaded<R: Read + Send>(
     if let Some(earlier) = repo::find_by_sha256(conn, &scope, &produced.sha256)? {
         return Err(IngestError::Duplicate { earlier });
     }
-    // The staged claims go into `claim_records` in one sorted statement (see the repo).
+    // SQLite: the staged claims go into `claim_records` in one sorted statement (see the
+    // repo); PostgreSQL copied them there already.
     let staged_ms = started.elapsed().as_millis() as u64;
-    let moved = repo::finish_staging(conn, &scope)?;
+    let moved = writer.finish(conn, &scope)?;
     tracing::debug!(
         upload_id,
         moved,
@@ -433,8 +446,10 @@ fn run_loaded<R: Read + Send>(
 
 /// Writes batches as they arrive. On error the receiver is dropped, which stops the
 /// producer at its next send.
+#[allow(clippy::too_many_arguments)]
 fn write_batches(
     conn: &mut DbConnection,
+    writer: &mut repo::ClaimWriter,
     scope: &TenantScope,
     mappings: &Mappings,
     upload_id: i64,
@@ -442,13 +457,12 @@ fn write_batches(
     options: &IngestOptions,
     progress: &progress::ProgressHandle<'_>,
 ) -> Result<(), IngestError> {
-    let mut copy_buf = Vec::new();
     let mut written = 0u64;
     let mut seen = 0u64;
     for batch in rx {
         if batch.accepted() > 0 {
             let claims = batch.claims(mappings, scope.id(), upload_id);
-            repo::insert_claims(conn, scope, &claims, &mut copy_buf)?;
+            writer.write(conn, scope, &claims)?;
             written += claims.len() as u64;
         }
         if !batch.rejections.is_empty() {

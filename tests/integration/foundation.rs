@@ -333,6 +333,50 @@ async fn deleting_an_upload_with_claims_is_refused_and_changes_nothing() {
     assert_eq!(actix_web::ResponseError::status_code(&web_error), 409);
 }
 
+/// The database itself refuses a claim whose upload does not exist and, on PostgreSQL
+/// (where one statement-level check replaced the per-row foreign keys), a claim naming
+/// another tenant's upload or moving to another upload; nothing is written.
+#[actix_web::test]
+async fn claims_must_reference_an_existing_upload_of_their_own_tenant() {
+    let app = spawn_app().await;
+    let db = app.db.clone();
+    let acme = tenant(&db, "acme");
+    let other = tenant(&db, "other");
+    let mut conn = db.get().expect("connection");
+    let theirs = uploads::insert_processing(&mut conn, &other, "theirs.csv", None).expect("upload");
+    let ours = uploads::insert_processing(&mut conn, &acme, "ours.csv", None).expect("upload");
+
+    let err = claims::insert_many(
+        &mut conn,
+        &acme,
+        &[
+            claim(&acme, ours, "Aetna"),
+            claim(&acme, theirs + 100, "Cigna"),
+        ],
+    )
+    .expect_err("no such upload");
+    assert!(matches!(err, DbError::ForeignKey), "{err:?}");
+    assert_eq!(claims::count(&mut conn, &acme).expect("count"), 0);
+
+    if db.backend() == Backend::Postgres {
+        let err = claims::insert_many(&mut conn, &acme, &[claim(&acme, theirs, "Aetna")])
+            .expect_err("another tenant's upload");
+        assert!(matches!(err, DbError::ForeignKey), "{err:?}");
+        assert_eq!(claims::count(&mut conn, &acme).expect("count"), 0);
+
+        claims::insert_many(&mut conn, &acme, &[claim(&acme, ours, "Aetna")]).expect("claim");
+        let moved = diesel::update(schema::claim_records::table)
+            .set(schema::claim_records::upload_id.eq(theirs))
+            .execute(&mut conn);
+        assert!(moved.is_err(), "a claim cannot move to another upload");
+        // Renaming the payer (what remap does) stays possible.
+        diesel::update(schema::claim_records::table)
+            .set(schema::claim_records::payer.eq("Aetna Inc"))
+            .execute(&mut conn)
+            .expect("payer updated");
+    }
+}
+
 #[actix_web::test]
 async fn repository_calls_never_cross_tenants() {
     let app = spawn_app().await;
