@@ -228,37 +228,29 @@ impl ClaimWriter {
 }
 
 /// The columns the ingest writes (all but `id`, which comes from the sequence), in the
-/// order of [`write_copy_row`] and of the staging table.
-type ClaimColumnsWritten = (
-    claim_records::customer_id,
-    claim_records::upload_id,
-    claim_records::payer_raw,
-    claim_records::payer,
-    claim_records::cpt,
-    claim_records::cpt_group,
-    claim_records::submitted_date,
-    claim_records::decided_date,
-    claim_records::decision_days,
-    claim_records::outcome,
-    claim_records::allowed_cents,
-    claim_records::denial_reason_code,
-    claim_records::denial_reason_text,
-);
-const CLAIM_COLUMNS_WRITTEN: ClaimColumnsWritten = (
-    claim_records::customer_id,
-    claim_records::upload_id,
-    claim_records::payer_raw,
-    claim_records::payer,
-    claim_records::cpt,
-    claim_records::cpt_group,
-    claim_records::submitted_date,
-    claim_records::decided_date,
-    claim_records::decision_days,
-    claim_records::outcome,
-    claim_records::allowed_cents,
-    claim_records::denial_reason_code,
-    claim_records::denial_reason_text,
-);
+/// order of [`write_copy_row`] and of the staging table — one list for the type and the
+/// value.
+macro_rules! claim_columns_written {
+    () => {
+        (
+            claim_records::customer_id,
+            claim_records::upload_id,
+            claim_records::payer_raw,
+            claim_records::payer,
+            claim_records::cpt,
+            claim_records::cpt_group,
+            claim_records::submitted_date,
+            claim_records::decided_date,
+            claim_records::decision_days,
+            claim_records::outcome,
+            claim_records::allowed_cents,
+            claim_records::denial_reason_code,
+            claim_records::denial_reason_text,
+        )
+    };
+}
+type ClaimColumnsWritten = claim_columns_written!();
+const CLAIM_COLUMNS_WRITTEN: ClaimColumnsWritten = claim_columns_written!();
 
 /// One accepted claim, borrowing its text from the pipeline's batch arena.
 #[derive(Debug, Clone, Copy)]
