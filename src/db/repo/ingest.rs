@@ -147,6 +147,9 @@ impl ClaimWriter {
             DbConnection::Sqlite(c) => {
                 use diesel::connection::SimpleConnection;
                 let stage = SqliteStage::create()?;
+                // A pooled connection whose earlier tear-down failed may still have a
+                // (deleted) stage attached; the error when none is attached is expected.
+                let _ = c.batch_execute("DETACH DATABASE ingest_stage");
                 c.batch_execute("PRAGMA temp_store = FILE")?;
                 diesel::sql_query("ATTACH DATABASE ? AS ingest_stage")
                     .bind::<diesel::sql_types::Text, _>(stage.path()?)
@@ -675,6 +678,19 @@ mod tests {
         );
         ClaimWriter::close(&mut conn, writer).expect("closed");
         assert!(!path.exists(), "the scratch file is deleted");
+    }
+
+    /// A connection whose tear-down never ran (the stage still attached, its file gone)
+    /// can run the next import.
+    #[test]
+    fn a_stale_stage_on_a_pooled_connection_is_replaced() {
+        use crate::db::DbTarget;
+        let mut conn =
+            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
+        let stale = ClaimWriter::open(&mut conn).expect("first");
+        drop(stale);
+        let writer = ClaimWriter::open(&mut conn).expect("second import still opens");
+        ClaimWriter::close(&mut conn, writer).expect("closed");
     }
 
     #[test]
