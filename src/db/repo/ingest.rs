@@ -550,16 +550,6 @@ pub fn list_rejections(
         .load(conn)?)
 }
 
-/// SQLite page cache of this connection in KiB (no-op on PostgreSQL). The ingest raises it
-/// for the duration of a large insert and puts the default back afterwards.
-pub fn set_sqlite_cache_kib(conn: &mut DbConnection, kib: i64) -> Result<(), DbError> {
-    if let DbConnection::Sqlite(c) = conn {
-        use diesel::connection::SimpleConnection;
-        c.batch_execute(&format!("PRAGMA cache_size = -{}", kib.max(2000)))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
