@@ -43,9 +43,16 @@ impl Db {
     pub fn connect(database_url: &str, max_size: u32) -> Result<Db, DbError> {
         let target = DbTarget::parse(database_url);
         let backend = target.backend();
+        // No idle minimum: r2d2 refills a minimum on a background thread, and a command
+        // that exits while that thread is inside libpq's connect crashes in the C
+        // library's exit handlers (seen as SIGSEGV after `compute --print-sql`). Without
+        // one, connections are only made while a caller waits for them.
         let pool = pool_builder(max_size)
+            .min_idle(Some(0))
             .build(DbManager::new(target))
             .map_err(DbError::Pool)?;
+        // Connect once now: a command learns at once that the database is unreachable.
+        drop(pool.get().map_err(DbError::Pool)?);
         Ok(Db::from_pool(pool, backend))
     }
 

@@ -708,3 +708,30 @@ fn import_command_prints_the_report_and_fails_loudly() {
         "{stderr}"
     );
 }
+
+/// Short commands exit right after their work: a pool that refilled its idle minimum on a
+/// background thread crashed in libpq's exit handlers (SIGSEGV in about half the runs of
+/// `compute --print-sql` on PostgreSQL). Several runs make the race visible. The
+/// database URL is the one an operator writes, without the tests' `sslmode=disable`:
+/// the crash needed libpq's default TLS negotiation.
+#[test]
+fn short_commands_exit_cleanly() {
+    let f = fixture();
+    let url = f.database.url().replace("?sslmode=disable", "");
+    for _ in 0..8 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_payerwatch"))
+            .args(["compute", "--customer", "acme", "--print-sql"])
+            .args(["--as-of", "2026-11-22"])
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run payerwatch");
+        assert!(
+            out.status.success(),
+            "{:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("GROUP BY"));
+    }
+}
