@@ -49,15 +49,18 @@ diesel::table! {
 ///   the page cache however large the table (docs/performance.md, "Ingest").
 /// * **PostgreSQL**: `COPY FROM STDIN` straight into `claim_records`, whose references are
 ///   checked once per statement (migration `2026-12-05-800000`) and whose indexes take
-///   unsorted rows about as fast as sorted ones.
+///   unsorted rows about as fast as sorted ones; the key `(upload_id, id)` grows at its
+///   right edge (migration `2026-12-05-900000`).
 ///
 /// Life cycle: [`open`](Self::open) before the transaction (SQLite cannot attach inside
 /// one), [`write`](Self::write) per batch and [`finish`](Self::finish) inside it,
 /// [`close`](Self::close) after it. Nothing reaches `claim_records` on SQLite before
 /// `finish`, and on PostgreSQL the rows go with a rollback.
+/// COPY data goes out in chunks of about this size (libpq sends each as it comes).
+const COPY_CHUNK_BYTES: usize = 64 * 1024;
+
 pub struct ClaimWriter {
     stage: Option<SqliteStage>,
-    copy_buf: Vec<u8>,
 }
 
 /// The scratch database; `conn` is declared first so it closes before the file goes.
@@ -158,10 +161,7 @@ impl ClaimWriter {
             }
             DbConnection::Postgresql(_) => None,
         };
-        Ok(ClaimWriter {
-            stage,
-            copy_buf: Vec::new(),
-        })
+        Ok(ClaimWriter { stage })
     }
 
     /// Writes one batch. All rows must belong to the scope's tenant.
@@ -178,15 +178,22 @@ impl ClaimWriter {
             (DbConnection::Sqlite(_), Some(stage)) => stage.write(claims),
             (DbConnection::Sqlite(_), None) => Err(DbError::Staging("no scratch database".into())),
             (DbConnection::Postgresql(c), _) => {
-                let buf = &mut self.copy_buf;
-                buf.clear();
-                for claim in claims {
-                    write_copy_row(buf, claim);
-                }
-                let data: &[u8] = buf;
-                let write = move |out: &mut dyn Write| -> QueryResult<()> {
-                    out.write_all(data)
-                        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+                // Sent in chunks as they are formatted, so the server is already
+                // inserting while the rest of the batch is written.
+                let write = |out: &mut dyn Write| -> QueryResult<()> {
+                    let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
+                    let mut send = |buf: &mut Vec<u8>| {
+                        let sent = out.write_all(buf);
+                        buf.clear();
+                        sent.map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+                    };
+                    for claim in claims {
+                        write_copy_row(&mut buf, claim);
+                        if buf.len() >= COPY_CHUNK_BYTES {
+                            send(&mut buf)?;
+                        }
+                    }
+                    send(&mut buf)
                 };
                 Ok(diesel::copy_from(claim_records::table)
                     .from_raw_data(CLAIM_COLUMNS_WRITTEN, write)
