@@ -7,6 +7,7 @@ pub mod migrations;
 pub mod models;
 pub mod repo;
 pub mod schema;
+pub mod sqlite_process;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
