@@ -182,6 +182,7 @@ impl ClaimWriter {
                 // inserting while the rest of the batch is written.
                 let write = |out: &mut dyn Write| -> QueryResult<()> {
                     let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
+                    buf.extend_from_slice(COPY_BINARY_HEADER);
                     let mut send = |buf: &mut Vec<u8>| {
                         let sent = out.write_all(buf);
                         buf.clear();
@@ -193,10 +194,12 @@ impl ClaimWriter {
                             send(&mut buf)?;
                         }
                     }
+                    buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
                     send(&mut buf)
                 };
                 Ok(diesel::copy_from(claim_records::table)
                     .from_raw_data(CLAIM_COLUMNS_WRITTEN, write)
+                    .with_format(diesel::pg::CopyFormat::Binary)
                     .execute(c)?)
             }
         }
@@ -310,65 +313,70 @@ fn write_date(out: &mut [u8], d: NaiveDate) {
     out.copy_from_slice(&[a, b, c, e, b'-', f, g, b'-', h, i]);
 }
 
-/// One row in PostgreSQL's COPY text format (tab separated, `\N` for NULL).
+/// Fields per claim row: [`CLAIM_COLUMNS_WRITTEN`] has the same 13 columns.
+const CLAIM_FIELDS: i16 = 13;
+
+/// The binary COPY header: signature, flags (none), header-extension length (0).
+const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// One row in PostgreSQL's binary COPY format: a field count, then per field its byte
+/// length (-1 for NULL) and value — integers big-endian, dates as days since
+/// 2000-01-01, text as its UTF-8 bytes. The server then parses no text: ≈ 9 % less
+/// server time than the text format for 1M claims (docs/performance.md).
 fn write_copy_row(out: &mut Vec<u8>, c: &NewClaimRef<'_>) {
-    let _ = write!(out, "{}\t{}\t", c.customer_id, c.upload_id);
+    out.extend_from_slice(&CLAIM_FIELDS.to_be_bytes());
+    copy_i64(out, c.customer_id);
+    copy_i64(out, c.upload_id);
     copy_text(out, c.payer_raw);
-    out.push(b'\t');
     copy_text(out, c.payer);
-    out.push(b'\t');
     copy_text(out, c.cpt);
-    out.push(b'\t');
     copy_text(out, c.cpt_group);
-    let mut dates = [0u8; 10];
-    out.push(b'\t');
-    write_date(&mut dates, c.submitted_date);
-    out.extend_from_slice(&dates);
-    out.push(b'\t');
-    write_date(&mut dates, c.decided_date);
-    out.extend_from_slice(&dates);
-    let _ = write!(out, "\t{}\t", c.decision_days);
+    copy_date(out, c.submitted_date);
+    copy_date(out, c.decided_date);
+    copy_field(out, &c.decision_days.to_be_bytes());
     copy_text(out, c.outcome);
-    out.push(b'\t');
     match c.allowed_cents {
-        Some(v) => {
-            let _ = write!(out, "{v}");
-        }
-        None => out.extend_from_slice(b"\\N"),
+        Some(v) => copy_i64(out, v),
+        None => copy_null(out),
     }
-    out.push(b'\t');
-    copy_opt(out, c.denial_reason_code);
-    out.push(b'\t');
-    copy_opt(out, c.denial_reason_text);
-    out.push(b'\n');
-}
-
-fn copy_opt(out: &mut Vec<u8>, v: Option<&str>) {
-    match v {
-        Some(s) => copy_text(out, s),
-        None => out.extend_from_slice(b"\\N"),
+    match c.denial_reason_code {
+        Some(v) => copy_text(out, v),
+        None => copy_null(out),
+    }
+    match c.denial_reason_text {
+        Some(v) => copy_text(out, v),
+        None => copy_null(out),
     }
 }
 
-/// Escapes backslash, tab, newline and carriage return for COPY text format.
+fn copy_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Claim fields are short: the pipeline rejects over-long values (`too_long`).
+    let len = i32::try_from(bytes.len()).unwrap_or(i32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn copy_null(out: &mut Vec<u8>) {
+    out.extend_from_slice(&(-1i32).to_be_bytes());
+}
+
+fn copy_i64(out: &mut Vec<u8>, v: i64) {
+    copy_field(out, &v.to_be_bytes());
+}
+
 fn copy_text(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    if !b
-        .iter()
-        .any(|&c| matches!(c, b'\\' | b'\t' | b'\n' | b'\r'))
-    {
-        out.extend_from_slice(b);
-        return;
-    }
-    for &c in b {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            other => out.push(other),
-        }
-    }
+    copy_field(out, s.as_bytes());
+}
+
+/// PostgreSQL's `date` in binary: days since 2000-01-01.
+fn copy_date(out: &mut Vec<u8>, d: NaiveDate) {
+    const PG_EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+        Some(d) => d,
+        None => unreachable!(),
+    };
+    // Claim dates are validated (years 1900–2100), far inside i32 days.
+    let days = i32::try_from((d - PG_EPOCH).num_days()).unwrap_or(i32::MAX);
+    copy_field(out, &days.to_be_bytes());
 }
 
 pub fn insert_rejections(
@@ -691,8 +699,8 @@ mod tests {
     }
 
     #[test]
-    fn copy_rows_escape_text_and_write_nulls() {
-        let d = NaiveDate::from_ymd_opt(2026, 1, 2).expect("date");
+    fn copy_rows_are_binary_fields_with_lengths_nulls_and_day_numbers() {
+        let d = NaiveDate::from_ymd_opt(2000, 1, 3).expect("date");
         let claim = NewClaimRef {
             customer_id: 1,
             upload_id: 2,
@@ -702,7 +710,7 @@ mod tests {
             cpt_group: "EVAL_MGMT",
             submitted_date: d,
             decided_date: d,
-            decision_days: 0,
+            decision_days: 7,
             outcome: "PAID",
             allowed_cents: None,
             denial_reason_code: Some("CO-16"),
@@ -710,9 +718,25 @@ mod tests {
         };
         let mut out = Vec::new();
         write_copy_row(&mut out, &claim);
-        assert_eq!(
-            String::from_utf8(out).expect("utf8"),
-            "1\t2\tBlue\\tCross\\\\\tBlue Cross\t99213\tEVAL_MGMT\t2026-01-02\t2026-01-02\t0\tPAID\t\\N\tCO-16\tline one\\r\\nline two\n"
-        );
+        let mut want: Vec<u8> = vec![0, 13];
+        let field = |want: &mut Vec<u8>, bytes: &[u8]| {
+            want.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+            want.extend_from_slice(bytes);
+        };
+        field(&mut want, &1i64.to_be_bytes());
+        field(&mut want, &2i64.to_be_bytes());
+        field(&mut want, b"Blue\tCross\\"); // raw bytes: nothing is escaped
+        field(&mut want, b"Blue Cross");
+        field(&mut want, b"99213");
+        field(&mut want, b"EVAL_MGMT");
+        field(&mut want, &2i32.to_be_bytes()); // two days after 2000-01-01
+        field(&mut want, &2i32.to_be_bytes());
+        field(&mut want, &7i32.to_be_bytes());
+        field(&mut want, b"PAID");
+        want.extend_from_slice(&(-1i32).to_be_bytes()); // NULL
+        field(&mut want, b"CO-16");
+        field(&mut want, b"line one\r\nline two");
+        assert_eq!(out, want);
+        assert_eq!(COPY_BINARY_HEADER.len(), 19);
     }
 }
