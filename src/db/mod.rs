@@ -151,7 +151,7 @@ impl Db {
 
     /// [`Db::write_blocking_with`] with a set-up before the transaction and a tear-down
     /// after it (commit or rollback) on the same connection, for what cannot happen inside
-    /// a transaction (the ingest's SQLite `ATTACH` and `temp_store`). The set-up's value
+    /// a transaction (the ingest's SQLite `ATTACH`). The set-up's value
     /// is lent to the transaction and handed to the tear-down. A failing tear-down is
     /// logged, not returned: the transaction's outcome stands.
     pub fn write_blocking_around<S, T, E, B, F, A>(&self, before: B, f: F, after: A) -> Result<T, E>

@@ -142,9 +142,8 @@ fn ascii(date: &[u8; 10]) -> &str {
 }
 
 impl ClaimWriter {
-    /// Before the ingest transaction. SQLite: creates and attaches the scratch database,
-    /// and puts this connection's temporary storage (the move's sort) in files, not RAM
-    /// (the connection default is `temp_store = MEMORY`).
+    /// Before the ingest transaction. SQLite: creates and attaches the scratch database
+    /// (the move's sort spills to files: connections use `temp_store = FILE`).
     pub fn open(conn: &mut DbConnection) -> Result<ClaimWriter, DbError> {
         let stage = match conn {
             DbConnection::Sqlite(c) => {
@@ -153,7 +152,6 @@ impl ClaimWriter {
                 // A pooled connection whose earlier tear-down failed may still have a
                 // (deleted) stage attached; the error when none is attached is expected.
                 let _ = c.batch_execute("DETACH DATABASE ingest_stage");
-                c.batch_execute("PRAGMA temp_store = FILE")?;
                 diesel::sql_query("ATTACH DATABASE ? AS ingest_stage")
                     .bind::<diesel::sql_types::Text, _>(stage.path()?)
                     .execute(c)?;
@@ -229,11 +227,11 @@ impl ClaimWriter {
     }
 
     /// After the transaction (commit or rollback): detaches and deletes the scratch
-    /// database and restores the connection's temporary storage.
+    /// database.
     pub fn close(conn: &mut DbConnection, mut writer: ClaimWriter) -> Result<(), DbError> {
         if let (DbConnection::Sqlite(c), Some(stage)) = (conn, writer.stage.take()) {
             use diesel::connection::SimpleConnection;
-            c.batch_execute("DETACH DATABASE ingest_stage; PRAGMA temp_store = MEMORY")?;
+            c.batch_execute("DETACH DATABASE ingest_stage")?;
             drop(stage);
         }
         Ok(())
