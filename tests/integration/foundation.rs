@@ -358,23 +358,38 @@ async fn claims_must_reference_an_existing_upload_of_their_own_tenant() {
     assert!(matches!(err, DbError::ForeignKey), "{err:?}");
     assert_eq!(claims::count(&mut conn, &acme).expect("count"), 0);
 
-    if db.backend() == Backend::Postgres {
-        let err = claims::insert_many(&mut conn, &acme, &[claim(&acme, theirs, "Aetna")])
-            .expect_err("another tenant's upload");
-        assert!(matches!(err, DbError::ForeignKey), "{err:?}");
-        assert_eq!(claims::count(&mut conn, &acme).expect("count"), 0);
+    // Both databases refuse a claim naming another tenant's upload (PostgreSQL by
+    // trigger, SQLite by a composite foreign key) and a claim changing upload.
+    let err = claims::insert_many(&mut conn, &acme, &[claim(&acme, theirs, "Aetna")])
+        .expect_err("another tenant's upload");
+    assert!(matches!(err, DbError::ForeignKey), "{err:?}");
+    assert_eq!(claims::count(&mut conn, &acme).expect("count"), 0);
 
-        claims::insert_many(&mut conn, &acme, &[claim(&acme, ours, "Aetna")]).expect("claim");
+    claims::insert_many(&mut conn, &acme, &[claim(&acme, ours, "Aetna")]).expect("claim");
+    let second = uploads::insert_processing(&mut conn, &acme, "second.csv", None).expect("upload");
+    for (upload, why) in [
+        (theirs, "another tenant's"),
+        (second, "another of the tenant's"),
+    ] {
         let moved = diesel::update(schema::claim_records::table)
-            .set(schema::claim_records::upload_id.eq(theirs))
+            .set(schema::claim_records::upload_id.eq(upload))
             .execute(&mut conn);
-        assert!(moved.is_err(), "a claim cannot move to another upload");
-        // Renaming the payer (what remap does) stays possible.
-        diesel::update(schema::claim_records::table)
-            .set(schema::claim_records::payer.eq("Aetna Inc"))
-            .execute(&mut conn)
-            .expect("payer updated");
+        assert!(moved.is_err(), "a claim cannot move to {why} upload");
     }
+    let moved = diesel::update(schema::claim_records::table)
+        .set(schema::claim_records::customer_id.eq(other.id()))
+        .execute(&mut conn);
+    assert!(moved.is_err(), "a claim cannot change tenant");
+    // Renaming the payer (what remap does) stays possible.
+    diesel::update(schema::claim_records::table)
+        .set(schema::claim_records::payer.eq("Aetna Inc"))
+        .execute(&mut conn)
+        .expect("payer updated");
+    assert_eq!(
+        claims::count_for_upload(&mut conn, &acme, ours).expect("count"),
+        1
+    );
+    assert_eq!(claims::count(&mut conn, &other).expect("count"), 0);
 }
 
 #[actix_web::test]
