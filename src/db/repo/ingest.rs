@@ -75,13 +75,54 @@ const STAGE_COLUMNS: &str = "customer_id INTEGER NOT NULL, upload_id INTEGER NOT
     decision_days INTEGER NOT NULL, outcome TEXT NOT NULL, allowed_cents INTEGER NULL, \
     denial_reason_code TEXT NULL, denial_reason_text TEXT NULL";
 
+const STAGE_PREFIX: &str = "payerwatch-stage-";
+const STAGE_SUFFIX: &str = ".db";
+
+/// A scratch database untouched for this long belongs to an import whose process died
+/// (a live import writes its file continuously and finishes within minutes).
+const STALE_STAGE_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Deletes scratch databases in `dir` last modified more than `older_than` ago: a killed
+/// import cannot delete its own, and each holds a tenant's claims (≈ 80 MB per million).
+/// Best effort — a file that cannot be read or removed is left. Returns how many went.
+fn remove_stale_stages(dir: &std::path::Path, older_than: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(STAGE_PREFIX) && name.ends_with(STAGE_SUFFIX)
+        })
+        .filter(|entry| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_some_and(|age| age > older_than)
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
 impl SqliteStage {
     fn create() -> Result<SqliteStage, DbError> {
+        let removed = remove_stale_stages(&std::env::temp_dir(), STALE_STAGE_AGE);
+        if removed > 0 {
+            tracing::warn!(
+                removed,
+                "deleted scratch databases left by interrupted imports"
+            );
+        }
         // A fresh file only this process can read (0600, random name); SQLite treats the
         // empty file as an empty database.
         let file = tempfile::Builder::new()
-            .prefix("payerwatch-stage-")
-            .suffix(".db")
+            .prefix(STAGE_PREFIX)
+            .suffix(STAGE_SUFFIX)
             .tempfile()
             .map_err(|e| DbError::Staging(e.to_string()))?;
         use rusqlite::OpenFlags;
@@ -736,5 +777,29 @@ mod tests {
         field(&mut want, b"line one\r\nline two");
         assert_eq!(out, want);
         assert_eq!(COPY_BINARY_HEADER.len(), 19);
+    }
+
+    #[test]
+    fn stale_scratch_databases_of_killed_imports_are_removed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let make = |name: &str, age_hours: u64| {
+            let path = dir.path().join(name);
+            let file = std::fs::File::create(&path).expect("create");
+            let when =
+                std::time::SystemTime::now() - std::time::Duration::from_secs(age_hours * 3600);
+            file.set_modified(when).expect("mtime");
+            path
+        };
+        let stale = make("payerwatch-stage-abc123.db", 7);
+        let live = make("payerwatch-stage-def456.db", 0);
+        let unrelated = make("other-tool.db", 30);
+        assert_eq!(remove_stale_stages(dir.path(), STALE_STAGE_AGE), 1);
+        assert!(!stale.exists());
+        assert!(live.exists());
+        assert!(unrelated.exists());
+        assert_eq!(
+            remove_stale_stages(&dir.path().join("missing"), STALE_STAGE_AGE),
+            0
+        );
     }
 }
