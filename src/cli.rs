@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::db::Db;
 use crate::db::repo::{customers, users};
+use crate::db::{Backend, Db};
 use crate::domain::password;
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, slugify};
@@ -169,7 +169,8 @@ pub struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// SQLite file for the demo (replaced on every run).
+    /// SQLite file for the demo (replaced on every run), or the URL of an empty
+    /// PostgreSQL database (`postgres://…`; the demo refuses one that holds data).
     #[arg(long, default_value = "payerwatch-demo.db")]
     pub database: String,
 }
@@ -608,10 +609,17 @@ pub fn generate_password() -> anyhow::Result<String> {
 }
 
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    for suffix in ["", "-wal", "-shm", ".secret"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", args.database));
-    }
-    let url = format!("sqlite://{}", args.database);
+    let on_postgres =
+        crate::db::connection::DbTarget::parse(&args.database).backend() == Backend::Postgres;
+    let (url, database_label) = if on_postgres {
+        // The URL may carry a password: it is not printed.
+        (args.database.clone(), "PostgreSQL (--database)".to_string())
+    } else {
+        for suffix in ["", "-wal", "-shm", ".secret"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", args.database));
+        }
+        (format!("sqlite://{}", args.database), args.database.clone())
+    };
     let mut settings = Settings::from_lookup(|key| match key {
         "DATABASE_URL" => Some(url.clone()),
         _ => std::env::var(key).ok(),
@@ -621,6 +629,10 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     let db = Db::connect(&settings.database_url, 2)?;
     db.migrate()?;
+    if on_postgres && !customers::list_all(&mut *db.get()?)?.is_empty() {
+        // A SQLite demo file is replaced; a server database is never emptied for a demo.
+        bail!("the demo needs an empty PostgreSQL database: this one already has customers");
+    }
     let owner_password = generate_password()?;
     let staff_password = generate_password()?;
     let owner = create_user(
@@ -654,8 +666,8 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "PayerWatch demo — database {} (customer '{}')",
-        args.database, owner.customer_slug
+        "PayerWatch demo — database {database_label} (customer '{}')",
+        owner.customer_slug
     );
     println!("  Open   http://{}/login", settings.bind);
     println!("  owner  owner@demo.test  password: {owner_password}");

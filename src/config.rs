@@ -42,6 +42,10 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub max_upload_rows: u64,
     pub db_pool_size: u32,
+    /// How many request handlers may use a database connection at once
+    /// (`PAYERWATCH_DB_CONCURRENCY`, default twice the cores, at least 4); the rest of
+    /// the pool stays free for uploads, report runs and deliveries.
+    pub db_request_concurrency: u32,
     pub workers: Option<usize>,
     pub metrics_token: Option<String>,
     pub sentry_dsn: Option<String>,
@@ -188,6 +192,9 @@ impl Settings {
         let max_upload_bytes = number("PAYERWATCH_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, 1);
         let max_upload_rows = number("PAYERWATCH_MAX_UPLOAD_ROWS", 2_000_000, 1);
         let db_pool_size = number("PAYERWATCH_DB_POOL_SIZE", 10, 1) as u32;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+        let db_request_concurrency =
+            number("PAYERWATCH_DB_CONCURRENCY", (2 * cores).max(4), 1) as u32;
         let workers =
             get("PAYERWATCH_WORKERS").map(|_| number("PAYERWATCH_WORKERS", 2, 1) as usize);
         let delivery_poll = Duration::from_millis(number("PAYERWATCH_DELIVERY_POLL_MS", 5_000, 50));
@@ -255,6 +262,7 @@ impl Settings {
             max_upload_bytes,
             max_upload_rows,
             db_pool_size,
+            db_request_concurrency,
             workers,
             metrics_token: get("PAYERWATCH_METRICS_TOKEN"),
             sentry_dsn: get("SENTRY_DSN"),

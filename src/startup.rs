@@ -47,7 +47,8 @@ impl Application {
     /// Connects, migrates (unless told not to) and binds. `settings.bind` may use port 0.
     pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Self> {
         observability::metrics::install();
-        let db = Db::connect_lazy(&settings.database_url, settings.db_pool_size);
+        let db = Db::connect_lazy(&settings.database_url, settings.db_pool_size)
+            .limit_request_concurrency(settings.db_request_concurrency);
         if options.migrate {
             let db = db.clone();
             let applied = actix_web::rt::task::spawn_blocking(move || db.migrate()).await??;

@@ -29,6 +29,9 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     write_lock: Arc<Mutex<()>>,
+    /// Admission for [`Db::run`] / [`Db::write`] (request handlers), see
+    /// [`Db::limit_request_concurrency`].
+    requests: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,11 +70,25 @@ impl Db {
     }
 
     fn from_pool(pool: DbPool, backend: Backend) -> Db {
+        let max_size = pool.max_size() as usize;
         Db {
             pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
+            requests: Arc::new(tokio::sync::Semaphore::new(max_size)),
         }
+    }
+
+    /// At most `n` (and never more than the pool holds) [`Db::run`] / [`Db::write`] calls
+    /// use a connection at once; further callers wait their turn without a thread.
+    /// Without a limit, 32 concurrent page requests kept all ten pooled PostgreSQL
+    /// backends busy on two cores, and the CPU contention between them, the handlers'
+    /// threads and the load generator stretched the drift feed's p99 from ≈ 6 ms to
+    /// 60–450 ms at the same throughput (docs/performance.md, "HTTP under load").
+    pub fn limit_request_concurrency(mut self, n: u32) -> Db {
+        let n = n.clamp(1, self.pool.max_size()) as usize;
+        self.requests = Arc::new(tokio::sync::Semaphore::new(n));
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -103,13 +120,23 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
+        let permit = self.admission().await?;
         let pool = self.pool.clone();
         actix_web::rt::task::spawn_blocking(move || {
+            // Held until the work is done, even if the awaiting request goes away.
+            let _permit = permit;
             let mut conn = pool.get()?;
             f(&mut conn)
         })
         .await
         .map_err(|_| DbError::Cancelled)?
+    }
+
+    async fn admission(&self) -> Result<tokio::sync::OwnedSemaphorePermit, DbError> {
+        Arc::clone(&self.requests)
+            .acquire_owned()
+            .await
+            .map_err(|_| DbError::Cancelled)
     }
 
     /// Runs `f` inside one write transaction (serialised in process on SQLite).
@@ -118,10 +145,14 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
+        let permit = self.admission().await?;
         let db = self.clone();
-        actix_web::rt::task::spawn_blocking(move || db.write_blocking(f))
-            .await
-            .map_err(|_| DbError::Cancelled)?
+        actix_web::rt::task::spawn_blocking(move || {
+            let _permit = permit;
+            db.write_blocking(f)
+        })
+        .await
+        .map_err(|_| DbError::Cancelled)?
     }
 
     /// Blocking form of [`Db::write`] for the CLI and background threads.

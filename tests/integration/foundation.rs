@@ -622,3 +622,45 @@ async fn both_backends_have_the_same_tables_and_columns() {
     }
     assert_eq!(found[0], found[1]);
 }
+
+/// Request handlers' database work is admitted a few at a time (the rest of the pool is
+/// left to background jobs, and fewer busy backends keep latency flat under load).
+#[actix_web::test]
+async fn request_database_work_is_admitted_up_to_the_limit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let database = TestDatabase::create();
+    Db::connect(database.url(), 4)
+        .expect("connect")
+        .migrate()
+        .expect("migrate");
+    let most_at_once = |limit: u32| {
+        let db = Db::connect(database.url(), 4)
+            .expect("connect")
+            .limit_request_concurrency(limit);
+        let active = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let calls = (0..4).map(move |_| {
+            let (db, active, most) = (db.clone(), Arc::clone(&active), Arc::clone(&most));
+            async move {
+                db.run(move |conn| {
+                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    customers::list_all(conn)?;
+                    std::thread::sleep(std::time::Duration::from_millis(60));
+                    active.fetch_sub(1, Ordering::SeqCst);
+                    Ok(Arc::clone(&most))
+                })
+                .await
+                .expect("query")
+            }
+        });
+        futures_util::future::join_all(calls)
+    };
+    let most = most_at_once(1).await;
+    assert_eq!(most[0].load(Ordering::SeqCst), 1);
+    // The same work with room for all of it overlaps: the limit is what serialised it.
+    let most = most_at_once(4).await;
+    assert!(most[0].load(Ordering::SeqCst) >= 2);
+}

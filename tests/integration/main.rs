@@ -6,6 +6,7 @@ mod accounts;
 mod alerts;
 mod analytics;
 mod common;
+mod demo;
 mod foundation;
 mod ingest;
 mod mapping_files;
