@@ -628,11 +628,12 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     telemetry::init_tracing(settings.log_format);
 
     let db = Db::connect(&settings.database_url, 2)?;
-    db.migrate()?;
-    if on_postgres && !customers::list_all(&mut *db.get()?)?.is_empty() {
-        // A SQLite demo file is replaced; a server database is never emptied for a demo.
-        bail!("the demo needs an empty PostgreSQL database: this one already has customers");
+    // A SQLite demo file is replaced; a server database is never changed unless empty:
+    // checked before migrating, so a wrong URL leaves the database as it was.
+    if on_postgres && !crate::db::migrations::is_empty(&mut *db.get()?)? {
+        bail!("the demo needs an empty PostgreSQL database: this one already has tables");
     }
+    db.migrate()?;
     let owner_password = generate_password()?;
     let staff_password = generate_password()?;
     let owner = create_user(

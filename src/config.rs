@@ -42,9 +42,9 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub max_upload_rows: u64,
     pub db_pool_size: u32,
-    /// How many request handlers may use a database connection at once
-    /// (`PAYERWATCH_DB_CONCURRENCY`, default twice the cores, at least 4); the rest of
-    /// the pool stays free for uploads, report runs and deliveries.
+    /// How many request handlers may use a PostgreSQL connection at once
+    /// (`PAYERWATCH_DB_CONCURRENCY`, default twice the cores, at least 4, at most the
+    /// pool); the rest of the pool stays free for uploads and report runs.
     pub db_request_concurrency: u32,
     pub workers: Option<usize>,
     pub metrics_token: Option<String>,

@@ -24,6 +24,9 @@ pub enum DbError {
     Migration(String),
     #[error("background database task was cancelled")]
     Cancelled,
+    /// No request slot for the database freed up within the pool's connection timeout.
+    #[error("database busy: no request slot became free in time")]
+    Busy,
     /// The SQLite ingest's scratch staging database (a temporary file) failed.
     #[error("staging the upload's claims failed: {0}")]
     Staging(String),

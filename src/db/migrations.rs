@@ -25,3 +25,28 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<(), DbError> {
     }
     .map_err(|e| DbError::Migration(e.to_string()))
 }
+
+/// True when the database holds no tables of its own yet (PostgreSQL: none in the
+/// `public` schema; SQLite: none at all) — what the demo requires before it migrates
+/// anything into a server database.
+pub fn is_empty(conn: &mut DbConnection) -> Result<bool, DbError> {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let sql = match conn {
+        DbConnection::Postgresql(_) => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = 'public'"
+        }
+        DbConnection::Sqlite(_) => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%'"
+        }
+    };
+    let count: Count = diesel::sql_query(sql).get_result(conn)?;
+    Ok(count.n == 0)
+}

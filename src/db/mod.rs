@@ -47,16 +47,19 @@ impl Db {
     pub fn connect(database_url: &str, max_size: u32) -> Result<Db, DbError> {
         let target = DbTarget::parse(database_url);
         let backend = target.backend();
-        // No idle minimum: r2d2 refills a minimum on a background thread, and a command
-        // that exits while that thread is inside libpq's connect crashes in the C
-        // library's exit handlers (seen as SIGSEGV after `compute --print-sql`). Without
-        // one, connections are only made while a caller waits for them.
+        // Every connection is made now, before `build` returns (a command learns at once
+        // that the database is unreachable), and none later: r2d2 makes connections on
+        // background threads, and a command that exits while one of them is inside
+        // libpq's connect crashes in the C libraries' exit handlers (seen as SIGSEGV
+        // after `compute --print-sql`, which checked out one connection and so started
+        // a refill, and possible when `compute` asked for its second one). With the idle
+        // minimum at the maximum and no reaping, the pool never needs another.
         let pool = pool_builder(max_size)
-            .min_idle(Some(0))
+            .min_idle(Some(max_size))
+            .idle_timeout(None)
+            .max_lifetime(None)
             .build(DbManager::new(target))
             .map_err(DbError::Pool)?;
-        // Connect once now: a command learns at once that the database is unreachable.
-        drop(pool.get().map_err(DbError::Pool)?);
         Ok(Db::from_pool(pool, backend))
     }
 
@@ -79,15 +82,23 @@ impl Db {
         }
     }
 
-    /// At most `n` (and never more than the pool holds) [`Db::run`] / [`Db::write`] calls
-    /// use a connection at once; further callers wait their turn without a thread.
+    /// On PostgreSQL, at most `n` (and never more than the pool holds) [`Db::run`] /
+    /// [`Db::write`] calls use a connection at once; further callers wait their turn
+    /// without a thread, for at most the pool's connection timeout ([`DbError::Busy`]).
     /// Without a limit, 32 concurrent page requests kept all ten pooled PostgreSQL
     /// backends busy on two cores, and the CPU contention between them, the handlers'
     /// threads and the load generator stretched the drift feed's p99 from ≈ 6 ms to
     /// 60–450 ms at the same throughput (docs/performance.md, "HTTP under load").
+    ///
+    /// SQLite is left alone: its queries run in process (no such contention measured),
+    /// and its writes wait for one another — an import holds the write lock for its
+    /// whole run — so a few waiting writers would fill a small limit and stall every
+    /// page behind them.
     pub fn limit_request_concurrency(mut self, n: u32) -> Db {
-        let n = n.clamp(1, self.pool.max_size()) as usize;
-        self.requests = Arc::new(tokio::sync::Semaphore::new(n));
+        if self.backend == Backend::Postgres {
+            let n = n.clamp(1, self.pool.max_size()) as usize;
+            self.requests = Arc::new(tokio::sync::Semaphore::new(n));
+        }
         self
     }
 
@@ -133,10 +144,11 @@ impl Db {
     }
 
     async fn admission(&self) -> Result<tokio::sync::OwnedSemaphorePermit, DbError> {
-        Arc::clone(&self.requests)
-            .acquire_owned()
-            .await
-            .map_err(|_| DbError::Cancelled)
+        let wait = Arc::clone(&self.requests).acquire_owned();
+        match tokio::time::timeout(self.pool.connection_timeout(), wait).await {
+            Ok(permit) => permit.map_err(|_| DbError::Cancelled),
+            Err(_) => Err(DbError::Busy),
+        }
     }
 
     /// Runs `f` inside one write transaction (serialised in process on SQLite).

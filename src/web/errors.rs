@@ -70,7 +70,7 @@ impl From<DbError> for AppError {
             DbError::Duplicate(what) => {
                 AppError::Conflict(format!("A record with the same {what} already exists."))
             }
-            DbError::Pool(_) | DbError::Connection(_) => AppError::Unavailable,
+            DbError::Pool(_) | DbError::Connection(_) | DbError::Busy => AppError::Unavailable,
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }

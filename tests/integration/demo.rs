@@ -138,11 +138,27 @@ async fn demo_prints_logins_and_serves_the_injected_findings() {
 
     if database.backend() == Backend::Postgres {
         // A second demo into the same database refuses instead of mixing tenants' data.
-        let again = demo_command(&target, free_port())
-            .output()
-            .expect("second demo ran");
-        assert!(!again.status.success());
-        let stderr = String::from_utf8_lossy(&again.stderr);
+        // Were it to accept, it would serve forever: it is given a deadline.
+        let mut again = demo_command(&target, free_port())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("second demo started");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = again.try_wait().expect("status") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = again.kill();
+                panic!("a second demo into a database with data did not stop");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(!status.success());
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut again.stderr.take().expect("stderr"), &mut stderr)
+            .expect("stderr read");
         assert!(
             stderr.contains("needs an empty PostgreSQL database"),
             "{stderr}"

@@ -623,8 +623,9 @@ async fn both_backends_have_the_same_tables_and_columns() {
     assert_eq!(found[0], found[1]);
 }
 
-/// Request handlers' database work is admitted a few at a time (the rest of the pool is
-/// left to background jobs, and fewer busy backends keep latency flat under load).
+/// On PostgreSQL, request handlers' database work is admitted a few at a time (fewer busy
+/// backends keep latency flat under load); SQLite, whose writers queue behind an import,
+/// is not limited.
 #[actix_web::test]
 async fn request_database_work_is_admitted_up_to_the_limit() {
     use std::sync::Arc;
@@ -659,7 +660,10 @@ async fn request_database_work_is_admitted_up_to_the_limit() {
         futures_util::future::join_all(calls)
     };
     let most = most_at_once(1).await;
-    assert_eq!(most[0].load(Ordering::SeqCst), 1);
+    match database.backend() {
+        Backend::Postgres => assert_eq!(most[0].load(Ordering::SeqCst), 1),
+        Backend::Sqlite => assert!(most[0].load(Ordering::SeqCst) >= 2),
+    }
     // The same work with room for all of it overlaps: the limit is what serialised it.
     let most = most_at_once(4).await;
     assert!(most[0].load(Ordering::SeqCst) >= 2);
