@@ -317,31 +317,10 @@ fn run<R: Read + Send>(
     progress: &progress::ProgressHandle<'_>,
 ) -> Result<(UploadStatus, QualityReport), IngestError> {
     let scope = req.scope;
-    let mappings = Mappings::new(
+    let mappings = &Mappings::new(
         &mapping_repo::list_payer_aliases(conn, &scope)?,
         &mapping_repo::list_cpt_groups(conn, &scope)?,
     );
-    // SQLite keeps the connection's 32 MB page cache (`db::connection`): the sorted move
-    // from the staging database touches few pages at a time, and SQLite's sorter may use
-    // as much memory again as the cache — a larger one would break RSS < 150 MB.
-    run_loaded(
-        conn, writer, req, upload_id, file_name, input, options, progress, &mappings,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_loaded<R: Read + Send>(
-    conn: &mut DbConnection,
-    writer: &mut repo::ClaimWriter,
-    req: &UploadRequest,
-    upload_id: i64,
-    file_name: &str,
-    input: R,
-    options: &IngestOptions,
-    progress: &progress::ProgressHandle<'_>,
-    mappings: &Mappings,
-) -> Result<(UploadStatus, QualityReport), IngestError> {
-    let scope = req.scope;
     let args = ProduceArgs {
         mappings,
         upload_id,

@@ -56,9 +56,6 @@ diesel::table! {
 /// one), [`write`](Self::write) per batch and [`finish`](Self::finish) inside it,
 /// [`close`](Self::close) after it. Nothing reaches `claim_records` on SQLite before
 /// `finish`, and on PostgreSQL the rows go with a rollback.
-/// COPY data goes out in chunks of about this size (libpq sends each as it comes).
-const COPY_CHUNK_BYTES: usize = 64 * 1024;
-
 pub struct ClaimWriter {
     stage: Option<SqliteStage>,
 }
@@ -352,6 +349,9 @@ fn write_date(out: &mut [u8], d: NaiveDate) {
     out.copy_from_slice(&[a, b, c, e, b'-', f, g, b'-', h, i]);
 }
 
+/// COPY data goes out in chunks of about this size (libpq sends each as it comes).
+const COPY_CHUNK_BYTES: usize = 64 * 1024;
+
 /// Fields per claim row: [`CLAIM_COLUMNS_WRITTEN`] has the same 13 columns.
 const CLAIM_FIELDS: i16 = 13;
 
@@ -378,14 +378,8 @@ fn write_copy_row(out: &mut Vec<u8>, c: &NewClaimRef<'_>) {
         Some(v) => copy_i64(out, v),
         None => copy_null(out),
     }
-    match c.denial_reason_code {
-        Some(v) => copy_text(out, v),
-        None => copy_null(out),
-    }
-    match c.denial_reason_text {
-        Some(v) => copy_text(out, v),
-        None => copy_null(out),
-    }
+    copy_opt_text(out, c.denial_reason_code);
+    copy_opt_text(out, c.denial_reason_text);
 }
 
 fn copy_field(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -405,6 +399,13 @@ fn copy_i64(out: &mut Vec<u8>, v: i64) {
 
 fn copy_text(out: &mut Vec<u8>, s: &str) {
     copy_field(out, s.as_bytes());
+}
+
+fn copy_opt_text(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        Some(s) => copy_text(out, s),
+        None => copy_null(out),
+    }
 }
 
 /// PostgreSQL's `date` in binary: days since 2000-01-01.
