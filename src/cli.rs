@@ -273,12 +273,12 @@ fn create_user_command(settings: &Settings, args: CreateUserArgs) -> anyhow::Res
 
 fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()> {
     let products = if args.products.is_empty() {
-        crate::reports::ALL_PRODUCTS.to_vec()
+        crate::services::analytics::ALL_PRODUCTS.to_vec()
     } else {
         args.products
             .iter()
             .map(|p| {
-                crate::reports::parse_product(p).ok_or_else(|| {
+                crate::services::analytics::parse_product(p).ok_or_else(|| {
                     anyhow::anyhow!(
                         "unknown product '{p}': use drift_watch, denial_scope or delay_guard"
                     )
@@ -304,9 +304,9 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
         for customer in &targets {
             let scope = TenantScope::for_system(CustomerId(customer.id));
             for product in &products {
-                for statement in
-                    crate::reports::aggregate_statements(&db, &scope, *product, args.as_of)?
-                {
+                for statement in crate::services::analytics::aggregate_statements(
+                    &db, &scope, *product, args.as_of,
+                )? {
                     println!(
                         "{};",
                         statement.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -320,11 +320,11 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
     for customer in targets {
         let scope = TenantScope::for_system(CustomerId(customer.id));
         for product in &products {
-            match crate::reports::run(&db, &scope, *product, args.as_of, "cli") {
+            match crate::services::analytics::run(&db, &scope, *product, args.as_of, "cli") {
                 Ok(s) => println!(
                     "{} {}: run {} ({} mode) as of {} — {} rows, {} groups ({} insufficient), {} events ({} new); sound would raise {}, compat {}",
                     customer.slug,
-                    crate::reports::product_label(s.product),
+                    crate::services::analytics::product_label(s.product),
                     s.run_id,
                     s.mode,
                     s.as_of.map_or_else(|| "—".to_string(), |d| d.to_string()),
@@ -341,7 +341,7 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
                     eprintln!(
                         "{} {}: failed: {err}",
                         customer.slug,
-                        crate::reports::product_str(*product)
+                        crate::services::analytics::product_str(*product)
                     );
                 }
             }
@@ -440,11 +440,11 @@ fn import_command(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
     }
     if !args.no_analytics {
         // As after a web upload: the tenant's analytics run on the new data.
-        for run in crate::reports::run_all(&db, &scope, None, "upload") {
+        for run in crate::services::analytics::run_all(&db, &scope, None, "upload") {
             match run {
                 Ok(r) => println!(
                     "{}: run {} — {} finding(s), {} new",
-                    crate::reports::product_label(r.product),
+                    crate::services::analytics::product_label(r.product),
                     r.run_id,
                     r.events_found,
                     r.events_created
@@ -662,7 +662,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
     let loaded = load_demo_claims(&db, owner.customer_id, demo_rows)?;
-    let runs = crate::reports::run_all(&db, &scope, None, "demo");
+    let runs = crate::services::analytics::run_all(&db, &scope, None, "demo");
     drop(db);
 
     println!();
@@ -683,7 +683,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         match run {
             Ok(r) => println!(
                 "  {}: {} finding(s)",
-                crate::reports::product_label(r.product),
+                crate::services::analytics::product_label(r.product),
                 r.events_found
             ),
             Err(err) => println!("  analytics failed: {err}"),

@@ -8,7 +8,7 @@ pub mod generate;
 pub mod ingest;
 pub mod notify;
 pub mod observability;
-pub mod reports;
+pub mod services;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

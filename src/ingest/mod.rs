@@ -400,10 +400,10 @@ fn run<R: Read + Send>(
     repo::finish_upload(conn, &scope, upload_id, &result, &json)?;
     // SPEC §3: a score under 90 raises a data-quality alert (same transaction).
     if let Some(score) = report.quality_score {
-        crate::reports::alerting::raise_quality_alerts(
+        crate::services::analytics::alerting::raise_quality_alerts(
             conn,
             &scope,
-            &crate::reports::alerting::UploadQuality {
+            &crate::services::analytics::alerting::UploadQuality {
                 upload_id,
                 file_name,
                 quality_score: score,

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
 use crate::db::repo::alerts::AlertEvent;
-use crate::reports::product_label;
+use crate::services::analytics::product_label;
 
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -33,7 +33,7 @@ fn number(v: &Value, key: &str) -> Option<f64> {
 
 /// "0.11 → 0.45" style change line from the evidence, in the kind's unit.
 fn change_line(alert: &AlertEvent, evidence: &Value) -> String {
-    if alert.product == crate::reports::alerting::DATA_QUALITY {
+    if alert.product == crate::services::analytics::alerting::DATA_QUALITY {
         return match number(evidence, "quality_score") {
             Some(score) => format!("quality score {score:.2} (below 90)"),
             None => "quality score below 90".to_string(),

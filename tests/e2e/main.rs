@@ -109,7 +109,7 @@ async fn the_drift_feed_shows_the_injected_change_with_its_chart() {
     common::load_generated_claims(&app.db, &scope, &options);
     let db = app.db.clone();
     actix_web::rt::task::spawn_blocking(move || {
-        payerwatch::reports::run_all(&db, &scope, None, "test")
+        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
     })
     .await
     .expect("runs");

@@ -11,7 +11,7 @@ use payerwatch::db::schema::alert_judgments;
 use payerwatch::domain::roles::Role;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
 use payerwatch::generate::GenOptions;
-use payerwatch::reports;
+use payerwatch::services::analytics as reports;
 
 use crate::common::{TestApp, load_generated_claims, location, new_client, spawn_app};
 

@@ -9,7 +9,7 @@ use payerwatch::db::repo::{claims, customers, uploads};
 use payerwatch::domain::analytics::Product;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
 use payerwatch::generate::GenOptions;
-use payerwatch::reports::{self, ReportError};
+use payerwatch::services::analytics::{self as reports, ReportError};
 
 use crate::common::{load_generated_claims, spawn_app};
 

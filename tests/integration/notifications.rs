@@ -20,7 +20,7 @@ use payerwatch::domain::roles::Role;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
 use payerwatch::domain::webhook;
 use payerwatch::generate::GenOptions;
-use payerwatch::reports;
+use payerwatch::services::analytics as reports;
 
 use crate::common::{
     SpawnOptions, TestApp, csrf_token, load_generated_claims, new_client, spawn_app_with,

@@ -910,7 +910,7 @@ async fn a_full_journey_logs_no_phi_and_no_secrets() {
             std::io::Cursor::new(csv),
             &payerwatch::ingest::IngestOptions::default(),
         );
-        payerwatch::reports::run_all(&db, &scope, None, "upload");
+        payerwatch::services::analytics::run_all(&db, &scope, None, "upload");
         outcome
     })
     .await

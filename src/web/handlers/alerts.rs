@@ -164,7 +164,7 @@ fn row(a: &AlertWithStatus) -> AlertRow {
     AlertRow {
         id: a.alert.id,
         title: a.alert.title.clone(),
-        product: crate::reports::product_label(&a.alert.product),
+        product: crate::services::analytics::product_label(&a.alert.product),
         severity_label: a.alert.severity_label.clone(),
         severity_class: findings::severity_class(&a.alert.severity_label),
         status: a.status.clone(),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::db::repo::analytics as repo;
 use crate::domain::roles::Role;
-use crate::reports;
+use crate::services::analytics as reports;
 use crate::web::auth::{self, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
 use crate::web::layout::Layout;

@@ -9,7 +9,7 @@ use askama::Template;
 
 use super::findings::{self, EventView, Filters, PER_PAGE};
 use crate::db::repo::analytics::{self as repo, ReportRun};
-use crate::reports::product_label;
+use crate::services::analytics::product_label;
 use crate::web::auth::CurrentUser;
 use crate::web::errors::AppError;
 use crate::web::facet_cache::{EventsPage, Facets};

@@ -94,7 +94,7 @@ pub async fn overview(
         .map(|e| {
             let view = crate::web::handlers::findings::view(e, String::new());
             TopFinding {
-                product: crate::reports::product_label(&e.product),
+                product: crate::services::analytics::product_label(&e.product),
                 href: match e.product.as_str() {
                     "denial_scope" => "/portal/denials",
                     "delay_guard" => "/portal/delays",

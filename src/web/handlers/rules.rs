@@ -40,7 +40,7 @@ struct RulesPage {
 fn describe_scope(r: &repo::AlertRule) -> String {
     let mut parts = Vec::new();
     if let Some(p) = &r.product {
-        parts.push(crate::reports::product_label(p).to_string());
+        parts.push(crate::services::analytics::product_label(p).to_string());
     }
     if let Some(k) = &r.kind {
         parts.push(k.replace('_', " "));
@@ -203,8 +203,8 @@ pub async fn submit(
                 .ok_or_else(|| AppError::BadRequest("threshold must be a number".into()))?;
             let product = optional(&form.product);
             if product.as_deref().is_some_and(|p| {
-                p != crate::reports::alerting::DATA_QUALITY
-                    && crate::reports::parse_product(p).is_none()
+                p != crate::services::analytics::alerting::DATA_QUALITY
+                    && crate::services::analytics::parse_product(p).is_none()
             }) {
                 return Err(AppError::BadRequest(
                     "product must be drift_watch, denial_scope, delay_guard or data_quality".into(),

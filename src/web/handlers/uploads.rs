@@ -240,7 +240,7 @@ pub async fn submit(
             });
         drop(spool);
         if outcome.is_some_and(|o| o.status != ingest::UploadStatus::Failed) {
-            for run in crate::reports::run_all(&db, &scope, None, "upload") {
+            for run in crate::services::analytics::run_all(&db, &scope, None, "upload") {
                 if let Err(err) = run {
                     tracing::warn!(upload_id, error = %err, "analytics after upload failed");
                 }
@@ -340,7 +340,7 @@ pub async fn detail(
             .iter()
             .map(|r| {
                 (
-                    crate::reports::product_label(&r.product).to_string(),
+                    crate::services::analytics::product_label(&r.product).to_string(),
                     r.status.clone(),
                     r.events_created,
                 )

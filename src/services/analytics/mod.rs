@@ -38,7 +38,7 @@ pub fn product_label(product: &str) -> &'static str {
         "drift_watch" => "DriftWatch",
         "denial_scope" => "DenialScope",
         "delay_guard" => "DelayGuard",
-        crate::reports::alerting::DATA_QUALITY => "Data quality",
+        crate::services::analytics::alerting::DATA_QUALITY => "Data quality",
         _ => "Analytics",
     }
 }

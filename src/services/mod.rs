@@ -1,0 +1,3 @@
+//! Application services: the one path each use case takes, whoever calls it (web, CLI, API).
+
+pub mod analytics;
