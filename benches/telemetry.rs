@@ -61,7 +61,7 @@ macro_rules! time_app {
 
 fn middleware_overhead(n: u64) {
     use actix_web::{App, HttpResponse, middleware, web};
-    use payerwatch::web::middleware::Telemetry;
+    use payerwatch::web::http::middleware::Telemetry;
 
     actix_web::rt::System::new().block_on(async move {
         let healthz = || async { HttpResponse::Ok().body("ok") };

@@ -11,10 +11,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Settings;
 use crate::db::repo::{customers, users};
 use crate::db::{Backend, Db};
+use crate::devtools::generate::{DateStyle, GenOptions};
 use crate::domain::password;
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, slugify};
-use crate::generate::{DateStyle, GenOptions};
 use crate::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
 use crate::startup::{Application, BuildOptions};
 use crate::telemetry;
@@ -499,11 +499,11 @@ fn generate_command(args: GenerateArgs) -> anyhow::Result<()> {
         date_style: args.date_style,
     };
     let truth = if args.out.as_os_str() == "-" {
-        crate::generate::generate(&opts, std::io::stdout().lock())?
+        crate::devtools::generate::generate(&opts, std::io::stdout().lock())?
     } else {
         let file = std::fs::File::create(&args.out)
             .with_context(|| format!("cannot create {}", args.out.display()))?;
-        crate::generate::generate(&opts, file)?
+        crate::devtools::generate::generate(&opts, file)?
     };
     if let Some(path) = args.truth {
         let mut out = BufWriter::new(
@@ -656,7 +656,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let scope = TenantScope::for_system(owner.customer_id);
     // The payer spellings in the generated files, mapped as a customer would map them.
     db.write_blocking(|conn| {
-        for (alias, canonical) in crate::generate::payer_aliases() {
+        for (alias, canonical) in crate::devtools::generate::payer_aliases() {
             crate::db::repo::mappings::upsert_payer_alias(conn, &scope, alias, canonical)?;
         }
         Ok(())
@@ -716,7 +716,7 @@ fn load_demo_claims(
         ..GenOptions::default()
     };
     let mut csv = Vec::new();
-    crate::generate::generate(&opts, &mut csv)?;
+    crate::devtools::generate::generate(&opts, &mut csv)?;
     let request = UploadRequest {
         scope: TenantScope::for_system(customer),
         file_name: "demo-claims.csv".into(),

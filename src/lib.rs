@@ -3,8 +3,8 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod devtools;
 pub mod domain;
-pub mod generate;
 pub mod ingest;
 pub mod notify;
 pub mod observability;

@@ -14,14 +14,16 @@ use actix_web::{App, HttpServer};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::observability;
+use crate::web::auth::csrf::Csrf;
 use crate::web::auth::session_cookie_name;
-use crate::web::csrf::Csrf;
-use crate::web::handlers::{
-    account, admin_metrics, alerts, analytics_settings, assets, audit_trail, auth, channels, drift,
-    health, home, mappings, metrics, portal, rules, uploads, users,
+use crate::web::auth::session_store::DbSessionStore;
+use crate::web::handlers::admin::metrics as admin_metrics;
+use crate::web::handlers::findings::list as drift;
+use crate::web::handlers::settings::{
+    analytics as analytics_settings, audit as audit_trail, channels, mappings, rules, users,
 };
-use crate::web::middleware::Telemetry;
-use crate::web::session_store::DbSessionStore;
+use crate::web::handlers::{account, alerts, assets, auth, health, home, metrics, portal, uploads};
+use crate::web::http::middleware::Telemetry;
 use crate::web::{AppError, AppState};
 
 /// Extra routes for tests (e.g. a handler that panics), added after the real ones.

@@ -2,7 +2,7 @@
 //! `RUST_LOG` (default `info`). Each request runs in a `request` span carrying
 //! `request_id`, `method` and (once signed in) `user_id`; JSON lines include the span's
 //! fields. Nothing here logs paths, query strings, cookies or headers (see
-//! `web::middleware`). Error reporting lives in `observability::sentry`.
+//! `web::http::middleware`). Error reporting lives in `observability::sentry`.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;

@@ -10,7 +10,7 @@
 //! * [`sentry`] — error reporting, enabled only with `SENTRY_DSN`, with the PHI scrubber
 //!   every event goes through before it leaves the process.
 //!
-//! The telemetry middleware (`web::middleware::Telemetry`) is the only writer of request
+//! The telemetry middleware (`web::http::middleware::Telemetry`) is the only writer of request
 //! figures; it calls [`stats::RequestStats::record`] and [`metrics::record_http`] once per
 //! request.
 

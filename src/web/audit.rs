@@ -6,8 +6,8 @@ use actix_web::{HttpMessage, HttpRequest};
 use crate::db::models::NewAuditEvent;
 use crate::db::repo::{self, audit, users};
 use crate::db::{DbConnection, DbError};
-use crate::web::client_ip;
-use crate::web::middleware::RequestId;
+use crate::web::http::client_ip;
+use crate::web::http::middleware::RequestId;
 use crate::web::state::AppState;
 
 /// Request facts an audit event needs, captured before moving to a blocking thread.

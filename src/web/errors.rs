@@ -9,8 +9,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use super::layout::Layout;
-use super::request_context;
+use super::http::request_context;
+use super::view::layout::Layout;
 use crate::db::DbError;
 
 #[derive(thiserror::Error)]

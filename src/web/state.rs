@@ -7,10 +7,10 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::notify::{Notifier, SecretBox};
 use crate::observability::stats::RequestStats;
-use crate::web::auth_cache::AuthCache;
-use crate::web::chart_cache::ChartCache;
-use crate::web::facet_cache::FacetCache;
-use crate::web::rate_limit::RateLimiter;
+use crate::web::auth::cache::AuthCache;
+use crate::web::auth::rate_limit::RateLimiter;
+use crate::web::caches::charts::ChartCache;
+use crate::web::caches::facets::FacetCache;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -22,7 +22,7 @@ pub struct AppState {
     /// Coarse flood guard for unauthenticated form posts (login, set-password).
     pub form_limiter: Arc<RateLimiter>,
     pub chart_cache: Arc<ChartCache>,
-    /// Session rows and signed-in users for a few seconds (see `web::auth_cache`).
+    /// Session rows and signed-in users for a few seconds (see `web::auth::cache`).
     pub auth_cache: Arc<AuthCache>,
     /// Findings pages' drop-downs and last-run lines per run generation.
     pub facet_cache: Arc<FacetCache>,

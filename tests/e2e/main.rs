@@ -102,7 +102,7 @@ async fn the_drift_feed_shows_the_injected_change_with_its_chart() {
             customer.id,
         ))
     };
-    let options = payerwatch::generate::GenOptions {
+    let options = payerwatch::devtools::generate::GenOptions {
         rows: 40_000,
         ..Default::default()
     };
@@ -248,13 +248,13 @@ async fn an_analyst_uploads_a_file_in_the_browser_and_reads_its_report() {
     );
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("october-decisions.csv");
-    let options = payerwatch::generate::GenOptions {
+    let options = payerwatch::devtools::generate::GenOptions {
         rows: 2_000,
         bad_rate: 0.05,
         ..Default::default()
     };
     let mut bytes = Vec::new();
-    payerwatch::generate::generate(&options, &mut bytes).expect("generated");
+    payerwatch::devtools::generate::generate(&options, &mut bytes).expect("generated");
     std::fs::write(&file, bytes).expect("written");
 
     let browser = driver.session().await;
@@ -317,7 +317,7 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
     // The payer spellings of generated files, mapped as a customer maps them (through
     // the mappings form).
     app.login("admin@riverside.test", &password).await;
-    for (alias, canonical) in payerwatch::generate::payer_aliases() {
+    for (alias, canonical) in payerwatch::devtools::generate::payer_aliases() {
         let res = app
             .post_form(
                 "/portal/settings/mappings",
@@ -335,8 +335,8 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("q4-decisions.csv");
     let mut bytes = Vec::new();
-    payerwatch::generate::generate(
-        &payerwatch::generate::GenOptions {
+    payerwatch::devtools::generate::generate(
+        &payerwatch::devtools::generate::GenOptions {
             rows: 40_000,
             ..Default::default()
         },

@@ -8,9 +8,9 @@ use payerwatch::db::repo::alerts::{self as repo, AlertFilter};
 use payerwatch::db::repo::analytics::{self as analytics, NewDriftEvent};
 use payerwatch::db::repo::customers;
 use payerwatch::db::schema::alert_judgments;
+use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
-use payerwatch::generate::GenOptions;
 use payerwatch::services::analytics as reports;
 
 use crate::common::{TestApp, load_generated_claims, location, new_client, spawn_app};

@@ -6,9 +6,9 @@ use chrono::NaiveDate;
 use payerwatch::db::models::NewClaim;
 use payerwatch::db::repo::analytics::{self as repo, EventFilter};
 use payerwatch::db::repo::{claims, customers, uploads};
+use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::analytics::Product;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
-use payerwatch::generate::GenOptions;
 use payerwatch::services::analytics::{self as reports, ReportError};
 
 use crate::common::{load_generated_claims, spawn_app};

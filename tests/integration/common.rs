@@ -320,15 +320,15 @@ pub fn extra_routes(
 pub fn load_generated_claims(
     db: &Db,
     scope: &payerwatch::domain::tenant::TenantScope,
-    options: &payerwatch::generate::GenOptions,
+    options: &payerwatch::devtools::generate::GenOptions,
 ) -> usize {
     use payerwatch::db::models::NewClaim;
     use payerwatch::db::repo::{claims, uploads};
     use payerwatch::domain::{claim, csv_format, mapping};
 
     let mut csv_bytes = Vec::new();
-    payerwatch::generate::generate(options, &mut csv_bytes).expect("generated");
-    let aliases: HashMap<String, &str> = payerwatch::generate::payer_aliases()
+    payerwatch::devtools::generate::generate(options, &mut csv_bytes).expect("generated");
+    let aliases: HashMap<String, &str> = payerwatch::devtools::generate::payer_aliases()
         .into_iter()
         .map(|(alias, canonical)| (mapping::payer_key(alias), canonical))
         .collect();

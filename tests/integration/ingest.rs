@@ -6,8 +6,8 @@
 use chrono::NaiveDate;
 use payerwatch::db::repo::{claims, customers, ingest as ingest_repo, mappings, uploads};
 use payerwatch::db::{Db, DbError};
+use payerwatch::devtools::generate::{DateStyle, GenOptions, GenTruth, generate};
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
-use payerwatch::generate::{DateStyle, GenOptions, GenTruth, generate};
 use payerwatch::ingest::report::QualityReport;
 use payerwatch::ingest::{
     self, IngestError, IngestOptions, IngestOutcome, Limits, UploadRequest, UploadStatus,

@@ -16,10 +16,10 @@ use payerwatch::db::repo::customers;
 use payerwatch::db::repo::deliveries::{self, Delivery};
 use payerwatch::db::repo::retention::{self, PurgePlan};
 use payerwatch::db::schema::{delivery_attempts, notification_channels};
+use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
 use payerwatch::domain::webhook;
-use payerwatch::generate::GenOptions;
 use payerwatch::services::analytics as reports;
 
 use crate::common::{

@@ -461,7 +461,7 @@ async fn audit_csv_is_formula_safe_filtered_and_audited() {
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        payerwatch::web::csv_export::AUDIT_COLUMNS.join(",")
+        payerwatch::web::view::csv_export::AUDIT_COLUMNS.join(",")
     );
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(

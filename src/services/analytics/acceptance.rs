@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::devtools::generate::{GenOptions, generate, payer_aliases};
 use crate::domain::analytics::drift::{DriftGroupInput, DriftSettings, drift_compat, drift_sound};
 use crate::domain::analytics::windows;
 use crate::domain::analytics::{FindingKind, Mode};
 use crate::domain::stats::{Histogram, RateCounts};
 use crate::domain::{claim, csv_format, mapping, phi};
-use crate::generate::{GenOptions, generate, payer_aliases};
 
 type GeneratedClaim = (
     String,

@@ -10,9 +10,9 @@ use crate::domain::password;
 use crate::web::auth::{self, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
 use crate::web::handlers::auth::restart_session;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 #[derive(Template)]
 #[template(path = "account/password.html")]

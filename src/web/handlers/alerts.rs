@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::findings::{self, EventView};
+use super::findings::view::{self as findings, EventView};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::analytics;
 use crate::db::repo::deliveries;
@@ -17,9 +17,9 @@ use crate::domain::phi;
 use crate::domain::roles::Role;
 use crate::web::auth::{self, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 const PER_PAGE: i64 = 25;
 const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
@@ -109,7 +109,7 @@ pub async fn export_csv(
     user: auth::Authorized<auth::Analyst>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{Cell, CsvExport};
     let filter = parse_filter(&query.into_inner())?;
     let scope = user.scope();
     let (alerts, _) = state
@@ -241,7 +241,7 @@ struct AlertPage {
     alert: AlertRow,
     finding: Option<EventView>,
     quality: Option<QualityView>,
-    deliveries: Vec<super::channels::DeliveryView>,
+    deliveries: Vec<super::settings::channels::DeliveryView>,
     is_admin: bool,
     why_suppressed: Option<String>,
     history: Vec<HistoryView>,
@@ -328,7 +328,7 @@ pub async fn detail(
         quality: quality_view(&alert),
         deliveries: deliveries
             .iter()
-            .map(super::channels::delivery_view)
+            .map(super::settings::channels::delivery_view)
             .collect(),
         is_admin: user.role.allows(Role::Admin),
         why_suppressed,

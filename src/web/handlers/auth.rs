@@ -16,11 +16,11 @@ use crate::domain::password;
 use crate::domain::tenant::{CustomerId, TenantScope};
 use crate::web::audit::{self, AuditContext, AuditEntry};
 use crate::web::auth::{self, CurrentUser, ensure_csrf_token, start_session};
-use crate::web::client_ip;
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
+use crate::web::http::client_ip;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 /// Failed attempts allowed per account and per address within the window.
 pub const MAX_FAILURES: i64 = 5;
@@ -88,7 +88,7 @@ pub async fn login_form(
     let session = req.get_session();
     let next = safe_next(query.next.as_deref());
     if session
-        .get::<i64>(crate::web::session_store::USER_ID_KEY)
+        .get::<i64>(crate::web::auth::session_store::USER_ID_KEY)
         .ok()
         .flatten()
         .is_some()
@@ -266,7 +266,7 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let session = req.get_session();
-    if let Ok(Some(user_id)) = session.get::<i64>(crate::web::session_store::USER_ID_KEY) {
+    if let Ok(Some(user_id)) = session.get::<i64>(crate::web::auth::session_store::USER_ID_KEY) {
         let ctx = AuditContext::from_request(&req, &state);
         state
             .db

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, http::header};
 
 use crate::web::errors::error_page;
-use crate::web::request_context;
+use crate::web::http::request_context;
 
 /// `/` sends visitors to the portal; the portal sends unauthenticated visitors to login.
 pub async fn root() -> HttpResponse {

@@ -5,9 +5,9 @@ use askama::Template;
 
 use crate::web::auth::CurrentUser;
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 #[derive(Template)]
 #[template(path = "portal/overview.html")]
@@ -92,7 +92,7 @@ pub async fn overview(
     let top = events
         .iter()
         .map(|e| {
-            let view = crate::web::handlers::findings::view(e, String::new());
+            let view = crate::web::handlers::findings::view::view(e, String::new());
             TopFinding {
                 product: crate::services::analytics::product_label(&e.product),
                 href: match e.product.as_str() {
@@ -138,7 +138,7 @@ pub async fn overview(
                 id: a.alert.id,
                 title: a.alert.title.clone(),
                 severity_label: a.alert.severity_label.clone(),
-                severity_class: crate::web::handlers::findings::severity_class(
+                severity_class: crate::web::handlers::findings::view::severity_class(
                     &a.alert.severity_label,
                 ),
             })

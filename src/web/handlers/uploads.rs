@@ -23,9 +23,9 @@ use crate::ingest::report::QualityReport;
 use crate::ingest::{self, IngestOptions, Limits, UploadRequest};
 use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 const PER_PAGE: i64 = 25;
 const FIRST_REJECTIONS: i64 = 100;
@@ -191,7 +191,7 @@ pub async fn submit(
             }
         }
     }
-    crate::web::csrf::verify_token(&req, token.trim())?;
+    crate::web::auth::csrf::verify_token(&req, token.trim())?;
     let Some(file_name) = file_name else {
         return Err(AppError::BadRequest(
             "Choose a CSV file to upload (form field 'file').".into(),
@@ -355,7 +355,7 @@ pub async fn rejections_csv(
     user: Authorized<Analyst>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{Cell, CsvExport};
     let id = id.into_inner();
     let scope = user.scope();
     let rows = state

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use crate::db::repo::analytics::{DailyRow, DriftEvent, EventFilter};
-use crate::web::charts::{self, ChartSpec, Point};
 use crate::web::errors::AppError;
 use crate::web::errors::url_encode;
+use crate::web::view::charts::{self, ChartSpec, Point};
 
 pub const PER_PAGE: i64 = 20;
 pub const CHART_WEEKS: i64 = 26;

@@ -22,10 +22,10 @@ use futures_util::future::LocalBoxFuture;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::errors::error_page;
 use super::request_context::{self, RequestContext};
 use crate::observability::AuthenticatedUserId;
 use crate::observability::stats::{RequestStats, UNMATCHED_ROUTE, method_label};
+use crate::web::errors::error_page;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const DURATION_HEADER: &str = "x-request-duration-ms";

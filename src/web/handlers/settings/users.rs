@@ -17,9 +17,9 @@ use crate::web::audit::{self, AuditContext, AuditEntry};
 use crate::web::auth::{self, Admin, Authorized, CurrentUser, random_token};
 use crate::web::errors::AppError;
 use crate::web::handlers::auth::hash_link_token;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 const LINK_HOURS: i64 = 24;
 

@@ -1,7 +1,7 @@
 //! The page frame every template extends: title, signed-in user and navigation,
 //! flash messages, CSRF token and version.
 
-use super::state::VERSION;
+use crate::web::state::VERSION;
 
 #[derive(Debug, Clone)]
 pub struct NavItem {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::db::repo::analytics::ReportRun;
-use crate::web::handlers::findings::EventView;
+use crate::web::handlers::findings::view::EventView;
 
 const MAX_ENTRIES: usize = 5_000;
 /// Pages are ~25 KB each (charts included): a bound on memory, not on hits.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::repo::{self, sessions};
 use crate::db::{Db, DbError};
-use crate::web::auth_cache::{AuthCache, CachedSession};
+use crate::web::auth::cache::{AuthCache, CachedSession};
 
 /// Session-state key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";

@@ -22,9 +22,9 @@ use crate::domain::mapping_table::{
 use crate::domain::roles::Role;
 use crate::web::auth::{self, Analyst, Authorized, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 #[derive(Template)]
 #[template(path = "settings/mappings.html")]
@@ -234,7 +234,7 @@ async fn export(
     user: Authorized<Analyst>,
     which: Table,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{Cell, CsvExport};
     let scope = user.scope();
     let (aliases, groups) = state
         .db
@@ -353,7 +353,7 @@ pub async fn import(
             _ => {}
         }
     }
-    crate::web::csrf::verify_token(&req, token.trim())?;
+    crate::web::auth::csrf::verify_token(&req, token.trim())?;
     let which = Table::parse(&which).ok_or_else(|| {
         AppError::BadRequest("The field 'table' must be aliases or cpt_groups.".into())
     })?;

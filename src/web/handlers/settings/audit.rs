@@ -17,11 +17,11 @@ use crate::db::repo::users;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
 use crate::web::auth::{Admin, Authorized, audit_user_action};
-use crate::web::csv_export::{AUDIT_COLUMNS, CsvExport, write_audit_event};
 use crate::web::errors::{AppError, url_encode};
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::csv_export::{AUDIT_COLUMNS, CsvExport, write_audit_event};
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 const PER_PAGE: i64 = 50;
 /// Rows per database round trip of the export.

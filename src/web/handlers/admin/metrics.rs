@@ -11,11 +11,11 @@ use askama::Template;
 use crate::observability::dashboard::{self, Dashboard, RouteSort};
 use crate::observability::stats::{MINUTES_KEPT, RECENT_CAPACITY, RequestRecord};
 use crate::web::auth::StaffUser;
-use crate::web::charts::{SparklineSpec, sparkline};
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::charts::{SparklineSpec, sparkline};
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 /// Requests slower than this are shown in red (SPEC §8).
 const SLOW_MS: f64 = 2000.0;

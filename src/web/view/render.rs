@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
-use super::errors::AppError;
+use crate::web::errors::AppError;
 
 pub fn render(template: &impl Template) -> Result<HttpResponse, AppError> {
     render_with_status(StatusCode::OK, template)

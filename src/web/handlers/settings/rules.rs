@@ -14,9 +14,9 @@ use crate::domain::phi;
 use crate::domain::roles::Role;
 use crate::web::auth::{self, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 struct RuleRow {
     id: i64,

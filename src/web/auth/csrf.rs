@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use subtle::ConstantTimeEq;
 
-use super::auth::CSRF_KEY;
-use super::errors::AppError;
+use super::CSRF_KEY;
+use crate::web::errors::AppError;
 
 /// Form bodies larger than this are not forms people fill in.
 const MAX_FORM_BYTES: usize = 256 * 1024;

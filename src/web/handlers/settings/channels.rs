@@ -18,9 +18,9 @@ use crate::domain::phi;
 use crate::notify::secrets;
 use crate::web::auth::{self, Admin, Authorized, audit_user_action};
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render_with_status;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render_with_status;
 
 const LOG_LIMIT: i64 = 100;
 
@@ -520,7 +520,7 @@ pub async fn submit(
             Ok(back(&None))
         }
         "rotate_secret" => {
-            let id = super::form_id(&form.channel_id, "channel_id")?;
+            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
             let channel = state
                 .db
                 .run(move |conn| repo::find_channel(conn, &scope, id))
@@ -566,7 +566,7 @@ pub async fn submit(
             Ok(resp)
         }
         "test" => {
-            let id = super::form_id(&form.channel_id, "channel_id")?;
+            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
             let now = crate::db::repo::now();
             let delivery = state
                 .db
@@ -592,7 +592,7 @@ pub async fn submit(
             Ok(back(&form.back))
         }
         "enable" | "disable" => {
-            let id = super::form_id(&form.channel_id, "channel_id")?;
+            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
             let enabled = form.action == "enable";
             state
                 .db
@@ -619,7 +619,7 @@ pub async fn submit(
             Ok(back(&form.back))
         }
         "delete" => {
-            let id = super::form_id(&form.channel_id, "channel_id")?;
+            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
             match state
                 .db
                 .write(move |conn| repo::delete_unused_channel(conn, &scope, id))
@@ -647,7 +647,7 @@ pub async fn submit(
             Ok(back(&None))
         }
         "retry" => {
-            let id = super::form_id(&form.delivery_id, "delivery_id")?;
+            let id = crate::web::handlers::form_id(&form.delivery_id, "delivery_id")?;
             let now = crate::db::repo::now();
             match state
                 .db

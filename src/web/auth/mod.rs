@@ -4,6 +4,11 @@
 //! Session state keys: `user_id`, `login_at` (unix seconds, for the absolute limit),
 //! `csrf` (the synchronizer token), `flash` (one-shot message).
 
+pub mod cache;
+pub mod csrf;
+pub mod rate_limit;
+pub mod session_store;
+
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -16,11 +21,11 @@ use crate::db::repo::{customers, users};
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, UserId};
 use crate::web::audit::{self, AuditContext, AuditEntry};
-use crate::web::auth_cache::CachedUser;
+use crate::web::auth::cache::CachedUser;
+use crate::web::auth::session_store::USER_ID_KEY;
 use crate::web::errors::AppError;
-use crate::web::layout::{Flash, Layout, LayoutUser, NavItem};
-use crate::web::session_store::USER_ID_KEY;
 use crate::web::state::AppState;
+use crate::web::view::layout::{Flash, Layout, LayoutUser, NavItem};
 
 /// Unix time of sign-in, in milliseconds.
 pub const LOGIN_AT_KEY: &str = "login_at";

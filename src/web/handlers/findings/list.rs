@@ -7,15 +7,15 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::findings::{self, EventView, Filters, PER_PAGE};
+use super::view::{self as findings, EventView, Filters, PER_PAGE};
 use crate::db::repo::analytics::{self as repo, ReportRun};
 use crate::services::analytics::product_label;
 use crate::web::auth::CurrentUser;
+use crate::web::caches::facets::{EventsPage, Facets};
 use crate::web::errors::AppError;
-use crate::web::facet_cache::{EventsPage, Facets};
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 pub const DRIFT_KINDS: &[&str] = &["denial_rate", "decision_time"];
 pub const DENIAL_KINDS: &[&str] = &[
@@ -301,7 +301,7 @@ async fn findings_csv(
     query: HashMap<String, String>,
     spec: &'static PageSpec,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{Cell, CsvExport};
     let filters = findings::parse_filters(query, spec.product, spec.kinds)?;
     let scope = user.scope();
     let filter = filters.filter.clone();

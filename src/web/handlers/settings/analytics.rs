@@ -12,9 +12,9 @@ use crate::domain::roles::Role;
 use crate::services::analytics as reports;
 use crate::web::auth::{self, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
-use crate::web::layout::Layout;
-use crate::web::render::render;
 use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
 
 struct RunRow {
     id: i64,

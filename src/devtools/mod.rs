@@ -1,0 +1,3 @@
+//! Tools for developers and tests, not for production data: the synthetic claims generator.
+
+pub mod generate;

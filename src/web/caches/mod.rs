@@ -1,0 +1,4 @@
+//! In-process caches of derived page data, invalidated by the writes that change them.
+
+pub mod charts;
+pub mod facets;

@@ -1,0 +1,3 @@
+//! Operator pages (`/portal/admin/*`).
+
+pub mod metrics;

@@ -1,0 +1,4 @@
+//! The findings pages (`/portal/drift`, `/portal/denials`, `/portal/delays` and their CSV files).
+
+pub mod list;
+pub mod view;

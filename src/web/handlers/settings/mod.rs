@@ -1,0 +1,8 @@
+//! The settings pages (`/portal/settings/*`), one module per page, as in `templates/settings/`.
+
+pub mod analytics;
+pub mod audit;
+pub mod channels;
+pub mod mappings;
+pub mod rules;
+pub mod users;

@@ -1,0 +1,5 @@
+//! Request plumbing below the handlers: middleware, the client address, the request context.
+
+pub mod client_ip;
+pub mod middleware;
+pub mod request_context;
