@@ -80,10 +80,15 @@ impl DbTarget {
 /// millions of claims, an import's sorted move) spills to an unlinked temporary file
 /// instead of growing the process — 5M claims: DriftWatch's statements peak at 70 MB
 /// instead of 276 MB, no slower (docs/performance.md).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+///
+/// The busy timeout comes first: switching a new database file to WAL takes an
+/// exclusive lock, and two connections opened at once (a pool filling up) made the
+/// second one fail at once with "database is locked" (issue 14, symptom 5: logged by the
+/// pool at `demo` start).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 60000;
+PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
-PRAGMA busy_timeout = 60000;
 PRAGMA temp_store = FILE;
 PRAGMA cache_size = -32000;";
 

@@ -210,31 +210,14 @@ impl Db {
             Backend::Postgres => None,
         };
         let mut state = before(&mut conn).map_err(E::from)?;
-        let outcome = Self::transaction_with(&mut conn, |c| f(c, &mut state));
+        // Deferred on purpose: `BEGIN IMMEDIATE` would also lock the databases `before`
+        // attached (the ingest's scratch stage, written by its own connection). `f` must
+        // write to the main database first, which takes its lock while waiting its turn.
+        let outcome = in_transaction_as(&mut conn, "BEGIN", |c| f(c, &mut state));
         if let Err(err) = after(&mut conn, state) {
             tracing::warn!(error = %err, "resetting the connection after a write failed");
         }
         outcome
-    }
-
-    fn transaction_with<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
-    where
-        E: From<DbError>,
-        F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    {
-        use diesel::Connection;
-        let mut failure: Option<E> = None;
-        let outcome = conn.transaction::<T, diesel::result::Error, _>(|c| {
-            f(c).map_err(|e| {
-                failure = Some(e);
-                diesel::result::Error::RollbackTransaction
-            })
-        });
-        match (outcome, failure) {
-            (Ok(value), _) => Ok(value),
-            (Err(_), Some(err)) => Err(err),
-            (Err(err), None) => Err(E::from(DbError::from(err))),
-        }
     }
 
     /// Applies pending migrations.
@@ -257,22 +240,74 @@ pub fn transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
 {
+    in_transaction(conn, f)
+}
+
+/// A transaction with the caller's error type. On SQLite the outermost one begins
+/// `IMMEDIATE`: it takes the write lock at once, waiting its turn (busy timeout). A
+/// deferred transaction reads first and takes the lock at its first write; if any other
+/// connection committed in between (a session or audit row written by a page request),
+/// SQLite refuses the upgrade at once with `SQLITE_BUSY` — no waiting helps, the
+/// snapshot is stale. That is what failed a large web upload while someone signed in
+/// (issue 14, symptom 1).
+pub fn in_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    E: From<DbError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    in_transaction_as(conn, "BEGIN IMMEDIATE", f)
+}
+
+/// [`in_transaction`] beginning the outermost SQLite transaction with `begin`.
+fn in_transaction_as<T, E, F>(conn: &mut DbConnection, begin: &str, f: F) -> Result<T, E>
+where
+    E: From<DbError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
     use diesel::Connection;
-    conn.transaction::<T, TxError, _>(|c| f(c).map_err(TxError::Repo))
-        .map_err(|e| match e {
-            TxError::Repo(err) => err,
-            TxError::Diesel(err) => DbError::from(err),
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if let DbConnection::Sqlite(c) = conn {
+        let depth = AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()
+            .map_err(|e| E::from(DbError::from(e)))?;
+        if depth.is_none() {
+            AnsiTransactionManager::begin_transaction_sql(c, begin)
+                .map_err(|e| E::from(DbError::from(e)))?;
+            let outcome = f(conn);
+            let DbConnection::Sqlite(c) = conn else {
+                unreachable!("the connection's backend does not change");
+            };
+            return match outcome {
+                Ok(value) => {
+                    match <AnsiTransactionManager as TransactionManager<_>>::commit_transaction(c) {
+                        Ok(()) => Ok(value),
+                        Err(err) => {
+                            let _ = <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(c);
+                            Err(E::from(DbError::from(err)))
+                        }
+                    }
+                }
+                Err(err) => {
+                    if let Err(rollback) =
+                        <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(c)
+                    {
+                        tracing::warn!(error = %crate::telemetry::ErrorChain(&rollback), "rollback failed");
+                    }
+                    Err(err)
+                }
+            };
+        }
+    }
+    let mut failure: Option<E> = None;
+    let outcome = conn.transaction::<T, diesel::result::Error, _>(|c| {
+        f(c).map_err(|e| {
+            failure = Some(e);
+            diesel::result::Error::RollbackTransaction
         })
-}
-
-/// Diesel needs the transaction's error type to absorb its own errors (BEGIN/COMMIT).
-enum TxError {
-    Repo(DbError),
-    Diesel(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(err: diesel::result::Error) -> Self {
-        TxError::Diesel(err)
+    });
+    match (outcome, failure) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(err)) => Err(err),
+        (Err(err), None) => Err(E::from(DbError::from(err))),
     }
 }

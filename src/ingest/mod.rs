@@ -280,9 +280,9 @@ pub fn process<R: Read + Send>(
                 _ => None,
             };
             let message = err.to_string();
-            // The error chain may hold backend text; log the kind, not the message of
-            // row-derived errors (ours never carry values anyway).
-            tracing::warn!(upload_id, error = %message, "upload failed");
+            // The person reads `message`; the log gets the whole cause chain (the
+            // backend's message). Values are always bound, so no row data is in it.
+            tracing::warn!(upload_id, error = %crate::telemetry::ErrorChain(&err), "upload failed");
             let size = req.declared_size.unwrap_or(0) as i64;
             let scope = req.scope;
             let msg = message.clone();
@@ -317,6 +317,9 @@ fn run<R: Read + Send>(
     progress: &progress::ProgressHandle<'_>,
 ) -> Result<(UploadStatus, QualityReport), IngestError> {
     let scope = req.scope;
+    // First a write: on SQLite this takes the database's write lock before the
+    // transaction reads anything (see `Db::write_blocking_around`).
+    repo::mark_processing(conn, &scope, upload_id)?;
     let mappings = &Mappings::new(
         &mapping_repo::list_payer_aliases(conn, &scope)?,
         &mapping_repo::list_cpt_groups(conn, &scope)?,

@@ -49,9 +49,25 @@ async fn demo_prints_logins_and_serves_the_injected_findings() {
     let port = free_port();
     let mut child = demo_command(&target, port)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("demo started");
+    // The log, kept to check that starting logged no error (issue 14, symptom 5: "ERROR
+    // database is locked" while the pool opened its SQLite connections).
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("stderr");
+    let log_sink = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(mut log) = log_sink.lock() {
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+    });
     // Drained to the end on a thread, so the server never writes into a closed pipe.
     let (lines_tx, lines) = mpsc::channel::<String>();
     let stdout = child.stdout.take().expect("stdout");
@@ -135,6 +151,12 @@ async fn demo_prints_logins_and_serves_the_injected_findings() {
     for expected in ["<h3>Cigna × IMAGING</h3>", "<h3>Humana × "] {
         assert!(feed.contains(expected), "{expected} missing from the feed");
     }
+
+    let logged = log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(
+        !logged.contains("database is locked") && !logged.contains("ERROR"),
+        "the demo logged an error while starting: {logged}"
+    );
 
     if database.backend() == Backend::Postgres {
         // A second demo into the same database refuses instead of mixing tenants' data.

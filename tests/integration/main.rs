@@ -7,6 +7,7 @@ mod alerts;
 mod analytics;
 mod common;
 mod demo;
+mod durable;
 mod foundation;
 mod ingest;
 mod mapping_files;

@@ -477,6 +477,26 @@ pub struct UploadResult<'a> {
     pub message: Option<&'a str>,
 }
 
+/// Marks the upload `processing` (it may have been queued); the ingest transaction's
+/// first statement, so on SQLite it holds the write lock before it reads.
+pub fn mark_processing(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    upload_id: i64,
+) -> Result<(), DbError> {
+    let changed = diesel::update(
+        uploads::table
+            .filter(uploads::customer_id.eq(scope.id()))
+            .filter(uploads::id.eq(upload_id)),
+    )
+    .set(uploads::status.eq("processing"))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
 /// Writes the final status and counts and the quality report (same transaction as the
 /// claims).
 pub fn finish_upload(
