@@ -41,6 +41,10 @@ pub struct Settings {
     pub session_absolute: Duration,
     pub max_upload_bytes: u64,
     pub max_upload_rows: u64,
+    /// Record-shape limits checked while reading (SPEC §2; 256 columns, 64 KiB, 8 KiB).
+    pub max_upload_columns: usize,
+    pub max_upload_record_bytes: usize,
+    pub max_upload_field_bytes: usize,
     pub db_pool_size: u32,
     /// How many request handlers may use a PostgreSQL connection at once
     /// (`PAYERWATCH_DB_CONCURRENCY`, default twice the cores, at least 4, at most the
@@ -191,6 +195,11 @@ impl Settings {
             });
         let max_upload_bytes = number("PAYERWATCH_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, 1);
         let max_upload_rows = number("PAYERWATCH_MAX_UPLOAD_ROWS", 2_000_000, 1);
+        let max_upload_columns = number("PAYERWATCH_MAX_UPLOAD_COLUMNS", 256, 8) as usize;
+        let max_upload_record_bytes =
+            number("PAYERWATCH_MAX_UPLOAD_RECORD_BYTES", 64 * 1024, 1024) as usize;
+        let max_upload_field_bytes =
+            number("PAYERWATCH_MAX_UPLOAD_FIELD_BYTES", 8 * 1024, 256) as usize;
         let db_pool_size = number("PAYERWATCH_DB_POOL_SIZE", 10, 1) as u32;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
         let db_request_concurrency =
@@ -261,6 +270,9 @@ impl Settings {
             session_absolute,
             max_upload_bytes,
             max_upload_rows,
+            max_upload_columns,
+            max_upload_record_bytes,
+            max_upload_field_bytes,
             db_pool_size,
             db_request_concurrency,
             workers,
@@ -391,6 +403,14 @@ mod tests {
         assert_eq!(s.session_absolute, Duration::from_secs(12 * 3600));
         assert_eq!(s.max_upload_bytes, 200 * 1024 * 1024);
         assert_eq!(s.max_upload_rows, 2_000_000);
+        assert_eq!(
+            (
+                s.max_upload_columns,
+                s.max_upload_record_bytes,
+                s.max_upload_field_bytes
+            ),
+            (256, 65_536, 8_192)
+        );
         assert_eq!(s.log_format, LogFormat::Text);
     }
 

@@ -496,7 +496,7 @@ const FLUSH_AT: usize = 64 * 1024;
 #[derive(Default)]
 struct Tally {
     malformed: [u64; BAD_KINDS.len()],
-    by_reason: [u64; 8],
+    by_reason: [u64; RejectReason::ALL.len()],
     by_column: [u64; 8],
     rejected: u64,
     pending: u64,

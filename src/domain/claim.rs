@@ -88,18 +88,20 @@ pub enum RejectReason {
     FutureDate,
     InvalidCpt,
     InvalidAmount,
+    InvalidCode,
     TooLong,
     PhiSuspected,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 8] = [
+    pub const ALL: [RejectReason; 9] = [
         RejectReason::MissingValue,
         RejectReason::InvalidDate,
         RejectReason::DateOrder,
         RejectReason::FutureDate,
         RejectReason::InvalidCpt,
         RejectReason::InvalidAmount,
+        RejectReason::InvalidCode,
         RejectReason::TooLong,
         RejectReason::PhiSuspected,
     ];
@@ -112,6 +114,7 @@ impl RejectReason {
             RejectReason::FutureDate => "future_date",
             RejectReason::InvalidCpt => "invalid_cpt",
             RejectReason::InvalidAmount => "invalid_amount",
+            RejectReason::InvalidCode => "invalid_code",
             RejectReason::TooLong => "too_long",
             RejectReason::PhiSuspected => "phi_suspected",
         }
@@ -346,7 +349,6 @@ fn push_digits(mut v: i64, b: &[u8]) -> Option<i64> {
 /// Maximum lengths in characters (not bytes: a payer name in another script must not be
 /// rejected earlier than an ASCII one).
 pub const MAX_PAYER_CHARS: usize = 255;
-pub const MAX_REASON_CODE_CHARS: usize = 32;
 pub const MAX_REASON_TEXT_CHARS: usize = 500;
 
 fn longer_than(s: &str, max_chars: usize) -> bool {
@@ -498,9 +500,11 @@ pub fn validate_row<'a>(raw: &RawRow<'a>, today: NaiveDate) -> Result<ValidClaim
         a
     };
 
+    // Anything but a code shape is refused: free text here is where an SSN or a phone
+    // number was stored and then shown as an analytics group (review 2026-12, row 7).
     let code = non_empty(raw.denial_reason_code);
-    if code.is_some_and(|c| longer_than(c, MAX_REASON_CODE_CHARS)) {
-        fail(Column::DenialReasonCode, RejectReason::TooLong);
+    if code.is_some_and(|c| !is_reason_code(c)) {
+        fail(Column::DenialReasonCode, RejectReason::InvalidCode);
     }
     let text = non_empty(raw.denial_reason_text);
     if text.is_some_and(|t| longer_than(t, MAX_REASON_TEXT_CHARS)) {
@@ -524,6 +528,17 @@ pub fn validate_row<'a>(raw: &RawRow<'a>, today: NaiveDate) -> Result<ValidClaim
         }
         _ => Err(problems),
     }
+}
+
+/// SPEC §2: after upper-casing, `^([A-Z]{2}-)?[A-Z0-9]{1,5}$` (CARC `CO-197`, `PR-1`,
+/// RARC `N130`). Case-insensitive here; the pipeline stores the upper-cased form.
+pub fn is_reason_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    let rest = match b {
+        [g1, g2, b'-', rest @ ..] if g1.is_ascii_alphabetic() && g2.is_ascii_alphabetic() => rest,
+        _ => b,
+    };
+    (1..=5).contains(&rest.len()) && rest.iter().all(u8::is_ascii_alphanumeric)
 }
 
 fn non_empty(s: &str) -> Option<&str> {
@@ -572,6 +587,7 @@ mod tests {
                 "future_date",
                 "invalid_cpt",
                 "invalid_amount",
+                "invalid_code",
                 "too_long",
                 "phi_suspected"
             ]
@@ -759,7 +775,7 @@ mod tests {
                 (Column::DecidedDate, RejectReason::FutureDate),
                 (Column::Outcome, RejectReason::MissingValue),
                 (Column::AllowedAmount, RejectReason::InvalidAmount),
-                (Column::DenialReasonCode, RejectReason::TooLong),
+                (Column::DenialReasonCode, RejectReason::InvalidCode),
                 (Column::DenialReasonText, RejectReason::TooLong),
             ]
         );
@@ -802,8 +818,6 @@ mod tests {
         let mut row = good_row();
         let payer = "é".repeat(255); // 510 bytes, 255 chars
         row.payer = &payer;
-        let code = "ü".repeat(32);
-        row.denial_reason_code = &code;
         let text = "ß".repeat(500);
         row.denial_reason_text = &text;
         assert!(validate_row(&row, today()).is_ok());
@@ -813,5 +827,33 @@ mod tests {
             validate_row(&row, today()),
             Err(vec![(Column::Payer, RejectReason::TooLong)])
         );
+    }
+
+    #[test]
+    fn reason_codes_must_look_like_codes() {
+        for ok in ["CO-197", "PR-1", "N130", "co-16", "OA-23", "1", "MA130"] {
+            assert!(is_reason_code(ok), "{ok}");
+        }
+        for bad in [
+            "123-45-6789",
+            "555-867-5309",
+            "CO197X1",
+            "C-197",
+            "CO-",
+            "CO-197ABC",
+            "",
+            "jane@x.org",
+            "ü",
+        ] {
+            assert!(!is_reason_code(bad), "{bad}");
+        }
+        let mut row = good_row();
+        row.denial_reason_code = " 123-45-6789 ";
+        assert_eq!(
+            validate_row(&row, today()),
+            Err(vec![(Column::DenialReasonCode, RejectReason::InvalidCode)])
+        );
+        row.denial_reason_code = " n130 ";
+        assert!(validate_row(&row, today()).is_ok());
     }
 }

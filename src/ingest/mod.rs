@@ -14,6 +14,7 @@ pub mod mapper;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod shape;
 pub mod source;
 
 use std::io::Read;
@@ -31,15 +32,18 @@ use crate::domain::tenant::TenantScope;
 use mapper::Mappings;
 use pipeline::{Batch, ProduceArgs, Produced};
 use report::QualityReport;
+use shape::{ShapeError, ShapeLimits};
 
 /// Earlier reports read for the anomaly checks.
 const ANOMALY_BASELINE_LIMIT: i64 = 20;
 
-/// Size and row limits (SPEC §2 defaults: 200 MB, 2,000,000 rows).
+/// Size, row and record-shape limits (SPEC §2 defaults: 200 MB, 2,000,000 rows, 256
+/// columns, 64 KiB records, 8 KiB fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_bytes: u64,
     pub max_rows: u64,
+    pub shape: ShapeLimits,
 }
 
 impl Limits {
@@ -47,6 +51,11 @@ impl Limits {
         Limits {
             max_bytes: settings.max_upload_bytes,
             max_rows: settings.max_upload_rows,
+            shape: ShapeLimits {
+                max_columns: settings.max_upload_columns,
+                max_record_bytes: settings.max_upload_record_bytes,
+                max_field_bytes: settings.max_upload_field_bytes,
+            },
         }
     }
 }
@@ -56,6 +65,7 @@ impl Default for Limits {
         Limits {
             max_bytes: 200 * 1024 * 1024,
             max_rows: 2_000_000,
+            shape: ShapeLimits::default(),
         }
     }
 }
@@ -102,6 +112,8 @@ pub enum FileError {
     TooLarge { limit: u64 },
     #[error("the file has more than the limit of {limit} data rows")]
     TooManyRows { limit: u64 },
+    #[error("{0}")]
+    Shape(ShapeError),
     #[error("reading the file failed: {0}")]
     Read(String),
     #[error("the upload was cancelled")]
@@ -234,16 +246,30 @@ pub fn process<R: Read + Send>(
         Some(size) if size > req.limits.max_bytes => Err(IngestError::File(FileError::TooLarge {
             limit: req.limits.max_bytes,
         })),
-        // SQLite attaches its scratch staging database outside the transaction.
-        _ => db.write_blocking_around(
-            repo::ClaimWriter::open,
-            |conn, writer| {
-                run(
-                    conn, writer, req, upload_id, &file_name, input, options, &_progress,
-                )
-            },
-            repo::ClaimWriter::close,
-        ),
+        // The header is read and judged before the writer lock and the pool connection:
+        // a hostile header costs this thread only, never other tenants' writes.
+        _ => match source::read_head(input, req.limits.shape) {
+            Err(e) => Err(IngestError::File(FileError::Read(e.kind().to_string()))),
+            Ok((head, complete, rest)) => {
+                match pipeline::check_head(&head, complete, &req.limits) {
+                    Err(e) => Err(IngestError::File(e)),
+                    Ok(()) => {
+                        let input = std::io::Cursor::new(head).chain(rest);
+                        // SQLite attaches its scratch staging database outside the transaction.
+                        db.write_blocking_around(
+                            repo::ClaimWriter::open,
+                            |conn, writer| {
+                                run(
+                                    conn, writer, req, upload_id, &file_name, input, options,
+                                    &_progress,
+                                )
+                            },
+                            repo::ClaimWriter::close,
+                        )
+                    }
+                }
+            }
+        },
     };
     let elapsed_ms = started.elapsed().as_millis();
     match result {
@@ -330,6 +356,7 @@ fn run<R: Read + Send>(
         today: req.today,
         max_bytes: req.limits.max_bytes,
         max_rows: req.limits.max_rows,
+        shape: req.limits.shape,
     };
     let started = Instant::now();
     let produced: Produced = std::thread::scope(|s| {

@@ -14,6 +14,7 @@ use chrono::NaiveDate;
 use super::FileError;
 use super::mapper::{Caches, GroupId, Mappings};
 use super::report::Tally;
+use super::shape::ShapeLimits;
 use super::source::HashingReader;
 use crate::db::repo::ingest::{NewClaimRef, NewRejection};
 use crate::domain::claim::{Column, CptCode, Outcome, RejectReason, validate_row};
@@ -52,6 +53,14 @@ impl Batch {
     fn push_str(&mut self, s: &str) -> Range<u32> {
         let start = self.arena.len() as u32;
         self.arena.push_str(s);
+        start..self.arena.len() as u32
+    }
+
+    /// Reason codes are matched case-insensitively and kept upper-cased, so `co-16` and
+    /// `CO-16` are one DenialScope group. Codes are ASCII (checked by the validator).
+    fn push_upper(&mut self, s: &str) -> Range<u32> {
+        let start = self.arena.len() as u32;
+        self.arena.extend(s.chars().map(|c| c.to_ascii_uppercase()));
         start..self.arena.len() as u32
     }
 
@@ -116,6 +125,7 @@ pub struct ProduceArgs<'a> {
     pub today: NaiveDate,
     pub max_bytes: u64,
     pub max_rows: u64,
+    pub shape: ShapeLimits,
 }
 
 /// Reads the whole input and sends batches; returns the tally, or the file-level error
@@ -129,9 +139,11 @@ pub fn produce<R: Read>(
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(256 * 1024)
-        .from_reader(HashingReader::new(input, args.max_bytes));
+        .from_reader(HashingReader::with_shape(input, args.max_bytes, args.shape));
     let io_error = |rdr: &csv::Reader<HashingReader<R>>, e: csv::Error| {
-        if rdr.get_ref().exceeded() {
+        if let Some(shape) = rdr.get_ref().shape_error() {
+            FileError::Shape(shape)
+        } else if rdr.get_ref().exceeded() {
             FileError::TooLarge {
                 limit: args.max_bytes,
             }
@@ -198,6 +210,13 @@ pub fn produce<R: Read>(
         if !text.is_empty() && caches.text_has_phi(text) {
             problems.push((Column::DenialReasonText, RejectReason::PhiSuspected));
         }
+        // SPEC §2: the code is PHI-checked first, so an SSN there reads `phi_suspected`
+        // rather than a mere `invalid_code`.
+        let code = raw.denial_reason_code.trim();
+        if !code.is_empty() && caches.text_has_phi(code) {
+            problems.retain(|p| *p != (Column::DenialReasonCode, RejectReason::InvalidCode));
+            problems.push((Column::DenialReasonCode, RejectReason::PhiSuspected));
+        }
 
         match valid {
             Some(claim) if problems.is_empty() => {
@@ -213,7 +232,7 @@ pub fn produce<R: Read>(
                     claim.decided_date,
                 );
                 let payer_raw = batch.push_str(claim.payer);
-                let code = claim.denial_reason_code.map(|c| batch.push_str(c));
+                let code = claim.denial_reason_code.map(|c| batch.push_upper(c));
                 let text = claim.denial_reason_text.map(|t| batch.push_str(t));
                 batch.rows.push(Row {
                     payer_raw,
@@ -264,6 +283,28 @@ pub fn produce<R: Read>(
         size_bytes: source.bytes_read(),
         sha256: source.finish(),
     })
+}
+
+/// Judges the head of a file (see `source::read_head`) as `produce` would judge its header:
+/// the shape limits, then the header rules. An empty or incomplete head passes (`produce`
+/// judges those while reading).
+pub fn check_head(head: &[u8], complete: bool, limits: &super::Limits) -> Result<(), FileError> {
+    if !complete {
+        return Ok(());
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(HashingReader::with_shape(head, u64::MAX, limits.shape));
+    let mut record = csv::ByteRecord::new();
+    match rdr.read_byte_record(&mut record) {
+        Ok(true) => read_header(&record).map(drop),
+        Ok(false) => Ok(()),
+        Err(e) => match rdr.get_ref().shape_error() {
+            Some(shape) => Err(FileError::Shape(shape)),
+            None => Err(FileError::from_csv(e)),
+        },
+    }
 }
 
 /// Resolves the header record; a header that is not UTF-8 or holds NUL bytes is not a

@@ -32,7 +32,7 @@ pub struct Tally {
     pub rejected: u64,
     pub warnings: u64,
     pub rejection_lines: u64,
-    by_reason: [u64; 8],
+    by_reason: [u64; RejectReason::ALL.len()],
     by_column: [u64; 8],
     missing: [u64; 3],
     outcomes: [u64; 3],
@@ -69,15 +69,17 @@ impl Tally {
     pub fn rejected_row(&mut self, problems: &[(Column, RejectReason)]) {
         self.rejected += 1;
         self.rejection_lines += problems.len() as u64;
-        let mut reasons = [false; 8];
+        let mut reasons = [false; RejectReason::ALL.len()];
         let mut columns = [false; 8];
         for (c, r) in problems {
             reasons[r.index()] = true;
             columns[c.index()] = true;
         }
-        for i in 0..8 {
-            self.by_reason[i] += u64::from(reasons[i]);
-            self.by_column[i] += u64::from(columns[i]);
+        for (slot, hit) in self.by_reason.iter_mut().zip(reasons) {
+            *slot += u64::from(hit);
+        }
+        for (slot, hit) in self.by_column.iter_mut().zip(columns) {
+            *slot += u64::from(hit);
         }
     }
 

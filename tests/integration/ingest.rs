@@ -146,11 +146,12 @@ fn every_reason_code_is_reported_with_row_column_and_reason_only() {
             ("date_order", 1),
             ("future_date", 1),
             ("invalid_amount", 2),
+            ("invalid_code", 1),
             ("invalid_cpt", 2),
             ("invalid_date", 2),
             ("missing_value", 2),
             ("phi_suspected", 2),
-            ("too_long", 1),
+            ("too_long", 0),
         ]
     );
     assert_eq!(report.rejected_by_column["payer"], 3);
@@ -173,7 +174,7 @@ fn every_reason_code_is_reported_with_row_column_and_reason_only() {
     assert_eq!(line(5), [pair("decided_date", "future_date")]);
     assert_eq!(line(6), [pair("cpt", "invalid_cpt")]);
     assert_eq!(line(7), [pair("allowed_amount", "invalid_amount")]);
-    assert_eq!(line(8), [pair("denial_reason_code", "too_long")]);
+    assert_eq!(line(8), [pair("denial_reason_code", "invalid_code")]);
     assert_eq!(line(9), [pair("denial_reason_text", "phi_suspected")]);
     assert_eq!(line(10), [pair("payer", "phi_suspected")]);
     assert_eq!(line(11).len(), 6, "one line per column and reason");
@@ -520,6 +521,121 @@ fn phi_is_never_stored_anywhere() {
         assert!(!all.contains(needle), "{needle} was stored");
     }
     assert!(all.contains("phi_suspected"));
+}
+
+/// Review 2026-12 rows 1, 2 and 7: record-shape limits end as failed uploads naming the
+/// limit, before anything is stored; PHI in a reason code or a header never reaches a
+/// table, message or report.
+#[test]
+fn hostile_shapes_fail_naming_the_limit() {
+    let f = fixture();
+    let mut wide = HEADER.trim_end().to_owned();
+    for i in 0..100_000 {
+        wide.push_str(&format!(",x{i}"));
+    }
+    wide.push('\n');
+    assert_failed_with(
+        &f,
+        &upload(&f, "wide.csv", wide.as_bytes()),
+        "line 1 has more than the limit of 256 columns",
+    );
+    let mut commas = csv(&["Aetna,99213,2026-01-02,2026-01-10,PAID,,,"]);
+    commas.extend(std::iter::repeat_n(b',', 3_000_000));
+    assert_failed_with(
+        &f,
+        &upload(&f, "commas.csv", &commas),
+        "line 3 has more than the limit of 256 columns",
+    );
+    let mut field = csv(&["Aetna,99213,2026-01-02,2026-01-10,PAID,,,"]);
+    field.extend_from_slice(b"Aetna,99213,2026-01-02,2026-01-10,PAID,,,\"");
+    field.extend(std::iter::repeat_n(b'a', 1_000_000));
+    assert_failed_with(
+        &f,
+        &upload(&f, "field.csv", &field),
+        "starting on line 3 is longer than the limit of 8 KiB",
+    );
+    let mut record = csv(&[]);
+    let cell = "b".repeat(8000);
+    record.extend_from_slice(b"Aetna,99213,2026-01-02,2026-01-10,PAID");
+    for _ in 0..10 {
+        record.extend_from_slice(format!(",{cell}").as_bytes());
+    }
+    assert_failed_with(
+        &f,
+        &upload(&f, "record.csv", &record),
+        "longer than the limit of 64 KiB (PAYERWATCH_MAX_UPLOAD_RECORD_BYTES)",
+    );
+    let mut req = request(f.scope, "narrow.csv");
+    req.limits.shape.max_columns = 8;
+    assert_failed_with(
+        &f,
+        &upload_with(
+            &f,
+            req,
+            &csv(&["Aetna,99213,2026-01-02,2026-01-10,PAID,,,,"]),
+            &IngestOptions::default(),
+        ),
+        "line 2 has more than the limit of 8 columns",
+    );
+    // Blank lines cost constant memory and still count for the row numbers.
+    let mut blank = HEADER.as_bytes().to_vec();
+    blank.extend(std::iter::repeat_n(b'\n', 2_000_000));
+    blank.extend_from_slice(b"Aetna,99213,2026-01-02,2026-01-10,PAID,,,x\n");
+    let out = upload(&f, "blank.csv", &blank);
+    assert_eq!(out.status, UploadStatus::Succeeded, "{:?}", out.message);
+}
+
+#[test]
+fn phi_in_reason_codes_and_headers_is_never_stored_or_shown() {
+    let f = fixture();
+    let body = csv(&[
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,123-45-6789,",
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,(555) 867-5309,",
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,free text,",
+        "Aetna,99213,2026-01-02,2026-01-10,DENIED,,co-16,",
+    ]);
+    let out = upload(&f, "codes.csv", &body);
+    assert_eq!(out.status, UploadStatus::Partial);
+    let rows = rejections(&f, out.upload_id);
+    let got: Vec<(i64, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.0, r.1.as_str(), r.2.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, "denial_reason_code", "phi_suspected"),
+            (3, "denial_reason_code", "phi_suspected"),
+            (4, "denial_reason_code", "invalid_code"),
+        ]
+    );
+    let mut c = f.db.get().expect("conn");
+    let stored: Vec<Option<String>> = claims::list_recent(&mut c, &f.scope, 10)
+        .expect("claims")
+        .into_iter()
+        .map(|r| r.denial_reason_code)
+        .collect();
+    assert_eq!(stored, [Some("CO-16".to_owned())]);
+
+    // A file without a header row: its first data line is judged as the header.
+    let headless = b"Jane Doe 123-45-6789,99213,2026-01-02,2026-01-10,PAID,x,jane@example.org,jane@example.org\n";
+    let out = upload(&f, "headless.csv", headless);
+    let message = out.message.clone().expect("message");
+    assert!(message.contains("columns 7 and 8"), "{message}");
+    for needle in ["123-45", "Jane", "jane@"] {
+        assert!(!message.contains(needle), "{message}");
+    }
+    // Unknown columns that look like PHI are listed by position.
+    let mut named = HEADER.trim_end().to_owned();
+    named.push_str(",SSN 123-45-6789\n");
+    named.push_str("Aetna,99213,2026-01-02,2026-01-10,PAID,,,,x\n");
+    let out = upload(&f, "named.csv", named.as_bytes());
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    let report = stored_report(&f, out.upload_id).expect("report");
+    assert_eq!(
+        report.unknown_columns,
+        ["column 9 (name withheld: possible PHI)"]
+    );
 }
 
 #[test]
