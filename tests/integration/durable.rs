@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
+use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
-use payerwatch::generate::GenOptions;
 
 use crate::common::{TestApp, csrf_token, location, spawn_app};
 
 fn generated(rows: u64, seed: u64) -> Vec<u8> {
     let mut csv = Vec::new();
-    payerwatch::generate::generate(
+    payerwatch::devtools::generate::generate(
         &GenOptions {
             rows,
             seed,
