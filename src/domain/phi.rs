@@ -187,7 +187,9 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             PhiKind::Ssn,
             9,
             false,
-            r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b".into(),
+            // Digit boundaries, not word boundaries: an SSN glued to a word
+            // ("123-45-6789Aetna") is still one (found by the ingest property test).
+            r"(?:^|[^0-9-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4})(?:[^0-9-]|$)".into(),
         ),
         (
             PhiKind::Ssn,
@@ -490,6 +492,8 @@ mod tests {
             "SSN#123 45 6789",
             "social security number is 123456789",
             "id 123456789 (SSN)",
+            "123-45-6789Aetna",
+            "x123-45-6789",
         ] {
             assert_eq!(kind(t), Some(PhiKind::Ssn), "{t}");
         }

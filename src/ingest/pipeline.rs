@@ -16,6 +16,8 @@ use super::mapper::{Caches, GroupId, Mappings};
 use super::report::Tally;
 use super::shape::ShapeLimits;
 use super::source::HashingReader;
+#[cfg(test)]
+use super::{shape::Shape, source};
 use crate::db::repo::ingest::{NewClaimRef, NewRejection};
 use crate::domain::claim::{Column, CptCode, Outcome, RejectReason, validate_row};
 use crate::domain::csv_format::{HeaderMap, resolve_headers};
@@ -325,4 +327,119 @@ fn read_header(record: &csv::ByteRecord) -> Result<HeaderMap, FileError> {
         return Err(FileError::Empty);
     }
     resolve_headers(&names).map_err(FileError::Header)
+}
+
+#[cfg(test)]
+mod properties {
+    //! Random bytes through the reader, the shape limits and the validator: no panic, the
+    //! limits hold on every record that comes out, and a PHI marker planted anywhere never
+    //! leaves in a message, a report or an accepted row.
+    use std::sync::mpsc::sync_channel;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ingest::Limits;
+
+    const MARKER: &str = "123-45-6789";
+
+    fn limits() -> ShapeLimits {
+        ShapeLimits {
+            max_columns: 12,
+            max_record_bytes: 300,
+            max_field_bytes: 80,
+        }
+    }
+
+    /// Runs the producer to the end; returns its result and every batch it sent.
+    fn run(input: &[u8]) -> (Result<Produced, FileError>, Vec<Batch>) {
+        let mappings = Mappings::new(&[], &[]);
+        let args = ProduceArgs {
+            mappings: &mappings,
+            upload_id: 1,
+            today: NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
+            max_bytes: 1 << 20,
+            max_rows: 10_000,
+            shape: limits(),
+        };
+        let (tx, rx) = sync_channel(1_000);
+        let out = produce(input, &args, &tx);
+        drop(tx);
+        (out, rx.into_iter().collect())
+    }
+
+    /// Mostly CSV-ish bytes: separators, quotes, line ends, NUL, BOM, a valid header and row,
+    /// and the PHI marker, mixed with arbitrary bytes.
+    fn hostile() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b",".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\0".to_vec()),
+            Just("\u{feff}".as_bytes().to_vec()),
+            Just(b"payer,cpt,submitted_date,decided_date,outcome,denial_reason_code,denial_reason_text\n".to_vec()),
+            Just(b"Aetna,99213,2026-01-02,2026-01-10,DENIED,CO-16,x\n".to_vec()),
+            Just(MARKER.as_bytes().to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..20),
+        ];
+        proptest::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn any_bytes_end_in_a_result_that_leaks_nothing(input in hostile()) {
+            let (out, batches) = run(&input);
+            let head = source::read_head(&input[..], limits()).expect("in memory");
+            let checked = check_head(&head.0, head.1, &Limits { shape: limits(), ..Limits::default() });
+            match &out {
+                Ok(p) => {
+                    prop_assert!(checked.is_ok(), "head refused but file accepted: {checked:?}");
+                    prop_assert!(!p.unknown_columns.join(",").contains(MARKER));
+                }
+                Err(e) => prop_assert!(!e.to_string().contains(MARKER), "{e}"),
+            }
+            if let Err(e) = &checked {
+                prop_assert!(!e.to_string().contains(MARKER), "{e}");
+            }
+            for b in &batches {
+                prop_assert!(!b.arena.contains(MARKER));
+                for r in &b.rows {
+                    let fields = [Some(&r.payer_raw), r.code.as_ref(), r.text.as_ref()];
+                    for f in fields.into_iter().flatten() {
+                        prop_assert!(f.len() <= limits().max_field_bytes);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn shape_does_not_depend_on_chunking(input in hostile(), chunk in 1usize..64) {
+            let whole = {
+                let mut s = Shape::new(limits());
+                s.feed(&input).map(|()| { s.finish(); s.records() })
+            };
+            let mut s = Shape::new(limits());
+            let mut pieces = Ok(());
+            for c in input.chunks(chunk) {
+                pieces = s.feed(c);
+                if pieces.is_err() { break; }
+            }
+            let pieces = pieces.map(|()| { s.finish(); s.records() });
+            prop_assert_eq!(whole, pieces);
+        }
+
+        #[test]
+        fn any_row_validates_without_panicking(cells in proptest::array::uniform8(".{0,40}")) {
+            let refs: [&str; 8] = std::array::from_fn(|i| cells[i].as_str());
+            let row = crate::domain::claim::RawRow::from_array(refs);
+            let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+            let code = validate_row(&row, today).ok().and_then(|v| v.denial_reason_code);
+            if let Some(code) = code {
+                prop_assert!(crate::domain::claim::is_reason_code(code));
+            }
+        }
+    }
 }
