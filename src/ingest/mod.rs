@@ -16,6 +16,7 @@ pub mod progress;
 pub mod report;
 pub mod shape;
 pub mod source;
+pub mod x12;
 
 use std::io::Read;
 use std::sync::mpsc::sync_channel;
