@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::db::repo::{customers, users};
 use crate::db::{Backend, Db};
 use crate::devtools::generate::{DateStyle, GenOptions};
+use crate::domain::analytics::Product;
 use crate::domain::password;
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, slugify};
@@ -273,12 +274,12 @@ fn create_user_command(settings: &Settings, args: CreateUserArgs) -> anyhow::Res
 
 fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()> {
     let products = if args.products.is_empty() {
-        crate::services::analytics::ALL_PRODUCTS.to_vec()
+        Product::ALL.to_vec()
     } else {
         args.products
             .iter()
             .map(|p| {
-                crate::services::analytics::parse_product(p).ok_or_else(|| {
+                p.parse::<Product>().map_err(|_| {
                     anyhow::anyhow!(
                         "unknown product '{p}': use drift_watch, denial_scope or delay_guard"
                     )
@@ -324,7 +325,7 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
                 Ok(s) => println!(
                     "{} {}: run {} ({} mode) as of {} — {} rows, {} groups ({} insufficient), {} events ({} new); sound would raise {}, compat {}",
                     customer.slug,
-                    crate::services::analytics::product_label(s.product),
+                    crate::domain::alerts::source_label(s.product),
                     s.run_id,
                     s.mode,
                     s.as_of.map_or_else(|| "—".to_string(), |d| d.to_string()),
@@ -338,11 +339,7 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
                 ),
                 Err(err) => {
                     failures += 1;
-                    eprintln!(
-                        "{} {}: failed: {err}",
-                        customer.slug,
-                        crate::services::analytics::product_str(*product)
-                    );
+                    eprintln!("{} {}: failed: {err}", customer.slug, product.as_str());
                 }
             }
         }
@@ -444,7 +441,7 @@ fn import_command(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
             match run {
                 Ok(r) => println!(
                     "{}: run {} — {} finding(s), {} new",
-                    crate::services::analytics::product_label(r.product),
+                    crate::domain::alerts::source_label(r.product),
                     r.run_id,
                     r.events_found,
                     r.events_created
@@ -683,7 +680,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         match run {
             Ok(r) => println!(
                 "  {}: {} finding(s)",
-                crate::services::analytics::product_label(r.product),
+                crate::domain::alerts::source_label(r.product),
                 r.events_found
             ),
             Err(err) => println!("  analytics failed: {err}"),

@@ -9,6 +9,22 @@
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::analytics::{Direction, Product};
+
+/// The product name of data-quality alerts (uploads scoring under the rule's threshold).
+pub const DATA_QUALITY: &str = "data_quality";
+/// The kind of data-quality alerts.
+pub const QUALITY_KIND: &str = "quality_score";
+
+/// What raised an alert, as people read it: a product's name, or "Data quality".
+pub fn source_label(product: &str) -> &'static str {
+    match product.parse::<Product>() {
+        Ok(p) if p.as_str() == product => p.label(),
+        _ if product == DATA_QUALITY => "Data quality",
+        _ => "Analytics",
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
@@ -106,7 +122,7 @@ impl Default for RuleSpec {
             cpt_group: None,
             product: None,
             kind: None,
-            direction: Some("worse".into()),
+            direction: Some(Direction::Worse.as_str().into()),
             metric: Metric::Severity,
             comparison: Comparison::Gte,
             threshold: 0.7,

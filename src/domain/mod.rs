@@ -7,6 +7,7 @@ pub mod claim;
 pub mod csv_format;
 pub mod mapping;
 pub mod mapping_table;
+pub mod names;
 pub mod password;
 pub mod phi;
 pub mod roles;

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
 use crate::db::repo::alerts::AlertEvent;
-use crate::services::analytics::product_label;
+use crate::domain::alerts::source_label;
 
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -33,7 +33,7 @@ fn number(v: &Value, key: &str) -> Option<f64> {
 
 /// "0.11 → 0.45" style change line from the evidence, in the kind's unit.
 fn change_line(alert: &AlertEvent, evidence: &Value) -> String {
-    if alert.product == crate::services::analytics::alerting::DATA_QUALITY {
+    if alert.product == crate::domain::alerts::DATA_QUALITY {
         return match number(evidence, "quality_score") {
             Some(score) => format!("quality score {score:.2} (below 90)"),
             None => "quality score below 90".to_string(),
@@ -70,7 +70,7 @@ pub fn for_alert(
     sent_at: NaiveDateTime,
 ) -> Message {
     let evidence: Value = serde_json::from_str(&alert.payload_json).unwrap_or(Value::Null);
-    let product = product_label(&alert.product);
+    let product = source_label(&alert.product);
     let url = alert_url(public_url, alert.id);
     let group = if alert.cpt_group.is_empty() {
         "all groups".to_string()

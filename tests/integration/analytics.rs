@@ -27,7 +27,7 @@ fn events(
 ) -> Vec<repo::DriftEvent> {
     let mut conn = app.db.get().expect("conn");
     let filter = EventFilter {
-        products: vec![product.to_string()],
+        products: vec![product.parse().expect("a product")],
         ..EventFilter::default()
     };
     repo::list_events(&mut conn, scope, &filter, 1, 500)

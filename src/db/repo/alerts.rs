@@ -129,8 +129,8 @@ pub fn ensure_default_rules(
         .values((
             alert_rules::customer_id.eq(scope.id()),
             alert_rules::name.eq(name),
-            alert_rules::product.eq(Some(crate::services::analytics::alerting::DATA_QUALITY)),
-            alert_rules::kind.eq(Some(crate::services::analytics::alerting::QUALITY_KIND)),
+            alert_rules::product.eq(Some(crate::domain::alerts::DATA_QUALITY)),
+            alert_rules::kind.eq(Some(crate::domain::alerts::QUALITY_KIND)),
             alert_rules::metric.eq(Metric::QualityScore.as_str()),
             alert_rules::comparison.eq(Comparison::Lt.as_str()),
             alert_rules::threshold.eq(threshold),

@@ -8,6 +8,7 @@ use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
 
 use crate::db::schema::{claim_records, customers, drift_events, report_runs};
 use crate::db::{DbConnection, DbError};
+use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
 
@@ -616,11 +617,11 @@ pub fn previous_occurrence(
 
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    pub products: Vec<String>,
+    pub products: Vec<Product>,
     pub payer: Option<String>,
     pub cpt_group: Option<String>,
-    pub kind: Option<String>,
-    pub direction: Option<String>,
+    pub kind: Option<FindingKind>,
+    pub direction: Option<Direction>,
     pub min_severity: Option<f64>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
@@ -634,7 +635,8 @@ fn filtered<'a>(
         .filter(drift_events::customer_id.eq(scope.id()))
         .into_boxed();
     if !filter.products.is_empty() {
-        query = query.filter(drift_events::product.eq_any(&filter.products));
+        let products: Vec<&str> = filter.products.iter().map(|p| p.as_str()).collect();
+        query = query.filter(drift_events::product.eq_any(products));
     }
     if let Some(payer) = &filter.payer {
         query = query.filter(drift_events::payer.eq(payer));
@@ -642,11 +644,11 @@ fn filtered<'a>(
     if let Some(group) = &filter.cpt_group {
         query = query.filter(drift_events::cpt_group.eq(group));
     }
-    if let Some(kind) = &filter.kind {
-        query = query.filter(drift_events::kind.eq(kind));
+    if let Some(kind) = filter.kind {
+        query = query.filter(drift_events::kind.eq(kind.as_str()));
     }
-    if let Some(direction) = &filter.direction {
-        query = query.filter(drift_events::direction.eq(direction));
+    if let Some(direction) = filter.direction {
+        query = query.filter(drift_events::direction.eq(direction.as_str()));
     }
     if let Some(min) = filter.min_severity {
         query = query.filter(drift_events::severity.ge(min));
@@ -738,7 +740,7 @@ pub fn top_recent_events(
     Ok(drift_events::table
         .filter(drift_events::customer_id.eq(scope.id()))
         .filter(drift_events::current_end.ge(latest - chrono::Duration::days(7)))
-        .filter(drift_events::direction.eq("worse"))
+        .filter(drift_events::direction.eq(Direction::Worse.as_str()))
         .order((drift_events::severity.desc(), drift_events::id.desc()))
         .limit(limit)
         .select(DriftEvent::as_select())

@@ -52,15 +52,7 @@ impl Default for DelaySettings {
 
 /// Severity by shift: ≥ 10 d critical, ≥ 7 high, ≥ 4 medium, else low.
 fn shift_tier(shift: f64) -> SeverityLabel {
-    if shift >= 10.0 {
-        SeverityLabel::Critical
-    } else if shift >= 7.0 {
-        SeverityLabel::High
-    } else if shift >= 4.0 {
-        SeverityLabel::Medium
-    } else {
-        SeverityLabel::Low
-    }
+    SeverityLabel::tier(shift, [4.0, 7.0, 10.0])
 }
 
 fn split_by_volume(

@@ -86,15 +86,7 @@ impl Default for DenialSettings {
 /// ANALYTICS.md gives these tiers for dollars; sound mode uses them for every DenialScope
 /// ratio so one scale reads the same across its signals.
 fn ratio_tier(ratio: f64) -> SeverityLabel {
-    if ratio >= 3.0 {
-        SeverityLabel::Critical
-    } else if ratio >= 2.0 {
-        SeverityLabel::High
-    } else if ratio >= 1.5 {
-        SeverityLabel::Medium
-    } else {
-        SeverityLabel::Low
-    }
+    SeverityLabel::tier(ratio, [1.5, 2.0, 3.0])
 }
 
 fn cents_to_dollars(cents: i64) -> f64 {

@@ -2,8 +2,11 @@
 //! its evidence, stored as JSON), `RunOutcome` (one run's findings and its insufficient
 //! groups), and the BH step that turns a family of p-values into q-values and significance.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
+use crate::domain::names::UnknownName;
 use crate::domain::stats::{Interval, SeverityLabel, TestMethod, benjamini_hochberg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,12 +17,94 @@ pub enum Product {
     DelayGuard,
 }
 
+impl Product {
+    pub const ALL: [Product; 3] = [Self::DriftWatch, Self::DenialScope, Self::DelayGuard];
+
+    /// The stored name (report runs, drift events, alert rules, CLI `--product`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DriftWatch => "drift_watch",
+            Self::DenialScope => "denial_scope",
+            Self::DelayGuard => "delay_guard",
+        }
+    }
+
+    /// The product's name as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::DriftWatch => "DriftWatch",
+            Self::DenialScope => "DenialScope",
+            Self::DelayGuard => "DelayGuard",
+        }
+    }
+
+    /// The kinds of finding this product raises, in the order its page offers them.
+    pub fn kinds(self) -> &'static [FindingKind] {
+        use FindingKind::*;
+        match self {
+            Self::DriftWatch => &[DenialRate, DecisionTime],
+            Self::DenialScope => &[
+                NewReason,
+                ReasonShareSpike,
+                VolumeSpike,
+                DollarsSpike,
+                NewDenialReason,
+                DenialRateSpike,
+                DenialVolumeSpike,
+                DenialDollarsSpike,
+            ],
+            Self::DelayGuard => &[Slowdown, Trend],
+        }
+    }
+}
+
+/// Accepts the stored name and the spellings people type on the command line and in rule
+/// forms (`DriftWatch`, `drift-watch`, `drift`, `denials`, `delays`).
+impl FromStr for Product {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
+            "drift_watch" | "driftwatch" | "drift" => Ok(Self::DriftWatch),
+            "denial_scope" | "denialscope" | "denials" => Ok(Self::DenialScope),
+            "delay_guard" | "delayguard" | "delays" => Ok(Self::DelayGuard),
+            _ => Err(UnknownName::new("product", s)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     #[default]
     Sound,
     Compat,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sound => "sound",
+            Self::Compat => "compat",
+        }
+    }
+}
+
+impl FromStr for Mode {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "sound" => Ok(Self::Sound),
+            "compat" => Ok(Self::Compat),
+            _ => Err(UnknownName::new("mode", s)),
+        }
+    }
 }
 
 /// Which claim date puts a claim into a window.
@@ -65,6 +150,44 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    pub const ALL: [FindingKind; 12] = [
+        Self::DenialRate,
+        Self::DecisionTime,
+        Self::NewReason,
+        Self::ReasonShareSpike,
+        Self::VolumeSpike,
+        Self::DollarsSpike,
+        Self::NewDenialReason,
+        Self::DenialRateSpike,
+        Self::DenialVolumeSpike,
+        Self::DenialDollarsSpike,
+        Self::Slowdown,
+        Self::Trend,
+    ];
+
+    /// Whether the finding compares rates (shares of claims) rather than days.
+    pub fn is_rate(self) -> bool {
+        !matches!(self, Self::DecisionTime | Self::Slowdown | Self::Trend)
+    }
+
+    /// The kind as people read it ("denial rate", "reason share spike").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::DenialRate => "denial rate",
+            Self::DecisionTime => "decision time",
+            Self::NewReason => "new reason",
+            Self::ReasonShareSpike => "reason share spike",
+            Self::VolumeSpike => "volume spike",
+            Self::DollarsSpike => "dollars spike",
+            Self::NewDenialReason => "new denial reason",
+            Self::DenialRateSpike => "denial rate spike",
+            Self::DenialVolumeSpike => "denial volume spike",
+            Self::DenialDollarsSpike => "denial dollars spike",
+            Self::Slowdown => "slowdown",
+            Self::Trend => "trend",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::DenialRate => "denial_rate",
@@ -83,6 +206,17 @@ impl FindingKind {
     }
 }
 
+impl FromStr for FindingKind {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| UnknownName::new("finding kind", s))
+    }
+}
+
 /// `Worse` = more denials, more days, more volume or dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,11 +226,35 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The stored name, which is also how pages show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Worse => "worse",
+            Self::Better => "better",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        self.as_str()
+    }
+
     pub fn of_delta(delta: f64) -> Self {
         if delta > 0.0 {
             Self::Worse
         } else {
             Self::Better
+        }
+    }
+}
+
+impl FromStr for Direction {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "worse" => Ok(Self::Worse),
+            "better" => Ok(Self::Better),
+            _ => Err(UnknownName::new("direction", s)),
         }
     }
 }
@@ -240,5 +398,47 @@ pub(crate) fn apply_fdr(
         finding.q_value = Some(q);
         finding.confidence = Some(1.0 - q);
         finding.significant = q <= fdr_level && passes_floor(finding);
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_back_to_its_variant() {
+        for p in Product::ALL {
+            assert_eq!(p.as_str().parse::<Product>(), Ok(p));
+            assert_eq!(p.label().parse::<Product>(), Ok(p));
+            assert!(p.kinds().iter().all(|k| FindingKind::ALL.contains(k)));
+        }
+        for k in FindingKind::ALL {
+            assert_eq!(k.as_str().parse::<FindingKind>(), Ok(k));
+            // Each kind belongs to exactly one product's page.
+            let owners = Product::ALL
+                .iter()
+                .filter(|p| p.kinds().contains(&k))
+                .count();
+            assert_eq!(owners, 1, "{k:?}");
+        }
+        for d in [Direction::Worse, Direction::Better] {
+            assert_eq!(d.as_str().parse::<Direction>(), Ok(d));
+        }
+        for m in [Mode::Sound, Mode::Compat] {
+            assert_eq!(m.as_str().parse::<Mode>(), Ok(m));
+        }
+        assert_eq!("denials".parse::<Product>(), Ok(Product::DenialScope));
+        assert!("drop table".parse::<FindingKind>().is_err());
+        assert!("up".parse::<Direction>().is_err());
+    }
+
+    #[test]
+    fn stored_names_match_the_serde_names() {
+        for k in FindingKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for p in Product::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
     }
 }

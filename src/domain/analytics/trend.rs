@@ -160,15 +160,7 @@ fn assess(
 
 /// Sound: ≥ 14 d critical, ≥ 10 high, ≥ 7 medium, else low.
 fn rise_tier(rise: f64) -> SeverityLabel {
-    if rise >= 14.0 {
-        SeverityLabel::Critical
-    } else if rise >= 10.0 {
-        SeverityLabel::High
-    } else if rise >= 7.0 {
-        SeverityLabel::Medium
-    } else {
-        SeverityLabel::Low
-    }
+    SeverityLabel::tier(rise, [7.0, 10.0, 14.0])
 }
 
 /// The old trend confidence: `0.7 · min(1, claims / (weeks · 30))`, with no completeness

@@ -13,10 +13,7 @@ use crate::domain::alerts::{Decision, FindingFacts, NOISE_WINDOW_DAYS, decide, r
 use crate::domain::tenant::TenantScope;
 use crate::observability::metrics;
 
-/// The product name of data-quality alerts (uploads scoring under the rule's threshold).
-pub const DATA_QUALITY: &str = "data_quality";
-/// The kind of data-quality alerts.
-pub const QUALITY_KIND: &str = "quality_score";
+pub use crate::domain::alerts::{DATA_QUALITY, QUALITY_KIND};
 
 /// A rule's channels: `""` = every enabled channel of the tenant (the default, so a
 /// channel added later is used at once), `"none"` = the alert page only, else a comma-

@@ -17,52 +17,8 @@ use crate::db::repo::analytics::{self as repo, NewDriftEvent, RunResult};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::analytics::windows::{self, Window, WindowPair};
 use crate::domain::analytics::{Finding, Mode, Product, RunOutcome};
+use crate::domain::stats::SeverityLabel;
 use crate::domain::tenant::TenantScope;
-
-pub const ALL_PRODUCTS: [Product; 3] = [
-    Product::DriftWatch,
-    Product::DenialScope,
-    Product::DelayGuard,
-];
-
-pub fn product_str(product: Product) -> &'static str {
-    match product {
-        Product::DriftWatch => "drift_watch",
-        Product::DenialScope => "denial_scope",
-        Product::DelayGuard => "delay_guard",
-    }
-}
-
-pub fn product_label(product: &str) -> &'static str {
-    match product {
-        "drift_watch" => "DriftWatch",
-        "denial_scope" => "DenialScope",
-        "delay_guard" => "DelayGuard",
-        crate::services::analytics::alerting::DATA_QUALITY => "Data quality",
-        _ => "Analytics",
-    }
-}
-
-pub fn parse_product(s: &str) -> Option<Product> {
-    match s
-        .trim()
-        .to_ascii_lowercase()
-        .replace(['-', ' '], "_")
-        .as_str()
-    {
-        "drift_watch" | "driftwatch" | "drift" => Some(Product::DriftWatch),
-        "denial_scope" | "denialscope" | "denials" => Some(Product::DenialScope),
-        "delay_guard" | "delayguard" | "delays" => Some(Product::DelayGuard),
-        _ => None,
-    }
-}
-
-pub fn mode_str(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Sound => "sound",
-        Mode::Compat => "compat",
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -99,26 +55,24 @@ pub fn run(
     trigger: &str,
 ) -> Result<RunSummary, ReportError> {
     let mut conn = db.get()?;
-    let mode = match repo::analytics_mode(&mut conn, scope)?.as_str() {
-        "compat" => Mode::Compat,
-        _ => Mode::Sound,
-    };
-    let parameters = serde_json::json!({ "as_of": as_of, "mode": mode_str(mode) }).to_string();
+    // An unknown stored mode falls back to the recommended one.
+    let mode = repo::analytics_mode(&mut conn, scope)?
+        .parse::<Mode>()
+        .unwrap_or_default();
+    let parameters = serde_json::json!({ "as_of": as_of, "mode": mode.as_str() }).to_string();
     let run_id = db
         .write_blocking(|c| {
             repo::start_run(
                 c,
                 scope,
-                product_str(product),
-                mode_str(mode),
+                product.as_str(),
+                mode.as_str(),
                 trigger,
                 &parameters,
             )
         })
         .map_err(|e| match e {
-            DbError::Duplicate(_) => {
-                ReportError::AlreadyRunning(product_label(product_str(product)))
-            }
+            DbError::Duplicate(_) => ReportError::AlreadyRunning(product.label()),
             other => ReportError::Db(other),
         })?;
     match compute_and_store(db, &mut conn, scope, product, mode, as_of, run_id) {
@@ -209,7 +163,7 @@ fn compute_and_store(
                 // Alerts only for new keys, or when a continuing finding got more severe.
                 let escalated = previous
                     .as_ref()
-                    .is_none_or(|(_, label)| label_rank(&event.severity_label) > label_rank(label));
+                    .is_none_or(|(_, label)| severity(&event.severity_label) > severity(label));
                 if escalated {
                     alerting::raise_alerts(c, scope, event_id, &event, now)?;
                 }
@@ -233,8 +187,8 @@ fn compute_and_store(
     })?;
     Ok(RunSummary {
         run_id,
-        product: product_str(product),
-        mode: mode_str(mode),
+        product: product.as_str(),
+        mode: mode.as_str(),
         as_of: Some(as_of),
         rows_scanned: chosen.rows_scanned,
         groups_considered: chosen.outcome.groups_considered,
@@ -308,20 +262,11 @@ fn evaluate_both(
     })
 }
 
-fn label_rank(label: &str) -> u8 {
-    match label {
-        "critical" => 3,
-        "high" => 2,
-        "medium" => 1,
-        _ => 0,
-    }
-}
-
 fn empty_summary(run_id: i64, product: Product, mode: Mode) -> RunSummary {
     RunSummary {
         run_id,
-        product: product_str(product),
-        mode: mode_str(mode),
+        product: product.as_str(),
+        mode: mode.as_str(),
         as_of: None,
         rows_scanned: 0,
         groups_considered: 0,
@@ -368,16 +313,12 @@ fn to_event(
     NewDriftEvent {
         customer_id: scope.id(),
         run_id,
-        product: product_str(f.product).to_string(),
-        mode: mode_str(f.mode).to_string(),
+        product: f.product.as_str().to_string(),
+        mode: f.mode.as_str().to_string(),
         kind: f.kind.as_str().to_string(),
         payer: f.payer.clone(),
         cpt_group: f.group.clone(),
-        direction: match f.direction {
-            crate::domain::analytics::Direction::Worse => "worse",
-            crate::domain::analytics::Direction::Better => "better",
-        }
-        .to_string(),
+        direction: f.direction.as_str().to_string(),
         baseline_value: f.baseline_value,
         current_value: f.current_value,
         delta: f.delta,
@@ -408,8 +349,13 @@ pub fn run_all(
     as_of: Option<NaiveDate>,
     trigger: &str,
 ) -> Vec<Result<RunSummary, ReportError>> {
-    ALL_PRODUCTS
+    Product::ALL
         .iter()
         .map(|p| run(db, scope, *p, as_of, trigger))
         .collect()
+}
+
+/// A stored severity label; an unknown one ranks as the lowest.
+fn severity(label: &str) -> SeverityLabel {
+    label.parse().unwrap_or(SeverityLabel::Low)
 }

@@ -12,9 +12,12 @@ use super::findings::view::{self as findings, EventView};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::analytics;
 use crate::db::repo::deliveries;
+use crate::domain::alerts::DATA_QUALITY;
 use crate::domain::alerts::Suppression;
+use crate::domain::analytics::Product;
 use crate::domain::phi;
 use crate::domain::roles::Role;
+use crate::domain::stats::SeverityLabel;
 use crate::web::auth::{self, CurrentUser, audit_user_action};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -23,8 +26,6 @@ use crate::web::view::render::render;
 
 const PER_PAGE: i64 = 25;
 const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
-const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
-const PRODUCTS: [&str; 4] = ["drift_watch", "denial_scope", "delay_guard", "data_quality"];
 
 struct AlertRow {
     id: i64,
@@ -72,11 +73,41 @@ fn pick(
     }
 }
 
+/// A named value parsed into its domain type and stored by its canonical name.
+fn parse_named<T: std::str::FromStr>(
+    raw: &HashMap<String, String>,
+    name: &str,
+    expected: &str,
+    as_str: fn(T) -> &'static str,
+) -> Result<Option<String>, AppError> {
+    match raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<T>()
+            .map(|t| Some(as_str(t).to_string()))
+            .map_err(|_| bad(name, expected)),
+    }
+}
+
 fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> {
+    let product = match raw.get("product").map(|v| v.trim()) {
+        Some(DATA_QUALITY) => Some(DATA_QUALITY.to_string()),
+        _ => parse_named(
+            raw,
+            "product",
+            "one of drift_watch, denial_scope, delay_guard, data_quality",
+            Product::as_str,
+        )?,
+    };
     Ok(AlertFilter {
         status: pick(raw, "status", &STATUSES)?,
-        severity: pick(raw, "severity", &SEVERITIES)?,
-        product: pick(raw, "product", &PRODUCTS)?,
+        severity: parse_named(
+            raw,
+            "severity",
+            "one of low, medium, high, critical",
+            SeverityLabel::as_str,
+        )?,
+        product,
         payer: raw
             .get("payer")
             .map(|p| p.trim().to_string())
@@ -164,7 +195,7 @@ fn row(a: &AlertWithStatus) -> AlertRow {
     AlertRow {
         id: a.alert.id,
         title: a.alert.title.clone(),
-        product: crate::services::analytics::product_label(&a.alert.product),
+        product: crate::domain::alerts::source_label(&a.alert.product),
         severity_label: a.alert.severity_label.clone(),
         severity_class: findings::severity_class(&a.alert.severity_label),
         status: a.status.clone(),

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::domain::analytics::Product;
 use crate::web::auth::CurrentUser;
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -94,11 +95,11 @@ pub async fn overview(
         .map(|e| {
             let view = crate::web::handlers::findings::view::view(e, String::new());
             TopFinding {
-                product: crate::services::analytics::product_label(&e.product),
-                href: match e.product.as_str() {
-                    "denial_scope" => "/portal/denials",
-                    "delay_guard" => "/portal/delays",
-                    _ => "/portal/drift",
+                product: crate::domain::alerts::source_label(&e.product),
+                href: match e.product.parse::<Product>() {
+                    Ok(Product::DenialScope) => "/portal/denials",
+                    Ok(Product::DelayGuard) => "/portal/delays",
+                    Ok(Product::DriftWatch) | Err(_) => "/portal/drift",
                 },
                 subject: if e.cpt_group.is_empty() {
                     e.payer.clone()

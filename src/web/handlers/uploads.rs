@@ -340,7 +340,7 @@ pub async fn detail(
             .iter()
             .map(|r| {
                 (
-                    crate::services::analytics::product_label(&r.product).to_string(),
+                    crate::domain::alerts::source_label(&r.product).to_string(),
                     r.status.clone(),
                     r.events_created,
                 )

@@ -9,7 +9,7 @@ use askama::Template;
 
 use super::view::{self as findings, EventView, Filters, PER_PAGE};
 use crate::db::repo::analytics::{self as repo, ReportRun};
-use crate::services::analytics::product_label;
+use crate::domain::analytics::{FindingKind, Product};
 use crate::web::auth::CurrentUser;
 use crate::web::caches::facets::{EventsPage, Facets};
 use crate::web::errors::AppError;
@@ -17,51 +17,34 @@ use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
 
-pub const DRIFT_KINDS: &[&str] = &["denial_rate", "decision_time"];
-pub const DENIAL_KINDS: &[&str] = &[
-    "new_reason",
-    "reason_share_spike",
-    "volume_spike",
-    "dollars_spike",
-    "new_denial_reason",
-    "denial_rate_spike",
-    "denial_volume_spike",
-    "denial_dollars_spike",
-];
-pub const DELAY_KINDS: &[&str] = &["slowdown", "trend"];
-
 struct PageSpec {
-    product: &'static str,
+    product: Product,
     path: &'static str,
     title: &'static str,
     intro: &'static str,
     group_label: &'static str,
-    kinds: &'static [&'static str],
 }
 
 const DRIFT: PageSpec = PageSpec {
-    product: "drift_watch",
+    product: Product::DriftWatch,
     path: "/portal/drift",
     title: "Drift",
     intro: "Denial rates and decision times per payer × CPT group: the last 14 days against the 90 days before.",
     group_label: "CPT group",
-    kinds: DRIFT_KINDS,
 };
 const DENIALS: PageSpec = PageSpec {
-    product: "denial_scope",
+    product: Product::DenialScope,
     path: "/portal/denials",
     title: "Denials",
     intro: "Denial reasons per payer: the last 7 days against the 21 days before, per day.",
     group_label: "Reason",
-    kinds: DENIAL_KINDS,
 };
 const DELAYS: PageSpec = PageSpec {
-    product: "delay_guard",
+    product: Product::DelayGuard,
     path: "/portal/delays",
     title: "Delays",
     intro: "Days from submission to decision per payer: the last 14 days against the 60 days before, and the 4-week trend.",
     group_label: "",
-    kinds: DELAY_KINDS,
 };
 
 #[derive(Template)]
@@ -72,7 +55,7 @@ struct FindingsPage {
     intro: &'static str,
     path: &'static str,
     group_label: &'static str,
-    kinds: &'static [&'static str],
+    kinds: &'static [FindingKind],
     payers: Vec<String>,
     groups: Vec<String>,
     events: Arc<Vec<EventView>>,
@@ -117,31 +100,37 @@ async fn findings_page(
     query: HashMap<String, String>,
     spec: &'static PageSpec,
 ) -> Result<HttpResponse, AppError> {
-    let filters = findings::parse_filters(query, spec.product, spec.kinds)?;
+    let filters = findings::parse_filters(query, spec.product)?;
     let scope = user.scope();
     let filter = filters.filter.clone();
     let page = filters.page;
     let cache = state.chart_cache.clone();
     let facet_cache = state.facet_cache.clone();
-    let page_key = (scope.id(), spec.product, filters.query_string(), page);
+    let page_key = (
+        scope.id(),
+        spec.product.as_str(),
+        filters.query_string(),
+        page,
+    );
     // One blocking hop for the whole page. What it reads from runs and events comes from
     // the facet cache while no run has started or finished (events only change then).
     let (events, facets) = state
         .db
         .run(move |conn| {
             let run_generation = repo::run_generation(conn, &scope)?;
-            let facets = match facet_cache.get(scope.id(), spec.product, run_generation) {
+            let facets = match facet_cache.get(scope.id(), spec.product.as_str(), run_generation) {
                 Some(facets) => facets,
                 None => {
-                    let (payers, groups) = repo::event_facets(conn, &scope, &[spec.product])?;
+                    let (payers, groups) =
+                        repo::event_facets(conn, &scope, &[spec.product.as_str()])?;
                     let facets = Arc::new(Facets {
                         payers,
                         groups,
-                        last_run: repo::latest_run_of(conn, &scope, spec.product)?,
+                        last_run: repo::latest_run_of(conn, &scope, spec.product.as_str())?,
                     });
                     facet_cache.put(
                         scope.id(),
-                        spec.product,
+                        spec.product.as_str(),
                         run_generation,
                         Arc::clone(&facets),
                     );
@@ -208,7 +197,7 @@ async fn findings_page(
         intro: spec.intro,
         path: spec.path,
         group_label: spec.group_label,
-        kinds: spec.kinds,
+        kinds: spec.product.kinds(),
         payers: facets.payers.clone(),
         groups: facets.groups.clone(),
         query: filters.query_string(),
@@ -246,10 +235,6 @@ pub async fn delays(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     findings_page(state, user, query.into_inner(), &DELAYS).await
-}
-
-pub fn label(product: &str) -> &'static str {
-    product_label(product)
 }
 
 /// The columns of ANALYTICS.md § Exports.
@@ -302,7 +287,7 @@ async fn findings_csv(
     spec: &'static PageSpec,
 ) -> Result<HttpResponse, AppError> {
     use crate::web::view::csv_export::{Cell, CsvExport};
-    let filters = findings::parse_filters(query, spec.product, spec.kinds)?;
+    let filters = findings::parse_filters(query, spec.product)?;
     let scope = user.scope();
     let filter = filters.filter.clone();
     let events = state
@@ -362,9 +347,9 @@ async fn findings_csv(
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     let (action, file) = match spec.product {
-        "denial_scope" => ("export.denials_csv", "denials.csv"),
-        "delay_guard" => ("export.delays_csv", "delays.csv"),
-        _ => ("export.drift_csv", "drift.csv"),
+        Product::DriftWatch => ("export.drift_csv", "drift.csv"),
+        Product::DenialScope => ("export.denials_csv", "denials.csv"),
+        Product::DelayGuard => ("export.delays_csv", "delays.csv"),
     };
     crate::web::auth::audit_user_action(&state, &req, &user, action, None, &[]).await?;
     Ok(HttpResponse::Ok()

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use crate::db::repo::analytics::{DailyRow, DriftEvent, EventFilter};
+use crate::domain::analytics::{Direction, FindingKind, Product};
+use crate::domain::stats::SeverityLabel;
 use crate::web::errors::AppError;
 use crate::web::errors::url_encode;
 use crate::web::view::charts::{self, ChartSpec, Point};
@@ -41,14 +43,12 @@ fn text(raw: &HashMap<String, String>, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Severity threshold from a label or a number between 0 and 1.
+/// Severity threshold from a label (its band's floor) or a number between 0 and 1.
 pub fn parse_min_severity(value: &str) -> Option<f64> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "low" => Some(0.0),
-        "medium" => Some(0.4),
-        "high" => Some(0.7),
-        "critical" => Some(0.9),
-        other => other
+    match value.parse::<SeverityLabel>() {
+        Ok(label) => Some(label.floor()),
+        Err(_) => value
+            .trim()
             .parse::<f64>()
             .ok()
             .filter(|v| (0.0..=1.0).contains(v)),
@@ -56,24 +56,24 @@ pub fn parse_min_severity(value: &str) -> Option<f64> {
 }
 
 /// Validates the query string of a findings page.
-pub fn parse_filters(
-    raw: HashMap<String, String>,
-    product: &str,
-    kinds: &[&str],
-) -> Result<Filters, AppError> {
-    let kind = text(&raw, "kind");
-    if let Some(k) = &kind
-        && !kinds.contains(&k.as_str())
-    {
-        return Err(bad("kind", &format!("one of {}", kinds.join(", "))));
-    }
-    let direction = text(&raw, "direction");
-    if let Some(d) = &direction
-        && d != "worse"
-        && d != "better"
-    {
-        return Err(bad("direction", "worse or better"));
-    }
+pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<Filters, AppError> {
+    let kinds = product.kinds();
+    let kind = match text(&raw, "kind") {
+        None => None,
+        Some(k) => Some(
+            k.parse::<FindingKind>()
+                .ok()
+                .filter(|k| kinds.contains(k))
+                .ok_or_else(|| {
+                    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                    bad("kind", &format!("one of {}", names.join(", ")))
+                })?,
+        ),
+    };
+    let direction = text(&raw, "direction")
+        .map(|d| d.parse::<Direction>())
+        .transpose()
+        .map_err(|_| bad("direction", "worse or better"))?;
     let min_severity = match text(&raw, "min_severity") {
         None => None,
         Some(v) => Some(parse_min_severity(&v).ok_or_else(|| {
@@ -100,7 +100,7 @@ pub fn parse_filters(
     };
     Ok(Filters {
         filter: EventFilter {
-            products: vec![product.to_string()],
+            products: vec![product],
             payer: text(&raw, "payer"),
             cpt_group: text(&raw, "cpt_group"),
             kind,
@@ -135,8 +135,17 @@ impl Filters {
     }
 }
 
+/// Whether a stored kind compares rates; an unknown one is shown as a rate.
 pub fn is_rate_kind(kind: &str) -> bool {
-    !matches!(kind, "decision_time" | "slowdown" | "trend")
+    kind.parse::<FindingKind>()
+        .ok()
+        .is_none_or(FindingKind::is_rate)
+}
+
+/// A stored kind as people read it.
+fn kind_label(kind: &str) -> String {
+    kind.parse::<FindingKind>()
+        .map_or_else(|_| kind.replace('_', " "), |k| k.label().to_string())
 }
 
 pub fn percent(v: f64) -> String {
@@ -171,12 +180,13 @@ pub struct EventView {
     pub chart_svg: String,
 }
 
+/// The badge colour of a stored severity label (an unknown one reads as low).
 pub fn severity_class(label: &str) -> &'static str {
-    match label {
-        "critical" => "badge-critical",
-        "high" => "badge-bad",
-        "medium" => "badge-warn",
-        _ => "badge-info",
+    match label.parse::<SeverityLabel>() {
+        Ok(SeverityLabel::Critical) => "badge-critical",
+        Ok(SeverityLabel::High) => "badge-bad",
+        Ok(SeverityLabel::Medium) => "badge-warn",
+        Ok(SeverityLabel::Low) | Err(_) => "badge-info",
     }
 }
 
@@ -216,7 +226,7 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
         payer: event.payer.clone(),
         group: event.cpt_group.clone(),
         kind: event.kind.clone(),
-        kind_label: event.kind.replace('_', " "),
+        kind_label: kind_label(&event.kind),
         direction: event.direction.clone(),
         severity_label: event.severity_label.clone(),
         severity_class: severity_class(&event.severity_label),
@@ -321,7 +331,6 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        let kinds = ["denial_rate", "decision_time"];
         for (name, value) in [
             ("from", "yesterday"),
             ("to", "2026-13-01"),
@@ -330,16 +339,17 @@ mod tests {
             ("min_severity", "huge"),
             ("kind", "drop table"),
             ("direction", "up"),
+            // A kind of another product's page.
+            ("kind", "slowdown"),
         ] {
-            let err = parse_filters(raw(&[(name, value)]), "drift_watch", &kinds)
+            let err = parse_filters(raw(&[(name, value)]), Product::DriftWatch)
                 .err()
                 .expect("refused");
             assert!(err.to_string().contains(name), "{name}: {err}");
         }
         let err = parse_filters(
             raw(&[("from", "2026-11-02"), ("to", "2026-11-01")]),
-            "drift_watch",
-            &kinds,
+            Product::DriftWatch,
         )
         .err()
         .expect("refused");
@@ -356,12 +366,12 @@ mod tests {
                 ("page", "2"),
                 ("kind", "denial_rate"),
             ]),
-            "drift_watch",
-            &["denial_rate"],
+            Product::DriftWatch,
         )
         .expect("valid");
         assert_eq!(f.page, 2);
         assert_eq!(f.filter.min_severity, Some(0.7));
+        assert_eq!(f.filter.kind, Some(FindingKind::DenialRate));
         assert_eq!(
             f.query_string(),
             "from=2026-10-01&kind=denial_rate&min_severity=high&payer=Cigna"

@@ -62,7 +62,7 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
         .iter()
         .map(|r| RunRow {
             id: r.id,
-            product: reports::product_label(&r.product),
+            product: crate::domain::alerts::source_label(&r.product),
             status: r.status.clone(),
             started: r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             as_of: r.as_of.map_or_else(|| "—".to_string(), |d| d.to_string()),

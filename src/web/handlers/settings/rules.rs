@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::db::repo::alerts as repo;
 use crate::db::repo::channels::{self as channel_repo, Channel};
 use crate::domain::alerts::{Comparison, Metric};
+use crate::domain::analytics::{Direction, Product};
 use crate::domain::phi;
 use crate::domain::roles::Role;
 use crate::web::auth::{self, CurrentUser, audit_user_action};
@@ -40,7 +41,7 @@ struct RulesPage {
 fn describe_scope(r: &repo::AlertRule) -> String {
     let mut parts = Vec::new();
     if let Some(p) = &r.product {
-        parts.push(crate::services::analytics::product_label(p).to_string());
+        parts.push(crate::domain::alerts::source_label(p).to_string());
     }
     if let Some(k) = &r.kind {
         parts.push(k.replace('_', " "));
@@ -201,24 +202,26 @@ pub async fn submit(
                 .ok()
                 .filter(|t: &f64| t.is_finite())
                 .ok_or_else(|| AppError::BadRequest("threshold must be a number".into()))?;
-            let product = optional(&form.product);
-            if product.as_deref().is_some_and(|p| {
-                p != crate::services::analytics::alerting::DATA_QUALITY
-                    && crate::services::analytics::parse_product(p).is_none()
-            }) {
-                return Err(AppError::BadRequest(
-                    "product must be drift_watch, denial_scope, delay_guard or data_quality".into(),
-                ));
-            }
-            let direction = optional(&form.direction);
-            if direction
-                .as_deref()
-                .is_some_and(|d| d != "worse" && d != "better")
-            {
-                return Err(AppError::BadRequest(
-                    "direction must be worse or better".into(),
-                ));
-            }
+            // Stored by their canonical names, so a rule typed as "drift" matches findings.
+            let product = match optional(&form.product) {
+                None => None,
+                Some(p) if p == crate::domain::alerts::DATA_QUALITY => Some(p),
+                Some(p) => Some(
+                    p.parse::<Product>()
+                        .map(|p| p.as_str().to_string())
+                        .map_err(|_| {
+                            AppError::BadRequest(
+                            "product must be drift_watch, denial_scope, delay_guard or data_quality"
+                                .into(),
+                        )
+                        })?,
+                ),
+            };
+            let direction = optional(&form.direction)
+                .map(|d| d.parse::<Direction>())
+                .transpose()
+                .map_err(|_| AppError::BadRequest("direction must be worse or better".into()))?
+                .map(|d| d.as_str().to_string());
             let new = repo::NewRule {
                 name,
                 product,
