@@ -103,6 +103,12 @@ pub enum FileError {
     NoDataRows,
     #[error("the file is not a text CSV file (its header is not UTF-8 text)")]
     NotText,
+    #[error("the file is UTF-16 text; save it as CSV UTF-8")]
+    Utf16,
+    #[error(
+        "the file ends its lines with CR only (old Mac format); save it with LF or CRLF line ends"
+    )]
+    CrOnly,
     #[error("the file is not UTF-8 text: line {line}, column \"{column}\"")]
     NotUtf8 { line: u64, column: &'static str },
     #[error("the file is not valid CSV: {0}")]

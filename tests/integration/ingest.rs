@@ -254,6 +254,17 @@ fn file_level_failures_store_only_a_failed_upload_with_a_clear_message() {
         "appears more than once",
     );
 
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in HEADER.encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    assert_failed_with(&f, &upload(&f, "utf16.csv", &utf16), "UTF-16");
+    let cr_only = csv(&[good_row, good_row])
+        .iter()
+        .map(|&b| if b == b'\n' { b'\r' } else { b })
+        .collect::<Vec<u8>>();
+    assert_failed_with(&f, &upload(&f, "mac.csv", &cr_only), "CR only");
+
     let big = csv(&[good_row; 50]);
     let mut req = request(f.scope, "big.csv");
     req.limits.max_bytes = 1024;

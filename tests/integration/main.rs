@@ -2,6 +2,7 @@
 //! fresh database — a temporary SQLite file, or a new PostgreSQL database when
 //! `PAYERWATCH_TEST_POSTGRES` is set.
 
+mod abuse;
 mod accounts;
 mod alerts;
 mod analytics;
