@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db::repo::{customers, users};
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, DbError};
 use crate::devtools::generate::{DateStyle, GenOptions};
 use crate::domain::analytics::Product;
 use crate::domain::password;
@@ -656,7 +656,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         for (alias, canonical) in crate::devtools::generate::payer_aliases() {
             crate::db::repo::mappings::upsert_payer_alias(conn, &scope, alias, canonical)?;
         }
-        Ok(())
+        Ok::<_, DbError>(())
     })?;
     let loaded = load_demo_claims(&db, owner.customer_id, demo_rows)?;
     let runs = crate::services::analytics::run_all(&db, &scope, None, "demo");

@@ -16,6 +16,9 @@ use diesel::r2d2::{Pool, PooledConnection};
 
 pub use connection::{Backend, DbConnection, DbManager, DbTarget};
 pub use error::DbError;
+pub use repo::audit::{AuditContext, AuditEntry, AuditFor};
+
+use repo::audit;
 
 pub type DbPool = Pool<DbManager>;
 pub type PooledDb = PooledConnection<DbManager>;
@@ -151,11 +154,14 @@ impl Db {
         }
     }
 
-    /// Runs `f` inside one write transaction (serialised in process on SQLite).
-    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    /// Runs `f` inside one write transaction (serialised in process on SQLite). The
+    /// error type is the caller's: any `Err` — a database error or a business outcome
+    /// such as "last owner" — rolls the whole transaction back.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let permit = self.admission().await?;
         let db = self.clone();
@@ -164,35 +170,73 @@ impl Db {
             db.write_blocking(f)
         })
         .await
-        .map_err(|_| DbError::Cancelled)?
+        .map_err(|_| E::from(DbError::Cancelled))?
+    }
+
+    /// An audited change: `f`'s change and the audit row of `entry` commit in one
+    /// transaction, so neither can exist without the other (a failing audit insert rolls
+    /// the change back). `entry` is an [`AuditEntry`], or a function from `f`'s result to
+    /// one (when the change creates the target, its id is known only then).
+    pub async fn write_audited<T, E, A, F>(&self, ctx: AuditContext, entry: A, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        A: AuditFor<T> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.write(move |conn| {
+            let value = f(conn)?;
+            audit::record(conn, &ctx, entry.entry_for(&value))?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// An audited action that changes nothing else (an export): its audit row alone.
+    pub async fn write_audit(
+        &self,
+        ctx: AuditContext,
+        entry: AuditEntry<'static>,
+    ) -> Result<(), DbError> {
+        self.write_audited(ctx, entry, |_| Ok(())).await
     }
 
     /// Blocking form of [`Db::write`] for the CLI and background threads.
-    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, DbError>
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+        E: From<DbError>,
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
     {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.pool.get().map_err(|e| E::from(DbError::from(e)))?;
         let _guard = match self.backend {
             // A poisoned lock only means another writer panicked; the database itself
             // rolled that transaction back, so carrying on is safe.
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner())),
             Backend::Postgres => None,
         };
-        transaction(&mut conn, f)
+        in_transaction(&mut conn, f)
     }
 
-    /// Like [`Db::write_blocking`] with the caller's error type, so a long write (the
-    /// ingest pipeline) can roll back on a domain error, not only on a database one.
-    pub fn write_blocking_with<T, E, F>(&self, f: F) -> Result<T, E>
+    /// Blocking form of [`Db::write_audited`] (the CLI's audited changes).
+    pub fn write_audited_blocking<T, E, A, F>(
+        &self,
+        ctx: &AuditContext,
+        entry: A,
+        f: F,
+    ) -> Result<T, E>
     where
         E: From<DbError>,
+        A: AuditFor<T>,
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
     {
-        self.write_blocking_around(|_| Ok(()), |conn, _| f(conn), |_, _| Ok(()))
+        self.write_blocking(move |conn| {
+            let value = f(conn)?;
+            audit::record(conn, ctx, entry.entry_for(&value))?;
+            Ok(value)
+        })
     }
 
-    /// [`Db::write_blocking_with`] with a set-up before the transaction and a tear-down
+    /// [`Db::write_blocking`] with a set-up before the transaction and a tear-down
     /// after it (commit or rollback) on the same connection, for what cannot happen inside
     /// a transaction (the ingest's SQLite `ATTACH`). The set-up's value
     /// is lent to the transaction and handed to the tear-down. A failing tear-down is

@@ -26,7 +26,7 @@ use chrono::NaiveDate;
 
 use crate::config::Settings;
 use crate::db::repo::{ingest as repo, mappings as mapping_repo, uploads};
-use crate::db::{Db, DbConnection, DbError};
+use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::csv_format::HeaderError;
 use crate::domain::phi;
 use crate::domain::tenant::TenantScope;
@@ -195,20 +195,35 @@ pub struct IngestOutcome {
 
 /// Records the upload as `processing` and returns its id and stored file name.
 pub fn begin(db: &Db, req: &UploadRequest) -> Result<(i64, String), DbError> {
+    db.write_blocking(|conn| begin_in(conn, req))
+}
+
+/// [`begin`] with the audit row of who started the upload, committed with it.
+pub fn begin_audited(
+    db: &Db,
+    req: &UploadRequest,
+    ctx: &AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(i64, String), DbError> {
+    db.write_audited_blocking(
+        ctx,
+        move |(id, _): &(i64, String)| entry.target("upload", id),
+        |conn| begin_in(conn, req),
+    )
+}
+
+fn begin_in(conn: &mut DbConnection, req: &UploadRequest) -> Result<(i64, String), DbError> {
     let scope = req.scope;
     let name = display_name(&req.file_name);
     let looks_phi = phi::contains_phi(&name);
-    let uploaded_by = req.uploaded_by;
-    db.write_blocking(move |conn| {
-        let placeholder = if looks_phi { "upload.csv" } else { &name };
-        let id = uploads::insert_processing(conn, &scope, placeholder, uploaded_by)?;
-        if looks_phi {
-            let safe = format!("upload-{id}.csv");
-            repo::rename_upload(conn, &scope, id, &safe)?;
-            return Ok((id, safe));
-        }
-        Ok((id, name))
-    })
+    let placeholder = if looks_phi { "upload.csv" } else { &name };
+    let id = uploads::insert_processing(conn, &scope, placeholder, req.uploaded_by)?;
+    if looks_phi {
+        let safe = format!("upload-{id}.csv");
+        repo::rename_upload(conn, &scope, id, &safe)?;
+        return Ok((id, safe));
+    }
+    Ok((id, name))
 }
 
 /// The base name, trimmed and capped (paths from browsers and the CLI are not kept).

@@ -592,7 +592,7 @@ async fn channels_are_for_admins_of_the_tenant_and_refuse_private_targets() {
                 target: "https://example.org/h".into(),
                 settings_json: "{}".into(),
             },
-            |_| Ok(None),
+            |_| Ok::<_, payerwatch::db::DbError>(None),
         )
         .expect("channel")
     };
@@ -761,7 +761,7 @@ async fn two_workers_never_send_the_same_delivery_twice() {
             for _ in 0..30 {
                 deliveries::enqueue_test(conn, &scope, channel, now)?;
             }
-            Ok(())
+            Ok::<_, payerwatch::db::DbError>(())
         })
         .await
         .expect("queued");

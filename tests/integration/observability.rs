@@ -536,7 +536,7 @@ fn insert_events(db: &Db, events: Vec<NewAuditEvent>) {
         for e in &events {
             audit::insert(conn, e)?;
         }
-        Ok(())
+        Ok::<_, payerwatch::db::DbError>(())
     })
     .expect("insert audit events");
 }
@@ -692,7 +692,7 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
                     ))
                     .execute(conn)?;
             }
-            Ok(())
+            Ok::<_, payerwatch::db::DbError>(())
         })
         .expect("sessions");
 

@@ -4,9 +4,120 @@
 use diesel::prelude::*;
 
 use crate::db::models::{AuditEvent, NewAuditEvent};
+use crate::db::repo::{self, users};
 use crate::db::schema::audit_events;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
+
+/// Request facts an audit event needs (which request, from where — an anonymised
+/// address), captured before the work moves to a blocking thread.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+/// What happened, to what, and the NAMES of the changed fields — never values.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry<'a> {
+    pub customer_id: Option<i64>,
+    pub actor_user_id: Option<i64>,
+    pub action: &'a str,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<String>,
+    pub changed_fields: &'a [&'a str],
+}
+
+impl<'a> AuditEntry<'a> {
+    /// The entry about `target_type` number `id`.
+    pub fn target(mut self, target_type: &'a str, id: impl ToString) -> Self {
+        self.target_type = Some(target_type);
+        self.target_id = Some(id.to_string());
+        self
+    }
+}
+
+/// The audit entry of a change, known before it ([`AuditEntry`]) or from its result (a
+/// function of it: the id of what it created).
+pub trait AuditFor<T> {
+    fn entry_for(self, value: &T) -> AuditEntry<'static>;
+}
+
+impl<T> AuditFor<T> for AuditEntry<'static> {
+    fn entry_for(self, _: &T) -> AuditEntry<'static> {
+        self
+    }
+}
+
+impl<T, F: FnOnce(&T) -> AuditEntry<'static>> AuditFor<T> for F {
+    fn entry_for(self, value: &T) -> AuditEntry<'static> {
+        self(value)
+    }
+}
+
+/// Appends the audit row of `entry` (inside the caller's transaction).
+pub fn record(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    entry: AuditEntry<'_>,
+) -> Result<(), DbError> {
+    insert(
+        conn,
+        &NewAuditEvent {
+            occurred_at: repo::now(),
+            customer_id: entry.customer_id,
+            actor_user_id: entry.actor_user_id,
+            action: entry.action.to_string(),
+            target_type: entry.target_type.map(str::to_string),
+            target_id: entry.target_id,
+            changed_fields: (!entry.changed_fields.is_empty())
+                .then(|| entry.changed_fields.join(",")),
+            client_addr: ctx.client_addr.clone(),
+            request_id: ctx.request_id.clone(),
+        },
+    )
+}
+
+/// An event about a user's session raised by the system (an idle session found expired
+/// by the store, or the absolute limit reached), with the reason as target id.
+pub fn record_system(
+    conn: &mut DbConnection,
+    user_id: i64,
+    action: &str,
+    reason: Option<&str>,
+) -> Result<(), DbError> {
+    record_system_with(
+        conn,
+        &AuditContext::default(),
+        user_id,
+        action,
+        reason.unwrap_or(""),
+    )
+}
+
+pub fn record_system_with(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    user_id: i64,
+    action: &str,
+    reason: &str,
+) -> Result<(), DbError> {
+    let customer_id = users::find_for_session(conn, user_id)
+        .ok()
+        .map(|u| u.customer_id);
+    record(
+        conn,
+        ctx,
+        AuditEntry {
+            customer_id,
+            actor_user_id: Some(user_id),
+            action,
+            target_type: Some("session"),
+            target_id: (!reason.is_empty()).then(|| reason.to_string()),
+            changed_fields: &[],
+        },
+    )
+}
 
 pub fn insert(conn: &mut DbConnection, event: &NewAuditEvent) -> Result<(), DbError> {
     diesel::insert_into(audit_events::table)

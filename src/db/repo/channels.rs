@@ -39,12 +39,14 @@ pub struct NewChannel {
 
 /// Creates a channel, then seals its secret with the new id bound in (the sealing needs
 /// the id, so the two steps share the caller's transaction).
-pub fn insert_channel(
+/// Inserts the channel, then stores what `seal` makes of its secret for the new id; a
+/// failing `seal` returns its own error (the caller's transaction rolls the row back).
+pub fn insert_channel<E: From<DbError>>(
     conn: &mut DbConnection,
     scope: &TenantScope,
     channel: &NewChannel,
-    seal: impl FnOnce(i64) -> Result<Option<String>, DbError>,
-) -> Result<i64, DbError> {
+    seal: impl FnOnce(i64) -> Result<Option<String>, E>,
+) -> Result<i64, E> {
     let now = super::now();
     let id = on_backend!(conn, c => diesel::insert_into(notification_channels::table)
         .values((
@@ -58,11 +60,13 @@ pub fn insert_channel(
             notification_channels::updated_at.eq(now),
         ))
         .returning(notification_channels::id)
-        .get_result::<i64>(c))?;
+        .get_result::<i64>(c))
+    .map_err(DbError::from)?;
     if let Some(sealed) = seal(id)? {
         diesel::update(notification_channels::table.find(id))
             .set(notification_channels::secret_sealed.eq(Some(sealed)))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(DbError::from)?;
     }
     Ok(id)
 }

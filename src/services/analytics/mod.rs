@@ -183,7 +183,7 @@ fn compute_and_store(
                 insufficient_json: Some(&insufficient),
             },
         )?;
-        Ok(created)
+        Ok::<_, DbError>(created)
     })?;
     Ok(RunSummary {
         run_id,

@@ -48,6 +48,29 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// The audit row of `action` by this user with the request's facts, for
+    /// [`crate::db::Db::write_audited`] (which commits it with the change). Add the
+    /// target with [`AuditEntry::target`].
+    pub fn audit(
+        &self,
+        req: &HttpRequest,
+        state: &AppState,
+        action: &'static str,
+        changed_fields: &'static [&'static str],
+    ) -> (AuditContext, AuditEntry<'static>) {
+        (
+            AuditContext::from_request(req, state),
+            AuditEntry {
+                customer_id: Some(self.customer_id.0),
+                actor_user_id: Some(self.id.0),
+                action,
+                target_type: None,
+                target_id: None,
+                changed_fields,
+            },
+        )
+    }
+
     /// The tenant this user may see; the only way handlers reach tenant data.
     pub fn scope(&self) -> TenantScope {
         TenantScope::from_authenticated(self.customer_id)
@@ -407,36 +430,4 @@ impl FromRequest for StaffUser {
             Ok(StaffUser(user))
         })
     }
-}
-
-/// Records an audit event for the current user.
-pub async fn audit_user_action(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    action: &'static str,
-    target: Option<(&'static str, String)>,
-    changed_fields: &'static [&'static str],
-) -> Result<(), AppError> {
-    let ctx = AuditContext::from_request(req, state);
-    let customer_id = user.customer_id.0;
-    let actor = user.id.0;
-    state
-        .db
-        .write(move |conn| {
-            audit::record(
-                conn,
-                &ctx,
-                AuditEntry {
-                    customer_id: Some(customer_id),
-                    actor_user_id: Some(actor),
-                    action,
-                    target_type: target.as_ref().map(|t| t.0),
-                    target_id: target.map(|t| t.1),
-                    changed_fields,
-                },
-            )
-        })
-        .await?;
-    Ok(())
 }

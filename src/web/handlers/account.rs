@@ -5,9 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::DbError;
 use crate::db::repo::{sessions, users};
 use crate::domain::password;
-use crate::web::auth::{self, CurrentUser, audit_user_action};
+use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::handlers::auth::restart_session;
 use crate::web::state::AppState;
@@ -80,25 +81,17 @@ pub async fn password_submit(
             });
         }
     };
+    let (ctx, entry) = user.audit(&req, &state, "password.changed", &["password"]);
     state
         .db
-        .write(move |conn| {
+        .write_audited(ctx, entry.target("user", user_id), move |conn| {
             users::set_password_hash(conn, &scope, user_id, &new_hash)?;
             // Every other session of this user ends; this one continues under a new id.
             sessions::delete_for_user(conn, user_id)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await?;
     state.auth_cache.forget_user(user_id);
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        "password.changed",
-        Some(("user", user_id.to_string())),
-        &["password"],
-    )
-    .await?;
     restart_session(&user)?;
     auth::set_flash(
         user.session(),

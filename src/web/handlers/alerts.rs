@@ -18,7 +18,7 @@ use crate::domain::analytics::Product;
 use crate::domain::phi;
 use crate::domain::roles::Role;
 use crate::domain::stats::SeverityLabel;
-use crate::web::auth::{self, CurrentUser, audit_user_action};
+use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -181,7 +181,8 @@ pub async fn export_csv(
     let body = export
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    audit_user_action(&state, &req, &user, "export.alerts_csv", None, &[]).await?;
+    let (ctx, entry) = user.audit(&req, &state, "export.alerts_csv", &[]);
+    state.db.write_audit(ctx, entry).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -439,21 +440,13 @@ pub async fn judge(
     }
     let scope = user.scope();
     let user_id = user.id.0;
+    let (ctx, entry) = user.audit(&req, &state, "alert.judged", &["verdict", "note"]);
     state
         .db
-        .write(move |conn| {
+        .write_audited(ctx, entry.target("alert", id), move |conn| {
             repo::upsert_judgment(conn, &scope, id, user_id, &verdict, note.as_deref())
         })
         .await?;
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        "alert.judged",
-        Some(("alert", id.to_string())),
-        &["verdict", "note"],
-    )
-    .await?;
     auth::set_flash(user.session(), "success", "Your judgment was saved.");
     Ok(back_to(id))
 }
@@ -485,19 +478,13 @@ pub async fn change_status(
     }
     let user_id = user.id.0;
     let status = wanted.clone();
+    let (ctx, entry) = user.audit(&req, &state, "alert.status_changed", &["status"]);
     state
         .db
-        .write(move |conn| repo::append_status(conn, &scope, id, &status, user_id))
+        .write_audited(ctx, entry.target("alert", id), move |conn| {
+            repo::append_status(conn, &scope, id, &status, user_id)
+        })
         .await?;
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        "alert.status_changed",
-        Some(("alert", id.to_string())),
-        &["status"],
-    )
-    .await?;
     auth::set_flash(
         user.session(),
         "success",

@@ -18,10 +18,11 @@ use futures_util::StreamExt;
 
 use crate::db::models::Upload;
 use crate::db::repo::{ingest as ingest_repo, uploads};
+use crate::db::{AuditContext, AuditEntry};
 use crate::domain::roles::Role;
 use crate::ingest::report::QualityReport;
 use crate::ingest::{self, IngestOptions, Limits, UploadRequest};
-use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser, audit_user_action};
+use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -208,16 +209,8 @@ pub async fn submit(
     };
     let db = state.db.clone();
     let begin_request = request.clone();
-    let (upload_id, stored_name) = state_begin(db.clone(), begin_request).await?;
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        "upload.created",
-        Some(("upload", upload_id.to_string())),
-        &[],
-    )
-    .await?;
+    let audit = user.audit(&req, &state, "upload.created", &[]);
+    let (upload_id, stored_name) = state_begin(db.clone(), begin_request, audit).await?;
 
     // The pipeline and the analytics run in the background; the page shows progress.
     actix_web::rt::task::spawn_blocking(move || {
@@ -252,8 +245,12 @@ pub async fn submit(
         .finish())
 }
 
-async fn state_begin(db: crate::db::Db, request: UploadRequest) -> Result<(i64, String), AppError> {
-    actix_web::rt::task::spawn_blocking(move || ingest::begin(&db, &request))
+async fn state_begin(
+    db: crate::db::Db,
+    request: UploadRequest,
+    (ctx, entry): (AuditContext, AuditEntry<'static>),
+) -> Result<(i64, String), AppError> {
+    actix_web::rt::task::spawn_blocking(move || ingest::begin_audited(&db, &request, &ctx, entry))
         .await
         .map_err(|_| AppError::Internal(anyhow::anyhow!("upload start cancelled")))?
         .map_err(AppError::from)
@@ -378,15 +375,11 @@ pub async fn rejections_csv(
     let body = export
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        "export.rejections_csv",
-        Some(("upload", id.to_string())),
-        &[],
-    )
-    .await?;
+    let (ctx, entry) = user.audit(&req, &state, "export.rejections_csv", &[]);
+    state
+        .db
+        .write_audit(ctx, entry.target("upload", id))
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -404,21 +397,15 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let scope = user.scope();
+    let (ctx, entry) = user.audit(&req, &state, "upload.deleted", &[]);
     match state
         .db
-        .write(move |conn| uploads::delete(conn, &scope, id))
+        .write_audited(ctx, entry.target("upload", id), move |conn| {
+            uploads::delete(conn, &scope, id)
+        })
         .await
     {
         Ok(()) => {
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "upload.deleted",
-                Some(("upload", id.to_string())),
-                &[],
-            )
-            .await?;
             auth::set_flash(
                 user.session(),
                 "success",

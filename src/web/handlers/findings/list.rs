@@ -351,7 +351,8 @@ async fn findings_csv(
         Product::DenialScope => ("export.denials_csv", "denials.csv"),
         Product::DelayGuard => ("export.delays_csv", "delays.csv"),
     };
-    crate::web::auth::audit_user_action(&state, &req, &user, action, None, &[]).await?;
+    let (ctx, entry) = user.audit(&req, &state, action, &[]);
+    state.db.write_audit(ctx, entry).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

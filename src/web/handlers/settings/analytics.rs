@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::db::repo::analytics as repo;
 use crate::domain::roles::Role;
 use crate::services::analytics as reports;
-use crate::web::auth::{self, CurrentUser, audit_user_action};
+use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -113,19 +113,14 @@ pub async fn submit(
                 Some("compat") => "compat",
                 _ => return Err(AppError::BadRequest("mode must be sound or compat".into())),
             };
+            let (ctx, entry) =
+                user.audit(&req, &state, "settings.analytics_mode", &["analytics_mode"]);
             state
                 .db
-                .write(move |conn| repo::set_analytics_mode(conn, &scope, mode))
+                .write_audited(ctx, entry.target("customer", scope.id()), move |conn| {
+                    repo::set_analytics_mode(conn, &scope, mode)
+                })
                 .await?;
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "settings.analytics_mode",
-                Some(("customer", scope.id().to_string())),
-                &["analytics_mode"],
-            )
-            .await?;
             auth::set_flash(
                 user.session(),
                 "success",

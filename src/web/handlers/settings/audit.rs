@@ -16,7 +16,7 @@ use crate::db::repo::audit::{self, AuditFilter};
 use crate::db::repo::users;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
-use crate::web::auth::{Admin, Authorized, audit_user_action};
+use crate::web::auth::{Admin, Authorized};
 use crate::web::errors::{AppError, url_encode};
 use crate::web::state::AppState;
 use crate::web::view::csv_export::{AUDIT_COLUMNS, CsvExport, write_audit_event};
@@ -319,15 +319,11 @@ pub async fn export(
         .db
         .run(move |conn| resolve(conn, &scope, &actor))
         .await?;
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        EXPORTED_ACTION,
-        Some(("audit_trail", "csv".to_string())),
-        &[],
-    )
-    .await?;
+    let (ctx, entry) = user.audit(&req, &state, EXPORTED_ACTION, &[]);
+    state
+        .db
+        .write_audit(ctx, entry.target("audit_trail", "csv"))
+        .await?;
 
     let filter = Arc::new(AuditFilter {
         actor_user_id: resolved.actor_id(),

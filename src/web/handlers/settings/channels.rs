@@ -16,7 +16,7 @@ use crate::domain::channels::{
 };
 use crate::domain::phi;
 use crate::notify::secrets;
-use crate::web::auth::{self, Admin, Authorized, audit_user_action};
+use crate::web::auth::{self, Admin, Authorized};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -473,28 +473,30 @@ pub async fn submit(
             let secret = prepared.secret.clone();
             let channel = prepared.channel;
             let name = channel.name.clone();
-            let id = state
-                .db
-                .write(move |conn| {
-                    repo::insert_channel(conn, &scope, &channel, |id| match &secret {
-                        Some(s) => notifier
-                            .secrets()
-                            .seal(id, s)
-                            .map(Some)
-                            .map_err(|_| DbError::Cancelled),
-                        None => Ok(None),
-                    })
-                })
-                .await?;
-            audit_user_action(
-                &state,
+            let (ctx, entry) = user.audit(
                 &req,
-                &user,
+                &state,
                 "channel.created",
-                Some(("notification_channel", id.to_string())),
                 &["name", "kind", "target", "settings", "secret"],
-            )
-            .await?;
+            );
+            state
+                .db
+                .write_audited(
+                    ctx,
+                    move |id: &i64| entry.target("notification_channel", id),
+                    move |conn| {
+                        // A secret that cannot be sealed leaves no channel behind.
+                        repo::insert_channel(conn, &scope, &channel, |id| match &secret {
+                            Some(s) => notifier
+                                .secrets()
+                                .seal(id, s)
+                                .map(Some)
+                                .map_err(|e| AppError::Internal(anyhow::Error::new(e))),
+                            None => Ok(None),
+                        })
+                    },
+                )
+                .await?;
             if let Some(secret) = prepared.show_once {
                 // Shown in this response only; the page is not cached (no-store).
                 let mut resp = page(
@@ -537,19 +539,13 @@ pub async fn submit(
                 .secrets()
                 .seal(id, &secret)
                 .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+            let (ctx, entry) = user.audit(&req, &state, "channel.secret_rotated", &["secret"]);
             state
                 .db
-                .write(move |conn| repo::replace_secret(conn, &scope, id, &sealed))
+                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
+                    repo::replace_secret(conn, &scope, id, &sealed)
+                })
                 .await?;
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "channel.secret_rotated",
-                Some(("notification_channel", id.to_string())),
-                &["secret"],
-            )
-            .await?;
             let mut resp = page(
                 &state,
                 &user,
@@ -568,20 +564,14 @@ pub async fn submit(
         "test" => {
             let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
             let now = crate::db::repo::now();
+            let (ctx, entry) = user.audit(&req, &state, "channel.tested", &[]);
             let delivery = state
                 .db
-                .write(move |conn| deliveries::enqueue_test(conn, &scope, id, now))
+                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
+                    deliveries::enqueue_test(conn, &scope, id, now)
+                })
                 .await?;
             state.notifier.wake();
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "channel.tested",
-                Some(("notification_channel", id.to_string())),
-                &[],
-            )
-            .await?;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -594,19 +584,13 @@ pub async fn submit(
         "enable" | "disable" => {
             let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
             let enabled = form.action == "enable";
+            let (ctx, entry) = user.audit(&req, &state, "channel.changed", &["enabled"]);
             state
                 .db
-                .write(move |conn| repo::set_channel_enabled(conn, &scope, id, enabled))
+                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
+                    repo::set_channel_enabled(conn, &scope, id, enabled)
+                })
                 .await?;
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "channel.changed",
-                Some(("notification_channel", id.to_string())),
-                &["enabled"],
-            )
-            .await?;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -620,9 +604,12 @@ pub async fn submit(
         }
         "delete" => {
             let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
+            let (ctx, entry) = user.audit(&req, &state, "channel.deleted", &[]);
             match state
                 .db
-                .write(move |conn| repo::delete_unused_channel(conn, &scope, id))
+                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
+                    repo::delete_unused_channel(conn, &scope, id)
+                })
                 .await
             {
                 Ok(()) => {}
@@ -634,24 +621,18 @@ pub async fn submit(
                 }
                 Err(e) => return Err(e.into()),
             }
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "channel.deleted",
-                Some(("notification_channel", id.to_string())),
-                &[],
-            )
-            .await?;
             auth::set_flash(user.session(), "success", "Channel deleted.");
             Ok(back(&None))
         }
         "retry" => {
             let id = crate::web::handlers::form_id(&form.delivery_id, "delivery_id")?;
             let now = crate::db::repo::now();
+            let (ctx, entry) = user.audit(&req, &state, "delivery.retried", &["status"]);
             match state
                 .db
-                .write(move |conn| deliveries::retry_failed(conn, &scope, id, now))
+                .write_audited(ctx, entry.target("delivery", id), move |conn| {
+                    deliveries::retry_failed(conn, &scope, id, now)
+                })
                 .await
             {
                 Ok(_) => {}
@@ -663,15 +644,6 @@ pub async fn submit(
                 Err(e) => return Err(e.into()),
             }
             state.notifier.wake();
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "delivery.retried",
-                Some(("delivery", id.to_string())),
-                &["status"],
-            )
-            .await?;
             auth::set_flash(
                 user.session(),
                 "success",

@@ -20,7 +20,7 @@ use crate::domain::mapping_table::{
     self as table, AliasEntry, CptGroupEntry, FieldError, ImportError, Problem,
 };
 use crate::domain::roles::Role;
-use crate::web::auth::{self, Analyst, Authorized, CurrentUser, audit_user_action};
+use crate::web::auth::{self, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -118,21 +118,14 @@ pub async fn submit(
                 Ok(entry) => entry,
                 Err(errors) => return refuse(&user, &errors),
             };
+            let (ctx, audit) =
+                user.audit(&req, &state, "mapping.payer_alias", &["alias", "canonical"]);
             state
                 .db
-                .write(move |conn| {
+                .write_audited(ctx, audit, move |conn| {
                     repo::upsert_payer_alias(conn, &scope, &entry.alias, &entry.canonical)
                 })
                 .await?;
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "mapping.payer_alias",
-                None,
-                &["alias", "canonical"],
-            )
-            .await?;
         }
         "cpt_group" => {
             let entry = match CptGroupEntry::parse(
@@ -143,9 +136,15 @@ pub async fn submit(
                 Ok(entry) => entry,
                 Err(errors) => return refuse(&user, &errors),
             };
+            let (ctx, audit) = user.audit(
+                &req,
+                &state,
+                "mapping.cpt_group",
+                &["code_start", "code_end", "group_name"],
+            );
             state
                 .db
-                .write(move |conn| {
+                .write_audited(ctx, audit, move |conn| {
                     repo::upsert_cpt_group(
                         conn,
                         &scope,
@@ -155,15 +154,6 @@ pub async fn submit(
                     )
                 })
                 .await?;
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "mapping.cpt_group",
-                None,
-                &["code_start", "code_end", "group_name"],
-            )
-            .await?;
         }
         _ => {
             return Err(AppError::BadRequest(
@@ -272,15 +262,11 @@ async fn export(
     let body = out
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        "export.mappings_csv",
-        Some((which.target(), "csv".to_string())),
-        &[],
-    )
-    .await?;
+    let (ctx, audit) = user.audit(&req, &state, "export.mappings_csv", &[]);
+    state
+        .db
+        .write_audit(ctx, audit.target(which.target(), "csv"))
+        .await?;
     let file = match which {
         Table::Aliases => "payer-aliases.csv",
         Table::CptGroups => "cpt-groups.csv",
@@ -385,27 +371,23 @@ pub async fn import(
         }
     };
     let scope = user.scope();
-    // One write transaction: every entry or none.
-    let counts = state
-        .db
-        .write(move |conn| match &parsed {
-            Parsed::Aliases(entries) => repo::import_payer_aliases(conn, &scope, entries),
-            Parsed::CptGroups(entries) => repo::import_cpt_groups(conn, &scope, entries),
-        })
-        .await?;
     let fields: &'static [&'static str] = match which {
         Table::Aliases => &["alias", "canonical"],
         Table::CptGroups => &["code_start", "code_end", "group_name"],
     };
-    audit_user_action(
-        &state,
-        &req,
-        &user,
-        "mapping.import",
-        Some((which.target(), "csv".to_string())),
-        fields,
-    )
-    .await?;
+    let (ctx, audit) = user.audit(&req, &state, "mapping.import", fields);
+    // One write transaction: every entry (and the audit row) or none.
+    let counts = state
+        .db
+        .write_audited(
+            ctx,
+            audit.target(which.target(), "csv"),
+            move |conn| match &parsed {
+                Parsed::Aliases(entries) => repo::import_payer_aliases(conn, &scope, entries),
+                Parsed::CptGroups(entries) => repo::import_cpt_groups(conn, &scope, entries),
+            },
+        )
+        .await?;
     auth::set_flash(
         user.session(),
         "success",

@@ -7,13 +7,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::DbError;
 use crate::db::repo::alerts as repo;
 use crate::db::repo::channels::{self as channel_repo, Channel};
 use crate::domain::alerts::{Comparison, Metric};
 use crate::domain::analytics::{Direction, Product};
 use crate::domain::phi;
 use crate::domain::roles::Role;
-use crate::web::auth::{self, CurrentUser, audit_user_action};
+use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -90,7 +91,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
         .write(move |conn| {
             let rules = repo::ensure_default_rules(conn, &scope)?;
             let channels = channel_repo::list_channels(conn, &scope)?;
-            Ok((rules, channels))
+            Ok::<_, DbError>((rules, channels))
         })
         .await?;
     let mut channel_options = vec![
@@ -234,19 +235,20 @@ pub async fn submit(
                 threshold,
                 channel_ids: parse_channels(form.channels.as_deref())?,
             };
-            let id = state
-                .db
-                .write(move |conn| repo::insert_rule(conn, &scope, &new))
-                .await?;
-            audit_user_action(
-                &state,
+            let (ctx, entry) = user.audit(
                 &req,
-                &user,
+                &state,
                 "rule.created",
-                Some(("alert_rule", id.to_string())),
                 &["name", "scope", "metric", "comparison", "threshold"],
-            )
-            .await?;
+            );
+            state
+                .db
+                .write_audited(
+                    ctx,
+                    move |id: &i64| entry.target("alert_rule", id),
+                    move |conn| repo::insert_rule(conn, &scope, &new),
+                )
+                .await?;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -256,19 +258,13 @@ pub async fn submit(
         "enable" | "disable" => {
             let id: i64 = crate::web::handlers::form_id(&form.rule_id, "rule_id")?;
             let enabled = form.action == "enable";
+            let (ctx, entry) = user.audit(&req, &state, "rule.changed", &["enabled"]);
             state
                 .db
-                .write(move |conn| repo::set_rule_enabled(conn, &scope, id, enabled))
+                .write_audited(ctx, entry.target("alert_rule", id), move |conn| {
+                    repo::set_rule_enabled(conn, &scope, id, enabled)
+                })
                 .await?;
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "rule.changed",
-                Some(("alert_rule", id.to_string())),
-                &["enabled"],
-            )
-            .await?;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -282,9 +278,10 @@ pub async fn submit(
         "channels" => {
             let id: i64 = crate::web::handlers::form_id(&form.rule_id, "rule_id")?;
             let channel_ids = parse_channels(form.channels.as_deref())?;
+            let (ctx, entry) = user.audit(&req, &state, "rule.changed", &["channels"]);
             state
                 .db
-                .write(move |conn| {
+                .write_audited(ctx, entry.target("alert_rule", id), move |conn| {
                     if let Ok(id) = channel_ids.parse::<i64>() {
                         // Only this tenant's channels can be named.
                         channel_repo::find_channel(conn, &scope, id)?;
@@ -292,15 +289,6 @@ pub async fn submit(
                     repo::set_rule_channels(conn, &scope, id, &channel_ids)
                 })
                 .await?;
-            audit_user_action(
-                &state,
-                &req,
-                &user,
-                "rule.changed",
-                Some(("alert_rule", id.to_string())),
-                &["channels"],
-            )
-            .await?;
             auth::set_flash(user.session(), "success", "The rule's channels were saved.");
         }
         _ => {
