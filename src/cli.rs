@@ -131,9 +131,12 @@ pub struct GenerateArgs {
     /// iso, us or mixed.
     #[arg(long, default_value = "iso")]
     pub date_style: DateStyle,
-    /// Output CSV path ('-' for stdout).
+    /// Output path ('-' for stdout).
     #[arg(long)]
     pub out: PathBuf,
+    /// csv, or x12-835 (the same claims and injected changes as an 835 remittance).
+    #[arg(long, default_value = "csv", value_parser = ["csv", "x12-835"])]
+    pub format: String,
     /// Write what was injected and the expected counts as JSON here.
     #[arg(long)]
     pub truth: Option<PathBuf>,
@@ -495,12 +498,21 @@ fn generate_command(args: GenerateArgs) -> anyhow::Result<()> {
         drift: !args.no_drift,
         date_style: args.date_style,
     };
+    let write = |out: &mut dyn Write| -> std::io::Result<_> {
+        if args.format == "x12-835" {
+            crate::devtools::x12_835::generate_835(&opts, out)
+        } else {
+            crate::devtools::generate::generate(&opts, out)
+        }
+    };
     let truth = if args.out.as_os_str() == "-" {
-        crate::devtools::generate::generate(&opts, std::io::stdout().lock())?
+        write(&mut std::io::stdout().lock())?
     } else {
-        let file = std::fs::File::create(&args.out)
-            .with_context(|| format!("cannot create {}", args.out.display()))?;
-        crate::devtools::generate::generate(&opts, file)?
+        let mut file = BufWriter::new(
+            std::fs::File::create(&args.out)
+                .with_context(|| format!("cannot create {}", args.out.display()))?,
+        );
+        write(&mut file)?
     };
     if let Some(path) = args.truth {
         let mut out = BufWriter::new(

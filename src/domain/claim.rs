@@ -204,6 +204,19 @@ impl CptCode {
         }
     }
 
+    /// A CPT code, or (835 input only, SPEC §2a) a HCPCS Level II code: a letter and
+    /// four digits (`J1100`), grouped `OTHER` unless the tenant maps it.
+    pub fn parse_procedure(s: &str) -> Option<CptCode> {
+        CptCode::parse(s).or_else(|| {
+            let b: [u8; 5] = s.as_bytes().try_into().ok()?;
+            (b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit)).then(|| {
+                let mut code = b;
+                code[0] = b[0].to_ascii_uppercase();
+                CptCode(code)
+            })
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and letters are ever stored (see `parse`).
         std::str::from_utf8(&self.0).unwrap_or("")
@@ -434,6 +447,15 @@ pub type RowProblems = Vec<(Column, RejectReason)>;
 /// payer a few hours ahead may already date tomorrow). Date order and the future check are
 /// independent, so a row can carry both. PHI is not checked here (see `domain::phi`).
 pub fn validate_row<'a>(raw: &RawRow<'a>, today: NaiveDate) -> Result<ValidClaim<'a>, RowProblems> {
+    validate_row_with(raw, today, CptCode::parse)
+}
+
+/// [`validate_row`] with the procedure-code rule given (835 input also takes HCPCS).
+pub fn validate_row_with<'a>(
+    raw: &RawRow<'a>,
+    today: NaiveDate,
+    procedure: fn(&str) -> Option<CptCode>,
+) -> Result<ValidClaim<'a>, RowProblems> {
     // Lazily allocated: the happy path never touches the heap.
     let mut problems: RowProblems = Vec::new();
     let mut fail = |c: Column, r: RejectReason| problems.push((c, r));
@@ -450,7 +472,7 @@ pub fn validate_row<'a>(raw: &RawRow<'a>, today: NaiveDate) -> Result<ValidClaim
         fail(Column::Cpt, RejectReason::MissingValue);
         None
     } else {
-        let c = CptCode::parse(cpt_raw);
+        let c = procedure(cpt_raw);
         if c.is_none() {
             fail(Column::Cpt, RejectReason::InvalidCpt);
         }

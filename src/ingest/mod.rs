@@ -121,6 +121,9 @@ pub enum FileError {
     TooManyRows { limit: u64 },
     #[error("{0}")]
     Shape(ShapeError),
+    /// An 835 that cannot be read (grammar, envelope, limits); names segment numbers.
+    #[error("the X12 835 file cannot be read: {0}")]
+    X12(x12::X12Error),
     #[error("reading the file failed: {0}")]
     Read(String),
     #[error("the upload was cancelled")]
@@ -416,6 +419,7 @@ fn run<R: Read + Send>(
     let mut report = produced
         .tally
         .into_report(file_name, produced.unknown_columns);
+    report.x12 = produced.x12;
     let earlier = repo::list_earlier_reports(conn, &scope, upload_id, ANOMALY_BASELINE_LIMIT)?;
     anomaly::check(&mut report, &earlier);
 

@@ -13,13 +13,14 @@ use chrono::NaiveDate;
 
 use super::FileError;
 use super::mapper::{Caches, GroupId, Mappings};
-use super::report::Tally;
+use super::report::{Tally, X12Report};
 use super::shape::ShapeLimits;
 use super::source::HashingReader;
+use super::x12::{self, X12Error, remit::Emit, remit::LineOutcome};
 #[cfg(test)]
 use super::{shape::Shape, source};
 use crate::db::repo::ingest::{NewClaimRef, NewRejection};
-use crate::domain::claim::{Column, CptCode, Outcome, RejectReason, validate_row};
+use crate::domain::claim::{Column, CptCode, Outcome, RawRow, RejectReason, validate_row_with};
 use crate::domain::csv_format::{HeaderMap, resolve_headers};
 
 /// Rows per batch: a multiple of SQLite's rows per statement (2,520), and a COPY chunk
@@ -119,6 +120,8 @@ pub struct Produced {
     pub unknown_columns: Vec<String>,
     pub size_bytes: u64,
     pub sha256: String,
+    /// Counts of an 835 file (absent for CSV).
+    pub x12: Option<X12Report>,
 }
 
 pub struct ProduceArgs<'a> {
@@ -132,7 +135,30 @@ pub struct ProduceArgs<'a> {
 
 /// Reads the whole input and sends batches; returns the tally, or the file-level error
 /// that stops the upload. Stops quietly (`Cancelled`) when the receiver went away.
+/// The format is told by content: an X12 835 starts with `ISA` or `ST*835`, anything
+/// else is read as CSV.
 pub fn produce<R: Read>(
+    mut input: R,
+    args: &ProduceArgs<'_>,
+    tx: &SyncSender<Batch>,
+) -> Result<Produced, FileError> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut input)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| FileError::Read(e.kind().to_string()))?;
+    let input = std::io::Cursor::new(head).chain(input);
+    if x12::looks_like_x12(input.get_ref().0.get_ref()) {
+        produce_x12(input, args, tx)
+    } else {
+        produce_csv(input, args, tx)
+    }
+}
+
+/// Enough for a BOM, blank lines and `ISA*`.
+const SNIFF_BYTES: usize = 64;
+
+fn produce_csv<R: Read>(
     input: R,
     args: &ProduceArgs<'_>,
     tx: &SyncSender<Batch>,
@@ -161,21 +187,12 @@ pub fn produce<R: Read>(
         Err(e) => return Err(io_error(&rdr, e)),
     };
 
-    let mut tally = Tally::default();
-    let mut caches = Caches::default();
-    let mut batch = Batch::default();
-    let mut problems: Vec<(Column, RejectReason)> = Vec::new();
+    let mut rows = Rows::new(args, tx, CptCode::parse);
     loop {
         match rdr.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(io_error(&rdr, e)),
-        }
-        tally.total += 1;
-        if tally.total > args.max_rows {
-            return Err(FileError::TooManyRows {
-                limit: args.max_rows,
-            });
         }
         // csv reports the position *before* skipped line ends, so work back from the
         // record's end: its last line minus the newlines inside its quoted fields.
@@ -189,6 +206,167 @@ pub fn produce<R: Read>(
                 line,
                 column: e.column.as_str(),
             })?;
+        rows.row(&raw, line)?;
+    }
+    let tally = rows.finish()?;
+    let source = rdr.into_inner();
+    Ok(Produced {
+        tally,
+        unknown_columns: header.unknown_columns().to_vec(),
+        size_bytes: source.bytes_read(),
+        sha256: source.finish(),
+        x12: None,
+    })
+}
+
+/// Segments allowed per service-line limit: a line takes 3–10 segments (SVC, DTM, CAS,
+/// AMT, LQ, REF) plus its claim's share.
+const SEGMENTS_PER_ROW: u64 = 25;
+
+/// The 835 reader: service lines become rows (SPEC §2a). Reversals (CLP02 = 22) are
+/// counted, never stored as decisions; a claim without service lines is a rejected row
+/// (`cpt`, `missing_value`) naming its CLP segment.
+fn produce_x12<R: Read>(
+    input: R,
+    args: &ProduceArgs<'_>,
+    tx: &SyncSender<Batch>,
+) -> Result<Produced, FileError> {
+    // No record-shape limits: an 835 may be one long line; the segment reader bounds
+    // segments and elements itself.
+    let mut source = HashingReader::new(input, args.max_bytes);
+    let mut rows = Rows::new(args, tx, CptCode::parse_procedure);
+    let mut failed: Option<FileError> = None;
+    let (mut submitted, mut decided) = (String::new(), String::new());
+    let (mut allowed, mut reason, mut codes) = (String::new(), String::new(), String::new());
+    let read = x12::read(
+        &mut source,
+        args.max_rows.saturating_mul(SEGMENTS_PER_ROW),
+        |item| {
+            let done = match item {
+                Emit::Line(l) if l.reversal => Ok(()),
+                Emit::Line(l) => {
+                    use std::fmt::Write;
+                    submitted.clear();
+                    decided.clear();
+                    allowed.clear();
+                    // Unreadable elements go to the validator as unreadable values, so
+                    // they are rejected with the CSV's reasons (never a silent fallback).
+                    match l.submitted {
+                        Some(d) => {
+                            let _ = write!(submitted, "{}", d.format("%Y-%m-%d"));
+                        }
+                        None if l.submitted_invalid => submitted.push('?'),
+                        None => {}
+                    }
+                    match l.decided {
+                        Some(d) => {
+                            let _ = write!(decided, "{}", d.format("%Y-%m-%d"));
+                        }
+                        None if l.decided_invalid => decided.push('?'),
+                        None => {}
+                    }
+                    match l.allowed_cents {
+                        Some(c) if c < 0 => allowed.push('-'),
+                        Some(c) => {
+                            let _ = write!(allowed, "{}.{:02}", c / 100, c % 100);
+                        }
+                        None if l.allowed_invalid => allowed.push('?'),
+                        None => {}
+                    }
+                    reason.clear();
+                    reason.push_str(l.reason().as_deref().unwrap_or(""));
+                    codes.clear();
+                    codes.push_str(&l.codes_summary());
+                    let raw = RawRow {
+                        payer: &l.payer,
+                        cpt: &l.procedure,
+                        submitted_date: &submitted,
+                        decided_date: &decided,
+                        outcome: l.outcome.map_or("", LineOutcome::as_csv),
+                        allowed_amount: &allowed,
+                        denial_reason_code: &reason,
+                        denial_reason_text: &codes,
+                    };
+                    rows.row(&raw, l.segment)
+                }
+                Emit::Lineless(c) => {
+                    rows.reject(c.segment, &[(Column::Cpt, RejectReason::MissingValue)])
+                }
+            };
+            match done {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        },
+    );
+    let summary = match read {
+        Ok(summary) => summary,
+        Err(_) if source.exceeded() => {
+            return Err(FileError::TooLarge {
+                limit: args.max_bytes,
+            });
+        }
+        Err(X12Error::Stopped) => {
+            return Err(failed.unwrap_or(FileError::Cancelled));
+        }
+        Err(e) => return Err(FileError::X12(e)),
+    };
+    let tally = rows.finish()?;
+    Ok(Produced {
+        tally,
+        unknown_columns: Vec::new(),
+        size_bytes: source.bytes_read(),
+        sha256: source.finish(),
+        x12: Some(X12Report::from_summary(&summary)),
+    })
+}
+
+/// The per-row work shared by the CSV and the 835 reader: validation, PHI checks,
+/// mapping, the tally and the batches.
+struct Rows<'a, 'b> {
+    args: &'b ProduceArgs<'a>,
+    tx: &'b SyncSender<Batch>,
+    procedure: fn(&str) -> Option<CptCode>,
+    tally: Tally,
+    caches: Caches,
+    batch: Batch,
+    problems: Vec<(Column, RejectReason)>,
+}
+
+impl<'a, 'b> Rows<'a, 'b> {
+    fn new(
+        args: &'b ProduceArgs<'a>,
+        tx: &'b SyncSender<Batch>,
+        procedure: fn(&str) -> Option<CptCode>,
+    ) -> Self {
+        Rows {
+            args,
+            tx,
+            procedure,
+            tally: Tally::default(),
+            caches: Caches::default(),
+            batch: Batch::default(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// One data row; `line` is what rejections name (CSV line, 835 segment number).
+    fn row(&mut self, raw: &RawRow<'_>, line: u64) -> Result<(), FileError> {
+        let args = self.args;
+        let tally = &mut self.tally;
+        let caches = &mut self.caches;
+        let batch = &mut self.batch;
+        let problems = &mut self.problems;
+        let procedure = self.procedure;
+        tally.total += 1;
+        if tally.total > args.max_rows {
+            return Err(FileError::TooManyRows {
+                limit: args.max_rows,
+            });
+        }
         tally.missing_optional([
             raw.allowed_amount.trim().is_empty(),
             raw.denial_reason_code.trim().is_empty(),
@@ -196,7 +374,7 @@ pub fn produce<R: Read>(
         ]);
 
         problems.clear();
-        let valid = match validate_row(&raw, args.today) {
+        let valid = match validate_row_with(raw, args.today, procedure) {
             Ok(v) => Some(v),
             Err(p) => {
                 problems.extend(p);
@@ -253,7 +431,7 @@ pub fn produce<R: Read>(
             _ => {
                 problems.sort();
                 problems.dedup();
-                tally.rejected_row(&problems);
+                tally.rejected_row(problems);
                 batch
                     .rejections
                     .extend(problems.iter().map(|(c, r)| NewRejection {
@@ -267,31 +445,53 @@ pub fn produce<R: Read>(
         batch.rows_seen += 1;
         if batch.rows.len() >= BATCH_ROWS || batch.rejections.len() >= BATCH_ROWS {
             batch.sort_for_indexes();
-            tx.send(std::mem::take(&mut batch))
+            self.tx
+                .send(std::mem::take(batch))
                 .map_err(|_| FileError::Cancelled)?;
         }
+        Ok(())
     }
-    if tally.total == 0 {
-        return Err(FileError::NoDataRows);
+
+    /// A row rejected before validation (an 835 claim without service lines).
+    fn reject(&mut self, line: u64, problems: &[(Column, RejectReason)]) -> Result<(), FileError> {
+        self.tally.total += 1;
+        if self.tally.total > self.args.max_rows {
+            return Err(FileError::TooManyRows {
+                limit: self.args.max_rows,
+            });
+        }
+        self.tally.rejected_row(problems);
+        self.batch
+            .rejections
+            .extend(problems.iter().map(|(c, r)| NewRejection {
+                upload_id: self.args.upload_id,
+                row_number: line as i64,
+                column_name: c.as_str(),
+                reason: r.as_str(),
+            }));
+        self.batch.rows_seen += 1;
+        Ok(())
     }
-    if batch.rows_seen > 0 {
-        batch.sort_for_indexes();
-        tx.send(batch).map_err(|_| FileError::Cancelled)?;
+
+    /// Sends the last batch; the tally of the whole file.
+    fn finish(mut self) -> Result<Tally, FileError> {
+        if self.tally.total == 0 {
+            return Err(FileError::NoDataRows);
+        }
+        if self.batch.rows_seen > 0 {
+            self.batch.sort_for_indexes();
+            self.tx.send(self.batch).map_err(|_| FileError::Cancelled)?;
+        }
+        Ok(self.tally)
     }
-    let source = rdr.into_inner();
-    Ok(Produced {
-        tally,
-        unknown_columns: header.unknown_columns().to_vec(),
-        size_bytes: source.bytes_read(),
-        sha256: source.finish(),
-    })
 }
 
 /// Judges the head of a file (see `source::read_head`) as `produce` would judge its header:
 /// the shape limits, then the header rules. An empty or incomplete head passes (`produce`
-/// judges those while reading).
+/// judges those while reading), and so does an 835 (no header; its reader has its own
+/// limits).
 pub fn check_head(head: &[u8], complete: bool, limits: &super::Limits) -> Result<(), FileError> {
-    if !complete {
+    if !complete || x12::looks_like_x12(head) {
         return Ok(());
     }
     // SPEC §2: CR-only line ends are a file-level error. The head ends after the first
@@ -468,7 +668,7 @@ mod properties {
             let refs: [&str; 8] = std::array::from_fn(|i| cells[i].as_str());
             let row = crate::domain::claim::RawRow::from_array(refs);
             let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
-            let code = validate_row(&row, today).ok().and_then(|v| v.denial_reason_code);
+            let code = crate::domain::claim::validate_row(&row, today).ok().and_then(|v| v.denial_reason_code);
             if let Some(code) = code {
                 prop_assert!(crate::domain::claim::is_reason_code(code));
             }

@@ -168,6 +168,7 @@ impl Tally {
                 .collect(),
             anomalies: Vec::new(),
             anomaly_baseline_uploads: 0,
+            x12: None,
         }
     }
 }
@@ -245,6 +246,61 @@ pub struct QualityReport {
     pub anomalies: Vec<Anomaly>,
     /// Earlier uploads the anomaly checks compared against (0: fewer than 3, not run).
     pub anomaly_baseline_uploads: u64,
+    /// For an X12 835 upload: what the file held (rows are its service lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x12: Option<X12Report>,
+}
+
+/// Counts of an 835 upload (SPEC §2a): transactions, claims and service lines, the
+/// reversals reported but not stored, and which element gave the submitted dates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct X12Report {
+    pub transactions: u64,
+    pub claims: u64,
+    pub service_lines: u64,
+    /// Lines of CLP02 = 22 claims: they reverse earlier decisions and are not stored.
+    pub reversal_lines: u64,
+    pub claims_without_lines: u64,
+    /// Paid lines that paid less than allowed (stored as PAID).
+    pub partial_lines: u64,
+    pub submitted_from_received: u64,
+    pub submitted_from_statement: u64,
+    pub submitted_from_service: u64,
+    /// False when the file starts at ST (accepted, with a warning).
+    pub enveloped: bool,
+    pub warnings: Vec<String>,
+}
+
+impl X12Report {
+    pub fn from_summary(s: &super::x12::Summary) -> X12Report {
+        let c = &s.counts;
+        let mut warnings = Vec::new();
+        if !s.enveloped {
+            warnings.push(
+                "the file has no ISA/GS envelope (it starts at ST); read with the usual delimiters"
+                    .to_string(),
+            );
+        }
+        if c.reversal_lines > 0 {
+            warnings.push(format!(
+                "{} service lines reverse earlier claims (CLP02 = 22); they are not counted as decisions",
+                c.reversal_lines
+            ));
+        }
+        X12Report {
+            transactions: c.transactions,
+            claims: c.claims,
+            service_lines: c.service_lines,
+            reversal_lines: c.reversal_lines,
+            claims_without_lines: c.claims_without_lines,
+            partial_lines: c.partial_lines,
+            submitted_from_received: c.submitted_from_received,
+            submitted_from_statement: c.submitted_from_statement,
+            submitted_from_service: c.submitted_from_service,
+            enveloped: s.enveloped,
+            warnings,
+        }
+    }
 }
 
 impl QualityReport {
@@ -258,6 +314,23 @@ impl QualityReport {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(s, "Quality report for {}", self.file_name);
+        if let Some(x) = &self.x12 {
+            let _ = writeln!(
+                s,
+                "  X12 835: {} transaction sets, {} claims, {} service lines ({} reversal lines not stored, {} claims without lines); submitted date from DTM*050 {}, DTM*233 {}, DTM*472 {}",
+                x.transactions,
+                x.claims,
+                x.service_lines,
+                x.reversal_lines,
+                x.claims_without_lines,
+                x.submitted_from_received,
+                x.submitted_from_statement,
+                x.submitted_from_service
+            );
+            for w in &x.warnings {
+                let _ = writeln!(s, "  warning: {w}");
+            }
+        }
         let _ = writeln!(
             s,
             "  rows: {} total, {} accepted, {} rejected, {} outcome warnings",

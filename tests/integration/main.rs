@@ -18,3 +18,4 @@ mod observability;
 mod ops_pages;
 mod receivers;
 mod uploads;
+mod x12;

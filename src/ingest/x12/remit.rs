@@ -77,8 +77,15 @@ pub struct ServiceLine {
     /// `AMT*B6`, else charge minus CO adjustments.
     pub allowed_cents: Option<i64>,
     pub allowed_from_amt: bool,
+    /// `AMT*B6` present but not a number: the row is rejected (`invalid_amount`) rather
+    /// than silently falling back to charge minus CO.
+    pub allowed_invalid: bool,
     pub submitted: Option<NaiveDate>,
     pub submitted_source: Option<SubmittedSource>,
+    /// `DTM*050` present but not a date: rejected (`invalid_date`), no fallback.
+    pub submitted_invalid: bool,
+    /// BPR16 present but not a date (and no valid DTM*405).
+    pub decided_invalid: bool,
     pub decided: Option<NaiveDate>,
     pub service_date: Option<NaiveDate>,
     pub outcome: Option<LineOutcome>,
@@ -153,6 +160,8 @@ pub struct RemitMapper {
     in_claim: bool,
     claim_status: String,
     claim_received: Option<NaiveDate>,
+    claim_received_invalid: bool,
+    bpr_invalid: bool,
     claim_statement_end: Option<NaiveDate>,
     claim_remarks: Vec<String>,
     claim_lines: u64,
@@ -188,7 +197,10 @@ impl RemitMapper {
     /// Maps one body segment. `emit` receives each finished line (and lineless claims).
     pub fn segment(&mut self, seg: &Segment<'_>, emit: &mut dyn FnMut(Emit<'_>)) {
         match seg.id() {
-            b"BPR" => self.bpr_date = date(seg.text(16)),
+            b"BPR" => {
+                self.bpr_date = date(seg.text(16));
+                self.bpr_invalid = self.bpr_date.is_none() && !seg.text(16).is_empty();
+            }
             b"DTM" => self.dtm(seg),
             b"N1" => {
                 self.in_payer_loop = seg.element(1) == b"PR";
@@ -216,6 +228,7 @@ impl RemitMapper {
                 self.claim_status.clear();
                 self.claim_status.push_str(seg.text(2));
                 self.claim_received = None;
+                self.claim_received_invalid = false;
                 self.claim_statement_end = None;
                 self.claim_remarks.clear();
                 self.claim_lines = 0;
@@ -244,10 +257,10 @@ impl RemitMapper {
                 }
             }
             b"AMT" if self.line_open && seg.element(1) == b"B6" => {
-                if let Some(c) = cents(seg.text(2)) {
-                    self.line.allowed_cents = Some(c);
-                    self.line.allowed_from_amt = true;
-                }
+                let c = cents(seg.text(2));
+                self.line.allowed_cents = c;
+                self.line.allowed_from_amt = true;
+                self.line.allowed_invalid = c.is_none();
             }
             b"LQ" if self.line_open && seg.element(1) == b"HE" => {
                 push_code(&mut self.line.remarks, seg.text(2));
@@ -268,7 +281,10 @@ impl RemitMapper {
         let d = date(seg.text(2));
         match seg.element(1) {
             b"405" if !self.in_claim => self.production_date = d,
-            b"050" if self.in_claim && !self.line_open => self.claim_received = d,
+            b"050" if self.in_claim && !self.line_open => {
+                self.claim_received = d;
+                self.claim_received_invalid = d.is_none();
+            }
             b"233" if self.in_claim && !self.line_open => self.claim_statement_end = d,
             // DTM*472 (service date) wins over DTM*150 (period start) whatever the order.
             b"472" if self.line_open => self.line.service_date = d,
@@ -299,6 +315,7 @@ impl RemitMapper {
         l.paid_cents = cents(seg.text(3));
         l.allowed_cents = None;
         l.allowed_from_amt = false;
+        l.allowed_invalid = false;
         l.service_date = None;
         l.adjustments.clear();
         l.remarks.clear();
@@ -320,11 +337,14 @@ impl RemitMapper {
         for r in &self.claim_remarks {
             push_code(&mut l.remarks, r);
         }
+        l.submitted_invalid = self.claim_received_invalid;
+        l.decided_invalid = self.bpr_invalid && self.production_date.is_none();
         (l.submitted, l.submitted_source) = match (
             self.claim_received,
             self.claim_statement_end,
             l.service_date,
         ) {
+            _ if l.submitted_invalid => (None, Some(SubmittedSource::Received)),
             (Some(d), _, _) => (Some(d), Some(SubmittedSource::Received)),
             (None, Some(d), _) => (Some(d), Some(SubmittedSource::StatementEnd)),
             (None, None, Some(d)) => (Some(d), Some(SubmittedSource::Service)),

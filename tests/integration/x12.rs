@@ -1,0 +1,293 @@
+//! X12 835 imports end to end on the real database (SQLite, or PostgreSQL when
+//! `PAYERWATCH_TEST_POSTGRES` is set): a generated 835 stores exactly the claims of its CSV
+//! twin, patient elements never reach any table, envelope errors fail the upload naming
+//! the segment, duplicates are refused, reversals are reported and not stored.
+
+use chrono::NaiveDate;
+use payerwatch::db::repo::{claims, customers, ingest as ingest_repo, uploads};
+use payerwatch::db::{Backend, Db};
+use payerwatch::devtools::generate::{GenOptions, generate};
+use payerwatch::devtools::x12_835::generate_835;
+use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::ingest::report::QualityReport;
+use payerwatch::ingest::{self, IngestOptions, IngestOutcome, Limits, UploadRequest, UploadStatus};
+
+use crate::common::TestDatabase;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
+}
+
+struct Fixture {
+    database: TestDatabase,
+    db: Db,
+}
+
+fn fixture() -> Fixture {
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), 4).expect("database");
+    db.migrate().expect("migrations");
+    Fixture { database, db }
+}
+
+fn customer(f: &Fixture, slug: &str) -> TenantScope {
+    let slug = slug.to_owned();
+    let id =
+        f.db.write_blocking(move |c| customers::insert(c, &slug, "Customer"))
+            .expect("customer");
+    TenantScope::for_system(CustomerId(id))
+}
+
+fn upload(f: &Fixture, scope: TenantScope, name: &str, body: &[u8]) -> IngestOutcome {
+    let req = UploadRequest {
+        scope,
+        file_name: name.to_owned(),
+        uploaded_by: None,
+        declared_size: None,
+        limits: Limits::default(),
+        today: today(),
+    };
+    ingest::ingest(&f.db, &req, body, &IngestOptions::default()).expect("upload recorded")
+}
+
+fn report(f: &Fixture, scope: &TenantScope, id: i64) -> QualityReport {
+    let mut c = f.db.get().expect("conn");
+    let json = ingest_repo::find_report(&mut c, scope, id).expect("report");
+    serde_json::from_str(&json).expect("report json")
+}
+
+type ClaimKey = (
+    String,
+    String,
+    String,
+    NaiveDate,
+    NaiveDate,
+    String,
+    Option<i64>,
+    Option<String>,
+);
+
+fn stored_claims(f: &Fixture, scope: &TenantScope) -> Vec<ClaimKey> {
+    let mut c = f.db.get().expect("conn");
+    let mut all: Vec<ClaimKey> = claims::list_recent(&mut c, scope, 1_000_000)
+        .expect("claims")
+        .into_iter()
+        .map(|r| {
+            (
+                r.payer,
+                r.cpt,
+                r.cpt_group,
+                r.submitted_date,
+                r.decided_date,
+                r.outcome,
+                r.allowed_cents,
+                r.denial_reason_code,
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_generated_835_stores_exactly_the_claims_of_its_csv_twin() {
+    let f = fixture();
+    let (csv_scope, x12_scope) = (customer(&f, "csv"), customer(&f, "x12"));
+    let opts = GenOptions {
+        rows: 3_000,
+        seed: 7,
+        ..GenOptions::default()
+    };
+    let mut csv = Vec::new();
+    let csv_truth = generate(&opts, &mut csv).expect("csv");
+    let mut x12 = Vec::new();
+    let x12_truth = generate_835(&opts, &mut x12).expect("835");
+    assert_eq!(csv_truth.counts.rows, x12_truth.counts.rows);
+
+    let a = upload(&f, csv_scope, "claims.csv", &csv);
+    let b = upload(&f, x12_scope, "remit.835", &x12);
+    assert_eq!(a.status, UploadStatus::Partial);
+    assert_eq!(b.status, UploadStatus::Partial, "{:?}", b.message);
+
+    let (ra, rb) = (
+        report(&f, &csv_scope, a.upload_id),
+        report(&f, &x12_scope, b.upload_id),
+    );
+    assert_eq!(rb.total_rows, x12_truth.counts.rows);
+    assert_eq!(rb.accepted_rows, x12_truth.counts.expected_accepted_rows);
+    assert_eq!(rb.rejected_rows, x12_truth.counts.expected_rejected_rows);
+    assert_eq!(ra.accepted_rows, rb.accepted_rows);
+    assert_eq!(ra.outcomes, rb.outcomes);
+    assert_eq!(ra.rejected_by_reason, rb.rejected_by_reason);
+    for (column, n) in &x12_truth.counts.expected_rejected_by_column {
+        assert_eq!(
+            rb.rejected_by_column.get(*column).copied().unwrap_or(0),
+            *n,
+            "{column}"
+        );
+    }
+    let x = rb.x12.as_ref().expect("835 counts in the report");
+    assert_eq!(x.service_lines, x12_truth.counts.rows);
+    assert_eq!(x.claims, x12_truth.counts.rows);
+    assert!(x.transactions > 1);
+    assert!(x.enveloped);
+    assert!(ra.x12.is_none());
+
+    // The same claims, field for field: every analytics input is identical.
+    assert_eq!(stored_claims(&f, &csv_scope), stored_claims(&f, &x12_scope));
+
+    // The same bytes again: refused as a duplicate.
+    let again = upload(&f, x12_scope, "remit-again.835", &x12);
+    assert_eq!(again.status, UploadStatus::Failed);
+    assert_eq!(again.duplicate_of, Some(b.upload_id));
+}
+
+const ISA: &str = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *261201*1200*^*00501*000000101*0*P*:~\n";
+
+fn remittance(body: &[&str]) -> String {
+    let mut s =
+        format!("{ISA}GS*HP*SENDER*RECEIVER*20261201*1200*7*X*005010X221A1~\nST*835*0001~\n");
+    for seg in body {
+        s.push_str(seg);
+        s.push_str("~\n");
+    }
+    s.push_str(&format!(
+        "SE*{}*0001~\nGE*1*7~\nIEA*1*000000101~\n",
+        body.len() + 2
+    ));
+    s
+}
+
+const PATIENT_BODY: &[&str] = &[
+    "BPR*I*150.00*C*ACH*CCP*01*111*DA*33*1234567890**01*111*DA*22*20261115",
+    "TRN*1*12345*1512345678",
+    "N1*PR*ACME HEALTH PLAN*XV*87726",
+    "N1*PE*CLINIC*XX*1234567893",
+    "N3*12 ZEBULON LANE",
+    "LX*1",
+    "CLP*PCNQUINCY77*1*200.00*150.00*20.00*12*PAYERCLAIM998877*11",
+    "NM1*QC*1*ZEBULON*QUINCY****MI*MEMBERQ55443",
+    "NM1*IL*1*ZEBULON*QUINCY****MI*SUBSCR66554",
+    "NM1*74*1*ZEBULONNEW*QUINCY****C*CORR11223",
+    "REF*EA*MRNQ33221",
+    "REF*1L*GROUPQ44332",
+    "REF*SY*987654320",
+    "DTM*050*20261020",
+    "SVC*HC:99213:25*200.00*150.00**1",
+    "DTM*472*20261001",
+    "CAS*CO*45*30.00",
+    "CAS*PR*2*20.00",
+    "AMT*B6*170.00",
+    "LQ*HE*N130",
+    "CLP*PCNQUINCY78*22*-200.00*-150.00**12*PAYERCLAIM998877*11",
+    "NM1*QC*1*ZEBULON*QUINCY****MI*MEMBERQ55443",
+    "SVC*HC:99213:25*-200.00*-150.00**-1",
+    "CAS*CR*45*-30.00",
+];
+
+/// Every table, dumped by the database's own tool: the patient elements of the file
+/// must appear nowhere.
+fn dump_all_tables(f: &Fixture) -> String {
+    let out = match f.database.backend() {
+        Backend::Sqlite => {
+            let path = f.database.url().trim_start_matches("sqlite://").to_owned();
+            std::process::Command::new("sqlite3")
+                .arg(path)
+                .arg(".dump")
+                .output()
+        }
+        Backend::Postgres => std::process::Command::new("pg_dump")
+            .arg("--data-only")
+            .arg(f.database.url())
+            .output(),
+    }
+    .expect("dump tool runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn patient_elements_never_reach_a_table_and_reversals_are_reported_not_stored() {
+    let f = fixture();
+    let scope = customer(&f, "acme");
+    let out = upload(&f, scope, "era.835", remittance(PATIENT_BODY).as_bytes());
+    assert_eq!(out.status, UploadStatus::Succeeded, "{:?}", out.message);
+    let r = report(&f, &scope, out.upload_id);
+    assert_eq!(r.total_rows, 1, "the reversal line is not a decision");
+    let x = r.x12.as_ref().expect("x12 counts");
+    assert_eq!((x.claims, x.service_lines, x.reversal_lines), (2, 2, 1));
+    assert!(x.warnings.iter().any(|w| w.contains("reverse")));
+
+    let stored = stored_claims(&f, &scope);
+    assert_eq!(stored.len(), 1);
+    let (payer, cpt, _, submitted, decided, outcome, allowed, code) = &stored[0];
+    assert_eq!(payer, "ACME HEALTH PLAN");
+    assert_eq!(cpt, "99213");
+    assert_eq!(
+        *submitted,
+        NaiveDate::from_ymd_opt(2026, 10, 20).expect("d")
+    );
+    assert_eq!(*decided, NaiveDate::from_ymd_opt(2026, 11, 15).expect("d"));
+    assert_eq!(outcome, "PAID");
+    assert_eq!(*allowed, Some(17_000));
+    assert_eq!(*code, None);
+
+    let dump = dump_all_tables(&f);
+    assert!(
+        dump.contains("ACME HEALTH PLAN"),
+        "the dump holds the claims"
+    );
+    for secret in [
+        "ZEBULON",
+        "QUINCY",
+        "MEMBERQ55443",
+        "SUBSCR66554",
+        "CORR11223",
+        "MRNQ33221",
+        "GROUPQ44332",
+        "987654320",
+        "PCNQUINCY",
+        "PAYERCLAIM998877",
+    ] {
+        assert!(!dump.contains(secret), "{secret} was stored");
+        let msg = out.message.clone().unwrap_or_default();
+        assert!(!msg.contains(secret));
+    }
+}
+
+#[test]
+fn envelope_errors_fail_the_upload_naming_the_segment() {
+    let f = fixture();
+    let scope = customer(&f, "acme");
+    let good = remittance(PATIENT_BODY);
+    let bad = good.replace(
+        &format!("SE*{}*0001", PATIENT_BODY.len() + 2),
+        &format!("SE*{}*0001", PATIENT_BODY.len() + 5),
+    );
+    let out = upload(&f, scope, "bad.835", bad.as_bytes());
+    assert_eq!(out.status, UploadStatus::Failed);
+    let msg = out.message.clone().expect("message");
+    assert!(
+        msg.contains(&format!("segment {} (SE)", PATIENT_BODY.len() + 4)),
+        "{msg}"
+    );
+    let mut c = f.db.get().expect("conn");
+    assert_eq!(
+        claims::count_for_upload(&mut c, &scope, out.upload_id).expect("n"),
+        0
+    );
+    let up = uploads::find(&mut c, &scope, out.upload_id).expect("upload");
+    assert_eq!(up.status, "failed");
+
+    // Truncated and binary files are file-level errors too.
+    let cut = &good[..good.len() / 2];
+    let out = upload(&f, scope, "cut.835", cut.as_bytes());
+    assert_eq!(out.status, UploadStatus::Failed);
+    let garbage = [b"ISA*".as_slice(), &[0u8, 1, 2, 3, 255, 254][..]].concat();
+    let out = upload(&f, scope, "garbage.835", &garbage);
+    assert_eq!(out.status, UploadStatus::Failed);
+}
