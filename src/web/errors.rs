@@ -41,6 +41,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("service unavailable")]
     Unavailable,
+    /// Too many password checks queued (the Argon2 bound): retry shortly.
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -141,6 +144,11 @@ impl AppError {
                 message: "The service cannot reach its database right now.".into(),
                 hint: Some("Please try again in a minute."),
             },
+            AppError::Busy => ErrorCopy {
+                heading: "Temporarily busy",
+                message: "Too many sign-ins are being checked right now.".into(),
+                hint: Some("Please try again in a few seconds."),
+            },
             AppError::Internal(_) => ErrorCopy {
                 heading: "Something went wrong on our side",
                 message: "The error has been logged.".into(),
@@ -161,7 +169,7 @@ impl ResponseError for AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -17,5 +17,6 @@ mod notifications;
 mod observability;
 mod ops_pages;
 mod receivers;
+mod throttle;
 mod uploads;
 mod x12;

@@ -7,20 +7,77 @@ use diesel::prelude::*;
 
 use crate::db::schema::login_failures;
 use crate::db::{DbConnection, DbError};
+use crate::on_backend;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThrottleScope {
-    Account,
-    Address,
+use crate::domain::login_throttle::Rule;
+pub use crate::domain::login_throttle::ThrottleScope;
+
+/// The result of [`reserve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// A key is at its limit: refuse without verifying anything.
+    Locked { retry_after_secs: u64 },
+    /// The attempt is counted as a failure up front (ids of the records, released on a
+    /// successful login).
+    Reserved { ids: Vec<i64> },
 }
 
-impl ThrottleScope {
-    fn as_str(self) -> &'static str {
-        match self {
-            ThrottleScope::Account => "account",
-            ThrottleScope::Address => "address",
+/// Reserves one attempt against every key, atomically with the limit check, so parallel
+/// guesses cannot exceed a limit (the check-then-act version let 29 of 30 through).
+/// SQLite: the caller's write transaction holds the one writer lock. PostgreSQL: a
+/// transaction-scoped advisory lock per key, taken in key order.
+pub fn reserve(
+    conn: &mut DbConnection,
+    keys: &[(Rule, String)],
+    now: NaiveDateTime,
+) -> Result<Reservation, DbError> {
+    if let DbConnection::Postgresql(pg) = conn {
+        let mut ordered: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
+        ordered.sort_unstable();
+        for key in ordered {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))")
+                .bind::<diesel::sql_types::Text, _>(key)
+                .execute(pg)?;
         }
     }
+    let mut retry: Option<i64> = None;
+    for (rule, key) in keys {
+        let since = now - chrono::Duration::seconds(rule.window_secs);
+        let (count, oldest) = recent(conn, rule.scope, key, since)?;
+        if count >= rule.max
+            && let Some(oldest) = oldest
+        {
+            let frees = (oldest + chrono::Duration::seconds(rule.window_secs) - now)
+                .num_seconds()
+                .max(1);
+            retry = Some(retry.map_or(frees, |r| r.max(frees)));
+        }
+    }
+    if let Some(secs) = retry {
+        return Ok(Reservation::Locked {
+            retry_after_secs: secs as u64,
+        });
+    }
+    let mut ids = Vec::with_capacity(keys.len());
+    for (rule, key) in keys {
+        ids.push(
+            on_backend!(conn, c => diesel::insert_into(login_failures::table)
+            .values((
+                login_failures::scope.eq(rule.scope.as_str()),
+                login_failures::key_hash.eq(key),
+                login_failures::failed_at.eq(now),
+            ))
+            .returning(login_failures::id)
+            .get_result::<i64>(c))?,
+        );
+    }
+    Ok(Reservation::Reserved { ids })
+}
+
+/// Gives back reserved attempts (the login succeeded, or was never verified).
+pub fn release(conn: &mut DbConnection, ids: &[i64]) -> Result<(), DbError> {
+    diesel::delete(login_failures::table.filter(login_failures::id.eq_any(ids))).execute(conn)?;
+    Ok(())
 }
 
 pub fn record(

@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod csrf;
+pub mod password_gate;
 pub mod rate_limit;
 pub mod session_store;
 

@@ -6,11 +6,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::DbError;
-use crate::db::repo::{sessions, users};
-use crate::domain::password;
-use crate::web::auth::{self, CurrentUser};
+use crate::db::repo::login_failures::{self, Reservation};
+use crate::db::repo::{self, sessions, users};
+use crate::domain::{login_throttle, password};
+use crate::web::auth::{self, CurrentUser, password_gate};
 use crate::web::errors::AppError;
-use crate::web::handlers::auth::restart_session;
+use crate::web::handlers::auth::{client_addr, restart_session};
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
@@ -45,10 +46,45 @@ pub async fn password_submit(
     let form = form.into_inner();
     let scope = user.scope();
     let user_id = user.id.0;
-    let stored = state
+    // Re-authentication is a password guess like a login: the same reserved attempts and
+    // limits (review 2026-12, row 6), and the same Argon2 bound.
+    let keys = login_throttle::keys(
+        &users::normalize_email(&user.email),
+        client_addr(&req, &state),
+    );
+    let (reservation, stored) = state
         .db
-        .run(move |conn| Ok(users::find(conn, &scope, user_id)?.password_hash))
+        .write(move |conn| {
+            let reservation = login_failures::reserve(conn, &keys, repo::now())?;
+            Ok::<_, DbError>((
+                reservation,
+                users::find(conn, &scope, user_id)?.password_hash,
+            ))
+        })
         .await?;
+    let reserved = match reservation {
+        Reservation::Locked { retry_after_secs } => {
+            return Err(AppError::TooManyRequests { retry_after_secs });
+        }
+        Reservation::Reserved { ids } => ids,
+    };
+    let current = form.current_password.clone();
+    let verified = password_gate::gate()
+        .run(move || password::verify(&current, &stored))
+        .await;
+    if !matches!(verified, Ok(false)) {
+        // Right password, or never checked: the attempt is given back.
+        state
+            .db
+            .write(move |conn| login_failures::release(conn, &reserved))
+            .await?;
+    }
+    if !verified? {
+        return render(&PasswordPage {
+            layout: user.layout("Change password", "/portal/account/password"),
+            error: Some("The current password is not correct.".to_string()),
+        });
+    }
     let problem = if form.new_password != form.new_password_confirm {
         Some("The new passwords do not match.".to_string())
     } else if form.new_password == form.current_password {
@@ -58,20 +94,14 @@ pub async fn password_submit(
             .err()
             .map(|e| e.to_string())
     };
-    let current = form.current_password;
     let new = form.new_password;
-    let result = actix_web::rt::task::spawn_blocking(move || {
-        if !password::verify(&current, &stored) {
-            return Ok(Err("The current password is not correct.".to_string()));
-        }
-        if let Some(problem) = problem {
-            return Ok(Err(problem));
-        }
-        password::hash(&new).map(Ok)
-    })
-    .await
-    .map_err(|_| AppError::Internal(anyhow::anyhow!("hashing cancelled")))?
-    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let result = match problem {
+        Some(problem) => Err(problem),
+        None => Ok(password_gate::gate()
+            .run(move || password::hash(&new))
+            .await?
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?),
+    };
     let new_hash = match result {
         Ok(hash) => hash,
         Err(error) => {

@@ -6,25 +6,21 @@ use actix_session::{Session, SessionExt};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDateTime;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::repo::login_failures::{self, ThrottleScope};
+use crate::db::repo::login_failures::{self, Reservation, ThrottleScope};
 use crate::db::repo::{self, password_tokens, sessions, users};
-use crate::domain::password;
 use crate::domain::tenant::{CustomerId, TenantScope};
+use crate::domain::{login_throttle, password};
 use crate::web::audit::{self, AuditContext, AuditEntry};
-use crate::web::auth::{self, CurrentUser, ensure_csrf_token, start_session};
+use crate::web::auth::{self, CurrentUser, ensure_csrf_token, password_gate, start_session};
 use crate::web::errors::AppError;
 use crate::web::http::client_ip;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
 
-/// Failed attempts allowed per account and per address within the window.
-pub const MAX_FAILURES: i64 = 5;
-pub const FAILURE_WINDOW_MINUTES: i64 = 15;
 const GENERIC_FAILURE: &str = "The e-mail address or password is not correct.";
 
 #[derive(Template)]
@@ -112,17 +108,13 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-fn throttle_key(scope: &str, value: &str) -> String {
-    hex::encode(Sha256::digest(format!("{scope}:{value}").as_bytes()))
-}
-
-fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
+pub fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
     client_ip::from_request(req, &state.settings.trusted_proxies)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 enum LoginOutcome {
-    Success { user_id: i64 },
+    Success { user_id: i64, reserved: Vec<i64> },
     Failed,
     Locked { retry_after_secs: u64 },
 }
@@ -139,52 +131,63 @@ pub async fn login_submit(
     }
     let email = users::normalize_email(&form.email);
     let next = safe_next(form.next.as_deref());
-    let account_key = throttle_key("account", &email);
-    let address_key = throttle_key("address", &ip.to_string());
+    let keys = login_throttle::keys(&email, ip);
     let ctx = AuditContext::from_request(&req, &state);
 
-    // 1. Locked out? Checked before any password work.
-    let (locked, user) = {
-        let (account_key, address_key, email) =
-            (account_key.clone(), address_key.clone(), email.clone());
+    // 1. Reserve the attempt (counted as a failure until it succeeds) atomically with the
+    //    limit check, before any password work.
+    let (reservation, user) = {
+        let email = email.clone();
         state
             .db
-            .run(move |conn| {
-                let since = repo::now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
-                let account =
-                    login_failures::recent(conn, ThrottleScope::Account, &account_key, since)?;
-                let address =
-                    login_failures::recent(conn, ThrottleScope::Address, &address_key, since)?;
+            .write(move |conn| {
+                let reservation = login_failures::reserve(conn, &keys, repo::now())?;
                 let user = match users::find_by_email(conn, &email) {
                     Ok(user) => Some(user),
                     Err(crate::db::DbError::NotFound) => None,
                     Err(other) => return Err(other),
                 };
-                Ok((lockout(&[account, address]), user))
+                Ok((reservation, user))
             })
             .await?
     };
 
-    let outcome = if let Some(retry_after_secs) = locked {
-        LoginOutcome::Locked { retry_after_secs }
-    } else {
-        // 2. Verify on the blocking pool; unknown accounts cost the same hashing time.
-        let candidate = form.password;
-        let stored = user
-            .as_ref()
-            .map(|u| (u.password_hash.clone(), u.is_active));
-        let ok = actix_web::rt::task::spawn_blocking(move || match stored {
-            Some((hash, active)) => password::verify(&candidate, &hash) && active,
-            None => {
-                let _ = password::verify(&candidate, &password::DUMMY_HASH);
-                false
+    let outcome = match &reservation {
+        Reservation::Locked { retry_after_secs } => LoginOutcome::Locked {
+            retry_after_secs: *retry_after_secs,
+        },
+        Reservation::Reserved { ids } => {
+            // 2. Verify within the process-wide Argon2 bound; unknown accounts cost the
+            //    same hashing time.
+            let candidate = form.password;
+            let stored = user
+                .as_ref()
+                .map(|u| (u.password_hash.clone(), u.is_active));
+            let verified = password_gate::gate()
+                .run(move || match stored {
+                    Some((hash, active)) => password::verify(&candidate, &hash) && active,
+                    None => {
+                        let _ = password::verify(&candidate, &password::DUMMY_HASH);
+                        false
+                    }
+                })
+                .await;
+            match (verified, &user) {
+                (Ok(true), Some(u)) => LoginOutcome::Success {
+                    user_id: u.id,
+                    reserved: ids.clone(),
+                },
+                (Ok(_), _) => LoginOutcome::Failed,
+                (Err(busy), _) => {
+                    // Never verified: the attempt is given back.
+                    let ids = ids.clone();
+                    state
+                        .db
+                        .write(move |conn| login_failures::release(conn, &ids))
+                        .await?;
+                    return Err(busy);
+                }
             }
-        })
-        .await
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("password check cancelled")))?;
-        match (&user, ok) {
-            (Some(u), true) => LoginOutcome::Success { user_id: u.id },
-            _ => LoginOutcome::Failed,
         }
     };
 
@@ -204,22 +207,24 @@ pub async fn login_submit(
             Err(AppError::TooManyRequests { retry_after_secs })
         }
         LoginOutcome::Failed => {
+            // The reservation stays: it is the failure record.
             state
                 .db
                 .write(move |conn| {
-                    let now = repo::now();
-                    login_failures::record(conn, ThrottleScope::Account, &account_key, now)?;
-                    login_failures::record(conn, ThrottleScope::Address, &address_key, now)?;
                     audit::record(conn, &ctx, entry(customer_id, actor, "login.failure"))
                 })
                 .await?;
             login_page(&session, form.email, next, Some(GENERIC_FAILURE), None)
         }
-        LoginOutcome::Success { user_id } => {
+        LoginOutcome::Success { user_id, reserved } => {
+            let pair = login_throttle::keys(&email, ip)[0].1.clone();
             state
                 .db
                 .write(move |conn| {
-                    login_failures::clear(conn, ThrottleScope::Account, &account_key)?;
+                    // The owner's own address starts afresh; the account-wide count stays
+                    // (it ends with its hour or an admin-issued reset link).
+                    login_failures::release(conn, &reserved)?;
+                    login_failures::clear(conn, ThrottleScope::Pair, &pair)?;
                     users::record_login(conn, user_id)?;
                     audit::record(conn, &ctx, entry(customer_id, actor, "login.success"))
                 })
@@ -239,20 +244,6 @@ fn entry(customer_id: Option<i64>, actor: Option<i64>, action: &str) -> AuditEnt
         target_id: None,
         changed_fields: &[],
     }
-}
-
-/// Seconds until the oldest failure leaves the window, when any key has reached the limit.
-fn lockout(counts: &[(i64, Option<NaiveDateTime>)]) -> Option<u64> {
-    let now = repo::now();
-    counts
-        .iter()
-        .filter(|(count, _)| *count >= MAX_FAILURES)
-        .filter_map(|(_, oldest)| *oldest)
-        .map(|oldest| {
-            let frees_at = oldest + chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
-            (frees_at - now).num_seconds().max(1) as u64
-        })
-        .max()
 }
 
 fn redirect(location: &str) -> HttpResponse {
@@ -381,10 +372,11 @@ pub async fn set_password_submit(
             error: Some(error),
         });
     }
-    let new_hash = actix_web::rt::task::spawn_blocking(move || password::hash(&form.password))
-        .await
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("hashing cancelled")))?
+    let new_hash = password_gate::gate()
+        .run(move || password::hash(&form.password))
+        .await?
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let account_key = login_throttle::account_key(&users::normalize_email(&user.email));
     let ctx = AuditContext::from_request(&req, &state);
     let scope = TenantScope::for_system(CustomerId(user.customer_id));
     let user_id = user.id;
@@ -396,6 +388,8 @@ pub async fn set_password_submit(
             }
             users::set_password_hash(conn, &scope, user_id, &new_hash)?;
             sessions::delete_for_user(conn, user_id)?;
+            // SPEC §6: an admin-issued link ends the account-wide lockout.
+            login_failures::clear(conn, ThrottleScope::Account, &account_key)?;
             audit::record(
                 conn,
                 &ctx,

@@ -37,13 +37,16 @@ pub fn resolve(
 }
 
 pub fn from_request(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    resolve(
-        req.peer_addr().map(|a| a.ip()),
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok()),
-        trusted,
-    )
+    // Every header line, in order: a proxy that appends its own line instead of extending
+    // the client's would otherwise let the client's line pick the address (review
+    // 2026-12, row 5). A line that is not text poisons the walk, so nothing is trusted.
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .map(|v| v.to_str().unwrap_or("invalid"))
+        .collect();
+    let joined = (!lines.is_empty()).then(|| lines.join(","));
+    resolve(req.peer_addr().map(|a| a.ip()), joined.as_deref(), trusted)
 }
 
 pub fn from_service_request(req: &ServiceRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
@@ -118,5 +121,16 @@ mod tests {
         assert_eq!(anonymize(ip("192.168.17.42")), "192.168.0.0");
         assert_eq!(anonymize(ip("2001:db8:85a3::8a2e:370:7334")), "2001:db8::");
         assert_eq!(anonymize(ip("::ffff:10.1.2.3")), "10.1.0.0");
+    }
+
+    #[test]
+    fn every_forwarded_for_line_is_read() {
+        let trusted = [ip("10.0.0.1")];
+        let req = actix_web::test::TestRequest::default()
+            .peer_addr("10.0.0.1:4000".parse().expect("addr"))
+            .append_header(("x-forwarded-for", "6.6.6.6"))
+            .append_header(("x-forwarded-for", "198.51.100.7"))
+            .to_http_request();
+        assert_eq!(from_request(&req, &trusted), Some(ip("198.51.100.7")));
     }
 }

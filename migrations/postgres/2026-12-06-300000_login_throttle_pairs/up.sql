@@ -1,0 +1,4 @@
+-- Soft lockout (issue 16): failures are also counted per account + client network.
+ALTER TABLE login_failures DROP CONSTRAINT login_failures_scope_check;
+ALTER TABLE login_failures ADD CONSTRAINT login_failures_scope_check
+    CHECK (scope IN ('account', 'address', 'pair'));
