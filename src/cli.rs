@@ -40,12 +40,12 @@ pub enum Command {
     /// Create a user (and its customer when new); the password comes from
     /// PAYERWATCH_PASSWORD or an interactive prompt. Re-running sets a new password.
     CreateUser(CreateUserArgs),
-    /// Import a claims CSV for a customer through the upload pipeline and print its
+    /// Import a claims CSV or X12 835 file (told apart by content) for a customer through the upload pipeline and print its
     /// quality report. Exits non-zero when the upload fails.
     Import(ImportArgs),
     /// Re-apply the customer's payer aliases and CPT groups to its stored claims.
     Remap(RemapArgs),
-    /// Write a deterministic synthetic claims CSV (drift and malformed rows injected).
+    /// Write a deterministic synthetic claims CSV or X12 835 (drift and malformed rows injected).
     Generate(GenerateArgs),
     /// Create a fresh SQLite demo database with a demo customer and generated claims,
     /// print the logins, and serve.

@@ -291,3 +291,52 @@ fn envelope_errors_fail_the_upload_naming_the_segment() {
     let out = upload(&f, scope, "garbage.835", &garbage);
     assert_eq!(out.status, UploadStatus::Failed);
 }
+
+/// The upload form takes an 835 like a CSV: detected by content, processed, reported.
+#[actix_web::test]
+async fn the_upload_form_takes_an_835_and_shows_no_patient_data() {
+    use crate::common::{csrf_token, location, spawn_app};
+    use payerwatch::domain::roles::Role;
+
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.login("analyst@clinic.test", &password).await;
+    let page = app.get("/portal/uploads").await.text().await.expect("page");
+    assert!(page.contains(".835"), "the file picker offers 835 files");
+    let token = csrf_token(&page).expect("token");
+    let part = reqwest::multipart::Part::bytes(remittance(PATIENT_BODY).into_bytes())
+        .file_name("era-november.835")
+        .mime_str("application/edi-x12")
+        .expect("mime");
+    let res = app
+        .client
+        .post(app.url("/portal/uploads"))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", token)
+                .part("file", part),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 303);
+    let path = location(&res);
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = app.get(&path).await.text().await.expect("page");
+        if !page.contains("Processing…") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("succeeded"), "{page}");
+    for secret in [
+        "ZEBULON",
+        "QUINCY",
+        "MEMBERQ55443",
+        "PAYERCLAIM998877",
+        "PCNQUINCY",
+    ] {
+        assert!(!page.contains(secret), "{secret} shown");
+    }
+}
