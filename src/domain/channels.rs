@@ -120,12 +120,16 @@ pub struct ChannelSettings {
 pub enum ChannelError {
     #[error("{0}")]
     Invalid(String),
+    /// No address in the text: the refusal must not tell a tenant admin what an internal
+    /// name resolves to (review 2026-12, row 13).
     #[error(
-        "the address {0} is on a private, loopback or link-local network; webhooks there are refused"
+        "the target is on a private, loopback or link-local network; notifications there are refused"
     )]
-    PrivateTarget(String),
+    PrivateTarget,
     #[error("the host name does not resolve")]
     Unresolvable,
+    #[error("the SMTP port must be 25, 465, 587 or 2525")]
+    SmtpPort,
 }
 
 /// Checks a webhook or Slack URL's shape: http(s), a host, no credentials.
@@ -163,13 +167,19 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_v4(v4);
             }
-            let seg0 = v6.segments()[0];
+            let seg = v6.segments();
+            let seg0 = seg[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (seg0 & 0xfe00) == 0xfc00 // unique local
                 || (seg0 & 0xffc0) == 0xfe80 // link-local
-                || seg0 == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
+                || (seg0 & 0xffc0) == 0xfec0 // deprecated site-local
+                || seg0 == 0x2001 && seg[1] == 0x0db8 // documentation
+                || seg0 == 0x2002 // 6to4: embeds any IPv4 address
+                || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] // NAT64: embeds any IPv4 address
+                || seg0 == 0x64 && seg[1] == 0xff9b && seg[2] == 1 // local-use NAT64
+                || seg[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated)
                 || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0))
         }
     }
@@ -200,7 +210,7 @@ pub fn check_addresses(addrs: &[IpAddr], allow_private: bool) -> Result<(), Chan
         return Ok(());
     }
     match addrs.iter().find(|ip| !is_public_ip(**ip)) {
-        Some(ip) => Err(ChannelError::PrivateTarget(ip.to_string())),
+        Some(_) => Err(ChannelError::PrivateTarget),
         None => Ok(()),
     }
 }
@@ -223,6 +233,41 @@ pub fn resolve_checked(
     let ips: Vec<IpAddr> = addrs.iter().map(|a| a.ip()).collect();
     check_addresses(&ips, allow_private)?;
     Ok(addrs)
+}
+
+/// The ports mail submission and relay use (SPEC §5); anything else makes the e-mail
+/// channel a port scanner.
+pub const SMTP_PORTS: [u16; 4] = [25, 465, 587, 2525];
+
+/// The SMTP target under the webhook policy: an allowed port, every resolved address
+/// public (both lifted by `PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS`). Blocking DNS; the sender
+/// connects to the returned addresses only.
+pub fn resolve_smtp_checked(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<std::net::SocketAddr>, ChannelError> {
+    use std::net::ToSocketAddrs;
+    if !allow_private && !SMTP_PORTS.contains(&port) {
+        return Err(ChannelError::SmtpPort);
+    }
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<std::net::SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| ChannelError::Unresolvable)?
+        .collect();
+    let ips: Vec<IpAddr> = addrs.iter().map(|a| a.ip()).collect();
+    check_addresses(&ips, allow_private)?;
+    Ok(addrs)
+}
+
+/// The port an SMTP channel uses: its own, else the TLS mode's standard one.
+pub fn smtp_port(port: Option<u16>, tls: SmtpTls) -> u16 {
+    port.unwrap_or(match tls {
+        SmtpTls::Tls => 465,
+        SmtpTls::Starttls => 587,
+        SmtpTls::None => 25,
+    })
 }
 
 /// A comma- or newline-separated list of e-mail addresses, each `local@domain.tld`.
@@ -299,6 +344,11 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "::127.0.0.1",
+            "fec0::1",
         ] {
             assert!(!is_public_ip(ip(s)), "{s}");
         }
@@ -315,10 +365,9 @@ mod tests {
     #[test]
     fn private_targets_refused_unless_allowed() {
         let local = [ip("127.0.0.1")];
-        assert_eq!(
-            check_addresses(&local, false),
-            Err(ChannelError::PrivateTarget("127.0.0.1".into()))
-        );
+        let refused = check_addresses(&local, false);
+        assert_eq!(refused, Err(ChannelError::PrivateTarget));
+        assert!(!refused.expect_err("refused").to_string().contains("127"));
         assert!(check_addresses(&local, true).is_ok());
         // One private address among public ones is enough to refuse.
         assert!(check_addresses(&[ip("8.8.8.8"), ip("10.0.0.1")], false).is_err());
@@ -330,7 +379,7 @@ mod tests {
         let url = parse_target_url("http://localhost:9/hook").expect("url");
         assert!(matches!(
             resolve_checked(&url, false),
-            Err(ChannelError::PrivateTarget(_))
+            Err(ChannelError::PrivateTarget)
         ));
         assert!(resolve_checked(&url, true).is_ok());
         let v6 = parse_target_url("http://[::1]:9/hook").expect("url");
@@ -375,5 +424,20 @@ mod tests {
         assert_eq!(SmtpTls::parse("tls"), Some(SmtpTls::Tls));
         assert_eq!(SmtpTls::parse("ssl3"), None);
         assert!(is_host("smtp.example.org") && !is_host("smtp example"));
+    }
+
+    #[test]
+    fn smtp_targets_follow_the_webhook_policy() {
+        assert_eq!(
+            resolve_smtp_checked("localhost", 2525, false),
+            Err(ChannelError::PrivateTarget)
+        );
+        assert_eq!(
+            resolve_smtp_checked("127.0.0.1", 22, false),
+            Err(ChannelError::SmtpPort)
+        );
+        assert!(resolve_smtp_checked("127.0.0.1", 2526, true).is_ok());
+        assert_eq!(smtp_port(None, SmtpTls::Tls), 465);
+        assert_eq!(smtp_port(Some(2525), SmtpTls::None), 2525);
     }
 }

@@ -68,7 +68,7 @@ pub async fn post_json(
             .await;
     let addrs = match resolved {
         Ok(Ok(addrs)) => addrs,
-        Ok(Err(e @ ChannelError::PrivateTarget(_))) => return SendResult::permanent(e.to_string()),
+        Ok(Err(e @ ChannelError::PrivateTarget)) => return SendResult::permanent(e.to_string()),
         Ok(Err(e)) => return SendResult::failed(None, e.to_string()),
         Err(_) => return SendResult::failed(None, "name resolution was cancelled"),
     };
@@ -87,6 +87,9 @@ pub async fn post_json(
     let client = match reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        // HTTP(S)_PROXY from the environment would connect elsewhere than the checked
+        // addresses.
+        .no_proxy()
         .resolve_to_addrs(&host, &addrs)
         .build()
     {
@@ -134,6 +137,8 @@ pub struct Email<'a> {
     pub hello_name: String,
     pub subject: String,
     pub body: String,
+    /// `PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS`: lifts the SSRF policy (loopback test sinks).
+    pub allow_private: bool,
 }
 
 /// Sends one e-mail; blocking (run it on the blocking pool).
@@ -149,11 +154,20 @@ pub fn send_email(mail: Email<'_>) -> SendResult {
         return SendResult::permanent("the channel has no SMTP host or sender");
     };
     let tls_mode = s.smtp_tls.unwrap_or_default();
-    let port = s.smtp_port.unwrap_or(match tls_mode {
-        SmtpTls::Tls => 465,
-        SmtpTls::Starttls => 587,
-        SmtpTls::None => 25,
-    });
+    let port = channels::smtp_port(s.smtp_port, tls_mode);
+    // Resolved and checked here, then connected by address: the name cannot be re-pointed
+    // at an internal host between the check and the connection (TLS still verifies the
+    // name).
+    let pinned = match channels::resolve_smtp_checked(host, port, mail.allow_private) {
+        Ok(addrs) => match addrs.first() {
+            Some(a) => a.ip().to_string(),
+            None => return SendResult::failed(None, ChannelError::Unresolvable.to_string()),
+        },
+        Err(e @ (ChannelError::PrivateTarget | ChannelError::SmtpPort)) => {
+            return SendResult::permanent(e.to_string());
+        }
+        Err(e) => return SendResult::failed(None, e.to_string()),
+    };
     let tls = match tls_mode {
         SmtpTls::None => Tls::None,
         SmtpTls::Starttls | SmtpTls::Tls => match TlsParameters::new(host.to_string()) {
@@ -181,7 +195,7 @@ pub fn send_email(mail: Email<'_>) -> SendResult {
         Ok(m) => m,
         Err(_) => return SendResult::permanent("the message could not be built"),
     };
-    let mut transport = SmtpTransport::builder_dangerous(host)
+    let mut transport = SmtpTransport::builder_dangerous(pinned)
         .port(port)
         .tls(tls)
         .timeout(Some(TIMEOUT))

@@ -229,6 +229,7 @@ impl Notifier {
                     .unwrap_or_else(|| "payerwatch.invalid".to_string());
                 let subject = msg.subject;
                 let body = msg.text;
+                let allow_private = self.allow_private;
                 tokio::task::spawn_blocking(move || {
                     send::send_email(send::Email {
                         settings: &settings,
@@ -237,6 +238,7 @@ impl Notifier {
                         hello_name,
                         subject,
                         body,
+                        allow_private,
                     })
                 })
                 .await

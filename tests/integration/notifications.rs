@@ -543,6 +543,36 @@ async fn channels_are_for_admins_of_the_tenant_and_refuse_private_targets() {
         assert_eq!(res.status(), 400, "{url}");
         let page = res.text().await.expect("page");
         assert!(page.contains("The URL was refused"), "{url}: {page}");
+        assert!(
+            !page.contains("127.0.0.1") || url.contains("127.0.0.1"),
+            "no resolved address shown"
+        );
+    }
+    // SMTP targets pass the same policy: loopback refused, and only mail ports.
+    for (host, port) in [
+        ("127.0.0.1", "2525"),
+        ("localhost", "25"),
+        ("127.0.0.1", "22"),
+    ] {
+        let res = create_channel(
+            &app,
+            &[
+                ("kind", "email"),
+                ("name", "Mail"),
+                ("recipients", "a@x.org"),
+                ("smtp_host", host),
+                ("smtp_port", port),
+                ("smtp_tls", "none"),
+                ("smtp_from", "pw@x.org"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 400, "{host}:{port}");
+        let page = res.text().await.expect("page");
+        assert!(
+            page.contains("The SMTP server was refused"),
+            "{host}:{port}: {page}"
+        );
     }
     let res = create_channel(
         &app,

@@ -414,6 +414,15 @@ async fn prepare(form: &ChannelForm, allow_private: bool) -> Result<Prepared, St
                         .ok_or("The SMTP port must be a number from 1 to 65535.")?,
                 ),
             };
+            // The same SSRF policy as webhooks (checked again, and pinned, at each send).
+            let target = (host.clone(), domain::smtp_port(port, tls));
+            tokio::task::spawn_blocking(move || {
+                domain::resolve_smtp_checked(&target.0, target.1, allow_private)
+            })
+            .await
+            .map_err(|_| ChannelError::Unresolvable)
+            .and_then(|r| r)
+            .map_err(|e| format!("The SMTP server was refused: {e}."))?;
             let from = text(&form.smtp_from);
             if !domain::is_email(&from) {
                 return Err("The sender (from) must be an e-mail address.".into());
