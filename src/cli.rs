@@ -52,6 +52,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the analytics (DriftWatch, DenialScope, DelayGuard) for one or all customers.
     Compute(ComputeArgs),
+    /// Run job workers only (uploads, analytics runs), without the web portal; several
+    /// may share one PostgreSQL database. Stops on SIGTERM/SIGINT after letting running
+    /// jobs finish (PAYERWATCH_SHUTDOWN_GRACE_SECONDS). PostgreSQL only: on SQLite `serve`
+    /// runs the workers.
+    Worker,
     /// Delete audit events past the retention, expired sessions and old login-throttle
     /// rows; prints the counts per kind and records the purge in the audit trail.
     Purge(PurgeArgs),
@@ -194,6 +199,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Remap(args) => remap_command(&settings, args),
                 Command::Compute(args) => compute_command(&settings, args),
                 Command::Purge(args) => purge_command(&settings, args),
+                Command::Worker => worker_command(&settings),
                 Command::Demo(_) | Command::Generate(_) => unreachable!("handled above"),
             }
         }
@@ -216,6 +222,23 @@ fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+fn worker_command(settings: &Settings) -> anyhow::Result<()> {
+    if crate::db::DbTarget::parse(&settings.database_url).backend() == Backend::Sqlite {
+        bail!(
+            "`payerwatch worker` needs PostgreSQL: SQLite has one writer, so on SQLite \
+             `payerwatch serve` runs the job workers in its own process \
+             (PAYERWATCH_JOB_WORKERS)"
+        );
+    }
+    let workers = settings.job_workers.max(1);
+    let db = Db::connect(&settings.database_url, (workers as u32) * 3 + 2)?;
+    let pool = crate::startup::start_job_workers(settings, &db, workers)?;
+    actix_web::rt::System::new().block_on(crate::startup::stop_signal())?;
+    tracing::info!("stop requested: finishing running jobs");
+    pool.shutdown(settings.shutdown_grace);
+    Ok(())
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
@@ -290,7 +313,10 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
-    let db = Db::connect(&settings.database_url, 2)?;
+    crate::jobs::set_lease(settings.job_lease);
+    // One connection reads, a second computes the other mode, a third takes the run's
+    // heartbeat and writes.
+    let db = Db::connect(&settings.database_url, 3)?;
     db.migrate()?;
     let targets = {
         let mut conn = db.get()?;
@@ -324,7 +350,15 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
     for customer in targets {
         let scope = TenantScope::for_system(CustomerId(customer.id));
         for product in &products {
-            match crate::services::analytics::run(&db, &scope, *product, args.as_of, "cli") {
+            // A run of the product in progress is waited for, then this one follows it
+            // (the request is never dropped); a dead run's lease runs out.
+            let options = crate::services::analytics::RunOptions {
+                trigger: "cli",
+                job_id: None,
+                wait: true,
+            };
+            match crate::services::analytics::run_with(&db, &scope, *product, args.as_of, &options)
+            {
                 Ok(s) => println!(
                     "{} {}: run {} ({} mode) as of {} — {} rows, {} groups ({} insufficient), {} events ({} new); sound would raise {}, compat {}",
                     customer.slug,
@@ -416,7 +450,7 @@ fn import_command(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot open {}", args.file.display()))?;
     let size = file.metadata().map(|m| m.len()).ok();
-    let db = Db::connect(&settings.database_url, 2)?;
+    let db = Db::connect(&settings.database_url, 3)?;
     db.migrate()?;
     let scope = customer_scope(&db, &args.customer)?;
     let request = UploadRequest {
@@ -429,29 +463,43 @@ fn import_command(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
             .today
             .unwrap_or_else(|| chrono::Utc::now().date_naive()),
     };
-    let outcome = ingest::ingest(&db, &request, file, &IngestOptions::default())?;
-    print_outcome(&outcome);
+    crate::jobs::set_lease(settings.job_lease);
+    if args.no_analytics {
+        // The analytics request stays queued: a server's workers (or the next import) run it.
+        let outcome = ingest::ingest(&db, &request, file, &IngestOptions::default())?;
+        print_outcome(&outcome);
+        return fail_unless_stored(&outcome);
+    }
+    let imported = crate::services::uploads::import(&db, &request, file, "upload")?;
+    print_outcome(&imported.outcome);
+    fail_unless_stored(&imported.outcome)?;
+    if imported.runs.is_empty()
+        && let Some(job) = imported.outcome.analytics_job
+    {
+        println!("analytics: request {job} was run by a server's worker");
+    }
+    for run in imported.runs {
+        match run {
+            Ok(r) => println!(
+                "{}: run {} — {} finding(s), {} new",
+                crate::domain::alerts::source_label(r.product),
+                r.run_id,
+                r.events_found,
+                r.events_created
+            ),
+            Err(err) => eprintln!("analytics failed: {err}"),
+        }
+    }
+    Ok(())
+}
+
+fn fail_unless_stored(outcome: &ingest::IngestOutcome) -> anyhow::Result<()> {
     if outcome.status == UploadStatus::Failed {
         bail!(
             "upload {} failed: {}",
             outcome.upload_id,
             outcome.message.as_deref().unwrap_or("see the report")
         );
-    }
-    if !args.no_analytics {
-        // As after a web upload: the tenant's analytics run on the new data.
-        for run in crate::services::analytics::run_all(&db, &scope, None, "upload") {
-            match run {
-                Ok(r) => println!(
-                    "{}: run {} — {} finding(s), {} new",
-                    crate::domain::alerts::source_label(r.product),
-                    r.run_id,
-                    r.events_found,
-                    r.events_created
-                ),
-                Err(err) => eprintln!("analytics failed: {err}"),
-            }
-        }
     }
     Ok(())
 }
@@ -670,8 +718,8 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         }
         Ok::<_, DbError>(())
     })?;
-    let loaded = load_demo_claims(&db, owner.customer_id, demo_rows)?;
-    let runs = crate::services::analytics::run_all(&db, &scope, None, "demo");
+    let imported = load_demo_claims(&db, owner.customer_id, demo_rows)?;
+    let (loaded, runs) = (imported.outcome, imported.runs);
     drop(db);
 
     println!();
@@ -717,7 +765,7 @@ fn load_demo_claims(
     db: &Db,
     customer: CustomerId,
     rows: u64,
-) -> anyhow::Result<ingest::IngestOutcome> {
+) -> anyhow::Result<crate::services::uploads::Imported> {
     let today = chrono::Utc::now().date_naive();
     let opts = GenOptions {
         rows,
@@ -734,11 +782,11 @@ fn load_demo_claims(
         limits: Limits::default(),
         today,
     };
-    Ok(ingest::ingest(
+    Ok(crate::services::uploads::import(
         db,
         &request,
         std::io::Cursor::new(csv),
-        &IngestOptions::default(),
+        "demo",
     )?)
 }
 

@@ -66,6 +66,19 @@ pub struct Settings {
     pub delivery_worker: bool,
     /// How often the delivery worker looks for due deliveries.
     pub delivery_poll: Duration,
+    /// Job workers (uploads, analytics runs) in this `serve` process
+    /// (`PAYERWATCH_JOB_WORKERS`, default 2; 0 = web only).
+    pub job_workers: usize,
+    /// How long running jobs may finish after SIGTERM before they are released for
+    /// another instance (`PAYERWATCH_SHUTDOWN_GRACE_SECONDS`, default 30).
+    pub shutdown_grace: Duration,
+    /// A job's (and a report run's) lease; the heartbeat renews it every third of it, and
+    /// a lease that ran out means the process died (`PAYERWATCH_JOB_LEASE_SECONDS`,
+    /// default 30; drills shorten it).
+    pub job_lease: Duration,
+    /// Spooled upload files go in `<data dir>/spool` (`PAYERWATCH_DATA_DIR`; default
+    /// beside the SQLite file, else the temporary directory).
+    pub data_dir: PathBuf,
 }
 
 /// Every problem found, so an operator fixes them in one go.
@@ -207,6 +220,10 @@ impl Settings {
         let workers =
             get("PAYERWATCH_WORKERS").map(|_| number("PAYERWATCH_WORKERS", 2, 1) as usize);
         let delivery_poll = Duration::from_millis(number("PAYERWATCH_DELIVERY_POLL_MS", 5_000, 50));
+        let job_workers = number("PAYERWATCH_JOB_WORKERS", 2, 0) as usize;
+        let shutdown_grace =
+            Duration::from_secs(number("PAYERWATCH_SHUTDOWN_GRACE_SECONDS", 30, 0));
+        let job_lease = Duration::from_secs(number("PAYERWATCH_JOB_LEASE_SECONDS", 30, 1));
 
         let log_format = match get("PAYERWATCH_LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,
@@ -254,13 +271,19 @@ impl Settings {
             None => format!("http://{bind}"),
         };
 
+        let database_url = database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let data_dir = match get("PAYERWATCH_DATA_DIR") {
+            Some(dir) => PathBuf::from(dir.trim()),
+            None => default_data_dir(&database_url),
+        };
+
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
         Ok(Settings {
             environment,
             bind,
-            database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            database_url,
             database_url_explicit,
             secret_key,
             secure_cookies,
@@ -283,7 +306,16 @@ impl Settings {
             allow_private_webhooks,
             delivery_worker,
             delivery_poll,
+            job_workers,
+            shutdown_grace,
+            job_lease,
+            data_dir,
         })
+    }
+
+    /// Where spooled upload files live (private: 0700).
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
     }
 
     pub fn is_production(&self) -> bool {
@@ -347,6 +379,24 @@ fn parse_bool(value: &str) -> Option<bool> {
         "1" | "true" | "yes" | "on" => Some(true),
         "0" | "false" | "no" | "off" => Some(false),
         _ => None,
+    }
+}
+
+/// Beside the SQLite file (the data stays together), else the temporary directory.
+fn default_data_dir(database_url: &str) -> PathBuf {
+    match crate::db::DbTarget::parse(database_url) {
+        crate::db::DbTarget::Sqlite(path) if path != ":memory:" => {
+            let file = PathBuf::from(&path);
+            let parent = file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from);
+            let stem = file
+                .file_name()
+                .map_or_else(|| "payerwatch".into(), |n| n.to_string_lossy().into_owned());
+            parent.join(format!("{stem}.data"))
+        }
+        _ => std::env::temp_dir().join("payerwatch-data"),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod db;
 pub mod devtools;
 pub mod domain;
 pub mod ingest;
+pub mod jobs;
 pub mod notify;
 pub mod observability;
 pub mod services;

@@ -43,6 +43,42 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    jobs: Option<crate::jobs::worker::WorkerPool>,
+}
+
+/// Starts `n` job workers on `db` (spool directory and lease from the settings).
+pub fn start_job_workers(
+    settings: &Settings,
+    db: &Db,
+    n: usize,
+) -> anyhow::Result<crate::jobs::worker::WorkerPool> {
+    crate::jobs::set_lease(settings.job_lease);
+    let ctx = crate::jobs::worker::JobContext {
+        db: db.clone(),
+        spool: crate::jobs::spool::SpoolDir::open(settings.spool_dir())?,
+        limits: crate::ingest::Limits::from_settings(settings),
+        owner: crate::jobs::owner_id().to_string(),
+    };
+    Ok(crate::jobs::worker::WorkerPool::start(ctx, n))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        actix_web::rt::signal::ctrl_c().await
+    }
 }
 
 impl Application {
@@ -64,6 +100,26 @@ impl Application {
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
         let worker = settings.delivery_worker.then_some(settings.delivery_poll);
+        crate::jobs::set_lease(settings.job_lease);
+        let jobs = match settings.job_workers {
+            0 => None,
+            n => {
+                let (settings, db) = (settings.clone(), db.clone());
+                let started = actix_web::rt::task::spawn_blocking(move || {
+                    start_job_workers(&settings, &db, n)
+                })
+                .await?;
+                match started {
+                    Ok(pool) => Some(pool),
+                    // The portal still serves (and says it is not ready when the database
+                    // is the problem); uploads wait in the queue for a worker.
+                    Err(err) => {
+                        tracing::error!(error = %format!("{err:#}"), "job workers not started: check PAYERWATCH_DATA_DIR");
+                        None
+                    }
+                }
+            }
+        };
         let state = AppState::new(settings, db, &secret);
         if let Some(poll) = worker {
             state.notifier.spawn(poll);
@@ -80,6 +136,7 @@ impl Application {
             port,
             server,
             state,
+            jobs,
         })
     }
 
@@ -91,8 +148,16 @@ impl Application {
         &self.state
     }
 
+    /// Serves until SIGTERM/SIGINT (actix stops taking requests and finishes the ones in
+    /// flight), then stops the job workers: no new claims, running jobs get the grace
+    /// period, unfinished ones go back to the queue for another instance.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(jobs) = self.jobs {
+            let grace = self.state.settings.shutdown_grace;
+            let _ = actix_web::rt::task::spawn_blocking(move || jobs.shutdown(grace)).await;
+        }
+        served
     }
 }
 

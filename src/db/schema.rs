@@ -175,6 +175,28 @@ diesel::table! {
         comparison_json -> Nullable<Text>,
         insufficient_json -> Nullable<Text>,
         error_message -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        job_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        kind -> Text,
+        upload_id -> Nullable<BigInt>,
+        payload -> Text,
+        state -> Text,
+        attempts -> BigInt,
+        run_after -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+        follow_up_job_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 
@@ -357,4 +379,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_channels,
     deliveries,
     delivery_attempts,
+    jobs,
 );

@@ -85,12 +85,16 @@ pub struct UploadRequest {
     pub today: NaiveDate,
 }
 
-/// Test hooks. `fail_after_rows` makes the writer fail with a database-like error once
-/// that many claims were inserted, to prove the all-or-nothing rule.
+/// How the ingest runs. `fail_after_rows` (a test hook) makes the writer fail with a
+/// database-like error once that many claims were inserted, to prove the all-or-nothing
+/// rule.
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     #[doc(hidden)]
     pub fail_after_rows: Option<u64>,
+    /// The upload job this ingest runs for: its transaction commits only while the job
+    /// is still this process's, and marks it done (effects commit once).
+    pub job: Option<crate::jobs::JobFence>,
 }
 
 /// File-level problems: the upload fails and nothing but the failed upload is stored.
@@ -158,6 +162,10 @@ pub enum IngestError {
     Db(#[from] DbError),
     #[error("injected failure after {0} rows; nothing was stored")]
     Injected(u64),
+    /// The job's lease ran out and another worker took it over: this run's work is
+    /// dropped (the other one's counts).
+    #[error("the upload's processing was taken over by another worker")]
+    Superseded,
 }
 
 /// Final state of an upload.
@@ -194,6 +202,8 @@ pub struct IngestOutcome {
     pub failure: Option<IngestError>,
     pub duplicate_of: Option<i64>,
     pub elapsed_ms: u128,
+    /// The analytics request the upload made (queued in its transaction), if any.
+    pub analytics_job: Option<i64>,
 }
 
 /// Records the upload as `processing` and returns its id and stored file name.
@@ -215,7 +225,8 @@ pub fn begin_audited(
     )
 }
 
-fn begin_in(conn: &mut DbConnection, req: &UploadRequest) -> Result<(i64, String), DbError> {
+/// [`begin`] inside the caller's transaction (the web upload queues its job with it).
+pub fn begin_in(conn: &mut DbConnection, req: &UploadRequest) -> Result<(i64, String), DbError> {
     let scope = req.scope;
     let name = display_name(&req.file_name);
     let looks_phi = phi::contains_phi(&name);
@@ -298,7 +309,7 @@ pub fn process<R: Read + Send>(
     };
     let elapsed_ms = started.elapsed().as_millis();
     match result {
-        Ok((status, report)) => {
+        Ok((status, report, analytics_job)) => {
             let message = (status == UploadStatus::Failed).then(|| {
                 format!(
                     "every row was rejected ({} rows); see the rejections",
@@ -323,8 +334,21 @@ pub fn process<R: Read + Send>(
                 failure: None,
                 duplicate_of: None,
                 elapsed_ms,
+                analytics_job,
             })
         }
+        // Another worker owns the upload now; it records the outcome.
+        Err(err @ IngestError::Superseded) => Ok(IngestOutcome {
+            upload_id,
+            status: UploadStatus::Failed,
+            file_name,
+            report: None,
+            message: Some(err.to_string()),
+            failure: Some(err),
+            duplicate_of: None,
+            elapsed_ms,
+            analytics_job: None,
+        }),
         Err(err) => {
             let duplicate_of = match &err {
                 IngestError::Duplicate { earlier } => Some(*earlier),
@@ -349,6 +373,7 @@ pub fn process<R: Read + Send>(
                 failure: Some(err),
                 duplicate_of,
                 elapsed_ms,
+                analytics_job: None,
             })
         }
     }
@@ -366,7 +391,7 @@ fn run<R: Read + Send>(
     input: R,
     options: &IngestOptions,
     progress: &progress::ProgressHandle<'_>,
-) -> Result<(UploadStatus, QualityReport), IngestError> {
+) -> Result<(UploadStatus, QualityReport, Option<i64>), IngestError> {
     let scope = req.scope;
     // First a write: on SQLite this takes the database's write lock before the
     // transaction reads anything (see `Db::write_blocking_around`).
@@ -469,7 +494,22 @@ fn run<R: Read + Send>(
             crate::db::repo::now(),
         )?;
     }
-    Ok((status, report))
+    let now = crate::db::repo::now();
+    // The analytics request is queued with the claims: a crash after this commit still
+    // leaves it queued (never dropped).
+    let analytics_job = match status {
+        UploadStatus::Failed => None,
+        _ => Some(crate::db::repo::jobs::request_analytics(conn, &scope, now)?),
+    };
+    if let Some(fence) = &options.job {
+        if let Some(follow_up) = analytics_job {
+            crate::db::repo::jobs::set_follow_up(conn, fence.job_id, follow_up)?;
+        }
+        if !crate::db::repo::jobs::finish(conn, fence.job_id, &fence.owner, None, now)? {
+            return Err(IngestError::Superseded);
+        }
+    }
+    Ok((status, report, analytics_job))
 }
 
 /// Writes batches as they arrive. On error the receiver is dropped, which stops the

@@ -287,8 +287,19 @@ async fn cooldown_and_noise_suppress_without_restarting_the_cooldown() {
     let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
     let scope = scope_of(&app, "clinic");
     let mut conn = app.db.get().expect("conn");
-    let run =
-        analytics::start_run(&mut conn, &scope, "drift_watch", "sound", "test", "{}").expect("run");
+    let run = analytics::start_run(
+        &mut conn,
+        &scope,
+        &analytics::NewRun {
+            product: "drift_watch",
+            mode: "sound",
+            trigger: "test",
+            parameters_json: "{}",
+            lease_until: payerwatch::db::repo::now() + chrono::Duration::minutes(5),
+            job_id: None,
+        },
+    )
+    .expect("run");
     let base = NaiveDate::from_ymd_opt(2026, 6, 1).expect("date");
     let t0 = payerwatch::db::repo::now() - chrono::Duration::days(10);
     let raise = |conn: &mut payerwatch::db::DbConnection, days: i64, at: chrono::NaiveDateTime| {

@@ -231,7 +231,19 @@ async fn a_second_run_of_the_same_product_is_refused_while_one_runs() {
     let app = spawn_app().await;
     let scope = tenant(&app, "busy");
     let mut conn = app.db.get().expect("conn");
-    repo::start_run(&mut conn, &scope, "drift_watch", "sound", "test", "{}").expect("first run");
+    repo::start_run(
+        &mut conn,
+        &scope,
+        &repo::NewRun {
+            product: "drift_watch",
+            mode: "sound",
+            trigger: "test",
+            parameters_json: "{}",
+            lease_until: payerwatch::db::repo::now() + chrono::Duration::minutes(5),
+            job_id: None,
+        },
+    )
+    .expect("first run");
     drop(conn);
     let db = app.db.clone();
     let err = actix_web::rt::task::spawn_blocking(move || {

@@ -471,6 +471,7 @@ fn an_injected_failure_mid_way_leaves_no_claims_of_the_upload() {
     });
     let options = IngestOptions {
         fail_after_rows: Some(20_000),
+        ..IngestOptions::default()
     };
     let out = upload_with(&f, request(f.scope, "crash.csv"), &body, &options);
     assert_failed_with(&f, &out, "nothing was stored");

@@ -58,11 +58,11 @@ async fn form_token(app: &TestApp, client: &reqwest::Client) -> String {
     .expect("token")
 }
 
-/// Waits until the upload's page no longer says it is processing.
+/// Waits until the upload's page no longer says it is queued or processing.
 async fn finished_page(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
     for _ in 0..100 {
         let page = app.get_with(client, path).await.text().await.expect("page");
-        if !page.contains("Processing…") {
+        if !page.contains("Processing…") && !page.contains("Queued…") {
             return page;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -340,27 +340,125 @@ pub struct ReportRun {
     pub comparison_json: Option<String>,
     pub insufficient_json: Option<String>,
     pub error_message: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+    pub job_id: Option<i64>,
 }
 
-/// Starts a run; [`DbError::Duplicate`] when one of this product is already running for
-/// the tenant.
-pub fn start_run(
+/// What an interrupted run says (its process died: lease ran out).
+pub const INTERRUPTED_RUN: &str =
+    "interrupted: the process running it stopped before it finished; nothing of it was stored";
+
+/// A run started before leases existed has none; it counts as dead after this long.
+const LEGACY_RUN_LIFETIME_HOURS: i64 = 6;
+
+/// Marks the tenant's running runs of `product` whose lease ran out as failed
+/// ("interrupted"), so a dead process never holds the one-run-at-a-time rule. Returns
+/// how many.
+pub fn fail_expired_runs(
     conn: &mut DbConnection,
     scope: &TenantScope,
     product: &str,
-    mode: &str,
-    trigger: &str,
-    parameters_json: &str,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let legacy_cutoff = now - chrono::Duration::hours(LEGACY_RUN_LIFETIME_HOURS);
+    Ok(diesel::update(
+        report_runs::table
+            .filter(report_runs::customer_id.eq(scope.id()))
+            .filter(report_runs::product.eq(product))
+            .filter(report_runs::status.eq("running"))
+            .filter(
+                report_runs::lease_expires_at
+                    .lt(now)
+                    .or(report_runs::lease_expires_at
+                        .is_null()
+                        .and(report_runs::started_at.lt(legacy_cutoff))),
+            ),
+    )
+    .set((
+        report_runs::status.eq("failed"),
+        report_runs::finished_at.eq(now),
+        report_runs::error_message.eq(INTERRUPTED_RUN),
+    ))
+    .execute(conn)?)
+}
+
+/// The tenant's running run of `product`, if any: (id, lease expiry).
+pub fn running_run(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: &str,
+) -> Result<Option<(i64, Option<NaiveDateTime>)>, DbError> {
+    Ok(report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .filter(report_runs::product.eq(product))
+        .filter(report_runs::status.eq("running"))
+        .select((report_runs::id, report_runs::lease_expires_at))
+        .first(conn)
+        .optional()?)
+}
+
+/// Extends a running run's lease (its heartbeat).
+pub fn renew_run_lease(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    run_id: i64,
+    until: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(
+        report_runs::table
+            .filter(report_runs::customer_id.eq(scope.id()))
+            .filter(report_runs::id.eq(run_id))
+            .filter(report_runs::status.eq("running")),
+    )
+    .set(report_runs::lease_expires_at.eq(Some(until)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The runs an analytics job made, oldest first.
+pub fn runs_of_job(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    job_id: i64,
+) -> Result<Vec<ReportRun>, DbError> {
+    Ok(report_runs::table
+        .filter(report_runs::customer_id.eq(scope.id()))
+        .filter(report_runs::job_id.eq(job_id))
+        .order(report_runs::id.asc())
+        .select(ReportRun::as_select())
+        .load(conn)?)
+}
+
+/// A run to start: who asked, its lease, the job behind it.
+pub struct NewRun<'a> {
+    pub product: &'a str,
+    pub mode: &'a str,
+    pub trigger: &'a str,
+    pub parameters_json: &'a str,
+    pub lease_until: NaiveDateTime,
+    pub job_id: Option<i64>,
+}
+
+/// Starts a run; [`DbError::Duplicate`] when one of this product is already running for
+/// the tenant (a live one: runs whose lease ran out are failed first).
+pub fn start_run(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    run: &NewRun<'_>,
 ) -> Result<i64, DbError> {
+    let now = super::now();
+    fail_expired_runs(conn, scope, run.product, now)?;
     on_backend!(conn, c => diesel::insert_into(report_runs::table)
         .values((
             report_runs::customer_id.eq(scope.id()),
-            report_runs::product.eq(product),
-            report_runs::mode.eq(mode),
+            report_runs::product.eq(run.product),
+            report_runs::mode.eq(run.mode),
             report_runs::status.eq("running"),
-            report_runs::trigger_source.eq(trigger),
-            report_runs::parameters_json.eq(parameters_json),
-            report_runs::started_at.eq(super::now()),
+            report_runs::trigger_source.eq(run.trigger),
+            report_runs::parameters_json.eq(run.parameters_json),
+            report_runs::started_at.eq(now),
+            report_runs::lease_expires_at.eq(Some(run.lease_until)),
+            report_runs::job_id.eq(run.job_id),
         ))
         .returning(report_runs::id)
         .get_result::<i64>(c))

@@ -11,6 +11,7 @@ pub mod claims;
 pub mod customers;
 pub mod deliveries;
 pub mod ingest;
+pub mod jobs;
 pub mod login_failures;
 pub mod mappings;
 pub mod password_tokens;

@@ -54,31 +54,104 @@ pub fn run(
     as_of: Option<NaiveDate>,
     trigger: &str,
 ) -> Result<RunSummary, ReportError> {
+    run_with(
+        db,
+        scope,
+        product,
+        as_of,
+        &RunOptions {
+            trigger,
+            job_id: None,
+            wait: false,
+        },
+    )
+}
+
+/// How a run is started.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    pub trigger: &'a str,
+    /// The analytics job the run belongs to (the upload page lists a job's runs).
+    pub job_id: Option<i64>,
+    /// When another run of the product is in progress, wait for it to end (or for its
+    /// lease to run out) and then run, instead of failing "already in progress": the
+    /// request is followed, never dropped (SPEC §9a).
+    pub wait: bool,
+}
+
+/// How often a waiting run looks whether the one in progress has ended.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// [`run`] with its options. The run holds a lease on its `report_runs` row that a
+/// heartbeat renews while it computes; a run whose process died stops counting as "in
+/// progress" once its lease runs out.
+pub fn run_with(
+    db: &Db,
+    scope: &TenantScope,
+    product: Product,
+    as_of: Option<NaiveDate>,
+    options: &RunOptions<'_>,
+) -> Result<RunSummary, ReportError> {
     let mut conn = db.get()?;
     // An unknown stored mode falls back to the recommended one.
     let mode = repo::analytics_mode(&mut conn, scope)?
         .parse::<Mode>()
         .unwrap_or_default();
     let parameters = serde_json::json!({ "as_of": as_of, "mode": mode.as_str() }).to_string();
-    let run_id = db
-        .write_blocking(|c| {
+    let lease = crate::jobs::lease_duration();
+    let run_id = loop {
+        let started = db.write_blocking(|c| {
             repo::start_run(
                 c,
                 scope,
-                product.as_str(),
-                mode.as_str(),
-                trigger,
-                &parameters,
+                &repo::NewRun {
+                    product: product.as_str(),
+                    mode: mode.as_str(),
+                    trigger: options.trigger,
+                    parameters_json: &parameters,
+                    lease_until: crate::db::repo::now() + lease,
+                    job_id: options.job_id,
+                },
             )
-        })
-        .map_err(|e| match e {
-            DbError::Duplicate(_) => ReportError::AlreadyRunning(product.label()),
-            other => ReportError::Db(other),
-        })?;
-    match compute_and_store(db, &mut conn, scope, product, mode, as_of, run_id) {
+        });
+        match started {
+            Ok(id) => break id,
+            Err(DbError::Duplicate(_)) if options.wait => std::thread::sleep(WAIT_POLL),
+            Err(DbError::Duplicate(_)) => {
+                return Err(ReportError::AlreadyRunning(product.label()));
+            }
+            Err(other) => return Err(ReportError::Db(other)),
+        }
+    };
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let outcome = std::thread::scope(|s| {
+        let heartbeat = std::thread::Builder::new()
+            .name("run-heartbeat".into())
+            .spawn_scoped(s, move || {
+                let every = (lease / 3).to_std().unwrap_or(WAIT_POLL);
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    let until = crate::db::repo::now() + lease;
+                    if let Err(err) =
+                        db.write_blocking(|c| repo::renew_run_lease(c, scope, run_id, until))
+                    {
+                        tracing::warn!(run_id, error = %crate::telemetry::ErrorChain(&err), "run heartbeat failed");
+                    }
+                }
+            });
+        let outcome = compute_and_store(db, &mut conn, scope, product, mode, as_of, run_id);
+        drop(stop);
+        if let Ok(handle) = heartbeat {
+            let _ = handle.join();
+        }
+        outcome
+    });
+    match outcome {
         Ok(summary) => Ok(summary),
         Err(err) => {
             let message = err.to_string();
+            tracing::warn!(run_id, error = %crate::telemetry::ErrorChain(&err), "report run failed");
             // The run's events were never committed; record why it failed.
             let _ = db.write_blocking(|c| repo::fail_run(c, scope, run_id, &message));
             Err(err)
@@ -358,4 +431,100 @@ pub fn run_all(
 /// A stored severity label; an unknown one ranks as the lowest.
 fn severity(label: &str) -> SeverityLabel {
     label.parse().unwrap_or(SeverityLabel::Low)
+}
+
+/// Runs every product for a tenant as a request that is never dropped: a product whose
+/// run is in progress gets its run after that one (see [`RunOptions::wait`]).
+pub fn run_all_requested(
+    db: &Db,
+    scope: &TenantScope,
+    trigger: &str,
+    job_id: Option<i64>,
+) -> Vec<Result<RunSummary, ReportError>> {
+    let options = RunOptions {
+        trigger,
+        job_id,
+        wait: true,
+    };
+    Product::ALL
+        .iter()
+        .map(|p| run_with(db, scope, *p, None, &options))
+        .collect()
+}
+
+/// Runs an analytics job (a worker): every product for the job's tenant, each after any
+/// run of it already in progress.
+pub fn run_job(
+    ctx: &crate::jobs::worker::JobContext,
+    job: &crate::db::repo::jobs::Job,
+) -> crate::jobs::worker::JobOutcome {
+    let scope = TenantScope::for_system(crate::domain::tenant::CustomerId(job.customer_id));
+    let failures: Vec<String> = run_all_requested(&ctx.db, &scope, "upload", Some(job.id))
+        .into_iter()
+        .filter_map(Result::err)
+        .map(|e| e.to_string())
+        .collect();
+    if failures.is_empty() {
+        crate::jobs::worker::JobOutcome::Succeeded
+    } else {
+        crate::jobs::worker::JobOutcome::Failed(failures.join("; "))
+    }
+}
+
+/// How often a command waiting on an analytics request looks again.
+const REQUEST_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Serves the tenant's analytics request `job_id` in this process (a CLI command): claims
+/// it when it is queued and no other analytics run of the tenant is in progress, runs it
+/// with a heartbeat on its lease, and records the outcome. When a worker has it already,
+/// waits until it ends and returns no runs (they are the worker's).
+pub fn serve_request(
+    db: &Db,
+    scope: &TenantScope,
+    job_id: i64,
+    trigger: &str,
+) -> Result<Vec<Result<RunSummary, ReportError>>, DbError> {
+    use crate::db::repo::jobs as jobs_repo;
+    let owner = crate::jobs::owner_id();
+    loop {
+        let job = {
+            let mut conn = db.get()?;
+            jobs_repo::find(&mut conn, scope, job_id)?
+        };
+        match job.state.as_str() {
+            jobs_repo::QUEUED => {
+                let now = crate::db::repo::now();
+                let lease = crate::jobs::lease_duration();
+                let claimed = db.write_blocking(|c| {
+                    let busy = jobs_repo::open_analytics(c, scope)?
+                        .iter()
+                        .any(|j| j.state == jobs_repo::RUNNING);
+                    if busy {
+                        return Ok(None);
+                    }
+                    jobs_repo::claim_one(c, job_id, owner, now, lease)
+                })?;
+                if claimed.is_some() {
+                    let heartbeat =
+                        crate::jobs::heartbeat::Heartbeat::start(db.clone(), owner.to_string());
+                    heartbeat.hold(job_id);
+                    let runs = run_all_requested(db, scope, trigger, Some(job_id));
+                    drop(heartbeat);
+                    let failures: Vec<String> = runs
+                        .iter()
+                        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+                        .collect();
+                    let error = (!failures.is_empty()).then(|| failures.join("; "));
+                    let now = crate::db::repo::now();
+                    db.write_blocking(|c| {
+                        jobs_repo::finish(c, job_id, owner, error.as_deref(), now)
+                    })?;
+                    return Ok(runs);
+                }
+            }
+            jobs_repo::RUNNING => {}
+            _ => return Ok(Vec::new()),
+        }
+        std::thread::sleep(REQUEST_POLL);
+    }
 }

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
@@ -18,10 +17,10 @@ use futures_util::StreamExt;
 
 use crate::db::models::Upload;
 use crate::db::repo::{ingest as ingest_repo, uploads};
-use crate::db::{AuditContext, AuditEntry};
 use crate::domain::roles::Role;
 use crate::ingest::report::QualityReport;
-use crate::ingest::{self, IngestOptions, Limits, UploadRequest};
+use crate::ingest::{self, Limits, UploadRequest};
+use crate::jobs::spool::{SpoolDir, SpoolGuard};
 use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -113,17 +112,6 @@ pub async fn list(
     })
 }
 
-/// A temporary file removed when dropped.
-struct Spool {
-    path: PathBuf,
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -131,12 +119,10 @@ pub async fn submit(
     mut body: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let max_bytes = state.settings.max_upload_bytes;
-    let spool = Spool {
-        path: std::env::temp_dir().join(format!(
-            "payerwatch-upload-{}.csv",
-            uuid::Uuid::new_v4().simple()
-        )),
-    };
+    let spool_dir = SpoolDir::open(state.settings.spool_dir())
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    // Removed on every early return; handed to the job once it is queued.
+    let mut spooled: Option<SpoolGuard<'_>> = None;
     let mut token = String::new();
     let mut file_name: Option<String> = None;
     let mut size: u64 = 0;
@@ -163,8 +149,15 @@ pub async fn submit(
                         .and_then(|cd| cd.get_filename().map(str::to_string))
                         .unwrap_or_else(|| "upload.csv".to_string()),
                 );
-                let mut out = std::fs::File::create(&spool.path)
+                if spooled.is_some() {
+                    return Err(AppError::BadRequest(
+                        "Send one file per upload (form field 'file').".into(),
+                    ));
+                }
+                let (name, mut out) = spool_dir
+                    .create()
                     .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+                spooled = Some(SpoolGuard::new(&spool_dir, name));
                 while let Some(chunk) = field.next().await {
                     let chunk = chunk.map_err(|e| {
                         AppError::BadRequest(format!("The upload could not be read: {e}."))
@@ -199,6 +192,12 @@ pub async fn submit(
         ));
     };
 
+    let Some(spooled) = spooled else {
+        return Err(AppError::BadRequest(
+            "Choose a CSV file to upload (form field 'file').".into(),
+        ));
+    };
+
     let request = UploadRequest {
         scope: user.scope(),
         file_name,
@@ -208,52 +207,27 @@ pub async fn submit(
         today: chrono::Utc::now().date_naive(),
     };
     let db = state.db.clone();
-    let begin_request = request.clone();
-    let audit = user.audit(&req, &state, "upload.created", &[]);
-    let (upload_id, stored_name) = state_begin(db.clone(), begin_request, audit).await?;
-
-    // The pipeline and the analytics run in the background; the page shows progress.
-    actix_web::rt::task::spawn_blocking(move || {
-        let spool = spool;
-        let scope = request.scope;
-        let outcome = std::fs::File::open(&spool.path)
-            .map_err(|e| tracing::error!(upload_id, error = %e, "spooled upload vanished"))
-            .ok()
-            .and_then(|file| {
-                ingest::process(
-                    &db,
-                    &request,
-                    upload_id,
-                    stored_name,
-                    std::io::BufReader::new(file),
-                    &IngestOptions::default(),
-                )
-                .map_err(|e| tracing::error!(upload_id, error = %e, "upload could not be recorded"))
-                .ok()
-            });
-        drop(spool);
-        if outcome.is_some_and(|o| o.status != ingest::UploadStatus::Failed) {
-            for run in crate::services::analytics::run_all(&db, &scope, None, "upload") {
-                if let Err(err) = run {
-                    tracing::warn!(upload_id, error = %err, "analytics after upload failed");
-                }
-            }
+    let spool_name = spooled.keep();
+    let queued_name = spool_name.clone();
+    // The upload, its job and the audit row of who sent it commit together.
+    let (ctx, entry) = user.audit(&req, &state, "upload.created", &[]);
+    let submitted = actix_web::rt::task::spawn_blocking(move || {
+        crate::services::uploads::submit_audited(&db, &request, &queued_name, size, &ctx, entry)
+    })
+    .await
+    .map_err(|_| AppError::Internal(anyhow::anyhow!("upload start cancelled")));
+    let upload_id = match submitted.and_then(|r| r.map_err(AppError::from)) {
+        Ok(id) => id,
+        Err(err) => {
+            // No job owns the file: it goes now.
+            spool_dir.remove(&spool_name);
+            return Err(err);
         }
-    });
+    };
+    // A worker processes it; the page shows its place in the queue and its progress.
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("/portal/uploads/{upload_id}")))
         .finish())
-}
-
-async fn state_begin(
-    db: crate::db::Db,
-    request: UploadRequest,
-    (ctx, entry): (AuditContext, AuditEntry<'static>),
-) -> Result<(i64, String), AppError> {
-    actix_web::rt::task::spawn_blocking(move || ingest::begin_audited(&db, &request, &ctx, entry))
-        .await
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("upload start cancelled")))?
-        .map_err(AppError::from)
 }
 
 struct RejectionRow {
@@ -269,8 +243,15 @@ struct UploadPage {
     upload: UploadRow,
     message: String,
     duplicate_of: Option<i64>,
+    /// Waiting for a worker: its place in the queue (1 = next).
+    queued_position: Option<i64>,
     processing: bool,
     rows_processed: u64,
+    /// Bytes read ÷ file size, while processing here.
+    progress_percent: Option<u64>,
+    /// The state of this upload's own analytics request, when it made one.
+    analytics_state: Option<String>,
+    refresh: bool,
     report: Option<QualityReport>,
     reasons: Vec<(String, u64)>,
     rejections: Vec<RejectionRow>,
@@ -286,9 +267,10 @@ pub async fn detail(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let scope = user.scope();
-    let (upload, report, rejections, runs) = state
+    let (upload, report, rejections, job, position, analytics) = state
         .db
         .run(move |conn| {
+            use crate::db::repo::jobs;
             let upload = uploads::find(conn, &scope, id)?;
             let report = match ingest_repo::find_report(conn, &scope, id) {
                 Ok(json) => serde_json::from_str::<QualityReport>(&json).ok(),
@@ -296,11 +278,43 @@ pub async fn detail(
                 Err(other) => return Err(other),
             };
             let rejections = ingest_repo::list_rejections(conn, &scope, id, FIRST_REJECTIONS)?;
-            let runs = crate::db::repo::analytics::latest_runs(conn, &scope, 3)?;
-            Ok((upload, report, rejections, runs))
+            let job = jobs::find_for_upload(conn, &scope, id)?;
+            let position = match &job {
+                Some(j) if j.state == jobs::QUEUED => Some(jobs::queue_position(conn, j)?),
+                _ => None,
+            };
+            // Only this upload's own analytics request: never an older run's outcome.
+            let analytics = match job.as_ref().and_then(|j| j.follow_up_job_id) {
+                Some(follow_up) => {
+                    let request = jobs::find(conn, &scope, follow_up)?;
+                    let runs = crate::db::repo::analytics::runs_of_job(conn, &scope, follow_up)?;
+                    Some((request.state, runs))
+                }
+                None => None,
+            };
+            Ok((upload, report, rejections, job, position, analytics))
         })
         .await?;
-    let processing = upload.status == "processing";
+    let queued_position = position;
+    let processing = upload.status == "processing" && queued_position.is_none();
+    let size = job
+        .as_ref()
+        .and_then(|j| serde_json::from_str::<crate::jobs::UploadPayload>(&j.payload).ok())
+        .map_or(0, |p| p.size);
+    let progress_percent = processing
+        .then(|| crate::services::uploads::bytes_read(id))
+        .flatten()
+        .filter(|_| size > 0)
+        .map(|read| (read.saturating_mul(100) / size).min(100));
+    let (analytics_state, runs) = match analytics {
+        Some((state, runs)) => (Some(state), runs),
+        None => (None, Vec::new()),
+    };
+    let refresh = queued_position.is_some()
+        || processing
+        || analytics_state
+            .as_deref()
+            .is_some_and(|s| s == "queued" || s == "running");
     let reasons = report
         .as_ref()
         .map(|r| {
@@ -314,6 +328,10 @@ pub async fn detail(
         layout: user.layout(upload.file_name.clone(), "/portal/uploads"),
         message: upload.message.clone().unwrap_or_default(),
         duplicate_of: upload.duplicate_of,
+        queued_position,
+        progress_percent,
+        analytics_state,
+        refresh,
         processing,
         rows_processed: if processing {
             ingest::progress::global().rows_processed(id).unwrap_or(0)

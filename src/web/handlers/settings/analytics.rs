@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use crate::db::repo::analytics as repo;
 use crate::domain::roles::Role;
-use crate::services::analytics as reports;
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -131,15 +130,18 @@ pub async fn submit(
             if !user.role.allows(Role::Analyst) {
                 return Err(AppError::Forbidden);
             }
-            let db = state.db.clone();
-            // Runs in the background; the page lists the runs and their state.
-            actix_web::rt::task::spawn_blocking(move || {
-                reports::run_all(&db, &scope, None, "manual")
-            });
+            // A request for a run, queued for the job workers; it joins a request
+            // already waiting (one run follows the one in progress, never dropped).
+            state
+                .db
+                .write(move |conn| {
+                    crate::db::repo::jobs::request_analytics(conn, &scope, crate::db::repo::now())
+                })
+                .await?;
             auth::set_flash(
                 user.session(),
                 "info",
-                "Analytics started. Reload this page to see the runs finish.",
+                "Analytics requested: they run next. Reload this page to see the runs finish.",
             );
         }
         _ => return Err(AppError::BadRequest("action must be mode or run".into())),

@@ -1,0 +1,206 @@
+//! The one upload-and-analyse path, whoever uploads (web, CLI `import`, `demo`, the API):
+//! a web upload stores its file and queues a job ([`submit`]); the job processes it
+//! ([`run_job`]); the CLI runs both steps in its own process ([`import`]).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::db::repo::jobs::{self as jobs_repo, Job};
+use crate::db::{AuditContext, AuditEntry, Db, DbError};
+use crate::domain::tenant::TenantScope;
+use crate::ingest::{self, IngestOptions, IngestOutcome, UploadRequest, UploadStatus};
+use crate::jobs::worker::{JobContext, JobOutcome};
+use crate::jobs::{JobFence, UploadPayload};
+use crate::services::analytics::{self, ReportError, RunSummary};
+
+/// Records a spooled upload and queues its processing, in one transaction: the upload
+/// exists exactly when its job does. Returns the upload's id.
+pub fn submit(db: &Db, req: &UploadRequest, spool_name: &str, size: u64) -> Result<i64, DbError> {
+    db.write_blocking(|conn| queue_in(conn, req, spool_name, size))
+}
+
+/// [`submit`] with the audit row of who sent the file, committed with it.
+pub fn submit_audited(
+    db: &Db,
+    req: &UploadRequest,
+    spool_name: &str,
+    size: u64,
+    ctx: &AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<i64, DbError> {
+    db.write_audited_blocking(
+        ctx,
+        move |id: &i64| entry.target("upload", id),
+        |conn| queue_in(conn, req, spool_name, size),
+    )
+}
+
+fn queue_in(
+    conn: &mut crate::db::DbConnection,
+    req: &UploadRequest,
+    spool_name: &str,
+    size: u64,
+) -> Result<i64, DbError> {
+    {
+        let (upload_id, stored_name) = ingest::begin_in(conn, req)?;
+        let payload = UploadPayload {
+            spool: spool_name.to_string(),
+            file_name: stored_name,
+            uploaded_by: req.uploaded_by,
+            size,
+            today: req.today,
+        };
+        let payload = serde_json::to_string(&payload)
+            .map_err(|e| DbError::Staging(format!("job payload: {e}")))?;
+        jobs_repo::enqueue_upload(
+            conn,
+            &req.scope,
+            upload_id,
+            &payload,
+            crate::db::repo::now(),
+        )?;
+        Ok(upload_id)
+    }
+}
+
+/// Bytes read so far of each upload processed in this process (the upload page's bar).
+static BYTES_READ: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<i64, Arc<AtomicU64>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Bytes of its file an upload processed here has read so far.
+pub fn bytes_read(upload_id: i64) -> Option<u64> {
+    BYTES_READ
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&upload_id)
+        .map(|c| c.load(Ordering::Relaxed))
+}
+
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Unregisters an upload's byte counter.
+struct Tracked(i64);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        BYTES_READ
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// Processes an upload job: its spooled file through the pipeline, in a transaction that
+/// also queues the analytics request and marks the job done (only while this process
+/// still holds it). The spooled file is removed once the job has an outcome.
+pub fn run_job(ctx: &JobContext, job: &Job) -> JobOutcome {
+    let Some(upload_id) = job.upload_id else {
+        return JobOutcome::Failed("an upload job without its upload".into());
+    };
+    let payload: UploadPayload = match serde_json::from_str(&job.payload) {
+        Ok(p) => p,
+        Err(_) => return JobOutcome::Failed("the upload job's description is unreadable".into()),
+    };
+    let scope = TenantScope::for_system(crate::domain::tenant::CustomerId(job.customer_id));
+    let request = UploadRequest {
+        scope,
+        file_name: payload.file_name.clone(),
+        uploaded_by: payload.uploaded_by,
+        declared_size: Some(payload.size),
+        limits: ctx.limits,
+        today: payload.today,
+    };
+    let Some(path) = ctx.spool.file(&payload.spool) else {
+        return JobOutcome::Failed("the upload job names no spooled file".into());
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(err) => {
+            tracing::error!(upload_id, error = %err, "spooled upload file missing");
+            let message = "the uploaded file is not available to this server (it was lost \
+                           before processing); nothing was stored, please upload it again";
+            let scope2 = scope;
+            if let Err(err) = ctx.db.write_blocking(|c| {
+                crate::db::repo::ingest::mark_failed(c, &scope2, upload_id, message, 0, None)
+            }) {
+                tracing::error!(upload_id, error = %crate::telemetry::ErrorChain(&err), "recording the failure failed");
+            }
+            return JobOutcome::Failed(message.into());
+        }
+    };
+    let read = Arc::new(AtomicU64::new(0));
+    BYTES_READ
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(upload_id, Arc::clone(&read));
+    let _tracked = Tracked(upload_id);
+    let options = IngestOptions {
+        job: Some(JobFence {
+            job_id: job.id,
+            owner: ctx.owner.clone(),
+        }),
+        ..IngestOptions::default()
+    };
+    let input = std::io::BufReader::new(Counting { inner: file, read });
+    let outcome = ingest::process(
+        &ctx.db,
+        &request,
+        upload_id,
+        payload.file_name,
+        input,
+        &options,
+    );
+    match outcome {
+        Ok(o) if o.failure.is_none() => {
+            ctx.spool.remove(&payload.spool);
+            JobOutcome::Recorded
+        }
+        Ok(o) if matches!(o.failure, Some(ingest::IngestError::Superseded)) => JobOutcome::Recorded,
+        Ok(o) => {
+            ctx.spool.remove(&payload.spool);
+            JobOutcome::Failed(o.message.unwrap_or_else(|| "the upload failed".into()))
+        }
+        Err(err) => {
+            // Not even the failure could be recorded (database down): the job is failed
+            // here if possible; otherwise its lease runs out and it is retried.
+            tracing::error!(upload_id, error = %crate::telemetry::ErrorChain(&err), "upload could not be recorded");
+            JobOutcome::Failed("a database error stopped the upload; nothing was stored".into())
+        }
+    }
+}
+
+/// What `import` did: the upload and the analytics runs it was followed by.
+pub struct Imported {
+    pub outcome: IngestOutcome,
+    pub runs: Vec<Result<RunSummary, ReportError>>,
+}
+
+/// The CLI's upload (`import`, `demo`): the same pipeline in this process, then the
+/// tenant's analytics request served here too — unless a worker already took it, in
+/// which case this waits for that run (requests are never dropped, one run at a time).
+pub fn import<R: Read + Send>(
+    db: &Db,
+    req: &UploadRequest,
+    input: R,
+    trigger: &str,
+) -> Result<Imported, DbError> {
+    let outcome = ingest::ingest(db, req, input, &IngestOptions::default())?;
+    let runs = match (outcome.status, outcome.analytics_job) {
+        (UploadStatus::Failed, _) | (_, None) => Vec::new(),
+        (_, Some(job_id)) => analytics::serve_request(db, &req.scope, job_id, trigger)?,
+    };
+    Ok(Imported { outcome, runs })
+}
