@@ -324,7 +324,7 @@ async fn the_upload_form_takes_an_835_and_shows_no_patient_data() {
     let mut page = String::new();
     for _ in 0..100 {
         page = app.get(&path).await.text().await.expect("page");
-        if !page.contains("Processing…") {
+        if !page.contains("Processing…") && !page.contains("Queued…") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
