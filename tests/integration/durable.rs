@@ -292,3 +292,282 @@ async fn the_upload_page_shows_its_own_state_never_an_older_run() {
     );
     assert!(!page.contains("new finding"), "{page}");
 }
+
+/// A `payerwatch serve` process on a shared database (killed when dropped).
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn start_server(database_url: &str, data_dir: &std::path::Path, workers: &str) -> Server {
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_payerwatch"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", database_url)
+        .env("PAYERWATCH_SECRET_KEY", crate::common::TEST_SECRET_KEY)
+        .env("PAYERWATCH_DATA_DIR", data_dir)
+        .env("PAYERWATCH_JOB_WORKERS", workers)
+        .env("PAYERWATCH_JOB_LEASE_SECONDS", "2")
+        .env("PAYERWATCH_SHUTDOWN_GRACE_SECONDS", "30")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve started");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = crate::common::new_client();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await
+            && r.status() == 200
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("serve never became healthy");
+}
+
+/// Signs in at `server` and uploads `body`; returns the upload's id.
+async fn upload_to(server: &Server, email: &str, password: &str, body: Vec<u8>) -> i64 {
+    let client = crate::common::new_client();
+    let login = client
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("body");
+    let token = csrf_token(&login).expect("token");
+    let res = client
+        .post(format!("{}/login", server.base))
+        .form(&[("email", email), ("password", password), ("csrf_token", &token)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), 303);
+    let page = client
+        .get(format!("{}/portal/uploads", server.base))
+        .send()
+        .await
+        .expect("uploads")
+        .text()
+        .await
+        .expect("body");
+    let token = csrf_token(&page).expect("token");
+    let part = reqwest::multipart::Part::bytes(body)
+        .file_name("month-end.csv")
+        .mime_str("text/csv")
+        .expect("mime");
+    let res = client
+        .post(format!("{}/portal/uploads", server.base))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", token)
+                .part("file", part),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 303);
+    id_of(&location(&res))
+}
+
+fn upload_row(db: &payerwatch::db::Db, id: i64) -> (String, Option<String>, i64, i64) {
+    use diesel::prelude::*;
+    use payerwatch::db::schema::{claim_records, uploads};
+    let mut conn = db.get().expect("connection");
+    let (status, message, accepted): (String, Option<String>, i64) = uploads::table
+        .find(id)
+        .select((uploads::status, uploads::message, uploads::accepted_rows))
+        .first(&mut conn)
+        .expect("upload");
+    let claims: i64 = claim_records::table
+        .filter(claim_records::upload_id.eq(id))
+        .count()
+        .get_result(&mut conn)
+        .expect("claims");
+    (status, message, accepted, claims)
+}
+
+fn job_state(db: &payerwatch::db::Db, upload_id: i64) -> Option<String> {
+    use diesel::prelude::*;
+    use payerwatch::db::schema::jobs;
+    let mut conn = db.get().expect("connection");
+    jobs::table
+        .filter(jobs::upload_id.eq(Some(upload_id)))
+        .select(jobs::state)
+        .first(&mut conn)
+        .ok()
+}
+
+fn spooled_files(data_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(data_dir.join("spool")).map_or(0, |d| d.count())
+}
+
+/// Symptom 4 with real processes: `kill -9` of the server while it processes an upload
+/// leaves no partial claims; the next instance re-runs the job (its lease ran out) and the
+/// upload completes; the spooled file is private while it waits and gone afterwards.
+/// SIGTERM during an upload: the server lets it finish (grace period) before exiting.
+#[actix_web::test]
+async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish() {
+    let database = crate::common::TestDatabase::create();
+    let url = database.url().to_string();
+    let data = tempfile::tempdir().expect("data dir");
+    let db = payerwatch::db::Db::connect(&url, 2).expect("db");
+    db.migrate().expect("migrated");
+    let password = payerwatch::cli::generate_password().expect("password");
+    payerwatch::cli::create_user(&db, "Clinic", "a@clinic.test", Role::Analyst, false, &password)
+        .expect("user");
+
+    let first = start_server(&url, data.path(), "1").await;
+    let id = upload_to(&first, "a@clinic.test", &password, generated(150_000, 9)).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let spool = data.path().join("spool");
+        let mode = std::fs::metadata(&spool).expect("spool").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the spool directory is private");
+        for f in std::fs::read_dir(&spool).expect("spool").flatten() {
+            let mode = f.metadata().expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "spooled files are private");
+        }
+    }
+    // Killed while the job runs.
+    for _ in 0..300 {
+        if job_state(&db, id).as_deref() == Some("running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(first);
+    let (status, _, _, claims) = upload_row(&db, id);
+    if status == "processing" {
+        assert_eq!(claims, 0, "no partial claims after kill -9");
+    }
+
+    let second = start_server(&url, data.path(), "1").await;
+    let mut settled_row = None;
+    for _ in 0..1200 {
+        let row = upload_row(&db, id);
+        if row.0 != "processing" {
+            settled_row = Some(row);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, message, accepted, claims) = settled_row.expect("the upload settled");
+    assert!(status == "partial" || status == "succeeded", "{status} {message:?}");
+    assert_eq!(accepted, claims, "every accepted claim stored once");
+    // Removed right after the job's transaction commits.
+    for _ in 0..50 {
+        if spooled_files(data.path()) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(spooled_files(data.path()), 0, "the spooled file is gone");
+
+    // SIGTERM during an upload: it completes before the process exits.
+    let id2 = upload_to(&second, "a@clinic.test", &password, generated(60_000, 10)).await;
+    for _ in 0..300 {
+        if job_state(&db, id2).as_deref() == Some("running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut second = second;
+    #[cfg(unix)]
+    {
+        let pid = second.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+    }
+    let _ = second.child.wait();
+    let (status, message, accepted, claims) = upload_row(&db, id2);
+    assert!(
+        status == "partial" || status == "succeeded",
+        "finished within the grace period: {status} {message:?}"
+    );
+    assert_eq!(accepted, claims);
+    drop(second);
+}
+
+/// Two instances on one PostgreSQL database: 50 queued jobs, each runs exactly once.
+#[actix_web::test]
+async fn two_instances_share_fifty_jobs_and_run_each_once() {
+    use diesel::prelude::*;
+    use payerwatch::db::schema::{jobs, report_runs};
+    let database = crate::common::TestDatabase::create();
+    if database.backend() != payerwatch::db::Backend::Postgres {
+        return; // one SQLite writer: `serve` alone runs the workers there
+    }
+    let url = database.url().to_string();
+    let data = tempfile::tempdir().expect("data dir");
+    let db = payerwatch::db::Db::connect(&url, 2).expect("db");
+    db.migrate().expect("migrated");
+    // 50 tenants with one analytics request each (requests of one tenant coalesce).
+    for i in 0..50 {
+        let password = payerwatch::cli::generate_password().expect("password");
+        let user = payerwatch::cli::create_user(
+            &db,
+            &format!("Clinic {i}"),
+            &format!("a{i}@clinic.test"),
+            Role::Analyst,
+            false,
+            &password,
+        )
+        .expect("user");
+        let scope = payerwatch::domain::tenant::TenantScope::for_system(user.customer_id);
+        db.write_blocking(|c| {
+            payerwatch::db::repo::jobs::request_analytics(c, &scope, payerwatch::db::repo::now())
+        })
+        .expect("queued");
+    }
+    let a = start_server(&url, data.path(), "2").await;
+    let b = start_server(&url, data.path(), "2").await;
+    for _ in 0..600 {
+        let mut conn = db.get().expect("connection");
+        let open: i64 = jobs::table
+            .filter(jobs::state.eq_any(["queued", "running"]))
+            .count()
+            .get_result(&mut conn)
+            .expect("count");
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((a, b));
+    let mut conn = db.get().expect("connection");
+    let done: Vec<(String, i64, Option<String>)> = jobs::table
+        .select((jobs::state, jobs::attempts, jobs::lease_owner))
+        .load(&mut conn)
+        .expect("jobs");
+    assert_eq!(done.len(), 50);
+    assert!(done.iter().all(|(s, n, _)| s == "succeeded" && *n == 1), "{done:?}");
+    let owners: std::collections::HashSet<_> = done.iter().filter_map(|j| j.2.clone()).collect();
+    assert!(owners.len() >= 2, "both instances took work: {owners:?}");
+    let runs: i64 = report_runs::table.count().get_result(&mut conn).expect("runs");
+    assert_eq!(runs, 150, "three products per job, each run once");
+}
