@@ -358,7 +358,11 @@ async fn upload_to(server: &Server, email: &str, password: &str, body: Vec<u8>) 
     let token = csrf_token(&login).expect("token");
     let res = client
         .post(format!("{}/login", server.base))
-        .form(&[("email", email), ("password", password), ("csrf_token", &token)])
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", &token),
+        ])
         .send()
         .await
         .expect("login");
@@ -434,8 +438,15 @@ async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish
     let db = payerwatch::db::Db::connect(&url, 2).expect("db");
     db.migrate().expect("migrated");
     let password = payerwatch::cli::generate_password().expect("password");
-    payerwatch::cli::create_user(&db, "Clinic", "a@clinic.test", Role::Analyst, false, &password)
-        .expect("user");
+    payerwatch::cli::create_user(
+        &db,
+        "Clinic",
+        "a@clinic.test",
+        Role::Analyst,
+        false,
+        &password,
+    )
+    .expect("user");
 
     let first = start_server(&url, data.path(), "1").await;
     let id = upload_to(&first, "a@clinic.test", &password, generated(150_000, 9)).await;
@@ -443,7 +454,11 @@ async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish
     {
         use std::os::unix::fs::PermissionsExt;
         let spool = data.path().join("spool");
-        let mode = std::fs::metadata(&spool).expect("spool").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&spool)
+            .expect("spool")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o700, "the spool directory is private");
         for f in std::fs::read_dir(&spool).expect("spool").flatten() {
             let mode = f.metadata().expect("meta").permissions().mode() & 0o777;
@@ -475,7 +490,10 @@ async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (status, message, accepted, claims) = settled_row.expect("the upload settled");
-    assert!(status == "partial" || status == "succeeded", "{status} {message:?}");
+    assert!(
+        status == "partial" || status == "succeeded",
+        "{status} {message:?}"
+    );
     assert_eq!(accepted, claims, "every accepted claim stored once");
     // Removed right after the job's transaction commits.
     for _ in 0..50 {
@@ -565,9 +583,15 @@ async fn two_instances_share_fifty_jobs_and_run_each_once() {
         .load(&mut conn)
         .expect("jobs");
     assert_eq!(done.len(), 50);
-    assert!(done.iter().all(|(s, n, _)| s == "succeeded" && *n == 1), "{done:?}");
+    assert!(
+        done.iter().all(|(s, n, _)| s == "succeeded" && *n == 1),
+        "{done:?}"
+    );
     let owners: std::collections::HashSet<_> = done.iter().filter_map(|j| j.2.clone()).collect();
     assert!(owners.len() >= 2, "both instances took work: {owners:?}");
-    let runs: i64 = report_runs::table.count().get_result(&mut conn).expect("runs");
+    let runs: i64 = report_runs::table
+        .count()
+        .get_result(&mut conn)
+        .expect("runs");
     assert_eq!(runs, 150, "three products per job, each run once");
 }
