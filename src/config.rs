@@ -341,7 +341,7 @@ impl Settings {
             return Ok(key.clone());
         }
         let path = self.secret_key_file();
-        if let Ok(existing) = std::fs::read_to_string(&path) {
+        if let Some(existing) = read_private_file(&path)? {
             let existing = existing.trim();
             if existing.len() >= MIN_SECRET_KEY_BYTES {
                 return Ok(existing.as_bytes().to_vec());
@@ -355,6 +355,9 @@ impl Settings {
     }
 }
 
+/// Key files are never followed through a symlink (someone who can plant one could point
+/// the key at a file of their choosing, or read it) and are kept `0600` even when an older
+/// version left them readable (review 2026-12, row 20).
 fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -362,9 +365,44 @@ fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Resul
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
-    options.open(path)?.write_all(contents)
+    let mut file = options.open(path)?;
+    restrict(&file)?;
+    file.write_all(contents)
+}
+
+/// The key file's text, `None` when there is none; a symlink is an error.
+fn read_private_file(path: &std::path::Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    restrict(&file)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(Some(text))
+}
+
+fn restrict(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    let _ = file;
+    Ok(())
 }
 
 fn split_list(list: &str) -> Vec<String> {
@@ -567,6 +605,43 @@ mod tests {
         let second = s.resolve_secret_key().expect("reused");
         assert!(first.len() >= MIN_SECRET_KEY_BYTES);
         assert_eq!(first, second);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dev_key_file_is_made_private_and_never_followed_through_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("pw-key-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let db = dir.join("pw.db");
+        let url = format!("sqlite://{}", db.display());
+        let s = settings(&[("DATABASE_URL", url.as_str())]).expect("ok");
+        let key_file = s.secret_key_file();
+        std::fs::write(&key_file, "k".repeat(128)).expect("old key");
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(
+            s.resolve_secret_key().expect("reused"),
+            "k".repeat(128).into_bytes()
+        );
+        let mode = std::fs::metadata(&key_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        std::fs::remove_file(&key_file).expect("rm");
+        let target = dir.join("elsewhere");
+        std::fs::write(&target, "x".repeat(128)).expect("target");
+        std::os::unix::fs::symlink(&target, &key_file).expect("symlink");
+        assert!(
+            s.resolve_secret_key().is_err(),
+            "a symlinked key file is refused"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).expect("target"),
+            "x".repeat(128)
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

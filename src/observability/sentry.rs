@@ -94,11 +94,20 @@ pub fn is_enabled() -> bool {
         .is_some_and(|c| c.is_enabled())
 }
 
-/// Numeric and UUID segments → `{id}`; a segment that looks like PHI → `[REDACTED]`.
+/// The path segment before a one-time secret: set-password links are bearer tokens.
+const TOKEN_PARENT: &str = "set-password";
+const TOKEN_SEGMENT: &str = "{token}";
+
+/// Numeric and UUID segments → `{id}`; a set-password token → `{token}`; a segment that
+/// looks like PHI → `[REDACTED]`.
 pub fn scrub_path(path: &str) -> String {
+    let mut previous = "";
     path.split('/')
         .map(|segment| {
-            if is_id_segment(segment) {
+            let after_token_parent = std::mem::replace(&mut previous, segment) == TOKEN_PARENT;
+            if after_token_parent && !segment.is_empty() {
+                Cow::Borrowed(TOKEN_SEGMENT)
+            } else if is_id_segment(segment) {
                 Cow::Borrowed(ID_SEGMENT)
             } else if phi::contains_phi(&percent_decode(segment)) {
                 Cow::Borrowed(phi::REDACTED)
@@ -172,8 +181,23 @@ fn scrub_request(request: &mut Request) {
 }
 
 fn scrub_text(text: &mut String) {
+    redact_link_tokens(text);
     if phi::contains_phi(text) {
         *text = phi::redact(text);
+    }
+}
+
+/// `…/set-password/<token>…` in free text (messages, transactions) → `…/set-password/{token}…`.
+fn redact_link_tokens(text: &mut String) {
+    let marker = "/set-password/";
+    let mut from = 0;
+    while let Some(at) = text[from..].find(marker) {
+        let start = from + at + marker.len();
+        let len = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(text.len() - start);
+        text.replace_range(start..start + len, TOKEN_SEGMENT);
+        from = start + TOKEN_SEGMENT.len();
     }
 }
 
@@ -427,5 +451,18 @@ mod tests {
                 .is_some_and(|r| r.starts_with("payerwatch@"))
         );
         assert!(options.before_send.is_some() && !options.send_default_pii);
+    }
+
+    #[test]
+    fn set_password_tokens_never_reach_sentry() {
+        let token = "Zm9vYmFyYmF6cXV4c2VjcmV0dG9rZW4xMjM0NTY3OA";
+        assert_eq!(
+            scrub_path(&format!("/set-password/{token}")),
+            "/set-password/{token}"
+        );
+        let mut event = event_with_message(&format!("GET /set-password/{token} failed"));
+        event.transaction = Some(format!("/set-password/{token}").into());
+        let json = serialized(&scrub_event(event));
+        assert!(!json.contains(token), "{json}");
     }
 }
