@@ -461,7 +461,7 @@ mod tests {
             "/set-password/{token}"
         );
         let mut event = event_with_message(&format!("GET /set-password/{token} failed"));
-        event.transaction = Some(format!("/set-password/{token}").into());
+        event.transaction = Some(format!("/set-password/{token}"));
         let json = serialized(&scrub_event(event));
         assert!(!json.contains(token), "{json}");
     }
