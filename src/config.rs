@@ -57,6 +57,9 @@ pub struct Settings {
     /// The address people reach the portal at, for links in e-mails, Slack messages and
     /// webhooks (`PAYERWATCH_PUBLIC_URL`; defaults to `http://<bind>`).
     pub public_url: String,
+    /// True in development without `PAYERWATCH_PUBLIC_URL`: links may use the request's own
+    /// `Host` (never `X-Forwarded-Host`), see `web::http::links`.
+    pub public_url_from_request: bool,
     /// Webhook and Slack targets on loopback or private networks are refused (SSRF)
     /// unless this is set (`PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS=1`; tests and on-premise
     /// receivers).
@@ -254,6 +257,7 @@ impl Settings {
         let allow_private_webhooks = flag("PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS", false);
         let delivery_worker = flag("PAYERWATCH_DELIVERY_WORKER", true);
         let bind = get("PAYERWATCH_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string());
+        let public_url_from_request = !production && get("PAYERWATCH_PUBLIC_URL").is_none();
         let public_url = match get("PAYERWATCH_PUBLIC_URL") {
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
                 u.trim_end_matches('/').to_string()
@@ -303,6 +307,7 @@ impl Settings {
             sentry_dsn: get("SENTRY_DSN"),
             log_format,
             public_url,
+            public_url_from_request,
             allow_private_webhooks,
             delivery_worker,
             delivery_poll,

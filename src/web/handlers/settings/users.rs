@@ -112,9 +112,11 @@ fn parse_user_id(raw: Option<&str>) -> Result<i64, AppError> {
         .map_err(|_| AppError::BadRequest("user_id must be a number".into()))
 }
 
-fn link_url(req: &HttpRequest, token: &str) -> String {
-    let info = req.connection_info();
-    format!("{}://{}/set-password/{token}", info.scheme(), info.host())
+fn link_url(req: &HttpRequest, state: &AppState, token: &str) -> String {
+    format!(
+        "{}/set-password/{token}",
+        crate::web::http::links::base(req, &state.settings)
+    )
 }
 
 pub async fn submit(
@@ -272,7 +274,7 @@ async fn create(
     match created {
         Ok(email) => Ok(format!(
             "Invited {email}. Send them this link to choose a password (valid {LINK_HOURS} hours, shown once): {}",
-            link_url(req, &token)
+            link_url(req, state, &token)
         )),
         Err(DbError::Duplicate(_)) => Err(AppError::Conflict(
             "That e-mail address already has an account.".into(),
@@ -453,6 +455,6 @@ async fn reset_link(
     Ok(format!(
         "Password reset link for {} (valid {LINK_HOURS} hours, single use, shown once): {}",
         target.email,
-        link_url(req, &token)
+        link_url(req, state, &token)
     ))
 }
