@@ -273,10 +273,8 @@ fn produce_x12<R: Read>(
                         None if l.allowed_invalid => allowed.push('?'),
                         None => {}
                     }
-                    reason.clear();
-                    reason.push_str(l.reason().as_deref().unwrap_or(""));
-                    codes.clear();
-                    codes.push_str(&l.codes_summary());
+                    l.reason_into(&mut reason);
+                    l.codes_into(&mut codes);
                     let raw = RawRow {
                         payer: &l.payer,
                         cpt: &l.procedure,

@@ -115,20 +115,48 @@ impl ServiceLine {
     /// Every adjustment and remark code, `CO-45 PR-2 N130` (DenialScope reads them).
     pub fn codes_summary(&self) -> String {
         let mut out = String::new();
-        for code in self
-            .adjustments
-            .iter()
-            .map(Adjustment::code)
-            .chain(self.remarks.iter().cloned())
-        {
-            if !out.split(' ').any(|c| c == code) {
+        self.codes_into(&mut out);
+        out
+    }
+
+    /// [`ServiceLine::codes_summary`] into a reused buffer (no allocation per line).
+    pub fn codes_into(&self, out: &mut String) {
+        out.clear();
+        let mut push = |group: &str, code: &str| {
+            let taken = out.split(' ').any(|c| match c.split_once('-') {
+                Some((g, r)) => g == group && r == code,
+                None => group.is_empty() && c == code,
+            });
+            if !taken {
                 if !out.is_empty() {
                     out.push(' ');
                 }
-                out.push_str(&code);
+                if !group.is_empty() {
+                    out.push_str(group);
+                    out.push('-');
+                }
+                out.push_str(code);
             }
+        };
+        for a in &self.adjustments {
+            push(&a.group, &a.reason);
         }
-        out
+        for r in &self.remarks {
+            push("", r);
+        }
+    }
+
+    /// [`ServiceLine::reason`] into a reused buffer.
+    pub fn reason_into(&self, out: &mut String) {
+        out.clear();
+        if self.outcome != Some(LineOutcome::Denied) {
+            return;
+        }
+        if let Some(a) = self.adjustments.iter().rev().max_by_key(|a| a.cents) {
+            out.push_str(&a.group);
+            out.push('-');
+            out.push_str(&a.reason);
+        }
     }
 }
 
