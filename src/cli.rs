@@ -9,14 +9,15 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::db::repo::{customers, users};
+use crate::db::repo::customers;
 use crate::db::{Backend, Db, DbError};
 use crate::devtools::generate::{DateStyle, GenOptions};
 use crate::domain::analytics::Product;
-use crate::domain::password;
 use crate::domain::roles::Role;
-use crate::domain::tenant::{CustomerId, TenantScope, slugify};
+use crate::domain::tenant::{CustomerId, TenantScope};
 use crate::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
+use crate::services::accounts::create_user;
+use crate::services::retention::{audit_cutoff, purge};
 use crate::startup::{Application, BuildOptions};
 use crate::telemetry;
 
@@ -408,34 +409,6 @@ fn purge_command(settings: &Settings, args: PurgeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Default audit retention (SPEC §7).
-pub const DEFAULT_AUDIT_RETENTION_YEARS: u32 = 6;
-
-/// The instant before which audit events go: `days` back, or 6 calendar years back.
-pub fn audit_cutoff(now: chrono::NaiveDateTime, days: Option<u32>) -> chrono::NaiveDateTime {
-    match days {
-        Some(days) => now - chrono::Duration::days(i64::from(days)),
-        None => now
-            .checked_sub_months(chrono::Months::new(DEFAULT_AUDIT_RETENTION_YEARS * 12))
-            .unwrap_or(now - chrono::Duration::days(2192)),
-    }
-}
-
-/// Runs the retention purge (or counts, with `dry_run`) in one transaction.
-pub fn purge(
-    db: &Db,
-    now: chrono::NaiveDateTime,
-    older_than_days: Option<u32>,
-    dry_run: bool,
-) -> anyhow::Result<crate::db::repo::retention::PurgeReport> {
-    let plan = crate::db::repo::retention::PurgePlan {
-        audit_cutoff: audit_cutoff(now, older_than_days),
-        now,
-        dry_run,
-    };
-    Ok(db.write_blocking(move |conn| crate::db::repo::retention::purge(conn, &plan))?)
-}
-
 fn customer_scope(db: &Db, slug: &str) -> anyhow::Result<TenantScope> {
     let slug = slug.trim().to_owned();
     let lookup = slug.clone();
@@ -572,86 +545,6 @@ fn generate_command(args: GenerateArgs) -> anyhow::Result<()> {
         out.flush()?;
     }
     Ok(())
-}
-
-pub struct CreatedUser {
-    pub user_id: i64,
-    pub customer_id: CustomerId,
-    pub customer_slug: String,
-    pub email: String,
-    pub created_user: bool,
-    pub created_customer: bool,
-}
-
-/// Creates (or re-passwords) a user in the named customer, creating the customer when
-/// needed. The password must satisfy the policy.
-pub fn create_user(
-    db: &Db,
-    customer: &str,
-    email: &str,
-    role: Role,
-    staff: bool,
-    password: &str,
-) -> anyhow::Result<CreatedUser> {
-    password::check_policy(password).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let email = users::normalize_email(email);
-    if !looks_like_email(&email) {
-        bail!("'{email}' is not an e-mail address");
-    }
-    let slug = slugify(customer);
-    if slug.is_empty() {
-        bail!("the customer name must contain letters or digits");
-    }
-    let hash = password::hash(password)?;
-    let name = customer.trim().to_string();
-    db.write_blocking(move |conn| {
-        let (customer, created_customer) = customers::find_or_create(conn, &slug, &name)?;
-        let scope = TenantScope::for_system(CustomerId(customer.id));
-        let (user_id, created_user) = match users::find_by_email(conn, &email) {
-            Ok(existing) if existing.customer_id == customer.id => {
-                users::set_password_hash(conn, &scope, existing.id, &hash)?;
-                (existing.id, false)
-            }
-            Ok(_) => return Err(crate::db::DbError::Duplicate("e-mail address")),
-            Err(crate::db::DbError::NotFound) => {
-                let new = users::CreateUser {
-                    email: &email,
-                    password_hash: &hash,
-                    role,
-                    is_staff: staff,
-                };
-                (users::insert(conn, &scope, &new)?, true)
-            }
-            Err(other) => return Err(other),
-        };
-        Ok(CreatedUser {
-            user_id,
-            customer_id: CustomerId(customer.id),
-            customer_slug: customer.slug,
-            email,
-            created_user,
-            created_customer,
-        })
-    })
-    .map_err(|e| match e {
-        crate::db::DbError::Duplicate(_) => {
-            anyhow::anyhow!("that e-mail address already belongs to another customer")
-        }
-        other => anyhow::Error::new(other),
-    })
-}
-
-pub fn looks_like_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
 }
 
 /// A random password that satisfies the policy, for demo logins.
@@ -795,31 +688,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn email_shape() {
-        assert!(looks_like_email("a@b.org"));
-        assert!(!looks_like_email("a@b"));
-        assert!(!looks_like_email("ab.org"));
-        assert!(!looks_like_email("a b@c.org"));
-    }
-
-    #[test]
     fn generated_passwords_pass_the_policy() {
         for _ in 0..20 {
             let p = generate_password().expect("password");
-            assert!(password::check_policy(&p).is_ok(), "{p}");
+            assert!(crate::domain::password::check_policy(&p).is_ok(), "{p}");
         }
-    }
-
-    #[test]
-    fn default_retention_is_six_calendar_years() {
-        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
-            .and_then(|d| d.and_hms_opt(12, 0, 0))
-            .expect("valid");
-        assert_eq!(audit_cutoff(now, None).to_string(), "2020-11-24 12:00:00");
-        assert_eq!(
-            audit_cutoff(now, Some(30)).to_string(),
-            "2026-10-25 12:00:00"
-        );
     }
 
     #[test]

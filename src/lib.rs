@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod devtools;
 pub mod domain;
+pub mod error_chain;
 pub mod ingest;
 pub mod jobs;
 pub mod notify;
@@ -13,3 +14,6 @@ pub mod services;
 pub mod startup;
 pub mod telemetry;
 pub mod web;
+
+/// This build's version (pages, metrics, error reports).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -335,7 +335,7 @@ where
                     if let Err(rollback) =
                         <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(c)
                     {
-                        tracing::warn!(error = %crate::telemetry::ErrorChain(&rollback), "rollback failed");
+                        tracing::warn!(error = %crate::error_chain::ErrorChain(&rollback), "rollback failed");
                     }
                     Err(err)
                 }

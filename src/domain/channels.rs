@@ -7,6 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use crate::domain::email::is_email;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelKind {
     Email,
@@ -293,21 +295,6 @@ pub fn parse_recipients(raw: &str) -> Result<Vec<String>, ChannelError> {
         }
     }
     Ok(list)
-}
-
-pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && s.len() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && !s
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '"'))
 }
 
 /// A host name or address for SMTP: letters, digits, dots, dashes, colons (IPv6).

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod channels;
 pub mod claim;
 pub mod csv_format;
+pub mod email;
 pub mod login_throttle;
 pub mod mapping;
 pub mod mapping_table;

@@ -6,11 +6,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::stats::{RouteSnapshot, StatsSnapshot};
-use crate::db::PoolState;
-use crate::web::AppState;
+use super::stats::{RequestStats, RouteSnapshot, StatsSnapshot};
+use crate::db::{Db, PoolState};
 
 /// Everything the dashboard shows. Figures are per instance and reset on restart.
 #[derive(Debug, Clone)]
@@ -40,18 +39,27 @@ impl Dashboard {
     }
 }
 
+/// What the dashboard reads from the running instance.
+pub struct Instance<'a> {
+    pub request_stats: &'a RequestStats,
+    pub started_at: Instant,
+    pub db: &'a Db,
+    /// Hits and misses of the rendered-chart cache.
+    pub chart_cache: (u64, u64),
+}
+
 /// Collects the dashboard for this instance; `sort` orders the route table.
-pub fn collect(state: &AppState, sort: RouteSort) -> Dashboard {
-    let mut stats = state.request_stats.snapshot();
+pub fn collect(instance: Instance<'_>, sort: RouteSort) -> Dashboard {
+    let mut stats = instance.request_stats.snapshot();
     sort.apply(&mut stats.routes);
     Dashboard {
         stats,
-        version: crate::web::state::VERSION,
-        uptime: state.started_at.elapsed(),
-        backend: state.db.backend().as_str(),
-        pool: state.db.pool_state(),
+        version: crate::VERSION,
+        uptime: instance.started_at.elapsed(),
+        backend: instance.db.backend().as_str(),
+        pool: instance.db.pool_state(),
         resident_memory_bytes: resident_memory_bytes(),
-        caches: caches_of(state),
+        caches: caches_of(instance.chart_cache),
     }
 }
 
@@ -60,8 +68,7 @@ pub const CHART_CACHE_NAME: &str = "finding charts";
 
 /// The registered process-wide caches plus this instance's chart cache (which keeps its
 /// own counters because it lives in the application state), by name.
-fn caches_of(state: &AppState) -> Vec<CacheSnapshot> {
-    let (hits, misses) = state.chart_cache.stats();
+fn caches_of((hits, misses): (u64, u64)) -> Vec<CacheSnapshot> {
     let mut caches = cache_snapshots();
     caches.push(CacheSnapshot {
         name: CHART_CACHE_NAME,

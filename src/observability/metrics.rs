@@ -168,7 +168,7 @@ fn describe_and_register() {
         }
         let _ = histogram!(DELIVERY_DURATION, "channel" => channel);
     }
-    gauge!(BUILD_INFO, "version" => crate::web::state::VERSION).set(1.0);
+    gauge!(BUILD_INFO, "version" => crate::VERSION).set(1.0);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());

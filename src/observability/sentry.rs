@@ -52,10 +52,7 @@ pub fn client_options(
     };
     let mut options = ClientOptions::default();
     options.dsn = Some(dsn);
-    options.release = Some(Cow::Owned(format!(
-        "payerwatch@{}",
-        crate::web::state::VERSION
-    )));
+    options.release = Some(Cow::Owned(format!("payerwatch@{}", crate::VERSION)));
     options.environment = Some(Cow::Borrowed(if settings.is_production() {
         "production"
     } else {

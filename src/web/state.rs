@@ -12,8 +12,6 @@ use crate::web::auth::rate_limit::RateLimiter;
 use crate::web::caches::charts::ChartCache;
 use crate::web::caches::facets::FacetCache;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -34,6 +32,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the staff dashboard reads from this instance.
+    pub fn dashboard_instance(&self) -> crate::observability::dashboard::Instance<'_> {
+        crate::observability::dashboard::Instance {
+            request_stats: &self.request_stats,
+            started_at: self.started_at,
+            db: &self.db,
+            chart_cache: self.chart_cache.stats(),
+        }
+    }
+
     /// `instance_secret` is the resolved secret key (cookies, channel secrets).
     pub fn new(settings: Settings, db: Db, instance_secret: &[u8]) -> Self {
         let notifier = Arc::new(Notifier::new(

@@ -267,8 +267,10 @@ impl TestApp {
     /// Creates a user (and its customer) directly, returning the password.
     pub fn create_user(&self, customer: &str, email: &str, role: Role, staff: bool) -> String {
         let password = format!("pw-{}-long-enough", uuid::Uuid::new_v4().simple());
-        payerwatch::cli::create_user(&self.db, customer, email, role, staff, &password)
-            .expect("user created");
+        payerwatch::services::accounts::create_user(
+            &self.db, customer, email, role, staff, &password,
+        )
+        .expect("user created");
         password
     }
 

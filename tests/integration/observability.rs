@@ -697,12 +697,12 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
         .expect("sessions");
 
     let db = app.db.clone();
-    let dry = payerwatch::cli::purge(&db, now, None, true).expect("dry run");
+    let dry = payerwatch::services::retention::purge(&db, now, None, true).expect("dry run");
     assert_eq!((dry.audit_events, dry.expired_sessions), (2, 2));
     let counts = audit_and_session_counts(&app.db);
     assert_eq!(counts, (4, 3), "a dry run changes nothing");
 
-    let done = payerwatch::cli::purge(&db, now, None, false).expect("purge");
+    let done = payerwatch::services::retention::purge(&db, now, None, false).expect("purge");
     assert_eq!((done.audit_events, done.expired_sessions), (2, 2));
     assert_eq!(
         audit_and_session_counts(&app.db),
@@ -710,7 +710,8 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
         "2 old events gone, 1 purge event added"
     );
 
-    let shorter = payerwatch::cli::purge(&db, now, Some(30), false).expect("purge 30 days");
+    let shorter =
+        payerwatch::services::retention::purge(&db, now, Some(30), false).expect("purge 30 days");
     assert_eq!(shorter.audit_events, 1);
 
     let purges = app
@@ -749,7 +750,7 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
     )
     .expect("new");
     drop(conn);
-    let throttle = payerwatch::cli::purge(&db, now, None, false).expect("purge");
+    let throttle = payerwatch::services::retention::purge(&db, now, None, false).expect("purge");
     assert_eq!(throttle.login_attempts, Some(1));
     let mut conn = app.db.get().expect("conn");
     let left = login_failures::count_older_than(&mut conn, now + chrono::Duration::days(1))
@@ -818,7 +819,8 @@ async fn on_postgresql_audit_rows_cannot_be_changed_or_deleted_except_by_the_pur
     drop(conn);
     assert_eq!(audit_and_session_counts(&app.db).0, 2);
 
-    let report = payerwatch::cli::purge(&app.db, now(), None, false).expect("purge works");
+    let report =
+        payerwatch::services::retention::purge(&app.db, now(), None, false).expect("purge works");
     assert_eq!(report.audit_events, 1);
     assert_eq!(
         audit_and_session_counts(&app.db).0,
@@ -840,7 +842,7 @@ async fn dashboard_data_names_the_backend_but_never_the_database() {
     let mut state = payerwatch::web::AppState::new(settings, app.db.clone(), b"test-secret");
     state.request_stats = Arc::clone(&app.request_stats);
     let sort = observability::dashboard::RouteSort::parse(Some("route")).expect("valid sort");
-    let dashboard = observability::dashboard::collect(&state, sort);
+    let dashboard = observability::dashboard::collect(state.dashboard_instance(), sort);
     let expected = match app.own_database().backend() {
         Backend::Postgres => "postgresql",
         Backend::Sqlite => "sqlite",

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use subtle::ConstantTimeEq;
 
-use super::CSRF_KEY;
+use super::keys::CSRF_KEY;
 use crate::web::errors::AppError;
 
 /// Form bodies larger than this are not forms people fill in.

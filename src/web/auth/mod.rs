@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod csrf;
+pub mod keys;
 pub mod password_gate;
 pub mod rate_limit;
 pub mod session_store;
@@ -23,17 +24,10 @@ use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, UserId};
 use crate::web::audit::{self, AuditContext, AuditEntry};
 use crate::web::auth::cache::CachedUser;
-use crate::web::auth::session_store::USER_ID_KEY;
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::{Flash, Layout, LayoutUser, NavItem};
-
-/// Unix time of sign-in, in milliseconds.
-pub const LOGIN_AT_KEY: &str = "login_at";
-pub const CSRF_KEY: &str = "csrf";
-pub const FLASH_KEY: &str = "flash";
-/// State that must never survive into a session the user did not sign in to.
-pub const AUTH_STATE_KEYS: &[&str] = &[USER_ID_KEY, LOGIN_AT_KEY, CSRF_KEY];
+pub use keys::{AUTH_STATE_KEYS, CSRF_KEY, FLASH_KEY, LOGIN_AT_KEY, USER_ID_KEY};
 
 /// The signed-in user of this request.
 #[derive(Clone)]
@@ -177,7 +171,7 @@ impl CurrentUser {
             }),
             flashes,
             csrf_token: self.csrf_token.clone(),
-            version: crate::web::state::VERSION,
+            version: crate::VERSION,
         }
     }
 }

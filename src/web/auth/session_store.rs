@@ -19,9 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::db::repo::{self, sessions};
 use crate::db::{Db, DbError};
 use crate::web::auth::cache::{AuthCache, CachedSession};
-
-/// Session-state key holding the signed-in user's id.
-pub const USER_ID_KEY: &str = "user_id";
+use crate::web::auth::keys::{AUTH_STATE_KEYS, USER_ID_KEY};
 
 #[derive(Clone)]
 pub struct DbSessionStore {
@@ -178,7 +176,7 @@ impl SessionStore for DbSessionStore {
         // The row vanished (expired, or ended by a logout or deactivation elsewhere):
         // start a fresh, signed-out session rather than resurrecting the sign-in.
         let mut session_state = session_state;
-        for key in crate::web::auth::AUTH_STATE_KEYS {
+        for key in AUTH_STATE_KEYS {
             session_state.remove(*key);
         }
         self.save(session_state, ttl).await.map_err(|e| match e {

@@ -84,7 +84,7 @@ pub async fn login_form(
     let session = req.get_session();
     let next = safe_next(query.next.as_deref());
     if session
-        .get::<i64>(crate::web::auth::session_store::USER_ID_KEY)
+        .get::<i64>(crate::web::auth::keys::USER_ID_KEY)
         .ok()
         .flatten()
         .is_some()
@@ -257,7 +257,7 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let session = req.get_session();
-    if let Ok(Some(user_id)) = session.get::<i64>(crate::web::auth::session_store::USER_ID_KEY) {
+    if let Ok(Some(user_id)) = session.get::<i64>(crate::web::auth::keys::USER_ID_KEY) {
         let ctx = AuditContext::from_request(&req, &state);
         state
             .db

@@ -1,7 +1,7 @@
 //! The page frame every template extends: title, signed-in user and navigation,
 //! flash messages, CSRF token and version.
 
-use crate::web::state::VERSION;
+use crate::VERSION;
 
 #[derive(Debug, Clone)]
 pub struct NavItem {

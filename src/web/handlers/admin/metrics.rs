@@ -224,7 +224,7 @@ pub async fn dashboard(
     let sort = RouteSort::parse(query.get("sort").map(String::as_str)).map_err(|msg| {
         AppError::BadRequest(format!("The parameter 'sort' is not valid: {msg}."))
     })?;
-    let d = dashboard::collect(&state, sort);
+    let d = dashboard::collect(state.dashboard_instance(), sort);
     let (requests_chart, latency_chart) = charts(&d);
     let sort_links = [
         ("route", "Route", false),

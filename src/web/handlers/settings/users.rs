@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use crate::db::DbError;
 use crate::db::models::User;
-use crate::db::repo::{self, password_tokens, sessions, users};
+use crate::db::repo::{self, password_tokens, users};
 use crate::domain::password;
 use crate::domain::roles::Role;
+use crate::services::accounts::{self, AccountError, Member};
 use crate::web::audit::{self, AuditContext, AuditEntry};
 use crate::web::auth::{self, Admin, Authorized, CurrentUser, random_token};
 use crate::web::errors::AppError;
@@ -219,7 +220,7 @@ async fn create(
         return Err(AppError::Forbidden);
     }
     let email = users::normalize_email(email.unwrap_or(""));
-    if !crate::cli::looks_like_email(&email) {
+    if !crate::domain::email::is_email(&email) {
         return Err(AppError::Conflict("Enter a valid e-mail address.".into()));
     }
     // The account is unusable until the invitee sets a password through the link.
@@ -297,31 +298,22 @@ async fn change_role(
     if current == new_role {
         return Ok(format!("{} already is {}.", target.email, new_role.label()));
     }
-    let scope = actor.scope();
-    let actor_id = actor.id.0;
-    let ctx = AuditContext::from_request(req, state);
-    state
-        .db
-        .write(move |conn| {
-            if current == Role::Owner
-                && target.is_active
-                && users::count_active_owners(conn, &scope)? <= 1
-            {
-                return Err(DbError::Duplicate("LAST_OWNER"));
-            }
-            users::set_role(conn, &scope, target_id, new_role)?;
-            member_event(
-                conn,
-                &ctx,
-                &scope,
-                actor_id,
-                "user.role_changed",
-                target_id,
-                &["role"],
-            )
-        })
-        .await
-        .map_err(last_owner_message)?;
+    let member = Member {
+        id: target_id,
+        role: current,
+        is_active: target.is_active,
+    };
+    let (ctx, entry) = actor.audit(req, state, "user.role_changed", &["role"]);
+    accounts::change_role(
+        &state.db,
+        actor.scope(),
+        member,
+        new_role,
+        ctx,
+        entry.target("user", target_id),
+    )
+    .await
+    .map_err(account_error)?;
     state.auth_cache.forget_user(target_id);
     Ok(format!("{} is now {}.", target.email, new_role.label()))
 }
@@ -350,12 +342,13 @@ fn member_event(
     )
 }
 
-fn last_owner_message(err: DbError) -> AppError {
+fn account_error(err: AccountError) -> AppError {
     match err {
-        DbError::Duplicate("LAST_OWNER") => AppError::Conflict(
+        AccountError::LastOwner => AppError::Conflict(
             "This is the last owner of the organisation: make someone else an owner first.".into(),
         ),
-        other => other.into(),
+        AccountError::Db(err) => err.into(),
+        other => AppError::Internal(anyhow::Error::new(other)),
     }
 }
 
@@ -372,39 +365,27 @@ async fn set_active(
         ));
     }
     let (target, role) = manageable_target(state, actor, target_id).await?;
-    let scope = actor.scope();
-    let actor_id = actor.id.0;
-    let ctx = AuditContext::from_request(req, state);
-    state
-        .db
-        .write(move |conn| {
-            if !active
-                && role == Role::Owner
-                && target.is_active
-                && users::count_active_owners(conn, &scope)? <= 1
-            {
-                return Err(DbError::Duplicate("LAST_OWNER"));
-            }
-            users::set_active(conn, &scope, target_id, active)?;
-            if !active {
-                sessions::delete_for_user(conn, target_id)?;
-            }
-            member_event(
-                conn,
-                &ctx,
-                &scope,
-                actor_id,
-                if active {
-                    "user.activated"
-                } else {
-                    "user.deactivated"
-                },
-                target_id,
-                &["is_active"],
-            )
-        })
-        .await
-        .map_err(last_owner_message)?;
+    let member = Member {
+        id: target_id,
+        role,
+        is_active: target.is_active,
+    };
+    let action = if active {
+        "user.activated"
+    } else {
+        "user.deactivated"
+    };
+    let (ctx, entry) = actor.audit(req, state, action, &["is_active"]);
+    accounts::set_active(
+        &state.db,
+        actor.scope(),
+        member,
+        active,
+        ctx,
+        entry.target("user", target_id),
+    )
+    .await
+    .map_err(account_error)?;
     state.auth_cache.forget_user(target_id);
     Ok(if active {
         format!("{} can sign in again.", target.email)
