@@ -48,6 +48,8 @@ pub enum Aggregate {
     PayerTotals,
     /// [`payer_days_histogram`]
     PayerDays,
+    /// [`payer_daily_days`]
+    PayerDailyDays,
 }
 
 impl Aggregate {
@@ -56,7 +58,8 @@ impl Aggregate {
         let window = bucket.window();
         match self {
             Aggregate::RateDays => format!(
-                "SELECT payer, cpt_group, outcome, decision_days, COUNT(*) AS n FROM claim_records \
+                "SELECT payer, cpt_group, outcome, decision_days, COUNT(*) AS n, \
+                 CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
                  WHERE customer_id = $1 AND {window} \
                  AND outcome IN ('PAID', 'DENIED') \
                  GROUP BY payer, cpt_group, outcome, decision_days"
@@ -80,6 +83,13 @@ impl Aggregate {
                 "SELECT payer, decision_days, COUNT(*) AS n FROM claim_records \
                  WHERE customer_id = $1 AND {window} \
                  GROUP BY payer, decision_days"
+            ),
+            // The trend's series is over decision dates whatever the bucket (a claim's
+            // decision days are known on the day it is decided).
+            Aggregate::PayerDailyDays => format!(
+                "SELECT payer, decided_date, decision_days, COUNT(*) AS n FROM claim_records \
+                 WHERE customer_id = $1 AND {window} \
+                 GROUP BY payer, decided_date, decision_days"
             ),
         }
     }
@@ -142,6 +152,9 @@ pub struct RateDaysRow {
     pub decision_days: i32,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
+    /// Allowed amount of these claims, in cents.
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
 }
 
 pub fn rate_days_histogram(
@@ -216,6 +229,29 @@ pub struct PayerDaysRow {
     pub decision_days: i32,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
+}
+
+/// (payer, decision date, decision days) counts in a window (DelayGuard's trend).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PayerDailyDaysRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Date)]
+    pub decided_date: NaiveDate,
+    #[diesel(sql_type = Integer)]
+    pub decision_days: i32,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+pub fn payer_daily_days(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<PayerDailyDaysRow>, DbError> {
+    let sql = Aggregate::PayerDailyDays.sql(BucketBy::Decided);
+    Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
 pub fn payer_days_histogram(

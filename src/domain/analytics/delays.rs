@@ -1,11 +1,14 @@
 //! DelayGuard slowdown rules per canonical payer: decision days of the current 14 days vs
 //! the 60 days before. Sound: one-sided Mann–Whitney (slower), BH across payers,
-//! Hodges–Lehmann floor. Compat: the old rule on means with its confidence ladder.
-//! The weekly trend lives in `trend`.
+//! Hodges–Lehmann floor, in one BH family with the daily trend test (`daily_trend`).
+//! Compat: the old rule on means with its confidence ladder; its weekly trend lives in
+//! `trend`.
 
 use serde::{Deserialize, Serialize};
 
+use super::daily_trend::{DailyTrendSettings, PayerDailyInput, daily_trends};
 use super::finding::apply_fdr;
+use super::impact::{self, ChangeSize};
 use super::legacy::delay_severity;
 use super::{
     Direction, Evidence, Finding, FindingKind, InsufficientGroup, Mode, Product, RunOutcome,
@@ -37,6 +40,8 @@ pub struct DelaySettings {
     pub shift_floor_days: f64,
     /// Length of the current window, for dollars at risk per day (sound).
     pub current_days: u32,
+    /// The sound trend test (same BH family).
+    pub trend: DailyTrendSettings,
 }
 
 impl Default for DelaySettings {
@@ -46,6 +51,7 @@ impl Default for DelaySettings {
             fdr_level: 0.05,
             shift_floor_days: 2.0,
             current_days: 14,
+            trend: DailyTrendSettings::default(),
         }
     }
 }
@@ -101,23 +107,78 @@ fn finding(p: &PayerDelayInput, mode: Mode, label: SeverityLabel, evidence: Evid
         current_n: p.current_days.total(),
         confidence: None,
         significant: true,
+        dollars_per_month: None,
+        group_members: Vec::new(),
         evidence,
     }
 }
 
-pub fn delays_sound(payers: &[PayerDelayInput], settings: &DelaySettings) -> RunOutcome {
-    let (sufficient, insufficient) = split_by_volume(payers, settings.min_claims);
-    let mut findings: Vec<Finding> = sufficient
+/// Sound mode: per payer a one-sided Mann–Whitney slowdown test and the daily trend test
+/// (`daily_trend`), all in one BH family. A trend that fires with its payer's slowdown
+/// attaches to it (one change, one finding).
+pub fn delays_sound(
+    payers: &[PayerDelayInput],
+    daily: &[PayerDailyInput],
+    settings: &DelaySettings,
+) -> RunOutcome {
+    let (sufficient, mut insufficient) = split_by_volume(payers, settings.min_claims);
+    let mut family: Vec<Finding> = sufficient
         .iter()
         .filter_map(|p| sound_slowdown(p, settings))
         .collect();
-    apply_fdr(&mut findings, settings.fdr_level, |f| {
-        f.delta >= settings.shift_floor_days
+    let (trends, short) = daily_trends(daily, &settings.trend);
+    insufficient.extend(short);
+    family.extend(trends);
+    apply_fdr(&mut family, settings.fdr_level, |f| match f.kind {
+        FindingKind::Trend => f.delta >= settings.trend.rise_floor_days,
+        _ => f.delta >= settings.shift_floor_days,
     });
+    let allowed: std::collections::HashMap<&str, i64> = payers
+        .iter()
+        .map(|p| (p.payer.as_str(), p.current_allowed_cents))
+        .collect();
+    for f in &mut family {
+        let cents = allowed.get(f.payer.as_str()).copied().unwrap_or(0);
+        let money = impact::cash_held_up(cents, settings.current_days, f.delta);
+        f.dollars_per_month = money;
+        f.severity_label = impact::severity(money, ChangeSize::Days(f.delta));
+        f.score = f.severity_label.representative_score();
+    }
+    attach_trends(&mut family);
     RunOutcome {
         groups_considered: payers.len(),
         insufficient,
-        findings,
+        findings: family,
+    }
+}
+
+/// A significant trend of a payer whose slowdown is significant becomes the slowdown's
+/// evidence.
+fn attach_trends(family: &mut [Finding]) {
+    let rises: Vec<(String, f64)> = family
+        .iter()
+        .filter(|f| f.significant && f.kind == FindingKind::Trend)
+        .map(|f| (f.payer.clone(), f.delta))
+        .collect();
+    let mut attached = Vec::new();
+    for f in family.iter_mut() {
+        if !(f.significant && f.kind == FindingKind::Slowdown) {
+            continue;
+        }
+        if let Some((payer, rise)) = rises.iter().find(|(p, _)| *p == f.payer) {
+            if let Evidence::Slowdown {
+                trend_rise_days, ..
+            } = &mut f.evidence
+            {
+                *trend_rise_days = Some(*rise);
+            }
+            attached.push(payer.clone());
+        }
+    }
+    for f in family.iter_mut() {
+        if f.kind == FindingKind::Trend && attached.contains(&f.payer) {
+            f.significant = false;
+        }
     }
 }
 
@@ -125,8 +186,8 @@ fn sound_slowdown(p: &PayerDelayInput, settings: &DelaySettings) -> Option<Findi
     let (b, c) = (&p.baseline_days, &p.current_days);
     let test = mann_whitney(b, c, Alternative::Greater)?;
     let shift = hodges_lehmann_shift(b, c)?;
-    let dollars_at_risk = (settings.current_days > 0)
-        .then(|| p.current_allowed_cents as f64 / 100.0 / f64::from(settings.current_days) * shift);
+    let dollars_at_risk =
+        impact::cash_held_up(p.current_allowed_cents, settings.current_days, shift);
     let evidence = Evidence::Slowdown {
         hodges_lehmann_shift: Some(shift),
         u_statistic: Some(test.u_current),
@@ -134,6 +195,7 @@ fn sound_slowdown(p: &PayerDelayInput, settings: &DelaySettings) -> Option<Findi
         percent_change: None,
         dollars_at_risk,
         completeness: None,
+        trend_rise_days: None,
     };
     Some(Finding {
         direction: Direction::of_delta(shift),
@@ -184,6 +246,7 @@ fn compat_slowdown(p: &PayerDelayInput, confidence_base: u64) -> Option<Finding>
         percent_change: (mean_b > 0.0).then(|| delta / mean_b * 100.0),
         dollars_at_risk,
         completeness: Some(p.completeness),
+        trend_rise_days: None,
     };
     Some(Finding {
         baseline_value: mean_b,

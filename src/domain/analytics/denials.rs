@@ -1,7 +1,11 @@
-//! DenialScope decision rules per (payer, reason), recent 7 days vs baseline 21 days.
+//! DenialScope decision rules per (payer, reason).
 //!
-//! Sound: `new_reason`, `reason_share_spike` (one-sided proportion test, BH), `volume_spike`
-//! (per-day Poisson rate test, BH), `dollars_spike` (threshold). Compat: the old
+//! Sound (recent 14 days vs the 56 before): `new_reason` (Fisher on the share, baseline 0),
+//! `reason_share_spike` (the reason's share of the payer's **denials**, one-sided), and
+//! `volume_spike` (per-day Poisson rate test) — one BH family; money sets the label. A
+//! volume rise of a key whose share also rose is the same change and attaches to it; the
+//! same signal in ≥ 2 reasons of a payer is one payer-level finding. Compat (recent 7 days
+//! vs 21): the old
 //! `new_denial_reason`, `denial_rate_spike`, `denial_volume_spike` (7-day sum vs 21-day sum,
 //! as the old rule compared them) and `denial_dollars_spike` — where the old system could
 //! store two dollars rows for one key, PayerWatch stores one (events are unique per key).
@@ -10,9 +14,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::finding::apply_fdr;
+use super::grouping;
+use super::impact::{self, ChangeSize};
 use super::{
-    Direction, DollarRule, Evidence, Finding, FindingKind, InsufficientGroup, Mode, Product,
-    RunOutcome,
+    Direction, Evidence, Finding, FindingKind, InsufficientGroup, Mode, Product, RunOutcome,
 };
 use crate::domain::stats::{
     Alternative, RateCounts, SeverityLabel, compare_proportions, newcombe_difference,
@@ -37,9 +42,11 @@ pub struct ReasonWindow {
     pub denied: u64,
     /// Allowed amount of those denied claims, in cents.
     pub denied_cents: i64,
-    /// Sound: the payer's decided (PAID + DENIED) claims in the window, the share's
-    /// denominator.
+    /// The payer's decided (PAID + DENIED) claims in the window.
     pub payer_decided: u64,
+    /// Sound: the payer's denials in the window, the share's denominator.
+    #[serde(default)]
+    pub payer_denied: u64,
     /// Compat: the rows the old system put in this key's bucket — a coded reason's own
     /// denials; for the uncoded bucket also every paid claim. The old rate's denominator.
     pub legacy_submitted: u64,
@@ -58,12 +65,14 @@ pub struct DenialSettings {
     /// Denials needed (recent for a new reason; both windows together for the tests).
     pub min_volume: u64,
     pub fdr_level: f64,
-    /// Floor on the share increase (absolute, e.g. +0.02 = two points of decided claims).
+    /// Floor on the share increase (absolute, e.g. +0.05 = five points of the payer's
+    /// denials).
     pub share_floor: f64,
     /// Floor on the per-day volume ratio.
     pub volume_ratio_floor: f64,
     /// Recent denied dollars that make a `dollars_spike` (per tenant), in cents.
     pub dollars_threshold_cents: i64,
+    /// Sound windows (compat's are fixed at 7 and 21 days by `windows`).
     pub recent_days: u32,
     pub baseline_days: u32,
 }
@@ -73,11 +82,11 @@ impl Default for DenialSettings {
         Self {
             min_volume: 10,
             fdr_level: 0.05,
-            share_floor: 0.02,
+            share_floor: 0.05,
             volume_ratio_floor: 1.5,
             dollars_threshold_cents: 5_000_000,
-            recent_days: 7,
-            baseline_days: 21,
+            recent_days: 14,
+            baseline_days: 56,
         }
     }
 }
@@ -133,6 +142,8 @@ fn finding(
         current_n: k.recent.denied,
         confidence: None,
         significant: true,
+        dollars_per_month: None,
+        group_members: Vec::new(),
         evidence,
     }
 }
@@ -142,71 +153,112 @@ pub fn denials_sound(keys: &[ReasonInput], settings: &DenialSettings) -> RunOutc
         groups_considered: keys.len(),
         ..RunOutcome::default()
     };
-    let mut shares = Vec::new();
-    let mut volumes = Vec::new();
+    let mut family = Vec::new();
     for k in keys {
         match insufficient(k, settings.min_volume) {
             Some(short) => outcome.insufficient.push(short),
             // A reason absent from the baseline is the new-reason signal's territory; testing
             // its share or volume too would report one surge three times.
-            None if k.baseline.denied == 0 => {
-                outcome.findings.extend(sound_new_reason(k, settings));
-            }
+            None if k.baseline.denied == 0 => family.extend(sound_new_reason(k, settings)),
             None => {
-                shares.extend(sound_share(k, settings));
-                volumes.extend(sound_volume(k, settings));
+                family.extend(sound_share(k, settings));
+                family.extend(sound_volume(k, settings));
             }
         }
-        outcome.findings.extend(dollars_spike(k, settings));
     }
-    apply_fdr(&mut shares, settings.fdr_level, |f| {
-        f.delta >= settings.share_floor
-    });
-    apply_fdr(&mut volumes, settings.fdr_level, |f| match f.evidence {
+    apply_fdr(&mut family, settings.fdr_level, |f| match &f.evidence {
         Evidence::Volume { rate_ratio, .. } => {
             rate_ratio.is_some_and(|r| r >= settings.volume_ratio_floor)
         }
-        _ => false,
+        Evidence::NewReason { recent_denials } => *recent_denials >= settings.min_volume,
+        _ => f.delta >= settings.share_floor,
     });
-    outcome.findings.append(&mut shares);
-    outcome.findings.append(&mut volumes);
+    let by_key: std::collections::HashMap<(&str, &str), &ReasonInput> = keys
+        .iter()
+        .map(|k| ((k.payer.as_str(), k.reason.as_str()), k))
+        .collect();
+    for f in &mut family {
+        let Some(k) = by_key.get(&(f.payer.as_str(), f.group.as_str())) else {
+            continue;
+        };
+        let money = impact::surge_per_month(
+            k.recent.denied_cents,
+            settings.recent_days,
+            k.baseline.denied_cents,
+            settings.baseline_days,
+        );
+        f.dollars_per_month = money;
+        f.severity_label = impact::severity(money, ChangeSize::Other);
+        f.score = f.severity_label.representative_score();
+    }
+    attach_volume_to_share(&mut family);
+    outcome.findings = grouping::by_payer(family);
     outcome
 }
 
+/// A key whose share rose and whose volume rose is one change: the share finding carries it.
+fn attach_volume_to_share(family: &mut [Finding]) {
+    let shares: std::collections::HashSet<(String, String)> = family
+        .iter()
+        .filter(|f| f.significant && f.kind != FindingKind::VolumeSpike)
+        .map(|f| (f.payer.clone(), f.group.clone()))
+        .collect();
+    for f in family.iter_mut() {
+        if f.kind == FindingKind::VolumeSpike
+            && shares.contains(&(f.payer.clone(), f.group.clone()))
+        {
+            f.significant = false;
+        }
+    }
+}
+
+/// A reason absent from the baseline: its share of the payer's denials rose from 0 —
+/// Fisher's exact test on the counts (tested, not raised on volume alone).
 fn sound_new_reason(k: &ReasonInput, settings: &DenialSettings) -> Option<Finding> {
-    (k.baseline.denied == 0 && k.recent.denied >= settings.min_volume.max(1)).then(|| {
-        let evidence = Evidence::NewReason {
-            recent_denials: k.recent.denied,
-        };
-        finding(
+    if k.recent.denied < settings.min_volume.max(1) {
+        return None;
+    }
+    let (b, c) = (&k.baseline, &k.recent);
+    let base = RateCounts::new(b.payer_denied, 0);
+    let recent = RateCounts::new(c.payer_denied.max(c.denied), c.denied);
+    let test = compare_proportions(base, recent, Alternative::Greater)?;
+    let share = recent.rate()?;
+    let evidence = Evidence::NewReason {
+        recent_denials: k.recent.denied,
+    };
+    Some(Finding {
+        baseline_value: 0.0,
+        current_value: share,
+        delta: share,
+        p_value: Some(test.p_value),
+        significant: false,
+        baseline_n: b.payer_denied,
+        current_n: recent.n,
+        ..finding(
             k,
             FindingKind::NewReason,
             Mode::Sound,
-            SeverityLabel::High,
+            SeverityLabel::Low,
             evidence,
         )
     })
 }
 
-/// Share of the payer's decided claims denied for this reason; one-sided (increases).
+/// The reason's share of the payer's denials; one-sided (increases). Among denials, not
+/// among all claims: a payer denying more of everything leaves every share where it was.
 fn sound_share(k: &ReasonInput, settings: &DenialSettings) -> Option<Finding> {
     let (b, c) = (&k.baseline, &k.recent);
-    if b.payer_decided < settings.min_volume || c.payer_decided < settings.min_volume {
+    if b.payer_denied < settings.min_volume || c.payer_denied < settings.min_volume {
         return None;
     }
     let (base, recent) = (
-        RateCounts::new(b.payer_decided, b.denied),
-        RateCounts::new(c.payer_decided, c.denied),
+        RateCounts::new(b.payer_denied, b.denied),
+        RateCounts::new(c.payer_denied, c.denied),
     );
     let (s_b, s_c) = (base.rate()?, recent.rate()?);
     let test = compare_proportions(base, recent, Alternative::Greater)?;
     let ci = newcombe_difference(base, recent);
     let delta = s_c - s_b;
-    let label = if s_b > 0.0 {
-        ratio_tier(s_c / s_b)
-    } else {
-        SeverityLabel::Critical
-    };
     let evidence = Evidence::Rate {
         method: Some(test.method),
         z: test.z,
@@ -223,25 +275,24 @@ fn sound_share(k: &ReasonInput, settings: &DenialSettings) -> Option<Finding> {
         ci_high: ci.map(|i| i.high),
         p_value: Some(test.p_value),
         significant: false,
-        baseline_n: b.payer_decided,
-        current_n: c.payer_decided,
+        baseline_n: b.payer_denied,
+        current_n: c.payer_denied,
         ..finding(
             k,
             FindingKind::ReasonShareSpike,
             Mode::Sound,
-            label,
+            SeverityLabel::Low,
             evidence,
         )
     })
 }
 
-/// Denials per day, recent vs baseline (normalized by window length).
+/// Denials per day, recent vs baseline (normalized by window length); one-sided.
 fn sound_volume(k: &ReasonInput, settings: &DenialSettings) -> Option<Finding> {
     let (r, b) = (k.recent.denied, k.baseline.denied);
     let test = poisson_rate_test(r, settings.recent_days, b, settings.baseline_days)?;
     let per_day_b = b as f64 / f64::from(settings.baseline_days);
     let per_day_r = r as f64 / f64::from(settings.recent_days);
-    let label = test.rate_ratio.map_or(SeverityLabel::Critical, ratio_tier);
     let evidence = Evidence::Volume {
         baseline_denials: b,
         recent_denials: r,
@@ -255,34 +306,14 @@ fn sound_volume(k: &ReasonInput, settings: &DenialSettings) -> Option<Finding> {
         delta: per_day_r - per_day_b,
         p_value: Some(test.p_value),
         significant: false,
-        ..finding(k, FindingKind::VolumeSpike, Mode::Sound, label, evidence)
+        ..finding(
+            k,
+            FindingKind::VolumeSpike,
+            Mode::Sound,
+            SeverityLabel::Low,
+            evidence,
+        )
     })
-}
-
-/// Sound `dollars_spike`: recent denied dollars ≥ threshold, severity by recent ÷ threshold.
-fn dollars_spike(k: &ReasonInput, settings: &DenialSettings) -> Option<Finding> {
-    let threshold = settings.dollars_threshold_cents;
-    let recent = k.recent.denied_cents;
-    // A non-positive threshold means the tenant switched the signal off.
-    if threshold <= 0 || recent < threshold {
-        return None;
-    }
-    let ratio = recent as f64 / threshold as f64;
-    let evidence = Evidence::Dollars {
-        baseline_cents: k.baseline.denied_cents,
-        recent_cents: recent,
-        threshold_cents: threshold,
-        threshold_ratio: ratio,
-        relative_change: None,
-        rules: vec![DollarRule::AboveThreshold],
-    };
-    Some(dollars_finding(
-        k,
-        FindingKind::DollarsSpike,
-        Mode::Sound,
-        ratio_tier(ratio),
-        evidence,
-    ))
 }
 
 fn dollars_finding(

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::finding::apply_fdr;
+use super::grouping;
+use super::impact::{self, ChangeSize};
 use super::legacy::{old_rate_change, volume_confidence};
 use super::{
     Direction, Evidence, Finding, FindingKind, InsufficientGroup, Mode, Product, RunOutcome,
@@ -24,6 +26,9 @@ pub struct DriftGroupInput {
     pub current: RateCounts,
     pub baseline_days: Histogram,
     pub current_days: Histogram,
+    /// Allowed amount of the current window's decided claims, in cents (money at stake).
+    #[serde(default)]
+    pub current_allowed_cents: i64,
 }
 
 /// Tenant settings; `Default` is ANALYTICS.md's.
@@ -39,6 +44,8 @@ pub struct DriftSettings {
     pub shift_floor_days: f64,
     /// … or as a fraction of the baseline median.
     pub shift_floor_fraction: f64,
+    /// Length of the current window in days (money per 30 days).
+    pub current_days: u32,
 }
 
 impl Default for DriftSettings {
@@ -49,32 +56,62 @@ impl Default for DriftSettings {
             rate_floor: 0.05,
             shift_floor_days: 3.0,
             shift_floor_fraction: 0.2,
+            current_days: 14,
         }
     }
 }
 
 /// Sound mode: every sufficient group gets a rate test and (when it has decision days) a
-/// Mann–Whitney test; each metric is one BH family across the run.
+/// Mann–Whitney test; all of them are one BH family (the run's). Significant findings get
+/// their money and label; a payer whose change shows in ≥ 2 CPT groups becomes one
+/// payer-level finding (`grouping`).
 pub fn drift_sound(groups: &[DriftGroupInput], settings: &DriftSettings) -> RunOutcome {
     let (sufficient, insufficient) = split_by_volume(groups, settings.min_volume);
-    let mut rates: Vec<Finding> = sufficient.iter().filter_map(|g| sound_rate(g)).collect();
-    apply_fdr(&mut rates, settings.fdr_level, |f| {
-        f.delta.abs() >= settings.rate_floor
+    let mut family: Vec<Finding> = sufficient.iter().filter_map(|g| sound_rate(g)).collect();
+    family.extend(sufficient.iter().filter_map(|g| sound_time(g)));
+    apply_fdr(&mut family, settings.fdr_level, |f| match f.kind {
+        FindingKind::DenialRate => f.delta.abs() >= settings.rate_floor,
+        _ => {
+            let shift = f.delta.abs();
+            // A zero baseline median would make the relative floor accept any shift, even 0.
+            shift >= settings.shift_floor_days
+                || (f.baseline_value > 0.0
+                    && shift > 0.0
+                    && shift >= settings.shift_floor_fraction * f.baseline_value)
+        }
     });
-    let mut times: Vec<Finding> = sufficient.iter().filter_map(|g| sound_time(g)).collect();
-    apply_fdr(&mut times, settings.fdr_level, |f| {
-        let shift = f.delta.abs();
-        // A zero baseline median would make the relative floor accept any shift, even 0.
-        shift >= settings.shift_floor_days
-            || (f.baseline_value > 0.0
-                && shift > 0.0
-                && shift >= settings.shift_floor_fraction * f.baseline_value)
-    });
-    rates.append(&mut times);
+    let allowed: std::collections::HashMap<(&str, &str), i64> = sufficient
+        .iter()
+        .map(|g| {
+            (
+                (g.payer.as_str(), g.cpt_group.as_str()),
+                g.current_allowed_cents,
+            )
+        })
+        .collect();
+    for f in &mut family {
+        let cents = allowed
+            .get(&(f.payer.as_str(), f.group.as_str()))
+            .copied()
+            .unwrap_or(0);
+        let (money, size) = match f.kind {
+            FindingKind::DenialRate => (
+                impact::rate_change_per_month(f.delta, cents, settings.current_days),
+                ChangeSize::Rate(f.delta),
+            ),
+            _ => (
+                impact::cash_held_up(cents, settings.current_days, f.delta),
+                ChangeSize::Days(f.delta),
+            ),
+        };
+        f.dollars_per_month = money;
+        f.severity_label = impact::severity(money, size);
+        f.score = f.severity_label.representative_score();
+    }
     RunOutcome {
         groups_considered: groups.len(),
         insufficient,
-        findings: rates,
+        findings: grouping::by_payer(family),
     }
 }
 
@@ -146,6 +183,8 @@ fn finding(g: &DriftGroupInput, kind: FindingKind, mode: Mode, evidence: Evidenc
         current_n: g.current.n,
         confidence: None,
         significant: false,
+        dollars_per_month: None,
+        group_members: Vec::new(),
         evidence,
     }
 }
@@ -155,8 +194,6 @@ fn sound_rate(g: &DriftGroupInput) -> Option<Finding> {
     let test = compare_proportions(g.baseline, g.current, Alternative::TwoSided)?;
     let ci = newcombe_difference(g.baseline, g.current);
     let delta = p_c - p_b;
-    // Score from the Newcombe bound nearest zero: an effect the data can't tell from 0 scores 0.
-    let score = ci.map_or(0.0, |ci| (2.0 * ci.distance_from_zero()).min(1.0));
     let evidence = Evidence::Rate {
         method: Some(test.method),
         z: test.z,
@@ -172,18 +209,22 @@ fn sound_rate(g: &DriftGroupInput) -> Option<Finding> {
         ci_low: ci.map(|c| c.low),
         ci_high: ci.map(|c| c.high),
         p_value: Some(test.p_value),
-        score,
-        severity_label: SeverityLabel::from_score(score),
         ..finding(g, FindingKind::DenialRate, Mode::Sound, evidence)
     })
 }
 
 fn sound_time(g: &DriftGroupInput) -> Option<Finding> {
     let (b, c) = (&g.baseline_days, &g.current_days);
+    // Every claim decided in the same number of days: the test cannot reject whatever the
+    // data, so it would only dilute the run's family.
+    if let ([(day_b, _)], [(day_c, _)]) = (b.bins(), c.bins()) {
+        if day_b == day_c {
+            return None;
+        }
+    }
     let test = mann_whitney(b, c, Alternative::TwoSided)?;
     let shift = hodges_lehmann_shift(b, c)?;
     let (med_b, med_c) = (b.median()?, c.median()?);
-    let score = (shift.abs() / 10.0).min(1.0);
     let evidence = Evidence::DecisionTime {
         baseline_median: med_b,
         current_median: med_c,
@@ -198,8 +239,6 @@ fn sound_time(g: &DriftGroupInput) -> Option<Finding> {
         current_value: med_c,
         delta: shift,
         p_value: Some(test.p_value),
-        score,
-        severity_label: SeverityLabel::from_score(score),
         baseline_n: b.total(),
         current_n: c.total(),
         ..finding(g, FindingKind::DecisionTime, Mode::Sound, evidence)

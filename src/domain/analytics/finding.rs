@@ -324,6 +324,23 @@ pub enum Evidence {
         percent_change: Option<f64>,
         dollars_at_risk: Option<f64>,
         completeness: Option<f64>,
+        /// Sound: the fitted 28-day rise of the payer's trend test when it fired too (the
+        /// trend then attaches here instead of being a finding of its own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trend_rise_days: Option<f64>,
+    },
+    /// A payer-level finding (scope `*`): the per-group findings it stands for.
+    PayerLevel {
+        members: Vec<super::grouping::MemberSummary>,
+    },
+    /// Sound trend: Mann–Kendall on daily median decision days, Theil–Sen slope.
+    TrendTest {
+        slope_days_per_day: f64,
+        fitted_rise: f64,
+        mann_kendall_s: f64,
+        z: f64,
+        days_with_data: u64,
+        daily_medians: Vec<f64>,
     },
     Trend {
         weekly_values: Vec<f64>,
@@ -359,6 +376,12 @@ pub struct Finding {
     /// Sound: 1 − q for tested signals, `None` for rule-based ones; compat: the old formula.
     pub confidence: Option<f64>,
     pub significant: bool,
+    /// Sound: money at stake per 30 days (ANALYTICS.md "Money per finding"); `None` when
+    /// the claims carry no amounts, and in compat mode.
+    pub dollars_per_month: Option<f64>,
+    /// A payer-level finding (group `*`): the groups (CPT groups, reasons) whose own
+    /// findings it stands for. Empty otherwise.
+    pub group_members: Vec<String>,
     pub evidence: Evidence,
 }
 
@@ -386,8 +409,9 @@ impl RunOutcome {
     }
 }
 
-/// Applies BH over one family (one metric of one run): sets `q_value` and `confidence`
-/// (1 − q), and `significant` when `q ≤ fdr_level` and `passes_floor` holds.
+/// Applies BH over one family — in sound mode every test of one product run, all kinds
+/// together: sets `q_value` and `confidence` (1 − q), and `significant` when
+/// `q ≤ fdr_level` and `passes_floor` holds.
 pub(crate) fn apply_fdr(
     family: &mut [Finding],
     fdr_level: f64,

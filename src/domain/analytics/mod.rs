@@ -7,10 +7,13 @@
 //! Not here: SQL aggregation, persistence across runs (continuing events), alerts. Windows
 //! (`windows`) are computed here so the aggregation and the rules agree on them.
 
+pub mod daily_trend;
 pub mod delays;
 pub mod denials;
 pub mod drift;
 mod finding;
+pub mod grouping;
+pub mod impact;
 mod legacy;
 pub mod trend;
 pub mod windows;

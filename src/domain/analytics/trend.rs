@@ -1,7 +1,7 @@
-//! DelayGuard weekly trend per payer over the last four weeks (oldest first): WORSENING when
-//! at least two consecutive week-on-week increases or a total rise ≥ 7 days. Sound uses
-//! weekly medians and labels by rise (≥ 14 critical, ≥ 10 high, ≥ 7 medium); compat uses
-//! weekly means and the old ladder, whose confidence can never reach critical.
+//! DelayGuard's compat-mode weekly trend per payer over the last four weeks (oldest first):
+//! WORSENING when at least two consecutive week-on-week increases or a total rise ≥ 7 days,
+//! on weekly means with the old ladder, whose confidence can never reach critical. A pattern,
+//! not a test — sound mode tests daily medians instead (`daily_trend`).
 
 use serde::{Deserialize, Serialize};
 
@@ -40,15 +40,8 @@ impl Default for TrendSettings {
 /// from T1–T3 (see `compat_confidence`).
 const OLD_FULL_WEEK: f64 = 30.0;
 
-pub fn trend_sound(payers: &[PayerTrendInput], settings: &TrendSettings) -> RunOutcome {
-    run(payers, settings, Mode::Sound)
-}
-
 pub fn trend_compat(payers: &[PayerTrendInput], settings: &TrendSettings) -> RunOutcome {
-    run(payers, settings, Mode::Compat)
-}
-
-fn run(payers: &[PayerTrendInput], settings: &TrendSettings, mode: Mode) -> RunOutcome {
+    let mode = Mode::Compat;
     let mut outcome = RunOutcome {
         groups_considered: payers.len(),
         ..RunOutcome::default()
@@ -96,13 +89,7 @@ fn assess(
     settings: &TrendSettings,
     mode: Mode,
 ) -> Option<Finding> {
-    let values: Vec<f64> = weeks
-        .iter()
-        .map(|w| match mode {
-            Mode::Sound => w.median(),
-            Mode::Compat => w.mean(),
-        })
-        .collect::<Option<_>>()?;
+    let values: Vec<f64> = weeks.iter().map(Histogram::mean).collect::<Option<_>>()?;
     let counts: Vec<u64> = weeks.iter().map(Histogram::total).collect();
     let (first, last) = (*values.first()?, *values.last()?);
     let rise = last - first;
@@ -118,17 +105,12 @@ fn assess(
     if rules.is_empty() || rise <= 0.0 {
         return None;
     }
-    let (label, confidence) = match mode {
-        Mode::Sound => (rise_tier(rise), None),
-        Mode::Compat => {
-            let confidence = compat_confidence(&counts);
-            let label = delay_severity(rise, confidence);
-            if label == SeverityLabel::Low && rise < 2.0 {
-                return None;
-            }
-            (label, Some(confidence))
-        }
-    };
+    let confidence = compat_confidence(&counts);
+    let label = delay_severity(rise, confidence);
+    if label == SeverityLabel::Low && rise < 2.0 {
+        return None;
+    }
+    let confidence = Some(confidence);
     Some(Finding {
         product: Product::DelayGuard,
         mode,
@@ -149,6 +131,8 @@ fn assess(
         current_n: counts.last().copied().unwrap_or(0),
         confidence,
         significant: true,
+        dollars_per_month: None,
+        group_members: Vec::new(),
         evidence: Evidence::Trend {
             weekly_values: values,
             weekly_counts: counts,
@@ -156,11 +140,6 @@ fn assess(
             rules,
         },
     })
-}
-
-/// Sound: ≥ 14 d critical, ≥ 10 high, ≥ 7 medium, else low.
-fn rise_tier(rise: f64) -> SeverityLabel {
-    SeverityLabel::tier(rise, [7.0, 10.0, 14.0])
 }
 
 /// The old trend confidence: `0.7 · min(1, claims / (weeks · 30))`, with no completeness

@@ -45,9 +45,23 @@ pub fn drift_windows(as_of: NaiveDate) -> Result<WindowPair, WindowError> {
     adjacent(as_of, 14, 90)
 }
 
-/// DenialScope: recent `[as_of−7, as_of)`, baseline the 21 days before it.
+/// DenialScope compat: recent `[as_of−7, as_of)`, baseline the 21 days before it.
 pub fn denial_windows(as_of: NaiveDate) -> Result<WindowPair, WindowError> {
     adjacent(as_of, 7, 21)
+}
+
+/// DenialScope sound: recent 14 days, baseline the 56 before (a 7-day window split a
+/// two-week surge across both windows).
+pub fn denial_windows_sound(as_of: NaiveDate) -> Result<WindowPair, WindowError> {
+    adjacent(as_of, 14, 56)
+}
+
+/// DelayGuard sound trend: the last 28 days `[as_of−28, as_of)`, one point per day.
+pub fn trend_days(as_of: NaiveDate) -> Result<Window, WindowError> {
+    Ok(Window {
+        start: before(as_of, 28)?,
+        end: as_of,
+    })
 }
 
 /// DelayGuard: current 14 days, baseline the 60 days before it.

@@ -1,6 +1,7 @@
 //! Pure statistics for the analytics products: proportion tests (pooled z, Fisher's exact and
 //! the automatic choice between them), Benjamini–Hochberg q-values, Wilson and Newcombe
-//! intervals, Mann–Whitney U and the Hodges–Lehmann shift computed from day histograms, the
+//! intervals, Mann–Whitney U and the Hodges–Lehmann shift computed from day histograms, Mann–Kendall
+//! and Theil–Sen for trends, the
 //! conditional-binomial Poisson rate test, and the one severity-label mapping.
 //!
 //! Nothing here knows about payers, windows or modes (that is `domain::analytics`); nothing
@@ -12,6 +13,7 @@ mod fisher;
 mod histogram;
 mod hodges_lehmann;
 mod intervals;
+mod mann_kendall;
 mod mann_whitney;
 mod poisson;
 mod proportion;
@@ -27,6 +29,7 @@ pub use fisher::fisher_exact;
 pub use histogram::Histogram;
 pub use hodges_lehmann::hodges_lehmann_shift;
 pub use intervals::{Interval, newcombe_difference, wilson_interval};
+pub use mann_kendall::{MannKendall, mann_kendall, theil_sen_slope};
 pub use mann_whitney::{MannWhitney, mann_whitney};
 pub use poisson::{PoissonRateTest, poisson_rate_test};
 pub use proportion::{ProportionTest, TestMethod, compare_proportions, expected_cells_at_least};

@@ -111,6 +111,7 @@ fn groups_for(claims: &[GeneratedClaim], mode: Mode) -> Vec<DriftGroupInput> {
             current: a.c,
             baseline_days: Histogram::new(a.bd),
             current_days: Histogram::new(a.cd),
+            current_allowed_cents: 0,
         })
         .collect()
 }

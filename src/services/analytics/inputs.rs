@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use super::{Evaluation, ReportError};
 use crate::db::DbConnection;
 use crate::db::repo::analytics::{self as repo, BucketBy};
+use crate::domain::analytics::daily_trend::PayerDailyInput;
 use crate::domain::analytics::delays::{self, DelaySettings, PayerDelayInput};
 use crate::domain::analytics::denials::{
     self, DenialSettings, ReasonInput, ReasonWindow, reason_key,
@@ -18,6 +19,74 @@ use crate::domain::analytics::windows::{self, Window, WindowPair};
 use crate::domain::analytics::{Mode, Product, RunOutcome};
 use crate::domain::stats::{Histogram, RateCounts};
 use crate::domain::tenant::TenantScope;
+
+/// Where the grouped aggregates come from: the database (`DbSource`, every real run) or
+/// claims held in memory (`simulate`, the false-alarm benchmark) — the same rows either
+/// way, so both go through the same conversion and rules below.
+pub trait AggregateSource {
+    fn rate_days(&mut self, b: BucketBy, w: Window) -> Result<Vec<repo::RateDaysRow>, ReportError>;
+    fn denials_by_reason(
+        &mut self,
+        b: BucketBy,
+        w: Window,
+    ) -> Result<Vec<repo::DenialRow>, ReportError>;
+    fn payer_totals(
+        &mut self,
+        b: BucketBy,
+        w: Window,
+    ) -> Result<Vec<repo::PayerTotalsRow>, ReportError>;
+    fn payer_days(
+        &mut self,
+        b: BucketBy,
+        w: Window,
+    ) -> Result<Vec<repo::PayerDaysRow>, ReportError>;
+    fn payer_daily_days(&mut self, w: Window) -> Result<Vec<repo::PayerDailyDaysRow>, ReportError>;
+}
+
+pub struct DbSource<'a> {
+    pub conn: &'a mut DbConnection,
+    pub scope: &'a TenantScope,
+}
+
+impl AggregateSource for DbSource<'_> {
+    fn rate_days(&mut self, b: BucketBy, w: Window) -> Result<Vec<repo::RateDaysRow>, ReportError> {
+        Ok(repo::rate_days_histogram(
+            self.conn, self.scope, b, w.start, w.end,
+        )?)
+    }
+    fn denials_by_reason(
+        &mut self,
+        b: BucketBy,
+        w: Window,
+    ) -> Result<Vec<repo::DenialRow>, ReportError> {
+        Ok(repo::denials_by_reason(
+            self.conn, self.scope, b, w.start, w.end,
+        )?)
+    }
+    fn payer_totals(
+        &mut self,
+        b: BucketBy,
+        w: Window,
+    ) -> Result<Vec<repo::PayerTotalsRow>, ReportError> {
+        Ok(repo::payer_totals(
+            self.conn, self.scope, b, w.start, w.end,
+        )?)
+    }
+    fn payer_days(
+        &mut self,
+        b: BucketBy,
+        w: Window,
+    ) -> Result<Vec<repo::PayerDaysRow>, ReportError> {
+        Ok(repo::payer_days_histogram(
+            self.conn, self.scope, b, w.start, w.end,
+        )?)
+    }
+    fn payer_daily_days(&mut self, w: Window) -> Result<Vec<repo::PayerDailyDaysRow>, ReportError> {
+        Ok(repo::payer_daily_days(
+            self.conn, self.scope, w.start, w.end,
+        )?)
+    }
+}
 
 fn bucket(mode: Mode) -> BucketBy {
     match mode {
@@ -37,11 +106,29 @@ pub fn evaluate(
     mode: Mode,
     as_of: NaiveDate,
 ) -> Result<Evaluation, ReportError> {
+    evaluate_from(&mut DbSource { conn, scope }, product, mode, as_of)
+}
+
+pub fn evaluate_from(
+    src: &mut dyn AggregateSource,
+    product: Product,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Evaluation, ReportError> {
     match product {
-        Product::DriftWatch => evaluate_drift(conn, scope, mode, as_of),
-        Product::DenialScope => evaluate_denials(conn, scope, mode, as_of),
-        Product::DelayGuard => evaluate_delays(conn, scope, mode, as_of),
+        Product::DriftWatch => evaluate_drift(src, mode, as_of),
+        Product::DenialScope => evaluate_denials(src, mode, as_of),
+        Product::DelayGuard => evaluate_delays(src, mode, as_of),
     }
+}
+
+/// DenialScope's windows differ by mode (sound 14/56, compat 7/21).
+fn denial_windows(mode: Mode, as_of: NaiveDate) -> Result<WindowPair, ReportError> {
+    match mode {
+        Mode::Sound => windows::denial_windows_sound(as_of),
+        Mode::Compat => windows::denial_windows(as_of),
+    }
+    .map_err(window_error)
 }
 
 /// The grouped statements `evaluate` runs for one product and mode, in order (what
@@ -52,7 +139,7 @@ pub fn plan(
     mode: Mode,
     as_of: NaiveDate,
 ) -> Result<Vec<(repo::Aggregate, BucketBy, Window)>, ReportError> {
-    use repo::Aggregate::{DenialsByReason, PayerDays, PayerTotals, RateDays};
+    use repo::Aggregate::{DenialsByReason, PayerDailyDays, PayerDays, PayerTotals, RateDays};
     let b = bucket(mode);
     Ok(match product {
         Product::DriftWatch => {
@@ -60,7 +147,7 @@ pub fn plan(
             vec![(RateDays, b, w.baseline), (RateDays, b, w.current)]
         }
         Product::DenialScope => {
-            let w = windows::denial_windows(as_of).map_err(window_error)?;
+            let w = denial_windows(mode, as_of)?;
             vec![
                 (DenialsByReason, b, w.baseline),
                 (DenialsByReason, b, w.current),
@@ -75,8 +162,16 @@ pub fn plan(
                 (PayerDays, b, w.current),
                 (PayerTotals, b, w.current),
             ];
-            for week in windows::trend_weeks(as_of).map_err(window_error)? {
-                statements.push((PayerDays, b, week));
+            match mode {
+                Mode::Sound => {
+                    let days = windows::trend_days(as_of).map_err(window_error)?;
+                    statements.push((PayerDailyDays, BucketBy::Decided, days));
+                }
+                Mode::Compat => {
+                    for week in windows::trend_weeks(as_of).map_err(window_error)? {
+                        statements.push((PayerDays, b, week));
+                    }
+                }
             }
             statements
         }
@@ -87,20 +182,21 @@ pub fn plan(
 struct GroupAcc {
     counts: RateCounts,
     days: Vec<(i64, u64)>,
+    cents: i64,
 }
 
 fn drift_window(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
+    src: &mut dyn AggregateSource,
     mode: Mode,
     window: Window,
     rows: &mut i64,
 ) -> Result<BTreeMap<(String, String), GroupAcc>, ReportError> {
     let mut groups: BTreeMap<(String, String), GroupAcc> = BTreeMap::new();
-    for row in repo::rate_days_histogram(conn, scope, bucket(mode), window.start, window.end)? {
+    for row in src.rate_days(bucket(mode), window)? {
         let n = row.n.max(0) as u64;
         *rows += row.n;
         let acc = groups.entry((row.payer, row.cpt_group)).or_default();
+        acc.cents += row.cents;
         let denied = if row.outcome == "DENIED" { n } else { 0 };
         acc.counts = RateCounts::new(acc.counts.n + n, acc.counts.x + denied);
         acc.days.push((i64::from(row.decision_days), n));
@@ -109,15 +205,14 @@ fn drift_window(
 }
 
 fn evaluate_drift(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
+    src: &mut dyn AggregateSource,
     mode: Mode,
     as_of: NaiveDate,
 ) -> Result<Evaluation, ReportError> {
     let w = windows::drift_windows(as_of).map_err(window_error)?;
     let mut rows = 0;
-    let mut baseline = drift_window(conn, scope, mode, w.baseline, &mut rows)?;
-    let mut current = drift_window(conn, scope, mode, w.current, &mut rows)?;
+    let mut baseline = drift_window(src, mode, w.baseline, &mut rows)?;
+    let mut current = drift_window(src, mode, w.current, &mut rows)?;
     let keys: std::collections::BTreeSet<(String, String)> =
         baseline.keys().chain(current.keys()).cloned().collect();
     let groups: Vec<DriftGroupInput> = keys
@@ -132,6 +227,7 @@ fn evaluate_drift(
                 current: c.counts,
                 baseline_days: Histogram::new(b.days),
                 current_days: Histogram::new(c.days),
+                current_allowed_cents: c.cents,
             }
         })
         .collect();
@@ -165,41 +261,38 @@ struct PayerTotals {
 }
 
 fn payer_totals(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
+    src: &mut dyn AggregateSource,
     mode: Mode,
     window: Window,
 ) -> Result<HashMap<String, PayerTotals>, ReportError> {
-    Ok(
-        repo::payer_totals(conn, scope, bucket(mode), window.start, window.end)?
-            .into_iter()
-            .map(|r| {
-                (
-                    r.payer,
-                    PayerTotals {
-                        paid: r.paid.max(0) as u64,
-                        denied: r.denied.max(0) as u64,
-                        allowed_cents: r.allowed_cents,
-                        submit_days: u32::try_from(r.submit_days.max(0)).unwrap_or(u32::MAX),
-                    },
-                )
-            })
-            .collect(),
-    )
+    Ok(src
+        .payer_totals(bucket(mode), window)?
+        .into_iter()
+        .map(|r| {
+            (
+                r.payer,
+                PayerTotals {
+                    paid: r.paid.max(0) as u64,
+                    denied: r.denied.max(0) as u64,
+                    allowed_cents: r.allowed_cents,
+                    submit_days: u32::try_from(r.submit_days.max(0)).unwrap_or(u32::MAX),
+                },
+            )
+        })
+        .collect())
 }
 
 /// Denied claims and their cents per (payer, reason).
 type ReasonTotals = BTreeMap<(String, String), (u64, i64)>;
 
 fn denial_window(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
+    src: &mut dyn AggregateSource,
     mode: Mode,
     window: Window,
     rows: &mut i64,
 ) -> Result<ReasonTotals, ReportError> {
     let mut keys = ReasonTotals::new();
-    for row in repo::denials_by_reason(conn, scope, bucket(mode), window.start, window.end)? {
+    for row in src.denials_by_reason(bucket(mode), window)? {
         *rows += row.n;
         let reason = reason_key(
             row.denial_reason_code.as_deref(),
@@ -213,17 +306,16 @@ fn denial_window(
 }
 
 fn evaluate_denials(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
+    src: &mut dyn AggregateSource,
     mode: Mode,
     as_of: NaiveDate,
 ) -> Result<Evaluation, ReportError> {
-    let w = windows::denial_windows(as_of).map_err(window_error)?;
+    let w = denial_windows(mode, as_of)?;
     let mut rows = 0;
-    let baseline = denial_window(conn, scope, mode, w.baseline, &mut rows)?;
-    let recent = denial_window(conn, scope, mode, w.current, &mut rows)?;
-    let baseline_totals = payer_totals(conn, scope, mode, w.baseline)?;
-    let recent_totals = payer_totals(conn, scope, mode, w.current)?;
+    let baseline = denial_window(src, mode, w.baseline, &mut rows)?;
+    let recent = denial_window(src, mode, w.current, &mut rows)?;
+    let baseline_totals = payer_totals(src, mode, w.baseline)?;
+    let recent_totals = payer_totals(src, mode, w.current)?;
     let keys: std::collections::BTreeSet<(String, String)> =
         baseline.keys().chain(recent.keys()).cloned().collect();
     let window_of =
@@ -235,6 +327,7 @@ fn evaluate_denials(
                 denied,
                 denied_cents,
                 payer_decided: payer.map_or(0, |t| t.paid + t.denied),
+                payer_denied: payer.map_or(0, |t| t.denied),
                 // The old system put paid claims in the uncoded bucket.
                 legacy_submitted: denied + if key.1 == "UNSPECIFIED" { paid } else { 0 },
             }
@@ -257,14 +350,13 @@ fn evaluate_denials(
 }
 
 fn payer_histograms(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
+    src: &mut dyn AggregateSource,
     mode: Mode,
     window: Window,
     rows: &mut i64,
 ) -> Result<BTreeMap<String, Vec<(i64, u64)>>, ReportError> {
     let mut payers: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
-    for row in repo::payer_days_histogram(conn, scope, bucket(mode), window.start, window.end)? {
+    for row in src.payer_days(bucket(mode), window)? {
         *rows += row.n;
         payers
             .entry(row.payer)
@@ -275,16 +367,15 @@ fn payer_histograms(
 }
 
 fn evaluate_delays(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
+    src: &mut dyn AggregateSource,
     mode: Mode,
     as_of: NaiveDate,
 ) -> Result<Evaluation, ReportError> {
     let w = windows::delay_windows(as_of).map_err(window_error)?;
     let mut rows = 0;
-    let mut baseline = payer_histograms(conn, scope, mode, w.baseline, &mut rows)?;
-    let mut current = payer_histograms(conn, scope, mode, w.current, &mut rows)?;
-    let totals = payer_totals(conn, scope, mode, w.current)?;
+    let mut baseline = payer_histograms(src, mode, w.baseline, &mut rows)?;
+    let mut current = payer_histograms(src, mode, w.current, &mut rows)?;
+    let totals = payer_totals(src, mode, w.current)?;
     let payers: std::collections::BTreeSet<String> =
         baseline.keys().chain(current.keys()).cloned().collect();
     let inputs: Vec<PayerDelayInput> = payers
@@ -303,45 +394,92 @@ fn evaluate_delays(
         })
         .collect();
     let settings = DelaySettings::default();
-    let mut outcome = match mode {
-        Mode::Sound => delays::delays_sound(&inputs, &settings),
-        Mode::Compat => delays::delays_compat(&inputs, &settings),
-    };
-
-    // The 4-week trend, one grouped query per week.
-    let weeks = windows::trend_weeks(as_of).map_err(window_error)?;
-    let mut weekly: BTreeMap<String, Vec<Histogram>> = BTreeMap::new();
-    for (i, week) in weeks.iter().enumerate() {
-        let hist = payer_histograms(conn, scope, mode, *week, &mut rows)?;
-        for payer in hist.keys() {
-            weekly
-                .entry(payer.clone())
-                .or_insert_with(|| vec![Histogram::default(); weeks.len()]);
+    match mode {
+        Mode::Sound => {
+            let days = windows::trend_days(as_of).map_err(window_error)?;
+            let daily = daily_inputs(src, days, &mut rows)?;
+            let outcome = delays::delays_sound(&inputs, &daily, &settings);
+            let trend_window = WindowPair {
+                baseline: days,
+                current: days,
+            };
+            Ok(evaluation(
+                outcome,
+                rows,
+                w,
+                HashMap::from([("trend", trend_window)]),
+            ))
         }
-        for (payer, bins) in hist {
-            if let Some(slots) = weekly.get_mut(&payer) {
-                slots[i] = Histogram::new(bins);
-            }
+        Mode::Compat => {
+            let mut outcome = delays::delays_compat(&inputs, &settings);
+            let weeks = windows::trend_weeks(as_of).map_err(window_error)?;
+            let trend_outcome = trend::trend_compat(
+                &weekly_inputs(src, mode, &weeks, &mut rows)?,
+                &TrendSettings::default(),
+            );
+            outcome.findings.extend(trend_outcome.findings);
+            let trend_window = WindowPair {
+                baseline: weeks[0],
+                current: weeks[weeks.len() - 1],
+            };
+            Ok(evaluation(
+                outcome,
+                rows,
+                w,
+                HashMap::from([("trend", trend_window)]),
+            ))
         }
     }
-    let trend_inputs: Vec<PayerTrendInput> = weekly
+}
+
+/// Sound trend input: one decision-day histogram per day of `days`, per payer.
+fn daily_inputs(
+    src: &mut dyn AggregateSource,
+    days: Window,
+    rows: &mut i64,
+) -> Result<Vec<PayerDailyInput>, ReportError> {
+    let len = usize::try_from(days.days()).unwrap_or(0);
+    let mut bins: BTreeMap<String, Vec<Vec<(i64, u64)>>> = BTreeMap::new();
+    for row in src.payer_daily_days(days)? {
+        *rows += row.n;
+        let Ok(i) = usize::try_from((row.decided_date - days.start).num_days()) else {
+            continue;
+        };
+        if i >= len {
+            continue;
+        }
+        bins.entry(row.payer)
+            .or_insert_with(|| vec![Vec::new(); len])[i]
+            .push((i64::from(row.decision_days), row.n.max(0) as u64));
+    }
+    Ok(bins
+        .into_iter()
+        .map(|(payer, days)| PayerDailyInput {
+            payer,
+            days: days.into_iter().map(Histogram::new).collect(),
+        })
+        .collect())
+}
+
+/// Compat trend input: the four weeks, one grouped query per week.
+fn weekly_inputs(
+    src: &mut dyn AggregateSource,
+    mode: Mode,
+    weeks: &[Window],
+    rows: &mut i64,
+) -> Result<Vec<PayerTrendInput>, ReportError> {
+    let mut weekly: BTreeMap<String, Vec<Histogram>> = BTreeMap::new();
+    for (i, week) in weeks.iter().enumerate() {
+        let hist = payer_histograms(src, mode, *week, rows)?;
+        for (payer, bins) in hist {
+            weekly
+                .entry(payer)
+                .or_insert_with(|| vec![Histogram::default(); weeks.len()])[i] =
+                Histogram::new(bins);
+        }
+    }
+    Ok(weekly
         .into_iter()
         .map(|(payer, weeks)| PayerTrendInput { payer, weeks })
-        .collect();
-    let trend_settings = TrendSettings::default();
-    let trend_outcome = match mode {
-        Mode::Sound => trend::trend_sound(&trend_inputs, &trend_settings),
-        Mode::Compat => trend::trend_compat(&trend_inputs, &trend_settings),
-    };
-    outcome.findings.extend(trend_outcome.findings);
-    let trend_window = WindowPair {
-        baseline: weeks[0],
-        current: weeks[weeks.len() - 1],
-    };
-    Ok(evaluation(
-        outcome,
-        rows,
-        w,
-        HashMap::from([("trend", trend_window)]),
-    ))
+        .collect())
 }

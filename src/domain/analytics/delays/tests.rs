@@ -21,7 +21,7 @@ fn compat(p: PayerDelayInput) -> RunOutcome {
 }
 
 fn sound(p: PayerDelayInput) -> RunOutcome {
-    delays_sound(&[p], &DelaySettings::default())
+    delays_sound(&[p], &[], &DelaySettings::default())
 }
 
 fn only(outcome: &RunOutcome) -> &Finding {
@@ -107,8 +107,13 @@ fn g4_confidence_just_below_high() {
     assert_eq!(f.severity_label, SeverityLabel::Medium);
     assert_eq!(f.delta, 12.0);
     assert_eq!(slowdown_numbers(f), (Some(60.0), Some(12000.0)));
-    // Sound labels by shift alone: 12 days is critical.
-    assert_eq!(only(&sound(p())).severity_label, SeverityLabel::Critical);
+    // Sound labels by money with a size floor: $5,000 over 14 days × 12 days ≈ $4,286 held
+    // up is medium by money, but a shift ≥ 10 days is at least high.
+    let s = sound(p());
+    let f = only(&s);
+    assert_eq!(f.severity_label, SeverityLabel::High);
+    let money = f.dollars_per_month.expect("amounts");
+    assert!((money - 5_000.0 / 14.0 * 12.0).abs() < 1e-6, "{money}");
 }
 
 #[test]
@@ -140,7 +145,7 @@ fn sound_bh_runs_across_payers() {
             ..payer(&[(20, 20), (20, 21)], &[(10, 20), (10, 21)])
         },
     ];
-    let outcome = delays_sound(&payers, &DelaySettings::default());
+    let outcome = delays_sound(&payers, &[], &DelaySettings::default());
     let events: Vec<&str> = outcome.events().map(|f| f.payer.as_str()).collect();
     assert_eq!(events, ["slow"]);
     assert!(outcome.findings.iter().all(|f| f.q_value.is_some()));
@@ -158,7 +163,7 @@ fn zero_rows_and_empty_histograms_never_panic() {
         ..DelaySettings::default()
     };
     for outcome in [
-        delays_sound(std::slice::from_ref(&empty), &settings),
+        delays_sound(std::slice::from_ref(&empty), &[], &settings),
         delays_compat(std::slice::from_ref(&empty), &settings),
     ] {
         assert!(outcome.findings.is_empty());

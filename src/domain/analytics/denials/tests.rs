@@ -1,6 +1,7 @@
 //! ANALYTICS.md's DenialScope compat vectors D1–D7, and the sound signals on the same keys.
 
 use super::*;
+use crate::domain::analytics::DollarRule;
 
 fn window(denied: u64, dollars: i64) -> ReasonWindow {
     // A coded reason: the old bucket held only its own denials.
@@ -8,6 +9,7 @@ fn window(denied: u64, dollars: i64) -> ReasonWindow {
         denied,
         denied_cents: dollars * 100,
         payer_decided: 0,
+        payer_denied: 0,
         legacy_submitted: denied,
     }
 }
@@ -54,10 +56,26 @@ fn d1_new_reason() {
         events(&compat(k())),
         [(FindingKind::NewDenialReason, SeverityLabel::High, Some(0.8))]
     );
-    assert_eq!(
-        events(&sound(k())),
-        [(FindingKind::NewReason, SeverityLabel::High, None)]
-    );
+    // Sound tests a new reason as a share rising from 0 of the payer's denials; with no
+    // baseline denials at all there is nothing to compare with.
+    assert!(events(&sound(k())).is_empty());
+    let with_history = || ReasonInput {
+        baseline: ReasonWindow {
+            payer_denied: 200,
+            ..ReasonWindow::default()
+        },
+        recent: ReasonWindow {
+            payer_denied: 62,
+            ..window(12, 3_000)
+        },
+        ..k()
+    };
+    let outcome = sound(with_history());
+    let f = outcome.events().next().expect("a new reason");
+    assert_eq!(f.kind, FindingKind::NewReason);
+    assert!(f.p_value.expect("tested") < 1e-4);
+    // $3,000 denied in 14 days → $6,428.57 a month: high.
+    assert_eq!(f.severity_label, SeverityLabel::High);
 }
 
 #[test]
@@ -100,7 +118,8 @@ fn d3_old_volume_rule_compares_raw_window_sums() {
         .find(|f| f.kind == FindingKind::VolumeSpike);
     let volume = volume.expect("volume tested");
     assert!(volume.significant);
-    assert_eq!(volume.severity_label, SeverityLabel::Critical);
+    // No amounts in this vector: money unknown, and a volume has no size floor.
+    assert_eq!(volume.severity_label, SeverityLabel::Low);
 }
 
 #[test]
@@ -142,11 +161,9 @@ fn d5_absolute_dollars_only() {
         }
         other => panic!("unexpected evidence {other:?}"),
     }
+    // Sound mode has no dollar threshold (a level, not a change): dollars set severity.
     let s = sound(key("E", "CO-50", window(30, 150_000), window(10, 62_500)));
-    assert_eq!(
-        events(&s),
-        [(FindingKind::DollarsSpike, SeverityLabel::Low, None)]
-    );
+    assert!(events(&s).is_empty());
 }
 
 #[test]
@@ -176,13 +193,15 @@ fn d6_both_old_dollars_rules_make_one_event() {
             .any(|f| f.kind == FindingKind::DenialVolumeSpike)
     );
 
+    // Sound: the rise is one volume finding whose money is the rise in denied dollars:
+    // ($150,000/14 − $60,000/56) × 30 ≈ $289,286 a month — critical.
     let s = sound(k());
-    let dollars: Vec<&Finding> = s
-        .events()
-        .filter(|f| f.kind == FindingKind::DollarsSpike)
-        .collect();
-    assert_eq!(dollars.len(), 1);
-    assert_eq!(dollars[0].severity_label, SeverityLabel::Critical);
+    let found: Vec<&Finding> = s.events().collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind, FindingKind::VolumeSpike);
+    assert_eq!(found[0].severity_label, SeverityLabel::Critical);
+    let money = found[0].dollars_per_month.expect("amounts");
+    assert!((money - (150_000.0 / 14.0 - 60_000.0 / 56.0) * 30.0).abs() < 1e-6);
 }
 
 #[test]
@@ -204,17 +223,17 @@ fn d7_just_below_threshold_and_volume() {
 fn sound_share_spike_is_one_sided_with_bh_across_keys() {
     let share = |denied_b, decided_b, denied_r, decided_r| ReasonInput {
         baseline: ReasonWindow {
-            payer_decided: decided_b,
+            payer_denied: decided_b,
             ..window(denied_b, 0)
         },
         recent: ReasonWindow {
-            payer_decided: decided_r,
+            payer_denied: decided_r,
             ..window(denied_r, 0)
         },
         ..key("H", "", ReasonWindow::default(), ReasonWindow::default())
     };
     let keys = vec![
-        // 2 % → 8 % of the payer's decided claims: a real increase.
+        // 2 % → 8 % of the payer's denials: a real increase.
         ReasonInput {
             reason: "CO-97".into(),
             ..share(30, 1500, 40, 500)
@@ -244,7 +263,9 @@ fn sound_share_spike_is_one_sided_with_bh_across_keys() {
         .map(|f| f.group.as_str())
         .collect();
     assert_eq!(significant, ["CO-97"]);
-    assert_eq!(shares[0].severity_label, SeverityLabel::Critical); // 4× the share
+    // No amounts: money unknown, and a share change has no size floor.
+    assert_eq!(shares[0].severity_label, SeverityLabel::Low);
+    assert_eq!(shares[0].dollars_per_month, None);
     assert!(shares[1].p_value.is_some_and(|p| p > 0.9));
 }
 

@@ -22,19 +22,13 @@ fn label(outcome: &RunOutcome) -> Event {
     first
 }
 
-/// (sound, compat)
-fn both(p: PayerTrendInput) -> (Event, Event) {
-    let s = TrendSettings::default();
-    (
-        label(&trend_sound(std::slice::from_ref(&p), &s)),
-        label(&trend_compat(&[p], &s)),
-    )
+fn compat(p: PayerTrendInput) -> Event {
+    label(&trend_compat(&[p], &TrendSettings::default()))
 }
 
 #[test]
 fn t1_steady_rise_is_medium_in_both_modes() {
-    let (sound, compat) = both(payer(&[45, 47, 50, 52], 25));
-    assert_eq!(sound, Some((SeverityLabel::Medium, 7.0)));
+    let compat = compat(payer(&[45, 47, 50, 52], 25));
     assert_eq!(compat, Some((SeverityLabel::Medium, 7.0)));
 }
 
@@ -46,23 +40,21 @@ fn t2_total_rise_rule_without_consecutive_increases() {
         Evidence::Trend { rules, .. } => assert_eq!(rules, &[TrendRule::TotalRise]),
         other => panic!("unexpected evidence {other:?}"),
     }
-    let (sound, compat) = both(p);
-    // ANALYTICS.md's "low" is the old ladder (10 claims a week give confidence 0.23); sound
-    // mode labels by rise alone, and +8 days is medium there.
-    assert_eq!(compat, Some((SeverityLabel::Low, 8.0)));
-    assert_eq!(sound, Some((SeverityLabel::Medium, 8.0)));
+    // ANALYTICS.md's "low" is the old ladder (10 claims a week give confidence 0.23).
+    assert_eq!(compat(p), Some((SeverityLabel::Low, 8.0)));
 }
 
 #[test]
-fn t3_critical_only_reachable_in_sound_mode() {
-    let (sound, compat) = both(payer(&[30, 34, 40, 46], 30));
-    assert_eq!(compat, Some((SeverityLabel::High, 16.0)));
-    assert_eq!(sound, Some((SeverityLabel::Critical, 16.0)));
+fn t3_critical_unreachable_in_compat_mode() {
+    assert_eq!(
+        compat(payer(&[30, 34, 40, 46], 30)),
+        Some((SeverityLabel::High, 16.0))
+    );
 }
 
 #[test]
 fn t4_flat_is_nothing() {
-    assert_eq!(both(payer(&[45, 45, 45, 45], 25)), (None, None));
+    assert_eq!(compat(payer(&[45, 45, 45, 45], 25)), None);
 }
 
 #[test]
@@ -72,12 +64,12 @@ fn t5_a_thin_week_is_insufficient() {
     let outcome = trend_compat(std::slice::from_ref(&p), &TrendSettings::default());
     assert!(outcome.findings.is_empty());
     assert_eq!(outcome.insufficient.len(), 1);
-    assert_eq!(both(p), (None, None));
+    assert_eq!(compat(p), None);
 }
 
 #[test]
 fn t6_improving_is_nothing() {
-    assert_eq!(both(payer(&[50, 47, 45, 44], 25)), (None, None));
+    assert_eq!(compat(payer(&[50, 47, 45, 44], 25)), None);
 }
 
 #[test]
@@ -88,12 +80,12 @@ fn compat_confidence_never_reaches_critical() {
 
 #[test]
 fn consecutive_increases_that_end_lower_are_not_worsening() {
-    assert_eq!(both(payer(&[50, 40, 41, 42], 25)), (None, None));
+    assert_eq!(compat(payer(&[50, 40, 41, 42], 25)), None);
 }
 
 #[test]
 fn missing_weeks_never_panic() {
-    let outcome = trend_sound(
+    let outcome = trend_compat(
         &[payer(&[], 0), payer(&[40, 50], 25)],
         &TrendSettings::default(),
     );
