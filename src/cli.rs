@@ -78,6 +78,27 @@ pub struct ComputeArgs {
     /// per line, for the database's own client) instead of running (benchmarks).
     #[arg(long, hide = true)]
     pub print_sql: bool,
+    /// False-alarm / recall benchmark: evaluate N generated files in memory (no database)
+    /// in sound mode and print, per product, the runs that raised any finding, and per
+    /// injected change how often it was found as one finding. See scripts/bench-false-alarms.
+    #[arg(long, value_name = "N")]
+    pub simulate: Option<u32>,
+    /// With --simulate: rows per generated file.
+    #[arg(long, default_value_t = 60_000)]
+    pub rows: u64,
+    /// With --simulate: the first file's seed (then seed+1, …).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// With --simulate: files with no injected change.
+    #[arg(long)]
+    pub no_drift: bool,
+    /// Evaluate these claims CSV files in memory instead of generated ones (another
+    /// generator's files; same report as --simulate).
+    #[arg(long = "simulate-file", value_name = "FILE")]
+    pub simulate_files: Vec<PathBuf>,
+    /// With --simulate / --simulate-file: also print every run's findings as JSON lines.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +210,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo(args),
         Command::Generate(args) => generate_command(args),
+        Command::Compute(args) if args.simulate.is_some() || !args.simulate_files.is_empty() => {
+            simulate_command(&args)
+        }
         command => {
             let settings = Settings::from_env()?;
             telemetry::init_tracing(settings.log_format);
@@ -505,6 +529,66 @@ fn remap_command(settings: &Settings, args: RemapArgs) -> anyhow::Result<()> {
         out.payer_rows,
         out.cpt_group_rows
     );
+    Ok(())
+}
+
+fn simulate_command(args: &ComputeArgs) -> anyhow::Result<()> {
+    use crate::domain::analytics::Mode;
+    use crate::reports::simulate::{INJECTED, Tally, claims_from_csv, evaluate_claims};
+    let mut tally = Tally::default();
+    let mut run = |label: String, bytes: Vec<u8>, today: NaiveDate| -> anyhow::Result<()> {
+        let claims = claims_from_csv(&bytes, today);
+        let found = evaluate_claims(&claims, Mode::Sound)?;
+        if args.verbose {
+            println!(
+                "{}",
+                serde_json::json!({ "dataset": label, "claims": claims.len(), "findings": found })
+            );
+        }
+        tally.add(&found);
+        Ok(())
+    };
+    if args.simulate_files.is_empty() {
+        for i in 0..args.simulate.unwrap_or(0) {
+            let options = GenOptions {
+                rows: args.rows,
+                seed: args.seed + u64::from(i),
+                drift: !args.no_drift,
+                ..GenOptions::default()
+            };
+            let mut bytes = Vec::new();
+            crate::generate::generate(&options, &mut bytes)?;
+            run(format!("seed {}", options.seed), bytes, options.end)?;
+        }
+    } else {
+        let today = chrono::Utc::now().date_naive();
+        for path in &args.simulate_files {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            run(path.display().to_string(), bytes, today)?;
+        }
+    }
+    let runs = tally.runs.max(1);
+    let pct = |n: u32| 100.0 * f64::from(n) / f64::from(runs);
+    println!("runs: {}", tally.runs);
+    for product in crate::reports::ALL_PRODUCTS.map(crate::reports::product_str) {
+        let n = tally.runs_with_findings.get(product).copied().unwrap_or(0);
+        println!(
+            "{product}: {n} runs with any finding ({:.1} %)",
+            pct(n)
+        );
+    }
+    for (i, (_, name)) in INJECTED.iter().enumerate() {
+        println!(
+            "{name}: found as one finding in {} runs ({:.1} %), at all in {} ({:.1} %)",
+            tally.found_once[i],
+            pct(tally.found_once[i]),
+            tally.found_at_all[i],
+            pct(tally.found_at_all[i])
+        );
+    }
+    println!("findings about nothing injected: {}", tally.other_findings);
+    println!("summary-json {}", serde_json::to_string(&tally)?);
     Ok(())
 }
 

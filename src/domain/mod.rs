@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod mapping_table;
 pub mod names;
 pub mod password;
+pub mod payer_identity;
 pub mod phi;
 pub mod roles;
 pub mod stats;

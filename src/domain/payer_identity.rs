@@ -1,0 +1,294 @@
+//! Payer identity (SPEC §2 "Payer identity"): billing exports spell one payer many ways
+//! (`UHC`, `United Healthcare`, `UnitedHealthcare`), and each spelling taken as its own payer
+//! splits the payer's claims and costs the tests their power. The canonical payer of a raw
+//! name is, in order: the tenant's alias (handled by the caller), a built-in table of common
+//! US payers matched on a normalised key, else the tenant's spellings sharing that key merged
+//! under the most frequent spelling *as written*.
+//!
+//! The key is for matching only: case, punctuation and corporate suffixes (Inc, Corp,
+//! Healthcare, …) are removed, and the remaining words joined without spaces, so
+//! `Aetna Inc.`, `AETNA` and `aetna` share the key `aetna`.
+
+use std::collections::HashMap;
+
+/// Why a raw name got its canonical payer (shown on the mappings page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeReason {
+    /// The tenant's own alias.
+    Alias,
+    /// The built-in table of common US payers.
+    BuiltIn,
+    /// Spellings sharing one key, merged under the most frequent.
+    SameKey,
+    /// Nothing to merge with: the name as written.
+    AsWritten,
+}
+
+impl MergeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alias => "alias",
+            Self::BuiltIn => "built_in",
+            Self::SameKey => "same_key",
+            Self::AsWritten => "as_written",
+        }
+    }
+
+    /// Plain words for the mappings page.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Alias => "your alias",
+            Self::BuiltIn => "a common US payer name or abbreviation",
+            Self::SameKey => "the same name apart from case, punctuation or a suffix such as Inc",
+            Self::AsWritten => "no other spelling",
+        }
+    }
+}
+
+/// Trailing words dropped from the key (repeatedly: `Foo Healthcare Inc` → `foo`).
+const SUFFIXES: [&str; 16] = [
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "llc",
+    "ltd",
+    "plc",
+    "lp",
+    "healthcare",
+    "health care",
+    "insurance",
+    "ins",
+    "group",
+    "of america",
+];
+
+/// Normalised matching key: lowercase letters and digits of each word, trailing corporate
+/// suffixes removed (never the whole name), words joined without spaces. Empty for a name
+/// with no letters or digits.
+pub fn identity_key(raw: &str) -> String {
+    let lowered = raw.to_lowercase().replace('&', " and ");
+    let mut words: Vec<String> = lowered
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    loop {
+        let before = words.len();
+        for suffix in SUFFIXES {
+            let parts: Vec<&str> = suffix.split(' ').collect();
+            if words.len() > parts.len()
+                && words[words.len() - parts.len()..]
+                    .iter()
+                    .zip(&parts)
+                    .all(|(w, p)| w == p)
+            {
+                words.truncate(words.len() - parts.len());
+            }
+        }
+        if words.len() == before {
+            break;
+        }
+    }
+    words.concat()
+}
+
+/// Built-in canonical names of common US payers, by key (`identity_key` of each spelling).
+const BUILT_IN: [(&str, &[&str]); 18] = [
+    (
+        "UnitedHealthcare",
+        &[
+            "unitedhealthcare",
+            "united",
+            "uhc",
+            "unitedhealth",
+            "unitedhealthcarecommunityplan",
+            "umr",
+        ],
+    ),
+    ("Aetna", &["aetna", "aetnabetterhealth"]),
+    ("Cigna", &["cigna", "cignahealthspring"]),
+    ("Humana", &["humana"]),
+    (
+        "Blue Cross Blue Shield",
+        &[
+            "bcbs",
+            "bluecrossblueshield",
+            "bluecrossandblueshield",
+            "bluecross",
+            "blueshield",
+        ],
+    ),
+    (
+        "Medicare",
+        &["medicare", "medicareparta", "medicarepartb", "cms", "medicarefeeforservice"],
+    ),
+    ("Medicaid", &["medicaid", "statemedicaid"]),
+    (
+        "Kaiser Permanente",
+        &["kaiserpermanente", "kaiser", "kaiserfoundationhealthplan"],
+    ),
+    (
+        "Anthem",
+        &["anthem", "anthembc", "anthembcbs", "anthembluecross", "anthembluecrossblueshield"],
+    ),
+    ("Molina", &["molina"]),
+    ("Centene", &["centene"]),
+    ("WellCare", &["wellcare"]),
+    ("Tricare", &["tricare"]),
+    ("Highmark", &["highmark", "highmarkbcbs"]),
+    ("Oscar Health", &["oscar", "oscarhealth"]),
+    ("Health Net", &["healthnet"]),
+    ("Ambetter", &["ambetter"]),
+    ("CareFirst", &["carefirst", "carefirstbcbs"]),
+];
+
+/// The built-in canonical name for a key, if the payer is a common one.
+pub fn built_in(key: &str) -> Option<&'static str> {
+    BUILT_IN
+        .iter()
+        .find(|(_, keys)| keys.contains(&key))
+        .map(|(name, _)| *name)
+}
+
+/// One raw spelling's canonical payer and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub canonical: String,
+    pub reason: MergeReason,
+}
+
+/// Canonical payers for a tenant's raw spellings with their claim counts. `alias` answers
+/// the tenant's aliases (they win). Spellings without alias or built-in name that share a
+/// key go under the most frequent of them as written (ties: the alphabetically first, so
+/// the answer does not depend on input order).
+pub fn resolve(
+    spellings: &[(String, u64)],
+    alias: impl Fn(&str) -> Option<String>,
+) -> HashMap<String, Resolution> {
+    let mut out = HashMap::new();
+    let mut by_key: HashMap<String, Vec<(&str, u64)>> = HashMap::new();
+    for (raw, n) in spellings {
+        if let Some(canonical) = alias(raw) {
+            out.insert(
+                raw.clone(),
+                Resolution {
+                    canonical,
+                    reason: MergeReason::Alias,
+                },
+            );
+            continue;
+        }
+        let key = identity_key(raw);
+        if let Some(name) = built_in(&key) {
+            out.insert(
+                raw.clone(),
+                Resolution {
+                    canonical: name.to_string(),
+                    reason: MergeReason::BuiltIn,
+                },
+            );
+            continue;
+        }
+        by_key.entry(key).or_default().push((raw.as_str(), *n));
+    }
+    for (key, mut members) in by_key {
+        // An empty key (no letters or digits) merges nothing.
+        if key.is_empty() || members.len() == 1 {
+            for (raw, _) in members {
+                out.insert(
+                    raw.to_string(),
+                    Resolution {
+                        canonical: raw.to_string(),
+                        reason: MergeReason::AsWritten,
+                    },
+                );
+            }
+            continue;
+        }
+        members.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let winner = members[0].0.to_string();
+        for (raw, _) in members {
+            out.insert(
+                raw.to_string(),
+                Resolution {
+                    canonical: winner.clone(),
+                    reason: if raw == winner {
+                        MergeReason::AsWritten
+                    } else {
+                        MergeReason::SameKey
+                    },
+                },
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_ignore_case_punctuation_and_suffixes() {
+        assert_eq!(identity_key("Aetna Inc."), "aetna");
+        assert_eq!(identity_key("AETNA"), "aetna");
+        assert_eq!(identity_key("  CIGNA   Healthcare "), "cigna");
+        assert_eq!(identity_key("United Healthcare"), "united");
+        assert_eq!(identity_key("UnitedHealthcare"), "unitedhealthcare");
+        assert_eq!(identity_key("Foo Healthcare, Inc"), "foo");
+        assert_eq!(identity_key("Blue Cross & Blue Shield"), "bluecrossandblueshield");
+        // A suffix alone is a name, not a suffix.
+        assert_eq!(identity_key("Healthcare"), "healthcare");
+        assert_eq!(identity_key("=Formula Health"), "formulahealth");
+        assert_eq!(identity_key("---"), "");
+    }
+
+    #[test]
+    fn common_spellings_map_to_the_built_in_names() {
+        for (raw, name) in [
+            ("UHC", "UnitedHealthcare"),
+            ("United Healthcare", "UnitedHealthcare"),
+            ("UnitedHealthcare", "UnitedHealthcare"),
+            ("AETNA", "Aetna"),
+            ("Aetna Inc", "Aetna"),
+            ("CIGNA Healthcare", "Cigna"),
+            ("BCBS", "Blue Cross Blue Shield"),
+            ("blue cross", "Blue Cross Blue Shield"),
+            ("MEDICARE PART B", "Medicare"),
+            ("State Medicaid", "Medicaid"),
+            ("Kaiser", "Kaiser Permanente"),
+            ("ANTHEM BC", "Anthem"),
+            ("Molina Healthcare", "Molina"),
+            ("HUMANA", "Humana"),
+        ] {
+            assert_eq!(built_in(&identity_key(raw)), Some(name), "{raw}");
+        }
+    }
+
+    #[test]
+    fn unknown_spellings_merge_under_the_most_frequent_as_written() {
+        let spellings = vec![
+            ("=Formula Health".to_string(), 120),
+            ("=FORMULA HEALTH".to_string(), 30),
+            ("Formula Health, Inc.".to_string(), 10),
+            ("Acme".to_string(), 5),
+            ("UHC".to_string(), 7),
+            ("Local Plan".to_string(), 3),
+        ];
+        let aliases = |raw: &str| (raw == "Local Plan").then(|| "Regional Plan".to_string());
+        let r = resolve(&spellings, aliases);
+        assert_eq!(r["=FORMULA HEALTH"].canonical, "=Formula Health");
+        assert_eq!(r["=FORMULA HEALTH"].reason, MergeReason::SameKey);
+        assert_eq!(r["Formula Health, Inc."].canonical, "=Formula Health");
+        assert_eq!(r["=Formula Health"].reason, MergeReason::AsWritten);
+        assert_eq!(r["Acme"].canonical, "Acme");
+        assert_eq!(r["UHC"].canonical, "UnitedHealthcare");
+        assert_eq!(r["UHC"].reason, MergeReason::BuiltIn);
+        // Aliases win over everything.
+        assert_eq!(r["Local Plan"].canonical, "Regional Plan");
+        assert_eq!(r["Local Plan"].reason, MergeReason::Alias);
+    }
+}
