@@ -534,7 +534,7 @@ fn remap_command(settings: &Settings, args: RemapArgs) -> anyhow::Result<()> {
 
 fn simulate_command(args: &ComputeArgs) -> anyhow::Result<()> {
     use crate::domain::analytics::Mode;
-    use crate::reports::simulate::{INJECTED, Tally, claims_from_csv, evaluate_claims};
+    use crate::services::analytics::simulate::{INJECTED, Tally, claims_from_csv, evaluate_claims};
     let mut tally = Tally::default();
     let mut run = |label: String, bytes: Vec<u8>, today: NaiveDate| -> anyhow::Result<()> {
         let claims = claims_from_csv(&bytes, today);
@@ -557,7 +557,7 @@ fn simulate_command(args: &ComputeArgs) -> anyhow::Result<()> {
                 ..GenOptions::default()
             };
             let mut bytes = Vec::new();
-            crate::generate::generate(&options, &mut bytes)?;
+            crate::devtools::generate::generate(&options, &mut bytes)?;
             run(format!("seed {}", options.seed), bytes, options.end)?;
         }
     } else {
@@ -571,12 +571,9 @@ fn simulate_command(args: &ComputeArgs) -> anyhow::Result<()> {
     let runs = tally.runs.max(1);
     let pct = |n: u32| 100.0 * f64::from(n) / f64::from(runs);
     println!("runs: {}", tally.runs);
-    for product in crate::reports::ALL_PRODUCTS.map(crate::reports::product_str) {
+    for product in crate::domain::analytics::Product::ALL.map(|p| p.as_str()) {
         let n = tally.runs_with_findings.get(product).copied().unwrap_or(0);
-        println!(
-            "{product}: {n} runs with any finding ({:.1} %)",
-            pct(n)
-        );
+        println!("{product}: {n} runs with any finding ({:.1} %)", pct(n));
     }
     for (i, (_, name)) in INJECTED.iter().enumerate() {
         println!(

@@ -231,6 +231,7 @@ diesel::table! {
         continuing -> Bool,
         first_event_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        dollars_per_month -> Nullable<Double>,
     }
 }
 

@@ -123,7 +123,13 @@ const BUILT_IN: [(&str, &[&str]); 18] = [
     ),
     (
         "Medicare",
-        &["medicare", "medicareparta", "medicarepartb", "cms", "medicarefeeforservice"],
+        &[
+            "medicare",
+            "medicareparta",
+            "medicarepartb",
+            "cms",
+            "medicarefeeforservice",
+        ],
     ),
     ("Medicaid", &["medicaid", "statemedicaid"]),
     (
@@ -132,7 +138,13 @@ const BUILT_IN: [(&str, &[&str]); 18] = [
     ),
     (
         "Anthem",
-        &["anthem", "anthembc", "anthembcbs", "anthembluecross", "anthembluecrossblueshield"],
+        &[
+            "anthem",
+            "anthembc",
+            "anthembcbs",
+            "anthembluecross",
+            "anthembluecrossblueshield",
+        ],
     ),
     ("Molina", &["molina"]),
     ("Centene", &["centene"]),
@@ -144,6 +156,17 @@ const BUILT_IN: [(&str, &[&str]); 18] = [
     ("Ambetter", &["ambetter"]),
     ("CareFirst", &["carefirst", "carefirstbcbs"]),
 ];
+
+/// Every built-in canonical name.
+pub const BUILT_IN_NAMES: [&str; 18] = {
+    let mut names = [""; 18];
+    let mut i = 0;
+    while i < BUILT_IN.len() {
+        names[i] = BUILT_IN[i].0;
+        i += 1;
+    }
+    names
+};
 
 /// The built-in canonical name for a key, if the payer is a common one.
 pub fn built_in(key: &str) -> Option<&'static str> {
@@ -239,7 +262,10 @@ mod tests {
         assert_eq!(identity_key("United Healthcare"), "united");
         assert_eq!(identity_key("UnitedHealthcare"), "unitedhealthcare");
         assert_eq!(identity_key("Foo Healthcare, Inc"), "foo");
-        assert_eq!(identity_key("Blue Cross & Blue Shield"), "bluecrossandblueshield");
+        assert_eq!(
+            identity_key("Blue Cross & Blue Shield"),
+            "bluecrossandblueshield"
+        );
         // A suffix alone is a name, not a suffix.
         assert_eq!(identity_key("Healthcare"), "healthcare");
         assert_eq!(identity_key("=Formula Health"), "formulahealth");

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::db::repo::mappings::{CptGroupRange, PayerAlias};
 use crate::domain::claim::CptCode;
 use crate::domain::mapping::{OTHER, payer_key};
-use crate::domain::phi;
+use crate::domain::{payer_identity, phi};
 
 /// Index into [`Mappings::groups`]; 0 is always `OTHER`.
 pub type GroupId = u16;
@@ -26,6 +26,8 @@ struct CptRangeRule {
 #[derive(Debug, Clone)]
 pub struct Mappings {
     aliases: HashMap<String, u32>,
+    /// Built-in canonical names, by name, as indexes into `canonicals`.
+    built_ins: HashMap<&'static str, u32>,
     canonicals: Vec<String>,
     groups: Vec<String>,
     /// Narrowest first.
@@ -39,6 +41,11 @@ impl Mappings {
         for a in aliases {
             alias_map.insert(a.alias_key.clone(), canonicals.len() as u32);
             canonicals.push(a.canonical.clone());
+        }
+        let mut built_ins = HashMap::new();
+        for name in payer_identity::BUILT_IN_NAMES {
+            built_ins.insert(name, canonicals.len() as u32);
+            canonicals.push(name.to_string());
         }
         let mut groups = vec![OTHER.to_owned()];
         let mut ranges: Vec<(i64, CptRangeRule)> = Vec::new();
@@ -76,15 +83,22 @@ impl Mappings {
         ranges.sort_by_key(|(id, r)| (r.width, *id));
         Mappings {
             aliases: alias_map,
+            built_ins,
             canonicals,
             groups,
             ranges: ranges.into_iter().map(|(_, r)| r).collect(),
         }
     }
 
-    /// The canonical payer for a trimmed raw name, when an alias exists.
+    /// The canonical payer for a trimmed raw name: the tenant's alias, else the built-in
+    /// name of a common US payer matched on its identity key (SPEC §2 "Payer identity";
+    /// aliases win). `None`: the name stays as written.
     pub fn alias_of(&self, raw: &str) -> Option<u32> {
-        self.aliases.get(&payer_key(raw)).copied()
+        if let Some(i) = self.aliases.get(&payer_key(raw)) {
+            return Some(*i);
+        }
+        let name = payer_identity::built_in(&payer_identity::identity_key(raw))?;
+        self.built_ins.get(name).copied()
     }
 
     pub fn canonical(&self, alias: u32) -> &str {
@@ -248,7 +262,10 @@ mod tests {
         let v = caches.payer(&m, "uhc");
         assert!(!v.phi);
         assert_eq!(v.alias.map(|a| m.canonical(a)), Some("UnitedHealthcare"));
-        assert!(caches.payer(&m, "Aetna").alias.is_none());
+        // No alias: a common payer gets its built-in name, anything else stays as written.
+        let aetna = caches.payer(&m, "AETNA Inc.").alias;
+        assert_eq!(aetna.map(|a| m.canonical(a)), Some("Aetna"));
+        assert!(caches.payer(&m, "Acme Regional Plan").alias.is_none());
         assert!(caches.text_has_phi("Member SSN 123-45-6789 on file"));
         assert!(!caches.text_has_phi("Deductible amount"));
     }

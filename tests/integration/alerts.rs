@@ -278,6 +278,7 @@ fn event(scope: &TenantScope, run_id: i64, end: NaiveDate) -> NewDriftEvent {
         continuing: false,
         first_event_id: None,
         created_at: payerwatch::db::repo::now(),
+        dollars_per_month: None,
     }
 }
 

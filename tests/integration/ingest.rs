@@ -345,15 +345,15 @@ fn payer_aliases_and_cpt_groups_map_claims() {
         &csv(&[
             "  uhc ,99213,2026-01-02,2026-01-10,PAID,,,",
             "UNITED healthcare,29881,2026-01-02,2026-01-10,PAID,,,",
-            "  Aetna Inc ,70450,2026-01-02,2026-01-10,PAID,,,",
-            "Aetna Inc,0001f,2026-01-02,2026-01-10,PAID,,,",
-            "Aetna Inc,97110,2026-01-02,2026-01-10,PAID,,,",
+            "  Acme Health Inc ,70450,2026-01-02,2026-01-10,PAID,,,",
+            "Acme Health Inc,0001f,2026-01-02,2026-01-10,PAID,,,",
+            "Acme Health Inc,97110,2026-01-02,2026-01-10,PAID,,,",
         ]),
     );
     assert_eq!(out.status, UploadStatus::Succeeded);
     let report = out.report.expect("report");
     assert_eq!(report.distinct_payers, 2);
-    assert_eq!(report.unmapped_payers.names, ["Aetna Inc"]);
+    assert_eq!(report.unmapped_payers.names, ["Acme Health Inc"]);
     let mut c = f.db.get().expect("conn");
     let mut rows: Vec<(String, String, String, String)> = claims::list_recent(&mut c, &f.scope, 10)
         .expect("claims")
@@ -367,9 +367,9 @@ fn payer_aliases_and_cpt_groups_map_claims() {
     assert_eq!(
         rows,
         [
-            row("Aetna Inc", "Aetna Inc", "0001F", "OTHER"),
-            row("Aetna Inc", "Aetna Inc", "70450", "IMAGING"),
-            row("Aetna Inc", "Aetna Inc", "97110", "THERAPY"),
+            row("Acme Health Inc", "Acme Health Inc", "0001F", "OTHER"),
+            row("Acme Health Inc", "Acme Health Inc", "70450", "IMAGING"),
+            row("Acme Health Inc", "Acme Health Inc", "97110", "THERAPY"),
             row(
                 "UNITED healthcare",
                 "UnitedHealthcare",
@@ -399,9 +399,10 @@ Humana,99213,2026-01-02,2026-01-01,PAID,,,,\r\n";
     assert_eq!(lines, [(6, "invalid_cpt"), (7, "date_order")]);
     let mut c = f.db.get().expect("conn");
     let stored = claims::list_recent(&mut c, &f.scope, 10).expect("claims");
+    // "Blue, Cross" is a spelling of a common payer: stored under its built-in name.
     let blue = stored
         .iter()
-        .find(|r| r.payer == "Blue, Cross")
+        .find(|r| r.payer == "Blue Cross Blue Shield")
         .expect("quoted payer");
     assert_eq!(
         blue.denial_reason_text.as_deref(),
@@ -765,15 +766,15 @@ fn remap_applies_changed_mappings_to_stored_claims() {
         &f,
         "before.csv",
         &csv(&[
-            "UHC,99213,2026-01-02,2026-01-10,PAID,,,",
-            "UHC,29881,2026-01-02,2026-01-10,PAID,,,",
+            "RHP,99213,2026-01-02,2026-01-10,PAID,,,",
+            "RHP,29881,2026-01-02,2026-01-10,PAID,,,",
             "Aetna,29881,2026-01-02,2026-01-10,PAID,,,",
         ]),
     );
     assert_eq!(out.status, UploadStatus::Succeeded);
     let scope = f.scope;
     f.db.write_blocking(move |c| {
-        mappings::upsert_payer_alias(c, &scope, "uhc", "UnitedHealthcare")?;
+        mappings::upsert_payer_alias(c, &scope, "rhp", "Regional Health Plan")?;
         mappings::upsert_cpt_group(c, &scope, "29881", "29881", "ARTHROSCOPY")
     })
     .expect("mappings");

@@ -654,6 +654,8 @@ pub struct DriftEvent {
     pub continuing: bool,
     pub first_event_id: Option<i64>,
     pub created_at: NaiveDateTime,
+    /// Sound findings: money at stake per 30 days (negative: dollars saved).
+    pub dollars_per_month: Option<f64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -687,6 +689,8 @@ pub struct NewDriftEvent {
     pub continuing: bool,
     pub first_event_id: Option<i64>,
     pub created_at: NaiveDateTime,
+    /// Sound findings: money at stake per 30 days (negative: dollars saved).
+    pub dollars_per_month: Option<f64>,
 }
 
 /// Inserts the event unless the same finding for the same window exists; returns the new
@@ -858,7 +862,16 @@ pub fn event_facets(
     Ok((payers, groups))
 }
 
-/// The most severe findings of each product's latest data window (overview page).
+/// Larger sums at stake first, findings without money last — on both backends (their NULL
+/// orders differ).
+fn money_desc() -> diesel::expression::SqlLiteral<diesel::sql_types::Double> {
+    diesel::dsl::sql::<diesel::sql_types::Double>(
+        "COALESCE(ABS(drift_events.dollars_per_month), -1) DESC",
+    )
+}
+
+/// The most severe findings of each product's latest data window (overview page), the
+/// largest sums first within a label.
 pub fn top_recent_events(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -875,7 +888,11 @@ pub fn top_recent_events(
         .filter(drift_events::customer_id.eq(scope.id()))
         .filter(drift_events::current_end.ge(latest - chrono::Duration::days(7)))
         .filter(drift_events::direction.eq(Direction::Worse.as_str()))
-        .order((drift_events::severity.desc(), drift_events::id.desc()))
+        .order((
+            drift_events::severity.desc(),
+            money_desc(),
+            drift_events::id.desc(),
+        ))
         .limit(limit)
         .select(DriftEvent::as_select())
         .load(conn)?)

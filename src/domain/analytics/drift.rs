@@ -217,10 +217,10 @@ fn sound_time(g: &DriftGroupInput) -> Option<Finding> {
     let (b, c) = (&g.baseline_days, &g.current_days);
     // Every claim decided in the same number of days: the test cannot reject whatever the
     // data, so it would only dilute the run's family.
-    if let ([(day_b, _)], [(day_c, _)]) = (b.bins(), c.bins()) {
-        if day_b == day_c {
-            return None;
-        }
+    if let ([(day_b, _)], [(day_c, _)]) = (b.bins(), c.bins())
+        && day_b == day_c
+    {
+        return None;
     }
     let test = mann_whitney(b, c, Alternative::TwoSided)?;
     let shift = hodges_lehmann_shift(b, c)?;

@@ -413,6 +413,7 @@ fn to_event(
         continuing: false,
         first_event_id: None,
         created_at: now,
+        dollars_per_month: f.dollars_per_month,
     }
 }
 

@@ -238,7 +238,7 @@ pub struct SimFinding {
 impl SimFinding {
     fn of(f: &Finding) -> Self {
         Self {
-            product: super::product_str(f.product),
+            product: f.product.as_str(),
             kind: f.kind.as_str(),
             payer: f.payer.clone(),
             group: f.group.clone(),
@@ -257,7 +257,7 @@ pub fn evaluate_claims(claims: &[SimClaim], mode: Mode) -> Result<Vec<SimFinding
     };
     let as_of = windows::as_of_after(latest).map_err(|e| ReportError::Window(e.to_string()))?;
     let mut found = Vec::new();
-    for product in super::ALL_PRODUCTS {
+    for product in Product::ALL {
         let evaluation = evaluate_from(&mut MemorySource { claims }, product, mode, as_of)?;
         found.extend(evaluation.outcome.events().map(SimFinding::of));
     }
@@ -273,9 +273,7 @@ pub fn matches_change(
 ) -> usize {
     findings
         .iter()
-        .filter(|f| {
-            f.product == super::product_str(product) && f.kind == kind.as_str() && f.payer == payer
-        })
+        .filter(|f| f.product == product.as_str() && f.kind == kind.as_str() && f.payer == payer)
         .count()
 }
 
@@ -329,7 +327,7 @@ pub struct Tally {
 impl Tally {
     pub fn add(&mut self, findings: &[SimFinding]) {
         self.runs += 1;
-        for product in super::ALL_PRODUCTS.map(super::product_str) {
+        for product in Product::ALL.map(Product::as_str) {
             if findings.iter().any(|f| f.product == product) {
                 *self.runs_with_findings.entry(product).or_default() += 1;
             }
@@ -339,14 +337,15 @@ impl Tally {
             self.found_once[i] += u32::from(*n == 1);
             self.found_at_all[i] += u32::from(*n >= 1);
         }
-        self.other_findings += (findings.len() - hits.iter().sum::<usize>().min(findings.len())) as u32;
+        self.other_findings +=
+            (findings.len() - hits.iter().sum::<usize>().min(findings.len())) as u32;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::{GenOptions, generate};
+    use crate::devtools::generate::{GenOptions, generate};
 
     fn generated(seed: u64, rows: u64, drift: bool) -> Vec<SimClaim> {
         let options = GenOptions {
@@ -377,7 +376,10 @@ mod tests {
             }
         }
         for (product, runs) in &runs_with_findings {
-            assert!(*runs <= 2, "{product}: {runs} of 20 no-drift runs raised findings");
+            assert!(
+                *runs <= 2,
+                "{product}: {runs} of 20 no-drift runs raised findings"
+            );
         }
     }
 
@@ -392,7 +394,12 @@ mod tests {
         assert_eq!(rate.len(), 1, "{found:#?}");
         assert_eq!(rate[0].group, "IMAGING");
         assert_eq!(
-            matches_change(&found, Product::DriftWatch, FindingKind::DecisionTime, "Humana"),
+            matches_change(
+                &found,
+                Product::DriftWatch,
+                FindingKind::DecisionTime,
+                "Humana"
+            ),
             1,
             "{found:#?}"
         );

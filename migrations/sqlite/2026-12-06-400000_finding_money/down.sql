@@ -1,0 +1,1 @@
+ALTER TABLE drift_events DROP COLUMN dollars_per_month;
