@@ -62,7 +62,7 @@ pub async fn list(
         .map(|m| {
             let role: Role = m.role.parse().unwrap_or(Role::Viewer);
             MemberRow {
-                manageable: user.role.may_manage(role) && m.id != user.id.0,
+                manageable: user.role.may_manage(role) && m.id != user.id.0 && !m.is_staff,
                 is_self: m.id == user.id.0,
                 id: m.id,
                 email: m.email,
@@ -199,6 +199,11 @@ async fn manageable_target(
         .db
         .run(move |conn| users::find(conn, &scope, target_id))
         .await?;
+    // SPEC §1: staff accounts are managed only from the CLI. A tenant owner who could
+    // reset one would take over the service-wide dashboard (review 2026-12, row 12).
+    if target.is_staff {
+        return Err(AppError::NotFound);
+    }
     let role: Role = target
         .role
         .parse()
