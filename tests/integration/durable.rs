@@ -438,7 +438,7 @@ async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish
     let db = payerwatch::db::Db::connect(&url, 2).expect("db");
     db.migrate().expect("migrated");
     let password = payerwatch::cli::generate_password().expect("password");
-    payerwatch::cli::create_user(
+    payerwatch::services::accounts::create_user(
         &db,
         "Clinic",
         "a@clinic.test",
@@ -547,7 +547,7 @@ async fn two_instances_share_fifty_jobs_and_run_each_once() {
     // 50 tenants with one analytics request each (requests of one tenant coalesce).
     for i in 0..50 {
         let password = payerwatch::cli::generate_password().expect("password");
-        let user = payerwatch::cli::create_user(
+        let user = payerwatch::services::accounts::create_user(
             &db,
             &format!("Clinic {i}"),
             &format!("a{i}@clinic.test"),
