@@ -17,6 +17,7 @@ mod notifications;
 mod observability;
 mod ops_pages;
 mod receivers;
+mod rules_tenancy;
 mod staff;
 mod throttle;
 mod uploads;

@@ -246,7 +246,14 @@ pub async fn submit(
                 .write_audited(
                     ctx,
                     move |id: &i64| entry.target("alert_rule", id),
-                    move |conn| repo::insert_rule(conn, &scope, &new),
+                    move |conn| {
+                        // Only this tenant's channels can be named, as for "channels"
+                        // (review 2026-12, row 14): another tenant's id answers 404.
+                        if let Ok(channel) = new.channel_ids.parse::<i64>() {
+                            channel_repo::find_channel(conn, &scope, channel)?;
+                        }
+                        repo::insert_rule(conn, &scope, &new)
+                    },
                 )
                 .await?;
             auth::set_flash(
