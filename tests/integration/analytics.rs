@@ -345,12 +345,22 @@ async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
             .contains("Top findings")
     );
 
+    for sort in ["money", "newest"] {
+        let res = app.get(&format!("/portal/drift?sort={sort}")).await;
+        assert_eq!(res.status(), 200, "sort={sort}");
+    }
+    // Money first by default: labels never rise down the list.
+    let ranked = events(&app, &scope_a, "drift_watch");
+    let ranks: Vec<f64> = ranked.iter().map(|e| e.severity).collect();
+    assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{ranks:?}");
+
     for (query, name) in [
         ("from=last-week", "from"),
         ("page=-1", "page"),
         ("min_severity=9", "min_severity"),
         ("kind=x", "kind"),
         ("direction=up", "direction"),
+        ("sort=severity", "sort"),
     ] {
         let res = app.get(&format!("/portal/drift?{query}")).await;
         assert_eq!(res.status(), 400, "{query}");

@@ -763,6 +763,9 @@ pub struct EventFilter {
     pub min_severity: Option<f64>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// `sort=newest`: by data window first. Default (`sort=money`): by label, then the sum
+    /// at stake.
+    pub newest_first: bool,
 }
 
 fn filtered<'a>(
@@ -809,12 +812,21 @@ pub fn list_events(
     per_page: i64,
 ) -> Result<super::Page<DriftEvent>, DbError> {
     let total: i64 = filtered(scope, filter).select(count_star()).first(conn)?;
-    let items = filtered(scope, filter)
-        .order((
+    let query = if filter.newest_first {
+        filtered(scope, filter).order((
             drift_events::current_end.desc(),
             drift_events::severity.desc(),
             drift_events::id.desc(),
         ))
+    } else {
+        filtered(scope, filter).order((
+            drift_events::severity.desc(),
+            money_desc(),
+            drift_events::current_end.desc(),
+            drift_events::id.desc(),
+        ))
+    };
+    let items = query
         .limit(per_page)
         .offset(super::offset(page, per_page))
         .select(DriftEvent::as_select())

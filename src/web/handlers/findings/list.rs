@@ -36,14 +36,14 @@ const DENIALS: PageSpec = PageSpec {
     product: Product::DenialScope,
     path: "/portal/denials",
     title: "Denials",
-    intro: "Denial reasons per payer: the last 7 days against the 21 days before, per day.",
+    intro: "Denial reasons per payer: each reason's share of the payer's denials and its denials per day, the last 14 days against the 56 days before (legacy thresholds: 7 against 21).",
     group_label: "Reason",
 };
 const DELAYS: PageSpec = PageSpec {
     product: Product::DelayGuard,
     path: "/portal/delays",
     title: "Delays",
-    intro: "Days from submission to decision per payer: the last 14 days against the 60 days before, and the 4-week trend.",
+    intro: "Days from submission to decision per payer: the last 14 days against the 60 days before, and whether the daily median rose steadily over the last 28 days.",
     group_label: "",
 };
 

@@ -90,6 +90,11 @@ pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<F
     {
         return Err(bad("from", "a date on or before 'to'"));
     }
+    let newest_first = match text(&raw, "sort").as_deref() {
+        None | Some("money") => false,
+        Some("newest") => true,
+        Some(_) => return Err(bad("sort", "money or newest")),
+    };
     let page = match text(&raw, "page") {
         None => 1,
         Some(v) => v
@@ -108,6 +113,7 @@ pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<F
             min_severity,
             from,
             to,
+            newest_first,
         },
         page,
         raw,
