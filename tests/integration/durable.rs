@@ -595,3 +595,92 @@ async fn two_instances_share_fifty_jobs_and_run_each_once() {
         .expect("runs");
     assert_eq!(runs, 150, "three products per job, each run once");
 }
+
+/// Symptom 3 with a real process: `kill -9` of `payerwatch compute` mid-run leaves its run
+/// `running`; the next `compute` is not refused "already in progress" forever — once the
+/// dead run's lease runs out it is marked interrupted and the new run goes ahead.
+#[actix_web::test]
+async fn kill_9_of_compute_mid_run_does_not_wedge_the_product() {
+    use diesel::prelude::*;
+    use payerwatch::db::schema::report_runs;
+    let database = crate::common::TestDatabase::create();
+    let url = database.url().to_string();
+    let db = payerwatch::db::Db::connect(&url, 3).expect("db");
+    db.migrate().expect("migrated");
+    let password = payerwatch::cli::generate_password().expect("password");
+    let user = payerwatch::cli::create_user(
+        &db,
+        "Clinic",
+        "a@clinic.test",
+        Role::Analyst,
+        false,
+        &password,
+    )
+    .expect("user");
+    let scope = payerwatch::domain::tenant::TenantScope::for_system(user.customer_id);
+    let loaded = crate::common::load_generated_claims(
+        &db,
+        &scope,
+        &GenOptions {
+            rows: 60_000,
+            ..GenOptions::default()
+        },
+    );
+    assert!(loaded > 50_000);
+    let compute = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payerwatch"));
+        command
+            .args([
+                "compute",
+                "--customer",
+                "clinic",
+                "--product",
+                "drift_watch",
+            ])
+            .env("DATABASE_URL", &url)
+            .env("PAYERWATCH_JOB_LEASE_SECONDS", "2")
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let running = |db: &payerwatch::db::Db| -> Option<i64> {
+        let mut conn = db.get().expect("connection");
+        report_runs::table
+            .filter(report_runs::status.eq("running"))
+            .select(report_runs::id)
+            .first(&mut conn)
+            .ok()
+    };
+    let mut child = compute().spawn().expect("compute started");
+    let mut dead = None;
+    for _ in 0..2000 {
+        if let Some(id) = running(&db) {
+            dead = Some(id);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let dead = dead.expect("the run was seen in progress before the kill");
+    let status = compute().status().expect("second compute");
+    assert!(status.success(), "the next compute runs");
+    let mut conn = db.get().expect("connection");
+    let (state, message): (String, Option<String>) = report_runs::table
+        .find(dead)
+        .select((report_runs::status, report_runs::error_message))
+        .first(&mut conn)
+        .expect("the killed run");
+    // The killed run may have committed just before the signal; otherwise it is failed.
+    if state != "succeeded" {
+        assert_eq!(state, "failed");
+        assert!(message.unwrap_or_default().contains("interrupted"));
+    }
+    let latest: String = report_runs::table
+        .order(report_runs::id.desc())
+        .select(report_runs::status)
+        .first(&mut conn)
+        .expect("latest");
+    assert_eq!(latest, "succeeded");
+}
