@@ -141,7 +141,14 @@ async fn ten_parallel_uploads_from_two_tenants_all_land_and_are_all_analysed() {
         for u in 0..users {
             let email = format!("u{u}@{}.test", tenant.replace(' ', "").to_lowercase());
             let password = app.create_user(tenant, &email, Role::Analyst, false);
-            let client = crate::common::new_client();
+            // No idle connections kept: under load a kept-alive connection the server
+            // already closed would fail a request that has nothing to do with the uploads.
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("http client");
             app.login_with(&client, &email, &password).await;
             clients.push(client);
         }
@@ -608,7 +615,7 @@ async fn kill_9_of_compute_mid_run_does_not_wedge_the_product() {
     let db = payerwatch::db::Db::connect(&url, 3).expect("db");
     db.migrate().expect("migrated");
     let password = payerwatch::cli::generate_password().expect("password");
-    let user = payerwatch::cli::create_user(
+    let user = payerwatch::services::accounts::create_user(
         &db,
         "Clinic",
         "a@clinic.test",
