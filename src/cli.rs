@@ -16,7 +16,7 @@ use crate::domain::analytics::Product;
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope};
 use crate::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
-use crate::services::accounts::create_user;
+use crate::services::accounts::{create_user, generate_password};
 use crate::services::retention::{audit_cutoff, purge};
 use crate::startup::{Application, BuildOptions};
 use crate::telemetry;
@@ -626,17 +626,6 @@ fn generate_command(args: GenerateArgs) -> anyhow::Result<()> {
         out.flush()?;
     }
     Ok(())
-}
-
-/// A random password that satisfies the policy, for demo logins.
-pub fn generate_password() -> anyhow::Result<String> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut raw = [0u8; 20];
-    getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(raw
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect())
 }
 
 fn demo(args: DemoArgs) -> anyhow::Result<()> {

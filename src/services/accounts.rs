@@ -22,6 +22,8 @@ pub enum AccountError {
     /// The change would leave the organisation without an active owner.
     #[error("this is the last active owner of the organisation")]
     LastOwner,
+    #[error("no randomness available for a password")]
+    NoRandomness,
     #[error("hashing the password failed")]
     Hash(#[source] password::HashError),
     #[error(transparent)]
@@ -87,6 +89,17 @@ pub fn create_user(
             created_customer,
         })
     })
+}
+
+/// A random password that satisfies the policy, for demo logins.
+pub fn generate_password() -> Result<String, AccountError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut raw = [0u8; 20];
+    getrandom::fill(&mut raw).map_err(|_| AccountError::NoRandomness)?;
+    Ok(raw
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
 }
 
 /// A member of the tenant as the rules need it: id, current role, whether active.

@@ -444,7 +444,7 @@ async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish
     let data = tempfile::tempdir().expect("data dir");
     let db = payerwatch::db::Db::connect(&url, 2).expect("db");
     db.migrate().expect("migrated");
-    let password = payerwatch::cli::generate_password().expect("password");
+    let password = payerwatch::services::accounts::generate_password().expect("password");
     payerwatch::services::accounts::create_user(
         &db,
         "Clinic",
@@ -553,7 +553,7 @@ async fn two_instances_share_fifty_jobs_and_run_each_once() {
     db.migrate().expect("migrated");
     // 50 tenants with one analytics request each (requests of one tenant coalesce).
     for i in 0..50 {
-        let password = payerwatch::cli::generate_password().expect("password");
+        let password = payerwatch::services::accounts::generate_password().expect("password");
         let user = payerwatch::services::accounts::create_user(
             &db,
             &format!("Clinic {i}"),
