@@ -614,7 +614,7 @@ async fn kill_9_of_compute_mid_run_does_not_wedge_the_product() {
     let url = database.url().to_string();
     let db = payerwatch::db::Db::connect(&url, 3).expect("db");
     db.migrate().expect("migrated");
-    let password = payerwatch::cli::generate_password().expect("password");
+    let password = payerwatch::services::accounts::generate_password().expect("password");
     let user = payerwatch::services::accounts::create_user(
         &db,
         "Clinic",
