@@ -116,6 +116,13 @@ fn work(ctx: &JobContext, stop: &AtomicBool, heartbeat: &Heartbeat) {
         }
         let now = crate::db::repo::now();
         let lease = crate::jobs::lease_duration();
+        // Look before claiming: an idle worker would otherwise take SQLite's write lock
+        // five times a second, queueing every page's session write behind it.
+        let due = ctx.db.get().and_then(|mut c| repo::has_due(&mut c, now));
+        if matches!(due, Ok(false)) {
+            std::thread::sleep(IDLE_POLL);
+            continue;
+        }
         let claimed = ctx
             .db
             .write_blocking(|c| repo::claim(c, &ctx.owner, now, lease));

@@ -105,6 +105,26 @@ pub fn claim(
     now: NaiveDateTime,
     lease: Duration,
 ) -> Result<Option<Job>, DbError> {
+    let Some(id) = first_due(conn, now, true)? else {
+        return Ok(None);
+    };
+    claim_one(conn, id, owner, now, lease)
+}
+
+/// Whether a job is due now: a read, so an idle SQLite worker looks without taking the
+/// write lock.
+pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, DbError> {
+    Ok(first_due(conn, now, false)?.is_some())
+}
+
+/// The oldest due job a worker may run (analytics: not while the tenant's run is in
+/// progress). `lock`: on PostgreSQL, lock the row for the claim, skipping rows other
+/// instances are claiming.
+fn first_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    lock: bool,
+) -> Result<Option<i64>, DbError> {
     let busy_tenants: Vec<i64> = jobs::table
         .filter(jobs::kind.eq(ANALYTICS))
         .filter(jobs::state.eq(RUNNING))
@@ -120,14 +140,13 @@ pub fn claim(
         )
         .order(jobs::id.asc())
         .select(jobs::id);
-    let id: Option<i64> = match conn {
-        DbConnection::Postgresql(c) => due.for_update().skip_locked().first(c).optional()?,
+    Ok(match conn {
+        DbConnection::Postgresql(c) if lock => {
+            due.for_update().skip_locked().first(c).optional()?
+        }
+        DbConnection::Postgresql(c) => due.first(c).optional()?,
         DbConnection::Sqlite(c) => due.first(c).optional()?,
-    };
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    claim_one(conn, id, owner, now, lease)
+    })
 }
 
 /// Claims one queued job by id (a CLI import runs its own analytics request).
@@ -211,13 +230,13 @@ pub fn set_follow_up(conn: &mut DbConnection, id: i64, follow_up: i64) -> Result
     Ok(())
 }
 
-/// Puts jobs `owner` holds back in the queue without counting the attempt (a graceful
-/// shutdown hands them to another instance). Returns how many.
+/// Puts jobs `owner` holds back in the queue, due at `run_after`, without counting the
+/// attempt (a graceful shutdown hands them to another instance). Returns how many.
 pub fn release(
     conn: &mut DbConnection,
     owner: &str,
     ids: &[i64],
-    now: NaiveDateTime,
+    run_after: NaiveDateTime,
 ) -> Result<usize, DbError> {
     Ok(diesel::update(
         jobs::table
@@ -230,7 +249,7 @@ pub fn release(
         jobs::lease_owner.eq(None::<String>),
         jobs::lease_expires_at.eq(None::<NaiveDateTime>),
         jobs::attempts.eq(jobs::attempts - 1),
-        jobs::run_after.eq(now),
+        jobs::run_after.eq(run_after),
     ))
     .execute(conn)?)
 }
@@ -242,21 +261,7 @@ pub fn postpone(
     owner: &str,
     run_after: NaiveDateTime,
 ) -> Result<(), DbError> {
-    diesel::update(
-        jobs::table
-            .filter(jobs::id.eq(id))
-            .filter(jobs::state.eq(RUNNING))
-            .filter(jobs::lease_owner.eq(owner)),
-    )
-    .set((
-        jobs::state.eq(QUEUED),
-        jobs::lease_owner.eq(None::<String>),
-        jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-        jobs::attempts.eq(jobs::attempts - 1),
-        jobs::run_after.eq(run_after),
-    ))
-    .execute(conn)?;
-    Ok(())
+    release(conn, owner, &[id], run_after).map(|_| ())
 }
 
 /// What recovery did with one job whose lease ran out.
