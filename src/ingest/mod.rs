@@ -25,7 +25,8 @@ use std::time::Instant;
 use chrono::NaiveDate;
 
 use crate::config::Settings;
-use crate::db::repo::{ingest as repo, mappings as mapping_repo, uploads};
+use crate::db::repo::claim_writer::ClaimWriter;
+use crate::db::repo::{mappings as mapping_repo, upload_lifecycle as repo, uploads};
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::csv_format::HeaderError;
 use crate::domain::phi;
@@ -293,14 +294,14 @@ pub fn process<R: Read + Send>(
                         let input = std::io::Cursor::new(head).chain(rest);
                         // SQLite attaches its scratch staging database outside the transaction.
                         db.write_blocking_around(
-                            repo::ClaimWriter::open,
+                            ClaimWriter::open,
                             |conn, writer| {
                                 run(
                                     conn, writer, req, upload_id, &file_name, input, options,
                                     &_progress,
                                 )
                             },
-                            repo::ClaimWriter::close,
+                            ClaimWriter::close,
                         )
                     }
                 }
@@ -384,7 +385,7 @@ pub fn process<R: Read + Send>(
 #[allow(clippy::too_many_arguments)]
 fn run<R: Read + Send>(
     conn: &mut DbConnection,
-    writer: &mut repo::ClaimWriter,
+    writer: &mut ClaimWriter,
     req: &UploadRequest,
     upload_id: i64,
     file_name: &str,
@@ -517,7 +518,7 @@ fn run<R: Read + Send>(
 #[allow(clippy::too_many_arguments)]
 fn write_batches(
     conn: &mut DbConnection,
-    writer: &mut repo::ClaimWriter,
+    writer: &mut ClaimWriter,
     scope: &TenantScope,
     mappings: &Mappings,
     upload_id: i64,

@@ -19,7 +19,8 @@ use super::source::HashingReader;
 use super::x12::{self, X12Error, remit::Emit, remit::LineOutcome};
 #[cfg(test)]
 use super::{shape::Shape, source};
-use crate::db::repo::ingest::{NewClaimRef, NewRejection};
+use crate::db::repo::claim_writer::NewClaimRef;
+use crate::db::repo::upload_lifecycle::NewRejection;
 use crate::domain::claim::{Column, CptCode, Outcome, RawRow, RejectReason, validate_row_with};
 use crate::domain::csv_format::{HeaderMap, resolve_headers};
 

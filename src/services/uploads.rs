@@ -134,7 +134,9 @@ pub fn run_job(ctx: &JobContext, job: &Job) -> JobOutcome {
                            before processing); nothing was stored, please upload it again";
             let scope2 = scope;
             if let Err(err) = ctx.db.write_blocking(|c| {
-                crate::db::repo::ingest::mark_failed(c, &scope2, upload_id, message, 0, None)
+                crate::db::repo::upload_lifecycle::mark_failed(
+                    c, &scope2, upload_id, message, 0, None,
+                )
             }) {
                 tracing::error!(upload_id, error = %crate::telemetry::ErrorChain(&err), "recording the failure failed");
             }

@@ -4,7 +4,7 @@
 //! truth, and the `import` command.
 
 use chrono::NaiveDate;
-use payerwatch::db::repo::{claims, customers, ingest as ingest_repo, mappings, uploads};
+use payerwatch::db::repo::{claims, customers, mappings, upload_lifecycle, uploads};
 use payerwatch::db::{Db, DbError};
 use payerwatch::devtools::generate::{DateStyle, GenOptions, GenTruth, generate};
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
@@ -78,12 +78,12 @@ fn claim_count(f: &Fixture, scope: &TenantScope, upload_id: i64) -> i64 {
 
 fn rejections(f: &Fixture, upload_id: i64) -> Vec<(i64, String, String)> {
     let mut c = f.db.get().expect("conn");
-    ingest_repo::list_rejections(&mut c, &f.scope, upload_id, 100_000).expect("rejections")
+    upload_lifecycle::list_rejections(&mut c, &f.scope, upload_id, 100_000).expect("rejections")
 }
 
 fn stored_report(f: &Fixture, upload_id: i64) -> Option<QualityReport> {
     let mut c = f.db.get().expect("conn");
-    match ingest_repo::find_report(&mut c, &f.scope, upload_id) {
+    match upload_lifecycle::find_report(&mut c, &f.scope, upload_id) {
         Ok(json) => Some(serde_json::from_str(&json).expect("report json")),
         Err(DbError::NotFound) => None,
         Err(e) => panic!("{e}"),
@@ -512,7 +512,7 @@ fn phi_is_never_stored_anywhere() {
     assert_eq!(out.file_name, format!("upload-{}.csv", out.upload_id));
     let report_json = {
         let mut c = f.db.get().expect("conn");
-        ingest_repo::find_report(&mut c, &f.scope, out.upload_id).expect("report")
+        upload_lifecycle::find_report(&mut c, &f.scope, out.upload_id).expect("report")
     };
     let mut c = f.db.get().expect("conn");
     let upload = uploads::find(&mut c, &f.scope, out.upload_id).expect("upload");
@@ -670,7 +670,7 @@ fn tenants_never_see_each_others_uploads_or_mappings() {
         Err(DbError::NotFound)
     ));
     assert!(matches!(
-        ingest_repo::find_report(&mut c, &other, out.upload_id),
+        upload_lifecycle::find_report(&mut c, &other, out.upload_id),
         Err(DbError::NotFound)
     ));
     let mine = claims::list_recent(&mut c, &f.scope, 10).expect("claims");

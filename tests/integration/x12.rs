@@ -4,7 +4,7 @@
 //! the segment, duplicates are refused, reversals are reported and not stored.
 
 use chrono::NaiveDate;
-use payerwatch::db::repo::{claims, customers, ingest as ingest_repo, uploads};
+use payerwatch::db::repo::{claims, customers, upload_lifecycle, uploads};
 use payerwatch::db::{Backend, Db};
 use payerwatch::devtools::generate::{GenOptions, generate};
 use payerwatch::devtools::x12_835::generate_835;
@@ -52,7 +52,7 @@ fn upload(f: &Fixture, scope: TenantScope, name: &str, body: &[u8]) -> IngestOut
 
 fn report(f: &Fixture, scope: &TenantScope, id: i64) -> QualityReport {
     let mut c = f.db.get().expect("conn");
-    let json = ingest_repo::find_report(&mut c, scope, id).expect("report");
+    let json = upload_lifecycle::find_report(&mut c, scope, id).expect("report");
     serde_json::from_str(&json).expect("report json")
 }
 

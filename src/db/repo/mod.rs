@@ -7,16 +7,17 @@ pub mod alerts;
 pub mod analytics;
 pub mod audit;
 pub mod channels;
+pub mod claim_writer;
 pub mod claims;
 pub mod customers;
 pub mod deliveries;
-pub mod ingest;
 pub mod jobs;
 pub mod login_failures;
 pub mod mappings;
 pub mod password_tokens;
 pub mod retention;
 pub mod sessions;
+pub mod upload_lifecycle;
 pub mod uploads;
 pub mod users;
 

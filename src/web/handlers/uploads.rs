@@ -16,7 +16,7 @@ use askama::Template;
 use futures_util::StreamExt;
 
 use crate::db::models::Upload;
-use crate::db::repo::{ingest as ingest_repo, uploads};
+use crate::db::repo::{upload_lifecycle, uploads};
 use crate::domain::roles::Role;
 use crate::ingest::report::QualityReport;
 use crate::ingest::{self, Limits, UploadRequest};
@@ -272,12 +272,12 @@ pub async fn detail(
         .run(move |conn| {
             use crate::db::repo::jobs;
             let upload = uploads::find(conn, &scope, id)?;
-            let report = match ingest_repo::find_report(conn, &scope, id) {
+            let report = match upload_lifecycle::find_report(conn, &scope, id) {
                 Ok(json) => serde_json::from_str::<QualityReport>(&json).ok(),
                 Err(crate::db::DbError::NotFound) => None,
                 Err(other) => return Err(other),
             };
-            let rejections = ingest_repo::list_rejections(conn, &scope, id, FIRST_REJECTIONS)?;
+            let rejections = upload_lifecycle::list_rejections(conn, &scope, id, FIRST_REJECTIONS)?;
             let job = jobs::find_for_upload(conn, &scope, id)?;
             let position = match &job {
                 Some(j) if j.state == jobs::QUEUED => Some(jobs::queue_position(conn, j)?),
@@ -377,7 +377,7 @@ pub async fn rejections_csv(
         .db
         .run(move |conn| {
             uploads::find(conn, &scope, id)?;
-            ingest_repo::list_rejections(conn, &scope, id, i64::MAX)
+            upload_lifecycle::list_rejections(conn, &scope, id, i64::MAX)
         })
         .await?;
     let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
