@@ -2,5 +2,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod channels;
 pub mod retention;
+pub mod rules;
 pub mod uploads;

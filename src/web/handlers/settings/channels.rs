@@ -8,21 +8,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::DbError;
-use crate::db::repo::channels::{self as repo, Channel, NewChannel};
+use crate::db::repo::channels::Channel;
 use crate::db::repo::deliveries::{self, DeliveryRow};
-use crate::domain::channels::{
-    self as domain, ChannelError, ChannelKind, ChannelSettings, SignatureScheme, SmtpTls,
-};
+use crate::domain::channels::ChannelKind;
 use crate::domain::phi;
-use crate::notify::secrets;
+use crate::services::channels::{self, ChannelInput, ChannelsError};
 use crate::web::auth::{self, Admin, Authorized};
 use crate::web::errors::AppError;
+use crate::web::handlers::form_id;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render_with_status;
-
-const LOG_LIMIT: i64 = 100;
 
 pub struct ChannelView {
     pub id: i64,
@@ -185,27 +181,17 @@ async fn page(
     new_secret: Option<(String, String)>,
     form: FormValues,
 ) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
-    let (channels, counts, log) = state
-        .db
-        .run(move |conn| {
-            let channels = repo::list_channels(conn, &scope)?;
-            let counts = deliveries::status_counts(conn, &scope)?;
-            let mut log = Vec::new();
-            for c in &channels {
-                log.extend(deliveries::for_channel(conn, &scope, c.id, 20)?);
-            }
-            log.sort_by_key(|r| std::cmp::Reverse(r.delivery.id));
-            log.truncate(50);
-            Ok((channels, counts, log))
-        })
-        .await?;
+    let overview = channels::overview(&state.db, user.scope()).await?;
     render_with_status(
         status,
         &ChannelsPage {
             layout: user.layout("Notification channels", "/portal/settings/channels"),
-            channels: channels.iter().map(|c| channel_view(c, &counts)).collect(),
-            deliveries: log.iter().map(delivery_view).collect(),
+            channels: overview
+                .channels
+                .iter()
+                .map(|c| channel_view(c, &overview.counts))
+                .collect(),
+            deliveries: overview.log.iter().map(delivery_view).collect(),
             is_admin: true,
             error,
             new_secret,
@@ -213,6 +199,29 @@ async fn page(
             allow_private: state.settings.allow_private_webhooks,
         },
     )
+}
+
+/// The page again with a secret shown once; never cached (no-store).
+async fn page_with_secret(
+    state: &AppState,
+    user: &Authorized<Admin>,
+    name: String,
+    secret: String,
+) -> Result<HttpResponse, AppError> {
+    let mut resp = page(
+        state,
+        user,
+        StatusCode::OK,
+        None,
+        Some((name, secret)),
+        FormValues::default(),
+    )
+    .await?;
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
 }
 
 pub async fn list(
@@ -235,17 +244,7 @@ pub async fn detail(
     user: Authorized<Admin>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
-    let scope = user.scope();
-    let (channel, counts, log) = state
-        .db
-        .run(move |conn| {
-            let channel = repo::find_channel(conn, &scope, id)?;
-            let counts = deliveries::status_counts(conn, &scope)?;
-            let log = deliveries::for_channel(conn, &scope, id, LOG_LIMIT)?;
-            Ok((channel, counts, log))
-        })
-        .await?;
+    let (channel, counts, log) = channels::one(&state.db, user.scope(), id.into_inner()).await?;
     render_with_status(
         StatusCode::OK,
         &ChannelPage {
@@ -296,13 +295,6 @@ fn back(to: &Option<String>) -> HttpResponse {
         .finish()
 }
 
-/// A validated new channel: its row, the secret to seal, and the secret to show once.
-struct Prepared {
-    channel: NewChannel,
-    secret: Option<String>,
-    show_once: Option<String>,
-}
-
 /// The form's values to show again; a value that looks like PHI is not echoed.
 fn values_of(form: &ChannelForm) -> FormValues {
     let text = |v: &Option<String>| {
@@ -327,131 +319,37 @@ fn values_of(form: &ChannelForm) -> FormValues {
     }
 }
 
-async fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, ChannelError> {
-    let url = domain::parse_target_url(raw)?;
-    let check = url.clone();
-    tokio::task::spawn_blocking(move || domain::resolve_checked(&check, allow_private))
-        .await
-        .map_err(|_| ChannelError::Unresolvable)??;
-    Ok(url)
+fn input_of(form: &ChannelForm) -> ChannelInput {
+    ChannelInput {
+        kind: text(&form.kind),
+        name: text(&form.name),
+        url: text(&form.url),
+        signature_scheme: text(&form.signature_scheme),
+        recipients: text(&form.recipients),
+        smtp_host: text(&form.smtp_host),
+        smtp_port: text(&form.smtp_port),
+        smtp_tls: text(&form.smtp_tls),
+        smtp_from: text(&form.smtp_from),
+        smtp_username: text(&form.smtp_username),
+        smtp_password: text(&form.smtp_password),
+    }
 }
 
-async fn prepare(form: &ChannelForm, allow_private: bool) -> Result<Prepared, String> {
-    let kind = ChannelKind::parse(&text(&form.kind))
-        .ok_or("Choose the kind of channel: email, slack or webhook.")?;
-    let name = text(&form.name);
-    if name.is_empty() || name.chars().count() > 120 {
-        return Err("Give the channel a name (at most 120 characters).".into());
-    }
-    if phi::contains_phi(&name) {
-        return Err(
-            "The name looks like it contains patient information (PHI); the channel was not saved."
+/// A refused channel action as the page answers it.
+fn channels_error(err: ChannelsError) -> AppError {
+    match err {
+        ChannelsError::NotWebhook => AppError::BadRequest(err.to_string()),
+        ChannelsError::InUse => AppError::Conflict(
+            "This channel has deliveries in its log, so it cannot be deleted; disable it instead."
                 .into(),
-        );
+        ),
+        ChannelsError::NotFailed => {
+            AppError::Conflict("Only a failed delivery can be retried.".into())
+        }
+        ChannelsError::Invalid(message) => AppError::BadRequest(message),
+        ChannelsError::Db(e) => e.into(),
+        ChannelsError::Secret(e) => AppError::Internal(anyhow::Error::new(e)),
     }
-    let url_error = |e: ChannelError| format!("The URL was refused: {e}.");
-    match kind {
-        ChannelKind::Webhook => {
-            let url = check_url(&text(&form.url), allow_private)
-                .await
-                .map_err(url_error)?;
-            let scheme = SignatureScheme::parse(&text(&form.signature_scheme))
-                .ok_or("The signature scheme must be payerwatch-v1 or legacy-hex.")?;
-            let secret = secrets::new_webhook_secret()
-                .map_err(|_| "No secret could be generated; try again.".to_string())?;
-            Ok(Prepared {
-                channel: NewChannel {
-                    name,
-                    kind: kind.as_str().into(),
-                    target: url.to_string(),
-                    settings_json: settings_json(&ChannelSettings {
-                        signature_scheme: Some(scheme),
-                        ..ChannelSettings::default()
-                    }),
-                },
-                secret: Some(secret.clone()),
-                show_once: Some(secret),
-            })
-        }
-        ChannelKind::Slack => {
-            let url = check_url(&text(&form.url), allow_private)
-                .await
-                .map_err(url_error)?;
-            if url.scheme() != "https" && !allow_private {
-                return Err("Slack webhook URLs must use https://.".into());
-            }
-            let shown = format!(
-                "{}://{}/…",
-                url.scheme(),
-                url.host_str().unwrap_or_default()
-            );
-            Ok(Prepared {
-                channel: NewChannel {
-                    name,
-                    kind: kind.as_str().into(),
-                    target: shown,
-                    settings_json: settings_json(&ChannelSettings::default()),
-                },
-                secret: Some(url.to_string()),
-                show_once: None,
-            })
-        }
-        ChannelKind::Email => {
-            let recipients =
-                domain::parse_recipients(&text(&form.recipients)).map_err(|e| format!("{e}."))?;
-            let host = text(&form.smtp_host);
-            if !domain::is_host(&host) {
-                return Err("Give the SMTP server's host name.".into());
-            }
-            let tls = SmtpTls::parse(&text(&form.smtp_tls))
-                .ok_or("The TLS mode must be none, starttls or tls.")?;
-            let port = match text(&form.smtp_port).as_str() {
-                "" => None,
-                p => Some(
-                    p.parse::<u16>()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or("The SMTP port must be a number from 1 to 65535.")?,
-                ),
-            };
-            // The same SSRF policy as webhooks (checked again, and pinned, at each send).
-            let target = (host.clone(), domain::smtp_port(port, tls));
-            tokio::task::spawn_blocking(move || {
-                domain::resolve_smtp_checked(&target.0, target.1, allow_private)
-            })
-            .await
-            .map_err(|_| ChannelError::Unresolvable)
-            .and_then(|r| r)
-            .map_err(|e| format!("The SMTP server was refused: {e}."))?;
-            let from = text(&form.smtp_from);
-            if !domain::is_email(&from) {
-                return Err("The sender (from) must be an e-mail address.".into());
-            }
-            let username = Some(text(&form.smtp_username)).filter(|u| !u.is_empty());
-            let password = Some(text(&form.smtp_password)).filter(|p| !p.is_empty());
-            Ok(Prepared {
-                channel: NewChannel {
-                    name,
-                    kind: kind.as_str().into(),
-                    target: recipients.join(", "),
-                    settings_json: settings_json(&ChannelSettings {
-                        smtp_host: Some(host),
-                        smtp_port: port,
-                        smtp_tls: Some(tls),
-                        smtp_from: Some(from),
-                        smtp_username: username,
-                        ..ChannelSettings::default()
-                    }),
-                },
-                secret: password,
-                show_once: None,
-            })
-        }
-    }
-}
-
-fn settings_json(s: &ChannelSettings) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "{}".to_string())
 }
 
 pub async fn submit(
@@ -462,11 +360,30 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let scope = user.scope();
+    let (db, notifier) = (&state.db, &*state.notifier);
+    let channel_id = || form_id(&form.channel_id, "channel_id");
     match form.action.as_str() {
         "create" => {
-            let prepared = match prepare(&form, state.settings.allow_private_webhooks).await {
-                Ok(p) => p,
-                Err(message) => {
+            let (ctx, entry) = user.audit(
+                &req,
+                &state,
+                "channel.created",
+                &["name", "kind", "target", "settings", "secret"],
+            );
+            let allow_private = state.settings.allow_private_webhooks;
+            let created = match channels::create(
+                db,
+                notifier,
+                scope,
+                &input_of(&form),
+                allow_private,
+                ctx,
+                entry,
+            )
+            .await
+            {
+                Ok(created) => created,
+                Err(ChannelsError::Invalid(message)) => {
                     return page(
                         &state,
                         &user,
@@ -477,52 +394,12 @@ pub async fn submit(
                     )
                     .await;
                 }
+                Err(e) => return Err(channels_error(e)),
             };
-            let notifier = std::sync::Arc::clone(&state.notifier);
-            let secret = prepared.secret.clone();
-            let channel = prepared.channel;
-            let name = channel.name.clone();
-            let (ctx, entry) = user.audit(
-                &req,
-                &state,
-                "channel.created",
-                &["name", "kind", "target", "settings", "secret"],
-            );
-            state
-                .db
-                .write_audited(
-                    ctx,
-                    move |id: &i64| entry.target("notification_channel", id),
-                    move |conn| {
-                        // A secret that cannot be sealed leaves no channel behind.
-                        repo::insert_channel(conn, &scope, &channel, |id| match &secret {
-                            Some(s) => notifier
-                                .secrets()
-                                .seal(id, s)
-                                .map(Some)
-                                .map_err(|e| AppError::Internal(anyhow::Error::new(e))),
-                            None => Ok(None),
-                        })
-                    },
-                )
-                .await?;
-            if let Some(secret) = prepared.show_once {
-                // Shown in this response only; the page is not cached (no-store).
-                let mut resp = page(
-                    &state,
-                    &user,
-                    StatusCode::OK,
-                    None,
-                    Some((name, secret)),
-                    FormValues::default(),
-                )
-                .await?;
-                resp.headers_mut().insert(
-                    header::CACHE_CONTROL,
-                    header::HeaderValue::from_static("no-store"),
-                );
-                return Ok(resp);
+            if let Some(secret) = created.show_once {
+                return page_with_secret(&state, &user, created.name, secret).await;
             }
+            let name = created.name;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -531,56 +408,19 @@ pub async fn submit(
             Ok(back(&None))
         }
         "rotate_secret" => {
-            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
-            let channel = state
-                .db
-                .run(move |conn| repo::find_channel(conn, &scope, id))
-                .await?;
-            if channel.kind != ChannelKind::Webhook.as_str() {
-                return Err(AppError::BadRequest(
-                    "only webhook channels have a signing secret to rotate".into(),
-                ));
-            }
-            let secret = secrets::new_webhook_secret()
-                .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-            let sealed = state
-                .notifier
-                .secrets()
-                .seal(id, &secret)
-                .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+            let id = channel_id()?;
             let (ctx, entry) = user.audit(&req, &state, "channel.secret_rotated", &["secret"]);
-            state
-                .db
-                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
-                    repo::replace_secret(conn, &scope, id, &sealed)
-                })
-                .await?;
-            let mut resp = page(
-                &state,
-                &user,
-                StatusCode::OK,
-                None,
-                Some((channel.name, secret)),
-                FormValues::default(),
-            )
-            .await?;
-            resp.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
-            Ok(resp)
+            let (name, secret) = channels::rotate_secret(db, notifier, scope, id, ctx, entry)
+                .await
+                .map_err(channels_error)?;
+            page_with_secret(&state, &user, name, secret).await
         }
         "test" => {
-            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
-            let now = crate::db::repo::now();
+            let id = channel_id()?;
             let (ctx, entry) = user.audit(&req, &state, "channel.tested", &[]);
-            let delivery = state
-                .db
-                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
-                    deliveries::enqueue_test(conn, &scope, id, now)
-                })
-                .await?;
-            state.notifier.wake();
+            let delivery = channels::send_test(db, notifier, scope, id, ctx, entry)
+                .await
+                .map_err(channels_error)?;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -591,15 +431,12 @@ pub async fn submit(
             Ok(back(&form.back))
         }
         "enable" | "disable" => {
-            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
+            let id = channel_id()?;
             let enabled = form.action == "enable";
             let (ctx, entry) = user.audit(&req, &state, "channel.changed", &["enabled"]);
-            state
-                .db
-                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
-                    repo::set_channel_enabled(conn, &scope, id, enabled)
-                })
-                .await?;
+            channels::set_enabled(db, scope, id, enabled, ctx, entry)
+                .await
+                .map_err(channels_error)?;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -612,47 +449,20 @@ pub async fn submit(
             Ok(back(&form.back))
         }
         "delete" => {
-            let id = crate::web::handlers::form_id(&form.channel_id, "channel_id")?;
+            let id = channel_id()?;
             let (ctx, entry) = user.audit(&req, &state, "channel.deleted", &[]);
-            match state
-                .db
-                .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
-                    repo::delete_unused_channel(conn, &scope, id)
-                })
+            channels::delete(db, scope, id, ctx, entry)
                 .await
-            {
-                Ok(()) => {}
-                Err(DbError::ForeignKey) => {
-                    return Err(AppError::Conflict(
-                        "This channel has deliveries in its log, so it cannot be deleted; disable it instead."
-                            .into(),
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            }
+                .map_err(channels_error)?;
             auth::set_flash(user.session(), "success", "Channel deleted.");
             Ok(back(&None))
         }
         "retry" => {
-            let id = crate::web::handlers::form_id(&form.delivery_id, "delivery_id")?;
-            let now = crate::db::repo::now();
+            let id = form_id(&form.delivery_id, "delivery_id")?;
             let (ctx, entry) = user.audit(&req, &state, "delivery.retried", &["status"]);
-            match state
-                .db
-                .write_audited(ctx, entry.target("delivery", id), move |conn| {
-                    deliveries::retry_failed(conn, &scope, id, now)
-                })
+            channels::retry_delivery(db, notifier, scope, id, ctx, entry)
                 .await
-            {
-                Ok(_) => {}
-                Err(DbError::Duplicate(_)) => {
-                    return Err(AppError::Conflict(
-                        "Only a failed delivery can be retried.".into(),
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            }
-            state.notifier.wake();
+                .map_err(channels_error)?;
             auth::set_flash(
                 user.session(),
                 "success",

@@ -7,15 +7,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::DbError;
 use crate::db::repo::alerts as repo;
-use crate::db::repo::channels::{self as channel_repo, Channel};
-use crate::domain::alerts::{Comparison, Metric};
-use crate::domain::analytics::{Direction, Product};
-use crate::domain::phi;
+use crate::db::repo::channels::Channel;
 use crate::domain::roles::Role;
+use crate::services::rules::{self, RuleInput, RulesError};
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
+use crate::web::handlers::form_id;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
@@ -85,15 +83,7 @@ fn describe_channels(r: &repo::AlertRule, channels: &[Channel]) -> (String, Stri
 }
 
 pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
-    let (rules, channels) = state
-        .db
-        .write(move |conn| {
-            let rules = repo::ensure_default_rules(conn, &scope)?;
-            let channels = channel_repo::list_channels(conn, &scope)?;
-            Ok::<_, DbError>((rules, channels))
-        })
-        .await?;
+    let (rules, channels) = rules::list(&state.db, user.scope()).await?;
     let mut channel_options = vec![
         ("all".to_string(), "Every enabled channel".to_string()),
         ("none".to_string(), "None (alert page only)".to_string()),
@@ -146,16 +136,18 @@ pub struct RuleForm {
     channels: Option<String>,
 }
 
-fn optional(v: &Option<String>) -> Option<String> {
-    v.as_ref()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 fn back() -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/portal/settings/rules"))
         .finish()
+}
+
+fn rules_error(err: RulesError) -> AppError {
+    match err {
+        RulesError::Invalid(message) => AppError::BadRequest(message),
+        RulesError::Phi(_) => AppError::BadRequest(err.to_string()),
+        RulesError::Db(e) => e.into(),
+    }
 }
 
 pub async fn submit(
@@ -165,75 +157,20 @@ pub async fn submit(
     form: web::Form<RuleForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let scope = user.scope();
+    let (db, scope) = (&state.db, user.scope());
     match form.action.as_str() {
         "create" => {
-            let name = optional(&form.name)
-                .ok_or_else(|| AppError::BadRequest("name is required".into()))?;
-            for (field, value) in [
-                ("name", Some(name.clone())),
-                ("payer", optional(&form.payer)),
-                ("cpt_group", optional(&form.cpt_group)),
-            ] {
-                if value.as_deref().is_some_and(phi::contains_phi) {
-                    auth::set_flash(
-                        user.session(),
-                        "error",
-                        format!(
-                            "The {field} looks like it contains patient information (PHI); the rule was not saved."
-                        ),
-                    );
-                    return Ok(back());
-                }
-            }
-            let metric =
-                Metric::parse(form.metric.as_deref().unwrap_or("severity")).ok_or_else(|| {
-                    AppError::BadRequest("metric must be severity, rate_delta or days_delta".into())
-                })?;
-            let comparison = Comparison::parse(form.comparison.as_deref().unwrap_or("gte"))
-                .ok_or_else(|| {
-                    AppError::BadRequest("comparison must be gt, gte, lt, lte or eq".into())
-                })?;
-            let threshold: f64 = form
-                .threshold
-                .as_deref()
-                .unwrap_or("0.7")
-                .trim()
-                .parse()
-                .ok()
-                .filter(|t: &f64| t.is_finite())
-                .ok_or_else(|| AppError::BadRequest("threshold must be a number".into()))?;
-            // Stored by their canonical names, so a rule typed as "drift" matches findings.
-            let product = match optional(&form.product) {
-                None => None,
-                Some(p) if p == crate::domain::alerts::DATA_QUALITY => Some(p),
-                Some(p) => Some(
-                    p.parse::<Product>()
-                        .map(|p| p.as_str().to_string())
-                        .map_err(|_| {
-                            AppError::BadRequest(
-                            "product must be drift_watch, denial_scope, delay_guard or data_quality"
-                                .into(),
-                        )
-                        })?,
-                ),
-            };
-            let direction = optional(&form.direction)
-                .map(|d| d.parse::<Direction>())
-                .transpose()
-                .map_err(|_| AppError::BadRequest("direction must be worse or better".into()))?
-                .map(|d| d.as_str().to_string());
-            let new = repo::NewRule {
-                name,
-                product,
-                kind: optional(&form.kind),
-                payer: optional(&form.payer),
-                cpt_group: optional(&form.cpt_group),
-                direction,
-                metric: metric.as_str().to_string(),
-                comparison: comparison.as_str().to_string(),
-                threshold,
-                channel_ids: parse_channels(form.channels.as_deref())?,
+            let input = RuleInput {
+                name: form.name,
+                product: form.product,
+                kind: form.kind,
+                payer: form.payer,
+                cpt_group: form.cpt_group,
+                direction: form.direction,
+                metric: form.metric,
+                comparison: form.comparison,
+                threshold: form.threshold,
+                channels: form.channels,
             };
             let (ctx, entry) = user.audit(
                 &req,
@@ -241,37 +178,26 @@ pub async fn submit(
                 "rule.created",
                 &["name", "scope", "metric", "comparison", "threshold"],
             );
-            state
-                .db
-                .write_audited(
-                    ctx,
-                    move |id: &i64| entry.target("alert_rule", id),
-                    move |conn| {
-                        // Only this tenant's channels can be named, as for "channels"
-                        // (review 2026-12, row 14): another tenant's id answers 404.
-                        if let Ok(channel) = new.channel_ids.parse::<i64>() {
-                            channel_repo::find_channel(conn, &scope, channel)?;
-                        }
-                        repo::insert_rule(conn, &scope, &new)
-                    },
-                )
-                .await?;
-            auth::set_flash(
-                user.session(),
-                "success",
-                "The rule was created; it applies to findings from the next run on.",
-            );
+            match rules::create(db, scope, &input, ctx, entry).await {
+                Ok(_) => auth::set_flash(
+                    user.session(),
+                    "success",
+                    "The rule was created; it applies to findings from the next run on.",
+                ),
+                // Said on the page, as the other refusals of a typed value are not.
+                Err(e @ RulesError::Phi(_)) => {
+                    auth::set_flash(user.session(), "error", e.to_string())
+                }
+                Err(e) => return Err(rules_error(e)),
+            }
         }
         "enable" | "disable" => {
-            let id: i64 = crate::web::handlers::form_id(&form.rule_id, "rule_id")?;
+            let id = form_id(&form.rule_id, "rule_id")?;
             let enabled = form.action == "enable";
             let (ctx, entry) = user.audit(&req, &state, "rule.changed", &["enabled"]);
-            state
-                .db
-                .write_audited(ctx, entry.target("alert_rule", id), move |conn| {
-                    repo::set_rule_enabled(conn, &scope, id, enabled)
-                })
-                .await?;
+            rules::set_enabled(db, scope, id, enabled, ctx, entry)
+                .await
+                .map_err(rules_error)?;
             auth::set_flash(
                 user.session(),
                 "success",
@@ -283,19 +209,11 @@ pub async fn submit(
             );
         }
         "channels" => {
-            let id: i64 = crate::web::handlers::form_id(&form.rule_id, "rule_id")?;
-            let channel_ids = parse_channels(form.channels.as_deref())?;
+            let id = form_id(&form.rule_id, "rule_id")?;
             let (ctx, entry) = user.audit(&req, &state, "rule.changed", &["channels"]);
-            state
-                .db
-                .write_audited(ctx, entry.target("alert_rule", id), move |conn| {
-                    if let Ok(id) = channel_ids.parse::<i64>() {
-                        // Only this tenant's channels can be named.
-                        channel_repo::find_channel(conn, &scope, id)?;
-                    }
-                    repo::set_rule_channels(conn, &scope, id, &channel_ids)
-                })
-                .await?;
+            rules::set_channels(db, scope, id, form.channels.as_deref(), ctx, entry)
+                .await
+                .map_err(rules_error)?;
             auth::set_flash(user.session(), "success", "The rule's channels were saved.");
         }
         _ => {
@@ -305,16 +223,4 @@ pub async fn submit(
         }
     }
     Ok(back())
-}
-
-/// The form's channel choice → the stored form (`""` all, `"none"`, or one channel id).
-fn parse_channels(choice: Option<&str>) -> Result<String, AppError> {
-    match choice.map(str::trim).unwrap_or("all") {
-        "all" | "" => Ok(String::new()),
-        "none" => Ok("none".to_string()),
-        id => id
-            .parse::<i64>()
-            .map(|id| id.to_string())
-            .map_err(|_| AppError::BadRequest("channels must be all, none or a channel id".into())),
-    }
 }
