@@ -521,7 +521,7 @@ fn remap_command(settings: &Settings, args: RemapArgs) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database_url, 2)?;
     db.migrate()?;
     let scope = customer_scope(&db, &args.customer)?;
-    let out = ingest::remap(&db, &scope)?;
+    let out = crate::services::mappings::remap(&db, &scope)?;
     println!(
         "Remapped customer '{}': {} rows changed ({} payer, {} CPT group).",
         args.customer.trim(),

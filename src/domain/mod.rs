@@ -6,6 +6,7 @@ pub mod channels;
 pub mod claim;
 pub mod csv_format;
 pub mod email;
+pub mod format;
 pub mod login_throttle;
 pub mod mapping;
 pub mod mapping_table;

@@ -250,6 +250,60 @@ pub fn resolve(
     out
 }
 
+/// Where each spelling of one upload that no alias or built-in name claimed is stored:
+/// `(raw, canonical)` for the spellings that merge under another one (spellings that stay
+/// as written are left out). Spellings sharing a key go under the tenant's existing payer
+/// with that key when there is one (`existing`: the payers already stored, most claims
+/// first), so history and new claims stay together and an upload never renames what is
+/// stored; otherwise under the upload's most frequent spelling as written (ties: the
+/// alphabetically first).
+pub fn merge_targets(
+    upload: &[(String, u64)],
+    existing: &[(String, u64)],
+) -> Vec<(String, String)> {
+    let mut stored: HashMap<String, &str> = HashMap::new();
+    for (payer, _) in existing {
+        let key = identity_key(payer);
+        if !key.is_empty() {
+            // `existing` is most-claims first: the first payer of a key wins.
+            stored.entry(key).or_insert(payer.as_str());
+        }
+    }
+    let mut by_key: HashMap<String, Vec<(&str, u64)>> = HashMap::new();
+    for (raw, n) in upload {
+        let key = identity_key(raw);
+        if !key.is_empty() {
+            by_key.entry(key).or_default().push((raw.as_str(), *n));
+        }
+    }
+    let mut out = Vec::new();
+    for (key, mut members) in by_key {
+        members.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let winner = stored.get(&key).copied().unwrap_or(members[0].0);
+        for (raw, _) in members {
+            if raw != winner {
+                out.push((raw.to_string(), winner.to_string()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Why a stored spelling carries its canonical payer, read back from the claims
+/// (`has_alias`: the tenant has an alias for it). For the mappings page.
+pub fn reason_of(raw: &str, canonical: &str, has_alias: bool) -> MergeReason {
+    if has_alias {
+        MergeReason::Alias
+    } else if built_in(&identity_key(raw)) == Some(canonical) {
+        MergeReason::BuiltIn
+    } else if raw == canonical {
+        MergeReason::AsWritten
+    } else {
+        MergeReason::SameKey
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +370,47 @@ mod tests {
         // Aliases win over everything.
         assert_eq!(r["Local Plan"].canonical, "Regional Plan");
         assert_eq!(r["Local Plan"].reason, MergeReason::Alias);
+    }
+    #[test]
+    fn an_upload_merges_under_the_stored_payer_else_its_most_frequent_spelling() {
+        let upload = vec![
+            ("=FORMULA HEALTH".to_string(), 50),
+            ("=Formula Health".to_string(), 10),
+            ("Acme Plan".to_string(), 3),
+            ("ACME PLAN".to_string(), 7),
+            ("Solo".to_string(), 1),
+        ];
+        // Nothing stored yet: the upload's most frequent spelling wins.
+        let fresh = merge_targets(&upload, &[]);
+        assert_eq!(
+            fresh,
+            vec![
+                ("=Formula Health".to_string(), "=FORMULA HEALTH".to_string()),
+                ("Acme Plan".to_string(), "ACME PLAN".to_string()),
+            ]
+        );
+        // A payer already stored with the key keeps its name, even if rarer in this file.
+        let stored = vec![
+            ("=Formula Health".to_string(), 900),
+            ("Other".to_string(), 5),
+        ];
+        let merged = merge_targets(&upload, &stored);
+        assert!(merged.contains(&("=FORMULA HEALTH".to_string(), "=Formula Health".to_string())));
+        assert!(
+            !merged
+                .iter()
+                .any(|(raw, _)| raw == "=Formula Health" || raw == "Solo")
+        );
+    }
+
+    #[test]
+    fn reasons_read_back_from_stored_claims() {
+        assert_eq!(
+            reason_of("UHC", "UnitedHealthcare", false),
+            MergeReason::BuiltIn
+        );
+        assert_eq!(reason_of("UHC", "Optum", true), MergeReason::Alias);
+        assert_eq!(reason_of("ACME", "Acme", false), MergeReason::SameKey);
+        assert_eq!(reason_of("Acme", "Acme", false), MergeReason::AsWritten);
     }
 }

@@ -410,22 +410,22 @@ fn run<R: Read + Send>(
         shape: req.limits.shape,
     };
     let started = Instant::now();
-    let produced: Produced = std::thread::scope(|s| {
+    let (produced, spellings): (Produced, pipeline::SpellingCounts) = std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<Batch>(2);
         // Named, so profiles and thread dumps tell the parser from the writer.
         let producer = std::thread::Builder::new()
             .name("ingest-parse".into())
             .spawn_scoped(s, move || pipeline::produce(input, &args, &tx))
             .map_err(|e| FileError::Read(format!("could not start the parser: {e}")))?;
-        let written = write_batches(
+        let spellings = write_batches(
             conn, writer, &scope, mappings, upload_id, rx, options, progress,
         );
         // Dropping the receiver (inside write_batches) unblocks a producer mid-send.
         let produced = producer.join().unwrap_or(Err(FileError::Read(
             "the parser stopped unexpectedly".into(),
         )));
-        written?;
-        Ok::<_, IngestError>(produced?)
+        let spellings = spellings?;
+        Ok::<_, IngestError>((produced?, spellings))
     })?;
 
     if let Some(earlier) = repo::find_by_sha256(conn, &scope, &produced.sha256)? {
@@ -435,6 +435,9 @@ fn run<R: Read + Send>(
     // repo); PostgreSQL copied them there already (moved = 0, moved_ms ≈ 0).
     let written_ms = started.elapsed().as_millis() as u64;
     let moved = writer.finish(conn, &scope)?;
+    // SPEC §2 "Payer identity": spellings sharing a key go under one payer (this upload's
+    // rows only; see services::mappings).
+    crate::services::mappings::merge_upload_spellings(conn, &scope, upload_id, &spellings)?;
     tracing::debug!(
         upload_id,
         moved,
@@ -525,11 +528,13 @@ fn write_batches(
     rx: std::sync::mpsc::Receiver<Batch>,
     options: &IngestOptions,
     progress: &progress::ProgressHandle<'_>,
-) -> Result<(), IngestError> {
+) -> Result<pipeline::SpellingCounts, IngestError> {
     let mut written = 0u64;
     let mut seen = 0u64;
+    let mut spellings = pipeline::SpellingCounts::new();
     for batch in rx {
         if batch.accepted() > 0 {
+            batch.count_unmapped(&mut spellings);
             let claims = batch.claims(mappings, scope.id(), upload_id);
             writer.write(conn, scope, &claims)?;
             written += claims.len() as u64;
@@ -545,48 +550,7 @@ fn write_batches(
             return Err(IngestError::Injected(written));
         }
     }
-    Ok(())
-}
-
-/// What `payerwatch remap` changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RemapOutcome {
-    pub payer_rows: u64,
-    pub cpt_group_rows: u64,
-}
-
-/// Re-applies the tenant's current payer aliases and CPT groups to its stored claims
-/// (explicitly requested; uploads never rewrite history on their own). One transaction;
-/// work is per distinct payer spelling and CPT code, updates are set-based.
-pub fn remap(db: &Db, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
-    let scope = *scope;
-    db.write_blocking(move |conn| {
-        let mappings = Mappings::new(
-            &mapping_repo::list_payer_aliases(conn, &scope)?,
-            &mapping_repo::list_cpt_groups(conn, &scope)?,
-        );
-        let mut out = RemapOutcome::default();
-        for (raw, current) in mapping_repo::distinct_claim_payers(conn, &scope)? {
-            let target = mappings
-                .alias_of(&raw)
-                .map_or(raw.as_str(), |a| mappings.canonical(a));
-            if target != current {
-                out.payer_rows +=
-                    mapping_repo::set_claims_payer(conn, &scope, &raw, target)? as u64;
-            }
-        }
-        for (cpt, current) in mapping_repo::distinct_claim_cpts(conn, &scope)? {
-            let Some(code) = crate::domain::claim::CptCode::parse(&cpt) else {
-                continue;
-            };
-            let target = mappings.group_name(mappings.group_of(&code));
-            if target != current {
-                out.cpt_group_rows +=
-                    mapping_repo::set_claims_cpt_group(conn, &scope, &cpt, target)? as u64;
-            }
-        }
-        Ok(out)
-    })
+    Ok(spellings)
 }
 
 #[cfg(test)]

@@ -28,6 +28,12 @@ use crate::domain::csv_format::{HeaderMap, resolve_headers};
 /// of a few MB on PostgreSQL.
 pub const BATCH_ROWS: usize = 2_520 * 8;
 
+/// Accepted rows per payer spelling that kept its name as written.
+pub type SpellingCounts = std::collections::HashMap<Box<str>, u64>;
+
+/// Most distinct spellings one upload counts for the same-key merge.
+pub const SPELLING_LIMIT: usize = 20_000;
+
 /// Accepted rows and rejections of a slice of the file.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -81,6 +87,20 @@ impl Batch {
 
     pub fn accepted(&self) -> usize {
         self.rows.len()
+    }
+
+    /// Counts the accepted rows per spelling that no alias or built-in name claimed (the
+    /// input of the same-key merge). Bounded like the caches: past
+    /// [`SPELLING_LIMIT`] distinct spellings, new ones are not counted (they stay as written).
+    pub fn count_unmapped(&self, counts: &mut SpellingCounts) {
+        for r in self.rows.iter().filter(|r| r.alias.is_none()) {
+            let raw = self.str(&r.payer_raw);
+            if let Some(n) = counts.get_mut(raw) {
+                *n += 1;
+            } else if counts.len() < SPELLING_LIMIT {
+                counts.insert(raw.into(), 1);
+            }
+        }
     }
 
     /// The accepted rows as insertable claims borrowing from this batch.

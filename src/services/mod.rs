@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod channels;
+pub mod mappings;
 pub mod retention;
 pub mod rules;
 pub mod uploads;

@@ -778,9 +778,14 @@ fn remap_applies_changed_mappings_to_stored_claims() {
         mappings::upsert_cpt_group(c, &scope, "29881", "29881", "ARTHROSCOPY")
     })
     .expect("mappings");
-    let changed = ingest::remap(&f.db, &f.scope).expect("remap");
+    let changed = payerwatch::services::mappings::remap(&f.db, &f.scope).expect("remap");
     assert_eq!((changed.payer_rows, changed.cpt_group_rows), (2, 2));
-    assert_eq!(ingest::remap(&f.db, &f.scope).expect("again").payer_rows, 0);
+    assert_eq!(
+        payerwatch::services::mappings::remap(&f.db, &f.scope)
+            .expect("again")
+            .payer_rows,
+        0
+    );
 }
 
 #[test]
@@ -863,4 +868,46 @@ fn short_commands_exit_cleanly() {
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("GROUP BY"));
     }
+}
+
+#[test]
+fn spellings_sharing_a_key_are_stored_under_one_payer_and_history_is_kept() {
+    let f = fixture();
+    let out = upload(
+        &f,
+        "first.csv",
+        &csv(&[
+            "Formula Health,99213,2026-01-02,2026-01-10,PAID,,,",
+            "Formula Health,99213,2026-01-03,2026-01-10,PAID,,,",
+            "FORMULA HEALTH,99213,2026-01-04,2026-01-10,PAID,,,",
+            "Formula Health Inc.,99213,2026-01-04,2026-01-10,PAID,,,",
+            "UHC,99213,2026-01-04,2026-01-10,PAID,,,",
+        ]),
+    );
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    // A later file spelling it only one other way joins the stored payer.
+    let out = upload(
+        &f,
+        "second.csv",
+        &csv(&[
+            "formula health,99213,2026-01-05,2026-01-10,PAID,,,",
+            "formula health,99213,2026-01-06,2026-01-10,PAID,,,",
+            "formula health,99213,2026-01-07,2026-01-10,PAID,,,",
+        ]),
+    );
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    let mut c = f.db.get().expect("conn");
+    let mut stored = mappings::spelling_claim_counts(&mut c, &f.scope).expect("counts");
+    stored.sort();
+    let want: Vec<(String, String, u64)> = vec![
+        ("FORMULA HEALTH".into(), "Formula Health".into(), 1),
+        ("Formula Health".into(), "Formula Health".into(), 2),
+        ("Formula Health Inc.".into(), "Formula Health".into(), 1),
+        ("UHC".into(), "UnitedHealthcare".into(), 1),
+        ("formula health".into(), "Formula Health".into(), 3),
+    ];
+    assert_eq!(stored, want);
+    // remap keeps the merge (most frequent stored spelling).
+    let changed = payerwatch::services::mappings::remap(&f.db, &f.scope).expect("remap");
+    assert_eq!(changed.payer_rows, 0);
 }

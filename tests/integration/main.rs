@@ -16,6 +16,7 @@ mod mapping_files;
 mod notifications;
 mod observability;
 mod ops_pages;
+mod payer_merges;
 mod receivers;
 mod rules_tenancy;
 mod staff;

@@ -3,6 +3,7 @@
 //! re-mapping of stored claims (`payerwatch remap`). Range precedence (narrowest wins) is
 //! applied by the caller (`ingest::mapper`), not here.
 
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use crate::db::schema::{claim_records, cpt_groups, payer_aliases};
@@ -146,6 +147,74 @@ pub fn distinct_claim_payers(
         .select((claim_records::payer_raw, claim_records::payer))
         .distinct()
         .load(conn)?)
+}
+
+/// Claims per stored canonical payer of the tenant, most first (one pass over the
+/// `(customer_id, payer, …)` index; the result is bounded by the number of payers).
+pub fn payer_claim_counts(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<(String, u64)>, DbError> {
+    let mut rows: Vec<(String, i64)> = claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .group_by(claim_records::payer)
+        .select((claim_records::payer, count_star()))
+        .load(conn)?;
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(rows
+        .into_iter()
+        .map(|(p, n)| (p, n.max(0) as u64))
+        .collect())
+}
+
+/// Claims per `(payer_raw, payer)` pair of the tenant (the mappings page: which spellings
+/// are stored under which payer).
+pub fn spelling_claim_counts(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<(String, String, u64)>, DbError> {
+    let rows: Vec<(String, String, i64)> = claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .group_by((claim_records::payer_raw, claim_records::payer))
+        .select((claim_records::payer_raw, claim_records::payer, count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, p, n)| (r, p, n.max(0) as u64))
+        .collect())
+}
+
+/// Sets the canonical payer of one upload's claims written as `payer_raw` (the ingest's
+/// same-key merge; the upload's own rows only, history is never rewritten).
+pub fn set_upload_claims_payer(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    upload_id: i64,
+    payer_raw: &str,
+    payer: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        claim_records::table
+            .filter(claim_records::customer_id.eq(scope.id()))
+            .filter(claim_records::upload_id.eq(upload_id))
+            .filter(claim_records::payer_raw.eq(payer_raw)),
+    )
+    .set(claim_records::payer.eq(payer))
+    .execute(conn)?)
+}
+
+/// The tenant's alias for a raw name (matched by its normalized key), if any.
+pub fn find_payer_alias(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    raw: &str,
+) -> Result<Option<PayerAlias>, DbError> {
+    Ok(payer_aliases::table
+        .filter(payer_aliases::customer_id.eq(scope.id()))
+        .filter(payer_aliases::alias_key.eq(payer_key(raw)))
+        .select(PayerAlias::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Distinct `(cpt, cpt_group)` pairs of the tenant's stored claims.

@@ -1,7 +1,8 @@
 //! `/portal/settings/mappings`: payer aliases (raw name → canonical payer) and CPT code
 //! groups. Everyone reads; analysts and above add or change entries. Labels are checked
-//! for PHI and refused naming the field. Changes apply to later uploads; stored claims
-//! change only through `payerwatch remap`.
+//! for PHI and refused naming the field. Aliases apply to later uploads (stored claims
+//! change through `payerwatch remap`); a split or merge of payers re-maps the stored claims
+//! at once (services::mappings, audited).
 //!
 //! Both tables also travel as CSV: `aliases.csv` / `cpt-groups.csv` exports (analysts:
 //! exports are theirs in SPEC §6) and a multipart import per table (all lines valid or
@@ -20,6 +21,7 @@ use crate::domain::mapping_table::{
     self as table, AliasEntry, CptGroupEntry, FieldError, ImportError, Problem,
 };
 use crate::domain::roles::Role;
+use crate::services::mappings::{self as service, MappingError, PayerGroup};
 use crate::web::auth::{self, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -32,6 +34,8 @@ struct MappingsPage {
     layout: Layout,
     aliases: Vec<repo::PayerAlias>,
     groups: Vec<repo::CptGroupRange>,
+    /// Stored payers, most claims first; the merged ones are shown with their spellings.
+    payers: Vec<PayerGroup>,
     can_edit: bool,
     /// A refused import: which table, and what was wrong (lines and columns only).
     import_errors: Option<(&'static str, Vec<String>)>,
@@ -47,19 +51,15 @@ async fn page(
     import_errors: Option<(&'static str, Vec<String>)>,
 ) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
-    let (aliases, groups) = state
+    let overview = state
         .db
-        .run(move |conn| {
-            Ok((
-                repo::list_payer_aliases(conn, &scope)?,
-                repo::list_cpt_groups(conn, &scope)?,
-            ))
-        })
+        .run(move |conn| service::overview(conn, &scope))
         .await?;
     render(&MappingsPage {
         layout: user.layout("Mappings", "/portal/settings/mappings"),
-        aliases,
-        groups,
+        aliases: overview.aliases,
+        groups: overview.groups,
+        payers: overview.payers,
         can_edit: user.role.allows(Role::Analyst),
         import_errors,
     })
@@ -123,9 +123,56 @@ pub async fn submit(
             state
                 .db
                 .write_audited(ctx, audit, move |conn| {
-                    repo::upsert_payer_alias(conn, &scope, &entry.alias, &entry.canonical)
+                    service::save_alias(conn, &scope, &entry)
                 })
                 .await?;
+        }
+        // One click on the page: the stored claims are re-mapped with the change.
+        "split" | "merge" => {
+            let raw = form.alias.unwrap_or_default();
+            let into = form.canonical.unwrap_or_default();
+            let split = form.action == "split";
+            let (ctx, audit) = if split {
+                user.audit(&req, &state, "mapping.payer_split", &["alias"])
+            } else {
+                user.audit(&req, &state, "mapping.payer_merge", &["alias", "canonical"])
+            };
+            let result = state
+                .db
+                .write_audited(ctx, audit.target("payer", raw.trim()), move |conn| {
+                    if split {
+                        service::split(conn, &scope, &raw)
+                    } else {
+                        service::merge(conn, &scope, &raw, &into)
+                    }
+                })
+                .await;
+            let changed = match result {
+                Ok(changed) => changed,
+                Err(MappingError::Invalid(errors)) => return refuse(&user, &errors),
+                Err(MappingError::UnknownPayer) => return Err(AppError::NotFound),
+                Err(MappingError::CaseOnly) => {
+                    return Err(AppError::Conflict(
+                        "That spelling differs from its payer only in case or spacing, which aliases ignore; it cannot be kept apart.".into(),
+                    ));
+                }
+                Err(MappingError::SamePayer) => {
+                    return Err(AppError::BadRequest(
+                        "The fields 'alias' and 'canonical' name the same payer.".into(),
+                    ));
+                }
+                Err(MappingError::Db(e)) => return Err(e.into()),
+            };
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!(
+                    "{} {} stored claims were re-mapped; later uploads follow the change.",
+                    if split { "Split." } else { "Merged." },
+                    crate::domain::format::thousands(changed)
+                ),
+            );
+            return Ok(back());
         }
         "cpt_group" => {
             let entry = match CptGroupEntry::parse(
@@ -157,7 +204,7 @@ pub async fn submit(
         }
         _ => {
             return Err(AppError::BadRequest(
-                "action must be alias or cpt_group".into(),
+                "action must be alias, cpt_group, split or merge".into(),
             ));
         }
     }

@@ -1,0 +1,276 @@
+//! Mappings: payer identity and CPT groups as one use case per function, for the web page,
+//! the CLI (`payerwatch remap`) and the ingest alike (SPEC §2 "Payer identity").
+//!
+//! - At ingest, spellings no alias or built-in name claimed that share a key are stored
+//!   under one payer: the tenant's existing payer with that key, else the upload's most
+//!   frequent spelling as written ([`merge_upload_spellings`]; the upload's own rows only).
+//! - The mappings page shows, per payer, the spellings stored under it and why
+//!   ([`overview`]); an analyst splits a spelling off or merges a payer into another with
+//!   one click. Both write a tenant alias (aliases win at every later upload) and re-map the
+//!   stored claims in the same audited transaction ([`split`], [`merge`]).
+//! - `payerwatch remap` re-applies everything to stored claims ([`remap`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::db::repo::mappings as repo;
+use crate::db::{Db, DbConnection, DbError};
+use crate::domain::mapping::payer_key;
+use crate::domain::mapping_table::{AliasEntry, FieldError};
+use crate::domain::payer_identity::{self, MergeReason};
+use crate::domain::tenant::TenantScope;
+use crate::ingest::mapper::Mappings;
+use crate::ingest::pipeline::SpellingCounts;
+
+/// Why a mapping change was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    /// A label is missing, too long or looks like PHI (the fields name the problems).
+    #[error("invalid mapping fields")]
+    Invalid(Vec<FieldError>),
+    /// The payer or spelling is not among the tenant's stored claims.
+    #[error("no stored claims carry that payer name")]
+    UnknownPayer,
+    /// The spelling differs from its payer only in case or spacing, which aliases ignore
+    /// (SPEC §2), so it cannot be kept apart.
+    #[error("the spelling differs from its payer only in case or spacing")]
+    CaseOnly,
+    /// Merging a payer into itself.
+    #[error("a payer cannot be merged into itself")]
+    SamePayer,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// One spelling as stored under its payer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spelling {
+    pub raw: String,
+    pub claims: u64,
+    pub reason: MergeReason,
+}
+
+impl Spelling {
+    /// A spelling stored under another name can be split off (kept as written).
+    pub fn can_split(&self, canonical: &str) -> bool {
+        self.raw != canonical
+    }
+
+    pub fn claims_text(&self) -> String {
+        crate::domain::format::thousands(self.claims)
+    }
+}
+
+/// A canonical payer with the spellings stored under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayerGroup {
+    pub canonical: String,
+    pub claims: u64,
+    pub spellings: Vec<Spelling>,
+}
+
+impl PayerGroup {
+    /// Whether other spellings were merged under this payer.
+    pub fn is_merged(&self) -> bool {
+        self.spellings.len() > 1 || self.spellings.iter().any(|s| s.raw != self.canonical)
+    }
+
+    pub fn claims_text(&self) -> String {
+        crate::domain::format::thousands(self.claims)
+    }
+}
+
+/// What the mappings page shows.
+pub struct Overview {
+    pub aliases: Vec<repo::PayerAlias>,
+    pub groups: Vec<repo::CptGroupRange>,
+    /// Every stored payer, most claims first.
+    pub payers: Vec<PayerGroup>,
+}
+
+/// The mappings page's data: aliases, CPT groups and the stored payers with their
+/// spellings (one pass over the tenant's claims, grouped by spelling and payer).
+pub fn overview(conn: &mut DbConnection, scope: &TenantScope) -> Result<Overview, DbError> {
+    let aliases = repo::list_payer_aliases(conn, scope)?;
+    let groups = repo::list_cpt_groups(conn, scope)?;
+    let alias_keys: HashSet<&str> = aliases.iter().map(|a| a.alias_key.as_str()).collect();
+    let mut by_payer: BTreeMap<String, Vec<Spelling>> = BTreeMap::new();
+    for (raw, payer, claims) in repo::spelling_claim_counts(conn, scope)? {
+        let reason =
+            payer_identity::reason_of(&raw, &payer, alias_keys.contains(payer_key(&raw).as_str()));
+        by_payer.entry(payer).or_default().push(Spelling {
+            raw,
+            claims,
+            reason,
+        });
+    }
+    let mut payers: Vec<PayerGroup> = by_payer
+        .into_iter()
+        .map(|(canonical, mut spellings)| {
+            spellings.sort_by(|a, b| b.claims.cmp(&a.claims).then_with(|| a.raw.cmp(&b.raw)));
+            PayerGroup {
+                claims: spellings.iter().map(|s| s.claims).sum(),
+                canonical,
+                spellings,
+            }
+        })
+        .collect();
+    payers.sort_by(|a, b| {
+        b.claims
+            .cmp(&a.claims)
+            .then_with(|| a.canonical.cmp(&b.canonical))
+    });
+    Ok(Overview {
+        aliases,
+        groups,
+        payers,
+    })
+}
+
+/// The ingest's same-key merge for one upload (inside its transaction, after its claims
+/// are written): `spellings` are the upload's rows per spelling that kept its name.
+/// Only this upload's rows change, so an upload never renames stored history.
+pub fn merge_upload_spellings(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    upload_id: i64,
+    spellings: &SpellingCounts,
+) -> Result<(), DbError> {
+    if spellings.is_empty() {
+        return Ok(());
+    }
+    let upload: Vec<(String, u64)> = spellings
+        .iter()
+        .map(|(raw, n)| (raw.to_string(), *n))
+        .collect();
+    // The stored payers before this upload: its as-written rows are stored under their own
+    // spelling, so they are subtracted from the counts (one grouped read, no extra scan).
+    let existing: Vec<(String, u64)> = repo::payer_claim_counts(conn, scope)?
+        .into_iter()
+        .filter_map(|(payer, n)| {
+            let before = n.saturating_sub(spellings.get(payer.as_str()).copied().unwrap_or(0));
+            (before > 0).then_some((payer, before))
+        })
+        .collect();
+    for (raw, target) in payer_identity::merge_targets(&upload, &existing) {
+        repo::set_upload_claims_payer(conn, scope, upload_id, &raw, &target)?;
+    }
+    Ok(())
+}
+
+/// Saves one alias (applies to later uploads; `remap` applies it to stored claims).
+pub fn save_alias(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    entry: &AliasEntry,
+) -> Result<(), DbError> {
+    repo::upsert_payer_alias(conn, scope, &entry.alias, &entry.canonical)
+}
+
+/// Splits a spelling off the payer it is stored under: it keeps its name as written, now
+/// and at every later upload (an alias to itself), and its stored claims are re-mapped.
+/// Returns the claims changed.
+pub fn split(conn: &mut DbConnection, scope: &TenantScope, raw: &str) -> Result<u64, MappingError> {
+    let entry = AliasEntry::parse(raw, raw).map_err(MappingError::Invalid)?;
+    let stored = repo::spelling_claim_counts(conn, scope)?;
+    let Some((_, payer, _)) = stored.iter().find(|(r, _, _)| *r == entry.alias) else {
+        return Err(MappingError::UnknownPayer);
+    };
+    if payer_key(payer) == payer_key(&entry.alias) && *payer != entry.alias {
+        return Err(MappingError::CaseOnly);
+    }
+    repo::upsert_payer_alias(conn, scope, &entry.alias, &entry.alias)?;
+    Ok(repo::set_claims_payer(conn, scope, &entry.alias, &entry.alias)? as u64)
+}
+
+/// Merges payer `from` into payer `into`: every spelling stored under `from` gets an alias
+/// to `into` (so later uploads follow), aliases that pointed at `from` point at `into`, and
+/// the stored claims are re-mapped. Returns the claims changed.
+pub fn merge(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    from: &str,
+    into: &str,
+) -> Result<u64, MappingError> {
+    let entry = AliasEntry::parse(from, into).map_err(MappingError::Invalid)?;
+    if entry.alias == entry.canonical {
+        return Err(MappingError::SamePayer);
+    }
+    let raws: Vec<String> = repo::spelling_claim_counts(conn, scope)?
+        .into_iter()
+        .filter(|(_, payer, _)| *payer == entry.alias)
+        .map(|(raw, _, _)| raw)
+        .collect();
+    if raws.is_empty() {
+        return Err(MappingError::UnknownPayer);
+    }
+    for alias in repo::list_payer_aliases(conn, scope)? {
+        if alias.canonical == entry.alias {
+            repo::upsert_payer_alias(conn, scope, &alias.alias, &entry.canonical)?;
+        }
+    }
+    let mut changed = 0;
+    for raw in &raws {
+        repo::upsert_payer_alias(conn, scope, raw, &entry.canonical)?;
+        changed += repo::set_claims_payer(conn, scope, raw, &entry.canonical)? as u64;
+    }
+    Ok(changed)
+}
+
+/// What `payerwatch remap` changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemapOutcome {
+    pub payer_rows: u64,
+    pub cpt_group_rows: u64,
+}
+
+/// Re-applies the tenant's current payer identity (aliases, built-in names, same-key
+/// merge under the most frequent stored spelling) and CPT groups to its stored claims
+/// (explicitly requested; uploads never rewrite history on their own). One transaction;
+/// work is per distinct payer spelling and CPT code, updates are set-based.
+pub fn remap(db: &Db, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
+    let scope = *scope;
+    db.write_blocking(move |conn| {
+        let mappings = Mappings::new(
+            &repo::list_payer_aliases(conn, &scope)?,
+            &repo::list_cpt_groups(conn, &scope)?,
+        );
+        let mut out = RemapOutcome::default();
+        let mut per_raw: HashMap<String, (u64, Vec<String>)> = HashMap::new();
+        for (raw, payer, n) in repo::spelling_claim_counts(conn, &scope)? {
+            let e = per_raw.entry(raw).or_default();
+            e.0 += n;
+            e.1.push(payer);
+        }
+        // Spellings no alias or built-in name claims merge as at ingest: under the stored
+        // payer with their key that has the most claims, so a remap keeps what is there.
+        let unmapped: Vec<(String, u64)> = per_raw
+            .iter()
+            .filter(|(raw, _)| mappings.alias_of(raw).is_none())
+            .map(|(raw, (n, _))| (raw.clone(), *n))
+            .collect();
+        let merged: HashMap<String, String> =
+            payer_identity::merge_targets(&unmapped, &repo::payer_claim_counts(conn, &scope)?)
+                .into_iter()
+                .collect();
+        for (raw, (_, current)) in &per_raw {
+            let target = match mappings.alias_of(raw) {
+                Some(a) => mappings.canonical(a),
+                None => merged.get(raw).map_or(raw.as_str(), String::as_str),
+            };
+            if current.iter().any(|c| c != target) {
+                out.payer_rows += repo::set_claims_payer(conn, &scope, raw, target)? as u64;
+            }
+        }
+        for (cpt, current) in repo::distinct_claim_cpts(conn, &scope)? {
+            let Some(code) = crate::domain::claim::CptCode::parse(&cpt) else {
+                continue;
+            };
+            let target = mappings.group_name(mappings.group_of(&code));
+            if target != current {
+                out.cpt_group_rows +=
+                    repo::set_claims_cpt_group(conn, &scope, &cpt, target)? as u64;
+            }
+        }
+        Ok(out)
+    })
+}
