@@ -79,6 +79,13 @@ impl From<DbError> for AppError {
     }
 }
 
+/// Writing a CSV export into memory failed: a bug, never the user's input.
+impl From<csv::Error> for AppError {
+    fn from(err: csv::Error) -> Self {
+        AppError::Internal(anyhow::Error::new(err))
+    }
+}
+
 struct ErrorCopy {
     heading: &'static str,
     message: String,

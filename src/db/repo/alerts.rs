@@ -552,20 +552,18 @@ pub fn set_rule_enabled(
     id: i64,
     enabled: bool,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(
-        alert_rules::table
-            .filter(alert_rules::customer_id.eq(scope.id()))
-            .filter(alert_rules::id.eq(id)),
+    super::one_row(
+        diesel::update(
+            alert_rules::table
+                .filter(alert_rules::customer_id.eq(scope.id()))
+                .filter(alert_rules::id.eq(id)),
+        )
+        .set((
+            alert_rules::enabled.eq(enabled),
+            alert_rules::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?,
     )
-    .set((
-        alert_rules::enabled.eq(enabled),
-        alert_rules::updated_at.eq(super::now()),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// Sets which channels a rule's alerts go to.
@@ -575,18 +573,16 @@ pub fn set_rule_channels(
     id: i64,
     channel_ids: &str,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(
-        alert_rules::table
-            .filter(alert_rules::customer_id.eq(scope.id()))
-            .filter(alert_rules::id.eq(id)),
+    super::one_row(
+        diesel::update(
+            alert_rules::table
+                .filter(alert_rules::customer_id.eq(scope.id()))
+                .filter(alert_rules::id.eq(id)),
+        )
+        .set((
+            alert_rules::channel_ids.eq(channel_ids),
+            alert_rules::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?,
     )
-    .set((
-        alert_rules::channel_ids.eq(channel_ids),
-        alert_rules::updated_at.eq(super::now()),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }

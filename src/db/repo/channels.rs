@@ -100,20 +100,18 @@ pub fn set_channel_enabled(
     id: i64,
     enabled: bool,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(
-        notification_channels::table
-            .filter(notification_channels::customer_id.eq(scope.id()))
-            .filter(notification_channels::id.eq(id)),
+    super::one_row(
+        diesel::update(
+            notification_channels::table
+                .filter(notification_channels::customer_id.eq(scope.id()))
+                .filter(notification_channels::id.eq(id)),
+        )
+        .set((
+            notification_channels::enabled.eq(enabled),
+            notification_channels::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?,
     )
-    .set((
-        notification_channels::enabled.eq(enabled),
-        notification_channels::updated_at.eq(super::now()),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// Replaces the sealed secret (a rotated webhook secret).
@@ -123,20 +121,18 @@ pub fn replace_secret(
     id: i64,
     sealed: &str,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(
-        notification_channels::table
-            .filter(notification_channels::customer_id.eq(scope.id()))
-            .filter(notification_channels::id.eq(id)),
+    super::one_row(
+        diesel::update(
+            notification_channels::table
+                .filter(notification_channels::customer_id.eq(scope.id()))
+                .filter(notification_channels::id.eq(id)),
+        )
+        .set((
+            notification_channels::secret_sealed.eq(Some(sealed)),
+            notification_channels::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?,
     )
-    .set((
-        notification_channels::secret_sealed.eq(Some(sealed)),
-        notification_channels::updated_at.eq(super::now()),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// Deletes a channel that never had a delivery; refuses otherwise (disable it instead).

@@ -28,6 +28,16 @@ pub fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
 
+/// The result of an UPDATE filtered by tenant and id: no row changed means the row is not
+/// this tenant's (or does not exist), which callers answer as not found.
+pub(crate) fn one_row(changed: usize) -> Result<(), crate::db::DbError> {
+    if changed == 0 {
+        Err(crate::db::DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// One page of a list plus whether more follow.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

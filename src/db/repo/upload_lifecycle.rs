@@ -89,17 +89,15 @@ pub fn mark_processing(
     scope: &TenantScope,
     upload_id: i64,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(
-        uploads::table
-            .filter(uploads::customer_id.eq(scope.id()))
-            .filter(uploads::id.eq(upload_id)),
+    super::one_row(
+        diesel::update(
+            uploads::table
+                .filter(uploads::customer_id.eq(scope.id()))
+                .filter(uploads::id.eq(upload_id)),
+        )
+        .set(uploads::status.eq("processing"))
+        .execute(conn)?,
     )
-    .set(uploads::status.eq("processing"))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// Writes the final status and counts and the quality report (same transaction as the
@@ -136,9 +134,7 @@ pub fn finish_upload(
             DbError::from(e)
         }
     })?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
+    super::one_row(changed)?;
     diesel::insert_into(upload_reports::table)
         .values((
             upload_reports::upload_id.eq(upload_id),

@@ -92,21 +92,19 @@ pub fn set_password_hash(
     password_hash: &str,
 ) -> Result<(), DbError> {
     let now = super::now();
-    let changed = diesel::update(
-        users::table
-            .filter(users::customer_id.eq(scope.id()))
-            .filter(users::id.eq(id)),
+    super::one_row(
+        diesel::update(
+            users::table
+                .filter(users::customer_id.eq(scope.id()))
+                .filter(users::id.eq(id)),
+        )
+        .set((
+            users::password_hash.eq(password_hash),
+            users::password_changed_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?,
     )
-    .set((
-        users::password_hash.eq(password_hash),
-        users::password_changed_at.eq(now),
-        users::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// Active owners of the tenant (the last one may not be demoted or deactivated).
@@ -125,20 +123,18 @@ pub fn set_role(
     id: i64,
     role: Role,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(
-        users::table
-            .filter(users::customer_id.eq(scope.id()))
-            .filter(users::id.eq(id)),
+    super::one_row(
+        diesel::update(
+            users::table
+                .filter(users::customer_id.eq(scope.id()))
+                .filter(users::id.eq(id)),
+        )
+        .set((
+            users::role.eq(role.as_str()),
+            users::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?,
     )
-    .set((
-        users::role.eq(role.as_str()),
-        users::updated_at.eq(super::now()),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 pub fn set_active(
@@ -147,20 +143,18 @@ pub fn set_active(
     id: i64,
     active: bool,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(
-        users::table
-            .filter(users::customer_id.eq(scope.id()))
-            .filter(users::id.eq(id)),
+    super::one_row(
+        diesel::update(
+            users::table
+                .filter(users::customer_id.eq(scope.id()))
+                .filter(users::id.eq(id)),
+        )
+        .set((
+            users::is_active.eq(active),
+            users::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?,
     )
-    .set((
-        users::is_active.eq(active),
-        users::updated_at.eq(super::now()),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 pub fn record_login(conn: &mut DbConnection, id: i64) -> Result<(), DbError> {

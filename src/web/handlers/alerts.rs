@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -20,6 +19,8 @@ use crate::domain::roles::Role;
 use crate::domain::stats::SeverityLabel;
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
+use crate::web::handlers::flash_then_see_other;
+use crate::web::http::query::{bad_param as bad, page_number};
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
@@ -53,12 +54,6 @@ struct AlertsPage {
     has_prev: bool,
     has_next: bool,
     can_export: bool,
-}
-
-fn bad(name: &str, expected: &str) -> AppError {
-    AppError::BadRequest(format!(
-        "The parameter '{name}' is not valid: expected {expected}."
-    ))
 }
 
 fn pick(
@@ -140,16 +135,15 @@ pub async fn export_csv(
     user: auth::Authorized<auth::Analyst>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{Cell, CsvExport, attachment};
     let filter = parse_filter(&query.into_inner())?;
     let scope = user.scope();
     let (alerts, _) = state
         .db
         .run(move |conn| repo::list_alerts(conn, &scope, &filter, 1, i64::MAX / 2))
         .await?;
-    let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
     let mut export = CsvExport::new(Vec::new());
-    export.header(&CSV_COLUMNS).map_err(csv_error)?;
+    export.header(&CSV_COLUMNS)?;
     for a in &alerts.items {
         let created = a.alert.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let why = a
@@ -160,36 +154,28 @@ pub async fn export_csv(
             .map(|s| s.explain())
             .unwrap_or_default();
         let url = crate::notify::message::alert_url(&state.settings.public_url, a.alert.id);
-        export
-            .row([
-                Cell::Int(a.alert.id),
-                Cell::Text(&created),
-                Cell::Text(&a.alert.product),
-                Cell::Text(&a.alert.kind),
-                Cell::Text(&a.alert.payer),
-                Cell::Text(&a.alert.cpt_group),
-                Cell::Float(a.alert.severity),
-                Cell::Text(&a.alert.severity_label),
-                Cell::Text(&a.status),
-                Cell::Text(&a.alert.initial_status),
-                Cell::Text(&why),
-                Cell::Text(&a.alert.title),
-                Cell::Text(&url),
-            ])
-            .map_err(csv_error)?;
+        export.row([
+            Cell::Int(a.alert.id),
+            Cell::Text(&created),
+            Cell::Text(&a.alert.product),
+            Cell::Text(&a.alert.kind),
+            Cell::Text(&a.alert.payer),
+            Cell::Text(&a.alert.cpt_group),
+            Cell::Float(a.alert.severity),
+            Cell::Text(&a.alert.severity_label),
+            Cell::Text(&a.status),
+            Cell::Text(&a.alert.initial_status),
+            Cell::Text(&why),
+            Cell::Text(&a.alert.title),
+            Cell::Text(&url),
+        ])?;
     }
     let body = export
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     let (ctx, entry) = user.audit(&req, &state, "export.alerts_csv", &[]);
     state.db.write_audit(ctx, entry).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"alerts.csv\"",
-        ))
-        .body(body))
+    Ok(attachment("alerts.csv").body(body))
 }
 
 fn row(a: &AlertWithStatus) -> AlertRow {
@@ -211,14 +197,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let raw = query.into_inner();
     let filter = parse_filter(&raw)?;
-    let page = match raw.get("page").map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        None => 1,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|p| (1..=100_000).contains(p))
-            .ok_or_else(|| bad("page", "a page number from 1"))?,
-    };
+    let page = page_number(raw.get("page").map(String::as_str))?;
     let scope = user.scope();
     let f = filter.clone();
     let (alerts, counts) = state
@@ -395,10 +374,8 @@ pub struct JudgmentForm {
     note: Option<String>,
 }
 
-fn back_to(id: i64) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/portal/alerts/{id}")))
-        .finish()
+fn back_to(id: i64) -> String {
+    format!("/portal/alerts/{id}")
 }
 
 pub async fn judge(
@@ -430,12 +407,12 @@ pub async fn judge(
         }
         if phi::contains_phi(n) {
             // Names the field, never echoes the value.
-            auth::set_flash(
+            return Ok(flash_then_see_other(
                 user.session(),
                 "error",
                 "The note looks like it contains patient information (PHI), so it was not saved. Describe the issue without identifying anyone.",
-            );
-            return Ok(back_to(id));
+                back_to(id),
+            ));
         }
     }
     let scope = user.scope();
@@ -447,8 +424,12 @@ pub async fn judge(
             repo::upsert_judgment(conn, &scope, id, user_id, &verdict, note.as_deref())
         })
         .await?;
-    auth::set_flash(user.session(), "success", "Your judgment was saved.");
-    Ok(back_to(id))
+    Ok(flash_then_see_other(
+        user.session(),
+        "success",
+        "Your judgment was saved.",
+        back_to(id),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -485,10 +466,10 @@ pub async fn change_status(
             repo::append_status(conn, &scope, id, &status, user_id)
         })
         .await?;
-    auth::set_flash(
+    Ok(flash_then_see_other(
         user.session(),
         "success",
         format!("The alert is now {wanted}."),
-    );
-    Ok(back_to(id))
+        back_to(id),
+    ))
 }

@@ -3,7 +3,6 @@
 use std::net::IpAddr;
 
 use actix_session::{Session, SessionExt};
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -247,9 +246,7 @@ fn entry(customer_id: Option<i64>, actor: Option<i64>, action: &str) -> AuditEnt
 }
 
 fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
+    super::see_other(location)
 }
 
 pub async fn logout(

@@ -13,6 +13,25 @@ pub mod portal;
 pub mod settings;
 pub mod uploads;
 
+/// 303 See Other to `location`, the answer to a form post (a reload does not post again).
+pub fn see_other(location: impl Into<String>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location.into()))
+        .finish()
+}
+
+/// The tail of a change made from a form (after its audited write): a one-shot message
+/// for the next page, then 303 to it.
+pub fn flash_then_see_other(
+    session: &actix_session::Session,
+    kind: &'static str,
+    message: impl Into<String>,
+    location: impl Into<String>,
+) -> actix_web::HttpResponse {
+    crate::web::auth::set_flash(session, kind, message);
+    see_other(location)
+}
+
 /// A numeric id from a form field, or a 400 naming the field.
 pub fn form_id(value: &Option<String>, name: &str) -> Result<i64, crate::web::errors::AppError> {
     value

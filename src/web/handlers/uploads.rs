@@ -23,6 +23,7 @@ use crate::ingest::{self, Limits, UploadRequest};
 use crate::jobs::spool::{SpoolDir, SpoolGuard};
 use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
+use crate::web::http::query::page_number;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
@@ -79,22 +80,7 @@ pub async fn list(
     user: CurrentUser,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    let page = match query
-        .get("page")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    {
-        None => 1,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|p| (1..=100_000).contains(p))
-            .ok_or_else(|| {
-                AppError::BadRequest(
-                    "The parameter 'page' is not valid: expected a page number from 1.".into(),
-                )
-            })?,
-    };
+    let page = page_number(query.get("page").map(String::as_str))?;
     let scope = user.scope();
     let listed = state
         .db
@@ -370,7 +356,7 @@ pub async fn rejections_csv(
     user: Authorized<Analyst>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{Cell, CsvExport, attachment};
     let id = id.into_inner();
     let scope = user.scope();
     let rows = state
@@ -380,15 +366,10 @@ pub async fn rejections_csv(
             upload_lifecycle::list_rejections(conn, &scope, id, i64::MAX)
         })
         .await?;
-    let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
     let mut export = CsvExport::new(Vec::new());
-    export
-        .header(&["row", "column", "reason"])
-        .map_err(csv_error)?;
+    export.header(&["row", "column", "reason"])?;
     for (row, column, reason) in &rows {
-        export
-            .row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])
-            .map_err(csv_error)?;
+        export.row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])?;
     }
     let body = export
         .finish()
@@ -398,13 +379,7 @@ pub async fn rejections_csv(
         .db
         .write_audit(ctx, entry.target("upload", id))
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"upload-{id}-rejections.csv\""),
-        ))
-        .body(body))
+    Ok(attachment(&format!("upload-{id}-rejections.csv")).body(body))
 }
 
 pub async fn delete(

@@ -3,4 +3,5 @@
 pub mod client_ip;
 pub mod links;
 pub mod middleware;
+pub mod query;
 pub mod request_context;

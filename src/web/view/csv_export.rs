@@ -8,7 +8,20 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+use actix_web::http::header;
+use actix_web::{HttpResponse, HttpResponseBuilder};
+
 use crate::db::models::AuditEvent;
+
+/// The head of a CSV download saved as `filename` (the name is ours, never the user's).
+pub fn attachment(filename: &str) -> HttpResponseBuilder {
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("text/csv; charset=utf-8").insert_header((
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{filename}\""),
+    ));
+    resp
+}
 
 /// One cell of an export row.
 #[derive(Debug, Clone, Copy, PartialEq)]

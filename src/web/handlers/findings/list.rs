@@ -286,7 +286,7 @@ async fn findings_csv(
     query: HashMap<String, String>,
     spec: &'static PageSpec,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{Cell, CsvExport, attachment};
     let filters = findings::parse_filters(query, spec.product)?;
     let scope = user.scope();
     let filter = filters.filter.clone();
@@ -306,9 +306,8 @@ async fn findings_csv(
             }
         })
         .await?;
-    let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
     let mut export = CsvExport::new(Vec::new());
-    export.header(&DRIFT_CSV_COLUMNS).map_err(csv_error)?;
+    export.header(&DRIFT_CSV_COLUMNS)?;
     for e in &events {
         let dates = [
             e.baseline_start,
@@ -318,30 +317,28 @@ async fn findings_csv(
         ]
         .map(|d| d.to_string());
         let opt = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
-        export
-            .row([
-                Cell::Text(&e.payer),
-                Cell::Text(&e.cpt_group),
-                Cell::Text(&e.kind),
-                Cell::Text(&e.direction),
-                Cell::Float(e.baseline_value),
-                Cell::Float(e.current_value),
-                Cell::Float(e.delta),
-                opt(e.ci_low),
-                opt(e.ci_high),
-                opt(e.p_value),
-                opt(e.q_value),
-                Cell::Float(e.severity),
-                Cell::Text(&e.severity_label),
-                Cell::Int(e.baseline_n),
-                Cell::Int(e.current_n),
-                Cell::Text(&dates[0]),
-                Cell::Text(&dates[1]),
-                Cell::Text(&dates[2]),
-                Cell::Text(&dates[3]),
-                Cell::Text(&e.mode),
-            ])
-            .map_err(csv_error)?;
+        export.row([
+            Cell::Text(&e.payer),
+            Cell::Text(&e.cpt_group),
+            Cell::Text(&e.kind),
+            Cell::Text(&e.direction),
+            Cell::Float(e.baseline_value),
+            Cell::Float(e.current_value),
+            Cell::Float(e.delta),
+            opt(e.ci_low),
+            opt(e.ci_high),
+            opt(e.p_value),
+            opt(e.q_value),
+            Cell::Float(e.severity),
+            Cell::Text(&e.severity_label),
+            Cell::Int(e.baseline_n),
+            Cell::Int(e.current_n),
+            Cell::Text(&dates[0]),
+            Cell::Text(&dates[1]),
+            Cell::Text(&dates[2]),
+            Cell::Text(&dates[3]),
+            Cell::Text(&e.mode),
+        ])?;
     }
     let body = export
         .finish()
@@ -353,11 +350,5 @@ async fn findings_csv(
     };
     let (ctx, entry) = user.audit(&req, &state, action, &[]);
     state.db.write_audit(ctx, entry).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file}\""),
-        ))
-        .body(body))
+    Ok(attachment(file).body(body))
 }

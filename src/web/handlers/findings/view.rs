@@ -10,6 +10,7 @@ use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::stats::SeverityLabel;
 use crate::web::errors::AppError;
 use crate::web::errors::url_encode;
+use crate::web::http::query::page_number;
 use crate::web::view::charts::{self, ChartSpec, Point};
 
 pub const PER_PAGE: i64 = 20;
@@ -95,14 +96,7 @@ pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<F
         Some("newest") => true,
         Some(_) => return Err(bad("sort", "money or newest")),
     };
-    let page = match text(&raw, "page") {
-        None => 1,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|p| (1..=100_000).contains(p))
-            .ok_or_else(|| bad("page", "a page number from 1"))?,
-    };
+    let page = page_number(text(&raw, "page").as_deref())?;
     Ok(Filters {
         filter: EventFilter {
             products: vec![product],

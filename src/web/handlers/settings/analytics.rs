@@ -2,7 +2,6 @@
 //! report runs, each with how many events the other mode would have raised on the
 //! same data.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -90,9 +89,7 @@ pub struct AnalyticsForm {
 }
 
 fn back() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/portal/settings/analytics"))
-        .finish()
+    super::super::see_other("/portal/settings/analytics")
 }
 
 pub async fn submit(

@@ -18,8 +18,9 @@ use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
 use crate::web::auth::{Admin, Authorized};
 use crate::web::errors::{AppError, url_encode};
+use crate::web::http::query::page_number;
 use crate::web::state::AppState;
-use crate::web::view::csv_export::{AUDIT_COLUMNS, CsvExport, write_audit_event};
+use crate::web::view::csv_export::{AUDIT_COLUMNS, CsvExport, attachment, write_audit_event};
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
 
@@ -102,18 +103,7 @@ fn parse(raw: &HashMap<String, String>) -> Result<Request, AppError> {
             .map_err(|msg| {
                 AppError::BadRequest(format!("{msg} Use the date picker or YYYY-MM-DD."))
             })?;
-    let page = match param(raw, "page") {
-        "" => 1,
-        v => v
-            .parse::<i64>()
-            .ok()
-            .filter(|p| (1..=1_000_000).contains(p))
-            .ok_or_else(|| {
-                AppError::BadRequest(
-                    "The parameter 'page' is not valid: expected a page number from 1.".to_string(),
-                )
-            })?,
-    };
+    let page = page_number(Some(param(raw, "page")))?;
     Ok(Request {
         filter,
         actor,
@@ -383,12 +373,7 @@ pub async fn export(
         }
     });
     let filename = format!("audit-trail-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ))
+    Ok(attachment(&filename)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(stream))
 }

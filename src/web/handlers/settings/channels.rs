@@ -13,9 +13,9 @@ use crate::db::repo::deliveries::{self, DeliveryRow};
 use crate::domain::channels::ChannelKind;
 use crate::domain::phi;
 use crate::services::channels::{self, ChannelInput, ChannelsError};
-use crate::web::auth::{self, Admin, Authorized};
+use crate::web::auth::{Admin, Authorized};
 use crate::web::errors::AppError;
-use crate::web::handlers::form_id;
+use crate::web::handlers::{flash_then_see_other, form_id};
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render_with_status;
@@ -280,19 +280,17 @@ fn text(v: &Option<String>) -> String {
     v.as_deref().unwrap_or("").trim().to_string()
 }
 
-fn back(to: &Option<String>) -> HttpResponse {
-    // Only our own pages: the field is not a redirect target from outside.
-    let location = match to.as_deref() {
+/// Where to go after a change: the form's `back` when it is one of our own pages (the
+/// field is not a redirect target from outside), else the list.
+fn back(to: &Option<String>) -> String {
+    match to.as_deref() {
         Some(p)
             if p.starts_with("/portal/settings/channels") || p.starts_with("/portal/alerts/") =>
         {
             p.to_string()
         }
         _ => "/portal/settings/channels".to_string(),
-    };
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
+    }
 }
 
 /// The form's values to show again; a value that looks like PHI is not echoed.
@@ -400,12 +398,12 @@ pub async fn submit(
                 return page_with_secret(&state, &user, created.name, secret).await;
             }
             let name = created.name;
-            auth::set_flash(
+            Ok(flash_then_see_other(
                 user.session(),
                 "success",
                 format!("The channel “{name}” was added. Use “Send test” to check it."),
-            );
-            Ok(back(&None))
+                back(&None),
+            ))
         }
         "rotate_secret" => {
             let id = channel_id()?;
@@ -421,14 +419,14 @@ pub async fn submit(
             let delivery = channels::send_test(db, notifier, scope, id, ctx, entry)
                 .await
                 .map_err(channels_error)?;
-            auth::set_flash(
+            Ok(flash_then_see_other(
                 user.session(),
                 "success",
                 format!(
                     "Test message queued (delivery {delivery}); its result appears in the delivery log within seconds."
                 ),
-            );
-            Ok(back(&form.back))
+                back(&form.back),
+            ))
         }
         "enable" | "disable" => {
             let id = channel_id()?;
@@ -437,7 +435,7 @@ pub async fn submit(
             channels::set_enabled(db, scope, id, enabled, ctx, entry)
                 .await
                 .map_err(channels_error)?;
-            auth::set_flash(
+            Ok(flash_then_see_other(
                 user.session(),
                 "success",
                 if enabled {
@@ -445,8 +443,8 @@ pub async fn submit(
                 } else {
                     "Channel disabled: new alerts are not sent to it."
                 },
-            );
-            Ok(back(&form.back))
+                back(&form.back),
+            ))
         }
         "delete" => {
             let id = channel_id()?;
@@ -454,8 +452,12 @@ pub async fn submit(
             channels::delete(db, scope, id, ctx, entry)
                 .await
                 .map_err(channels_error)?;
-            auth::set_flash(user.session(), "success", "Channel deleted.");
-            Ok(back(&None))
+            Ok(flash_then_see_other(
+                user.session(),
+                "success",
+                "Channel deleted.",
+                back(&None),
+            ))
         }
         "retry" => {
             let id = form_id(&form.delivery_id, "delivery_id")?;
@@ -463,12 +465,12 @@ pub async fn submit(
             channels::retry_delivery(db, notifier, scope, id, ctx, entry)
                 .await
                 .map_err(channels_error)?;
-            auth::set_flash(
+            Ok(flash_then_see_other(
                 user.session(),
                 "success",
                 format!("Delivery {id} is queued again."),
-            );
-            Ok(back(&form.back))
+                back(&form.back),
+            ))
         }
         _ => Err(AppError::BadRequest(
             "action must be create, test, enable, disable, delete, rotate_secret or retry".into(),

@@ -2,7 +2,6 @@
 //! enable/disable. Rules are never deleted (alerts keep pointing at the rule that raised
 //! them), only disabled.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -137,9 +136,7 @@ pub struct RuleForm {
 }
 
 fn back() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/portal/settings/rules"))
-        .finish()
+    super::super::see_other("/portal/settings/rules")
 }
 
 fn rules_error(err: RulesError) -> AppError {

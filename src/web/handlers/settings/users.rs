@@ -2,7 +2,6 @@
 //! Admins manage viewers and analysts; owners manage everyone; the last active owner can
 //! never be demoted or deactivated.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDateTime;
@@ -95,9 +94,7 @@ pub struct UsersForm {
 }
 
 fn back() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/portal/settings/users"))
-        .finish()
+    super::super::see_other("/portal/settings/users")
 }
 
 fn parse_role(raw: Option<&str>) -> Result<Role, AppError> {
