@@ -69,6 +69,13 @@ pub struct Settings {
     pub delivery_worker: bool,
     /// How often the delivery worker looks for due deliveries.
     pub delivery_poll: Duration,
+    /// The most one send may take, all of it (DNS, connect, TLS, the SMTP dialogue or
+    /// the HTTP exchange); past it the attempt counts as failed and is retried
+    /// (`PAYERWATCH_DELIVERY_DEADLINE_SECONDS`, default 30).
+    pub delivery_deadline: Duration,
+    /// Sends in flight at once in this process, at most one per tenant
+    /// (`PAYERWATCH_DELIVERY_CONCURRENCY`, default 4).
+    pub delivery_concurrency: usize,
     /// Job workers (uploads, analytics runs) in this `serve` process
     /// (`PAYERWATCH_JOB_WORKERS`, default 2; 0 = web only).
     pub job_workers: usize,
@@ -223,6 +230,9 @@ impl Settings {
         let workers =
             get("PAYERWATCH_WORKERS").map(|_| number("PAYERWATCH_WORKERS", 2, 1) as usize);
         let delivery_poll = Duration::from_millis(number("PAYERWATCH_DELIVERY_POLL_MS", 5_000, 50));
+        let delivery_deadline =
+            Duration::from_secs(number("PAYERWATCH_DELIVERY_DEADLINE_SECONDS", 30, 1));
+        let delivery_concurrency = number("PAYERWATCH_DELIVERY_CONCURRENCY", 4, 1) as usize;
         let job_workers = number("PAYERWATCH_JOB_WORKERS", 2, 0) as usize;
         let shutdown_grace =
             Duration::from_secs(number("PAYERWATCH_SHUTDOWN_GRACE_SECONDS", 30, 0));
@@ -311,6 +321,8 @@ impl Settings {
             allow_private_webhooks,
             delivery_worker,
             delivery_poll,
+            delivery_deadline,
+            delivery_concurrency,
             job_workers,
             shutdown_grace,
             job_lease,

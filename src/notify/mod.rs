@@ -5,6 +5,7 @@ pub mod message;
 pub mod schedule;
 pub mod secrets;
 pub mod send;
+pub mod test_send;
 pub mod worker;
 
 pub use secrets::SecretBox;

@@ -139,6 +139,10 @@ pub struct Email<'a> {
     pub body: String,
     /// `PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS`: lifts the SSRF policy (loopback test sinks).
     pub allow_private: bool,
+    /// lettre's limit per socket operation. The worker bounds the whole send with its
+    /// deadline, but cannot stop this blocking thread: a limit no longer than the
+    /// deadline keeps an abandoned SMTP dialogue from lingering long after it.
+    pub timeout: Duration,
 }
 
 /// Sends one e-mail; blocking (run it on the blocking pool).
@@ -198,7 +202,7 @@ pub fn send_email(mail: Email<'_>) -> SendResult {
     let mut transport = SmtpTransport::builder_dangerous(pinned)
         .port(port)
         .tls(tls)
-        .timeout(Some(TIMEOUT))
+        .timeout(Some(mail.timeout.min(TIMEOUT)))
         .hello_name(ClientId::Domain(mail.hello_name));
     if let (Some(user), Some(password)) = (s.smtp_username.clone(), mail.password) {
         transport = transport.credentials(Credentials::new(user, password));
@@ -208,7 +212,7 @@ pub fn send_email(mail: Email<'_>) -> SendResult {
         Err(e) => {
             let code = e.status().map(|c| i64::from(u16::from(c)));
             let what = if e.is_timeout() {
-                format!("timed out after {} s", TIMEOUT.as_secs())
+                format!("timed out after {} s", mail.timeout.min(TIMEOUT).as_secs())
             } else if e.is_permanent() {
                 "the SMTP server refused the message".to_string()
             } else if e.is_transient() {

@@ -2,14 +2,36 @@
 //! schedules the retry (or marks the delivery failed). One per process; several
 //! processes may run it against the same PostgreSQL database (claims use SKIP LOCKED and
 //! a lease, so each delivery is sent by one worker at a time).
+//!
+//! Fairness and bounds (issue 16 row 9):
+//! * **Per tenant one send at a time, a shared pool across tenants**
+//!   (`PAYERWATCH_DELIVERY_CONCURRENCY`, default 4): a tenant whose receiver or SMTP
+//!   server stalls occupies one slot, never the others' — their alerts go out meanwhile.
+//!   The tenants whose work waited longest are served first.
+//! * **An overall deadline per send** (`PAYERWATCH_DELIVERY_DEADLINE_SECONDS`, default
+//!   30): DNS, connect, TLS and the whole HTTP exchange or SMTP dialogue together. Past
+//!   it the attempt fails ("no answer within …") and is retried on the usual schedule.
+//!   reqwest's and lettre's own timeouts are per request / per socket operation.
+//! * **One lease per item**: each delivery is claimed just before its own send, for the
+//!   deadline plus a margin, so no claim can expire while the items before it are sent
+//!   (which with a 20-item batch could make another instance send it a second time).
+//!
+//! Receivers may still see a delivery twice when a process dies between the send and
+//! recording it (at-least-once); `X-PayerWatch-Delivery` is stable across attempts so
+//! they can drop repeats (docs/webhooks.md).
 
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
 
-use crate::db::repo::deliveries::{self, AttemptRecord, Job, NextStep};
+use crate::db::repo::deliveries::{self, AttemptRecord, Claimed, Job, NextStep};
 use crate::db::{Db, DbError};
 use crate::domain::channels::{ChannelKind, SignatureScheme};
 use crate::domain::webhook;
@@ -19,10 +41,9 @@ use crate::notify::secrets::SecretBox;
 use crate::notify::send::{self, SendResult};
 use crate::observability::metrics;
 
-/// How long a claim lasts: longer than one send (10 s timeout) with a wide margin.
-const LEASE_SECONDS: i64 = 120;
-/// Deliveries claimed per round.
-const BATCH: i64 = 20;
+/// Deliveries one `run_once` sends at most (a bound, should the clock or the schedule
+/// ever make a delivery due again at once).
+const ROUND_LIMIT: usize = 10_000;
 
 /// What one round did (tests and logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,21 +53,63 @@ pub struct RoundSummary {
     pub failed: usize,
 }
 
+impl RoundSummary {
+    fn add(&mut self, step: NextStep) {
+        match step {
+            NextStep::Delivered => self.delivered += 1,
+            NextStep::RetryAt(_) => self.retrying += 1,
+            NextStep::Failed => self.failed += 1,
+        }
+    }
+}
+
+/// How much delivery work one process does at once, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryLimits {
+    /// The most one send may take, all of it.
+    pub deadline: Duration,
+    /// Sends in flight at once (at most one per tenant).
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryLimits {
+    fn default() -> Self {
+        DeliveryLimits {
+            deadline: Duration::from_secs(30),
+            concurrency: 4,
+        }
+    }
+}
+
+/// A send in flight: its tenant and, when done, where the delivery went.
+type InFlight<'a> = Pin<Box<dyn Future<Output = (i64, Result<NextStep, DbError>)> + 'a>>;
+
 pub struct Notifier {
     db: Db,
     secrets: SecretBox,
     public_url: String,
     allow_private: bool,
+    limits: DeliveryLimits,
     wake: Notify,
 }
 
 impl Notifier {
-    pub fn new(db: Db, secrets: SecretBox, public_url: String, allow_private: bool) -> Self {
+    pub fn new(
+        db: Db,
+        secrets: SecretBox,
+        public_url: String,
+        allow_private: bool,
+        limits: DeliveryLimits,
+    ) -> Self {
         Notifier {
             db,
             secrets,
             public_url,
             allow_private,
+            limits: DeliveryLimits {
+                concurrency: limits.concurrency.max(1),
+                ..limits
+            },
             wake: Notify::new(),
         }
     }
@@ -60,44 +123,93 @@ impl Notifier {
         self.wake.notify_one();
     }
 
-    /// Runs the worker on the current runtime until the runtime ends.
+    /// A claim lasts the send's deadline plus as much again (at least 10 s): enough to
+    /// record the outcome even when that write queues behind an import on SQLite.
+    fn lease(&self) -> chrono::Duration {
+        let margin = self.limits.deadline.max(Duration::from_secs(10));
+        chrono::Duration::from_std(self.limits.deadline + margin)
+            .unwrap_or_else(|_| chrono::Duration::seconds(120))
+    }
+
+    /// Runs the worker on the current runtime until the runtime ends: keeps up to
+    /// `concurrency` sends in flight, one per tenant, and claims more as each ends, when
+    /// woken, or every `poll`.
     pub fn spawn(self: &Arc<Self>, poll: Duration) {
         let me = Arc::clone(self);
         actix_web::rt::spawn(async move {
+            let mut in_flight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
+            let mut busy: HashSet<i64> = HashSet::new();
             loop {
-                match me.run_once(crate::db::repo::now()).await {
-                    Ok(summary) if summary != RoundSummary::default() => {
-                        tracing::info!(
-                            delivered = summary.delivered,
-                            retrying = summary.retrying,
-                            failed = summary.failed,
-                            "notification deliveries"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "delivery worker round failed"),
+                let now = crate::db::repo::now();
+                if let Err(e) = me.fill(now, &mut busy, &mut in_flight).await {
+                    tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "delivery worker could not claim work");
                 }
-                let _ = tokio::time::timeout(poll, me.wake.notified()).await;
+                tokio::select! {
+                    Some((tenant, step)) = in_flight.next() => {
+                        busy.remove(&tenant);
+                        if let Err(e) = step {
+                            tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "delivery worker could not record a send");
+                        }
+                    }
+                    _ = tokio::time::timeout(poll, me.wake.notified()) => {}
+                }
             }
         });
     }
 
-    /// One round at `now`: claim what is due, send each, record the outcome. Tests call
-    /// it with their own clock.
-    pub async fn run_once(&self, now: NaiveDateTime) -> Result<RoundSummary, DbError> {
-        let ids = self
+    /// Claims work for free slots (tenants not in `busy`) and starts their sends.
+    async fn fill<'a>(
+        &'a self,
+        now: NaiveDateTime,
+        busy: &mut HashSet<i64>,
+        in_flight: &mut FuturesUnordered<InFlight<'a>>,
+    ) -> Result<(), DbError> {
+        let free = self.limits.concurrency.saturating_sub(in_flight.len());
+        if free == 0 {
+            return Ok(());
+        }
+        let skip: Vec<i64> = busy.iter().copied().collect();
+        let lease = self.lease();
+        let claimed: Vec<Claimed> = self
             .db
-            .write(move |conn| {
-                deliveries::claim_due(conn, now, chrono::Duration::seconds(LEASE_SECONDS), BATCH)
-            })
+            .write(move |conn| deliveries::claim_fair(conn, now, lease, &skip, free))
             .await?;
+        for c in claimed {
+            busy.insert(c.customer_id);
+            in_flight.push(Box::pin(async move {
+                (c.customer_id, self.deliver(c.id, now).await)
+            }));
+        }
+        Ok(())
+    }
+
+    /// Everything due at `now`, with the same fairness as the running worker: sends of
+    /// different tenants overlap, one tenant's go one after another. Returns when
+    /// nothing due is left. Tests call it with their own clock.
+    pub async fn run_once(&self, now: NaiveDateTime) -> Result<RoundSummary, DbError> {
+        let mut in_flight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
+        let mut busy: HashSet<i64> = HashSet::new();
         let mut summary = RoundSummary::default();
-        for id in ids {
-            match self.deliver(id, now).await? {
-                NextStep::Delivered => summary.delivered += 1,
-                NextStep::RetryAt(_) => summary.retrying += 1,
-                NextStep::Failed => summary.failed += 1,
+        let mut started = 0;
+        loop {
+            if started < ROUND_LIMIT {
+                let before = in_flight.len();
+                self.fill(now, &mut busy, &mut in_flight).await?;
+                started += in_flight.len() - before;
             }
+            let Some((tenant, step)) = in_flight.next().await else {
+                break;
+            };
+            busy.remove(&tenant);
+            summary.add(step?);
+        }
+        if summary != RoundSummary::default() {
+            tracing::info!(
+                delivered = summary.delivered,
+                retrying = summary.retrying,
+                failed = summary.failed,
+                "notification deliveries"
+            );
         }
         Ok(summary)
     }
@@ -117,7 +229,23 @@ impl Notifier {
                 None => message::for_test(&self.public_url, id, now),
             };
             match kind {
-                Some(kind) => self.send(kind, &job, msg, now).await,
+                Some(kind) => {
+                    match tokio::time::timeout(
+                        self.limits.deadline,
+                        self.send(kind, &job, msg, now),
+                    )
+                    .await
+                    {
+                        Ok(result) => result,
+                        Err(_) => SendResult::failed(
+                            None,
+                            format!(
+                                "no answer within the {} s delivery deadline",
+                                self.limits.deadline.as_secs()
+                            ),
+                        ),
+                    }
+                }
                 None => SendResult::permanent("unknown channel kind"),
             }
         };
@@ -230,6 +358,7 @@ impl Notifier {
                 let subject = msg.subject;
                 let body = msg.text;
                 let allow_private = self.allow_private;
+                let timeout = self.limits.deadline;
                 tokio::task::spawn_blocking(move || {
                     send::send_email(send::Email {
                         settings: &settings,
@@ -239,6 +368,7 @@ impl Notifier {
                         subject,
                         body,
                         allow_private,
+                        timeout,
                     })
                 })
                 .await

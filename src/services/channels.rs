@@ -14,6 +14,7 @@ use crate::domain::phi;
 use crate::domain::tenant::TenantScope;
 use crate::notify::Notifier;
 use crate::notify::secrets::{self, SecretError};
+use crate::notify::test_send::{self, TestSendError};
 
 /// How many deliveries a channel's own page lists.
 const CHANNEL_LOG_LIMIT: i64 = 100;
@@ -33,6 +34,12 @@ pub enum ChannelsError {
     NotFailed,
     #[error("the channel's secret could not be made or sealed")]
     Secret(#[source] SecretError),
+    /// "Send test" pressed again too soon (`notify::test_send`); the message says when.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -169,7 +176,8 @@ pub async fn rotate_secret(
     Ok((channel.name, secret))
 }
 
-/// Queues a test message to the channel and wakes the sender; returns the delivery id.
+/// Queues a test message to the channel (rate limited) and wakes the sender; returns the
+/// delivery id.
 pub async fn send_test(
     db: &Db,
     notifier: &Notifier,
@@ -181,9 +189,19 @@ pub async fn send_test(
     let now = now();
     let delivery = db
         .write_audited(ctx, entry.target("notification_channel", id), move |conn| {
-            deliveries::enqueue_test(conn, &scope, id, now)
+            test_send::queue(conn, &scope, id, now)
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            TestSendError::Throttled {
+                message,
+                retry_after_secs,
+            } => ChannelsError::Throttled {
+                message,
+                retry_after_secs,
+            },
+            TestSendError::Db(e) => ChannelsError::Db(e),
+        })?;
     notifier.wake();
     Ok(delivery)
 }

@@ -37,6 +37,12 @@ pub enum AppError {
     Gone(String),
     #[error("too many attempts")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A rate-limited action (not a sign-in): 429 with a message saying when to try again.
+    #[error("{message}")]
+    SlowDown {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("service unavailable")]
@@ -141,6 +147,11 @@ impl AppError {
                 ),
                 hint: None,
             },
+            AppError::SlowDown { message, .. } => ErrorCopy {
+                heading: "Please wait a moment",
+                message: message.clone(),
+                hint: None,
+            },
             AppError::PayloadTooLarge(msg) => ErrorCopy {
                 heading: "The file is too large",
                 message: msg.clone(),
@@ -174,7 +185,9 @@ impl ResponseError for AppError {
             AppError::LoginRequired { .. } => StatusCode::UNAUTHORIZED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests { .. } | AppError::SlowDown { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -204,7 +217,10 @@ impl ResponseError for AppError {
                 &ctx.request_id,
             )
         };
-        if let AppError::TooManyRequests { retry_after_secs } = self
+        if let AppError::TooManyRequests { retry_after_secs }
+        | AppError::SlowDown {
+            retry_after_secs, ..
+        } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -49,6 +49,10 @@ impl AppState {
             SecretBox::from_instance_secret(instance_secret),
             settings.public_url.clone(),
             settings.allow_private_webhooks,
+            crate::notify::worker::DeliveryLimits {
+                deadline: settings.delivery_deadline,
+                concurrency: settings.delivery_concurrency,
+            },
         ));
         AppState {
             notifier,

@@ -832,3 +832,168 @@ async fn two_workers_never_send_the_same_delivery_twice() {
     ids.dedup();
     assert_eq!(ids.len(), 30, "no delivery was sent twice");
 }
+
+/// Issue 16 row 9: a tenant whose receiver stalls holds one delivery slot, never the
+/// others' — tenant B's message goes out at once while tenant A's sends wait in turn,
+/// and the overall per-send deadline fails each stalled send (to be retried).
+#[actix_web::test]
+async fn a_stalled_receiver_of_one_tenant_does_not_delay_another_tenants_delivery() {
+    let app = spawn_app_with(SpawnOptions {
+        overrides: vec![
+            ("PAYERWATCH_DELIVERY_WORKER", "0".to_string()),
+            ("PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS", "1".to_string()),
+            ("PAYERWATCH_DELIVERY_DEADLINE_SECONDS", "2".to_string()),
+        ],
+        ..SpawnOptions::default()
+    })
+    .await;
+    let scope_a = admin(&app).await;
+    let stalled = start_receiver(0);
+    stalled.hold.store(true, Ordering::SeqCst);
+    create_channel(
+        &app,
+        &[
+            ("kind", "webhook"),
+            ("name", "Stalls"),
+            ("url", &stalled.url),
+        ],
+    )
+    .await;
+    let other = new_client();
+    let pw = app.create_user("Other Clinic", "admin@other.test", Role::Admin, false);
+    app.login_with(&other, "admin@other.test", &pw).await;
+    let healthy = start_receiver(0);
+    let res = app
+        .post_form_with(
+            &other,
+            "/portal/settings/channels",
+            "/portal/settings/channels",
+            &[
+                ("action", "create"),
+                ("kind", "webhook"),
+                ("name", "Answers"),
+                ("url", &healthy.url),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "the new webhook's secret is shown once");
+    let ids = all_channel_ids(&app);
+    let (channel_a, channel_b) = (ids[0], ids[1]);
+    let scope_b = {
+        let mut conn = app.db.get().expect("conn");
+        TenantScope::for_system(CustomerId(
+            customers::find_by_slug(&mut conn, "other-clinic")
+                .expect("customer")
+                .id,
+        ))
+    };
+    // Tenant A's two deliveries are older: a single sequential loop would send them
+    // first and make B wait for both.
+    let now = payerwatch::db::repo::now();
+    app.db
+        .write(move |conn| {
+            deliveries::enqueue_test(
+                conn,
+                &scope_a,
+                channel_a,
+                now - chrono::Duration::seconds(2),
+            )?;
+            deliveries::enqueue_test(
+                conn,
+                &scope_a,
+                channel_a,
+                now - chrono::Duration::seconds(1),
+            )?;
+            deliveries::enqueue_test(conn, &scope_b, channel_b, now)
+        })
+        .await
+        .expect("queued");
+
+    let started = std::time::Instant::now();
+    let round = app.notifier.run_once(now).await.expect("round");
+    let took = started.elapsed();
+    stalled.hold.store(false, Ordering::SeqCst);
+    assert_eq!(
+        round,
+        payerwatch::notify::worker::RoundSummary {
+            delivered: 1,
+            retrying: 2,
+            failed: 0
+        }
+    );
+    let b = healthy.requests();
+    assert_eq!(b.len(), 1);
+    let b_waited = b[0].arrived.duration_since(started);
+    assert!(
+        b_waited < Duration::from_millis(1500),
+        "tenant B's delivery waited {b_waited:?} behind tenant A's stalled receiver"
+    );
+    // A's two sends went one after the other, each cut at the 2 s deadline.
+    let a = stalled.requests();
+    assert_eq!(
+        a.len(),
+        2,
+        "one tenant, one send at a time: both were tried"
+    );
+    assert!(a[1].arrived.duration_since(a[0].arrived) >= Duration::from_millis(1900));
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(9),
+        "two sends bounded by a 2 s deadline took {took:?}"
+    );
+    let stuck: Vec<Delivery> = all_deliveries(&app)
+        .into_iter()
+        .filter(|d| d.channel_id == channel_a)
+        .collect();
+    assert_eq!(stuck.len(), 2);
+    for d in &stuck {
+        assert_eq!(d.status, deliveries::PENDING, "retried later: {d:?}");
+        assert_eq!(
+            d.last_error.as_deref(),
+            Some("no answer within the 2 s delivery deadline")
+        );
+        assert!(d.next_attempt_at > now);
+    }
+}
+
+/// Issue 16 row 9: "send test" is rate limited per channel (and per tenant): a second
+/// press within a minute answers 429 with a message saying when, and queues nothing.
+#[actix_web::test]
+async fn a_second_test_send_within_a_minute_is_refused_with_a_clear_message() {
+    let app = spawn(true).await;
+    admin(&app).await;
+    let receiver = start_receiver(0);
+    create_channel(
+        &app,
+        &[("kind", "webhook"), ("name", "Ops"), ("url", &receiver.url)],
+    )
+    .await;
+    let channel = all_channel_ids(&app)[0].to_string();
+    let fields = [("action", "test"), ("channel_id", channel.as_str())];
+    let press = || {
+        app.post_form(
+            "/portal/settings/channels",
+            "/portal/settings/channels",
+            &fields,
+        )
+    };
+    assert_eq!(press().await.status(), 303);
+    let again = press().await;
+    assert_eq!(again.status(), 429);
+    let wait: u64 = again
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let page = again.text().await.expect("page");
+    assert!(
+        page.contains("A test message for this channel was queued less than a minute ago"),
+        "{page}"
+    );
+    assert_eq!(
+        all_deliveries(&app).len(),
+        1,
+        "the refused press queued nothing"
+    );
+}

@@ -118,47 +118,92 @@ fn insert_pending(
     )
 }
 
-/// Claims up to `limit` due deliveries for this worker until `now + lease`: pending ones
-/// whose time has come, and claims another worker left behind (it crashed mid-send).
-/// Call inside a write transaction.
-pub fn claim_due(
+/// One claimed delivery and its tenant (the worker sends at most one per tenant at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub customer_id: i64,
+}
+
+/// Due: pending and its time has come, or claimed by a worker whose lease ran out (it
+/// died mid-send).
+macro_rules! due {
+    ($now:expr) => {
+        deliveries::status
+            .eq(PENDING)
+            .and(deliveries::next_attempt_at.le($now))
+            .or(deliveries::status
+                .eq(SENDING)
+                .and(deliveries::locked_until.lt($now)))
+    };
+}
+
+/// Claims, for up to `limit` tenants not in `busy`, each tenant's oldest due delivery,
+/// until `now + lease`; the tenants whose work waited longest go first. One item per
+/// claim: the lease starts when its own send starts, so no claim outlives its lease
+/// while earlier items are sent. Call inside a write transaction.
+pub fn claim_fair(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     lease: chrono::Duration,
-    limit: i64,
-) -> Result<Vec<i64>, DbError> {
-    let due = deliveries::status
-        .eq(PENDING)
-        .and(deliveries::next_attempt_at.le(now))
-        .or(deliveries::status
-            .eq(SENDING)
-            .and(deliveries::locked_until.lt(now)));
-    let ids: Vec<i64> = match conn {
-        DbConnection::Postgresql(c) => deliveries::table
-            .filter(due)
+    busy: &[i64],
+    limit: usize,
+) -> Result<Vec<Claimed>, DbError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut tenants: Vec<(i64, Option<NaiveDateTime>)> = deliveries::table
+        .filter(due!(now))
+        .filter(deliveries::customer_id.ne_all(busy))
+        .group_by(deliveries::customer_id)
+        .select((
+            deliveries::customer_id,
+            diesel::dsl::min(deliveries::next_attempt_at),
+        ))
+        .load(conn)?;
+    tenants.sort_by_key(|&(tenant, oldest)| (oldest, tenant));
+    let mut claimed = Vec::new();
+    for (customer_id, _) in tenants {
+        if claimed.len() == limit {
+            break;
+        }
+        let oldest = deliveries::table
+            .filter(due!(now))
+            .filter(deliveries::customer_id.eq(customer_id))
             .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
-            .limit(limit)
-            .select(deliveries::id)
-            .for_update()
-            .skip_locked()
-            .load(c)?,
-        DbConnection::Sqlite(c) => deliveries::table
-            .filter(due)
-            .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
-            .limit(limit)
-            .select(deliveries::id)
-            .load(c)?,
-    };
-    if !ids.is_empty() {
-        diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
+            .select(deliveries::id);
+        // Another instance may hold this tenant's oldest row: SKIP LOCKED takes the next.
+        let id: Option<i64> = match conn {
+            DbConnection::Postgresql(c) => oldest.for_update().skip_locked().first(c).optional()?,
+            DbConnection::Sqlite(c) => oldest.first(c).optional()?,
+        };
+        let Some(id) = id else { continue };
+        diesel::update(deliveries::table.find(id))
             .set((
                 deliveries::status.eq(SENDING),
                 deliveries::locked_until.eq(Some(now + lease)),
                 deliveries::updated_at.eq(now),
             ))
             .execute(conn)?;
+        claimed.push(Claimed { id, customer_id });
     }
-    Ok(ids)
+    Ok(claimed)
+}
+
+/// When the tenant queued its test messages since `since`, per channel (the "send test"
+/// button is rate limited).
+pub fn test_sends_since(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    since: NaiveDateTime,
+) -> Result<Vec<(i64, NaiveDateTime)>, DbError> {
+    Ok(deliveries::table
+        .filter(deliveries::customer_id.eq(scope.id()))
+        .filter(deliveries::alert_id.is_null())
+        .filter(deliveries::created_at.ge(since))
+        .order(deliveries::created_at.asc())
+        .select((deliveries::channel_id, deliveries::created_at))
+        .load(conn)?)
 }
 
 /// Everything the worker needs to send one delivery.

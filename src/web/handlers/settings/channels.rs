@@ -345,6 +345,13 @@ fn channels_error(err: ChannelsError) -> AppError {
             AppError::Conflict("Only a failed delivery can be retried.".into())
         }
         ChannelsError::Invalid(message) => AppError::BadRequest(message),
+        ChannelsError::Throttled {
+            message,
+            retry_after_secs,
+        } => AppError::SlowDown {
+            message,
+            retry_after_secs,
+        },
         ChannelsError::Db(e) => e.into(),
         ChannelsError::Secret(e) => AppError::Internal(anyhow::Error::new(e)),
     }
