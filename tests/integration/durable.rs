@@ -321,9 +321,19 @@ fn free_port() -> u16 {
 }
 
 async fn start_server(database_url: &str, data_dir: &std::path::Path, workers: &str) -> Server {
+    start_server_with(database_url, data_dir, workers, &[]).await
+}
+
+async fn start_server_with(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    workers: &str,
+    extra_env: &[(&str, &str)],
+) -> Server {
     let port = free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_payerwatch"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .envs(extra_env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("PAYERWATCH_SECRET_KEY", crate::common::TEST_SECRET_KEY)
         .env("PAYERWATCH_DATA_DIR", data_dir)
@@ -351,8 +361,8 @@ async fn start_server(database_url: &str, data_dir: &std::path::Path, workers: &
     panic!("serve never became healthy");
 }
 
-/// Signs in at `server` and uploads `body`; returns the upload's id.
-async fn upload_to(server: &Server, email: &str, password: &str, body: Vec<u8>) -> i64 {
+/// A client signed in at `server`.
+async fn signed_in(server: &Server, email: &str, password: &str) -> reqwest::Client {
     let client = crate::common::new_client();
     let login = client
         .get(format!("{}/login", server.base))
@@ -374,6 +384,12 @@ async fn upload_to(server: &Server, email: &str, password: &str, body: Vec<u8>) 
         .await
         .expect("login");
     assert_eq!(res.status(), 303);
+    client
+}
+
+/// Signs in at `server` and uploads `body`; returns the upload's id.
+async fn upload_to(server: &Server, email: &str, password: &str, body: Vec<u8>) -> i64 {
+    let client = signed_in(server, email, password).await;
     let page = client
         .get(format!("{}/portal/uploads", server.base))
         .send()
@@ -690,4 +706,174 @@ async fn kill_9_of_compute_mid_run_does_not_wedge_the_product() {
         .first(&mut conn)
         .expect("latest");
     assert_eq!(latest, "succeeded");
+}
+
+/// A form POST with the CSRF token of `token_page`, on a `serve` process.
+async fn post_form_to(
+    server: &Server,
+    client: &reqwest::Client,
+    token_page: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let page = client
+        .get(format!("{}{token_page}", server.base))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    let token = csrf_token(&page).expect("token");
+    let mut form = fields.to_vec();
+    form.push(("csrf_token", &token));
+    client
+        .post(format!("{}{path}", server.base))
+        .form(&form)
+        .send()
+        .await
+        .expect("sent")
+}
+
+/// The one delivery of the test and its logged attempts.
+fn delivery_state(db: &payerwatch::db::Db) -> (i64, String, i64) {
+    use diesel::prelude::*;
+    use payerwatch::db::schema::{deliveries, delivery_attempts};
+    let mut conn = db.get().expect("connection");
+    let (id, status): (i64, String) = deliveries::table
+        .select((deliveries::id, deliveries::status))
+        .first(&mut conn)
+        .expect("the delivery");
+    let attempts: i64 = delivery_attempts::table
+        .filter(delivery_attempts::delivery_id.eq(id))
+        .count()
+        .get_result(&mut conn)
+        .expect("attempts");
+    (id, status, attempts)
+}
+
+/// `kill -9` mid-delivery with real processes: the server dies while its webhook send is
+/// in flight (the receiver holds the request). After a restart the delivery is sent
+/// again once its claim's lease has run out — with the same `X-PayerWatch-Delivery` id,
+/// so the receiver can drop the repeat — and recorded delivered: nothing lost. A
+/// delivery recorded as delivered is never sent again, not after another kill and
+/// restart either.
+#[actix_web::test]
+async fn kill_9_mid_delivery_then_restart_delivers_it_once_more_with_the_same_id() {
+    use std::sync::atomic::Ordering;
+    let database = crate::common::TestDatabase::create();
+    let url = database.url().to_string();
+    let data = tempfile::tempdir().expect("data dir");
+    let db = payerwatch::db::Db::connect(&url, 2).expect("db");
+    db.migrate().expect("migrated");
+    let password = payerwatch::services::accounts::generate_password().expect("password");
+    payerwatch::services::accounts::create_user(
+        &db,
+        "Clinic",
+        "admin@clinic.test",
+        Role::Admin,
+        false,
+        &password,
+    )
+    .expect("user");
+    let receiver = crate::receivers::start_receiver(0);
+    receiver.hold.store(true, Ordering::SeqCst);
+    // Deadline 2 s: a claim's lease is 12 s (deadline + 10 s).
+    let env = [
+        ("PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS", "1"),
+        ("PAYERWATCH_DELIVERY_DEADLINE_SECONDS", "2"),
+        ("PAYERWATCH_DELIVERY_POLL_MS", "200"),
+    ];
+
+    let first = start_server_with(&url, data.path(), "0", &env).await;
+    let admin = signed_in(&first, "admin@clinic.test", &password).await;
+    let res = post_form_to(
+        &first,
+        &admin,
+        "/portal/settings/channels",
+        "/portal/settings/channels",
+        &[
+            ("action", "create"),
+            ("kind", "webhook"),
+            ("name", "Ops"),
+            ("url", &receiver.url),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "created; the secret is shown once");
+    let channel: i64 = {
+        use diesel::prelude::*;
+        use payerwatch::db::schema::notification_channels;
+        let mut conn = db.get().expect("connection");
+        notification_channels::table
+            .select(notification_channels::id)
+            .first(&mut conn)
+            .expect("channel")
+    };
+    let res = post_form_to(
+        &first,
+        &admin,
+        "/portal/settings/channels",
+        "/portal/settings/channels",
+        &[("action", "test"), ("channel_id", &channel.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    // The send is in flight: the receiver holds it.
+    for _ in 0..200 {
+        if !receiver.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "the send reached the receiver"
+    );
+    drop(first); // kill -9
+    let (id, status, attempts) = delivery_state(&db);
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("sending", 0),
+        "killed mid-send: claimed, no outcome recorded"
+    );
+    receiver.hold.store(false, Ordering::SeqCst);
+
+    let second = start_server_with(&url, data.path(), "0", &env).await;
+    let mut delivered = false;
+    for _ in 0..300 {
+        if delivery_state(&db).1 == "delivered" {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        delivered,
+        "the restarted server delivered it: {:?}",
+        delivery_state(&db)
+    );
+    assert_eq!(delivery_state(&db).2, 1, "one attempt logged");
+    let ids: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("x-payerwatch-delivery").unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![id.to_string(), id.to_string()],
+        "sent again after the crash, with the same delivery id"
+    );
+
+    // Acknowledged and recorded: never sent again, by this instance or the next.
+    drop(second);
+    let third = start_server_with(&url, data.path(), "0", &env).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        receiver.requests().len(),
+        2,
+        "no second send of a delivered one"
+    );
+    drop(third);
 }
