@@ -26,7 +26,7 @@ use crate::web::audit::{self, AuditContext, AuditEntry};
 use crate::web::auth::cache::CachedUser;
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
-use crate::web::view::layout::{Flash, Layout, LayoutUser, NavItem};
+use crate::web::view::layout::{Flash, Layout, LayoutUser};
 pub use keys::{AUTH_STATE_KEYS, CSRF_KEY, FLASH_KEY, LOGIN_AT_KEY, USER_ID_KEY};
 
 /// The signed-in user of this request.
@@ -77,89 +77,7 @@ impl CurrentUser {
 
     /// The page frame for this user, with the navigation their role may use.
     pub fn layout(&self, title: impl Into<String>, active: &str) -> Layout {
-        let mut nav = vec![
-            NavItem {
-                label: "Overview",
-                href: "/portal",
-                active: false,
-            },
-            NavItem {
-                label: "Uploads",
-                href: "/portal/uploads",
-                active: false,
-            },
-            NavItem {
-                label: "Drift",
-                href: "/portal/drift",
-                active: false,
-            },
-            NavItem {
-                label: "Denials",
-                href: "/portal/denials",
-                active: false,
-            },
-            NavItem {
-                label: "Delays",
-                href: "/portal/delays",
-                active: false,
-            },
-            NavItem {
-                label: "Alerts",
-                href: "/portal/alerts",
-                active: false,
-            },
-        ];
-        nav.push(NavItem {
-            label: "Mappings",
-            href: "/portal/settings/mappings",
-            active: false,
-        });
-        nav.push(NavItem {
-            label: "Alert rules",
-            href: "/portal/settings/rules",
-            active: false,
-        });
-        nav.push(NavItem {
-            label: "Analytics",
-            href: "/portal/settings/analytics",
-            active: false,
-        });
-        if self.role.allows(Role::Admin) {
-            nav.push(NavItem {
-                label: "Channels",
-                href: "/portal/settings/channels",
-                active: false,
-            });
-        }
-        if self.role.allows(Role::Admin) {
-            nav.push(NavItem {
-                label: "Users",
-                href: "/portal/settings/users",
-                active: false,
-            });
-        }
-        if self.role.allows(Role::Admin) {
-            nav.push(NavItem {
-                label: "Audit",
-                href: "/portal/settings/audit",
-                active: false,
-            });
-        }
-        if self.is_staff {
-            nav.push(NavItem {
-                label: "Metrics",
-                href: "/portal/admin/metrics",
-                active: false,
-            });
-        }
-        nav.push(NavItem {
-            label: "Password",
-            href: "/portal/account/password",
-            active: false,
-        });
-        for item in &mut nav {
-            item.active = item.href == active;
-        }
+        let nav = crate::web::view::nav::nav_for(self.role, self.is_staff, active);
         let flashes = take_flash(&self.session).into_iter().collect();
         Layout {
             title: title.into(),

@@ -3,4 +3,5 @@
 pub mod charts;
 pub mod csv_export;
 pub mod layout;
+pub mod nav;
 pub mod render;
