@@ -882,8 +882,8 @@ fn money_desc() -> diesel::expression::SqlLiteral<diesel::sql_types::Double> {
     )
 }
 
-/// The most severe findings of each product's latest data window (overview page), the
-/// largest sums first within a label.
+/// The worse findings of each product's latest data window (overview page), the largest
+/// sums at stake first (issue 17: the overview sorts by money), then by severity.
 pub fn top_recent_events(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -901,8 +901,8 @@ pub fn top_recent_events(
         .filter(drift_events::current_end.ge(latest - chrono::Duration::days(7)))
         .filter(drift_events::direction.eq(Direction::Worse.as_str()))
         .order((
-            drift_events::severity.desc(),
             money_desc(),
+            drift_events::severity.desc(),
             drift_events::id.desc(),
         ))
         .limit(limit)

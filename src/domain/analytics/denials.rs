@@ -154,6 +154,7 @@ pub fn denials_sound(keys: &[ReasonInput], settings: &DenialSettings) -> RunOutc
         ..RunOutcome::default()
     };
     let mut family = Vec::new();
+    let spill_over = payers_whose_denial_rate_rose(keys);
     for k in keys {
         match insufficient(k, settings.min_volume) {
             Some(short) => outcome.insufficient.push(short),
@@ -162,7 +163,12 @@ pub fn denials_sound(keys: &[ReasonInput], settings: &DenialSettings) -> RunOutc
             None if k.baseline.denied == 0 => family.extend(sound_new_reason(k, settings)),
             None => {
                 family.extend(sound_share(k, settings));
-                family.extend(sound_volume(k, settings));
+                // Not tested at all (rather than dropped after the FDR step): a batch of
+                // tiny p-values from one payer-wide change would loosen the BH threshold
+                // for every other test of the run.
+                if !spill_over.contains(k.payer.as_str()) {
+                    family.extend(sound_volume(k, settings));
+                }
             }
         }
     }
@@ -210,6 +216,37 @@ fn attach_volume_to_share(family: &mut [Finding]) {
             f.significant = false;
         }
     }
+}
+
+/// One change, one finding (issue 17 item 3): when a payer's denial **rate** rose, every
+/// reason's denial count rises with it, and the per-day volume test flags reasons whose
+/// share of the payer's denials did not move. Such a volume rise is the payer's rate
+/// change — DriftWatch's denial-rate finding for that payer — not a reason's. So when the
+/// payer's denial rate rose (one-sided test, p < 0.01) its reasons' volumes are not
+/// tested: what is reason-specific in such a rise is the reason's share of the payer's
+/// denials, which the share test judges. (A first version kept volumes rising more than
+/// `volume_ratio_floor` × the payer's own denial-volume ratio; on gen_claims.py drift
+/// files chance plus the rate rise still crossed that.) Share and new-reason tests are
+/// untouched, as are volume rises of a payer whose rate did not rise (more claims).
+fn payers_whose_denial_rate_rose(keys: &[ReasonInput]) -> std::collections::HashSet<&str> {
+    let mut seen = std::collections::HashSet::new();
+    let mut rose = std::collections::HashSet::new();
+    // The payer-level counts are the same on every key of the payer.
+    for k in keys.iter().filter(|k| seen.insert(k.payer.as_str())) {
+        let (b, r) = (&k.baseline, &k.recent);
+        if b.payer_decided == 0 || r.payer_decided == 0 {
+            continue;
+        }
+        let test = compare_proportions(
+            RateCounts::new(b.payer_decided, b.payer_denied.min(b.payer_decided)),
+            RateCounts::new(r.payer_decided, r.payer_denied.min(r.payer_decided)),
+            Alternative::Greater,
+        );
+        if test.is_some_and(|t| t.p_value < 0.01) {
+            rose.insert(k.payer.as_str());
+        }
+    }
+    rose
 }
 
 /// A reason absent from the baseline: its share of the payer's denials rose from 0 —

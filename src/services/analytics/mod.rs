@@ -7,6 +7,7 @@
 mod acceptance;
 pub mod alerting;
 mod inputs;
+pub mod overview;
 pub mod simulate;
 
 use std::collections::HashMap;

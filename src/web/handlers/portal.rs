@@ -45,7 +45,10 @@ struct AlertLine {
 }
 
 struct TopFinding {
-    product: &'static str,
+    /// The products that saw this change ("DriftWatch + DelayGuard").
+    product: String,
+    /// Money at stake per month, as `$12,345 a month`.
+    money: String,
     href: &'static str,
     subject: String,
     kind: String,
@@ -75,7 +78,7 @@ pub async fn overview(
     let (events, uploads, alerts) = state
         .db
         .run(move |conn| {
-            let events = crate::db::repo::analytics::top_recent_events(conn, &scope, 5)?;
+            let events = crate::services::analytics::overview::top_changes(conn, &scope, 5)?;
             let uploads = crate::db::repo::uploads::list(conn, &scope, 1, 5)?;
             let open = crate::db::repo::alerts::AlertFilter {
                 status: Some("open".to_string()),
@@ -92,20 +95,29 @@ pub async fn overview(
         .find(|u| u.quality_score_centi.is_some());
     let top = events
         .iter()
-        .map(|e| {
+        .map(|change| {
+            let e = &change.lead;
             let view = crate::web::handlers::findings::view::view(e, String::new());
             TopFinding {
-                product: crate::domain::alerts::source_label(&e.product),
+                product: std::iter::once(&e.product)
+                    .chain(&change.also)
+                    .map(|p| crate::domain::alerts::source_label(p))
+                    .collect::<Vec<_>>()
+                    .join(" + "),
                 href: match e.product.parse::<Product>() {
                     Ok(Product::DenialScope) => "/portal/denials",
                     Ok(Product::DelayGuard) => "/portal/delays",
                     Ok(Product::DriftWatch) | Err(_) => "/portal/drift",
                 },
-                subject: if e.cpt_group.is_empty() {
-                    e.payer.clone()
-                } else {
-                    format!("{} × {}", e.payer, e.cpt_group)
+                subject: match change.groups.as_slice() {
+                    [] => e.payer.clone(),
+                    [one] => format!("{} × {one}", e.payer),
+                    many => format!("{} ({})", e.payer, many.join(", ")),
                 },
+                money: e
+                    .dollars_per_month
+                    .map(|d| format!("{} a month", crate::domain::format::dollars(d)))
+                    .unwrap_or_else(|| "—".to_string()),
                 kind: view.kind_label,
                 change: format!("{} → {} ({})", view.baseline, view.current, view.delta),
                 severity_label: view.severity_label,

@@ -301,3 +301,40 @@ fn zero_counts_never_panic() {
         assert_eq!(outcome.insufficient.len(), 1);
     }
 }
+
+/// Issue 17 item 3: a payer whose denial rate rose (11 % → 30 % of its decided claims) has
+/// every reason's denials rise with it; no reason's share moved, so DenialScope raises
+/// nothing — the change is DriftWatch's denial-rate finding. The same reason counts with
+/// the payer's rate unchanged (more claims) still raise the volume finding.
+#[test]
+fn a_payer_wide_denial_rate_rise_is_not_a_reason_finding() {
+    let payer_window = |decided: u64, denied: u64, reason: u64| ReasonWindow {
+        denied: reason,
+        denied_cents: reason as i64 * 20_000,
+        payer_decided: decided,
+        payer_denied: denied,
+        legacy_submitted: reason,
+    };
+    // Four reasons with a quarter of the payer's denials each, in both windows.
+    let keys = |recent_decided: u64, recent_denied: u64| -> Vec<ReasonInput> {
+        ["CO-16", "CO-45", "CO-97", "CO-197"]
+            .iter()
+            .map(|r| {
+                key(
+                    "Cigna",
+                    r,
+                    payer_window(2_000, 220, 55),
+                    payer_window(recent_decided, recent_denied, recent_denied / 4),
+                )
+            })
+            .collect()
+    };
+    let rate_rise = denials_sound(&keys(500, 152), &DenialSettings::default());
+    assert_eq!(rate_rise.events().count(), 0, "{:?}", events(&rate_rise));
+    // Same reason counts, but the payer sent three times the claims at its old rate: the
+    // reasons' volume rose on their own terms (one payer-level volume finding).
+    let busier = denials_sound(&keys(1_380, 152), &DenialSettings::default());
+    let found: Vec<&Finding> = busier.events().collect();
+    assert_eq!(found.len(), 1, "{:?}", events(&busier));
+    assert_eq!(found[0].kind, FindingKind::VolumeSpike);
+}
