@@ -4,7 +4,6 @@
 pub mod connection;
 pub mod error;
 pub mod migrations;
-pub mod models;
 pub mod repo;
 pub mod schema;
 pub mod sqlite_process;

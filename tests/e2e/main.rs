@@ -189,7 +189,7 @@ async fn staff_dashboard_and_audit_trail_render() {
         (30, "upload.created", ("upload", "42"), None),
         (10, "user.role_changed", ("user", "5"), Some("role")),
     ] {
-        let event = payerwatch::db::models::NewAuditEvent {
+        let event = payerwatch::db::repo::audit::NewAuditEvent {
             occurred_at: now - chrono::Duration::minutes(minutes),
             customer_id: Some(customer_id),
             actor_user_id: None,

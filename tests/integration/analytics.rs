@@ -3,8 +3,8 @@
 //! duplicates, and exact vectors survive the round trip through SQL.
 
 use chrono::NaiveDate;
-use payerwatch::db::models::NewClaim;
 use payerwatch::db::repo::analytics::{self as repo, EventFilter};
+use payerwatch::db::repo::claims::NewClaim;
 use payerwatch::db::repo::{claims, customers, uploads};
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::analytics::Product;

@@ -324,7 +324,7 @@ pub fn load_generated_claims(
     scope: &payerwatch::domain::tenant::TenantScope,
     options: &payerwatch::devtools::generate::GenOptions,
 ) -> usize {
-    use payerwatch::db::models::NewClaim;
+    use payerwatch::db::repo::claims::NewClaim;
     use payerwatch::db::repo::{claims, uploads};
     use payerwatch::domain::{claim, csv_format, mapping};
 

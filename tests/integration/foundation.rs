@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use payerwatch::db::models::{self, NewClaim};
+use payerwatch::db::repo::claims::NewClaim;
 use payerwatch::db::repo::{audit, claims, customers, uploads, users};
 use payerwatch::db::schema;
 use payerwatch::db::{Backend, Db, DbError, migrations};
@@ -462,7 +462,7 @@ async fn repository_calls_never_cross_tenants() {
     ));
     audit::insert(
         &mut conn,
-        &models::NewAuditEvent {
+        &audit::NewAuditEvent {
             occurred_at: payerwatch::db::repo::now(),
             customer_id: Some(a.id()),
             actor_user_id: Some(user),
@@ -497,11 +497,11 @@ fn assert_schema_matches(conn: &mut payerwatch::db::DbConnection) {
                 .unwrap_or_else(|e| panic!("{}: {e}", stringify!($table)));
         };
     }
-    check!(customers, models::Customer);
-    check!(users, models::User);
-    check!(uploads, models::Upload);
-    check!(claim_records, models::ClaimRecord);
-    check!(audit_events, models::AuditEvent);
+    check!(customers, payerwatch::db::repo::customers::Customer);
+    check!(users, payerwatch::db::repo::users::User);
+    check!(uploads, payerwatch::db::repo::uploads::Upload);
+    check!(claim_records, claims::ClaimRecord);
+    check!(audit_events, audit::AuditEvent);
     use schema::*;
     sessions::table
         .select((

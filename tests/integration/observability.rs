@@ -10,7 +10,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{Duration, NaiveDateTime};
 use diesel::connection::SimpleConnection;
 use payerwatch::config::LogFormat;
-use payerwatch::db::models::NewAuditEvent;
+use payerwatch::db::repo::audit::NewAuditEvent;
 use payerwatch::db::repo::audit::{self, AuditFilter};
 use payerwatch::db::repo::retention::PURGE_ACTION;
 use payerwatch::db::repo::{customers, now};

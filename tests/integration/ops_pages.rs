@@ -3,7 +3,7 @@
 //! audit filters, tenant isolation and the CSV export (formula-safe, itself audited).
 
 use chrono::NaiveDate;
-use payerwatch::db::models::NewAuditEvent;
+use payerwatch::db::repo::audit::NewAuditEvent;
 use payerwatch::db::repo::{audit, customers, users};
 use payerwatch::db::schema::audit_events;
 use payerwatch::domain::roles::Role;

@@ -1,13 +1,42 @@
 //! Append-only audit trail. There is deliberately no update or delete function here;
 //! retention purging is a separate, explicit operation.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::{AuditEvent, NewAuditEvent};
 use crate::db::repo::{self, users};
 use crate::db::schema::audit_events;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub customer_id: Option<i64>,
+    pub actor_user_id: Option<i64>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub changed_fields: Option<String>,
+    pub client_addr: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent {
+    pub occurred_at: NaiveDateTime,
+    pub customer_id: Option<i64>,
+    pub actor_user_id: Option<i64>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub changed_fields: Option<String>,
+    pub client_addr: Option<String>,
+    pub request_id: Option<String>,
+}
 
 /// Request facts an audit event needs (which request, from where — an anonymised
 /// address), captured before the work moves to a blocking thread.

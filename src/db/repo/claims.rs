@@ -1,13 +1,50 @@
 //! Claim records. Bulk loading lives with the ingest pipeline; this module has the
 //! scoped reads and the small multi-row insert used by tests and fixtures.
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use crate::db::models::{ClaimRecord, NewClaim};
 use crate::db::schema::claim_records;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = claim_records)]
+pub struct ClaimRecord {
+    pub id: i64,
+    pub customer_id: i64,
+    pub upload_id: i64,
+    pub payer_raw: String,
+    pub payer: String,
+    pub cpt: String,
+    pub cpt_group: String,
+    pub submitted_date: NaiveDate,
+    pub decided_date: NaiveDate,
+    pub decision_days: i32,
+    pub outcome: String,
+    pub allowed_cents: Option<i64>,
+    pub denial_reason_code: Option<String>,
+    pub denial_reason_text: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = claim_records)]
+pub struct NewClaim {
+    pub customer_id: i64,
+    pub upload_id: i64,
+    pub payer_raw: String,
+    pub payer: String,
+    pub cpt: String,
+    pub cpt_group: String,
+    pub submitted_date: NaiveDate,
+    pub decided_date: NaiveDate,
+    pub decision_days: i32,
+    pub outcome: String,
+    pub allowed_cents: Option<i64>,
+    pub denial_reason_code: Option<String>,
+    pub denial_reason_text: Option<String>,
+}
 
 /// Bind parameters per statement stay under SQLite's default 32,766 limit.
 const INSERT_CHUNK: usize = 32_766 / 13;

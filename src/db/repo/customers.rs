@@ -1,12 +1,31 @@
 //! Customers (tenants). Not tenant-scoped: these are the tenants themselves, used by the
 //! CLI and by authentication.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::{Customer, NewCustomer};
 use crate::db::schema::customers;
 use crate::db::{DbConnection, DbError};
 use crate::on_backend;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub struct Customer {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub analytics_mode: String,
+    pub created_at: NaiveDateTime,
+    pub alert_cooldown_minutes: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = customers)]
+pub struct NewCustomer<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub created_at: NaiveDateTime,
+}
 
 pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> Result<Customer, DbError> {
     Ok(customers::table

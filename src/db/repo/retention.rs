@@ -6,8 +6,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::NewAuditEvent;
 use crate::db::repo::audit;
+use crate::db::repo::audit::NewAuditEvent;
 use crate::db::schema::sessions;
 use crate::db::{DbConnection, DbError};
 

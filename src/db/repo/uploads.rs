@@ -1,14 +1,45 @@
 //! Uploads of claim files, always within one tenant.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::{NewUpload, Upload};
 use crate::db::schema::{claim_records, uploads};
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
 
 use super::Page;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = uploads)]
+pub struct Upload {
+    pub id: i64,
+    pub customer_id: i64,
+    pub uploaded_by: Option<i64>,
+    pub file_name: String,
+    pub sha256: Option<String>,
+    pub size_bytes: i64,
+    pub status: String,
+    pub total_rows: i64,
+    pub accepted_rows: i64,
+    pub rejected_rows: i64,
+    pub warning_rows: i64,
+    pub quality_score_centi: Option<i64>,
+    pub message: Option<String>,
+    pub duplicate_of: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = uploads)]
+pub struct NewUpload<'a> {
+    pub customer_id: i64,
+    pub uploaded_by: Option<i64>,
+    pub file_name: &'a str,
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+}
 
 /// Creates an upload in `processing` state and returns its id.
 pub fn insert_processing(

@@ -1,14 +1,44 @@
 //! Users. Lookups by e-mail and id are global (authentication happens before a tenant is
 //! known); everything that lists or changes members is tenant-scoped.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::{NewUser, User};
 use crate::db::schema::users;
 use crate::db::{DbConnection, DbError};
 use crate::domain::roles::Role;
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub customer_id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub is_staff: bool,
+    pub is_active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub password_changed_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub customer_id: i64,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub is_staff: bool,
+    pub is_active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub password_changed_at: NaiveDateTime,
+}
 
 /// E-mail addresses are compared trimmed and lower-cased; they are stored that way.
 pub fn normalize_email(email: &str) -> String {

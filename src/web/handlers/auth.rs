@@ -298,7 +298,7 @@ fn invalid_link() -> AppError {
 async fn usable_link(
     state: &AppState,
     token: &str,
-) -> Result<(password_tokens::PasswordToken, crate::db::models::User), AppError> {
+) -> Result<(password_tokens::PasswordToken, crate::db::repo::users::User), AppError> {
     let hash = hash_link_token(token);
     state
         .db

@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use crate::db::models::Upload;
+use crate::db::repo::uploads::Upload;
 use crate::db::repo::{upload_lifecycle, uploads};
 use crate::domain::roles::Role;
 use crate::ingest::report::QualityReport;

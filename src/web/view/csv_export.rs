@@ -11,7 +11,7 @@ use std::io::Write;
 use actix_web::http::header;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 
-use crate::db::models::AuditEvent;
+use crate::db::repo::audit::AuditEvent;
 
 /// The head of a CSV download saved as `filename` (the name is ours, never the user's).
 pub fn attachment(filename: &str) -> HttpResponseBuilder {

@@ -11,7 +11,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::db::models::AuditEvent;
+use crate::db::repo::audit::AuditEvent;
 use crate::db::repo::audit::{self, AuditFilter};
 use crate::db::repo::users;
 use crate::db::{DbConnection, DbError};

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::db::DbError;
-use crate::db::models::User;
+use crate::db::repo::users::User;
 use crate::db::repo::{self, password_tokens, users};
 use crate::domain::password;
 use crate::domain::roles::Role;
