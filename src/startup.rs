@@ -246,7 +246,10 @@ impl Sessions {
     }
 
     fn csrf(&self) -> Csrf {
-        Csrf::new(self.state.settings.allowed_hosts.clone())
+        Csrf::new(
+            self.state.settings.allowed_hosts.clone(),
+            Arc::clone(&self.state.login_csrf),
+        )
     }
 }
 

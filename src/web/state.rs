@@ -8,6 +8,7 @@ use crate::db::Db;
 use crate::notify::{Notifier, SecretBox};
 use crate::observability::stats::RequestStats;
 use crate::web::auth::cache::AuthCache;
+use crate::web::auth::login_csrf::LoginCsrf;
 use crate::web::auth::rate_limit::RateLimiter;
 use crate::web::caches::charts::ChartCache;
 use crate::web::caches::facets::FacetCache;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub request_stats: Arc<RequestStats>,
     /// Channel secrets and the delivery worker (shared by pages that queue test messages).
     pub notifier: Arc<Notifier>,
+    /// Stateless CSRF tokens of the anonymous forms (sign-in, set-password).
+    pub login_csrf: Arc<LoginCsrf>,
 }
 
 impl AppState {
@@ -54,8 +57,10 @@ impl AppState {
                 concurrency: settings.delivery_concurrency,
             },
         ));
+        let login_csrf = Arc::new(LoginCsrf::new(instance_secret, settings.secure_cookies));
         AppState {
             notifier,
+            login_csrf,
             settings: Arc::new(settings),
             db,
             started_at: Instant::now(),

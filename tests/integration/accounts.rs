@@ -46,11 +46,19 @@ fn audit_actions(app: &crate::common::TestApp) -> Vec<(String, Option<i64>, Opti
 }
 
 #[actix_web::test]
-async fn login_page_sets_a_browser_session_cookie_with_safe_attributes() {
+async fn login_page_sets_a_browser_csrf_cookie_with_safe_attributes() {
     let app = spawn_app().await;
     let res = app.get("/login").await;
     assert_eq!(res.status(), 200);
-    let cookie = session_cookie(&res).expect("session cookie for the CSRF token");
+    assert_eq!(
+        session_cookie(&res),
+        None,
+        "no session for an anonymous form"
+    );
+    let cookie = set_cookie_headers(&res)
+        .into_iter()
+        .find(|c| c.starts_with("payerwatch_login="))
+        .expect("nonce cookie for the stateless CSRF token");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
@@ -84,26 +92,78 @@ async fn production_cookies_are_secure_and_host_prefixed() {
     let res = app.get("/login").await;
     let cookie = set_cookie_headers(&res)
         .into_iter()
-        .find(|c| c.starts_with("__Host-payerwatch_session="))
+        .find(|c| c.starts_with("__Host-payerwatch_login="))
         .expect("__Host- cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(!cookie.contains("Domain"), "{cookie}");
+}
+
+/// Issue 16 row 17: showing the sign-in form stores nothing; the stateless token (HMAC of
+/// the nonce cookie) is what a login post must carry.
+#[actix_web::test]
+async fn cookieless_login_pages_insert_no_session_rows_and_need_the_signed_token() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", OWNER, Role::Owner, false);
+    let count = || -> i64 {
+        let mut conn = app.db.get().expect("conn");
+        sessions::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count")
+    };
+    let before = count();
+    let mut token = String::new();
+    for _ in 0..200 {
+        // A fresh client each time: no cookie, as a crawler or an attacker would come.
+        let page = app.get_with(&new_client(), "/login").await;
+        assert_eq!(page.status(), 200);
+        token = crate::common::csrf_token(&page.text().await.expect("body")).expect("token");
+    }
+    assert_eq!(
+        count() - before,
+        0,
+        "200 cookie-less GET /login → 0 new rows"
+    );
+
+    // The token without its cookie, or with another visitor's cookie, is refused.
+    let fields = [("email", OWNER), ("password", password.as_str())];
+    let mut with_token = fields.to_vec();
+    with_token.push(("csrf_token", &token));
+    let bare = new_client()
+        .post(app.url("/login"))
+        .form(&with_token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bare.status(), 403, "token without its nonce cookie");
+    let other = new_client();
+    app.get_with(&other, "/login").await;
+    let res = other
+        .post(app.url("/login"))
+        .form(&with_token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 403, "token of another visitor's nonce");
+
+    // The real form still signs in, and only then is there a session row.
+    let res = app.login(OWNER, &password).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/portal");
+    assert_eq!(count() - before, 1);
+    assert_eq!(app.get("/portal").await.status(), 200);
 }
 
 #[actix_web::test]
 async fn signing_in_rotates_the_session_and_shows_the_portal() {
     let app = spawn_app().await;
     let password = app.create_user("Clinic", OWNER, Role::Owner, false);
-    let before = session_cookie(&app.get("/login").await).expect("pre-login cookie");
+    // The session starts at sign-in (the form before it had none: nothing to fixate).
     let res = app.login(OWNER, &password).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/portal");
     let after = session_cookie(&res).expect("new cookie at login");
-    assert_ne!(
-        before.split(';').next(),
-        after.split(';').next(),
-        "session id rotated"
-    );
+    assert!(after.starts_with("payerwatch_session="), "{after}");
 
     let page = app.get("/portal").await;
     assert_eq!(page.status(), 200);

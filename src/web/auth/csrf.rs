@@ -2,12 +2,16 @@
 //! (`csrf_token` form field, compared in constant time with the session's) and, when the
 //! browser sends them, `Origin`/`Referer` matching this site.
 //!
+//! The anonymous forms ([`ANONYMOUS_FORM_ROUTES`]: sign-in, set-password) also accept the
+//! stateless token of [`super::login_csrf`], so showing them stores no session row.
+//!
 //! URL-encoded bodies are read here (bounded) and handed on unchanged. Multipart bodies
 //! are streamed by their handler, which checks the token itself — only the routes listed
 //! in [`MULTIPART_ROUTES`] accept them; any other multipart post is refused.
 
 use std::future::{Ready, ready};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
@@ -20,6 +24,7 @@ use futures_util::future::LocalBoxFuture;
 use subtle::ConstantTimeEq;
 
 use super::keys::CSRF_KEY;
+use super::login_csrf::LoginCsrf;
 use crate::web::errors::AppError;
 
 /// Form bodies larger than this are not forms people fill in.
@@ -27,6 +32,11 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// Routes whose handlers read multipart bodies and verify the token themselves.
 pub const MULTIPART_ROUTES: &[&str] = &["/portal/uploads", "/portal/settings/mappings"];
+
+/// Forms shown to visitors without a session; their token is the stateless one.
+fn is_anonymous_form(path: &str) -> bool {
+    path == "/login" || path.starts_with("/set-password/")
+}
 
 /// Constant-time comparison of a submitted token with the session's.
 pub fn tokens_match(submitted: &str, expected: &str) -> bool {
@@ -85,12 +95,14 @@ fn form_token(body: &[u8]) -> Option<String> {
 #[derive(Clone)]
 pub struct Csrf {
     allowed_hosts: Rc<Vec<String>>,
+    login_csrf: Arc<LoginCsrf>,
 }
 
 impl Csrf {
-    pub fn new(allowed_hosts: Vec<String>) -> Self {
+    pub fn new(allowed_hosts: Vec<String>, login_csrf: Arc<LoginCsrf>) -> Self {
         Csrf {
             allowed_hosts: Rc::new(allowed_hosts),
+            login_csrf,
         }
     }
 }
@@ -110,6 +122,7 @@ where
         ready(Ok(CsrfMiddleware {
             service: Rc::new(service),
             allowed_hosts: Rc::clone(&self.allowed_hosts),
+            login_csrf: Arc::clone(&self.login_csrf),
         }))
     }
 }
@@ -117,6 +130,7 @@ where
 pub struct CsrfMiddleware<S> {
     service: Rc<S>,
     allowed_hosts: Rc<Vec<String>>,
+    login_csrf: Arc<LoginCsrf>,
 }
 
 fn reject<B>(req: ServiceRequest) -> ServiceResponse<EitherBody<B>> {
@@ -165,6 +179,10 @@ where
             .ok()
             .flatten()
             .unwrap_or_default();
+        // `Some(nonce cookie)` on the anonymous forms only; elsewhere the session decides.
+        let anonymous = is_anonymous_form(req.path())
+            .then(|| self.login_csrf.nonce(req.request()))
+            .map(|nonce| (Arc::clone(&self.login_csrf), nonce));
         let mut payload = req.take_payload();
         Box::pin(async move {
             let mut body = BytesMut::new();
@@ -179,7 +197,10 @@ where
             }
             let body: Bytes = body.freeze();
             let submitted = form_token(&body).unwrap_or_default();
-            if !tokens_match(&submitted, &expected) {
+            let stateless_ok = anonymous
+                .as_ref()
+                .is_some_and(|(key, nonce)| key.verify(nonce.as_deref(), &submitted));
+            if !stateless_ok && !tokens_match(&submitted, &expected) {
                 return Ok(reject(req));
             }
             req.set_payload(Payload::from(body));

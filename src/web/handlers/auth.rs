@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use actix_session::{Session, SessionExt};
+use actix_session::SessionExt;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use crate::db::repo::{self, password_tokens, sessions, users};
 use crate::domain::tenant::{CustomerId, TenantScope};
 use crate::domain::{login_throttle, password};
 use crate::web::audit::{self, AuditContext, AuditEntry};
-use crate::web::auth::{self, CurrentUser, ensure_csrf_token, password_gate, start_session};
+use crate::web::auth::{self, CurrentUser, password_gate, start_session};
 use crate::web::errors::AppError;
 use crate::web::http::client_ip;
 use crate::web::state::AppState;
@@ -55,29 +55,51 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Renders an anonymous form with the stateless CSRF token (no session row is written
+/// for it), setting the nonce cookie when the visitor had none.
+fn render_anonymous(
+    req: &HttpRequest,
+    state: &AppState,
+    mut layout: Layout,
+    page: impl FnOnce(Layout) -> Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    let issued = state.login_csrf.issue(req)?;
+    layout.csrf_token = issued.token;
+    let mut response = page(layout)?;
+    if let Some(cookie) = issued.cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(response)
+}
+
 fn login_page(
-    session: &Session,
+    req: &HttpRequest,
+    state: &AppState,
     email: String,
     next: String,
     error: Option<&'static str>,
     notice: Option<(&'static str, &'static str)>,
 ) -> Result<HttpResponse, AppError> {
     let mut layout = Layout::public("Sign in");
-    layout.csrf_token = ensure_csrf_token(session)?;
-    layout.flashes.extend(auth::take_flash(session));
+    layout.flashes.extend(auth::take_flash(&req.get_session()));
     if let Some((kind, message)) = notice {
         layout = layout.with_flash(kind, message);
     }
-    render(&LoginPage {
-        layout,
-        email,
-        next,
-        error,
+    render_anonymous(req, state, layout, |layout| {
+        render(&LoginPage {
+            layout,
+            email,
+            next,
+            error,
+        })
     })
 }
 
 pub async fn login_form(
     req: HttpRequest,
+    state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let session = req.get_session();
@@ -97,7 +119,7 @@ pub async fn login_form(
     } else {
         None
     };
-    login_page(&session, String::new(), next, None, notice)
+    login_page(&req, &state, String::new(), next, None, notice)
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,7 +235,7 @@ pub async fn login_submit(
                     audit::record(conn, &ctx, entry(customer_id, actor, "login.failure"))
                 })
                 .await?;
-            login_page(&session, form.email, next, Some(GENERIC_FAILURE), None)
+            login_page(&req, &state, form.email, next, Some(GENERIC_FAILURE), None)
         }
         LoginOutcome::Success { user_id, reserved } => {
             let pair = login_throttle::keys(&email, ip)[0].1.clone();
@@ -321,14 +343,15 @@ pub async fn set_password_form(
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let (link, user) = usable_link(&state, &token).await?;
-    let mut layout = Layout::public("Choose a password");
-    layout.csrf_token = ensure_csrf_token(&req.get_session())?;
-    render(&SetPasswordPage {
-        layout,
-        email: user.email,
-        purpose: link.purpose,
-        token,
-        error: None,
+    let layout = Layout::public("Choose a password");
+    render_anonymous(&req, &state, layout, |layout| {
+        render(&SetPasswordPage {
+            layout,
+            email: user.email,
+            purpose: link.purpose,
+            token,
+            error: None,
+        })
     })
 }
 
@@ -359,14 +382,15 @@ pub async fn set_password_submit(
             .map(|e| e.to_string())
     };
     if let Some(error) = problem {
-        let mut layout = Layout::public("Choose a password");
-        layout.csrf_token = ensure_csrf_token(&req.get_session())?;
-        return render(&SetPasswordPage {
-            layout,
-            email: user.email,
-            purpose: link.purpose,
-            token,
-            error: Some(error),
+        let layout = Layout::public("Choose a password");
+        return render_anonymous(&req, &state, layout, |layout| {
+            render(&SetPasswordPage {
+                layout,
+                email: user.email,
+                purpose: link.purpose,
+                token,
+                error: Some(error),
+            })
         });
     }
     let new_hash = password_gate::gate()
