@@ -195,6 +195,131 @@ async fn uploads_need_an_analyst_a_token_a_file_and_a_sane_size() {
     assert_eq!(res.status(), 413);
 }
 
+/// Issue 16 row 19: the token is checked before any file is read (field order, or the
+/// `X-CSRF-Token` header), and the other fields and the whole body are bounded.
+#[actix_web::test]
+async fn the_token_comes_before_the_file_and_the_form_is_bounded() {
+    let app = spawn_app_with(SpawnOptions {
+        overrides: vec![("PAYERWATCH_MAX_UPLOAD_BYTES", "100000".into())],
+        ..SpawnOptions::default()
+    })
+    .await;
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.login("analyst@clinic.test", &pw).await;
+    let token = token_again(&app).await;
+    let file = || {
+        reqwest::multipart::Part::bytes(claims_csv().into_bytes())
+            .file_name("x.csv")
+            .mime_str("text/csv")
+            .expect("mime")
+    };
+    let post = |form: reqwest::multipart::Form| {
+        app.client
+            .post(app.url("/portal/uploads"))
+            .multipart(form)
+            .send()
+    };
+
+    // A valid token after the file is too late: the file would already be spooled.
+    let late = post(
+        reqwest::multipart::Form::new()
+            .part("file", file())
+            .text("csrf_token", token.clone()),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(late.status(), 403, "token after the file");
+
+    // The header carries it just as well.
+    let res = app
+        .client
+        .post(app.url("/portal/uploads"))
+        .header("x-csrf-token", token.clone())
+        .multipart(reqwest::multipart::Form::new().part("file", file()))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 303, "token in the header");
+    let res = app
+        .client
+        .post(app.url("/portal/uploads"))
+        .header("x-csrf-token", "forged")
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", token.clone())
+                .part("file", file()),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 403, "a forged header token");
+
+    // Extra fields: bounded in number and in size, with a message naming the limit.
+    let mut many = reqwest::multipart::Form::new().text("csrf_token", token.clone());
+    for i in 0..9 {
+        many = many.text(format!("extra{i}"), "x");
+    }
+    let res = post(many.part("file", file())).await.expect("sent");
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("more than 8 fields")
+    );
+    let res = post(
+        reqwest::multipart::Form::new()
+            .text("csrf_token", token.clone())
+            .text("note", "n".repeat(2000))
+            .part("file", file()),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("is longer than 1024 bytes")
+    );
+
+    // A body declared far above the limit is refused before it is read.
+    let huge = reqwest::multipart::Part::bytes(vec![b'a'; 300_000])
+        .file_name("huge.csv")
+        .mime_str("text/csv")
+        .expect("mime");
+    let res = post(
+        reqwest::multipart::Form::new()
+            .text("csrf_token", token.clone())
+            .part("file", huge),
+    )
+    .await;
+    // The server may answer and close before the client has sent everything.
+    if let Ok(res) = res {
+        assert_eq!(res.status(), 413);
+        assert!(res.text().await.expect("body").contains("limit"));
+    }
+
+    // Mapping imports follow the same rule.
+    let mapping = reqwest::multipart::Part::bytes(b"alias,canonical\nAetna Inc,Aetna\n".to_vec())
+        .file_name("aliases.csv")
+        .mime_str("text/csv")
+        .expect("mime");
+    let res = app
+        .client
+        .post(app.url("/portal/settings/mappings"))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("table", "aliases")
+                .part("file", mapping)
+                .text("csrf_token", token.clone()),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 403, "mapping file before the token");
+}
+
 #[actix_web::test]
 async fn deleting_is_refused_while_claims_exist_and_other_tenants_see_nothing() {
     let app = spawn_app().await;

@@ -23,6 +23,7 @@ use crate::ingest::{self, Limits, UploadRequest};
 use crate::jobs::spool::{SpoolDir, SpoolGuard};
 use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
+use crate::web::http::multipart::GuardedForm;
 use crate::web::http::query::page_number;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -102,33 +103,26 @@ pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Authorized<Analyst>,
-    mut body: Multipart,
+    body: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let max_bytes = state.settings.max_upload_bytes;
     let spool_dir = SpoolDir::open(state.settings.spool_dir())
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     // Removed on every early return; handed to the job once it is queued.
     let mut spooled: Option<SpoolGuard<'_>> = None;
-    let mut token = String::new();
+    let mut form = GuardedForm::new(&req, body, max_bytes)?;
     let mut file_name: Option<String> = None;
     let mut size: u64 = 0;
-    while let Some(field) = body.next().await {
-        let mut field = field
-            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}.")))?;
+    while let Some(mut field) = form.next_field().await? {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "csrf_token" => {
-                while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        AppError::BadRequest(format!("The upload could not be read: {e}."))
-                    })?;
-                    if token.len() + chunk.len() > 256 {
-                        return Err(AppError::CsrfRejected);
-                    }
-                    token.push_str(&String::from_utf8_lossy(&chunk));
-                }
+                let token = form.small_value(&mut field).await?;
+                form.accept_token(&token)?;
             }
             "file" => {
+                // Nothing is spooled for a post that has not shown its token yet.
+                form.require_token()?;
                 file_name = Some(
                     field
                         .content_disposition()
@@ -161,17 +155,13 @@ pub async fn submit(
                 out.flush()
                     .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
             }
+            // Other fields are read (bounded) and ignored.
             _ => {
-                // Unknown fields are drained and ignored.
-                while let Some(chunk) = field.next().await {
-                    chunk.map_err(|e| {
-                        AppError::BadRequest(format!("The upload could not be read: {e}."))
-                    })?;
-                }
+                form.small_value(&mut field).await?;
             }
         }
     }
-    crate::web::auth::csrf::verify_token(&req, token.trim())?;
+    form.finish()?;
     let Some(file_name) = file_name else {
         return Err(AppError::BadRequest(
             "Choose a CSV file to upload (form field 'file').".into(),

@@ -3,5 +3,6 @@
 pub mod client_ip;
 pub mod links;
 pub mod middleware;
+pub mod multipart;
 pub mod query;
 pub mod request_context;

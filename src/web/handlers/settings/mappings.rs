@@ -24,6 +24,7 @@ use crate::domain::roles::Role;
 use crate::services::mappings::{self as service, MappingError, PayerGroup};
 use crate::web::auth::{self, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
+use crate::web::http::multipart::GuardedForm;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
@@ -348,45 +349,42 @@ pub async fn import(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: Authorized<Analyst>,
-    mut body: Multipart,
+    body: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let mut token = String::new();
+    let limit = table::MAX_IMPORT_BYTES;
+    let mut form = GuardedForm::new(&req, body, limit as u64)?;
     let mut which = String::new();
     let mut file: Option<Vec<u8>> = None;
-    while let Some(field) = body.next().await {
-        let mut field = field.map_err(read_error)?;
-        let name = field.name().unwrap_or_default().to_string();
-        let limit = match name.as_str() {
-            "csrf_token" | "table" => 256,
-            "file" => table::MAX_IMPORT_BYTES,
-            _ => 0,
-        };
-        let mut value = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(read_error)?;
-            if limit == 0 {
-                continue; // unknown fields are drained and ignored
+    while let Some(mut field) = form.next_field().await? {
+        match field.name().unwrap_or_default() {
+            "csrf_token" => {
+                let token = form.small_value(&mut field).await?;
+                form.accept_token(&token)?;
             }
-            if value.len() + chunk.len() > limit {
-                return Err(match name.as_str() {
-                    "file" => AppError::PayloadTooLarge(format!(
-                        "Mapping files may be at most {} MB.",
-                        table::MAX_IMPORT_BYTES / (1024 * 1024)
-                    )),
-                    "csrf_token" => AppError::CsrfRejected,
-                    _ => AppError::BadRequest("The field 'table' is not valid.".into()),
-                });
+            "file" => {
+                // The token comes first: a forged post is refused before its file is read.
+                form.require_token()?;
+                let mut value = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(read_error)?;
+                    if value.len() + chunk.len() > limit {
+                        return Err(AppError::PayloadTooLarge(format!(
+                            "Mapping files may be at most {} MB.",
+                            limit / (1024 * 1024)
+                        )));
+                    }
+                    value.extend_from_slice(&chunk);
+                }
+                file = Some(value);
             }
-            value.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "csrf_token" => token = String::from_utf8_lossy(&value).into_owned(),
-            "table" => which = String::from_utf8_lossy(&value).into_owned(),
-            "file" => file = Some(value),
-            _ => {}
+            "table" => which = form.small_value(&mut field).await?,
+            // Other fields are read (bounded) and ignored.
+            _ => {
+                form.small_value(&mut field).await?;
+            }
         }
     }
-    crate::web::auth::csrf::verify_token(&req, token.trim())?;
+    form.finish()?;
     let which = Table::parse(&which).ok_or_else(|| {
         AppError::BadRequest("The field 'table' must be aliases or cpt_groups.".into())
     })?;
