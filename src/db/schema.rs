@@ -358,7 +358,17 @@ diesel::joinable!(upload_reports -> uploads (upload_id));
 diesel::joinable!(payer_aliases -> customers (customer_id));
 diesel::joinable!(cpt_groups -> customers (customer_id));
 
+diesel::table! {
+    /// The newest status of each alert (migration 2026-12-06-600000).
+    alert_current_status (alert_id) {
+        alert_id -> BigInt,
+        customer_id -> BigInt,
+        status -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    alert_current_status,
     customers,
     users,
     sessions,

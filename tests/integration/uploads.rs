@@ -195,6 +195,37 @@ async fn uploads_need_an_analyst_a_token_a_file_and_a_sane_size() {
     assert_eq!(res.status(), 413);
 }
 
+/// Issue 16 row 10: rejections.csv streams in keyset batches of 2,000 — an upload with
+/// more rejections than two batches comes out whole, in row order, each row once.
+#[actix_web::test]
+async fn rejections_csv_streams_every_row_once_in_order() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.login("analyst@clinic.test", &password).await;
+    let mut csv = claims_csv();
+    for _ in 0..4_500 {
+        csv.push_str("Aetna,9921,2026-10-01,2026-11-01,PAID,100.00,,\n");
+    }
+    let token = form_token(&app, &app.client).await;
+    let res = upload_with(&app, &app.client, "many.csv", csv, Some(token)).await;
+    assert_eq!(res.status(), 303);
+    let path = location(&res);
+    finished_page(&app, &app.client, &path).await;
+    let res = app.get(&format!("{path}/rejections.csv")).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.expect("csv");
+    let rows: Vec<i64> = body
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().expect("row").parse().expect("number"))
+        .collect();
+    assert_eq!(body.lines().next(), Some("row,column,reason"));
+    assert!(rows.windows(2).all(|w| w[0] <= w[1]), "row order");
+    let added: Vec<i64> = rows.iter().copied().filter(|r| *r >= 34).collect();
+    assert_eq!(added.len(), 4_500, "every added row once");
+    assert_eq!((added[0], added[4_499]), (34, 4_533));
+}
+
 /// Issue 16 row 19: the token is checked before any file is read (field order, or the
 /// `X-CSRF-Token` header), and the other fields and the whole body are bounded.
 #[actix_web::test]

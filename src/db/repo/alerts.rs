@@ -1,12 +1,14 @@
 //! Alert rules, alert events (append-only: no update or delete function exists here),
-//! their status history and operator judgments.
+//! their status history and operator judgments. `alert_current_status` mirrors each
+//! alert's newest history row (written with it) so lists page in SQL.
 
 use chrono::NaiveDateTime;
 use diesel::dsl::{count, max};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    alert_events, alert_judgments, alert_rules, alert_status_history, customers, users,
+    alert_current_status, alert_events, alert_judgments, alert_rules, alert_status_history,
+    customers, users,
 };
 use crate::db::{DbConnection, DbError};
 use crate::domain::alerts::{Comparison, Metric, RuleSpec};
@@ -227,6 +229,13 @@ pub fn insert_alert(
         .values(alert)
         .returning(alert_events::id)
         .get_result::<i64>(c))?;
+    diesel::insert_into(alert_current_status::table)
+        .values((
+            alert_current_status::alert_id.eq(id),
+            alert_current_status::customer_id.eq(alert.customer_id),
+            alert_current_status::status.eq(&alert.initial_status),
+        ))
+        .execute(conn)?;
     diesel::insert_into(alert_status_history::table)
         .values((
             alert_status_history::alert_id.eq(id),
@@ -298,8 +307,10 @@ pub struct AlertFilter {
 /// How many alerts are in each current status.
 pub type StatusCounts = Vec<(String, i64)>;
 
-/// Alerts newest first with their current status, filtered, one page at a time. The
-/// status filter applies to the current status, computed per alert.
+/// Alerts newest first with their current status, filtered, one page at a time — the
+/// filter, the count and the page are SQL (`LIMIT`/`OFFSET`), so a tenant with many alerts
+/// costs one page of rows. The status counts ignore the status filter (they label its
+/// choices).
 pub fn list_alerts(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -307,58 +318,51 @@ pub fn list_alerts(
     page: i64,
     per_page: i64,
 ) -> Result<(super::Page<AlertWithStatus>, StatusCounts), DbError> {
-    let mut query = alert_events::table
-        .filter(alert_events::customer_id.eq(scope.id()))
+    use alert_current_status as cs;
+    let joined = || {
+        alert_events::table
+            .inner_join(cs::table.on(cs::alert_id.eq(alert_events::id)))
+            .filter(alert_events::customer_id.eq(scope.id()))
+            .filter(cs::customer_id.eq(scope.id()))
+    };
+    // Grouped before boxing (diesel cannot infer a boxed query's grouping).
+    let mut grouped = joined()
+        .group_by(cs::status)
+        .select((cs::status, diesel::dsl::count_star()))
+        .order(cs::status.asc())
         .into_boxed();
+    let mut listed = joined().into_boxed();
     if let Some(sev) = &filter.severity {
-        query = query.filter(alert_events::severity_label.eq(sev));
+        grouped = grouped.filter(alert_events::severity_label.eq(sev.clone()));
+        listed = listed.filter(alert_events::severity_label.eq(sev.clone()));
     }
     if let Some(product) = &filter.product {
-        query = query.filter(alert_events::product.eq(product));
+        grouped = grouped.filter(alert_events::product.eq(product.clone()));
+        listed = listed.filter(alert_events::product.eq(product.clone()));
     }
     if let Some(payer) = &filter.payer {
-        query = query.filter(alert_events::payer.eq(payer));
+        grouped = grouped.filter(alert_events::payer.eq(payer.clone()));
+        listed = listed.filter(alert_events::payer.eq(payer.clone()));
     }
-    let alerts: Vec<AlertEvent> = query
+    let counts: Vec<(String, i64)> = grouped.load(conn)?;
+    if let Some(status) = &filter.status {
+        listed = listed.filter(cs::status.eq(status.clone()));
+    }
+    // The total is the matching status's count (or all of them): no second scan.
+    let total = counts
+        .iter()
+        .filter(|(s, _)| filter.status.as_deref().is_none_or(|f| f == s))
+        .map(|(_, n)| n)
+        .sum();
+    let rows: Vec<(AlertEvent, String)> = listed
         .order((alert_events::created_at.desc(), alert_events::id.desc()))
-        .select(AlertEvent::as_select())
+        .limit(per_page.max(0))
+        .offset(super::offset(page, per_page))
+        .select((AlertEvent::as_select(), cs::status))
         .load(conn)?;
-    // Latest status per alert in one query.
-    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
-    let mut latest: std::collections::HashMap<i64, (i64, String)> =
-        std::collections::HashMap::new();
-    for chunk in ids.chunks(5_000) {
-        let rows: Vec<(i64, i64, String)> = alert_status_history::table
-            .filter(alert_status_history::alert_id.eq_any(chunk))
-            .select((
-                alert_status_history::alert_id,
-                alert_status_history::id,
-                alert_status_history::status,
-            ))
-            .load(conn)?;
-        for (alert_id, row_id, status) in rows {
-            let entry = latest.entry(alert_id).or_insert((row_id, status.clone()));
-            if row_id >= entry.0 {
-                *entry = (row_id, status);
-            }
-        }
-    }
-    let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    let mut with_status: Vec<AlertWithStatus> = Vec::new();
-    for alert in alerts {
-        let status = latest
-            .remove(&alert.id)
-            .map_or_else(|| alert.initial_status.clone(), |(_, s)| s);
-        *counts.entry(status.clone()).or_default() += 1;
-        if filter.status.as_deref().is_none_or(|s| s == status) {
-            with_status.push(AlertWithStatus { alert, status });
-        }
-    }
-    let total = with_status.len() as i64;
-    let items = with_status
+    let items = rows
         .into_iter()
-        .skip(usize::try_from(super::offset(page, per_page)).unwrap_or(usize::MAX))
-        .take(usize::try_from(per_page).unwrap_or(0))
+        .map(|(alert, status)| AlertWithStatus { alert, status })
         .collect();
     Ok((
         super::Page {
@@ -367,7 +371,7 @@ pub fn list_alerts(
             per_page,
             total,
         },
-        counts.into_iter().collect(),
+        counts,
     ))
 }
 
@@ -421,6 +425,14 @@ pub fn append_status(
             alert_status_history::created_at.eq(super::now()),
         ))
         .execute(conn)?;
+    // The list filters and pages on the current status (same transaction).
+    diesel::update(
+        alert_current_status::table
+            .filter(alert_current_status::customer_id.eq(scope.id()))
+            .filter(alert_current_status::alert_id.eq(alert_id)),
+    )
+    .set(alert_current_status::status.eq(status))
+    .execute(conn)?;
     Ok(())
 }
 

@@ -134,3 +134,33 @@ pub fn delete_relying_on_foreign_key(
     })?;
     Ok(())
 }
+
+/// One batch of an upload's rejections in row order, after the `(row_number, id)` keyset
+/// cursor: `(id, row_number, column_name, reason)`. The rejections export streams these
+/// batches, so its memory is one batch whatever the upload's size (issue 16 row 10).
+pub fn rejections_after(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    upload_id: i64,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<(i64, i64, String, String)>, DbError> {
+    use crate::db::schema::upload_rejections as r;
+    let mut query = r::table
+        .inner_join(uploads::table)
+        .filter(uploads::customer_id.eq(scope.id()))
+        .filter(r::upload_id.eq(upload_id))
+        .into_boxed();
+    if let Some((row, id)) = after {
+        query = query.filter(
+            r::row_number
+                .gt(row)
+                .or(r::row_number.eq(row).and(r::id.gt(id))),
+        );
+    }
+    Ok(query
+        .order((r::row_number.asc(), r::id.asc()))
+        .limit(limit)
+        .select((r::id, r::row_number, r::column_name, r::reason))
+        .load(conn)?)
+}

@@ -340,6 +340,11 @@ pub async fn detail(
     })
 }
 
+/// Rejections exported per batch of this many rows.
+const REJECTIONS_BATCH: i64 = 2_000;
+
+/// `rejections.csv`, streamed: each chunk is one keyset batch read from SQL, so the
+/// export never holds an upload's rejections in memory (issue 16 row 10).
 pub async fn rejections_csv(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -349,27 +354,66 @@ pub async fn rejections_csv(
     use crate::web::view::csv_export::{Cell, CsvExport, attachment};
     let id = id.into_inner();
     let scope = user.scope();
-    let rows = state
+    state
         .db
-        .run(move |conn| {
-            uploads::find(conn, &scope, id)?;
-            upload_lifecycle::list_rejections(conn, &scope, id, i64::MAX)
-        })
+        .run(move |conn| uploads::find(conn, &scope, id).map(|_| ()))
         .await?;
-    let mut export = CsvExport::new(Vec::new());
-    export.header(&["row", "column", "reason"])?;
-    for (row, column, reason) in &rows {
-        export.row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])?;
-    }
-    let body = export
-        .finish()
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     let (ctx, entry) = user.audit(&req, &state, "export.rejections_csv", &[]);
     state
         .db
         .write_audit(ctx, entry.target("upload", id))
         .await?;
-    Ok(attachment(&format!("upload-{id}-rejections.csv")).body(body))
+
+    fn to_bytes(
+        write: impl FnOnce(&mut CsvExport<Vec<u8>>) -> csv::Result<()>,
+    ) -> Result<web::Bytes, AppError> {
+        let mut export = CsvExport::new(Vec::new());
+        write(&mut export)?;
+        let bytes = export
+            .finish()
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        Ok(web::Bytes::from(bytes))
+    }
+    enum Next {
+        Header,
+        After(Option<(i64, i64)>),
+        Done,
+    }
+    let db = state.db.clone();
+    let body = futures_util::stream::try_unfold(Next::Header, move |next| {
+        let db = db.clone();
+        async move {
+            let after = match next {
+                Next::Done => return Ok(None),
+                Next::Header => {
+                    let header = to_bytes(|e| e.header(&["row", "column", "reason"]))?;
+                    return Ok(Some((header, Next::After(None))));
+                }
+                Next::After(after) => after,
+            };
+            let rows = db
+                .run(move |conn| {
+                    uploads::rejections_after(conn, &scope, id, after, REJECTIONS_BATCH)
+                })
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(None);
+            };
+            let next = if (rows.len() as i64) < REJECTIONS_BATCH {
+                Next::Done
+            } else {
+                Next::After(Some((last.1, last.0)))
+            };
+            let chunk = to_bytes(|export| {
+                for (_, row, column, reason) in &rows {
+                    export.row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])?;
+                }
+                Ok(())
+            })?;
+            Ok::<_, AppError>(Some((chunk, next)))
+        }
+    });
+    Ok(attachment(&format!("upload-{id}-rejections.csv")).streaming(body))
 }
 
 pub async fn delete(
