@@ -159,6 +159,12 @@ async fn staff_dashboard_and_audit_trail_render() {
     })
     .await;
     let password = app.create_user("PayerWatch Ops", "ops@payerwatch.test", Role::Owner, true);
+    let owner_password = app.create_user(
+        "PayerWatch Ops",
+        "owner@payerwatch.test",
+        Role::Owner,
+        false,
+    );
     for i in 0..25 {
         app.get(if i % 5 == 0 { "/readyz" } else { "/healthz" })
             .await;
@@ -210,7 +216,8 @@ async fn staff_dashboard_and_audit_trail_render() {
     browser.fill("#email", "ops@payerwatch.test").await;
     browser.fill("#password", &password).await;
     browser.click("button[type=submit]").await;
-    browser.wait_for_text("Your account").await;
+    // Staff land on the dashboard: they see no tenant pages (SPEC §1).
+    browser.wait_for_text("Figures are per instance").await;
 
     browser.resize(1280, 2600).await;
     browser.goto(&app.url("/portal/admin/metrics")).await;
@@ -226,6 +233,13 @@ async fn staff_dashboard_and_audit_trail_render() {
     browser.wait_for_text("Slowest requests").await;
     browser.screenshot("21-metrics-by-p95").await;
 
+    // The audit trail is a tenant page: the customer's own owner reads it.
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_text("You have been signed out").await;
+    browser.fill("#email", "owner@payerwatch.test").await;
+    browser.fill("#password", &owner_password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
     browser.resize(1280, 900).await;
     browser.goto(&app.url("/portal/settings/audit")).await;
     browser.wait_for_text("Audit trail").await;

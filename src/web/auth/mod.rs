@@ -181,7 +181,31 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await })
+        Box::pin(async move { tenant_member(authenticate(&req).await?) })
+    }
+}
+
+/// Platform staff hold no tenant (SPEC §1: staff "get 404 for any tenant's objects"), so
+/// every extractor that hands out a tenant scope — `CurrentUser`, `Authorized<R>` —
+/// answers them 404, the answer for another tenant's object. Only [`SignedIn`] (own
+/// password page, the front page's redirect) and [`StaffUser`] (dashboard) let them in.
+fn tenant_member(user: CurrentUser) -> Result<CurrentUser, AppError> {
+    if user.is_staff {
+        return Err(AppError::NotFound);
+    }
+    Ok(user)
+}
+
+/// Any signed-in user, platform staff included: for pages that show no tenant data.
+pub struct SignedIn(pub CurrentUser);
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await.map(SignedIn) })
     }
 }
 
@@ -315,7 +339,7 @@ impl<R: MinRole + 'static> FromRequest for Authorized<R> {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let user = authenticate(&req).await?;
+            let user = tenant_member(authenticate(&req).await?)?;
             if !user.role.allows(R::ROLE) {
                 return Err(AppError::Forbidden);
             }

@@ -9,7 +9,7 @@ use crate::db::DbError;
 use crate::db::repo::login_failures::{self, Reservation};
 use crate::db::repo::{self, sessions, users};
 use crate::domain::{login_throttle, password};
-use crate::web::auth::{self, CurrentUser, password_gate};
+use crate::web::auth::{self, SignedIn, password_gate};
 use crate::web::errors::AppError;
 use crate::web::handlers::auth::{client_addr, restart_session};
 use crate::web::state::AppState;
@@ -23,7 +23,8 @@ struct PasswordPage {
     error: Option<String>,
 }
 
-pub async fn password_form(user: CurrentUser) -> Result<HttpResponse, AppError> {
+/// Staff included: their own password is theirs to change (SPEC §1).
+pub async fn password_form(SignedIn(user): SignedIn) -> Result<HttpResponse, AppError> {
     render(&PasswordPage {
         layout: user.layout("Change password", "/portal/account/password"),
         error: None,
@@ -40,7 +41,7 @@ pub struct PasswordForm {
 pub async fn password_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    SignedIn(user): SignedIn,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();

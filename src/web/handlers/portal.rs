@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::domain::analytics::Product;
-use crate::web::auth::CurrentUser;
+use crate::web::auth::SignedIn;
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -72,8 +72,14 @@ fn human_duration(d: std::time::Duration) -> String {
 
 pub async fn overview(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, AppError> {
+    // Staff hold no tenant data; their front page is the service-wide dashboard.
+    if user.is_staff {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, "/portal/admin/metrics"))
+            .finish());
+    }
     let scope = user.scope();
     let (events, uploads, alerts) = state
         .db

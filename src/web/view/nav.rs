@@ -7,12 +7,14 @@ use crate::web::view::layout::NavItem;
 /// Who sees an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
-    /// Every signed-in member of the tenant.
+    /// Every signed-in member of the tenant (not staff: they see no tenant pages).
     Members,
-    /// Admins and owners.
+    /// Admins and owners of the tenant (not staff).
     Admins,
     /// PayerWatch staff, whatever their role in the tenant.
     Staff,
+    /// Everyone signed in, staff included (their own account).
+    Everyone,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -45,16 +47,18 @@ pub const NAV: &[NavEntry] = &[
     entry("Users", "/portal/settings/users", Audience::Admins),
     entry("Audit", "/portal/settings/audit", Audience::Admins),
     entry("Metrics", "/portal/admin/metrics", Audience::Staff),
-    entry("Password", "/portal/account/password", Audience::Members),
+    entry("Password", "/portal/account/password", Audience::Everyone),
 ];
 
 /// The entries a user with `role` (and staff flag) may use, `active` marked.
 pub fn nav_for(role: Role, is_staff: bool, active: &str) -> Vec<NavItem> {
     NAV.iter()
         .filter(|e| match e.audience {
-            Audience::Members => true,
-            Audience::Admins => role.allows(Role::Admin),
+            // Staff hold no tenant data: every tenant page answers them 404 (SPEC §1).
+            Audience::Members => !is_staff,
+            Audience::Admins => !is_staff && role.allows(Role::Admin),
             Audience::Staff => is_staff,
+            Audience::Everyone => true,
         })
         .map(|e| NavItem {
             label: e.label,
@@ -81,8 +85,12 @@ mod tests {
         let admin = labels(Role::Admin, false);
         assert!(admin.contains(&"Channels") && admin.contains(&"Audit"));
         assert!(!admin.contains(&"Metrics"));
-        assert!(labels(Role::Viewer, true).contains(&"Metrics"));
-        assert_eq!(labels(Role::Owner, true).len(), NAV.len());
+        assert_eq!(labels(Role::Viewer, true), ["Metrics", "Password"]);
+        assert_eq!(
+            labels(Role::Owner, true),
+            ["Metrics", "Password"],
+            "staff see no tenant pages, whatever their role"
+        );
     }
 
     #[test]
