@@ -2,7 +2,10 @@
 //! with `hex = HMAC-SHA256(secret, "<t>.<raw body>")`; receivers reject timestamps more
 //! than 300 s from their clock, which stops replays. Legacy scheme (per channel, for
 //! receivers built for the old system): `X-Signature` = hex HMAC-SHA256 of the body,
-//! the body being compact JSON with sorted keys.
+//! the body being compact JSON with sorted keys. The legacy header has no timestamp, so
+//! a captured request could be replayed (issue 16 row 21); the signed body carries
+//! `sent_at` (the attempt's time) and `delivery_id`, so a legacy receiver rejects
+//! replays the same way — [`verify_legacy`] is that check, deprecated scheme and all.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -70,6 +73,35 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64) -> Result<(), 
     m.verify_slice(&v1).map_err(|_| VerifyError::Mismatch)
 }
 
+/// What a `legacy-hex` receiver should do: compare the body's HMAC in constant time,
+/// then reject a body whose signed `sent_at` is more than [`TOLERANCE_SECS`] from its
+/// clock (and, as for every scheme, skip a `delivery_id` it has already processed).
+/// Existing receivers that only compare the HMAC keep working; this closes the replay
+/// window for those that add the time check.
+pub fn verify_legacy(
+    secret: &[u8],
+    signature_hex: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), VerifyError> {
+    let signature = hex::decode(signature_hex.trim()).map_err(|_| VerifyError::Malformed)?;
+    let mut m = mac(secret);
+    m.update(body);
+    m.verify_slice(&signature)
+        .map_err(|_| VerifyError::Mismatch)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| VerifyError::Malformed)?;
+    let sent_at = value
+        .get("sent_at")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .ok_or(VerifyError::Malformed)?;
+    if (now - sent_at.timestamp()).abs() > TOLERANCE_SECS {
+        return Err(VerifyError::Stale);
+    }
+    Ok(())
+}
+
 /// Compact JSON with sorted keys (serde_json's map is ordered), as the legacy scheme signs.
 pub fn canonical_json(value: &serde_json::Value) -> String {
     value.to_string()
@@ -95,6 +127,34 @@ mod tests {
         assert_eq!(
             sign_legacy(b"test_secret", compact.as_bytes()),
             "491cacd278f2f516367fb91278f91264ead007792c85fcf69737525143d609b6"
+        );
+    }
+
+    #[test]
+    fn legacy_bodies_carry_their_time_so_replays_are_refused() {
+        let body = br#"{"delivery_id":7,"event_type":"test","sent_at":"2023-11-14T22:13:20Z"}"#;
+        let sent = 1_700_000_000;
+        let sig = sign_legacy(b"s3cret", body);
+        assert_eq!(verify_legacy(b"s3cret", &sig, body, sent + 299), Ok(()));
+        assert_eq!(
+            verify_legacy(b"s3cret", &sig, body, sent + 301),
+            Err(VerifyError::Stale),
+            "the same request replayed later"
+        );
+        assert_eq!(
+            verify_legacy(b"other", &sig, body, sent),
+            Err(VerifyError::Mismatch)
+        );
+        let moved = br#"{"delivery_id":7,"event_type":"test","sent_at":"2023-11-14T22:20:00Z"}"#;
+        assert_eq!(
+            verify_legacy(b"s3cret", &sig, moved, sent + 400),
+            Err(VerifyError::Mismatch),
+            "a replayer cannot move the signed time"
+        );
+        let untimed = br#"{"event_type":"test"}"#;
+        assert_eq!(
+            verify_legacy(b"s3cret", &sign_legacy(b"s3cret", untimed), untimed, sent),
+            Err(VerifyError::Malformed)
         );
     }
 

@@ -435,6 +435,22 @@ async fn a_delivery_fails_after_six_attempts_and_an_admin_can_retry_it() {
         "legacy scheme: hex HMAC of the body"
     );
     assert!(last.header("x-payerwatch-signature").is_none());
+    // The signed body carries its send time: a legacy receiver refuses a replay
+    // (issue 16 row 21).
+    let signature = last.header("x-signature").expect("signed");
+    let now = chrono::Utc::now().timestamp();
+    webhook::verify_legacy(secret.as_bytes(), signature, last.body.as_bytes(), now)
+        .expect("fresh delivery verifies");
+    assert_eq!(
+        webhook::verify_legacy(
+            secret.as_bytes(),
+            signature,
+            last.body.as_bytes(),
+            now + 301
+        ),
+        Err(webhook::VerifyError::Stale),
+        "the same request replayed five minutes later"
+    );
 }
 
 fn all_channel_ids(app: &TestApp) -> Vec<i64> {
