@@ -189,7 +189,10 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
             false,
             // Digit boundaries, not word boundaries: an SSN glued to a word
             // ("123-45-6789Aetna") is still one (found by the ingest property test).
-            r"(?:^|[^0-9-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4})(?:[^0-9-]|$)".into(),
+            // SSNs glued to each other ("123-45-6789123-45-6789Aetna", also found by it:
+            // each one's neighbour is a digit) are one run, matched whole; a lone SSN
+            // shape with one more digit ("1123-45-6789") is still some other number.
+            r"(?:^|[^0-9-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4}(?:-?[0-9]{3}-[0-9]{2}-[0-9]{4})*)(?:[^0-9-]|$)".into(),
         ),
         (
             PhiKind::Ssn,
@@ -497,6 +500,25 @@ mod tests {
         ] {
             assert_eq!(kind(t), Some(PhiKind::Ssn), "{t}");
         }
+    }
+
+    /// Issue 16 (proptest once stored `123-45-6789123-45-6789Aetna` in a payer).
+    #[test]
+    fn glued_ssns_are_found_and_redacted_whole() {
+        for t in [
+            "123-45-6789123-45-6789Aetna",
+            "123-45-6789123-45-6789",
+            "x123-45-6789987-65-4321123-45-6789y",
+            "123-45-6789-987-65-4321",
+            "Aetna123-45-6789987-65-4321",
+        ] {
+            assert_eq!(kind(t), Some(PhiKind::Ssn), "{t}");
+        }
+        assert_eq!(
+            redact("123-45-6789123-45-6789Aetna"),
+            "[REDACTED]Aetna",
+            "no SSN digits left"
+        );
     }
 
     #[test]
