@@ -461,13 +461,14 @@ fn import_command(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| chrono::Utc::now().date_naive()),
     };
     crate::jobs::set_lease(settings.job_lease);
+    let options = IngestOptions::with_instance_secret(&settings.resolve_secret_key()?);
     if args.no_analytics {
         // The analytics request stays queued: a server's workers (or the next import) run it.
-        let outcome = ingest::ingest(&db, &request, file, &IngestOptions::default())?;
+        let outcome = ingest::ingest(&db, &request, file, &options)?;
         print_outcome(&outcome);
         return fail_unless_stored(&outcome);
     }
-    let imported = crate::services::uploads::import(&db, &request, file, "upload")?;
+    let imported = crate::services::uploads::import(&db, &request, file, "upload", &options)?;
     print_outcome(&imported.outcome);
     fail_unless_stored(&imported.outcome)?;
     if imported.runs.is_empty()
@@ -750,6 +751,8 @@ fn load_demo_claims(
         &request,
         std::io::Cursor::new(csv),
         "demo",
+        // A CSV: no 835 claim references to key.
+        &IngestOptions::default(),
     )?)
 }
 

@@ -58,6 +58,9 @@ pub fn start_job_workers(
         spool: crate::jobs::spool::SpoolDir::open(settings.spool_dir())?,
         limits: crate::ingest::Limits::from_settings(settings),
         owner: crate::jobs::owner_id().to_string(),
+        claim_keys: crate::domain::claim_key::ClaimKeys::from_instance_secret(
+            &settings.resolve_secret_key()?,
+        ),
     };
     Ok(crate::jobs::worker::WorkerPool::start(ctx, n))
 }

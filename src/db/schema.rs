@@ -94,6 +94,24 @@ diesel::table! {
         allowed_cents -> Nullable<BigInt>,
         denial_reason_code -> Nullable<Text>,
         denial_reason_text -> Nullable<Text>,
+        payer_id -> Nullable<Text>,
+        modifiers -> Nullable<Text>,
+        remark_codes -> Nullable<Text>,
+        adjustments -> Nullable<Text>,
+        claim_key -> Nullable<BigInt>,
+        svc_segment -> Nullable<BigInt>,
+        reversed_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    claim_reversals (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        upload_id -> BigInt,
+        segment -> BigInt,
+        claim_key -> Nullable<BigInt>,
+        lines -> BigInt,
     }
 }
 
@@ -376,6 +394,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     upload_reports,
     upload_rejections,
     claim_records,
+    claim_reversals,
     payer_aliases,
     cpt_groups,
     audit_events,

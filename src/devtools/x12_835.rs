@@ -150,6 +150,9 @@ fn write_claim(
     let allowed = cents(amount);
     // Unreadable amounts keep a plausible charge; the AMT*B6 carries the bad value.
     let base = allowed.filter(|c| *c >= 0).unwrap_or(10_000);
+    // Every fifth line carries a procedure modifier (stored on its own; the CSV twin has
+    // no column for it, so nothing the two share changes).
+    let modifier = if n.is_multiple_of(5) { ":25" } else { "" };
     let (status, charge, paid) = match outcome {
         Outcome::Paid => ("1", base + base / 10, base),
         Outcome::Denied => ("4", base, 0),
@@ -160,7 +163,7 @@ fn write_claim(
         "CLP*PCN{n:09}*{status}*{}*{}**12*PCC{n:012}*11~\n\
          NM1*QC*1*DOE*JANE****MI*MEM{n:09}~\n\
          DTM*050*{submitted}~\n\
-         SVC*HC:{cpt}*{}*{}**1~\n\
+         SVC*HC:{cpt}{modifier}*{}*{}**1~\n\
          DTM*472*{submitted}~",
         money(charge),
         money(paid),
@@ -213,7 +216,7 @@ mod tests {
         let truth = generate_835(&opts, &mut out).expect("generates");
         let mut lines = 0u64;
         let mut denied = 0u64;
-        let summary = x12::read(&out[..], 1_000_000, |e| {
+        let summary = x12::read(&out[..], 1_000_000, None, |e| {
             if let Emit::Line(l) = e {
                 lines += 1;
                 denied += u64::from(l.outcome == Some(x12::remit::LineOutcome::Denied));

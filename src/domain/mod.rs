@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod channels;
 pub mod claim;
+pub mod claim_key;
 pub mod csv_format;
 pub mod email;
 pub mod format;

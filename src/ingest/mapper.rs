@@ -101,6 +101,12 @@ impl Mappings {
         self.built_ins.get(name).copied()
     }
 
+    /// Whether `alias` (from [`Mappings::alias_of`]) is the tenant's own alias rather
+    /// than a built-in name (built-ins come after the tenant's aliases).
+    pub fn is_tenant_alias(&self, alias: u32) -> bool {
+        (alias as usize) < self.canonicals.len() - self.built_ins.len()
+    }
+
     pub fn canonical(&self, alias: u32) -> &str {
         &self.canonicals[alias as usize]
     }

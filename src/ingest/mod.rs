@@ -11,6 +11,7 @@
 
 pub mod anomaly;
 pub mod mapper;
+pub mod payer_ids;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
@@ -96,6 +97,21 @@ pub struct IngestOptions {
     /// The upload job this ingest runs for: its transaction commits only while the job
     /// is still this process's, and marks it done (effects commit once).
     pub job: Option<crate::jobs::JobFence>,
+    /// The instance's keys for 835 claim references: without them 835 claims carry no
+    /// `claim_key` and reversals match nothing (reported as unmatched).
+    pub claim_keys: Option<crate::domain::claim_key::ClaimKeys>,
+}
+
+impl IngestOptions {
+    /// Options of a production ingest: the instance's claim keys from its secret.
+    pub fn with_instance_secret(secret: &[u8]) -> IngestOptions {
+        IngestOptions {
+            claim_keys: Some(crate::domain::claim_key::ClaimKeys::from_instance_secret(
+                secret,
+            )),
+            ..IngestOptions::default()
+        }
+    }
 }
 
 /// File-level problems: the upload fails and nothing but the failed upload is stored.
@@ -291,6 +307,7 @@ pub fn process<R: Read + Send>(
                 match pipeline::check_head(&head, complete, &req.limits) {
                     Err(e) => Err(IngestError::File(e)),
                     Ok(()) => {
+                        let is_x12 = x12::looks_like_x12(&head);
                         let input = std::io::Cursor::new(head).chain(rest);
                         // SQLite attaches its scratch staging database outside the transaction.
                         db.write_blocking_around(
@@ -298,7 +315,7 @@ pub fn process<R: Read + Send>(
                             |conn, writer| {
                                 run(
                                     conn, writer, req, upload_id, &file_name, input, options,
-                                    &_progress,
+                                    &_progress, is_x12,
                                 )
                             },
                             ClaimWriter::close,
@@ -392,6 +409,7 @@ fn run<R: Read + Send>(
     input: R,
     options: &IngestOptions,
     progress: &progress::ProgressHandle<'_>,
+    is_x12: bool,
 ) -> Result<(UploadStatus, QualityReport, Option<i64>), IngestError> {
     let scope = req.scope;
     // First a write: on SQLite this takes the database's write lock before the
@@ -401,8 +419,20 @@ fn run<R: Read + Send>(
         &mapping_repo::list_payer_aliases(conn, &scope)?,
         &mapping_repo::list_cpt_groups(conn, &scope)?,
     );
+    // 835 only: the tenant's canonical payers by payer id (CSV rows carry none).
+    let payer_ids = &payer_ids::PayerIds::from_stored(if is_x12 {
+        crate::db::repo::reversals::payers_by_id(conn, &scope)?
+    } else {
+        Vec::new()
+    });
+    let claim_keys = options
+        .claim_keys
+        .as_ref()
+        .map(|k| k.for_tenant(scope.id()));
     let args = ProduceArgs {
         mappings,
+        claim_keys: claim_keys.as_ref(),
+        payer_ids,
         upload_id,
         today: req.today,
         max_bytes: req.limits.max_bytes,
@@ -445,10 +475,14 @@ fn run<R: Read + Send>(
         moved_ms = started.elapsed().as_millis() as u64 - written_ms,
         "claims written"
     );
+    let reversed = crate::db::repo::reversals::apply(conn, &scope, upload_id)?;
     let mut report = produced
         .tally
         .into_report(file_name, produced.unknown_columns);
-    report.x12 = produced.x12;
+    report.x12 = produced.x12.map(|mut x| {
+        x.add_reversals(&reversed, options.claim_keys.is_some());
+        x
+    });
     let earlier = repo::list_earlier_reports(conn, &scope, upload_id, ANOMALY_BASELINE_LIMIT)?;
     anomaly::check(&mut report, &earlier);
 
@@ -541,6 +575,9 @@ fn write_batches(
         }
         if !batch.rejections.is_empty() {
             repo::insert_rejections(conn, &batch.rejections)?;
+        }
+        if !batch.reversals.is_empty() {
+            crate::db::repo::reversals::insert(conn, scope, &batch.reversals)?;
         }
         seen += batch.rows_seen;
         progress.set(seen);

@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 
 use super::FileError;
 use super::mapper::{Caches, GroupId, Mappings};
+use super::payer_ids::{FilePayerIds, PayerIds};
 use super::report::{Tally, X12Report};
 use super::shape::ShapeLimits;
 use super::source::HashingReader;
@@ -20,8 +21,10 @@ use super::x12::{self, X12Error, remit::Emit, remit::LineOutcome};
 #[cfg(test)]
 use super::{shape::Shape, source};
 use crate::db::repo::claim_writer::NewClaimRef;
+use crate::db::repo::reversals::NewReversal;
 use crate::db::repo::upload_lifecycle::NewRejection;
 use crate::domain::claim::{Column, CptCode, Outcome, RawRow, RejectReason, validate_row_with};
+use crate::domain::claim_key::TenantClaimKeys;
 use crate::domain::csv_format::{HeaderMap, resolve_headers};
 
 /// Rows per batch: a multiple of SQLite's rows per statement (2,520), and a COPY chunk
@@ -40,6 +43,8 @@ pub struct Batch {
     arena: String,
     rows: Vec<Row>,
     pub rejections: Vec<NewRejection>,
+    /// 835 reversal claims (CLP02 = 22) of this slice of the file.
+    pub reversals: Vec<NewReversal>,
     /// Data rows (accepted + rejected) the batch covers.
     pub rows_seen: u64,
 }
@@ -57,6 +62,20 @@ struct Row {
     cents: Option<i64>,
     code: Option<Range<u32>>,
     text: Option<Range<u32>>,
+    /// The canonical payer when the 835 payer id decided it (else `alias`/`payer_raw`).
+    payer: Option<Range<u32>>,
+    x12: Option<X12Row>,
+}
+
+/// What an 835 line stores beyond the CSV's columns (`docs/x12-835.md`).
+#[derive(Debug)]
+struct X12Row {
+    payer_id: Option<Range<u32>>,
+    modifiers: Option<Range<u32>>,
+    remarks: Option<Range<u32>>,
+    adjustments: Option<Range<u32>>,
+    claim_key: Option<i64>,
+    segment: i64,
 }
 
 impl Batch {
@@ -78,6 +97,15 @@ impl Batch {
         &self.arena[r.start as usize..r.end as usize]
     }
 
+    /// A non-empty value into the arena.
+    fn push_opt(&mut self, s: &str) -> Option<Range<u32>> {
+        (!s.is_empty()).then(|| self.push_str(s))
+    }
+
+    fn opt(&self, r: &Option<Range<u32>>) -> Option<&str> {
+        r.as_ref().map(|r| self.str(r))
+    }
+
     /// Orders the accepted rows by decision date (then CPT group): SQLite's final sorted
     /// move from the staging database is ≈ 0.2 s faster per 1M rows over presorted runs
     /// (A/B 2026-12-05); PostgreSQL's COPY is indifferent. Row order carries no meaning.
@@ -89,11 +117,15 @@ impl Batch {
         self.rows.len()
     }
 
-    /// Counts the accepted rows per spelling that no alias or built-in name claimed (the
-    /// input of the same-key merge). Bounded like the caches: past
+    /// Counts the accepted rows per spelling that no alias, built-in name or 835 payer id
+    /// claimed (the input of the same-key merge). Bounded like the caches: past
     /// [`SPELLING_LIMIT`] distinct spellings, new ones are not counted (they stay as written).
     pub fn count_unmapped(&self, counts: &mut SpellingCounts) {
-        for r in self.rows.iter().filter(|r| r.alias.is_none()) {
+        for r in self
+            .rows
+            .iter()
+            .filter(|r| r.alias.is_none() && r.payer.is_none())
+        {
             let raw = self.str(&r.payer_raw);
             if let Some(n) = counts.get_mut(raw) {
                 *n += 1;
@@ -114,11 +146,16 @@ impl Batch {
             .iter()
             .map(|r| {
                 let payer_raw = self.str(&r.payer_raw);
+                let payer = match &r.payer {
+                    Some(p) => self.str(p),
+                    None => r.alias.map_or(payer_raw, |a| mappings.canonical(a)),
+                };
+                let x = r.x12.as_ref();
                 NewClaimRef {
                     customer_id,
                     upload_id,
                     payer_raw,
-                    payer: r.alias.map_or(payer_raw, |a| mappings.canonical(a)),
+                    payer,
                     cpt: r.cpt.as_str(),
                     cpt_group: mappings.group_name(r.group),
                     submitted_date: r.submitted,
@@ -128,6 +165,12 @@ impl Batch {
                     allowed_cents: r.cents,
                     denial_reason_code: r.code.as_ref().map(|c| self.str(c)),
                     denial_reason_text: r.text.as_ref().map(|t| self.str(t)),
+                    payer_id: x.and_then(|x| self.opt(&x.payer_id)),
+                    modifiers: x.and_then(|x| self.opt(&x.modifiers)),
+                    remark_codes: x.and_then(|x| self.opt(&x.remarks)),
+                    adjustments: x.and_then(|x| self.opt(&x.adjustments)),
+                    claim_key: x.and_then(|x| x.claim_key),
+                    svc_segment: x.map(|x| x.segment),
                 }
             })
             .collect()
@@ -147,6 +190,10 @@ pub struct Produced {
 
 pub struct ProduceArgs<'a> {
     pub mappings: &'a Mappings,
+    /// The tenant's key for 835 claim references (reversal matching); `None`: not kept.
+    pub claim_keys: Option<&'a TenantClaimKeys>,
+    /// Canonical payers by 835 payer id already stored for the tenant.
+    pub payer_ids: &'a PayerIds,
     pub upload_id: i64,
     pub today: NaiveDate,
     pub max_bytes: u64,
@@ -227,7 +274,7 @@ fn produce_csv<R: Read>(
                 line,
                 column: e.column.as_str(),
             })?;
-        rows.row(&raw, line)?;
+        rows.row(&raw, line, None)?;
     }
     let tally = rows.finish()?;
     let source = rdr.into_inner();
@@ -257,59 +304,32 @@ fn produce_x12<R: Read>(
     let mut source = HashingReader::new(input, args.max_bytes);
     let mut rows = Rows::new(args, tx, CptCode::parse_procedure);
     let mut failed: Option<FileError> = None;
-    let (mut submitted, mut decided) = (String::new(), String::new());
-    let (mut allowed, mut reason, mut codes) = (String::new(), String::new(), String::new());
+    let mut buf = LineBuffers::default();
     let read = x12::read(
         &mut source,
         args.max_rows.saturating_mul(SEGMENTS_PER_ROW),
+        args.claim_keys.cloned(),
         |item| {
             let done = match item {
                 Emit::Line(l) if l.reversal => Ok(()),
                 Emit::Line(l) => {
-                    use std::fmt::Write;
-                    submitted.clear();
-                    decided.clear();
-                    allowed.clear();
-                    // Unreadable elements go to the validator as unreadable values, so
-                    // they are rejected with the CSV's reasons (never a silent fallback).
-                    match l.submitted {
-                        Some(d) => {
-                            let _ = write!(submitted, "{}", d.format("%Y-%m-%d"));
-                        }
-                        None if l.submitted_invalid => submitted.push('?'),
-                        None => {}
-                    }
-                    match l.decided {
-                        Some(d) => {
-                            let _ = write!(decided, "{}", d.format("%Y-%m-%d"));
-                        }
-                        None if l.decided_invalid => decided.push('?'),
-                        None => {}
-                    }
-                    match l.allowed_cents {
-                        Some(c) if c < 0 => allowed.push('-'),
-                        Some(c) => {
-                            let _ = write!(allowed, "{}.{:02}", c / 100, c % 100);
-                        }
-                        None if l.allowed_invalid => allowed.push('?'),
-                        None => {}
-                    }
-                    l.reason_into(&mut reason);
-                    l.codes_into(&mut codes);
-                    let raw = RawRow {
-                        payer: &l.payer,
-                        cpt: &l.procedure,
-                        submitted_date: &submitted,
-                        decided_date: &decided,
-                        outcome: l.outcome.map_or("", LineOutcome::as_csv),
-                        allowed_amount: &allowed,
-                        denial_reason_code: &reason,
-                        denial_reason_text: &codes,
+                    buf.fill(l);
+                    let raw = buf.raw(l);
+                    let extras = LineExtras {
+                        payer_id: valid_payer_id(&l.payer_id),
+                        modifiers: &buf.modifiers,
+                        remarks: &buf.remarks,
+                        adjustments: &buf.adjustments,
+                        claim_key: l.claim_key,
                     };
-                    rows.row(&raw, l.segment)
+                    rows.row(&raw, l.segment, Some(&extras))
                 }
                 Emit::Lineless(c) => {
                     rows.reject(c.segment, &[(Column::Cpt, RejectReason::MissingValue)])
+                }
+                Emit::Reversal(r) => {
+                    rows.reversal(r.segment, r.claim_key, r.lines);
+                    Ok(())
                 }
             };
             match done {
@@ -343,6 +363,92 @@ fn produce_x12<R: Read>(
     })
 }
 
+/// Reused text buffers for one 835 line's CSV-shaped values and its extra columns.
+#[derive(Debug, Default)]
+struct LineBuffers {
+    submitted: String,
+    decided: String,
+    allowed: String,
+    reason: String,
+    codes: String,
+    modifiers: String,
+    remarks: String,
+    adjustments: String,
+}
+
+impl LineBuffers {
+    /// Formats the line's CSV-shaped values and its extra columns.
+    fn fill(&mut self, l: &x12::remit::ServiceLine) {
+        use std::fmt::Write;
+        self.submitted.clear();
+        self.decided.clear();
+        self.allowed.clear();
+        // Unreadable elements go to the validator as unreadable values, so they are
+        // rejected with the CSV's reasons (never a silent fallback).
+        match l.submitted {
+            Some(d) => {
+                let _ = write!(self.submitted, "{}", d.format("%Y-%m-%d"));
+            }
+            None if l.submitted_invalid => self.submitted.push('?'),
+            None => {}
+        }
+        match l.decided {
+            Some(d) => {
+                let _ = write!(self.decided, "{}", d.format("%Y-%m-%d"));
+            }
+            None if l.decided_invalid => self.decided.push('?'),
+            None => {}
+        }
+        match l.allowed_cents {
+            Some(c) if c < 0 => self.allowed.push('-'),
+            Some(c) => {
+                let _ = write!(self.allowed, "{}.{:02}", c / 100, c % 100);
+            }
+            None if l.allowed_invalid => self.allowed.push('?'),
+            None => {}
+        }
+        l.reason_into(&mut self.reason);
+        l.codes_into(&mut self.codes);
+        l.modifiers_into(&mut self.modifiers);
+        l.remarks_into(&mut self.remarks);
+        l.adjustments_into(&mut self.adjustments);
+    }
+
+    /// The line as the CSV's raw row (validated like one), after [`LineBuffers::fill`].
+    fn raw<'l>(&'l self, l: &'l x12::remit::ServiceLine) -> RawRow<'l> {
+        RawRow {
+            payer: &l.payer,
+            cpt: &l.procedure,
+            submitted_date: &self.submitted,
+            decided_date: &self.decided,
+            outcome: l.outcome.map_or("", LineOutcome::as_csv),
+            allowed_amount: &self.allowed,
+            denial_reason_code: &self.reason,
+            denial_reason_text: &self.codes,
+        }
+    }
+}
+
+/// A payer id worth keeping: 1–30 letters, digits, `-` or `.` (N1*PR04 and REF*2U hold
+/// codes such as `87726` or `SX065`); anything else is not kept.
+fn valid_payer_id(id: &str) -> &str {
+    let id = id.trim();
+    let ok = (1..=30).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if ok { id } else { "" }
+}
+
+/// What an 835 line brings beyond the CSV's columns.
+struct LineExtras<'l> {
+    payer_id: &'l str,
+    modifiers: &'l str,
+    remarks: &'l str,
+    adjustments: &'l str,
+    claim_key: Option<i64>,
+}
+
 /// The per-row work shared by the CSV and the 835 reader: validation, PHI checks,
 /// mapping, the tally and the batches.
 struct Rows<'a, 'b> {
@@ -353,6 +459,7 @@ struct Rows<'a, 'b> {
     caches: Caches,
     batch: Batch,
     problems: Vec<(Column, RejectReason)>,
+    payer_ids: FilePayerIds,
 }
 
 impl<'a, 'b> Rows<'a, 'b> {
@@ -369,11 +476,17 @@ impl<'a, 'b> Rows<'a, 'b> {
             caches: Caches::default(),
             batch: Batch::default(),
             problems: Vec::new(),
+            payer_ids: FilePayerIds::default(),
         }
     }
 
     /// One data row; `line` is what rejections name (CSV line, 835 segment number).
-    fn row(&mut self, raw: &RawRow<'_>, line: u64) -> Result<(), FileError> {
+    fn row(
+        &mut self,
+        raw: &RawRow<'_>,
+        line: u64,
+        x12: Option<&LineExtras<'_>>,
+    ) -> Result<(), FileError> {
         let args = self.args;
         let tally = &mut self.tally;
         let caches = &mut self.caches;
@@ -421,10 +534,24 @@ impl<'a, 'b> Rows<'a, 'b> {
             Some(claim) if problems.is_empty() => {
                 let alias = verdict.and_then(|v| v.alias);
                 let group = caches.group(args.mappings, claim.cpt);
-                let canonical = alias.map_or(claim.payer, |a| args.mappings.canonical(a));
+                let mut canonical = alias.map_or(claim.payer, |a| args.mappings.canonical(a));
+                // The 835 payer id joins spellings, unless the tenant aliased this one.
+                let by_id = match x12 {
+                    Some(x)
+                        if !x.payer_id.is_empty()
+                            && !alias.is_some_and(|a| args.mappings.is_tenant_alias(a)) =>
+                    {
+                        self.payer_ids
+                            .canonical(args.payer_ids, x.payer_id, canonical)
+                    }
+                    _ => None,
+                };
+                if let Some(p) = by_id {
+                    canonical = p;
+                }
                 tally.accepted_row(
                     canonical,
-                    alias.is_none().then_some(claim.payer),
+                    (alias.is_none() && by_id.is_none()).then_some(claim.payer),
                     claim.cpt,
                     claim.outcome,
                     claim.submitted_date,
@@ -433,6 +560,15 @@ impl<'a, 'b> Rows<'a, 'b> {
                 let payer_raw = batch.push_str(claim.payer);
                 let code = claim.denial_reason_code.map(|c| batch.push_upper(c));
                 let text = claim.denial_reason_text.map(|t| batch.push_str(t));
+                let payer = by_id.map(|p| batch.push_str(p));
+                let x12 = x12.map(|x| X12Row {
+                    payer_id: batch.push_opt(x.payer_id),
+                    modifiers: batch.push_opt(x.modifiers),
+                    remarks: batch.push_opt(x.remarks),
+                    adjustments: batch.push_opt(x.adjustments),
+                    claim_key: x.claim_key,
+                    segment: line as i64,
+                });
                 batch.rows.push(Row {
                     payer_raw,
                     alias,
@@ -445,6 +581,8 @@ impl<'a, 'b> Rows<'a, 'b> {
                     cents: claim.allowed_cents,
                     code,
                     text,
+                    payer,
+                    x12,
                 });
             }
             _ => {
@@ -462,13 +600,27 @@ impl<'a, 'b> Rows<'a, 'b> {
             }
         }
         batch.rows_seen += 1;
-        if batch.rows.len() >= BATCH_ROWS || batch.rejections.len() >= BATCH_ROWS {
+        if batch.rows.len() >= BATCH_ROWS
+            || batch.rejections.len() >= BATCH_ROWS
+            || batch.reversals.len() >= BATCH_ROWS
+        {
             batch.sort_for_indexes();
             self.tx
                 .send(std::mem::take(batch))
                 .map_err(|_| FileError::Cancelled)?;
         }
         Ok(())
+    }
+
+    /// An 835 reversal claim: recorded for matching against the claims it reverses
+    /// (after the file is written, `repo::reversals::apply`).
+    fn reversal(&mut self, segment: u64, claim_key: Option<i64>, lines: u64) {
+        self.batch.reversals.push(NewReversal {
+            upload_id: self.args.upload_id,
+            segment: segment as i64,
+            claim_key,
+            lines: lines as i64,
+        });
     }
 
     /// A row rejected before validation (an 835 claim without service lines).
@@ -497,7 +649,7 @@ impl<'a, 'b> Rows<'a, 'b> {
         if self.tally.total == 0 {
             return Err(FileError::NoDataRows);
         }
-        if self.batch.rows_seen > 0 {
+        if self.batch.rows_seen > 0 || !self.batch.reversals.is_empty() {
             self.batch.sort_for_indexes();
             self.tx.send(self.batch).map_err(|_| FileError::Cancelled)?;
         }
@@ -599,8 +751,11 @@ mod properties {
     /// Runs the producer to the end; returns its result and every batch it sent.
     fn run(input: &[u8]) -> (Result<Produced, FileError>, Vec<Batch>) {
         let mappings = Mappings::new(&[], &[]);
+        let payer_ids = PayerIds::default();
         let args = ProduceArgs {
             mappings: &mappings,
+            claim_keys: None,
+            payer_ids: &payer_ids,
             upload_id: 1,
             today: NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
             max_bytes: 1 << 20,

@@ -258,8 +258,20 @@ pub struct X12Report {
     pub transactions: u64,
     pub claims: u64,
     pub service_lines: u64,
+    /// Claims of CLP02 = 22: each reverses an earlier claim (same payer, CLP01, CLP07).
+    #[serde(default)]
+    pub reversal_claims: u64,
     /// Lines of CLP02 = 22 claims: they reverse earlier decisions and are not stored.
     pub reversal_lines: u64,
+    /// Reversal claims that found no stored claim to reverse.
+    #[serde(default)]
+    pub reversals_unmatched: u64,
+    /// Stored claim lines marked reversed (left out of analytics from now on): from
+    /// earlier uploads, and from this file (claims before their reversal).
+    #[serde(default)]
+    pub reversed_lines_earlier_uploads: u64,
+    #[serde(default)]
+    pub reversed_lines_this_file: u64,
     pub claims_without_lines: u64,
     /// Paid lines that paid less than allowed (stored as PAID).
     pub partial_lines: u64,
@@ -272,6 +284,28 @@ pub struct X12Report {
 }
 
 impl X12Report {
+    /// What the upload's reversals did once matched (`repo::reversals::apply`);
+    /// `keyed`: the ingest had the instance's claim keys.
+    pub fn add_reversals(&mut self, applied: &crate::db::repo::reversals::Applied, keyed: bool) {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        self.reversals_unmatched = n(applied.unmatched);
+        self.reversed_lines_earlier_uploads = n(applied.lines_from_earlier_uploads);
+        self.reversed_lines_this_file = n(applied.lines_from_this_file);
+        if applied.unmatched > 0 {
+            self.warnings.push(if keyed {
+                format!(
+                    "{} reversal claims (CLP02 = 22) found no earlier claim to reverse (not uploaded yet, or from another payer or practice)",
+                    applied.unmatched
+                )
+            } else {
+                format!(
+                    "{} reversal claims (CLP02 = 22) were not matched: this import ran without the instance's secret key",
+                    applied.unmatched
+                )
+            });
+        }
+    }
+
     pub fn from_summary(s: &super::x12::Summary) -> X12Report {
         let c = &s.counts;
         let mut warnings = Vec::new();
@@ -281,17 +315,21 @@ impl X12Report {
                     .to_string(),
             );
         }
-        if c.reversal_lines > 0 {
+        if c.reversal_claims > 0 {
             warnings.push(format!(
-                "{} service lines reverse earlier claims (CLP02 = 22); they are not counted as decisions",
-                c.reversal_lines
+                "{} claims ({} service lines) reverse earlier claims (CLP02 = 22); they are not counted as decisions, and the claims they reverse are left out of analytics",
+                c.reversal_claims, c.reversal_lines
             ));
         }
         X12Report {
             transactions: c.transactions,
             claims: c.claims,
             service_lines: c.service_lines,
+            reversal_claims: c.reversal_claims,
             reversal_lines: c.reversal_lines,
+            reversals_unmatched: 0,
+            reversed_lines_earlier_uploads: 0,
+            reversed_lines_this_file: 0,
             claims_without_lines: c.claims_without_lines,
             partial_lines: c.partial_lines,
             submitted_from_received: c.submitted_from_received,
@@ -317,16 +355,26 @@ impl QualityReport {
         if let Some(x) = &self.x12 {
             let _ = writeln!(
                 s,
-                "  X12 835: {} transaction sets, {} claims, {} service lines ({} reversal lines not stored, {} claims without lines); submitted date from DTM*050 {}, DTM*233 {}, DTM*472 {}",
+                "  X12 835: {} transaction sets, {} claims, {} service lines ({} reversal claims with {} lines not stored, {} claims without lines); submitted date from DTM*050 {}, DTM*233 {}, DTM*472 {}",
                 x.transactions,
                 x.claims,
                 x.service_lines,
+                x.reversal_claims,
                 x.reversal_lines,
                 x.claims_without_lines,
                 x.submitted_from_received,
                 x.submitted_from_statement,
                 x.submitted_from_service
             );
+            if x.reversal_claims > 0 {
+                let _ = writeln!(
+                    s,
+                    "  reversals: {} claim lines reversed from earlier uploads, {} from this file, {} reversal claims unmatched",
+                    x.reversed_lines_earlier_uploads,
+                    x.reversed_lines_this_file,
+                    x.reversals_unmatched
+                );
+            }
             for w in &x.warnings {
                 let _ = writeln!(s, "  warning: {w}");
             }

@@ -25,6 +25,8 @@ pub struct JobContext {
     pub spool: SpoolDir,
     pub limits: Limits,
     pub owner: String,
+    /// Keys of 835 claim references (reversal matching), from the instance secret.
+    pub claim_keys: crate::domain::claim_key::ClaimKeys,
 }
 
 /// How a job ended, as far as the worker is concerned.

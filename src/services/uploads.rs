@@ -154,6 +154,7 @@ pub fn run_job(ctx: &JobContext, job: &Job) -> JobOutcome {
             job_id: job.id,
             owner: ctx.owner.clone(),
         }),
+        claim_keys: Some(ctx.claim_keys.clone()),
         ..IngestOptions::default()
     };
     let input = std::io::BufReader::new(Counting { inner: file, read });
@@ -198,8 +199,9 @@ pub fn import<R: Read + Send>(
     req: &UploadRequest,
     input: R,
     trigger: &str,
+    options: &IngestOptions,
 ) -> Result<Imported, DbError> {
-    let outcome = ingest::ingest(db, req, input, &IngestOptions::default())?;
+    let outcome = ingest::ingest(db, req, input, options)?;
     let runs = match (outcome.status, outcome.analytics_job) {
         (UploadStatus::Failed, _) | (_, None) => Vec::new(),
         (_, Some(job_id)) => analytics::serve_request(db, &req.scope, job_id, trigger)?,

@@ -47,7 +47,12 @@ fn upload(f: &Fixture, scope: TenantScope, name: &str, body: &[u8]) -> IngestOut
         limits: Limits::default(),
         today: today(),
     };
-    ingest::ingest(&f.db, &req, body, &IngestOptions::default()).expect("upload recorded")
+    ingest::ingest(&f.db, &req, body, &keyed()).expect("upload recorded")
+}
+
+/// Production options: claim references keyed by the instance secret.
+fn keyed() -> IngestOptions {
+    IngestOptions::with_instance_secret(b"x12 integration test instance secret")
 }
 
 fn report(f: &Fixture, scope: &TenantScope, id: i64) -> QualityReport {
@@ -339,4 +344,291 @@ async fn the_upload_form_takes_an_835_and_shows_no_patient_data() {
     ] {
         assert!(!page.contains(secret), "{secret} shown");
     }
+}
+
+/// Every stored claim of the tenant, with the 835 columns.
+fn records(f: &Fixture, scope: &TenantScope) -> Vec<payerwatch::db::repo::claims::ClaimRecord> {
+    let mut c = f.db.get().expect("conn");
+    let mut all = claims::list_recent(&mut c, scope, 1_000_000).expect("claims");
+    all.sort_by_key(|r| (r.upload_id, r.svc_segment));
+    all
+}
+
+/// A claim with one service line: CLP01, CLP02 status, CLP07, procedure (with
+/// modifiers), charge, paid, CAS segments.
+fn claim(pcn: &str, status: &str, icn: &str, svc: &str, paid: &str, cas: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        format!("CLP*{pcn}*{status}*100.00*{paid}**12*{icn}*11"),
+        "NM1*QC*1*ZEBULON*QUINCY****MI*MEMBERQ55443".to_string(),
+        format!("SVC*{svc}*100.00*{paid}**1"),
+        "DTM*472*20261001".to_string(),
+    ];
+    v.extend(cas.iter().map(|c| c.to_string()));
+    v
+}
+
+fn era(payer: &str, claims: &[Vec<String>]) -> String {
+    eras(&[(&[payer], claims.to_vec())])
+}
+
+#[test]
+fn service_lines_keep_modifiers_remarks_every_adjustment_and_the_payer_id() {
+    let f = fixture();
+    let scope = customer(&f, "acme");
+    let out = upload(&f, scope, "era.835", remittance(PATIENT_BODY).as_bytes());
+    assert_eq!(out.status, UploadStatus::Succeeded, "{:?}", out.message);
+    let r = records(&f, &scope);
+    assert_eq!(r.len(), 1);
+    let c = &r[0];
+    assert_eq!(c.payer_id.as_deref(), Some("87726"), "N1*PR04");
+    assert_eq!(c.modifiers.as_deref(), Some("25"), "SVC01-3");
+    assert_eq!(c.remark_codes.as_deref(), Some("N130"), "LQ*HE");
+    assert_eq!(
+        c.adjustments.as_deref(),
+        Some("CO-45:30.00 PR-2:20.00"),
+        "every CAS with its amount"
+    );
+    assert!(c.claim_key.is_some(), "a keyed reference, not the numbers");
+    assert_eq!(c.svc_segment, Some(18), "the SVC's segment number");
+    assert_eq!(c.reversed_by, None);
+    // A CSV row has none of them.
+    let csv =
+        "payer,cpt,submitted_date,decided_date,outcome\nAetna,99213,2026-10-01,2026-10-10,PAID\n";
+    let other = customer(&f, "csv");
+    upload(&f, other, "c.csv", csv.as_bytes());
+    let c = &records(&f, &other)[0];
+    assert_eq!(
+        (
+            &c.payer_id,
+            &c.modifiers,
+            &c.adjustments,
+            c.claim_key,
+            c.svc_segment
+        ),
+        (&None, &None, &None, None, None)
+    );
+}
+
+/// Analytics inputs of the whole time range: (payer, paid, denied) per payer.
+fn payer_totals(f: &Fixture, scope: &TenantScope) -> Vec<(String, i64, i64)> {
+    use payerwatch::db::repo::analytics::{BucketBy, payer_totals};
+    let mut c = f.db.get().expect("conn");
+    let from = NaiveDate::from_ymd_opt(2000, 1, 1).expect("d");
+    let to = NaiveDate::from_ymd_opt(2100, 1, 1).expect("d");
+    let mut rows: Vec<(String, i64, i64)> =
+        payer_totals(&mut c, scope, BucketBy::Decided, from, to)
+            .expect("totals")
+            .into_iter()
+            .map(|r| (r.payer, r.paid, r.denied))
+            .collect();
+    rows.sort();
+    rows
+}
+
+const PAYER: &str = "N1*PR*ACME HEALTH PLAN*XV*87726";
+
+#[test]
+fn a_reversal_in_a_later_upload_voids_the_earlier_claim_and_keeps_the_correction() {
+    let f = fixture();
+    let scope = customer(&f, "acme");
+    let first = era(
+        PAYER,
+        &[
+            claim("PCN1", "4", "ICN1", "HC:99213", "0", &["CAS*CO*50*100.00"]),
+            claim("PCN2", "1", "ICN2", "HC:99214", "100.00", &[]),
+        ],
+    );
+    let a = upload(&f, scope, "first.835", first.as_bytes());
+    assert_eq!(a.status, UploadStatus::Succeeded, "{:?}", a.message);
+    assert_eq!(
+        payer_totals(&f, &scope),
+        vec![("ACME HEALTH PLAN".into(), 1, 1)]
+    );
+
+    // The payer reverses the denial of PCN1 and pays it (correction, CLP02 = 1).
+    let second = era(
+        PAYER,
+        &[
+            claim(
+                "PCN1",
+                "22",
+                "ICN1",
+                "HC:99213",
+                "0",
+                &["CAS*CO*50*-100.00"],
+            ),
+            claim("PCN1", "1", "ICN1", "HC:99213", "100.00", &[]),
+        ],
+    );
+    let b = upload(&f, scope, "second.835", second.as_bytes());
+    assert_eq!(b.status, UploadStatus::Succeeded, "{:?}", b.message);
+    let x = report(&f, &scope, b.upload_id).x12.expect("x12");
+    assert_eq!((x.reversal_claims, x.reversal_lines), (1, 1));
+    assert_eq!(x.reversed_lines_earlier_uploads, 1);
+    assert_eq!(x.reversed_lines_this_file, 0);
+    assert_eq!(x.reversals_unmatched, 0);
+
+    let r = records(&f, &scope);
+    assert_eq!(r.len(), 3, "the reversal is no claim of its own");
+    let denied = r
+        .iter()
+        .find(|c| c.cpt == "99213" && c.upload_id == a.upload_id);
+    let denied = denied.expect("the first upload's claim stays stored");
+    assert_eq!(denied.outcome, "REVERSED");
+    assert_eq!(denied.reversed_by, Some(b.upload_id));
+    let correction = r.iter().find(|c| c.upload_id == b.upload_id).expect("kept");
+    assert_eq!(
+        (correction.outcome.as_str(), correction.reversed_by),
+        ("PAID", None)
+    );
+    // Analytics: the voided denial is gone, the correction counts.
+    assert_eq!(
+        payer_totals(&f, &scope),
+        vec![("ACME HEALTH PLAN".into(), 2, 0)]
+    );
+
+    // A reversal another tenant sends matches nothing of this one.
+    let other = customer(&f, "other");
+    let c = upload(&f, other, "third.835", second.as_bytes());
+    let x = report(&f, &other, c.upload_id).x12.expect("x12");
+    assert_eq!(
+        (x.reversed_lines_earlier_uploads, x.reversals_unmatched),
+        (0, 1)
+    );
+    assert!(
+        x.warnings
+            .iter()
+            .any(|w| w.contains("found no earlier claim"))
+    );
+    assert_eq!(records(&f, &scope)[0].reversed_by, Some(b.upload_id));
+}
+
+#[test]
+fn a_reversal_in_the_same_file_voids_the_claims_before_it_only() {
+    let f = fixture();
+    let scope = customer(&f, "acme");
+    let body = era(
+        PAYER,
+        &[
+            claim(
+                "PCN1",
+                "1",
+                "ICN1",
+                "HC:99213",
+                "80.00",
+                &["CAS*CO*45*20.00"],
+            ),
+            claim(
+                "PCN1",
+                "22",
+                "ICN1",
+                "HC:99213",
+                "-80.00",
+                &["CAS*CO*45*-20.00"],
+            ),
+            claim(
+                "PCN1",
+                "1",
+                "ICN1",
+                "HC:99213",
+                "90.00",
+                &["CAS*CO*45*10.00"],
+            ),
+            claim("PCN9", "22", "ICN9", "HC:99213", "-10.00", &[]),
+        ],
+    );
+    let out = upload(&f, scope, "same.835", body.as_bytes());
+    assert_eq!(out.status, UploadStatus::Succeeded, "{:?}", out.message);
+    let x = report(&f, &scope, out.upload_id).x12.expect("x12");
+    assert_eq!(x.reversal_claims, 2);
+    assert_eq!(x.reversed_lines_this_file, 1);
+    assert_eq!(x.reversed_lines_earlier_uploads, 0);
+    assert_eq!(x.reversals_unmatched, 1, "PCN9 was never uploaded");
+    let r = records(&f, &scope);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].outcome, "REVERSED");
+    assert_eq!(r[0].adjustments.as_deref(), Some("CO-45:20.00"));
+    assert_eq!(
+        r[1].outcome, "PAID",
+        "the correction after the reversal stays"
+    );
+    assert_eq!(r[1].adjustments.as_deref(), Some("CO-45:10.00"));
+    assert_eq!(
+        payer_totals(&f, &scope),
+        vec![("ACME HEALTH PLAN".into(), 1, 0)]
+    );
+    // Nothing of CLP01/CLP07 is stored, only the keyed reference.
+    let dump = dump_all_tables(&f);
+    for secret in ["PCN1", "ICN1", "PCN9", "ICN9", "ZEBULON", "MEMBERQ55443"] {
+        assert!(!dump.contains(secret), "{secret} was stored");
+    }
+}
+
+/// An interchange of several transaction sets, each a payer loop (its segments) and
+/// claims; counts and control numbers right.
+fn eras(sets: &[(&[&str], Vec<Vec<String>>)]) -> String {
+    let mut s = format!("{ISA}GS*HP*SENDER*RECEIVER*20261201*1200*7*X*005010X221A1~\n");
+    for (n, (payer, claims)) in sets.iter().enumerate() {
+        let mut body: Vec<String> =
+            vec!["BPR*I*150.00*C*ACH*CCP*01*111*DA*33*1234567890**01*111*DA*22*20261115".into()];
+        body.extend(payer.iter().map(|p| p.to_string()));
+        body.push("LX*1".into());
+        for c in claims {
+            body.extend(c.iter().cloned());
+        }
+        s.push_str(&format!("ST*835*{n:04}~\n"));
+        for seg in &body {
+            s.push_str(seg);
+            s.push_str("~\n");
+        }
+        s.push_str(&format!("SE*{}*{n:04}~\n", body.len() + 2));
+    }
+    s.push_str(&format!("GE*{}*7~\nIEA*1*000000101~\n", sets.len()));
+    s
+}
+
+#[test]
+fn spellings_with_one_payer_id_are_one_payer() {
+    let f = fixture();
+    let scope = customer(&f, "acme");
+    let line = |pcn: &str| claim(pcn, "1", "I", "HC:99213", "100.00", &[]);
+    // Two spellings of one payer id (N1*PR04) in one file: the first one's name wins.
+    let first = eras(&[
+        (&["N1*PR*ACME HEALTH PLAN*XV*87726"], vec![line("A1")]),
+        (&["N1*PR*ACME HLTH PLN OF OHIO*XV*87726"], vec![line("A2")]),
+    ]);
+    let out = upload(&f, scope, "ids.835", first.as_bytes());
+    assert_eq!(out.status, UploadStatus::Succeeded, "{:?}", out.message);
+    assert_eq!(
+        payer_totals(&f, &scope),
+        vec![("ACME HEALTH PLAN".into(), 2, 0)]
+    );
+    let raw: Vec<String> = records(&f, &scope)
+        .into_iter()
+        .map(|c| c.payer_raw)
+        .collect();
+    assert_eq!(
+        raw,
+        vec!["ACME HEALTH PLAN", "ACME HLTH PLN OF OHIO"],
+        "as written"
+    );
+
+    // A later file spelling it a third way (REF*2U carries the id) joins the stored payer.
+    let later = eras(&[(&["N1*PR*ACME OHIO", "REF*2U*87726"], vec![line("A3")])]);
+    let out = upload(&f, scope, "later.835", later.as_bytes());
+    assert_eq!(out.status, UploadStatus::Succeeded, "{:?}", out.message);
+    assert_eq!(
+        payer_totals(&f, &scope),
+        vec![("ACME HEALTH PLAN".into(), 3, 0)]
+    );
+    // Another id is another payer, even with a name written like the merged one's.
+    let other = eras(&[(&["N1*PR*ACME OHIO*XV*99999"], vec![line("A4")])]);
+    upload(&f, scope, "other.835", other.as_bytes());
+    assert_eq!(
+        payer_totals(&f, &scope),
+        vec![
+            ("ACME HEALTH PLAN".into(), 3, 0),
+            ("ACME OHIO".into(), 1, 0)
+        ]
+    );
 }

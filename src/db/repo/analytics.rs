@@ -35,6 +35,11 @@ impl BucketBy {
     }
 }
 
+/// The outcome of a claim an 835 reversal (CLP02 = 22) voided: every query here leaves
+/// it out (`outcome` is in the covering index, so the filter costs no table reads).
+/// RateDays, DenialsByReason and the daily series select PAID/DENIED only already.
+pub const REVERSED: &str = "REVERSED";
+
 /// The grouped aggregates the products run, one statement per window. The text is
 /// written once here: the repository functions below bind it, and [`Aggregate::literal_sql`]
 /// prints it with the values inlined for benchmarks (`payerwatch compute --print-sql`).
@@ -77,18 +82,19 @@ impl Aggregate {
                  CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS allowed_cents, \
                  COUNT(DISTINCT submitted_date) AS submit_days \
                  FROM claim_records WHERE customer_id = $1 AND {window} \
+                 AND outcome <> 'REVERSED' \
                  GROUP BY payer"
             ),
             Aggregate::PayerDays => format!(
                 "SELECT payer, decision_days, COUNT(*) AS n FROM claim_records \
-                 WHERE customer_id = $1 AND {window} \
+                 WHERE customer_id = $1 AND {window} AND outcome <> 'REVERSED' \
                  GROUP BY payer, decision_days"
             ),
             // The trend's series is over decision dates whatever the bucket (a claim's
             // decision days are known on the day it is decided).
             Aggregate::PayerDailyDays => format!(
                 "SELECT payer, decided_date, decision_days, COUNT(*) AS n FROM claim_records \
-                 WHERE customer_id = $1 AND {window} \
+                 WHERE customer_id = $1 AND {window} AND outcome <> 'REVERSED' \
                  GROUP BY payer, decided_date, decision_days"
             ),
         }
@@ -117,6 +123,7 @@ pub fn latest_decided(
 ) -> Result<Option<NaiveDate>, DbError> {
     Ok(claim_records::table
         .filter(claim_records::customer_id.eq(scope.id()))
+        .filter(claim_records::outcome.ne(REVERSED))
         .select(max(claim_records::decided_date))
         .first(conn)?)
 }

@@ -34,6 +34,12 @@ diesel::table! {
         allowed_cents -> Nullable<BigInt>,
         denial_reason_code -> Nullable<Text>,
         denial_reason_text -> Nullable<Text>,
+        payer_id -> Nullable<Text>,
+        modifiers -> Nullable<Text>,
+        remark_codes -> Nullable<Text>,
+        adjustments -> Nullable<Text>,
+        claim_key -> Nullable<BigInt>,
+        svc_segment -> Nullable<BigInt>,
     }
 }
 
@@ -69,7 +75,9 @@ const STAGE_COLUMNS: &str = "customer_id INTEGER NOT NULL, upload_id INTEGER NOT
     payer_raw TEXT NOT NULL, payer TEXT NOT NULL, cpt TEXT NOT NULL, \
     cpt_group TEXT NOT NULL, submitted_date TEXT NOT NULL, decided_date TEXT NOT NULL, \
     decision_days INTEGER NOT NULL, outcome TEXT NOT NULL, allowed_cents INTEGER NULL, \
-    denial_reason_code TEXT NULL, denial_reason_text TEXT NULL";
+    denial_reason_code TEXT NULL, denial_reason_text TEXT NULL, payer_id TEXT NULL, \
+    modifiers TEXT NULL, remark_codes TEXT NULL, adjustments TEXT NULL, \
+    claim_key INTEGER NULL, svc_segment INTEGER NULL";
 
 const STAGE_PREFIX: &str = "payerwatch-stage-";
 const STAGE_SUFFIX: &str = ".db";
@@ -145,27 +153,34 @@ impl SqliteStage {
         {
             let mut insert = tx.prepare(
                 "INSERT INTO claim_staging VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+                 ?14, ?15, ?16, ?17, ?18, ?19)",
             )?;
             let (mut submitted, mut decided) = ([0u8; 10], [0u8; 10]);
             for c in claims {
                 write_date(&mut submitted, c.submitted_date);
                 write_date(&mut decided, c.decided_date);
-                insert.execute((
-                    c.customer_id,
-                    c.upload_id,
-                    c.payer_raw,
-                    c.payer,
-                    c.cpt,
-                    c.cpt_group,
-                    ascii(&submitted),
-                    ascii(&decided),
-                    c.decision_days,
-                    c.outcome,
-                    c.allowed_cents,
-                    c.denial_reason_code,
-                    c.denial_reason_text,
-                ))?;
+                // Bound one by one: rusqlite's tuple parameters stop at 16 values.
+                insert.raw_bind_parameter(1, c.customer_id)?;
+                insert.raw_bind_parameter(2, c.upload_id)?;
+                insert.raw_bind_parameter(3, c.payer_raw)?;
+                insert.raw_bind_parameter(4, c.payer)?;
+                insert.raw_bind_parameter(5, c.cpt)?;
+                insert.raw_bind_parameter(6, c.cpt_group)?;
+                insert.raw_bind_parameter(7, ascii(&submitted))?;
+                insert.raw_bind_parameter(8, ascii(&decided))?;
+                insert.raw_bind_parameter(9, c.decision_days)?;
+                insert.raw_bind_parameter(10, c.outcome)?;
+                insert.raw_bind_parameter(11, c.allowed_cents)?;
+                insert.raw_bind_parameter(12, c.denial_reason_code)?;
+                insert.raw_bind_parameter(13, c.denial_reason_text)?;
+                insert.raw_bind_parameter(14, c.payer_id)?;
+                insert.raw_bind_parameter(15, c.modifiers)?;
+                insert.raw_bind_parameter(16, c.remark_codes)?;
+                insert.raw_bind_parameter(17, c.adjustments)?;
+                insert.raw_bind_parameter(18, c.claim_key)?;
+                insert.raw_bind_parameter(19, c.svc_segment)?;
+                insert.raw_execute()?;
             }
         }
         tx.commit()?;
@@ -294,6 +309,12 @@ macro_rules! claim_columns_written {
             claim_records::allowed_cents,
             claim_records::denial_reason_code,
             claim_records::denial_reason_text,
+            claim_records::payer_id,
+            claim_records::modifiers,
+            claim_records::remark_codes,
+            claim_records::adjustments,
+            claim_records::claim_key,
+            claim_records::svc_segment,
         )
     };
 }
@@ -316,6 +337,18 @@ pub struct NewClaimRef<'a> {
     pub allowed_cents: Option<i64>,
     pub denial_reason_code: Option<&'a str>,
     pub denial_reason_text: Option<&'a str>,
+    /// 835 only (NULL for CSV rows), `docs/x12-835.md`: N1*PR04 / REF*2U.
+    pub payer_id: Option<&'a str>,
+    /// SVC01-3…6, space separated.
+    pub modifiers: Option<&'a str>,
+    /// RARCs of LQ*HE and MOA, space separated.
+    pub remark_codes: Option<&'a str>,
+    /// Every CAS: `CO-45:30.00 PR-2:20.00`.
+    pub adjustments: Option<&'a str>,
+    /// Keyed HMAC of payer + CLP01 + CLP07 (`domain::claim_key`).
+    pub claim_key: Option<i64>,
+    /// The SVC segment number.
+    pub svc_segment: Option<i64>,
 }
 
 /// `YYYY-MM-DD` into a 10-byte buffer (years 0–9999; claim dates are validated).
@@ -339,8 +372,8 @@ fn write_date(out: &mut [u8], d: NaiveDate) {
 /// COPY data goes out in chunks of about this size (libpq sends each as it comes).
 const COPY_CHUNK_BYTES: usize = 64 * 1024;
 
-/// Fields per claim row: [`CLAIM_COLUMNS_WRITTEN`] has the same 13 columns.
-const CLAIM_FIELDS: i16 = 13;
+/// Fields per claim row: [`CLAIM_COLUMNS_WRITTEN`] has the same 19 columns.
+const CLAIM_FIELDS: i16 = 19;
 
 /// The binary COPY header: signature, flags (none), header-extension length (0).
 const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -367,6 +400,19 @@ fn write_copy_row(out: &mut Vec<u8>, c: &NewClaimRef<'_>) {
     }
     copy_opt_text(out, c.denial_reason_code);
     copy_opt_text(out, c.denial_reason_text);
+    copy_opt_text(out, c.payer_id);
+    copy_opt_text(out, c.modifiers);
+    copy_opt_text(out, c.remark_codes);
+    copy_opt_text(out, c.adjustments);
+    copy_opt_i64(out, c.claim_key);
+    copy_opt_i64(out, c.svc_segment);
+}
+
+fn copy_opt_i64(out: &mut Vec<u8>, v: Option<i64>) {
+    match v {
+        Some(v) => copy_i64(out, v),
+        None => copy_null(out),
+    }
 }
 
 fn copy_field(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -458,6 +504,12 @@ mod tests {
                 allowed_cents: Some(-0),
                 denial_reason_code: None,
                 denial_reason_text: Some(awkward),
+                payer_id: Some("87726"),
+                modifiers: Some("25 59"),
+                remark_codes: Some("N130"),
+                adjustments: Some("CO-45:30.00 PR-2:-1.05"),
+                claim_key: Some(i64::MIN),
+                svc_segment: Some(19),
             },
             NewClaimRef {
                 allowed_cents: None,
@@ -477,6 +529,12 @@ mod tests {
                     allowed_cents: Some(12_345),
                     denial_reason_code: Some("CO-197"),
                     denial_reason_text: None,
+                    payer_id: None,
+                    modifiers: None,
+                    remark_codes: None,
+                    adjustments: None,
+                    claim_key: None,
+                    svc_segment: None,
                 }
             },
         ];
@@ -522,6 +580,39 @@ mod tests {
                 ),
             ]
         );
+        type X12 = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let x12: Vec<X12> = claim_staging::table
+            .select((
+                claim_staging::payer_id,
+                claim_staging::modifiers,
+                claim_staging::remark_codes,
+                claim_staging::adjustments,
+                claim_staging::claim_key,
+                claim_staging::svc_segment,
+            ))
+            .load(&mut conn)
+            .expect("x12 columns");
+        assert_eq!(
+            x12,
+            vec![
+                (
+                    Some("87726".into()),
+                    Some("25 59".into()),
+                    Some("N130".into()),
+                    Some("CO-45:30.00 PR-2:-1.05".into()),
+                    Some(i64::MIN),
+                    Some(19)
+                ),
+                (None, None, None, None, None, None),
+            ]
+        );
         ClaimWriter::close(&mut conn, writer).expect("closed");
         assert!(!path.exists(), "the scratch file is deleted");
     }
@@ -556,10 +647,16 @@ mod tests {
             allowed_cents: None,
             denial_reason_code: Some("CO-16"),
             denial_reason_text: Some("line one\r\nline two"),
+            payer_id: None,
+            modifiers: Some("25"),
+            remark_codes: None,
+            adjustments: None,
+            claim_key: Some(-2),
+            svc_segment: None,
         };
         let mut out = Vec::new();
         write_copy_row(&mut out, &claim);
-        let mut want: Vec<u8> = vec![0, 13];
+        let mut want: Vec<u8> = vec![0, 19];
         let field = |want: &mut Vec<u8>, bytes: &[u8]| {
             want.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
             want.extend_from_slice(bytes);
@@ -577,6 +674,12 @@ mod tests {
         want.extend_from_slice(&(-1i32).to_be_bytes()); // NULL
         field(&mut want, b"CO-16");
         field(&mut want, b"line one\r\nline two");
+        want.extend_from_slice(&(-1i32).to_be_bytes()); // payer_id NULL
+        field(&mut want, b"25");
+        want.extend_from_slice(&(-1i32).to_be_bytes());
+        want.extend_from_slice(&(-1i32).to_be_bytes());
+        field(&mut want, &(-2i64).to_be_bytes());
+        want.extend_from_slice(&(-1i32).to_be_bytes());
         assert_eq!(out, want);
         assert_eq!(COPY_BINARY_HEADER.len(), 19);
     }

@@ -26,6 +26,15 @@ pub struct ClaimRecord {
     pub allowed_cents: Option<i64>,
     pub denial_reason_code: Option<String>,
     pub denial_reason_text: Option<String>,
+    /// 835 details (NULL for CSV rows): `docs/x12-835.md`.
+    pub payer_id: Option<String>,
+    pub modifiers: Option<String>,
+    pub remark_codes: Option<String>,
+    pub adjustments: Option<String>,
+    pub claim_key: Option<i64>,
+    pub svc_segment: Option<i64>,
+    /// The upload whose 835 reversal voided this claim (`outcome` is then REVERSED).
+    pub reversed_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -16,6 +16,7 @@ pub mod login_failures;
 pub mod mappings;
 pub mod password_tokens;
 pub mod retention;
+pub mod reversals;
 pub mod sessions;
 pub mod upload_lifecycle;
 pub mod uploads;

@@ -17,6 +17,8 @@ use envelope::{Envelope, EnvelopeError, Role};
 use remit::{Emit, RemitCounts, RemitMapper};
 use segments::{SegmentError, SegmentReader};
 
+use crate::domain::claim_key::TenantClaimKeys;
+
 pub use segments::looks_like_x12;
 
 /// A file-level problem of an 835 file.
@@ -45,15 +47,17 @@ pub struct Summary {
 
 /// Reads an 835 file, calling `emit` for every service line (and claim without lines) in
 /// file order. `emit` returns false to stop reading (`X12Error::Stopped`).
+/// `keys`: the tenant's claim key (lines then carry `claim_key`, see `remit`).
 pub fn read<R: Read>(
     input: R,
     max_segments: u64,
+    keys: Option<TenantClaimKeys>,
     mut emit: impl FnMut(Emit<'_>) -> bool,
 ) -> Result<Summary, X12Error> {
     let mut reader = SegmentReader::new(input)?;
     let enveloped = reader.start().enveloped;
     let mut envelope = Envelope::new(enveloped);
-    let mut mapper = RemitMapper::default();
+    let mut mapper = RemitMapper::with_keys(keys);
     let stopped = std::cell::Cell::new(false);
     let mut sink = |e: Emit<'_>| {
         if !stopped.get() && !emit(e) {

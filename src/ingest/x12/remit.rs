@@ -9,6 +9,7 @@
 use chrono::NaiveDate;
 
 use super::segments::Segment;
+use crate::domain::claim_key::TenantClaimKeys;
 
 /// Which element gave the submitted date (reported per upload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,9 @@ pub struct ServiceLine {
     pub adjustments: Vec<Adjustment>,
     /// RARC from LQ*HE (line) and MOA (claim).
     pub remarks: Vec<String>,
+    /// Keyed HMAC of the claim's payer + CLP01 + CLP07 (`domain::claim_key`); the raw
+    /// numbers never leave the CLP segment. `None` without a key or numbers.
+    pub claim_key: Option<i64>,
 }
 
 impl ServiceLine {
@@ -146,6 +150,44 @@ impl ServiceLine {
         }
     }
 
+    /// The stored modifiers (SVC01-3…6): `25 59`; empty when none.
+    pub fn modifiers_into(&self, out: &mut String) {
+        join_into(out, self.modifiers.iter().map(String::as_str));
+    }
+
+    /// The stored remark codes (LQ*HE of the line, then MOA03–07 of its claim): `N130 MA01`.
+    pub fn remarks_into(&self, out: &mut String) {
+        join_into(out, self.remarks.iter().map(String::as_str));
+    }
+
+    /// Every CAS adjustment of the line in file order, with its amount:
+    /// `CO-45:30.00 PR-2:20.00` (amounts may be negative; nothing deduplicated; a group
+    /// or reason that is not letters and digits is left out).
+    pub fn adjustments_into(&self, out: &mut String) {
+        use std::fmt::Write;
+        out.clear();
+        let code = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        for a in self
+            .adjustments
+            .iter()
+            .filter(|a| code(&a.group) && code(&a.reason))
+        {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            let sign = if a.cents < 0 { "-" } else { "" };
+            let c = a.cents.unsigned_abs();
+            let _ = write!(
+                out,
+                "{}-{}:{sign}{}.{:02}",
+                a.group,
+                a.reason,
+                c / 100,
+                c % 100
+            );
+        }
+    }
+
     /// [`ServiceLine::reason`] into a reused buffer.
     pub fn reason_into(&self, out: &mut String) {
         out.clear();
@@ -160,12 +202,24 @@ impl ServiceLine {
     }
 }
 
+fn join_into<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
+    out.clear();
+    for item in items {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(item);
+    }
+}
+
 /// Per-file counts for the quality report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RemitCounts {
     pub transactions: u64,
     pub claims: u64,
     pub service_lines: u64,
+    /// Claims of CLP02 = 22 (reversals of earlier claims).
+    pub reversal_claims: u64,
     /// Service lines of CLP02 = 22 claims (not stored).
     pub reversal_lines: u64,
     /// Claims reported without any SVC line (nothing to store).
@@ -179,6 +233,8 @@ pub struct RemitCounts {
 /// Streams segments in, service lines out.
 #[derive(Debug, Default)]
 pub struct RemitMapper {
+    /// The tenant's claim key; without it no line carries a `claim_key`.
+    keys: Option<TenantClaimKeys>,
     payer: String,
     payer_id: String,
     in_payer_loop: bool,
@@ -194,6 +250,7 @@ pub struct RemitMapper {
     claim_remarks: Vec<String>,
     claim_lines: u64,
     claim_segment: u64,
+    claim_key: Option<i64>,
     // Line
     line_open: bool,
     line: ServiceLine,
@@ -206,19 +263,40 @@ pub struct LinelessClaim {
     pub segment: u64,
 }
 
+/// A reversal claim (CLP02 = 22): it reverses the earlier claim with the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReversalClaim {
+    /// The CLP segment number: claims of the same file before it can be reversed by it.
+    pub segment: u64,
+    pub claim_key: Option<i64>,
+    pub lines: u64,
+}
+
 /// What one segment produced.
 #[derive(Debug)]
 pub enum Emit<'a> {
     Line(&'a ServiceLine),
     Lineless(LinelessClaim),
+    /// After the reversal claim's lines (which carry `reversal`).
+    Reversal(ReversalClaim),
 }
 
 impl RemitMapper {
+    /// A mapper whose lines carry claim keys of `keys`' tenant.
+    pub fn with_keys(keys: Option<TenantClaimKeys>) -> RemitMapper {
+        RemitMapper {
+            keys,
+            ..RemitMapper::default()
+        }
+    }
+
     /// A new transaction set (ST) begins: header values reset.
     pub fn start_transaction(&mut self) {
         let counts = std::mem::take(&mut self.counts);
+        let keys = self.keys.take();
         *self = RemitMapper::default();
         self.counts = counts;
+        self.keys = keys;
         self.counts.transactions += 1;
     }
 
@@ -260,6 +338,19 @@ impl RemitMapper {
                 self.claim_statement_end = None;
                 self.claim_remarks.clear();
                 self.claim_lines = 0;
+                // CLP01 and CLP07 are read here only, into the keyed MAC, never kept.
+                let payer = if self.payer_id.is_empty() {
+                    &self.payer
+                } else {
+                    &self.payer_id
+                };
+                self.claim_key = self
+                    .keys
+                    .as_ref()
+                    .and_then(|k| k.key(payer, seg.text(1), seg.text(7)));
+                if self.claim_status == "22" {
+                    self.counts.reversal_claims += 1;
+                }
             }
             b"MOA" if self.in_claim => {
                 for n in 3..=7 {
@@ -271,9 +362,9 @@ impl RemitMapper {
                 self.open_line(seg);
             }
             b"CAS" if self.line_open => {
-                let group = seg.text(1);
+                let group = seg.text(1).trim();
                 for triplet in 0..6 {
-                    let reason = seg.text(2 + triplet * 3);
+                    let reason = seg.text(2 + triplet * 3).trim();
                     if reason.is_empty() {
                         continue;
                     }
@@ -334,9 +425,10 @@ impl RemitMapper {
         l.procedure.push_str(seg.component(1, 2));
         l.modifiers.clear();
         for c in 3..=6 {
-            let m = seg.component(1, c);
-            if !m.is_empty() {
-                l.modifiers.push(m.to_string());
+            // A modifier is two letters or digits; anything else is not kept.
+            let m = seg.component(1, c).trim();
+            if m.len() == 2 && m.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                l.modifiers.push(m.to_ascii_uppercase());
             }
         }
         l.charge_cents = cents(seg.text(2));
@@ -362,6 +454,7 @@ impl RemitMapper {
         l.claim_status.clear();
         l.claim_status.push_str(&self.claim_status);
         l.reversal = self.claim_status == "22";
+        l.claim_key = self.claim_key;
         for r in &self.claim_remarks {
             push_code(&mut l.remarks, r);
         }
@@ -421,7 +514,13 @@ impl RemitMapper {
 
     fn close_claim(&mut self, emit: &mut dyn FnMut(Emit<'_>)) {
         self.close_line(emit);
-        if self.in_claim && self.claim_lines == 0 {
+        if self.in_claim && self.claim_status == "22" {
+            emit(Emit::Reversal(ReversalClaim {
+                segment: self.claim_segment,
+                claim_key: self.claim_key,
+                lines: self.claim_lines,
+            }));
+        } else if self.in_claim && self.claim_lines == 0 {
             self.counts.claims_without_lines += 1;
             emit(Emit::Lineless(LinelessClaim {
                 segment: self.claim_segment,
@@ -431,9 +530,14 @@ impl RemitMapper {
     }
 }
 
+/// Keeps a remark code (RARC: letters and digits, at most 8) once.
 fn push_code(list: &mut Vec<String>, code: &str) {
     let code = code.trim();
-    if !code.is_empty() && code.len() <= 8 && !list.iter().any(|c| c == code) {
+    if !code.is_empty()
+        && code.len() <= 8
+        && code.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !list.iter().any(|c| c == code)
+    {
         list.push(code.to_string());
     }
 }

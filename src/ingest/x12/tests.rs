@@ -63,10 +63,11 @@ fn file(sets: &[String]) -> String {
 fn lines(input: &str) -> Result<(Vec<ServiceLine>, Vec<u64>, Summary), X12Error> {
     let mut out = Vec::new();
     let mut lineless = Vec::new();
-    let summary = read(input.as_bytes(), 1_000_000, |e| {
+    let summary = read(input.as_bytes(), 1_000_000, None, |e| {
         match e {
             Emit::Line(l) => out.push(l.clone()),
             Emit::Lineless(c) => lineless.push(c.segment),
+            Emit::Reversal(_) => {}
         }
         true
     })?;
@@ -172,6 +173,116 @@ fn reversals_are_flagged_and_counted() {
     assert!(l[0].reversal);
     assert_eq!(l[0].paid_cents, Some(-1000));
     assert_eq!(s.counts.reversal_lines, 1);
+    assert_eq!(s.counts.reversal_claims, 1);
+}
+
+#[test]
+fn modifiers_remarks_and_every_adjustment_are_kept_per_line() {
+    let (l, _, _) = lines(&file(&[transaction("0001", BODY)])).expect("parses");
+    let (mut m, mut r, mut a) = (String::new(), String::new(), String::new());
+    l[0].modifiers_into(&mut m);
+    l[0].remarks_into(&mut r);
+    l[0].adjustments_into(&mut a);
+    assert_eq!((m.as_str(), r.as_str()), ("25 59", "N130"));
+    assert_eq!(a, "CO-45:30.00 PR-2:20.00");
+    l[1].modifiers_into(&mut m);
+    l[1].remarks_into(&mut r);
+    l[1].adjustments_into(&mut a);
+    assert_eq!((m.as_str(), r.as_str()), ("", "MA130"), "MOA of the claim");
+    assert_eq!(a, "CO-45:10.00 CO-97:70.00", "both triplets of one CAS");
+
+    // Odd modifiers are not kept; negative and repeated adjustments are.
+    let body = [
+        "N1*PR*PAYER",
+        "CLP*X*1*10*10**12*Y*11",
+        "SVC*HC:99213:x:TOOLONG:lt*10*10**1",
+        "CAS*CO*45*-5*1*45*5",
+        "CAS*O A*1*1",
+        "LQ*HE*N 1",
+    ];
+    let (l, _, _) = lines(&file(&[transaction("1", &body)])).expect("parses");
+    l[0].modifiers_into(&mut m);
+    l[0].adjustments_into(&mut a);
+    l[0].remarks_into(&mut r);
+    assert_eq!(m, "LT");
+    assert_eq!(
+        a, "CO-45:-5.00 CO-45:5.00",
+        "a group with a blank is left out"
+    );
+    assert_eq!(r, "", "a remark with a blank is left out");
+}
+
+#[test]
+fn claims_carry_a_keyed_reference_never_their_numbers() {
+    use crate::domain::claim_key::ClaimKeys;
+    let keys = ClaimKeys::from_instance_secret(b"test secret").for_tenant(7);
+    let input = file(&[transaction("0001", BODY)]);
+    let mut got = Vec::new();
+    read(input.as_bytes(), 1_000, Some(keys.clone()), |e| {
+        if let Emit::Line(l) = e {
+            got.push(l.claim_key);
+        }
+        true
+    })
+    .expect("parses");
+    // Payer id (REF*2U) + CLP01 + CLP07.
+    assert_eq!(
+        got,
+        vec![
+            keys.key("ACME01", "PCN-SECRET-1", "PAYERCLAIM-SECRET-1"),
+            keys.key("ACME01", "PCN-SECRET-2", "PAYERCLAIM-SECRET-2"),
+        ]
+    );
+    assert!(got.iter().all(Option::is_some));
+    let (plain, _, _) = lines(&input).expect("parses");
+    assert!(
+        plain.iter().all(|l| l.claim_key.is_none()),
+        "no keys, no key"
+    );
+}
+
+#[test]
+fn a_reversal_claim_is_emitted_with_its_segment_and_key() {
+    use crate::domain::claim_key::ClaimKeys;
+    let keys = ClaimKeys::from_instance_secret(b"test secret").for_tenant(7);
+    let body = [
+        "N1*PR*PAYER*XV*555",
+        "CLP*PCN9*22*-10*-10**12*ICN9*11",
+        "SVC*HC:99213*-10*-10**-1",
+        "SVC*HC:99214*-5*-5**-1",
+        "CLP*PCN9*1*10*8**12*ICN9*11",
+        "SVC*HC:99213*10*8**1",
+    ];
+    let mut reversals = Vec::new();
+    let mut stored = Vec::new();
+    read(
+        file(&[transaction("1", &body)]).as_bytes(),
+        1_000,
+        Some(keys.clone()),
+        |e| {
+            match e {
+                Emit::Reversal(r) => reversals.push(r),
+                Emit::Line(l) if !l.reversal => stored.push(l.claim_key),
+                _ => {}
+            }
+            true
+        },
+    )
+    .expect("parses");
+    let key = keys.key("555", "PCN9", "ICN9");
+    assert_eq!(
+        reversals,
+        vec![remit::ReversalClaim {
+            segment: 5,
+            claim_key: key,
+            lines: 2
+        }]
+    );
+    assert_eq!(
+        stored,
+        vec![key],
+        "the correction has the same key, after it"
+    );
 }
 
 #[test]
@@ -315,7 +426,7 @@ fn malformed_files_are_file_errors() {
     let wide = good.replace("TRN*1*12345", &format!("TRN{}", "*1".repeat(300)));
     assert!(error_of(&wide).contains("more than 256 elements"));
     // Segment limit.
-    let e = read(good.as_bytes(), 10, |_| true).expect_err("limit");
+    let e = read(good.as_bytes(), 10, None, |_| true).expect_err("limit");
     assert_eq!(e, X12Error::TooManySegments { limit: 10 });
 }
 
@@ -355,7 +466,7 @@ mod fuzz {
         /// Arbitrary bytes: an error or a result, never a panic.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            let _ = read(&bytes[..], 10_000, |_| true);
+            let _ = read(&bytes[..], 10_000, None, |_| true);
         }
 
         /// A valid file with bytes flipped, cut or inserted: never a panic.
@@ -370,7 +481,7 @@ mod fuzz {
                 bytes[at] = b;
             }
             bytes.truncate(cut.min(bytes.len()));
-            let _ = read(&bytes[..], 10_000, |_| true);
+            let _ = read(&bytes[..], 10_000, None, |_| true);
         }
 
         /// Segments drawn from the 835 vocabulary with random elements: never a panic.
@@ -390,7 +501,7 @@ mod fuzz {
                 }
                 s.push('~');
             }
-            let _ = read(s.as_bytes(), 10_000, |_| true);
+            let _ = read(s.as_bytes(), 10_000, None, |_| true);
         }
     }
 }
