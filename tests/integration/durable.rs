@@ -269,6 +269,70 @@ async fn a_dead_report_run_never_blocks_the_next() {
     .expect("checked");
 }
 
+/// Found by `scripts/chaos` on PostgreSQL: a dead analytics job whose tenant already had a
+/// request queued could not be queued again (one queued request per tenant), and that
+/// failure rolled back the whole recovery — every expired job stayed `running` for
+/// good, wedging uploads and the tenant's analytics. Now the queued request takes the
+/// dead one's work over, and the other expired jobs are recovered in the same pass.
+#[actix_web::test]
+async fn a_dead_analytics_job_with_a_request_queued_behind_it_does_not_wedge_recovery() {
+    use payerwatch::db::repo::jobs;
+    use payerwatch::domain::tenant::{CustomerId, TenantScope};
+    let app = spawn_app().await;
+    app.create_user("Clinic", "a@clinic.test", Role::Analyst, false);
+    app.create_user("Other", "b@other.test", Role::Analyst, false);
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        let (clinic, other) = (
+            TenantScope::for_system(CustomerId(1)),
+            TenantScope::for_system(CustomerId(2)),
+        );
+        let now = payerwatch::db::repo::now();
+        let then = now - chrono::Duration::seconds(20);
+        let lease = chrono::Duration::seconds(2);
+        let (dead, queued, other_dead) = db
+            .write_blocking(|c| {
+                // Each tenant's run was claimed by a process that died 18 s ago; the
+                // clinic's next request was queued while it ran.
+                let dead = jobs::request_analytics(c, &clinic, then)?;
+                jobs::claim_one(c, dead, "vm:1:dead", then, lease)?;
+                let other_dead = jobs::request_analytics(c, &other, then)?;
+                jobs::claim_one(c, other_dead, "vm:1:dead", then, lease)?;
+                let queued = jobs::request_analytics(c, &clinic, now)?;
+                Ok::<_, payerwatch::db::DbError>((dead, queued, other_dead))
+            })
+            .expect("jobs");
+        assert_ne!(dead, queued);
+        let recovered = db
+            .write_blocking(|c| jobs::recover_expired(c, "vm:2:alive", now))
+            .expect("recovery is not rolled back by the queued request");
+        assert_eq!(recovered.len(), 2);
+        let mut conn = db.get().expect("connection");
+        let dead = jobs::find(&mut conn, &clinic, dead).expect("dead");
+        assert_eq!(dead.state, jobs::FAILED);
+        assert_eq!(
+            dead.error.as_deref(),
+            Some(format!("{} {queued} runs instead", jobs::SUPERSEDED_PREFIX).as_str())
+        );
+        assert_eq!(
+            jobs::find(&mut conn, &clinic, queued)
+                .expect("queued")
+                .state,
+            jobs::QUEUED,
+            "the queued request now runs the dead one's work"
+        );
+        assert_eq!(
+            jobs::find(&mut conn, &other, other_dead)
+                .expect("other")
+                .state,
+            jobs::QUEUED,
+            "the other tenant's dead job is retried in the same pass"
+        );
+    })
+    .await
+    .expect("checked");
+}
+
 /// Symptom 6: the upload page shows only this upload's own analytics — never an older
 /// run's outcome while it waits.
 #[actix_web::test]

@@ -26,6 +26,10 @@ pub const MAX_ATTEMPTS: i64 = 3;
 pub const UPLOAD_INTERRUPTED: &str = "the upload was interrupted: the server processing it \
      stopped 3 times; nothing of it was stored, please upload the file again";
 
+/// The error of an interrupted analytics job whose work a queued request took over
+/// (followed by that request's id and "runs instead").
+pub const SUPERSEDED_PREFIX: &str = "interrupted; the queued analytics request";
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = jobs)]
 pub struct Job {
@@ -268,7 +272,8 @@ pub fn postpone(
 #[derive(Debug, Clone)]
 pub struct Recovered {
     pub job: Job,
-    /// `true`: queued again (after a backoff); `false`: failed for good.
+    /// `true`: queued again (after a backoff), or its work taken over by the tenant's
+    /// queued analytics request; `false`: failed for good.
     pub retried: bool,
 }
 
@@ -296,7 +301,40 @@ pub fn recover_expired(
         let target = jobs::table
             .filter(jobs::id.eq(job.id))
             .filter(jobs::state.eq(RUNNING));
-        if retried {
+        // A dead analytics job whose tenant already has a request queued (an upload
+        // finished while it ran) cannot be queued again: one queued request per tenant
+        // (the partial unique index), and the insert's failure would roll back this whole
+        // recovery, every time — all expired jobs would stay `running` for good (seen by
+        // scripts/chaos on PostgreSQL). The queued request reads every claim when it
+        // runs, so the dead one's work is covered: it ends, its uploads follow the
+        // queued one.
+        let successor: Option<i64> = if retried && job.kind == ANALYTICS {
+            jobs::table
+                .filter(jobs::customer_id.eq(job.customer_id))
+                .filter(jobs::kind.eq(ANALYTICS))
+                .filter(jobs::state.eq(QUEUED))
+                .select(jobs::id)
+                .first(conn)
+                .optional()?
+        } else {
+            None
+        };
+        if let Some(successor) = successor {
+            diesel::update(target)
+                .set((
+                    jobs::state.eq(FAILED),
+                    jobs::lease_owner.eq(None::<String>),
+                    jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+                    jobs::finished_at.eq(Some(now)),
+                    jobs::error.eq(Some(format!(
+                        "{SUPERSEDED_PREFIX} {successor} runs instead"
+                    ))),
+                ))
+                .execute(conn)?;
+            diesel::update(jobs::table.filter(jobs::follow_up_job_id.eq(Some(job.id))))
+                .set(jobs::follow_up_job_id.eq(Some(successor)))
+                .execute(conn)?;
+        } else if retried {
             // 2 s, 4 s: a crash loop does not spin.
             let backoff = Duration::seconds(2 * job.attempts.max(1));
             diesel::update(target)
