@@ -270,6 +270,10 @@ diesel::table! {
         enabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        min_severity -> Nullable<Text>,
+        min_dollars_per_month -> Nullable<Double>,
+        min_rate_delta_points -> Nullable<Double>,
+        min_days_delta -> Nullable<Double>,
     }
 }
 

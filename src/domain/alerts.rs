@@ -10,6 +10,7 @@ use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::analytics::{Direction, Product};
+use crate::domain::stats::SeverityLabel;
 
 /// The product name of data-quality alerts (uploads scoring under the rule's threshold).
 pub const DATA_QUALITY: &str = "data_quality";
@@ -112,6 +113,73 @@ pub struct RuleSpec {
     pub comparison: Comparison,
     pub threshold: f64,
     pub enabled: bool,
+    /// Sound-mode conditions in words; when `min_severity` is set the rule is judged by them
+    /// and metric/comparison/threshold are ignored.
+    pub conditions: Conditions,
+}
+
+/// A sound-mode rule's conditions (ANALYTICS.md "Alerts"): the finding's label is at least
+/// `min_severity`, and each given money / size condition holds. A size condition that does
+/// not apply to the finding's kind (days on a denial-rate finding) does not match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conditions {
+    pub min_severity: Option<SeverityLabel>,
+    /// Dollars at stake per month (absolute: money saved counts for "better" rules).
+    pub min_dollars_per_month: Option<f64>,
+    /// Rise of a rate in percentage points (5 = "up at least 5 points").
+    pub min_rate_delta_points: Option<f64>,
+    /// Rise in days.
+    pub min_days_delta: Option<f64>,
+}
+
+impl Conditions {
+    fn holds(&self, facts: &FindingFacts<'_>) -> bool {
+        let Some(min) = self.min_severity else {
+            return false;
+        };
+        let label_ok = facts
+            .severity_label
+            .parse::<SeverityLabel>()
+            .is_ok_and(|l| l >= min);
+        let money_ok = self.min_dollars_per_month.is_none_or(|want| {
+            facts
+                .dollars_per_month
+                .is_some_and(|have| have.abs() >= want)
+        });
+        let rate_ok = self.min_rate_delta_points.is_none_or(|want| {
+            is_rate_kind(facts.kind) && facts.delta.abs() * 100.0 >= want - 1e-9
+        });
+        let days_ok = self
+            .min_days_delta
+            .is_none_or(|want| is_days_kind(facts.kind) && facts.delta.abs() >= want - 1e-9);
+        label_ok && money_ok && rate_ok && days_ok
+    }
+
+    /// The conditions in words: "severity at least high, at least $5,000 a month, denial
+    /// rate up at least 5 points".
+    pub fn describe(&self) -> Option<String> {
+        let min = self.min_severity?;
+        let mut parts = vec![format!("severity at least {}", min.as_str())];
+        if let Some(d) = self.min_dollars_per_month {
+            parts.push(format!(
+                "at least {} a month",
+                crate::domain::format::dollars(d)
+            ));
+        }
+        if let Some(p) = self.min_rate_delta_points {
+            parts.push(format!(
+                "rate changed at least {} points",
+                crate::domain::format::decimal(p, 1)
+            ));
+        }
+        if let Some(d) = self.min_days_delta {
+            parts.push(format!(
+                "decision time changed at least {} days",
+                crate::domain::format::decimal(d, 1)
+            ));
+        }
+        Some(parts.join(", "))
+    }
 }
 
 impl Default for RuleSpec {
@@ -127,6 +195,7 @@ impl Default for RuleSpec {
             comparison: Comparison::Gte,
             threshold: 0.7,
             enabled: true,
+            conditions: Conditions::default(),
         }
     }
 }
@@ -141,6 +210,9 @@ pub struct FindingFacts<'a> {
     pub direction: &'a str,
     pub severity: f64,
     pub delta: f64,
+    /// Sound findings: the label and money the rule conditions read.
+    pub severity_label: &'a str,
+    pub dollars_per_month: Option<f64>,
 }
 
 /// Kinds whose delta is a rate (proportion) change.
@@ -177,9 +249,12 @@ pub fn rule_matches(rule: &RuleSpec, facts: &FindingFacts<'_>) -> bool {
         && scope_matches(&rule.product, facts.product)
         && scope_matches(&rule.kind, facts.kind)
         && scope_matches(&rule.direction, facts.direction)
-        && rule
-            .comparison
-            .holds(metric_value(rule.metric, facts), rule.threshold)
+        && if rule.conditions.min_severity.is_some() {
+            rule.conditions.holds(facts)
+        } else {
+            rule.comparison
+                .holds(metric_value(rule.metric, facts), rule.threshold)
+        }
 }
 
 /// Why an alert was stored but not sent.
@@ -268,6 +343,8 @@ mod tests {
             direction: if delta > 0.0 { "worse" } else { "better" },
             severity,
             delta,
+            severity_label: SeverityLabel::from_score(severity).as_str(),
+            dollars_per_month: None,
         }
     }
 
@@ -386,5 +463,57 @@ mod tests {
             until: at(4, 0),
         };
         assert!(c.explain().contains("held back until 2026-11-23 04:00"));
+    }
+
+    #[test]
+    fn rules_in_words_need_every_condition() {
+        let rule = RuleSpec {
+            conditions: Conditions {
+                min_severity: Some(SeverityLabel::High),
+                min_dollars_per_month: Some(5_000.0),
+                min_rate_delta_points: Some(5.0),
+                min_days_delta: None,
+            },
+            ..RuleSpec::default()
+        };
+        assert_eq!(
+            rule.conditions.describe().as_deref(),
+            Some(
+                "severity at least high, at least $5,000 a month, rate changed at least 5.0 points"
+            )
+        );
+        let cigna = FindingFacts {
+            severity_label: "critical",
+            dollars_per_month: Some(34_225.0),
+            ..facts("denial_rate", 0.2, 0.34)
+        };
+        assert!(rule_matches(&rule, &cigna));
+        // Too little money, too small a change, too low a label, a kind without a rate.
+        let poor = FindingFacts {
+            dollars_per_month: Some(4_999.0),
+            ..cigna.clone()
+        };
+        assert!(!rule_matches(&rule, &poor));
+        let small = FindingFacts {
+            delta: 0.031,
+            ..cigna.clone()
+        };
+        assert!(!rule_matches(&rule, &small));
+        let medium = FindingFacts {
+            severity_label: "medium",
+            ..cigna.clone()
+        };
+        assert!(!rule_matches(&rule, &medium));
+        let days = FindingFacts {
+            kind: "slowdown",
+            ..cigna.clone()
+        };
+        assert!(!rule_matches(&rule, &days));
+        // Unknown money never meets a money condition.
+        let unknown = FindingFacts {
+            dollars_per_month: None,
+            ..cigna
+        };
+        assert!(!rule_matches(&rule, &unknown));
     }
 }

@@ -6,9 +6,10 @@
 use crate::db::repo::alerts::{self as repo, AlertRule, NewRule};
 use crate::db::repo::channels::{self as channel_repo, Channel};
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
-use crate::domain::alerts::{Comparison, DATA_QUALITY, Metric};
+use crate::domain::alerts::{Comparison, Conditions, DATA_QUALITY, Metric};
 use crate::domain::analytics::{Direction, Product};
 use crate::domain::phi;
+use crate::domain::stats::SeverityLabel;
 use crate::domain::tenant::TenantScope;
 
 /// Why a rule change was refused, or failed.
@@ -37,6 +38,11 @@ pub struct RuleInput {
     pub comparison: Option<String>,
     pub threshold: Option<String>,
     pub channels: Option<String>,
+    /// Sound rules in words: a severity label (never a number) and optional money / size.
+    pub min_severity: Option<String>,
+    pub min_dollars_per_month: Option<String>,
+    pub min_rate_delta_points: Option<String>,
+    pub min_days_delta: Option<String>,
 }
 
 /// The tenant's rules (creating the default ones the first time) and its channels.
@@ -165,7 +171,9 @@ fn checked(input: &RuleInput) -> Result<NewRule, RulesError> {
         .transpose()
         .map_err(|_| invalid("direction must be worse or better"))?
         .map(|d| d.as_str().to_string());
+    let conditions = conditions(input)?;
     Ok(NewRule {
+        conditions,
         name,
         product,
         kind: optional(&input.kind),
@@ -177,6 +185,47 @@ fn checked(input: &RuleInput) -> Result<NewRule, RulesError> {
         threshold,
         channel_ids: parse_channels(input.channels.as_deref())?,
     })
+}
+
+/// The rule's conditions in words: `min_severity` by label only (low, medium, high,
+/// critical); money in dollars a month, rate change in points, days — each non-negative,
+/// `$` and `,` accepted in money. Money or size without a label means "at least low".
+fn conditions(input: &RuleInput) -> Result<Conditions, RulesError> {
+    let number = |field: &'static str, value: &Option<String>| -> Result<Option<f64>, RulesError> {
+        optional(value)
+            .map(|v| {
+                v.replace(['$', ','], "")
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite() && *n >= 0.0)
+                    .ok_or_else(|| {
+                        RulesError::Invalid(format!("{field} must be a number of 0 or more"))
+                    })
+            })
+            .transpose()
+    };
+    let min_severity = optional(&input.min_severity)
+        .map(|l| {
+            l.parse::<SeverityLabel>().map_err(|_| {
+                RulesError::Invalid("min_severity must be low, medium, high or critical".into())
+            })
+        })
+        .transpose()?;
+    let mut c = Conditions {
+        min_severity,
+        min_dollars_per_month: number("min_dollars_per_month", &input.min_dollars_per_month)?,
+        min_rate_delta_points: number("min_rate_delta_points", &input.min_rate_delta_points)?,
+        min_days_delta: number("min_days_delta", &input.min_days_delta)?,
+    };
+    if c.min_severity.is_none()
+        && (c.min_dollars_per_month.is_some()
+            || c.min_rate_delta_points.is_some()
+            || c.min_days_delta.is_some())
+    {
+        c.min_severity = Some(SeverityLabel::Low);
+    }
+    Ok(c)
 }
 
 /// The form's channel choice → the stored form (`""` all, `"none"`, or one channel id).

@@ -541,13 +541,16 @@ async fn the_drift_export_has_the_documented_columns_and_needs_an_analyst() {
     assert_eq!(
         lines.next(),
         Some(
-            "payer,cpt_group,kind,direction,baseline_value,current_value,delta,ci_low,ci_high,p_value,q_value,severity,severity_label,baseline_n,current_n,baseline_start,baseline_end,current_start,current_end,mode"
+            "payer,cpt_group,kind,direction,baseline_value,current_value,delta,ci_low,ci_high,p_value,q_value,severity,severity_label,baseline_n,current_n,baseline_start,baseline_end,current_start,current_end,mode,dollars_per_month"
         )
     );
     let cigna = lines
         .find(|l| l.starts_with("Cigna,IMAGING,denial_rate,worse,"))
         .expect("Cigna row");
-    assert!(cigna.ends_with(",sound"));
+    assert!(cigna.contains(",sound,"), "{cigna}");
+    // Money a month, in whole dollars, is the last column.
+    let money = cigna.rsplit(',').next().expect("money");
+    assert!(money.parse::<f64>().is_ok_and(|d| d > 0.0), "{cigna}");
     assert!(
         body.lines().skip(1).all(|l| l.contains(",denial_rate,")),
         "filter applied"

@@ -11,7 +11,7 @@ use crate::db::schema::{
     customers, users,
 };
 use crate::db::{DbConnection, DbError};
-use crate::domain::alerts::{Comparison, Metric, RuleSpec};
+use crate::domain::alerts::{Comparison, Conditions, Metric, RuleSpec};
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
 
@@ -33,9 +33,23 @@ pub struct AlertRule {
     pub enabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub min_severity: Option<String>,
+    pub min_dollars_per_month: Option<f64>,
+    pub min_rate_delta_points: Option<f64>,
+    pub min_days_delta: Option<f64>,
 }
 
 impl AlertRule {
+    /// The rule's sound-mode conditions (none when `min_severity` is unset).
+    pub fn conditions(&self) -> Conditions {
+        Conditions {
+            min_severity: self.min_severity.as_deref().and_then(|l| l.parse().ok()),
+            min_dollars_per_month: self.min_dollars_per_month,
+            min_rate_delta_points: self.min_rate_delta_points,
+            min_days_delta: self.min_days_delta,
+        }
+    }
+
     pub fn spec(&self) -> RuleSpec {
         RuleSpec {
             payer: self.payer.clone(),
@@ -47,6 +61,7 @@ impl AlertRule {
             comparison: Comparison::parse(&self.comparison).unwrap_or(Comparison::Gte),
             threshold: self.threshold,
             enabled: self.enabled,
+            conditions: self.conditions(),
         }
     }
 }
@@ -525,6 +540,7 @@ pub struct NewRule {
     pub threshold: f64,
     /// `""` = every enabled channel, `"none"`, or comma-separated channel ids.
     pub channel_ids: String,
+    pub conditions: Conditions,
 }
 
 pub fn insert_rule(
@@ -551,6 +567,10 @@ pub fn insert_rule(
             alert_rules::enabled.eq(true),
             alert_rules::created_at.eq(now),
             alert_rules::updated_at.eq(now),
+            alert_rules::min_severity.eq(rule.conditions.min_severity.map(|l| l.as_str())),
+            alert_rules::min_dollars_per_month.eq(rule.conditions.min_dollars_per_month),
+            alert_rules::min_rate_delta_points.eq(rule.conditions.min_rate_delta_points),
+            alert_rules::min_days_delta.eq(rule.conditions.min_days_delta),
         ))
         .returning(alert_rules::id)
         .get_result::<i64>(c))?,

@@ -118,6 +118,7 @@ pub fn payload(event_id: i64, event: &NewDriftEvent) -> String {
         "baseline_window": [event.baseline_start, event.baseline_end],
         "current_window": [event.current_start, event.current_end],
         "mode": event.mode,
+        "dollars_per_month": event.dollars_per_month,
     })
     .to_string()
 }
@@ -140,6 +141,8 @@ pub fn raise_alerts(
         direction: &event.direction,
         severity: event.severity,
         delta: event.delta,
+        severity_label: &event.severity_label,
+        dollars_per_month: event.dollars_per_month,
     };
     let key = (
         event.product.as_str(),

@@ -111,7 +111,7 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> 
 }
 
 /// Columns of `/portal/alerts.csv`.
-const CSV_COLUMNS: [&str; 13] = [
+const CSV_COLUMNS: [&str; 14] = [
     "id",
     "created_at",
     "product",
@@ -125,6 +125,7 @@ const CSV_COLUMNS: [&str; 13] = [
     "suppressed_because",
     "title",
     "url",
+    "dollars_per_month",
 ];
 
 /// `/portal/alerts.csv` (analysts): every alert matching the list's filters, newest
@@ -168,6 +169,14 @@ pub async fn export_csv(
             Cell::Text(&why),
             Cell::Text(&a.alert.title),
             Cell::Text(&url),
+            // From the alert's evidence (alerts raised before money existed have none).
+            serde_json::from_str::<serde_json::Value>(&a.alert.payload_json)
+                .ok()
+                .and_then(|v| {
+                    v.get("dollars_per_month")
+                        .and_then(serde_json::Value::as_f64)
+                })
+                .map_or(Cell::Empty, |d| Cell::Float(d.round())),
         ])?;
     }
     let body = export

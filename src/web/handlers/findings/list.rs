@@ -238,7 +238,7 @@ pub async fn delays(
 }
 
 /// The columns of ANALYTICS.md § Exports.
-pub const DRIFT_CSV_COLUMNS: [&str; 20] = [
+pub const DRIFT_CSV_COLUMNS: [&str; 21] = [
     "payer",
     "cpt_group",
     "kind",
@@ -259,6 +259,8 @@ pub const DRIFT_CSV_COLUMNS: [&str; 20] = [
     "current_start",
     "current_end",
     "mode",
+    // Money at stake a month (sound findings; empty when unknown).
+    "dollars_per_month",
 ];
 
 /// `GET /portal/{drift,denials,delays}.csv` (analyst): a findings page's events with the
@@ -338,6 +340,7 @@ async fn findings_csv(
             Cell::Text(&dates[2]),
             Cell::Text(&dates[3]),
             Cell::Text(&e.mode),
+            opt(e.dollars_per_month.map(|d| d.round())),
         ])?;
     }
     let body = export

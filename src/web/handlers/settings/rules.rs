@@ -102,12 +102,14 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
                     id: r.id,
                     name: r.name.clone(),
                     scope: describe_scope(r),
-                    condition: format!(
-                        "{} {} {}",
-                        r.metric.replace('_', " "),
-                        r.comparison,
-                        r.threshold
-                    ),
+                    condition: r.conditions().describe().unwrap_or_else(|| {
+                        format!(
+                            "{} {} {}",
+                            r.metric.replace('_', " "),
+                            r.comparison,
+                            r.threshold
+                        )
+                    }),
                     enabled: r.enabled,
                     channels,
                     channel_choice,
@@ -133,6 +135,10 @@ pub struct RuleForm {
     comparison: Option<String>,
     threshold: Option<String>,
     channels: Option<String>,
+    min_severity: Option<String>,
+    min_dollars_per_month: Option<String>,
+    min_rate_delta_points: Option<String>,
+    min_days_delta: Option<String>,
 }
 
 fn back() -> HttpResponse {
@@ -168,12 +174,23 @@ pub async fn submit(
                 comparison: form.comparison,
                 threshold: form.threshold,
                 channels: form.channels,
+                min_severity: form.min_severity,
+                min_dollars_per_month: form.min_dollars_per_month,
+                min_rate_delta_points: form.min_rate_delta_points,
+                min_days_delta: form.min_days_delta,
             };
             let (ctx, entry) = user.audit(
                 &req,
                 &state,
                 "rule.created",
-                &["name", "scope", "metric", "comparison", "threshold"],
+                &[
+                    "name",
+                    "scope",
+                    "metric",
+                    "comparison",
+                    "threshold",
+                    "conditions",
+                ],
             );
             match rules::create(db, scope, &input, ctx, entry).await {
                 Ok(_) => auth::set_flash(
