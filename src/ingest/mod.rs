@@ -100,6 +100,10 @@ pub struct IngestOptions {
     /// The instance's keys for 835 claim references: without them 835 claims carry no
     /// `claim_key` and reversals match nothing (reported as unmatched).
     pub claim_keys: Option<crate::domain::claim_key::ClaimKeys>,
+    /// Queue no analytics request (a test fixture that runs the analytics itself, so no
+    /// background worker races it).
+    #[doc(hidden)]
+    pub no_analytics_request: bool,
 }
 
 impl IngestOptions {
@@ -537,6 +541,7 @@ fn run<R: Read + Send>(
     // leaves it queued (never dropped).
     let analytics_job = match status {
         UploadStatus::Failed => None,
+        _ if options.no_analytics_request => None,
         _ => Some(crate::db::repo::jobs::request_analytics(conn, &scope, now)?),
     };
     if let Some(fence) = &options.job {

@@ -316,73 +316,39 @@ pub fn extra_routes(
     Some(Arc::new(f))
 }
 
-/// Loads generated claims straight into the database (valid rows only, payer spellings
-/// mapped to canonical names, default CPT groups): a fixture for analytics tests that
-/// does not depend on the upload pipeline. Returns the number of claims stored.
+/// Loads generated claims through the ingest pipeline, as one upload of the tenant (no
+/// HTTP, no job): the same validation, PHI refusal and mapping as production, so a
+/// fixture cannot drift from it. Returns the number of claims stored.
 pub fn load_generated_claims(
     db: &Db,
     scope: &payerwatch::domain::tenant::TenantScope,
     options: &payerwatch::devtools::generate::GenOptions,
 ) -> usize {
-    use payerwatch::db::repo::claims::NewClaim;
-    use payerwatch::db::repo::{claims, uploads};
-    use payerwatch::domain::{claim, csv_format, mapping};
+    use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
 
     let mut csv_bytes = Vec::new();
     payerwatch::devtools::generate::generate(options, &mut csv_bytes).expect("generated");
-    let aliases: HashMap<String, &str> = payerwatch::devtools::generate::payer_aliases()
-        .into_iter()
-        .map(|(alias, canonical)| (mapping::payer_key(alias), canonical))
-        .collect();
-    let mut reader = csv::Reader::from_reader(csv_bytes.as_slice());
-    let headers: Vec<String> = reader
-        .headers()
-        .expect("headers")
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let map = csv_format::resolve_headers(&header_refs).expect("header map");
-    let mut conn = db.get().expect("connection");
-    let upload =
-        uploads::insert_processing(&mut conn, scope, "generated.csv", None).expect("upload");
-    let today = options.end;
-    let mut batch = Vec::new();
-    for record in reader.records() {
-        let record = record.expect("record");
-        let raw = map.raw_row(&record);
-        let Ok(valid) = claim::validate_row(&raw, today) else {
-            continue;
-        };
-        if [Some(valid.payer), valid.denial_reason_text]
-            .into_iter()
-            .flatten()
-            .any(payerwatch::domain::phi::contains_phi)
-        {
-            continue;
-        }
-        let canonical = aliases
-            .get(&mapping::payer_key(valid.payer))
-            .copied()
-            .unwrap_or(valid.payer);
-        batch.push(NewClaim {
-            customer_id: scope.id(),
-            upload_id: upload,
-            payer_raw: valid.payer.to_string(),
-            payer: canonical.to_string(),
-            cpt: valid.cpt.as_str().to_string(),
-            cpt_group: mapping::default_cpt_group(valid.cpt.as_str()).to_string(),
-            submitted_date: valid.submitted_date,
-            decided_date: valid.decided_date,
-            decision_days: (valid.decided_date - valid.submitted_date).num_days() as i32,
-            outcome: valid.outcome.as_str().to_string(),
-            allowed_cents: valid.allowed_cents,
-            denial_reason_code: valid.denial_reason_code.map(str::to_string),
-            denial_reason_text: valid.denial_reason_text.map(str::to_string),
-        });
-    }
-    let stored = batch.len();
-    payerwatch::db::transaction(&mut conn, |c| claims::insert_many(c, scope, &batch))
-        .expect("claims stored");
-    stored
+    // The real pipeline (validation, PHI, payer and CPT mapping, the bulk writer), as an
+    // upload would run it, minus the analytics request: the tests run analytics themselves.
+    let request = UploadRequest {
+        scope: *scope,
+        file_name: "generated.csv".to_string(),
+        uploaded_by: None,
+        declared_size: Some(csv_bytes.len() as u64),
+        limits: Limits::default(),
+        today: options.end,
+    };
+    let options = IngestOptions {
+        no_analytics_request: true,
+        ..IngestOptions::default()
+    };
+    let outcome =
+        ingest::ingest(db, &request, csv_bytes.as_slice(), &options).expect("ingest recorded");
+    assert_ne!(
+        outcome.status,
+        UploadStatus::Failed,
+        "generated upload failed: {:?}",
+        outcome.message
+    );
+    outcome.report.expect("report").accepted_rows as usize
 }
