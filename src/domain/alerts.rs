@@ -26,6 +26,63 @@ pub fn source_label(product: &str) -> &'static str {
     }
 }
 
+/// The statuses an alert may move to from `current` by hand. There is no way back to
+/// "open" from "acknowledged" (acknowledging is a promise to look), but a resolved alert
+/// may be reopened: "noise" resolves it, and an analyst may disagree (SPEC §10).
+pub fn next_statuses(current: &str) -> Vec<&'static str> {
+    match current {
+        "open" => vec!["acknowledged", "resolved"],
+        "acknowledged" | "suppressed" => vec!["resolved"],
+        "resolved" => vec!["open"],
+        _ => Vec::new(),
+    }
+}
+
+/// An operator's judgment of an alert. There is no default: a verdict nobody chose is
+/// worse than none (issue 19), so forms preset nothing and a missing one is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Real,
+    Noise,
+    NeedsFollowUp,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 3] = [Verdict::Real, Verdict::Noise, Verdict::NeedsFollowUp];
+
+    pub fn parse(s: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The stored name (and form value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Real => "real",
+            Verdict::Noise => "noise",
+            Verdict::NeedsFollowUp => "needs_follow_up",
+        }
+    }
+
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Real => "Real problem",
+            Verdict::Noise => "Noise",
+            Verdict::NeedsFollowUp => "Needs follow-up",
+        }
+    }
+
+    /// The label of a stored name (unknown names shown as stored).
+    pub fn label_of(stored: &str) -> String {
+        Verdict::parse(stored).map_or_else(|| stored.replace('_', " "), |v| v.label().to_string())
+    }
+
+    /// "Noise" closes the alert: nobody needs to act on it (an analyst may reopen it).
+    pub fn resolves(self) -> bool {
+        self == Verdict::Noise
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {

@@ -1,6 +1,7 @@
 //! Application services: the one path each use case takes, whoever calls it (web, CLI, API).
 
 pub mod accounts;
+pub mod alerts;
 pub mod analytics;
 pub mod channels;
 pub mod mappings;

@@ -403,6 +403,16 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
     browser
         .fill("#note", "Confirmed with the payer rep: new imaging policy")
         .await;
+    // No verdict is preset: submitting without a choice saves nothing (the browser asks).
+    browser
+        .click("form[action$=judgment] button[type=submit]")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !browser.source().await.contains("Your judgment was saved"),
+        "judging requires a choice"
+    );
+    browser.click("#verdict-real").await;
     browser
         .click("form[action$=judgment] button[type=submit]")
         .await;

@@ -162,6 +162,19 @@ async fn analysts_judge_and_move_alerts_viewers_and_other_tenants_cannot() {
     assert_eq!(res.status(), 404);
 
     app.login("analyst@clinic.test", &analyst_pw).await;
+    // The form presets no verdict, and a judgment without one is refused.
+    let form = app.get(&path).await.text().await.expect("body");
+    let at = form.find("/judgment\"").expect("judgment form");
+    let judgment_form = &form[at..at + form[at..].find("</form>").expect("form end")];
+    assert!(judgment_form.contains("type=\"radio\""), "{judgment_form}");
+    assert!(!judgment_form.contains("checked"), "no preset verdict");
+    assert!(!judgment_form.contains("selected"), "no preset verdict");
+    for fields in [&[("note", "no verdict")][..], &[("verdict", "")][..]] {
+        let res = app
+            .post_form(&path, &format!("{path}/judgment"), fields)
+            .await;
+        assert_eq!(res.status(), 400, "verdict required: {fields:?}");
+    }
     let res = app
         .post_form(
             &path,
@@ -170,6 +183,38 @@ async fn analysts_judge_and_move_alerts_viewers_and_other_tenants_cannot() {
         )
         .await;
     assert_eq!(res.status(), 303);
+    // Noise resolves the alert, the list shows the verdict, and an analyst may reopen it.
+    let mut conn = app.db.get().expect("conn");
+    let now = repo::find_alert(&mut conn, &scope, alert.alert.id).expect("alert");
+    assert_eq!(now.status, "resolved", "noise resolves the alert");
+    drop(conn);
+    let list = app
+        .get("/portal/alerts?status=resolved")
+        .await
+        .text()
+        .await
+        .expect("list");
+    let row_at = list
+        .find(&format!("/portal/alerts/{}\"", alert.alert.id))
+        .expect("row");
+    let row = &list[row_at..row_at + list[row_at..].find("</tr>").expect("row end")];
+    assert!(row.contains("Noise"), "the list shows the verdict: {row}");
+    assert!(
+        app.get(&path)
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("Reopen"),
+        "a resolved alert offers reopening"
+    );
+    assert_eq!(
+        app.post_form(&path, &format!("{path}/status"), &[("status", "open")])
+            .await
+            .status(),
+        303,
+        "reopened"
+    );
     let res = app
         .post_form(
             &path,
@@ -234,7 +279,10 @@ async fn analysts_judge_and_move_alerts_viewers_and_other_tenants_cannot() {
     );
     let history = repo::history(&mut conn, &scope, alert.alert.id).expect("history");
     let statuses: Vec<&str> = history.iter().map(|h| h.status.as_str()).collect();
-    assert_eq!(statuses, ["open", "acknowledged", "resolved"]);
+    assert_eq!(
+        statuses,
+        ["open", "resolved", "open", "acknowledged", "resolved"]
+    );
     let list = app
         .get("/portal/alerts?status=resolved")
         .await
@@ -338,6 +386,15 @@ async fn cooldown_and_noise_suppress_without_restarting_the_cooldown() {
             303
         );
     }
+    assert!(
+        all_alerts(&app, &scope)
+            .iter()
+            .filter(|a| alerts
+                .iter()
+                .any(|o| o.alert.id == a.alert.id && o.status == "open"))
+            .all(|a| a.status == "resolved"),
+        "alerts judged noise are resolved"
+    );
     let mut conn = app.db.get().expect("conn");
     raise(&mut conn, 3, t0 + chrono::Duration::days(2));
     let newest = all_alerts(&app, &scope)

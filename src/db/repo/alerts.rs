@@ -490,6 +490,24 @@ pub fn judgments(
         .collect())
 }
 
+/// The newest verdict of each of `alert_ids` (of this tenant) that anyone judged: the
+/// list shows it beside the status. One query for a page of alerts.
+pub fn latest_verdicts(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, DbError> {
+    let rows: Vec<(i64, String)> = alert_judgments::table
+        .inner_join(alert_events::table)
+        .filter(alert_events::customer_id.eq(scope.id()))
+        .filter(alert_judgments::alert_id.eq_any(alert_ids))
+        .order((alert_judgments::updated_at.asc(), alert_judgments::id.asc()))
+        .select((alert_judgments::alert_id, alert_judgments::verdict))
+        .load(conn)?;
+    // Ascending, so the newest judgment of an alert is inserted last and wins.
+    Ok(rows.into_iter().collect())
+}
+
 /// One judgment per operator per alert; judging again replaces the verdict and note.
 pub fn upsert_judgment(
     conn: &mut DbConnection,

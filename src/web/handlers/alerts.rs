@@ -11,12 +11,12 @@ use super::findings::view::{self as findings, EventView};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::analytics;
 use crate::db::repo::deliveries;
-use crate::domain::alerts::DATA_QUALITY;
 use crate::domain::alerts::Suppression;
+use crate::domain::alerts::{DATA_QUALITY, Verdict, next_statuses};
 use crate::domain::analytics::Product;
-use crate::domain::phi;
 use crate::domain::roles::Role;
 use crate::domain::stats::SeverityLabel;
+use crate::services::alerts::{self as service, AlertsError};
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::handlers::flash_then_see_other;
@@ -36,6 +36,8 @@ struct AlertRow {
     severity_class: &'static str,
     status: String,
     created: String,
+    /// The newest verdict anyone gave, as people read it ("" when not judged).
+    verdict: String,
 }
 
 #[derive(Template)]
@@ -196,6 +198,7 @@ fn row(a: &AlertWithStatus) -> AlertRow {
         severity_class: findings::severity_class(&a.alert.severity_label),
         status: a.status.clone(),
         created: a.alert.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        verdict: String::new(),
     }
 }
 
@@ -209,9 +212,14 @@ pub async fn list(
     let page = page_number(raw.get("page").map(String::as_str))?;
     let scope = user.scope();
     let f = filter.clone();
-    let (alerts, counts) = state
+    let (alerts, counts, verdicts) = state
         .db
-        .run(move |conn| repo::list_alerts(conn, &scope, &f, page, PER_PAGE))
+        .run(move |conn| {
+            let (alerts, counts) = repo::list_alerts(conn, &scope, &f, page, PER_PAGE)?;
+            let ids: Vec<i64> = alerts.items.iter().map(|a| a.alert.id).collect();
+            let verdicts = repo::latest_verdicts(conn, &scope, &ids)?;
+            Ok((alerts, counts, verdicts))
+        })
         .await?;
     let mut pairs: Vec<String> = Vec::new();
     for (k, v) in [
@@ -226,7 +234,17 @@ pub async fn list(
     }
     render(&AlertsPage {
         layout: user.layout("Alerts", "/portal/alerts"),
-        alerts: alerts.items.iter().map(row).collect(),
+        alerts: alerts
+            .items
+            .iter()
+            .map(|a| AlertRow {
+                verdict: verdicts
+                    .get(&a.alert.id)
+                    .map(|v| Verdict::label_of(v))
+                    .unwrap_or_default(),
+                ..row(a)
+            })
+            .collect(),
         counts,
         status: filter.status.unwrap_or_default(),
         severity: filter.severity.unwrap_or_default(),
@@ -266,7 +284,9 @@ struct AlertPage {
     why_suppressed: Option<String>,
     history: Vec<HistoryView>,
     judgments: Vec<JudgmentView>,
+    /// This user's earlier verdict, shown as text: the form itself presets none.
     my_verdict: String,
+    verdicts: [(&'static str, &'static str); 3],
     my_note: String,
     can_act: bool,
     next_statuses: Vec<&'static str>,
@@ -294,14 +314,6 @@ fn quality_view(a: &AlertWithStatus) -> Option<QualityView> {
         total_rows: v["total_rows"].as_i64().unwrap_or(0),
         rejected_rows: v["rejected_rows"].as_i64().unwrap_or(0),
     })
-}
-
-fn next_statuses(current: &str) -> Vec<&'static str> {
-    match current {
-        "open" => vec!["acknowledged", "resolved"],
-        "acknowledged" | "suppressed" => vec!["resolved"],
-        _ => Vec::new(),
-    }
 }
 
 pub async fn detail(
@@ -360,13 +372,16 @@ pub async fn detail(
                 when: h.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             })
             .collect(),
-        my_verdict: mine.map(|j| j.verdict.clone()).unwrap_or_default(),
+        my_verdict: mine
+            .map(|j| Verdict::label_of(&j.verdict))
+            .unwrap_or_default(),
+        verdicts: Verdict::ALL.map(|v| (v.as_str(), v.label())),
         my_note: mine.and_then(|j| j.note.clone()).unwrap_or_default(),
         judgments: judgments
             .iter()
             .map(|j| JudgmentView {
                 email: j.email.clone(),
-                verdict: j.verdict.replace('_', " "),
+                verdict: Verdict::label_of(&j.verdict),
                 note: j.note.clone().unwrap_or_default(),
                 when: j.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             })
@@ -379,12 +394,33 @@ pub async fn detail(
 
 #[derive(Debug, Deserialize)]
 pub struct JudgmentForm {
-    verdict: String,
+    /// Required; optional here so a missing one gets our message, not the extractor's.
+    verdict: Option<String>,
     note: Option<String>,
 }
 
 fn back_to(id: i64) -> String {
     format!("/portal/alerts/{id}")
+}
+
+/// Service errors as responses; a PHI refusal goes back to the page with the message
+/// (never echoing the note).
+fn alerts_error(
+    err: AlertsError,
+    session: &actix_session::Session,
+    id: i64,
+) -> Result<HttpResponse, AppError> {
+    match err {
+        AlertsError::Phi => Ok(flash_then_see_other(
+            session,
+            "error",
+            err.to_string(),
+            back_to(id),
+        )),
+        AlertsError::Invalid(message) => Err(AppError::BadRequest(message)),
+        AlertsError::Conflict(message) => Err(AppError::Conflict(message)),
+        AlertsError::Db(e) => Err(e.into()),
+    }
 }
 
 pub async fn judge(
@@ -396,49 +432,36 @@ pub async fn judge(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let form = form.into_inner();
-    let verdict = match form.verdict.as_str() {
-        v @ ("real" | "noise" | "needs_follow_up") => v.to_string(),
-        _ => {
-            return Err(AppError::BadRequest(
-                "verdict must be real, noise or needs_follow_up".into(),
-            ));
-        }
-    };
-    let note = form
-        .note
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty());
-    if let Some(n) = &note {
-        if n.chars().count() > 2000 {
-            return Err(AppError::BadRequest(
-                "The note is too long (at most 2,000 characters).".into(),
-            ));
-        }
-        if phi::contains_phi(n) {
-            // Names the field, never echoes the value.
-            return Ok(flash_then_see_other(
-                user.session(),
-                "error",
-                "The note looks like it contains patient information (PHI), so it was not saved. Describe the issue without identifying anyone.",
-                back_to(id),
-            ));
-        }
-    }
-    let scope = user.scope();
-    let user_id = user.id.0;
+    let (verdict, note) =
+        match service::check_judgment(form.verdict.as_deref(), form.note.as_deref()) {
+            Ok(checked) => checked,
+            Err(e) => return alerts_error(e, user.session(), id),
+        };
     let (ctx, entry) = user.audit(&req, &state, "alert.judged", &["verdict", "note"]);
-    state
-        .db
-        .write_audited(ctx, entry.target("alert", id), move |conn| {
-            repo::upsert_judgment(conn, &scope, id, user_id, &verdict, note.as_deref())
-        })
-        .await?;
-    Ok(flash_then_see_other(
-        user.session(),
-        "success",
-        "Your judgment was saved.",
-        back_to(id),
-    ))
+    match service::judge(
+        &state.db,
+        user.scope(),
+        id,
+        user.id.0,
+        verdict,
+        note,
+        ctx,
+        entry,
+    )
+    .await
+    {
+        Ok(judged) => Ok(flash_then_see_other(
+            user.session(),
+            "success",
+            if judged.resolved {
+                "Your judgment was saved. Judged noise, so the alert is now resolved (reopen it if that was wrong)."
+            } else {
+                "Your judgment was saved."
+            },
+            back_to(id),
+        )),
+        Err(e) => alerts_error(e, user.session(), id),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -454,31 +477,16 @@ pub async fn change_status(
     form: web::Form<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
-    let current = state
-        .db
-        .run(move |conn| repo::find_alert(conn, &scope, id))
-        .await?
-        .status;
     let wanted = form.into_inner().status;
-    if !next_statuses(&current).contains(&wanted.as_str()) {
-        return Err(AppError::Conflict(format!(
-            "An alert that is {current} cannot become '{wanted}'."
-        )));
-    }
-    let user_id = user.id.0;
-    let status = wanted.clone();
     let (ctx, entry) = user.audit(&req, &state, "alert.status_changed", &["status"]);
-    state
-        .db
-        .write_audited(ctx, entry.target("alert", id), move |conn| {
-            repo::append_status(conn, &scope, id, &status, user_id)
-        })
-        .await?;
-    Ok(flash_then_see_other(
-        user.session(),
-        "success",
-        format!("The alert is now {wanted}."),
-        back_to(id),
-    ))
+    let message = format!("The alert is now {wanted}.");
+    match service::change_status(&state.db, user.scope(), id, user.id.0, wanted, ctx, entry).await {
+        Ok(()) => Ok(flash_then_see_other(
+            user.session(),
+            "success",
+            message,
+            back_to(id),
+        )),
+        Err(e) => alerts_error(e, user.session(), id),
+    }
 }
