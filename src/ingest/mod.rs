@@ -551,6 +551,10 @@ fn run<R: Read + Send>(
         if !crate::db::repo::jobs::finish(conn, fence.job_id, &fence.owner, None, now)? {
             return Err(IngestError::Superseded);
         }
+    } else {
+        // Processed here, not by a worker (CLI `import`, `demo`): the upload page finds
+        // its analytics runs through an upload job, as for a web upload.
+        crate::db::repo::jobs::record_inline_upload(conn, &scope, upload_id, analytics_job, now)?;
     }
     Ok((status, report, analytics_job))
 }

@@ -333,6 +333,50 @@ async fn a_dead_analytics_job_with_a_request_queued_behind_it_does_not_wedge_rec
     .expect("checked");
 }
 
+/// A CLI `import` is followed by its analytics runs like a web upload, and the upload's
+/// page shows them (before, the page found no upload job and showed no analytics).
+#[actix_web::test]
+async fn a_cli_import_shows_its_own_analytics_runs_on_the_upload_page() {
+    use payerwatch::domain::tenant::{CustomerId, TenantScope};
+    use payerwatch::ingest::{IngestOptions, Limits, UploadRequest};
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "a@clinic.test", Role::Analyst, false);
+    assert_eq!(app.login("a@clinic.test", &password).await.status(), 303);
+    let db = app.db.clone();
+    let imported = actix_web::rt::task::spawn_blocking(move || {
+        let req = UploadRequest {
+            scope: TenantScope::for_system(CustomerId(1)),
+            file_name: "month-end.csv".into(),
+            uploaded_by: None,
+            declared_size: None,
+            limits: Limits::default(),
+            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
+        };
+        payerwatch::services::uploads::import(
+            &db,
+            &req,
+            generated(20_000, 3).as_slice(),
+            "cli",
+            &IngestOptions::default(),
+        )
+        .expect("imported")
+    })
+    .await
+    .expect("import");
+    assert_eq!(imported.runs.len(), 3, "the import ran the three products");
+    let page = app
+        .get(&format!("/portal/uploads/{}", imported.outcome.upload_id))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert_eq!(
+        page.matches(": succeeded, ").count(),
+        3,
+        "its three runs: {page}"
+    );
+}
+
 /// Symptom 6: the upload page shows only this upload's own analytics — never an older
 /// run's outcome while it waits.
 #[actix_web::test]

@@ -380,6 +380,34 @@ pub fn recover_expired(
     Ok(out)
 }
 
+/// Records an upload processed in its own process (CLI `import`, `demo`) as a finished
+/// upload job, so the upload page finds its analytics request (`follow_up`) the same way
+/// as for a web upload. Inside the ingest transaction.
+pub fn record_inline_upload(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    upload_id: i64,
+    follow_up: Option<i64>,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::insert_into(jobs::table)
+        .values((
+            jobs::customer_id.eq(scope.id()),
+            jobs::kind.eq(UPLOAD),
+            jobs::upload_id.eq(Some(upload_id)),
+            jobs::payload.eq("{}"),
+            jobs::state.eq(SUCCEEDED),
+            jobs::attempts.eq(1_i64),
+            jobs::run_after.eq(now),
+            jobs::follow_up_job_id.eq(follow_up),
+            jobs::created_at.eq(now),
+            jobs::started_at.eq(Some(now)),
+            jobs::finished_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The upload job of an upload.
 pub fn find_for_upload(
     conn: &mut DbConnection,
