@@ -316,6 +316,7 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("/delays.csv", web::get().to(drift::export_csv))
                 .route("/denials", web::get().to(drift::denials))
                 .route("/delays", web::get().to(drift::delays))
+                .route("/help", web::get().to(crate::web::handlers::help::show))
                 .route("/account/password", web::get().to(account::password_form))
                 .route(
                     "/account/password",

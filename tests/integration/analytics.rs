@@ -345,6 +345,56 @@ async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
             .contains("Top findings")
     );
 
+    // Plain words (issue 17 item 5): money, how sure in words, claims with separators, a
+    // help page for the terms, and no `e-` notation on any page.
+    let e_notation = |body: &str| {
+        body.as_bytes().windows(3).enumerate().any(|(i, w)| {
+            w[0].is_ascii_digit()
+                && (w[1] == b'e' || w[1] == b'E')
+                && (w[2] == b'-' || w[2] == b'+')
+                && body.as_bytes().get(i + 3).is_some_and(u8::is_ascii_digit)
+        })
+    };
+    for path in [
+        "/portal",
+        "/portal/drift",
+        "/portal/denials",
+        "/portal/delays",
+        "/portal/help",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.text().await.expect("body");
+        assert!(!e_notation(&body), "{path} shows e- notation");
+        if path != "/portal/help" {
+            assert!(body.contains('$'), "{path} shows dollars");
+        }
+        if path.starts_with("/portal/d") {
+            assert!(body.contains("Money at stake"), "{path}");
+            assert!(body.contains("by chance less than once in"), "{path}");
+            assert!(body.contains("/portal/help"), "{path} links the help page");
+        }
+    }
+    let help = app.get("/portal/help").await.text().await.expect("help");
+    for words in [
+        "strict statistics (recommended)",
+        "legacy thresholds",
+        "Benjamini–Hochberg",
+        "Windows",
+    ] {
+        assert!(
+            help.to_lowercase().contains(&words.to_lowercase()),
+            "{words}"
+        );
+    }
+    let delays = app
+        .get("/portal/delays")
+        .await
+        .text()
+        .await
+        .expect("delays");
+    assert!(!delays.contains(" d → "), "days are spelled out");
+
     for sort in ["money", "newest"] {
         let res = app.get(&format!("/portal/drift?sort={sort}")).await;
         assert_eq!(res.status(), 200, "sort={sort}");

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod auth;
 pub mod findings;
 pub mod health;
+pub mod help;
 pub mod home;
 pub mod metrics;
 pub mod portal;

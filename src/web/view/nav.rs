@@ -47,6 +47,7 @@ pub const NAV: &[NavEntry] = &[
     entry("Users", "/portal/settings/users", Audience::Admins),
     entry("Audit", "/portal/settings/audit", Audience::Admins),
     entry("Metrics", "/portal/admin/metrics", Audience::Staff),
+    entry("Help", "/portal/help", Audience::Members),
     entry("Password", "/portal/account/password", Audience::Everyone),
 ];
 

@@ -153,7 +153,7 @@ pub fn percent(v: f64) -> String {
 }
 
 pub fn days(v: f64) -> String {
-    format!("{v:.1} d")
+    crate::domain::format::days(v, false)
 }
 
 /// An event ready for a page.
@@ -178,6 +178,12 @@ pub struct EventView {
     pub current_window: String,
     pub continuing: bool,
     pub chart_svg: String,
+    /// Plain words (issue 17 item 5): money at stake, how sure, claims counted, and the
+    /// robust estimate when it differs from current − baseline.
+    pub money: String,
+    pub certainty: String,
+    pub claims: String,
+    pub robust: Option<String>,
 }
 
 /// The badge colour of a stored severity label (an unknown one reads as low).
@@ -196,30 +202,73 @@ fn window_text(start: NaiveDate, end: NaiveDate) -> String {
     format!("{days} days to {last}")
 }
 
+/// p and q for the curious, never in `e-` notation (the card says it in words).
 fn p_text(p: Option<f64>) -> String {
     match p {
         None => "—".into(),
-        Some(p) if p < 0.0001 => format!("{p:.1e}"),
+        Some(p) if p < 0.0001 => "< 0.0001".into(),
         Some(p) => format!("{p:.4}"),
     }
+}
+
+/// Money at stake a month, in words that fit the kind of finding.
+fn money_text(event: &DriftEvent) -> String {
+    let Some(d) = event.dollars_per_month else {
+        return if event.mode == "compat" {
+            "not computed in legacy thresholds mode".into()
+        } else {
+            "unknown (the claims carry no allowed amounts)".into()
+        };
+    };
+    let amount = crate::domain::format::dollars(d.abs());
+    let what = match event.kind.parse::<FindingKind>() {
+        Ok(k) if k.is_rate() || matches!(k, FindingKind::VolumeSpike | FindingKind::NewReason) => {
+            if d >= 0.0 {
+                "more denied"
+            } else {
+                "less denied"
+            }
+        }
+        _ => {
+            if d >= 0.0 {
+                "dollar-days of payment delayed"
+            } else {
+                "dollar-days paid sooner"
+            }
+        }
+    };
+    format!("{amount} a month {what}")
 }
 
 pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
     let rate = is_rate_kind(&event.kind);
     type Format = fn(f64) -> String;
     let (fmt_value, fmt_delta): (Format, Format) = if rate {
-        (percent, |d| format!("{:+.1} pts", d * 100.0))
+        (percent, crate::domain::format::points)
     } else {
-        (days, |d| format!("{d:+.1} d"))
+        (days, |d| crate::domain::format::days(d, true))
     };
+    // The change shown is always current − baseline; a test's own estimate (the
+    // Hodges–Lehmann shift for decision days) is labelled when it differs.
+    let shown = event.current_value - event.baseline_value;
+    let robust = ((event.delta - shown).abs() > 0.05 && !rate).then(|| {
+        format!(
+            "robust estimate of the typical claim's change (Hodges–Lehmann shift): {}",
+            crate::domain::format::days(event.delta, true)
+        )
+    });
     let interval = match (event.ci_low, event.ci_high) {
         (Some(lo), Some(hi)) if rate => {
-            format!("95 % CI {:.1} to {:.1} pts", lo * 100.0, hi * 100.0)
+            format!(
+                "95 % confidence interval {:.1} to {:.1} points",
+                lo * 100.0,
+                hi * 100.0
+            )
         }
-        (Some(lo), Some(hi)) => format!("95 % CI {lo:.1} to {hi:.1} d"),
+        (Some(lo), Some(hi)) => format!("95 % confidence interval {lo:.1} to {hi:.1} days"),
         _ if event.mode == "compat" => "compat rule, no interval".into(),
         _ if rate => "no interval".into(),
-        _ => "Hodges–Lehmann shift of the day distributions".into(),
+        _ => String::new(),
     };
     EventView {
         id: event.id,
@@ -232,7 +281,7 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
         severity_class: severity_class(&event.severity_label),
         baseline: fmt_value(event.baseline_value),
         current: fmt_value(event.current_value),
-        delta: fmt_delta(event.delta),
+        delta: fmt_delta(if rate { event.delta } else { shown }),
         interval,
         p_value: p_text(event.p_value),
         q_value: p_text(event.q_value),
@@ -242,6 +291,20 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
         current_window: window_text(event.current_start, event.current_end),
         continuing: event.continuing,
         chart_svg,
+        money: money_text(event),
+        certainty: match event.q_value.or(event.p_value) {
+            Some(q) => crate::domain::format::certainty(q),
+            None if event.mode == "compat" => {
+                "a legacy threshold rule, not a statistical test".into()
+            }
+            None => "not tested".into(),
+        },
+        claims: format!(
+            "{} claims before, {} in the current window",
+            crate::domain::format::thousands(event.baseline_n.max(0) as u64),
+            crate::domain::format::thousands(event.current_n.max(0) as u64)
+        ),
+        robust,
     }
 }
 
