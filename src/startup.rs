@@ -53,7 +53,7 @@ pub fn start_job_workers(
     n: usize,
 ) -> anyhow::Result<crate::jobs::worker::WorkerPool> {
     crate::jobs::set_lease(settings.job_lease);
-    let ctx = crate::jobs::worker::JobContext {
+    let ctx = crate::jobs::context::JobContext {
         db: db.clone(),
         spool: crate::jobs::spool::SpoolDir::open(settings.spool_dir())?,
         limits: crate::ingest::Limits::from_settings(settings),

@@ -6,6 +6,7 @@
 //! lease is still this process's — so each job's effects commit once, however many
 //! instances share the database.
 
+pub mod context;
 pub mod heartbeat;
 pub mod spool;
 pub mod worker;

@@ -7,38 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::context::{JobContext, JobOutcome};
 use super::heartbeat::Heartbeat;
-use super::spool::SpoolDir;
-use crate::db::Db;
 use crate::db::repo::jobs::{self as repo, Job};
-use crate::ingest::Limits;
 
 /// How long an idle worker sleeps before looking for work again.
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// A spooled file younger than this is never swept (it may still be arriving).
 const SWEEP_MIN_AGE: Duration = Duration::from_secs(15 * 60);
-
-/// What every job needs.
-pub struct JobContext {
-    pub db: Db,
-    pub spool: SpoolDir,
-    pub limits: Limits,
-    pub owner: String,
-    /// Keys of 835 claim references (reversal matching), from the instance secret.
-    pub claim_keys: crate::domain::claim_key::ClaimKeys,
-}
-
-/// How a job ended, as far as the worker is concerned.
-#[derive(Debug)]
-pub enum JobOutcome {
-    /// Finished inside the job's own transaction (an upload: fenced commit).
-    Recorded,
-    Succeeded,
-    Failed(String),
-    /// Not now (another process runs the tenant's analytics): queued again for later.
-    Postponed(Duration),
-}
 
 /// Running workers; [`WorkerPool::shutdown`] stops them.
 pub struct WorkerPool {

@@ -10,7 +10,7 @@ use crate::db::repo::jobs::{self as jobs_repo, Job};
 use crate::db::{AuditContext, AuditEntry, Db, DbError};
 use crate::domain::tenant::TenantScope;
 use crate::ingest::{self, IngestOptions, IngestOutcome, UploadRequest, UploadStatus};
-use crate::jobs::worker::{JobContext, JobOutcome};
+use crate::jobs::context::{JobContext, JobOutcome};
 use crate::jobs::{JobFence, UploadPayload};
 use crate::services::analytics::{self, ReportError, RunSummary};
 

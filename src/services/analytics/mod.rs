@@ -458,9 +458,9 @@ pub fn run_all_requested(
 /// Runs an analytics job (a worker): every product for the job's tenant, each after any
 /// run of it already in progress.
 pub fn run_job(
-    ctx: &crate::jobs::worker::JobContext,
+    ctx: &crate::jobs::context::JobContext,
     job: &crate::db::repo::jobs::Job,
-) -> crate::jobs::worker::JobOutcome {
+) -> crate::jobs::context::JobOutcome {
     let scope = TenantScope::for_system(crate::domain::tenant::CustomerId(job.customer_id));
     let failures: Vec<String> = run_all_requested(&ctx.db, &scope, "upload", Some(job.id))
         .into_iter()
@@ -468,9 +468,9 @@ pub fn run_job(
         .map(|e| e.to_string())
         .collect();
     if failures.is_empty() {
-        crate::jobs::worker::JobOutcome::Succeeded
+        crate::jobs::context::JobOutcome::Succeeded
     } else {
-        crate::jobs::worker::JobOutcome::Failed(failures.join("; "))
+        crate::jobs::context::JobOutcome::Failed(failures.join("; "))
     }
 }
 
