@@ -235,35 +235,67 @@ impl Db {
         })
     }
 
-    /// [`Db::write_blocking`] with a set-up before the transaction and a tear-down
-    /// after it (commit or rollback) on the same connection, for what cannot happen inside
-    /// a transaction (the ingest's SQLite `ATTACH`). The set-up's value
-    /// is lent to the transaction and handed to the tear-down. A failing tear-down is
-    /// logged, not returned: the transaction's outcome stands.
-    pub fn write_blocking_around<S, T, E, B, F, A>(&self, before: B, f: F, after: A) -> Result<T, E>
+    /// A write whose bulk can be staged apart from the main database (the ingest): `before`
+    /// opens the stage on the connection (what cannot happen inside a transaction: the
+    /// SQLite `ATTACH`), `stage` fills it, `commit` makes it visible with the rest of the
+    /// change, `after` tears the stage down whatever the outcome (a failing tear-down is
+    /// logged, not returned: the transaction's outcome stands).
+    ///
+    /// When `apart(&state)` says the stage is a database of its own (SQLite's scratch
+    /// file), `stage` runs with **no transaction and no writer lock** on the main
+    /// database — an upload's parse and staging no longer make other tenants' sign-in and
+    /// session writes wait for its whole run (issue 16) — and only `commit` runs in the
+    /// locked transaction. Otherwise (PostgreSQL's `COPY` into the real table) `stage` and
+    /// `commit` share one transaction, so a rollback takes the staged rows with it.
+    pub fn write_blocking_staged<S, P, T, E, B, St, F, A>(
+        &self,
+        before: B,
+        apart: fn(&S) -> bool,
+        stage: St,
+        commit: F,
+        after: A,
+    ) -> Result<T, E>
     where
         E: From<DbError>,
         B: FnOnce(&mut DbConnection) -> Result<S, DbError>,
-        F: FnOnce(&mut DbConnection, &mut S) -> Result<T, E>,
+        St: FnOnce(&mut DbConnection, &mut S) -> Result<P, E>,
+        F: FnOnce(&mut DbConnection, &mut S, P) -> Result<T, E>,
         A: FnOnce(&mut DbConnection, S) -> Result<(), DbError>,
     {
         let mut conn = self.pool.get().map_err(|e| E::from(DbError::from(e)))?;
-        let _guard = match self.backend {
-            Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner())),
-            Backend::Postgres => None,
-        };
         let mut state = before(&mut conn).map_err(E::from)?;
-        // Deferred on purpose: `BEGIN IMMEDIATE` would also lock the databases `before`
-        // attached (the ingest's scratch stage, written by its own connection). `f` must
-        // write to the main database first, which takes its lock while waiting its turn.
-        let outcome = in_transaction_as(&mut conn, "BEGIN", |c| f(c, &mut state));
+        let outcome = if apart(&state) {
+            match stage(&mut conn, &mut state) {
+                Ok(staged) => {
+                    let _guard = match self.backend {
+                        Backend::Sqlite => {
+                            Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner()))
+                        }
+                        Backend::Postgres => None,
+                    };
+                    // Deferred on purpose: `BEGIN IMMEDIATE` would also lock the attached
+                    // stage. `commit` writes to the main database first, which takes its
+                    // lock while waiting its turn, before it reads anything.
+                    in_transaction_as(&mut conn, "BEGIN", |c| commit(c, &mut state, staged))
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            let _guard = match self.backend {
+                Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|e| e.into_inner())),
+                Backend::Postgres => None,
+            };
+            in_transaction_as(&mut conn, "BEGIN", |c| {
+                let staged = stage(c, &mut state)?;
+                commit(c, &mut state, staged)
+            })
+        };
         if let Err(err) = after(&mut conn, state) {
             tracing::warn!(error = %err, "resetting the connection after a write failed");
         }
         outcome
     }
 
-    /// Applies pending migrations.
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
         let mut conn = self.get()?;
         migrations::run_pending(&mut conn)

@@ -313,14 +313,20 @@ pub fn process<R: Read + Send>(
                     Ok(()) => {
                         let is_x12 = x12::looks_like_x12(&head);
                         let input = std::io::Cursor::new(head).chain(rest);
-                        // SQLite attaches its scratch staging database outside the transaction.
-                        db.write_blocking_around(
+                        // SQLite stages into its scratch database outside the transaction
+                        // and without the writer lock; the lock is taken for the commit only
+                        // (see `Db::write_blocking_staged`).
+                        db.write_blocking_staged(
                             ClaimWriter::open,
+                            ClaimWriter::stages_apart,
                             |conn, writer| {
-                                run(
-                                    conn, writer, req, upload_id, &file_name, input, options,
-                                    &_progress, is_x12,
+                                stage(
+                                    conn, writer, req, upload_id, input, options, &_progress,
+                                    is_x12,
                                 )
+                            },
+                            |conn, writer, staged| {
+                                commit(conn, writer, req, upload_id, &file_name, staged, options)
                             },
                             ClaimWriter::close,
                         )
@@ -401,24 +407,28 @@ pub fn process<R: Read + Send>(
     }
 }
 
-/// The transaction body: load mappings, run producer and writer, check for a duplicate,
-/// then store report, rejections (already written per batch) and the final status.
+/// What staging hands to the commit.
+struct Staged {
+    produced: Produced,
+    spellings: pipeline::SpellingCounts,
+    started: Instant,
+}
+
+/// Loads the mappings, runs producer and writer: the claims and rejections go to the
+/// writer's stage (SQLite: its scratch database, outside any transaction of the main
+/// database and without the writer lock; PostgreSQL: `COPY` inside the transaction).
 #[allow(clippy::too_many_arguments)]
-fn run<R: Read + Send>(
+fn stage<R: Read + Send>(
     conn: &mut DbConnection,
     writer: &mut ClaimWriter,
     req: &UploadRequest,
     upload_id: i64,
-    file_name: &str,
     input: R,
     options: &IngestOptions,
     progress: &progress::ProgressHandle<'_>,
     is_x12: bool,
-) -> Result<(UploadStatus, QualityReport, Option<i64>), IngestError> {
+) -> Result<Staged, IngestError> {
     let scope = req.scope;
-    // First a write: on SQLite this takes the database's write lock before the
-    // transaction reads anything (see `Db::write_blocking_around`).
-    repo::mark_processing(conn, &scope, upload_id)?;
     let mappings = &Mappings::new(
         &mapping_repo::list_payer_aliases(conn, &scope)?,
         &mapping_repo::list_cpt_groups(conn, &scope)?,
@@ -461,6 +471,33 @@ fn run<R: Read + Send>(
         let spellings = spellings?;
         Ok::<_, IngestError>((produced?, spellings))
     })?;
+    Ok(Staged {
+        produced,
+        spellings,
+        started,
+    })
+}
+
+/// The transaction body: check for a duplicate, make the staged claims and rejections
+/// visible, then store the report and the final status.
+fn commit(
+    conn: &mut DbConnection,
+    writer: &mut ClaimWriter,
+    req: &UploadRequest,
+    upload_id: i64,
+    file_name: &str,
+    staged: Staged,
+    options: &IngestOptions,
+) -> Result<(UploadStatus, QualityReport, Option<i64>), IngestError> {
+    let scope = req.scope;
+    let Staged {
+        produced,
+        spellings,
+        started,
+    } = staged;
+    // First a write: on SQLite this takes the database's write lock before the
+    // transaction reads anything (see `Db::write_blocking_staged`).
+    repo::mark_processing(conn, &scope, upload_id)?;
 
     if let Some(earlier) = repo::find_by_sha256(conn, &scope, &produced.sha256)? {
         return Err(IngestError::Duplicate { earlier });
@@ -583,7 +620,7 @@ fn write_batches(
             written += claims.len() as u64;
         }
         if !batch.rejections.is_empty() {
-            repo::insert_rejections(conn, &batch.rejections)?;
+            writer.reject(conn, &batch.rejections)?;
         }
         if !batch.reversals.is_empty() {
             crate::db::repo::reversals::insert(conn, scope, &batch.reversals)?;

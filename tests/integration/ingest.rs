@@ -911,3 +911,102 @@ fn spellings_sharing_a_key_are_stored_under_one_payer_and_history_is_kept() {
     let changed = payerwatch::services::mappings::remap(&f.db, &f.scope).expect("remap");
     assert_eq!(changed.payer_rows, 0);
 }
+
+/// A reader that hands out `head`, then blocks until told to go on (or `give_up` passes)
+/// before the rest: an upload caught in the middle of its parse.
+struct Paused {
+    head: std::io::Cursor<Vec<u8>>,
+    rest: std::io::Cursor<Vec<u8>>,
+    go: std::sync::mpsc::Receiver<()>,
+    paused: Option<std::sync::mpsc::Sender<()>>,
+    give_up: std::time::Duration,
+}
+
+impl std::io::Read for Paused {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        if let Some(paused) = self.paused.take() {
+            let _ = paused.send(());
+            let _ = self.go.recv_timeout(self.give_up);
+        }
+        self.rest.read(buf)
+    }
+}
+
+/// Issue 16 (the abuse run's finding): on SQLite a long upload held the process-wide
+/// writer lock for its whole parse, so other tenants' sign-in and session writes waited
+/// for it. Now the parse stages into the scratch database without the lock: another
+/// write goes through while the upload is mid-parse, and nothing of the upload is
+/// visible until it commits. (PostgreSQL: no process lock; the same test holds.)
+#[test]
+fn another_tenants_write_is_not_held_up_by_an_upload_mid_parse() {
+    use std::time::{Duration, Instant};
+    let f = fixture();
+    let other = new_customer(&f.db, "bystander");
+    let (body, _) = generated(&GenOptions {
+        rows: 20_000,
+        ..GenOptions::default()
+    });
+    // Past the first batch, so the writer has staged rows when the parse stops.
+    let split = body.len() / 2
+        + body[body.len() / 2..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("nl")
+        + 1;
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
+    let (paused_tx, paused_rx) = std::sync::mpsc::channel();
+    let reader = Paused {
+        head: std::io::Cursor::new(body[..split].to_vec()),
+        rest: std::io::Cursor::new(body[split..].to_vec()),
+        go: go_rx,
+        paused: Some(paused_tx),
+        give_up: Duration::from_secs(20),
+    };
+    let db = f.db.clone();
+    let req = request(f.scope, "long.csv");
+    let upload = std::thread::spawn(move || {
+        ingest::ingest(&db, &req, reader, &IngestOptions::default()).expect("recorded")
+    });
+    paused_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the upload reached its pause");
+
+    // Another tenant's write (a new customer row stands in for a sign-in's session row).
+    let started = Instant::now();
+    let db = f.db.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(db.write_blocking(|c| customers::insert(c, "late", "Late")));
+    });
+    let write = done_rx.recv_timeout(Duration::from_secs(5));
+    let waited = started.elapsed();
+    // Nothing of the upload is visible while it is staged.
+    let mut c = f.db.get().expect("conn");
+    let visible = claims::count(&mut c, &f.scope).expect("count");
+    drop(c);
+    go_tx.send(()).expect("resume");
+    let out = upload.join().expect("upload thread");
+    assert!(
+        matches!(write, Ok(Ok(_))),
+        "a bystander's write waited {waited:?} for an upload's parse"
+    );
+    assert_eq!(visible, 0, "no claims before the upload commits");
+    assert_eq!(out.status, UploadStatus::Partial, "{:?}", out.message);
+    let report = out.report.expect("report");
+    assert_eq!(
+        claim_count(&f, &f.scope, out.upload_id),
+        report.accepted_rows as i64
+    );
+    let mut c = f.db.get().expect("conn");
+    let rejections = upload_lifecycle::list_rejections(&mut c, &f.scope, out.upload_id, i64::MAX)
+        .expect("rejections");
+    assert!(
+        report.rejected_rows > 0 && rejections.len() as u64 >= report.rejected_rows,
+        "staged rejections moved too"
+    );
+    assert_eq!(claims::count(&mut c, &other).expect("count"), 0);
+}

@@ -3,15 +3,21 @@
 //! `INSERT … SELECT` into `claim_records`; on PostgreSQL `COPY FROM STDIN` straight into
 //! `claim_records`.
 //!
-//! [`ClaimWriter::write`] and [`ClaimWriter::finish`] run inside the pipeline's single
-//! transaction; [`ClaimWriter::open`] / [`ClaimWriter::close`] run around it. The upload's
-//! own rows (state, report, rejections) are written by [`super::upload_lifecycle`].
+//! [`ClaimWriter::write`] / [`ClaimWriter::reject`] stage the upload's rows and
+//! [`ClaimWriter::finish`] makes them visible inside the pipeline's transaction;
+//! [`ClaimWriter::open`] / [`ClaimWriter::close`] run around it. On SQLite the staging
+//! writes only the scratch database, so it runs *before* the transaction and without the
+//! process-wide writer lock (issue 16: a long upload held that lock for its whole parse
+//! and other tenants' sign-ins waited); the lock is held for `finish` and the upload's
+//! final rows only. The upload's own rows (state, report) are written by
+//! [`super::upload_lifecycle`].
 
 use std::io::Write;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
+use super::upload_lifecycle::NewRejection;
 use crate::db::schema::claim_records;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
@@ -136,7 +142,9 @@ impl SqliteStage {
         )?;
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
-             PRAGMA cache_size = -8192; CREATE TABLE claim_staging ({STAGE_COLUMNS})"
+             PRAGMA cache_size = -8192; CREATE TABLE claim_staging ({STAGE_COLUMNS}); \
+             CREATE TABLE rejection_staging (upload_id INTEGER NOT NULL, \
+             row_number INTEGER NOT NULL, column_name TEXT NOT NULL, reason TEXT NOT NULL)"
         ))?;
         Ok(SqliteStage { conn, file })
     }
@@ -185,6 +193,20 @@ impl SqliteStage {
         }
         tx.commit()?;
         Ok(claims.len())
+    }
+}
+
+impl SqliteStage {
+    fn reject(&mut self, rejections: &[NewRejection]) -> Result<usize, DbError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare("INSERT INTO rejection_staging VALUES (?1, ?2, ?3, ?4)")?;
+            for r in rejections {
+                insert.execute((r.upload_id, r.row_number, r.column_name, r.reason))?;
+            }
+        }
+        tx.commit()?;
+        Ok(rejections.len())
     }
 }
 
@@ -272,10 +294,36 @@ impl ClaimWriter {
             .filter(s::customer_id.eq(scope.id()))
             .order((s::decided_date.asc(), s::payer.asc(), s::cpt_group.asc()))
             .select(s::all_columns);
-        Ok(diesel::insert_into(claim_records::table)
+        let moved = diesel::insert_into(claim_records::table)
             .values(rows)
             .into_columns(CLAIM_COLUMNS_WRITTEN)
-            .execute(c)?)
+            .execute(c)?;
+        diesel::sql_query(
+            "INSERT INTO upload_rejections (upload_id, row_number, column_name, reason) \
+             SELECT upload_id, row_number, column_name, reason \
+             FROM ingest_stage.rejection_staging ORDER BY rowid",
+        )
+        .execute(c)?;
+        Ok(moved)
+    }
+
+    /// Records rejected rows. SQLite: into the scratch database (moved by `finish`);
+    /// PostgreSQL: into `upload_rejections` inside the transaction.
+    pub fn reject(
+        &mut self,
+        conn: &mut DbConnection,
+        rejections: &[NewRejection],
+    ) -> Result<usize, DbError> {
+        match (conn, &mut self.stage) {
+            (DbConnection::Sqlite(_), Some(stage)) => stage.reject(rejections),
+            (conn, _) => super::upload_lifecycle::insert_rejections(conn, rejections),
+        }
+    }
+
+    /// Whether this writer stages into a scratch database of its own (SQLite): then
+    /// `write`/`reject` need neither the main database's transaction nor its lock.
+    pub fn stages_apart(&self) -> bool {
+        self.stage.is_some()
     }
 
     /// After the transaction (commit or rollback): detaches and deletes the scratch
