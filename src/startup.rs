@@ -20,7 +20,7 @@ use crate::web::auth::session_store::DbSessionStore;
 use crate::web::handlers::admin::metrics as admin_metrics;
 use crate::web::handlers::findings::list as drift;
 use crate::web::handlers::settings::{
-    analytics as analytics_settings, audit as audit_trail, channels, mappings, rules, users,
+    analytics as analytics_settings, audit as audit_trail, channels, mappings, rules, tokens, users,
 };
 use crate::web::handlers::{account, alerts, assets, auth, health, home, metrics, portal, uploads};
 use crate::web::http::middleware::Telemetry;
@@ -275,6 +275,8 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
         .route("/metrics", web::get().to(metrics::prometheus))
         .route("/favicon.ico", web::get().to(assets::favicon))
         .route("/static/{path:.*}", web::get().to(assets::asset))
+        // The JSON API: bearer tokens only, so outside the session and CSRF layers.
+        .configure(crate::web::api::configure)
         .service(
             web::resource("/login")
                 .route(web::get().to(auth::login_form))
@@ -354,6 +356,8 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("/settings/rules", web::post().to(rules::submit))
                 .route("/settings/users", web::get().to(users::list))
                 .route("/settings/users", web::post().to(users::submit))
+                .route("/settings/tokens", web::get().to(tokens::show))
+                .route("/settings/tokens", web::post().to(tokens::submit))
                 .route("/settings/audit", web::get().to(audit_trail::page))
                 .route("/settings/audit.csv", web::get().to(audit_trail::export))
                 .route("/admin/metrics", web::get().to(admin_metrics::dashboard))

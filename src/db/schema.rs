@@ -389,8 +389,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        role_cap -> Text,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     alert_current_status,
+    api_tokens,
     customers,
     users,
     sessions,

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod api_token;
 pub mod channels;
 pub mod claim;
 pub mod claim_key;

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod analytics;
+pub mod api_tokens;
 pub mod channels;
 pub mod mappings;
 pub mod retention;

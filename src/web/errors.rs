@@ -47,11 +47,85 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("service unavailable")]
     Unavailable,
+    /// API: no bearer token, or one that is not (or no longer) valid. Answers 401 with
+    /// `WWW-Authenticate: Bearer`; the detail is safe to show.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// Input that is well formed but not acceptable: each bad field by name (never its
+    /// value) with what was expected. 422 on the API, 400 page elsewhere.
+    #[error("{detail}")]
+    Invalid {
+        detail: String,
+        fields: Vec<FieldProblem>,
+    },
+    /// Malformed query parameters, each by name (never the value): 400.
+    #[error("{detail}")]
+    InvalidQuery {
+        detail: String,
+        fields: Vec<FieldProblem>,
+    },
+    /// A request body of a type this route does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// API rate limit of a token (not the login throttle).
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
     /// Too many password checks queued (the Argon2 bound): retry shortly.
     #[error("busy")]
     Busy,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// One invalid field of a request: its name and what was expected (never the value).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FieldProblem {
+    pub name: String,
+    pub reason: String,
+}
+
+impl FieldProblem {
+    pub fn new(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        FieldProblem {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl AppError {
+    /// A 400 naming one query parameter and what it expects.
+    pub fn bad_param(name: &str, expected: impl Into<String>) -> AppError {
+        let reason = format!("expected {}", expected.into());
+        AppError::InvalidQuery {
+            detail: format!("The parameter '{name}' is not valid: {reason}."),
+            fields: vec![FieldProblem::new(name, reason)],
+        }
+    }
+
+    /// A 422 naming one field.
+    pub fn invalid_field(name: &str, reason: impl Into<String>) -> AppError {
+        let reason = reason.into();
+        AppError::Invalid {
+            detail: format!("The field '{name}' is not valid: {reason}."),
+            fields: vec![FieldProblem::new(name, reason)],
+        }
+    }
+}
+
+impl From<crate::services::api_tokens::TokenError> for AppError {
+    fn from(err: crate::services::api_tokens::TokenError) -> Self {
+        use crate::services::api_tokens::TokenError;
+        match err {
+            TokenError::Invalid { field, message } => AppError::Invalid {
+                detail: message.clone(),
+                fields: vec![FieldProblem::new(field, message)],
+            },
+            TokenError::NotYours => AppError::Forbidden,
+            TokenError::NoRandomness => AppError::Internal(anyhow::anyhow!("no randomness")),
+            TokenError::Db(db) => db.into(),
+        }
+    }
 }
 
 impl fmt::Debug for AppError {
@@ -162,6 +236,33 @@ impl AppError {
                 message: "The service cannot reach its database right now.".into(),
                 hint: Some("Please try again in a minute."),
             },
+            AppError::Unauthenticated(detail) => ErrorCopy {
+                heading: "Authentication required",
+                message: (*detail).to_string(),
+                hint: None,
+            },
+            AppError::InvalidQuery { detail, .. } => ErrorCopy {
+                heading: "The request could not be understood",
+                message: detail.clone(),
+                hint: Some("Correct the value and try again."),
+            },
+            AppError::Invalid { detail, .. } => ErrorCopy {
+                heading: "The request could not be processed",
+                message: detail.clone(),
+                hint: Some("Correct the value and try again."),
+            },
+            AppError::UnsupportedMediaType(msg) => ErrorCopy {
+                heading: "Unsupported media type",
+                message: msg.clone(),
+                hint: None,
+            },
+            AppError::RateLimited { retry_after_secs } => ErrorCopy {
+                heading: "Too many requests",
+                message: format!(
+                    "This token sent more requests than its rate limit allows; retry in {retry_after_secs} s."
+                ),
+                hint: None,
+            },
             AppError::Busy => ErrorCopy {
                 heading: "Temporarily busy",
                 message: "Too many sign-ins are being checked right now.".into(),
@@ -182,7 +283,15 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
-            AppError::LoginRequired { .. } => StatusCode::UNAUTHORIZED,
+            AppError::LoginRequired { .. } | AppError::Unauthenticated(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::Invalid { .. } if request_context::current().is_api => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            AppError::Invalid { .. } | AppError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooManyRequests { .. } | AppError::SlowDown { .. } => {
@@ -207,7 +316,13 @@ impl ResponseError for AppError {
         }
         let copy = self.copy();
         let mut response = if ctx.is_api {
-            problem_response(status, copy.heading, &copy.message, &ctx.request_id)
+            let fields = match self {
+                AppError::Invalid { fields, .. } | AppError::InvalidQuery { fields, .. } => {
+                    fields.as_slice()
+                }
+                _ => &[],
+            };
+            problem_with_fields(status, copy.heading, &copy.message, &ctx.request_id, fields)
         } else {
             error_page(
                 status,
@@ -220,7 +335,8 @@ impl ResponseError for AppError {
         if let AppError::TooManyRequests { retry_after_secs }
         | AppError::SlowDown {
             retry_after_secs, ..
-        } = self
+        }
+        | AppError::RateLimited { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -297,14 +413,42 @@ pub fn problem_response(
     detail: &str,
     request_id: &str,
 ) -> HttpResponse {
-    let body = serde_json::json!({
-        "type": "about:blank",
+    problem_with_fields(status, title, detail, request_id, &[])
+}
+
+/// The problem type of a status: an anchor of the API reference page, which explains
+/// each (`/api/docs#problem-404`).
+pub fn problem_type(status: StatusCode) -> String {
+    format!("/api/docs#problem-{}", status.as_u16())
+}
+
+/// RFC 9457 problem details; `instance` is the request id (also in `X-Request-Id`), and
+/// a validation problem lists each bad field by name in `errors`. A 401 carries
+/// `WWW-Authenticate: Bearer`.
+pub fn problem_with_fields(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    request_id: &str,
+    fields: &[FieldProblem],
+) -> HttpResponse {
+    let mut body = serde_json::json!({
+        "type": problem_type(status),
         "title": title,
         "status": status.as_u16(),
         "detail": detail,
+        "instance": format!("urn:request:{request_id}"),
         "request_id": request_id,
     });
-    HttpResponse::build(status)
-        .content_type("application/problem+json")
-        .body(body.to_string())
+    if !fields.is_empty()
+        && let Some(map) = body.as_object_mut()
+    {
+        map.insert("errors".into(), serde_json::json!(fields));
+    }
+    let mut builder = HttpResponse::build(status);
+    builder.content_type("application/problem+json");
+    if status == StatusCode::UNAUTHORIZED {
+        builder.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"payerwatch\""));
+    }
+    builder.body(body.to_string())
 }

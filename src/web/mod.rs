@@ -1,6 +1,7 @@
 //! HTTP layer: state, middleware, error mapping, page layout and handlers. Handlers are
 //! thin: they parse input, call repositories/services, and render templates.
 
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod caches;

@@ -28,6 +28,8 @@ pub struct AppState {
     /// This instance's request statistics (fed by the telemetry middleware, read by the
     /// staff metrics dashboard).
     pub request_stats: Arc<RequestStats>,
+    /// Per-token rate limits and uploads in flight of the JSON API (per instance).
+    pub api_limits: Arc<crate::web::api::auth::ApiLimits>,
     /// Channel secrets and the delivery worker (shared by pages that queue test messages).
     pub notifier: Arc<Notifier>,
     /// Stateless CSRF tokens of the anonymous forms (sign-in, set-password).
@@ -69,6 +71,7 @@ impl AppState {
             auth_cache: Arc::new(AuthCache::default()),
             facet_cache: Arc::new(FacetCache::default()),
             request_stats: Arc::new(RequestStats::new()),
+            api_limits: Arc::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod abuse;
 mod accounts;
 mod alerts;
 mod analytics;
+mod api;
 mod audited_writes;
 mod common;
 mod demo;

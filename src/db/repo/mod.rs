@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod api_tokens;
 pub mod audit;
 pub mod channels;
 pub mod claim_writer;
@@ -12,6 +13,7 @@ pub mod claims;
 pub mod customers;
 pub mod deliveries;
 pub mod jobs;
+pub mod keyset;
 pub mod login_failures;
 pub mod mappings;
 pub mod password_tokens;

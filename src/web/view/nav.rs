@@ -9,6 +9,8 @@ use crate::web::view::layout::NavItem;
 pub enum Audience {
     /// Every signed-in member of the tenant (not staff: they see no tenant pages).
     Members,
+    /// Analysts and up of the tenant (not staff): what they may change, e.g. API tokens.
+    Analysts,
     /// Admins and owners of the tenant (not staff).
     Admins,
     /// PayerWatch staff, whatever their role in the tenant.
@@ -43,6 +45,7 @@ pub const NAV: &[NavEntry] = &[
     entry("Mappings", "/portal/settings/mappings", Audience::Members),
     entry("Alert rules", "/portal/settings/rules", Audience::Members),
     entry("Analytics", "/portal/settings/analytics", Audience::Members),
+    entry("API tokens", "/portal/settings/tokens", Audience::Analysts),
     entry("Channels", "/portal/settings/channels", Audience::Admins),
     entry("Users", "/portal/settings/users", Audience::Admins),
     entry("Audit", "/portal/settings/audit", Audience::Admins),
@@ -57,6 +60,7 @@ pub fn nav_for(role: Role, is_staff: bool, active: &str) -> Vec<NavItem> {
         .filter(|e| match e.audience {
             // Staff hold no tenant data: every tenant page answers them 404 (SPEC §1).
             Audience::Members => !is_staff,
+            Audience::Analysts => !is_staff && role.allows(Role::Analyst),
             Audience::Admins => !is_staff && role.allows(Role::Admin),
             Audience::Staff => is_staff,
             Audience::Everyone => true,

@@ -5,4 +5,5 @@ pub mod audit;
 pub mod channels;
 pub mod mappings;
 pub mod rules;
+pub mod tokens;
 pub mod users;

@@ -1,0 +1,233 @@
+//! `/api/v1/findings` (alias `/api/v1/drift-events`, SPEC's name) with the drift feed's
+//! filters, and one finding with its evidence and the weekly series behind its chart.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::auth::ApiUser;
+use super::model::{Finding, SeriesPoint, date};
+use super::paging;
+use crate::db::repo::analytics::{self as repo, DailyRow, DriftEvent, EventFilter};
+use crate::db::repo::keyset;
+use crate::domain::analytics::{Direction, FindingKind, Product};
+use crate::domain::stats::SeverityLabel;
+use crate::web::errors::AppError;
+use crate::web::state::AppState;
+
+const CHART_WEEKS: i64 = 26;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Documents the query; `parse_filter` reads it.
+pub struct FindingParams {
+    /// drift_watch, denial_scope or delay_guard (default: all).
+    product: Option<String>,
+    /// A finding kind, e.g. denial_rate, decision_time, new_reason, reason_share_spike.
+    kind: Option<String>,
+    /// The payer's display name.
+    payer: Option<String>,
+    /// CPT group (DriftWatch) or reason code (DenialScope).
+    cpt_group: Option<String>,
+    /// worse or better.
+    direction: Option<String>,
+    /// low, medium, high or critical (or a number from 0 to 1).
+    min_severity: Option<String>,
+    /// Findings whose current window ends on or after this date (YYYY-MM-DD).
+    from: Option<String>,
+    /// … and on or before this date.
+    to: Option<String>,
+    /// Items per page, 1–500 (default 50).
+    limit: Option<i64>,
+    /// The opaque cursor of a `next` link.
+    cursor: Option<String>,
+}
+
+fn text(raw: &HashMap<String, String>, name: &str) -> Option<String> {
+    raw.get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn parse_date(
+    raw: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<chrono::NaiveDate>, AppError> {
+    text(raw, name)
+        .map(|v| {
+            chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                .map_err(|_| AppError::bad_param(name, "a date as YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+fn parse_filter(raw: &HashMap<String, String>) -> Result<EventFilter, AppError> {
+    let products = match text(raw, "product") {
+        None => Vec::new(),
+        Some(p) => vec![p.parse::<Product>().map_err(|_| {
+            AppError::bad_param("product", "drift_watch, denial_scope or delay_guard")
+        })?],
+    };
+    let kind = text(raw, "kind")
+        .map(|k| {
+            k.parse::<FindingKind>().map_err(|_| {
+                let names: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+                AppError::bad_param("kind", format!("one of {}", names.join(", ")))
+            })
+        })
+        .transpose()?;
+    let direction = text(raw, "direction")
+        .map(|d| d.parse::<Direction>())
+        .transpose()
+        .map_err(|_| AppError::bad_param("direction", "worse or better"))?;
+    let min_severity = text(raw, "min_severity")
+        .map(|v| match v.parse::<SeverityLabel>() {
+            Ok(label) => Ok(label.floor()),
+            Err(_) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|n| (0.0..=1.0).contains(n))
+                .ok_or_else(|| {
+                    AppError::bad_param(
+                        "min_severity",
+                        "low, medium, high, critical or a number from 0 to 1",
+                    )
+                }),
+        })
+        .transpose()?;
+    let from = parse_date(raw, "from")?;
+    let to = parse_date(raw, "to")?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(AppError::bad_param("from", "a date on or before 'to'"));
+    }
+    Ok(EventFilter {
+        products,
+        payer: text(raw, "payer"),
+        cpt_group: text(raw, "cpt_group"),
+        kind,
+        direction,
+        min_severity,
+        from,
+        to,
+        newest_first: true,
+    })
+}
+
+/// Findings, newest first (by id), with the drift feed's filters.
+#[utoipa::path(get, path = "/api/v1/findings", tag = "findings", operation_id = "list_findings",
+    params(FindingParams),
+    responses((status = 200, description = "A page of findings", body = super::model::FindingList)))]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiUser,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    let filter = parse_filter(&query)?;
+    let page = paging::page_request(&req, "findings")?;
+    let scope = user.scope();
+    let rows = state
+        .db
+        .run(move |conn| keyset::events(conn, &scope, &filter, page.after, page.limit + 1))
+        .await?;
+    Ok(paging::list_response(
+        &req,
+        "findings",
+        page,
+        rows,
+        |e| e.id,
+        |e| Finding::from_row(&e),
+    ))
+}
+
+/// The same list under SPEC's name.
+#[utoipa::path(get, path = "/api/v1/drift-events", tag = "findings", operation_id = "list_drift_events",
+    params(FindingParams),
+    responses((status = 200, description = "A page of findings (alias of /api/v1/findings)", body = super::model::FindingList)))]
+pub async fn list_alias(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiUser,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    list(req, state, user, query).await
+}
+
+/// One finding with its evidence and the weekly series behind its chart.
+#[utoipa::path(get, path = "/api/v1/findings/{id}", tag = "findings", operation_id = "get_finding",
+    params(("id" = i64, Path, description = "Finding id")),
+    responses(
+        (status = 200, description = "The finding", body = Finding,
+            headers(("ETag" = String, description = "Send it back in If-None-Match"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+    ))]
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let scope = user.scope();
+    let (event, daily) = state
+        .db
+        .run(move |conn| {
+            let event = repo::find_event(conn, &scope, id)?;
+            let daily = repo::daily_series(
+                conn,
+                &scope,
+                std::slice::from_ref(&event.payer),
+                event.current_end - chrono::Duration::weeks(CHART_WEEKS),
+                event.current_end,
+            )?;
+            Ok((event, daily))
+        })
+        .await?;
+    let mut view = Finding::from_row(&event);
+    view.evidence = serde_json::from_str(&event.evidence_json).ok();
+    view.series = Some(series(&event, &daily));
+    paging::single_response(&req, &view)
+}
+
+/// Weekly decided/denied counts and the finding's measure, as on the finding's chart.
+fn series(event: &DriftEvent, daily: &[DailyRow]) -> Vec<SeriesPoint> {
+    let end = event.current_end;
+    let start = end - chrono::Duration::weeks(CHART_WEEKS);
+    let by_group = !event.cpt_group.is_empty() && event.product == "drift_watch";
+    let rate = event
+        .kind
+        .parse::<FindingKind>()
+        .ok()
+        .is_none_or(FindingKind::is_rate);
+    let mut weeks = vec![(0i64, 0i64, 0i64); CHART_WEEKS as usize];
+    for row in daily
+        .iter()
+        .filter(|r| r.payer == event.payer && (!by_group || r.cpt_group == event.cpt_group))
+    {
+        let offset = (row.decided_date - start).num_days();
+        if (0..CHART_WEEKS * 7).contains(&offset) {
+            let w = &mut weeks[(offset / 7) as usize];
+            w.0 += row.decided;
+            w.1 += row.denied;
+            w.2 += row.days_sum;
+        }
+    }
+    weeks
+        .iter()
+        .enumerate()
+        .map(|(i, (n, denied, days))| SeriesPoint {
+            week_start: date(start + chrono::Duration::weeks(i as i64)),
+            decided: *n,
+            denied: *denied,
+            value: (*n > 0).then(|| {
+                if rate {
+                    *denied as f64 / *n as f64
+                } else {
+                    *days as f64 / *n as f64
+                }
+            }),
+        })
+        .collect()
+}

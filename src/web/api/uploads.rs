@@ -1,0 +1,395 @@
+//! `/api/v1/me` and `/api/v1/uploads`: the caller, and claims files in — the same
+//! spool + job path as the upload form (`services::uploads`), so counts, quality report,
+//! duplicate refusal and the format detection (CSV or X12 835, from the content) are
+//! the form's.
+
+use std::io::Write;
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+
+use super::auth::{ApiAuthorized, ApiUser};
+use super::model::{Me, MeToken, MeUser, Rejection, Tenant, UploadView, time};
+use super::paging;
+use crate::db::repo::{keyset, upload_lifecycle as ingest_repo, uploads};
+use crate::ingest::report::QualityReport;
+use crate::ingest::{Limits, UploadRequest};
+use crate::jobs::spool::{SpoolDir, SpoolGuard};
+use crate::web::auth::{Admin, Analyst};
+use crate::web::errors::AppError;
+use crate::web::state::AppState;
+
+/// The caller: tenant, user, effective role and the token's expiry.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = "get_me",
+    responses((status = 200, description = "Who this token acts for", body = Me)))]
+pub async fn me(user: ApiUser) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(Me {
+        tenant: Tenant {
+            id: user.customer_id.0,
+            name: user.customer_name.clone(),
+        },
+        user: MeUser {
+            id: user.user_id.0,
+            email: user.email.clone(),
+        },
+        role: user.role.as_str().to_string(),
+        token: MeToken {
+            id: user.token_id,
+            expires_at: time(user.expires_at),
+        },
+    }))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Documents the query; handlers read it through `paging`.
+pub struct PageParams {
+    /// Items per page, 1–500 (default 50).
+    limit: Option<i64>,
+    /// The opaque cursor of a `next` link.
+    cursor: Option<String>,
+}
+
+/// The tenant's uploads, newest first.
+#[utoipa::path(get, path = "/api/v1/uploads", tag = "uploads", operation_id = "list_uploads",
+    params(PageParams),
+    responses((status = 200, description = "A page of uploads", body = super::model::UploadList)))]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiUser,
+) -> Result<HttpResponse, AppError> {
+    let page = paging::page_request(&req, "uploads")?;
+    let scope = user.scope();
+    let rows = state
+        .db
+        .run(move |conn| keyset::uploads(conn, &scope, page.after, page.limit + 1))
+        .await?;
+    Ok(paging::list_response(
+        &req,
+        "uploads",
+        page,
+        rows,
+        |u| u.id,
+        |u| UploadView::from_row(&u),
+    ))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct UploadParams {
+    /// The file's name when the body is the file itself (`text/csv`,
+    /// `application/edi-x12`); default `upload.csv`.
+    filename: Option<String>,
+}
+
+/// Sends a claims file (CSV or X12 835, told from the content): `multipart/form-data`
+/// with the field `file`, or the file itself as the body (`text/csv`,
+/// `application/edi-x12`, `application/octet-stream`) with `?filename=`. Answers 202:
+/// the upload is processed in the background; poll `Location`.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", operation_id = "create_upload",
+    params(UploadParams),
+    request_body(description = "The claims file", content(
+        (String = "text/csv"),
+        (String = "application/edi-x12"),
+        (String = "application/octet-stream"),
+    )),
+    responses(
+        (status = 202, description = "Accepted; processing in the background", body = UploadView,
+            headers(("Location" = String, description = "The upload's URL"))),
+        (status = 413, description = "The file is larger than the upload limit", body = super::model::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not multipart, CSV or X12", body = super::model::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No file in the request", body = super::model::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiAuthorized<Analyst>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let Some(_slot) = state.api_limits.start_upload(user.token_id) else {
+        // One upload in flight per token: a script retries after this one.
+        return Err(AppError::RateLimited {
+            retry_after_secs: 1,
+        });
+    };
+    let spool_dir = SpoolDir::open(state.settings.spool_dir())
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let max_bytes = state.settings.max_upload_bytes;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let (spooled, file_name, size) = match essence.as_str() {
+        "multipart/form-data" => {
+            let multipart = Multipart::new(req.headers(), payload);
+            spool_multipart(&spool_dir, multipart, max_bytes).await?
+        }
+        "text/csv"
+        | "application/edi-x12"
+        | "application/edi-x12+text"
+        | "text/plain"
+        | "application/octet-stream" => {
+            let name = url::form_urlencoded::parse(req.query_string().as_bytes())
+                .find(|(k, _)| k == "filename")
+                .map(|(_, v)| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "upload.csv".to_string());
+            if name.chars().count() > 255 || name.chars().any(char::is_control) {
+                return Err(AppError::bad_param(
+                    "filename",
+                    "a file name of at most 255 characters",
+                ));
+            }
+            let (guard, size) = spool_body(&spool_dir, payload, max_bytes).await?;
+            (guard, name, size)
+        }
+        _ => {
+            return Err(AppError::UnsupportedMediaType(
+                "Send multipart/form-data with a 'file' field, or the file itself as text/csv or \
+                 application/edi-x12."
+                    .into(),
+            ));
+        }
+    };
+    let request = UploadRequest {
+        scope: user.scope(),
+        file_name,
+        uploaded_by: Some(user.user_id.0),
+        declared_size: Some(size),
+        limits: Limits::from_settings(&state.settings),
+        today: chrono::Utc::now().date_naive(),
+    };
+    let db = state.db.clone();
+    let spool_name = spooled.keep();
+    let queued_name = spool_name.clone();
+    let (ctx, entry) = user.audit(&req, &state, "upload.created", &[]);
+    let submitted = actix_web::rt::task::spawn_blocking(move || {
+        crate::services::uploads::submit_audited(&db, &request, &queued_name, size, &ctx, entry)
+    })
+    .await
+    .map_err(|_| AppError::Internal(anyhow::anyhow!("upload start cancelled")));
+    let upload_id = match submitted.and_then(|r| r.map_err(AppError::from)) {
+        Ok(id) => id,
+        Err(err) => {
+            spool_dir.remove(&spool_name);
+            return Err(err);
+        }
+    };
+    let scope = user.scope();
+    let upload = state
+        .db
+        .run(move |conn| uploads::find(conn, &scope, upload_id))
+        .await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("/api/v1/uploads/{upload_id}")))
+        .json(UploadView::from_row(&upload)))
+}
+
+fn unreadable(e: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(format!("The upload could not be read: {e}."))
+}
+
+fn too_large(max_bytes: u64) -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "Files may be at most {} MB.",
+        max_bytes / (1024 * 1024)
+    ))
+}
+
+/// Streams the body to a spool file (memory stays flat).
+async fn spool_body(
+    spool: &SpoolDir,
+    mut payload: web::Payload,
+    max_bytes: u64,
+) -> Result<(SpoolGuard<'_>, u64), AppError> {
+    let (name, mut out) = spool
+        .create()
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let guard = SpoolGuard::new(spool, name);
+    let mut size = 0u64;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        out.write_all(&chunk)
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    }
+    out.flush()
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    if size == 0 {
+        return Err(AppError::invalid_field("file", "the file is empty"));
+    }
+    Ok((guard, size))
+}
+
+/// Streams the multipart field `file` to a spool file; other fields are drained.
+async fn spool_multipart(
+    spool: &SpoolDir,
+    mut body: Multipart,
+    max_bytes: u64,
+) -> Result<(SpoolGuard<'_>, String, u64), AppError> {
+    let mut spooled: Option<(SpoolGuard<'_>, String)> = None;
+    let mut size = 0u64;
+    let mut fields = 0;
+    while let Some(field) = body.next().await {
+        let mut field = field.map_err(unreadable)?;
+        fields += 1;
+        if fields > 16 {
+            return Err(AppError::BadRequest(
+                "Too many form fields: send the file in the field 'file'.".into(),
+            ));
+        }
+        if field.name() != Some("file") {
+            let mut drained = 0usize;
+            while let Some(chunk) = field.next().await {
+                drained += chunk.map_err(unreadable)?.len();
+                if drained > 64 * 1024 {
+                    return Err(AppError::BadRequest(
+                        "Form fields other than 'file' are limited to 64 KB.".into(),
+                    ));
+                }
+            }
+            continue;
+        }
+        if spooled.is_some() {
+            return Err(AppError::invalid_field("file", "send one file per upload"));
+        }
+        let file_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename().map(str::to_string))
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "upload.csv".to_string());
+        let (name, mut out) = spool
+            .create()
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        let guard = SpoolGuard::new(spool, name);
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(unreadable)?;
+            size += chunk.len() as u64;
+            if size > max_bytes {
+                return Err(too_large(max_bytes));
+            }
+            out.write_all(&chunk)
+                .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        }
+        out.flush()
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        spooled = Some((guard, file_name));
+    }
+    match spooled {
+        Some((guard, name)) => Ok((guard, name, size)),
+        None => Err(AppError::invalid_field(
+            "file",
+            "required: the claims file as the multipart field 'file'",
+        )),
+    }
+}
+
+/// One upload: status, counts, the quality report and rejection reasons.
+#[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "get_upload",
+    params(("id" = i64, Path, description = "Upload id")),
+    responses(
+        (status = 200, description = "The upload", body = UploadView,
+            headers(("ETag" = String, description = "Send it back in If-None-Match"))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+    ))]
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let scope = user.scope();
+    let (upload, report) = state
+        .db
+        .run(move |conn| {
+            let upload = uploads::find(conn, &scope, id)?;
+            let report = match ingest_repo::find_report(conn, &scope, id) {
+                Ok(json) => Some(json),
+                Err(crate::db::DbError::NotFound) => None,
+                Err(other) => return Err(other),
+            };
+            Ok((upload, report))
+        })
+        .await?;
+    let mut view = UploadView::from_row(&upload);
+    if let Some(json) = report {
+        if let Ok(parsed) = serde_json::from_str::<QualityReport>(&json) {
+            view.rejected_by_reason = Some(parsed.rejected_by_reason.clone());
+        }
+        view.quality_report = serde_json::from_str(&json).ok();
+    }
+    paging::single_response(&req, &view)
+}
+
+/// Deletes an upload without claims (admin). 409 while claims exist.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "delete_upload",
+    params(("id" = i64, Path, description = "Upload id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The upload still has claims; nothing was removed", body = super::model::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiAuthorized<Admin>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let scope = user.scope();
+    let (ctx, entry) = user.audit(&req, &state, "upload.deleted", &[]);
+    state
+        .db
+        .write_audited(ctx, entry.target("upload", id), move |conn| {
+            uploads::delete(conn, &scope, id)
+        })
+        .await
+        .map_err(AppError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// An upload's rejected cells in file order: row, column, reason code — never a value.
+#[utoipa::path(get, path = "/api/v1/uploads/{id}/rejections", tag = "uploads", operation_id = "list_upload_rejections",
+    params(("id" = i64, Path, description = "Upload id"), PageParams),
+    responses((status = 200, description = "A page of rejections", body = super::model::RejectionList)))]
+pub async fn rejections(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: ApiUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let page = paging::page_request(&req, "rejections")?;
+    let scope = user.scope();
+    let rows = state
+        .db
+        .run(move |conn| keyset::rejections(conn, &scope, id, page.after, page.limit + 1))
+        .await?;
+    Ok(paging::list_response(
+        &req,
+        "rejections",
+        page,
+        rows,
+        |r| r.0,
+        |(_, row, column, reason)| Rejection {
+            row,
+            column,
+            reason,
+        },
+    ))
+}
