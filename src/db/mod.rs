@@ -93,9 +93,9 @@ impl Db {
     /// 60–450 ms at the same throughput (docs/performance.md, "HTTP under load").
     ///
     /// SQLite is left alone: its queries run in process (no such contention measured),
-    /// and its writes wait for one another — an import holds the write lock for its
-    /// whole run — so a few waiting writers would fill a small limit and stall every
-    /// page behind them.
+    /// and its writes wait for one another — an import holds the write lock while it
+    /// commits (its parse stages apart, `write_blocking_staged`) — so a few waiting
+    /// writers would fill a small limit and stall every page behind them.
     pub fn limit_request_concurrency(mut self, n: u32) -> Db {
         if self.backend == Backend::Postgres {
             let n = n.clamp(1, self.pool.max_size()) as usize;
