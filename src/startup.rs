@@ -18,6 +18,7 @@ use crate::web::auth::csrf::Csrf;
 use crate::web::auth::session_cookie_name;
 use crate::web::auth::session_store::DbSessionStore;
 use crate::web::handlers::admin::metrics as admin_metrics;
+use crate::web::handlers::findings::claims as drilldown;
 use crate::web::handlers::findings::list as drift;
 use crate::web::handlers::settings::{
     analytics as analytics_settings, audit as audit_trail, channels, mappings, rules, tokens, users,
@@ -311,6 +312,17 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("/alerts", web::get().to(alerts::list))
                 .route("/alerts/{id}", web::get().to(alerts::detail))
                 .route("/alerts/{id}/judgment", web::post().to(alerts::judge))
+                .route("/alerts/{id}/claims", web::get().to(drilldown::alert))
+                .route(
+                    "/alerts/{id}/claims.csv",
+                    web::get().to(drilldown::alert_csv),
+                )
+                .route("/findings/{id}", web::get().to(drilldown::finding))
+                .route("/findings/{id}/claims", web::get().to(drilldown::finding))
+                .route(
+                    "/findings/{id}/claims.csv",
+                    web::get().to(drilldown::finding_csv),
+                )
                 .route("/alerts/{id}/status", web::post().to(alerts::change_status))
                 .route("/drift", web::get().to(drift::drift))
                 .route("/drift.csv", web::get().to(drift::export_csv))

@@ -3,10 +3,12 @@
 pub mod alerts;
 pub mod analytics;
 pub mod api_token;
+pub mod carc;
 pub mod channels;
 pub mod claim;
 pub mod claim_key;
 pub mod csv_format;
+pub mod drilldown;
 pub mod email;
 pub mod format;
 pub mod login_throttle;

@@ -10,6 +10,7 @@ mod api;
 mod audited_writes;
 mod common;
 mod demo;
+mod drilldown;
 mod durable;
 mod foundation;
 mod ingest;

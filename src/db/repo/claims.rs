@@ -108,3 +108,84 @@ pub fn list_recent(
         .select(ClaimRecord::as_select())
         .load(conn)?)
 }
+
+/// The claims behind a finding (its payer, group or reason and its two windows), one
+/// page at a time in the chosen order, with the total — filtered, ordered and paged in
+/// SQL. Reversed claims are left out, as the analytics leave them out.
+pub fn behind_finding(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    selection: &crate::domain::drilldown::ClaimSelection,
+    sort: crate::domain::drilldown::ClaimSort,
+    descending: bool,
+    page: i64,
+    per_page: i64,
+) -> Result<super::Page<ClaimRecord>, DbError> {
+    let total: i64 = selected(scope, selection).count().get_result(conn)?;
+    let items = ordered(selected(scope, selection), sort, descending)
+        .limit(per_page.max(0))
+        .offset(super::offset(page, per_page))
+        .select(ClaimRecord::as_select())
+        .load(conn)?;
+    Ok(super::Page {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+type Boxed<'a> = claim_records::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend>;
+
+fn selected<'a>(scope: &TenantScope, s: &'a crate::domain::drilldown::ClaimSelection) -> Boxed<'a> {
+    use claim_records as c;
+    let mut q = c::table
+        .filter(c::customer_id.eq(scope.id()))
+        .filter(c::payer.eq(&s.payer))
+        .filter(c::outcome.ne(super::analytics::REVERSED))
+        .into_boxed();
+    if let Some(group) = &s.cpt_group {
+        q = q.filter(c::cpt_group.eq(group));
+    }
+    if let Some(reason) = &s.reason_code {
+        q = q.filter(c::denial_reason_code.eq(reason));
+    }
+    let ((b0, b1), (c0, c1)) = (s.baseline, s.current);
+    if s.by_submitted {
+        q.filter(
+            c::submitted_date
+                .ge(b0)
+                .and(c::submitted_date.lt(b1))
+                .or(c::submitted_date.ge(c0).and(c::submitted_date.lt(c1))),
+        )
+    } else {
+        q.filter(
+            c::decided_date
+                .ge(b0)
+                .and(c::decided_date.lt(b1))
+                .or(c::decided_date.ge(c0).and(c::decided_date.lt(c1))),
+        )
+    }
+}
+
+fn ordered(q: Boxed<'_>, sort: crate::domain::drilldown::ClaimSort, desc: bool) -> Boxed<'_> {
+    use crate::domain::drilldown::ClaimSort as S;
+    use claim_records as c;
+    macro_rules! by {
+        ($col:expr) => {
+            if desc {
+                q.order(($col.desc(), c::id.desc()))
+            } else {
+                q.order(($col.asc(), c::id.asc()))
+            }
+        };
+    }
+    match sort {
+        S::Decided => by!(c::decided_date),
+        S::Submitted => by!(c::submitted_date),
+        S::Days => by!(c::decision_days),
+        S::Amount => by!(c::allowed_cents),
+        S::Cpt => by!(c::cpt),
+        S::Reason => by!(c::denial_reason_code),
+    }
+}

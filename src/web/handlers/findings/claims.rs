@@ -1,0 +1,309 @@
+//! The claims behind a finding or an alert (SPEC §10): `/portal/findings/{id}`,
+//! `…/claims`, `…/claims.csv` and `/portal/alerts/{id}/claims`, `…/claims.csv`. Viewers
+//! see the pages; the CSV (a rework or appeal list) is for analysts and audited.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::view::{self as findings, EventView};
+use crate::db::repo::claims::ClaimRecord;
+use crate::domain::carc;
+use crate::domain::drilldown::{ClaimSelection, ClaimSort};
+use crate::domain::format;
+use crate::domain::roles::Role;
+use crate::services::drilldown::{self as service, Listing, Source};
+use crate::web::auth::{self, CurrentUser};
+use crate::web::errors::AppError;
+use crate::web::http::query::{bad_param as bad, page_number};
+use crate::web::state::AppState;
+use crate::web::view::layout::Layout;
+use crate::web::view::render::render;
+
+const PER_PAGE: i64 = 50;
+/// The CSV holds every claim behind the finding up to this many (a work list, not a dump).
+const CSV_MAX: i64 = 100_000;
+
+struct ClaimRow {
+    window: &'static str,
+    cpt: String,
+    cpt_group: String,
+    submitted: String,
+    decided: String,
+    days: i32,
+    outcome: String,
+    amount: String,
+    reason_code: String,
+    reason_words: String,
+}
+
+fn claim_row(selection: &ClaimSelection, c: &ClaimRecord) -> ClaimRow {
+    let bucket = if selection.by_submitted {
+        c.submitted_date
+    } else {
+        c.decided_date
+    };
+    let code = c.denial_reason_code.clone().unwrap_or_default();
+    ClaimRow {
+        window: selection.window_of(bucket),
+        cpt: c.cpt.clone(),
+        cpt_group: c.cpt_group.clone(),
+        submitted: c.submitted_date.to_string(),
+        decided: c.decided_date.to_string(),
+        days: c.decision_days,
+        outcome: c.outcome.clone(),
+        amount: c
+            .allowed_cents
+            .map(|cents| {
+                format!(
+                    "${}.{:02}",
+                    format::thousands(cents.unsigned_abs() / 100),
+                    cents.unsigned_abs() % 100
+                )
+            })
+            .unwrap_or_default(),
+        reason_words: carc::describe(&code)
+            .map(str::to_string)
+            .or_else(|| c.denial_reason_text.clone())
+            .unwrap_or_default(),
+        reason_code: code,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "findings/claims.html")]
+struct ClaimsPage {
+    layout: Layout,
+    heading: String,
+    finding: EventView,
+    /// Where this list lives (`/portal/alerts/7/claims`), for sort links and the CSV.
+    base: String,
+    csv_href: String,
+    back: (String, &'static str),
+    claims: Vec<ClaimRow>,
+    total: String,
+    sort: &'static str,
+    dir: &'static str,
+    sorts: [(&'static str, &'static str); 6],
+    page: i64,
+    total_pages: i64,
+    has_prev: bool,
+    has_next: bool,
+    can_export: bool,
+}
+
+fn listing(raw: &HashMap<String, String>, per_page: i64) -> Result<Listing, AppError> {
+    let sort = match raw.get("sort").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => ClaimSort::default(),
+        Some(s) => ClaimSort::parse(s).ok_or_else(|| {
+            bad(
+                "sort",
+                "one of decided, submitted, days, amount, cpt, reason",
+            )
+        })?,
+    };
+    let descending = match raw.get("dir").map(|s| s.trim()) {
+        None | Some("") | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => return Err(bad("dir", "asc or desc")),
+    };
+    Ok(Listing {
+        sort,
+        descending,
+        page: page_number(raw.get("page").map(String::as_str))?,
+        per_page,
+    })
+}
+
+fn heading(f: &EventView) -> String {
+    let subject = if f.group.is_empty() {
+        f.payer.clone()
+    } else {
+        format!("{} × {}", f.payer, f.group)
+    };
+    format!("Claims behind: {subject}, {} {}", f.kind_label, f.direction)
+}
+
+async fn page(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    source: Source,
+    raw: HashMap<String, String>,
+) -> Result<HttpResponse, AppError> {
+    let listing = listing(&raw, PER_PAGE)?;
+    let d = service::claims(&state.db, user.scope(), source, listing).await?;
+    let (base, back, nav) = match source {
+        Source::Finding(id) => (
+            format!("/portal/findings/{id}/claims"),
+            ("/portal/drift".to_string(), "All findings"),
+            "/portal/drift",
+        ),
+        Source::Alert(id) => (
+            format!("/portal/alerts/{id}/claims"),
+            (format!("/portal/alerts/{id}"), "Back to the alert"),
+            "/portal/alerts",
+        ),
+    };
+    let finding = findings::view(&d.finding, String::new());
+    let title = heading(&finding);
+    render(&ClaimsPage {
+        layout: user.layout(title.clone(), nav),
+        heading: title,
+        finding,
+        csv_href: format!("{base}.csv"),
+        base,
+        back,
+        claims: d
+            .claims
+            .items
+            .iter()
+            .map(|c| claim_row(&d.selection, c))
+            .collect(),
+        total: format::thousands(d.claims.total.unsigned_abs()),
+        sort: listing.sort.as_str(),
+        dir: if listing.descending { "desc" } else { "asc" },
+        sorts: [
+            ("decided", "Decided"),
+            ("submitted", "Submitted"),
+            ("days", "Days"),
+            ("amount", "Allowed"),
+            ("cpt", "CPT"),
+            ("reason", "Reason"),
+        ],
+        page: d.claims.page,
+        total_pages: d.claims.total_pages(),
+        has_prev: d.claims.has_prev(),
+        has_next: d.claims.has_next(),
+        can_export: user.role.allows(Role::Analyst),
+    })
+}
+
+const CSV_COLUMNS: [&str; 12] = [
+    "claim_id",
+    "window",
+    "payer",
+    "cpt",
+    "cpt_group",
+    "submitted_date",
+    "decided_date",
+    "decision_days",
+    "outcome",
+    "allowed_amount",
+    "denial_reason_code",
+    "denial_reason",
+];
+
+async fn csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    source: Source,
+    raw: HashMap<String, String>,
+    file_name: String,
+) -> Result<HttpResponse, AppError> {
+    use crate::web::view::csv_export::{Cell, CsvExport, attachment};
+    let mut listing = listing(&raw, CSV_MAX)?;
+    listing.page = 1;
+    let d = service::claims(&state.db, user.scope(), source, listing).await?;
+    let mut export = CsvExport::new(Vec::new());
+    export.header(&CSV_COLUMNS)?;
+    for c in &d.claims.items {
+        let row = claim_row(&d.selection, c);
+        export.row([
+            Cell::Int(c.id),
+            Cell::Text(row.window),
+            Cell::Text(&c.payer),
+            Cell::Text(&c.cpt),
+            Cell::Text(&c.cpt_group),
+            Cell::Text(&row.submitted),
+            Cell::Text(&row.decided),
+            Cell::Int(i64::from(c.decision_days)),
+            Cell::Text(&c.outcome),
+            c.allowed_cents
+                .map_or(Cell::Empty, |cents| Cell::Float(cents as f64 / 100.0)),
+            Cell::Text(&row.reason_code),
+            Cell::Text(&row.reason_words),
+        ])?;
+    }
+    let body = export
+        .finish()
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let (ctx, entry) = user.audit(&req, &state, "export.claims_csv", &[]);
+    let target = match source {
+        Source::Finding(id) => entry.target("finding", id),
+        Source::Alert(id) => entry.target("alert", id),
+    };
+    state.db.write_audit(ctx, target).await?;
+    Ok(attachment(&file_name).body(body))
+}
+
+pub async fn finding(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    page(
+        state,
+        user,
+        Source::Finding(id.into_inner()),
+        query.into_inner(),
+    )
+    .await
+}
+
+pub async fn alert(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    page(
+        state,
+        user,
+        Source::Alert(id.into_inner()),
+        query.into_inner(),
+    )
+    .await
+}
+
+pub async fn finding_csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    id: web::Path<i64>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let name = format!("finding-{id}-claims.csv");
+    csv(
+        req,
+        state,
+        user,
+        Source::Finding(id),
+        query.into_inner(),
+        name,
+    )
+    .await
+}
+
+pub async fn alert_csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    id: web::Path<i64>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let name = format!("alert-{id}-claims.csv");
+    csv(
+        req,
+        state,
+        user,
+        Source::Alert(id),
+        query.into_inner(),
+        name,
+    )
+    .await
+}

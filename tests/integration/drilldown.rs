@@ -1,0 +1,178 @@
+//! The claims behind an alert or a finding (issue 19 item 1, SPEC §10), on both databases:
+//! its windows, payer and group or reason only; paged and sorted; CSV for analysts;
+//! another tenant's id is 404.
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use payerwatch::db::repo::alerts::{self as repo, AlertFilter};
+use payerwatch::db::repo::analytics;
+use payerwatch::db::repo::customers;
+use payerwatch::db::schema::claim_records;
+use payerwatch::devtools::generate::GenOptions;
+use payerwatch::domain::roles::Role;
+use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::services::analytics as reports;
+
+use crate::common::{load_generated_claims, new_client, spawn_app};
+
+fn rows_of(csv: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    reader
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[actix_web::test]
+async fn an_alert_leads_to_exactly_its_claims_paged_sorted_and_as_csv() {
+    let app = spawn_app().await;
+    let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        TenantScope::for_system(CustomerId(
+            customers::find_by_slug(&mut conn, "clinic")
+                .expect("customer")
+                .id,
+        ))
+    };
+    load_generated_claims(
+        &app.db,
+        &scope,
+        &GenOptions {
+            rows: 40_000,
+            ..GenOptions::default()
+        },
+    );
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
+        .await
+        .expect("runs");
+    let mut conn = app.db.get().expect("conn");
+    let alerts = repo::list_alerts(&mut conn, &scope, &AlertFilter::default(), 1, 100)
+        .expect("alerts")
+        .0
+        .items;
+    let cigna = alerts
+        .iter()
+        .find(|a| a.alert.payer == "Cigna" && a.alert.cpt_group == "IMAGING")
+        .expect("the Cigna × IMAGING alert");
+    let uhc = alerts
+        .iter()
+        .find(|a| a.alert.cpt_group == "CO-197")
+        .expect("the CO-197 alert");
+    let event = analytics::find_event(
+        &mut conn,
+        &scope,
+        cigna.alert.drift_event_id.expect("finding"),
+    )
+    .expect("finding");
+    // The claims the finding was computed on, counted independently of the page.
+    let expected: i64 = claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .filter(claim_records::payer.eq("Cigna"))
+        .filter(claim_records::cpt_group.eq("IMAGING"))
+        .filter(
+            claim_records::decided_date
+                .ge(event.baseline_start)
+                .and(claim_records::decided_date.lt(event.current_end)),
+        )
+        .select(count_star())
+        .first(&mut conn)
+        .expect("count");
+    drop(conn);
+    assert!(expected > 50, "more than one page: {expected}");
+
+    let viewer = new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    let alert_page = app
+        .get_with(&viewer, &format!("/portal/alerts/{}", cigna.alert.id))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let claims_path = format!("/portal/alerts/{}/claims", cigna.alert.id);
+    assert!(
+        alert_page.contains(&claims_path),
+        "the alert links its claims"
+    );
+    let page = app.get_with(&viewer, &claims_path).await;
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.expect("body");
+    let total = payerwatch::domain::format::thousands(expected.unsigned_abs());
+    assert!(body.contains(&format!("{total} claims")), "total {total}");
+    assert!(body.contains("IMAGING") && !body.contains("LAB</td>"));
+    assert_eq!(body.matches("<tr><td>").count(), 50, "one page of 50");
+    assert!(body.contains("page=2"), "a next page");
+    assert!(!body.contains(".csv?"), "viewers get no CSV link");
+    assert_eq!(
+        app.get_with(&viewer, &format!("{claims_path}.csv"))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.get_with(&viewer, &format!("{claims_path}?sort=patient"))
+            .await
+            .status(),
+        400
+    );
+    let finding_path = format!("/portal/findings/{}", event.id);
+    for path in [finding_path.clone(), format!("{finding_path}/claims")] {
+        let res = app.get_with(&viewer, &path).await;
+        assert_eq!(res.status(), 200, "{path}");
+    }
+
+    // The CSV: every claim, sorted as asked, formula-safe writer, audited.
+    app.login("analyst@clinic.test", &analyst_pw).await;
+    let res = app
+        .get(&format!("{claims_path}.csv?sort=amount&dir=asc"))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/csv")
+    );
+    let rows = rows_of(&res.text().await.expect("csv"));
+    assert_eq!(rows.len() as i64, expected, "every claim behind the alert");
+    assert!(rows.iter().all(|r| r[2] == "Cigna" && r[4] == "IMAGING"));
+    assert!(rows.iter().any(|r| r[1] == "baseline") && rows.iter().any(|r| r[1] == "current"));
+    let amounts: Vec<f64> = rows.iter().filter_map(|r| r[9].parse().ok()).collect();
+    assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "sorted by amount");
+    let finding_csv = app.get(&format!("{finding_path}/claims.csv")).await;
+    assert_eq!(finding_csv.status(), 200);
+    assert_eq!(
+        rows_of(&finding_csv.text().await.expect("csv")).len(),
+        rows.len()
+    );
+
+    // DenialScope: the reason's claims, with the code in words.
+    let res = app
+        .get(&format!("/portal/alerts/{}/claims.csv", uhc.alert.id))
+        .await;
+    let rows = rows_of(&res.text().await.expect("csv"));
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r[10] == "CO-197" && r[11].contains("authorization")),
+        "{:?}",
+        rows.first()
+    );
+
+    // Another tenant: 404 for every form of the id.
+    let other = new_client();
+    app.login_with(&other, "admin@other.test", &other_pw).await;
+    for path in [
+        claims_path.clone(),
+        format!("{claims_path}.csv"),
+        finding_path.clone(),
+        format!("{finding_path}/claims"),
+        format!("{finding_path}/claims.csv"),
+    ] {
+        assert_eq!(app.get_with(&other, &path).await.status(), 404, "{path}");
+    }
+}
