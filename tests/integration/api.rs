@@ -920,3 +920,59 @@ async fn the_document_and_reference_page_are_public() {
     )
     .await;
 }
+
+/// docs/api.md's worked example, run as it is written: token from the tokens page, a
+/// generated claims file with drift, curl against the live app.
+#[actix_web::test]
+async fn the_worked_example_runs_verbatim() {
+    let doc = include_str!("../../docs/api.md");
+    let start = doc.find("```bash\n").expect("a bash block") + "```bash\n".len();
+    let script = &doc[start..start + doc[start..].find("```").expect("closed")];
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let client = new_client();
+    app.login_with(&client, "analyst@clinic.test", &password)
+        .await;
+    let page = token_via_page(&app, &client, &[("name", "worked example")])
+        .await
+        .text()
+        .await
+        .expect("page");
+    let token = shown_secret(&page).expect("token");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut csv = Vec::new();
+    generate(
+        &GenOptions {
+            rows: 6_000,
+            seed: 3,
+            ..GenOptions::default()
+        },
+        &mut csv,
+    )
+    .expect("generated");
+    std::fs::write(dir.path().join("claims.csv"), csv).expect("written");
+    let (script, base, cwd) = (
+        script.to_string(),
+        app.address.clone(),
+        dir.path().to_path_buf(),
+    );
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        std::process::Command::new("timeout")
+            .args(["180", "bash", "-euo", "pipefail", "-c", &script])
+            .env("PW", base)
+            .env("TOKEN", token)
+            .current_dir(cwd)
+            .output()
+            .expect("bash runs")
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"role\":\"analyst\""), "{stdout}");
+    assert!(stdout.contains("\"verdict\":\"real\""), "{stdout}");
+}
