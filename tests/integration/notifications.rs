@@ -951,7 +951,8 @@ async fn a_stalled_receiver_of_one_tenant_does_not_delay_another_tenants_deliver
         2,
         "one tenant, one send at a time: both were tried"
     );
-    assert!(a[1].arrived.duration_since(a[0].arrived) >= Duration::from_millis(1900));
+    // One after the other: the round lasted at least both deadlines (the receiver's
+    // arrival times are not compared — under load a request can reach the handler late).
     assert!(
         took >= Duration::from_secs(4) && took < Duration::from_secs(9),
         "two sends bounded by a 2 s deadline took {took:?}"
