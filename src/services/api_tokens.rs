@@ -42,6 +42,9 @@ pub enum AuthFailure {
     Expired,
     #[error("the token's owner is deactivated")]
     OwnerInactive,
+    /// Platform staff hold no tenant data (SPEC §1), through pages or the API.
+    #[error("the token's owner is platform staff")]
+    Staff,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +264,9 @@ pub async fn authenticate(
     }
     if !found.is_active {
         return Err(AuthError::Refused(AuthFailure::OwnerInactive));
+    }
+    if found.is_staff {
+        return Err(AuthError::Refused(AuthFailure::Staff));
     }
     let owner_role: Role = found
         .role

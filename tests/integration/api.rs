@@ -825,6 +825,18 @@ async fn rate_limit_per_token_answers_429_with_retry_after() {
     assert!(retry >= 1);
     assert_eq!(res.headers()["ratelimit-remaining"], "0");
     expect_problem(res, 429).await;
+    // Platform staff hold no tenant data: a staff owner's token is refused.
+    let staff = member(&app, "Clinic", "s@clinic.test", Role::Owner).await;
+    {
+        use diesel::prelude::*;
+        use payerwatch::db::schema::users as u;
+        let mut conn = app.db.get().expect("connection");
+        diesel::update(u::table.filter(u::email.eq("s@clinic.test")))
+            .set(u::is_staff.eq(true))
+            .execute(&mut *conn)
+            .expect("staff");
+    }
+    expect_problem(get(&app, "/api/v1/me", &staff).await, 401).await;
     // Another token of the same tenant is not affected.
     let other = member(&app, "Clinic", "b@clinic.test", Role::Viewer).await;
     assert_eq!(get(&app, "/api/v1/me", &other).await.status(), 200);

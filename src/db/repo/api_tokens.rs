@@ -74,12 +74,13 @@ pub struct TokenOwner {
     pub email: String,
     pub role: String,
     pub is_active: bool,
+    pub is_staff: bool,
     pub customer_name: String,
 }
 
 /// The token with this hash, with its owner's current role and status (one query).
 pub fn find_by_hash(conn: &mut DbConnection, token_hash: &str) -> Result<TokenOwner, DbError> {
-    let (token, email, role, is_active, customer_name) = api_tokens::table
+    let (token, email, role, is_active, is_staff, customer_name) = api_tokens::table
         .inner_join(users::table)
         .inner_join(customers::table.on(customers::id.eq(api_tokens::customer_id)))
         .filter(api_tokens::token_hash.eq(token_hash))
@@ -90,14 +91,16 @@ pub fn find_by_hash(conn: &mut DbConnection, token_hash: &str) -> Result<TokenOw
             users::email,
             users::role,
             users::is_active,
+            users::is_staff,
             customers::name,
         ))
-        .first::<(ApiToken, String, String, bool, String)>(conn)?;
+        .first::<(ApiToken, String, String, bool, bool, String)>(conn)?;
     Ok(TokenOwner {
         token,
         email,
         role,
         is_active,
+        is_staff,
         customer_name,
     })
 }
