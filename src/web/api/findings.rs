@@ -11,8 +11,8 @@ use super::paging;
 use crate::db::repo::analytics::{self as repo, DailyRow, DriftEvent, EventFilter};
 use crate::db::repo::keyset;
 use crate::domain::analytics::{Direction, FindingKind, Product};
-use crate::domain::stats::SeverityLabel;
 use crate::web::errors::AppError;
+use crate::web::handlers::findings::view::parse_min_severity;
 use crate::web::state::AppState;
 
 const CHART_WEEKS: i64 = 26;
@@ -81,18 +81,9 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<EventFilter, AppError> 
         .transpose()
         .map_err(|_| AppError::bad_param("direction", "worse or better"))?;
     let min_severity = text(raw, "min_severity")
-        .map(|v| match v.parse::<SeverityLabel>() {
-            Ok(label) => Ok(label.floor()),
-            Err(_) => v
-                .parse::<f64>()
-                .ok()
-                .filter(|n| (0.0..=1.0).contains(n))
-                .ok_or_else(|| {
-                    AppError::bad_param(
-                        "min_severity",
-                        "low, medium, high, critical or a number from 0 to 1",
-                    )
-                }),
+        .map(|v| {
+            parse_min_severity(&v)
+                .ok_or_else(|| AppError::bad_param("min_severity", "low, medium, high or critical"))
         })
         .transpose()?;
     let from = parse_date(raw, "from")?;

@@ -44,16 +44,14 @@ fn text(raw: &HashMap<String, String>, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Severity threshold from a label (its band's floor) or a number between 0 and 1.
+/// Severity threshold from a label only (SPEC §10: `low`, `medium`, `high`, `critical`); the
+/// band's floor is what the query compares. Numbers are refused: people never see them.
 pub fn parse_min_severity(value: &str) -> Option<f64> {
-    match value.parse::<SeverityLabel>() {
-        Ok(label) => Some(label.floor()),
-        Err(_) => value
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| (0.0..=1.0).contains(v)),
-    }
+    value
+        .trim()
+        .parse::<SeverityLabel>()
+        .ok()
+        .map(|label| label.floor())
 }
 
 /// Validates the query string of a findings page.
@@ -77,12 +75,10 @@ pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<F
         .map_err(|_| bad("direction", "worse or better"))?;
     let min_severity = match text(&raw, "min_severity") {
         None => None,
-        Some(v) => Some(parse_min_severity(&v).ok_or_else(|| {
-            bad(
-                "min_severity",
-                "low, medium, high, critical or a number from 0 to 1",
-            )
-        })?),
+        Some(v) => Some(
+            parse_min_severity(&v)
+                .ok_or_else(|| bad("min_severity", "low, medium, high or critical"))?,
+        ),
     };
     let from = date(&raw, "from")?;
     let to = date(&raw, "to")?;
@@ -400,6 +396,7 @@ mod tests {
             ("page", "0"),
             ("page", "x"),
             ("min_severity", "huge"),
+            ("min_severity", "0.4"),
             ("kind", "drop table"),
             ("direction", "up"),
             // A kind of another product's page.
