@@ -182,6 +182,17 @@ pub fn claim_one(
     ))
 }
 
+/// "Running and still held by `owner`": the fence of every write a lease holder makes
+/// (renew, finish, release), so a job taken over after its lease ran out is left alone.
+fn held_by(
+    owner: &str,
+) -> diesel::dsl::And<
+    diesel::dsl::Eq<jobs::state, &'static str>,
+    diesel::dsl::Eq<jobs::lease_owner, &str>,
+> {
+    jobs::state.eq(RUNNING).and(jobs::lease_owner.eq(owner))
+}
+
 /// Renews the leases `owner` holds on `ids` (its heartbeat).
 pub fn renew(
     conn: &mut DbConnection,
@@ -192,8 +203,7 @@ pub fn renew(
     Ok(diesel::update(
         jobs::table
             .filter(jobs::id.eq_any(ids))
-            .filter(jobs::state.eq(RUNNING))
-            .filter(jobs::lease_owner.eq(owner)),
+            .filter(held_by(owner)),
     )
     .set(jobs::lease_expires_at.eq(Some(until)))
     .execute(conn)?)
@@ -210,19 +220,14 @@ pub fn finish(
     error: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
-    let changed = diesel::update(
-        jobs::table
-            .filter(jobs::id.eq(id))
-            .filter(jobs::state.eq(RUNNING))
-            .filter(jobs::lease_owner.eq(owner)),
-    )
-    .set((
-        jobs::state.eq(if error.is_some() { FAILED } else { SUCCEEDED }),
-        jobs::error.eq(error),
-        jobs::finished_at.eq(Some(now)),
-        jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
+    let changed = diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(held_by(owner)))
+        .set((
+            jobs::state.eq(if error.is_some() { FAILED } else { SUCCEEDED }),
+            jobs::error.eq(error),
+            jobs::finished_at.eq(Some(now)),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
     Ok(changed == 1)
 }
 
@@ -245,8 +250,7 @@ pub fn release(
     Ok(diesel::update(
         jobs::table
             .filter(jobs::id.eq_any(ids))
-            .filter(jobs::state.eq(RUNNING))
-            .filter(jobs::lease_owner.eq(owner)),
+            .filter(held_by(owner)),
     )
     .set((
         jobs::state.eq(QUEUED),
