@@ -272,7 +272,7 @@ async fn export(
     user: Authorized<Analyst>,
     which: Table,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{Cell, CsvExport};
+    use crate::web::view::csv_export::{self, Cell, CsvExport};
     let scope = user.scope();
     let (aliases, groups) = state
         .db
@@ -319,13 +319,7 @@ async fn export(
         Table::Aliases => "payer-aliases.csv",
         Table::CptGroups => "cpt-groups.csv",
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file}\""),
-        ))
-        .body(body))
+    Ok(csv_export::attachment(file).body(body))
 }
 
 /// Route guard: the import shares `POST /portal/settings/mappings` with the forms and is
