@@ -15,10 +15,10 @@ use super::model::{Me, MeToken, MeUser, Rejection, Tenant, UploadView, time};
 use super::paging;
 use crate::db::repo::{keyset, upload_lifecycle as ingest_repo, uploads};
 use crate::ingest::report::QualityReport;
-use crate::ingest::{Limits, UploadRequest};
 use crate::jobs::spool::{SpoolDir, SpoolGuard};
 use crate::web::auth::{Admin, Analyst};
 use crate::web::errors::AppError;
+use crate::web::handlers::uploads::{SentFile, queue_spooled};
 use crate::web::state::AppState;
 
 /// The caller: tenant, user, effective role and the token's expiry.
@@ -163,30 +163,19 @@ pub async fn create(
             ));
         }
     };
-    let request = UploadRequest {
-        scope: user.scope(),
-        file_name,
-        uploaded_by: Some(user.user_id.0),
-        declared_size: Some(size),
-        limits: Limits::from_settings(&state.settings),
-        today: chrono::Utc::now().date_naive(),
-    };
-    let db = state.db.clone();
-    let spool_name = spooled.keep();
-    let queued_name = spool_name.clone();
-    let (ctx, entry) = user.audit(&req, &state, "upload.created", &[]);
-    let submitted = actix_web::rt::task::spawn_blocking(move || {
-        crate::services::uploads::submit_audited(&db, &request, &queued_name, size, &ctx, entry)
-    })
-    .await
-    .map_err(|_| AppError::Internal(anyhow::anyhow!("upload start cancelled")));
-    let upload_id = match submitted.and_then(|r| r.map_err(AppError::from)) {
-        Ok(id) => id,
-        Err(err) => {
-            spool_dir.remove(&spool_name);
-            return Err(err);
-        }
-    };
+    let upload_id = queue_spooled(
+        &state,
+        &spool_dir,
+        spooled,
+        SentFile {
+            scope: user.scope(),
+            uploaded_by: user.user_id.0,
+            file_name,
+            size,
+        },
+        user.audit(&req, &state, "upload.created", &[]),
+    )
+    .await?;
     let scope = user.scope();
     let upload = state
         .db

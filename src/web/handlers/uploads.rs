@@ -18,9 +18,11 @@ use futures_util::StreamExt;
 use crate::db::repo::uploads::Upload;
 use crate::db::repo::{upload_lifecycle, uploads};
 use crate::domain::roles::Role;
+use crate::domain::tenant::TenantScope;
 use crate::ingest::report::QualityReport;
 use crate::ingest::{self, Limits, UploadRequest};
 use crate::jobs::spool::{SpoolDir, SpoolGuard};
+use crate::web::audit::{AuditContext, AuditEntry};
 use crate::web::auth::{self, Admin, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::http::multipart::GuardedForm;
@@ -174,36 +176,68 @@ pub async fn submit(
         ));
     };
 
+    let upload_id = queue_spooled(
+        &state,
+        &spool_dir,
+        spooled,
+        SentFile {
+            scope: user.scope(),
+            uploaded_by: user.id.0,
+            file_name,
+            size,
+        },
+        user.audit(&req, &state, "upload.created", &[]),
+    )
+    .await?;
+    // A worker processes it; the page shows its place in the queue and its progress.
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/portal/uploads/{upload_id}")))
+        .finish())
+}
+
+/// A file sent over HTTP (the upload form or the API), spooled and ready to queue.
+pub(crate) struct SentFile {
+    pub scope: TenantScope,
+    pub uploaded_by: i64,
+    pub file_name: String,
+    pub size: u64,
+}
+
+/// Queues a spooled file as an upload: the upload, its job and the audit row of who sent
+/// it commit together. The file is handed to the job before the wait, so a dropped request
+/// cannot delete a file its committed job owns; when the commit fails no job owns it and it
+/// goes now. Returns the upload's id.
+pub(crate) async fn queue_spooled(
+    state: &AppState,
+    spool_dir: &SpoolDir,
+    spooled: SpoolGuard<'_>,
+    file: SentFile,
+    (ctx, entry): (AuditContext, AuditEntry<'static>),
+) -> Result<i64, AppError> {
     let request = UploadRequest {
-        scope: user.scope(),
-        file_name,
-        uploaded_by: Some(user.id.0),
-        declared_size: Some(size),
+        scope: file.scope,
+        file_name: file.file_name,
+        uploaded_by: Some(file.uploaded_by),
+        declared_size: Some(file.size),
         limits: Limits::from_settings(&state.settings),
         today: chrono::Utc::now().date_naive(),
     };
     let db = state.db.clone();
     let spool_name = spooled.keep();
     let queued_name = spool_name.clone();
-    // The upload, its job and the audit row of who sent it commit together.
-    let (ctx, entry) = user.audit(&req, &state, "upload.created", &[]);
+    let size = file.size;
     let submitted = actix_web::rt::task::spawn_blocking(move || {
         crate::services::uploads::submit_audited(&db, &request, &queued_name, size, &ctx, entry)
     })
     .await
     .map_err(|_| AppError::Internal(anyhow::anyhow!("upload start cancelled")));
-    let upload_id = match submitted.and_then(|r| r.map_err(AppError::from)) {
-        Ok(id) => id,
+    match submitted.and_then(|r| r.map_err(AppError::from)) {
+        Ok(id) => Ok(id),
         Err(err) => {
-            // No job owns the file: it goes now.
             spool_dir.remove(&spool_name);
-            return Err(err);
+            Err(err)
         }
-    };
-    // A worker processes it; the page shows its place in the queue and its progress.
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/portal/uploads/{upload_id}")))
-        .finish())
+    }
 }
 
 struct RejectionRow {
