@@ -775,7 +775,9 @@ pub struct EventFilter {
     pub newest_first: bool,
 }
 
-fn filtered<'a>(
+/// The drift feed's filters as one query, shared by the feed's pages and the API's keyset
+/// pages so both read the same findings.
+pub(super) fn filtered<'a>(
     scope: &TenantScope,
     filter: &'a EventFilter,
 ) -> drift_events::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend> {

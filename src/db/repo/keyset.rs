@@ -74,34 +74,7 @@ pub fn events(
     before_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<DriftEvent>, DbError> {
-    let mut query = drift_events::table
-        .filter(drift_events::customer_id.eq(scope.id()))
-        .into_boxed();
-    if !filter.products.is_empty() {
-        let products: Vec<&str> = filter.products.iter().map(|p| p.as_str()).collect();
-        query = query.filter(drift_events::product.eq_any(products));
-    }
-    if let Some(payer) = &filter.payer {
-        query = query.filter(drift_events::payer.eq(payer));
-    }
-    if let Some(group) = &filter.cpt_group {
-        query = query.filter(drift_events::cpt_group.eq(group));
-    }
-    if let Some(kind) = filter.kind {
-        query = query.filter(drift_events::kind.eq(kind.as_str()));
-    }
-    if let Some(direction) = filter.direction {
-        query = query.filter(drift_events::direction.eq(direction.as_str()));
-    }
-    if let Some(min) = filter.min_severity {
-        query = query.filter(drift_events::severity.ge(min));
-    }
-    if let Some(from) = filter.from {
-        query = query.filter(drift_events::current_end.ge(from));
-    }
-    if let Some(to) = filter.to {
-        query = query.filter(drift_events::current_end.le(to));
-    }
+    let mut query = super::analytics::filtered(scope, filter);
     if let Some(before) = before_id {
         query = query.filter(drift_events::id.lt(before));
     }
