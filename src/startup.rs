@@ -324,6 +324,14 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                     web::get().to(drilldown::finding_csv),
                 )
                 .route("/alerts/{id}/status", web::post().to(alerts::change_status))
+                .route("/alerts/{id}/assignment", web::post().to(alerts::assign))
+                .route("/alerts/{id}/comments", web::post().to(alerts::comment))
+                .route("/alerts/bulk", web::post().to(alerts::bulk))
+                .route("/alerts/filters", web::post().to(alerts::save_filter))
+                .route(
+                    "/alerts/filters/{id}/delete",
+                    web::post().to(alerts::delete_filter),
+                )
                 .route("/drift", web::get().to(drift::drift))
                 .route("/drift.csv", web::get().to(drift::export_csv))
                 .route("/denials.csv", web::get().to(drift::export_csv))

@@ -350,6 +350,7 @@ diesel::table! {
         delivered_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        digest_id -> Nullable<BigInt>,
     }
 }
 
@@ -386,8 +387,58 @@ diesel::table! {
         alert_id -> BigInt,
         customer_id -> BigInt,
         status -> Text,
+        assignee_user_id -> Nullable<BigInt>,
+        due_on -> Nullable<Date>,
     }
 }
+
+diesel::table! {
+    /// Comments on alerts, append-only (migration 2026-12-06-650000).
+    alert_comments (id) {
+        id -> BigInt,
+        alert_id -> BigInt,
+        customer_id -> BigInt,
+        user_id -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A person's named list filters (migration 2026-12-06-650000).
+    saved_filters (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        user_id -> BigInt,
+        page -> Text,
+        name -> Text,
+        query -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Who asked for the daily alert digest (migration 2026-12-06-650000).
+    alert_digest_subscriptions (user_id) {
+        user_id -> BigInt,
+        customer_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// One queued digest per person per day (migration 2026-12-06-650000).
+    alert_digests (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        user_id -> BigInt,
+        digest_on -> Date,
+        alert_ids -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(alert_comments -> users (user_id));
 
 diesel::table! {
     api_tokens (id) {
@@ -409,7 +460,11 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    alert_comments,
     alert_current_status,
+    alert_digest_subscriptions,
+    alert_digests,
+    saved_filters,
     api_tokens,
     customers,
     users,

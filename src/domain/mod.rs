@@ -1,5 +1,6 @@
 //! Pure product logic: no actix, no diesel, no I/O.
 
+pub mod alert_work;
 pub mod alerts;
 pub mod analytics;
 pub mod api_token;

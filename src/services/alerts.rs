@@ -1,11 +1,17 @@
 //! Working an alert: judging it (a verdict must be chosen; "noise" resolves the alert in
 //! the same audited transaction, so the noise statistics and the status never disagree)
-//! and moving it through its statuses.
+//! and moving it through its statuses — one at a time or ticked in bulk; who works it and
+//! by when; what people said about it (comments).
+
+use chrono::NaiveDate;
 
 use crate::db::repo::alerts as repo;
+use crate::db::repo::{alert_comments, audit, users};
 use crate::db::{AuditContext, AuditEntry, Db, DbError};
+use crate::domain::alert_work::{BULK_MAX, BulkAction, COMMENT_MAX_CHARS};
 use crate::domain::alerts::{Verdict, next_statuses};
 use crate::domain::phi;
+use crate::domain::roles::Role;
 use crate::domain::tenant::TenantScope;
 
 /// Longest note kept with a judgment.
@@ -21,6 +27,11 @@ pub enum AlertsError {
         "The note looks like it contains patient information (PHI), so it was not saved. Describe the issue without identifying anyone."
     )]
     Phi,
+    /// The comment looks like patient information; nothing was saved (never echoed).
+    #[error(
+        "The comment looks like it contains patient information (PHI), so it was not saved. Describe the issue without identifying anyone."
+    )]
+    PhiComment,
     /// The change does not fit the alert's current status.
     #[error("{0}")]
     Conflict(String),
@@ -111,6 +122,220 @@ pub async fn change_status(
         }
         repo::append_status(conn, &scope, id, &wanted, user_id)?;
         Ok(())
+    })
+    .await
+}
+
+/// A comment as posted: trimmed, not empty, not too long, no patient information.
+pub fn check_comment(body: Option<&str>) -> Result<String, AlertsError> {
+    let body = body.map(str::trim).unwrap_or_default();
+    if body.is_empty() {
+        return Err(AlertsError::Invalid("Write a comment first.".into()));
+    }
+    if body.chars().count() > COMMENT_MAX_CHARS {
+        return Err(AlertsError::Invalid(
+            "The comment is too long (at most 2,000 characters).".into(),
+        ));
+    }
+    if phi::contains_phi(body) {
+        return Err(AlertsError::PhiComment);
+    }
+    Ok(body.to_string())
+}
+
+/// Adds `user_id`'s comment to alert `id` with its audit row.
+pub async fn comment(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    user_id: i64,
+    body: String,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(), AlertsError> {
+    db.write_audited(ctx, entry.target("alert", id), move |conn| {
+        alert_comments::insert_comment(conn, &scope, id, user_id, &body)?;
+        Ok(())
+    })
+    .await
+}
+
+/// A due date as posted: empty clears it; otherwise `YYYY-MM-DD` (the date input's value).
+pub fn check_due(raw: Option<&str>) -> Result<Option<NaiveDate>, AlertsError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                AlertsError::Invalid("due_on must be a date like 2026-12-31 (or empty).".into())
+            }),
+    }
+}
+
+/// An assignee as posted: empty = nobody; otherwise the id of a member of the tenant.
+pub fn check_assignee_id(raw: Option<&str>) -> Result<Option<i64>, AlertsError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AlertsError::Invalid("assignee must be a member of your team.".into())),
+    }
+}
+
+/// The assignee must be an active member of this tenant who may work alerts (analyst or
+/// above): a viewer could not act on it, and another tenant's user id is refused like an
+/// unknown one (nothing tells the caller that id exists).
+fn check_member(
+    conn: &mut crate::db::DbConnection,
+    scope: &TenantScope,
+    assignee: Option<i64>,
+) -> Result<(), AlertsError> {
+    let Some(id) = assignee else { return Ok(()) };
+    let refused = || {
+        AlertsError::Invalid(
+            "assignee must be an active member of your team who can work alerts (analyst or above)."
+                .into(),
+        )
+    };
+    let user = match users::find(conn, scope, id) {
+        Ok(user) => user,
+        Err(DbError::NotFound) => return Err(refused()),
+        Err(e) => return Err(e.into()),
+    };
+    let may_work = user
+        .role
+        .parse::<Role>()
+        .is_ok_and(|r| r.allows(Role::Analyst));
+    if !user.is_active || !may_work {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// The members an alert can be assigned to (active, analyst or above), by e-mail.
+pub async fn assignable_members(
+    db: &Db,
+    scope: TenantScope,
+) -> Result<Vec<(i64, String)>, DbError> {
+    db.run(move |conn| {
+        Ok(users::list(conn, &scope)?
+            .into_iter()
+            .filter(|u| {
+                u.is_active
+                    && u.role
+                        .parse::<Role>()
+                        .is_ok_and(|r| r.allows(Role::Analyst))
+            })
+            .map(|u| (u.id, u.email))
+            .collect())
+    })
+    .await
+}
+
+/// Sets who works alert `id` and by when, with its audit row.
+pub async fn assign(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    assignee: Option<i64>,
+    due_on: Option<NaiveDate>,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(), AlertsError> {
+    db.write_audited(ctx, entry.target("alert", id), move |conn| {
+        check_member(conn, &scope, assignee)?;
+        repo::set_assignee(conn, &scope, id, assignee)?;
+        repo::set_due(conn, &scope, id, due_on)?;
+        Ok(())
+    })
+    .await
+}
+
+/// What a bulk change did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// Alerts changed (each has its own audit row).
+    pub changed: usize,
+    /// Alerts left as they were: already there, or their status does not allow it.
+    pub skipped: usize,
+}
+
+/// Alert ids as ticked on the list: at least one, at most [`BULK_MAX`], numbers only;
+/// repeats count once.
+pub fn check_bulk_ids(raw: &[String]) -> Result<Vec<i64>, AlertsError> {
+    let mut ids = Vec::new();
+    for v in raw {
+        let id = v
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| AlertsError::Invalid("alert_id must be alert numbers.".into()))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(AlertsError::Invalid(
+            "Tick at least one alert, then choose what to do with them.".into(),
+        ));
+    }
+    if ids.len() > BULK_MAX {
+        return Err(AlertsError::Invalid(format!(
+            "At most {BULK_MAX} alerts at once."
+        )));
+    }
+    Ok(ids)
+}
+
+/// Acknowledges, resolves or assigns every alert of `ids` in one transaction, one audit
+/// row per changed alert (`entry` names the action; its target is set per alert). An
+/// alert whose status does not allow the move (resolving a resolved one, acknowledging a
+/// resolved one) is skipped and counted; an id that is not this tenant's fails the whole
+/// change as not found.
+#[allow(clippy::too_many_arguments)]
+pub async fn bulk(
+    db: &Db,
+    scope: TenantScope,
+    user_id: i64,
+    action: BulkAction,
+    ids: Vec<i64>,
+    assignee: Option<i64>,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<BulkOutcome, AlertsError> {
+    db.write(move |conn| {
+        if action == BulkAction::Assign {
+            check_member(conn, &scope, assignee)?;
+        }
+        let mut outcome = BulkOutcome::default();
+        for id in ids {
+            let changed = match action.status() {
+                Some(wanted) => {
+                    let current = repo::find_alert(conn, &scope, id)?.status;
+                    if next_statuses(&current).contains(&wanted) {
+                        repo::append_status(conn, &scope, id, wanted, user_id)?;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                None => {
+                    if repo::find_work(conn, &scope, id)?.assignee_user_id == assignee {
+                        false
+                    } else {
+                        repo::set_assignee(conn, &scope, id, assignee)?;
+                        true
+                    }
+                }
+            };
+            if changed {
+                audit::record(conn, &ctx, entry.clone().target("alert", id))?;
+                outcome.changed += 1;
+            } else {
+                outcome.skipped += 1;
+            }
+        }
+        Ok(outcome)
     })
     .await
 }

@@ -9,4 +9,5 @@ pub mod drilldown;
 pub mod mappings;
 pub mod retention;
 pub mod rules;
+pub mod saved_filters;
 pub mod uploads;

@@ -4,6 +4,7 @@
 
 mod abuse;
 mod accounts;
+mod alert_workflow;
 mod alerts;
 mod analytics;
 mod api;

@@ -8,9 +8,10 @@ use diesel::prelude::*;
 
 use crate::db::schema::{
     alert_current_status, alert_events, alert_judgments, alert_rules, alert_status_history,
-    customers, users,
+    customers, drift_events, users,
 };
 use crate::db::{DbConnection, DbError};
+use crate::domain::alert_work::{AlertSort, AssigneeFilter, NOT_JUDGED};
 use crate::domain::alerts::{Comparison, Conditions, Metric, RuleSpec};
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
@@ -317,6 +318,57 @@ pub struct AlertFilter {
     pub severity: Option<String>,
     pub product: Option<String>,
     pub payer: Option<String>,
+    /// A verdict someone gave (`real`, `noise`, `needs_follow_up`), or `none`: not judged.
+    pub verdict: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
+    /// The list's order (the CSV and the API keep newest first).
+    pub sort: AlertSort,
+}
+
+/// Narrows an alert query (joined with `alert_current_status`) by every filter but the
+/// status. A macro: the count and the page are queries of different types.
+macro_rules! narrow {
+    ($query:expr, $filter:expr) => {{
+        let filter: &AlertFilter = $filter;
+        let mut q = $query;
+        if let Some(sev) = &filter.severity {
+            q = q.filter(alert_events::severity_label.eq(sev.clone()));
+        }
+        if let Some(product) = &filter.product {
+            q = q.filter(alert_events::product.eq(product.clone()));
+        }
+        if let Some(payer) = &filter.payer {
+            q = q.filter(alert_events::payer.eq(payer.clone()));
+        }
+        match filter.verdict.as_deref() {
+            None => {}
+            Some(NOT_JUDGED) => {
+                q = q
+                    .filter(diesel::dsl::not(alert_events::id.eq_any(
+                        alert_judgments::table.select(alert_judgments::alert_id),
+                    )))
+            }
+            Some(v) => {
+                q = q.filter(
+                    alert_events::id.eq_any(
+                        alert_judgments::table
+                            .filter(alert_judgments::verdict.eq(v.to_string()))
+                            .select(alert_judgments::alert_id),
+                    ),
+                )
+            }
+        }
+        match filter.assignee {
+            None => {}
+            Some(AssigneeFilter::Unassigned) => {
+                q = q.filter(alert_current_status::assignee_user_id.is_null())
+            }
+            Some(AssigneeFilter::User(id)) => {
+                q = q.filter(alert_current_status::assignee_user_id.eq(id))
+            }
+        }
+        q
+    }};
 }
 
 /// How many alerts are in each current status.
@@ -341,24 +393,24 @@ pub fn list_alerts(
             .filter(cs::customer_id.eq(scope.id()))
     };
     // Grouped before boxing (diesel cannot infer a boxed query's grouping).
-    let mut grouped = joined()
-        .group_by(cs::status)
-        .select((cs::status, diesel::dsl::count_star()))
-        .order(cs::status.asc())
-        .into_boxed();
-    let mut listed = joined().into_boxed();
-    if let Some(sev) = &filter.severity {
-        grouped = grouped.filter(alert_events::severity_label.eq(sev.clone()));
-        listed = listed.filter(alert_events::severity_label.eq(sev.clone()));
-    }
-    if let Some(product) = &filter.product {
-        grouped = grouped.filter(alert_events::product.eq(product.clone()));
-        listed = listed.filter(alert_events::product.eq(product.clone()));
-    }
-    if let Some(payer) = &filter.payer {
-        grouped = grouped.filter(alert_events::payer.eq(payer.clone()));
-        listed = listed.filter(alert_events::payer.eq(payer.clone()));
-    }
+    let grouped = narrow!(
+        joined()
+            .group_by(cs::status)
+            .select((cs::status, diesel::dsl::count_star()))
+            .order(cs::status.asc())
+            .into_boxed(),
+        filter
+    );
+    // Money lives on the finding; data-quality alerts have none (sorted last).
+    let mut listed = narrow!(
+        joined()
+            .left_join(
+                drift_events::table
+                    .on(drift_events::id.nullable().eq(alert_events::drift_event_id)),
+            )
+            .into_boxed(),
+        filter
+    );
     let counts: Vec<(String, i64)> = grouped.load(conn)?;
     if let Some(status) = &filter.status {
         listed = listed.filter(cs::status.eq(status.clone()));
@@ -369,8 +421,30 @@ pub fn list_alerts(
         .filter(|(s, _)| filter.status.as_deref().is_none_or(|f| f == s))
         .map(|(_, n)| n)
         .sum();
+    // Every order ends on the id, so pages never overlap or skip ties.
+    listed = match filter.sort {
+        AlertSort::Newest => {
+            listed.order((alert_events::created_at.desc(), alert_events::id.desc()))
+        }
+        AlertSort::Oldest => listed.order((alert_events::created_at.asc(), alert_events::id.asc())),
+        AlertSort::Money => listed.order((
+            drift_events::dollars_per_month.is_null().asc(),
+            drift_events::dollars_per_month.desc(),
+            alert_events::id.desc(),
+        )),
+        AlertSort::Severity => listed.order((
+            alert_events::severity.desc(),
+            alert_events::created_at.desc(),
+            alert_events::id.desc(),
+        )),
+        AlertSort::Due => listed.order((
+            cs::due_on.is_null().asc(),
+            cs::due_on.asc(),
+            alert_events::created_at.asc(),
+            alert_events::id.asc(),
+        )),
+    };
     let rows: Vec<(AlertEvent, String)> = listed
-        .order((alert_events::created_at.desc(), alert_events::id.desc()))
         .limit(per_page.max(0))
         .offset(super::offset(page, per_page))
         .select((AlertEvent::as_select(), cs::status))
@@ -633,6 +707,89 @@ pub fn set_rule_channels(
             alert_rules::channel_ids.eq(channel_ids),
             alert_rules::updated_at.eq(super::now()),
         ))
+        .execute(conn)?,
+    )
+}
+
+/// Who works an alert and by when (its mutable working state, beside its status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertWork {
+    pub assignee_user_id: Option<i64>,
+    pub due_on: Option<chrono::NaiveDate>,
+}
+
+/// The working state of each of `alert_ids` (of this tenant), for a page of the list.
+pub fn work_of(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, AlertWork>, DbError> {
+    let rows: Vec<(i64, Option<i64>, Option<chrono::NaiveDate>)> = alert_current_status::table
+        .filter(alert_current_status::customer_id.eq(scope.id()))
+        .filter(alert_current_status::alert_id.eq_any(alert_ids))
+        .select((
+            alert_current_status::alert_id,
+            alert_current_status::assignee_user_id,
+            alert_current_status::due_on,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, assignee_user_id, due_on)| {
+            (
+                id,
+                AlertWork {
+                    assignee_user_id,
+                    due_on,
+                },
+            )
+        })
+        .collect())
+}
+
+pub fn find_work(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_id: i64,
+) -> Result<AlertWork, DbError> {
+    work_of(conn, scope, &[alert_id])?
+        .remove(&alert_id)
+        .ok_or(DbError::NotFound)
+}
+
+/// Sets (or clears) who works alert `alert_id`. The caller checked that the assignee is
+/// a member of the tenant.
+pub fn set_assignee(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_id: i64,
+    assignee: Option<i64>,
+) -> Result<(), DbError> {
+    super::one_row(
+        diesel::update(
+            alert_current_status::table
+                .filter(alert_current_status::customer_id.eq(scope.id()))
+                .filter(alert_current_status::alert_id.eq(alert_id)),
+        )
+        .set(alert_current_status::assignee_user_id.eq(assignee))
+        .execute(conn)?,
+    )
+}
+
+/// Sets (or clears) the date alert `alert_id` is due.
+pub fn set_due(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    alert_id: i64,
+    due_on: Option<chrono::NaiveDate>,
+) -> Result<(), DbError> {
+    super::one_row(
+        diesel::update(
+            alert_current_status::table
+                .filter(alert_current_status::customer_id.eq(scope.id()))
+                .filter(alert_current_status::alert_id.eq(alert_id)),
+        )
+        .set(alert_current_status::due_on.eq(due_on))
         .execute(conn)?,
     )
 }

@@ -3,6 +3,7 @@
 //!
 //! [`TenantScope`]: crate::domain::tenant::TenantScope
 
+pub mod alert_comments;
 pub mod alerts;
 pub mod analytics;
 pub mod api_tokens;
@@ -19,6 +20,7 @@ pub mod mappings;
 pub mod password_tokens;
 pub mod retention;
 pub mod reversals;
+pub mod saved_filters;
 pub mod sessions;
 pub mod upload_lifecycle;
 pub mod uploads;

@@ -84,6 +84,7 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> 
         severity,
         product,
         payer: text(raw, "payer"),
+        ..AlertFilter::default()
     })
 }
 
@@ -295,6 +296,10 @@ fn alerts_error(err: AlertsError) -> AppError {
         AlertsError::Invalid(message) => AppError::BadRequest(message),
         AlertsError::Phi => AppError::invalid_field(
             "note",
+            "looks like it contains patient information (PHI); nothing was saved",
+        ),
+        AlertsError::PhiComment => AppError::invalid_field(
+            "body",
             "looks like it contains patient information (PHI); nothing was saved",
         ),
         AlertsError::Conflict(message) => AppError::Conflict(message),

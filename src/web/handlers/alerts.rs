@@ -11,12 +11,14 @@ use super::findings::view::{self as findings, EventView};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::analytics;
 use crate::db::repo::deliveries;
+use crate::domain::alert_work::{AlertSort, AssigneeFilter, BulkAction, NOT_JUDGED};
 use crate::domain::alerts::Suppression;
 use crate::domain::alerts::{DATA_QUALITY, Verdict, next_statuses};
 use crate::domain::analytics::Product;
 use crate::domain::roles::Role;
 use crate::domain::stats::SeverityLabel;
 use crate::services::alerts::{self as service, AlertsError};
+use crate::services::saved_filters::{self, SavedFiltersError};
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::handlers::flash_then_see_other;
@@ -38,6 +40,19 @@ struct AlertRow {
     created: String,
     /// The newest verdict anyone gave, as people read it ("" when not judged).
     verdict: String,
+    /// Who works it ("" = nobody) and by when ("" = no date).
+    assignee: String,
+    due: String,
+    overdue: bool,
+    /// Dollars per month at stake, for people ("" when the alert has no money).
+    money: String,
+}
+
+/// One of a person's saved filters, as a link.
+struct SavedView {
+    id: i64,
+    name: String,
+    query: String,
 }
 
 #[derive(Template)]
@@ -50,12 +65,20 @@ struct AlertsPage {
     severity: String,
     product: String,
     payer: String,
+    verdict: String,
+    assignee: String,
+    sort: &'static str,
+    sorts: Vec<(&'static str, &'static str)>,
+    verdicts: [(&'static str, &'static str); 3],
+    members: Vec<(i64, String)>,
+    saved: Vec<SavedView>,
     query: String,
     page: i64,
     total_pages: i64,
     has_prev: bool,
     has_next: bool,
     can_export: bool,
+    can_act: bool,
 }
 
 fn pick(
@@ -86,7 +109,27 @@ fn parse_named<T: std::str::FromStr>(
     }
 }
 
-fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> {
+/// `assignee`: `me` (the signed-in person), `none` (nobody) or a member's id.
+fn parse_assignee(
+    raw: &HashMap<String, String>,
+    me: i64,
+) -> Result<Option<AssigneeFilter>, AppError> {
+    match raw
+        .get("assignee")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(None),
+        Some("me") => Ok(Some(AssigneeFilter::User(me))),
+        Some(NOT_JUDGED) => Ok(Some(AssigneeFilter::Unassigned)),
+        Some(v) => v
+            .parse::<i64>()
+            .map(|id| Some(AssigneeFilter::User(id)))
+            .map_err(|_| bad("assignee", "me, none or a member")),
+    }
+}
+
+fn parse_filter(raw: &HashMap<String, String>, me: i64) -> Result<AlertFilter, AppError> {
     let product = match raw.get("product").map(|v| v.trim()) {
         Some(DATA_QUALITY) => Some(DATA_QUALITY.to_string()),
         _ => parse_named(
@@ -109,6 +152,17 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> 
             .get("payer")
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty()),
+        verdict: pick(
+            raw,
+            "verdict",
+            &["real", "noise", "needs_follow_up", NOT_JUDGED],
+        )?,
+        assignee: parse_assignee(raw, me)?,
+        sort: match raw.get("sort").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => AlertSort::default(),
+            Some(v) => AlertSort::parse(v)
+                .ok_or_else(|| bad("sort", "one of newest, oldest, money, severity, due"))?,
+        },
     })
 }
 
@@ -139,7 +193,7 @@ pub async fn export_csv(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     use crate::web::view::csv_export::{Cell, CsvExport, attachment};
-    let filter = parse_filter(&query.into_inner())?;
+    let filter = parse_filter(&query.into_inner(), user.id.0)?;
     let scope = user.scope();
     let (alerts, _) = state
         .db
@@ -199,50 +253,89 @@ fn row(a: &AlertWithStatus) -> AlertRow {
         status: a.status.clone(),
         created: a.alert.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         verdict: String::new(),
+        assignee: String::new(),
+        due: String::new(),
+        overdue: false,
+        money: serde_json::from_str::<serde_json::Value>(&a.alert.payload_json)
+            .ok()
+            .and_then(|v| {
+                v.get("dollars_per_month")
+                    .and_then(serde_json::Value::as_f64)
+            })
+            .map(|d| format!("{}/mo", crate::domain::format::dollars(d)))
+            .unwrap_or_default(),
     }
 }
 
+/// Fills a row's assignee and due date from the alert's working state.
+fn with_work(
+    mut row: AlertRow,
+    work: Option<&repo::AlertWork>,
+    members: &[(i64, String)],
+    today: chrono::NaiveDate,
+) -> AlertRow {
+    if let Some(work) = work {
+        row.assignee = work
+            .assignee_user_id
+            .map(|id| {
+                members
+                    .iter()
+                    .find(|(m, _)| *m == id)
+                    .map_or_else(|| format!("member #{id}"), |(_, e)| e.clone())
+            })
+            .unwrap_or_default();
+        if let Some(due) = work.due_on {
+            row.due = due.format("%Y-%m-%d").to_string();
+            row.overdue = due < today && !matches!(row.status.as_str(), "resolved" | "suppressed");
+        }
+    }
+    row
+}
+
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let raw = query.into_inner();
-    let filter = parse_filter(&raw)?;
+    let filter = parse_filter(&raw, user.id.0)?;
     let page = page_number(raw.get("page").map(String::as_str))?;
     let scope = user.scope();
     let f = filter.clone();
-    let (alerts, counts, verdicts) = state
+    let me = user.id.0;
+    let (alerts, counts, verdicts, work, saved) = state
         .db
         .run(move |conn| {
             let (alerts, counts) = repo::list_alerts(conn, &scope, &f, page, PER_PAGE)?;
             let ids: Vec<i64> = alerts.items.iter().map(|a| a.alert.id).collect();
             let verdicts = repo::latest_verdicts(conn, &scope, &ids)?;
-            Ok((alerts, counts, verdicts))
+            let work = repo::work_of(conn, &scope, &ids)?;
+            let saved = crate::db::repo::saved_filters::list_saved_filters(
+                conn,
+                &scope,
+                me,
+                saved_filters::ALERTS_PAGE,
+            )?;
+            Ok((alerts, counts, verdicts, work, saved))
         })
         .await?;
-    let mut pairs: Vec<String> = Vec::new();
-    for (k, v) in [
-        ("status", &filter.status),
-        ("severity", &filter.severity),
-        ("product", &filter.product),
-        ("payer", &filter.payer),
-    ] {
-        if let Some(v) = v {
-            pairs.push(format!("{k}={}", crate::web::errors::url_encode(v)));
-        }
-    }
+    let members = service::assignable_members(&state.db, user.scope()).await?;
+    let today = crate::db::repo::now().date();
     render(&AlertsPage {
         layout: user.layout("Alerts", "/portal/alerts"),
         alerts: alerts
             .items
             .iter()
-            .map(|a| AlertRow {
-                verdict: verdicts
-                    .get(&a.alert.id)
-                    .map(|v| Verdict::label_of(v))
-                    .unwrap_or_default(),
-                ..row(a)
+            .map(|a| {
+                let r = AlertRow {
+                    verdict: verdicts
+                        .get(&a.alert.id)
+                        .map(|v| Verdict::label_of(v))
+                        .unwrap_or_default(),
+                    ..row(a)
+                };
+                with_work(r, work.get(&a.alert.id), &members, today)
             })
             .collect(),
         counts,
@@ -250,12 +343,33 @@ pub async fn list(
         severity: filter.severity.unwrap_or_default(),
         product: filter.product.unwrap_or_default(),
         payer: filter.payer.unwrap_or_default(),
-        query: pairs.join("&"),
+        verdict: filter.verdict.unwrap_or_default(),
+        assignee: raw
+            .get("assignee")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default(),
+        sort: filter.sort.as_str(),
+        sorts: AlertSort::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
+        verdicts: Verdict::ALL.map(|v| (v.as_str(), v.label())),
+        members,
+        saved: saved
+            .into_iter()
+            .map(|f| SavedView {
+                id: f.id,
+                name: f.name,
+                query: f.query,
+            })
+            .collect(),
+        query: saved_filters::alert_query(req.query_string()),
         page: alerts.page,
         total_pages: alerts.total_pages(),
         has_prev: alerts.has_prev(),
         has_next: alerts.has_next(),
         can_export: user.role.allows(Role::Analyst),
+        can_act: user.role.allows(Role::Analyst),
     })
 }
 
@@ -290,6 +404,17 @@ struct AlertPage {
     my_note: String,
     can_act: bool,
     next_statuses: Vec<&'static str>,
+    /// The assignee's id as the form's value ("" = nobody) and the due date.
+    assignee_id: String,
+    due_on: String,
+    members: Vec<(i64, String)>,
+    comments: Vec<CommentView>,
+}
+
+struct CommentView {
+    author: String,
+    when: String,
+    body: String,
 }
 
 /// The evidence of a data-quality alert: the upload and its score.
@@ -323,7 +448,7 @@ pub async fn detail(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let scope = user.scope();
-    let (alert, finding, history, judgments, deliveries) = state
+    let (alert, finding, history, judgments, deliveries, work, comments) = state
         .db
         .run(move |conn| {
             let alert = repo::find_alert(conn, &scope, id)?;
@@ -344,9 +469,15 @@ pub async fn detail(
             let history = repo::history(conn, &scope, id)?;
             let judgments = repo::judgments(conn, &scope, id)?;
             let deliveries = deliveries::for_alert(conn, &scope, id)?;
-            Ok((alert, finding, history, judgments, deliveries))
+            let work = repo::find_work(conn, &scope, id)?;
+            let comments = crate::db::repo::alert_comments::list_comments(conn, &scope, id)?;
+            Ok((
+                alert, finding, history, judgments, deliveries, work, comments,
+            ))
         })
         .await?;
+    let members = service::assignable_members(&state.db, user.scope()).await?;
+    let today = crate::db::repo::now().date();
     let why_suppressed = alert
         .alert
         .suppression_json
@@ -388,7 +519,24 @@ pub async fn detail(
             .collect(),
         can_act: user.role.allows(Role::Analyst),
         next_statuses: next_statuses(&alert.status),
-        alert: row(&alert),
+        assignee_id: work
+            .assignee_user_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        due_on: work
+            .due_on
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        comments: comments
+            .into_iter()
+            .map(|c| CommentView {
+                author: c.author_email,
+                when: c.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                body: c.body,
+            })
+            .collect(),
+        alert: with_work(row(&alert), Some(&work), &members, today),
+        members,
     })
 }
 
@@ -411,7 +559,7 @@ fn alerts_error(
     id: i64,
 ) -> Result<HttpResponse, AppError> {
     match err {
-        AlertsError::Phi => Ok(flash_then_see_other(
+        AlertsError::Phi | AlertsError::PhiComment => Ok(flash_then_see_other(
             session,
             "error",
             err.to_string(),
@@ -489,4 +637,223 @@ pub async fn change_status(
         )),
         Err(e) => alerts_error(e, user.session(), id),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssignmentForm {
+    assignee: Option<String>,
+    due_on: Option<String>,
+}
+
+/// `POST /portal/alerts/{id}/assignment` (analysts): who works the alert and by when.
+pub async fn assign(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    id: web::Path<i64>,
+    form: web::Form<AssignmentForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let form = form.into_inner();
+    let checked = service::check_assignee_id(form.assignee.as_deref())
+        .and_then(|a| Ok((a, service::check_due(form.due_on.as_deref())?)));
+    let (assignee, due_on) = match checked {
+        Ok(v) => v,
+        Err(e) => return alerts_error(e, user.session(), id),
+    };
+    let (ctx, entry) = user.audit(&req, &state, "alert.assigned", &["assignee", "due_on"]);
+    match service::assign(&state.db, user.scope(), id, assignee, due_on, ctx, entry).await {
+        Ok(()) => Ok(flash_then_see_other(
+            user.session(),
+            "success",
+            "Assignment saved.",
+            back_to(id),
+        )),
+        Err(e) => alerts_error(e, user.session(), id),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommentForm {
+    body: Option<String>,
+}
+
+/// `POST /portal/alerts/{id}/comments` (analysts): adds a comment (PHI-checked, audited).
+pub async fn comment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    id: web::Path<i64>,
+    form: web::Form<CommentForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let body = match service::check_comment(form.into_inner().body.as_deref()) {
+        Ok(body) => body,
+        Err(e) => return alerts_error(e, user.session(), id),
+    };
+    let (ctx, entry) = user.audit(&req, &state, "alert.commented", &["comment"]);
+    match service::comment(&state.db, user.scope(), id, user.id.0, body, ctx, entry).await {
+        Ok(()) => Ok(flash_then_see_other(
+            user.session(),
+            "success",
+            "Comment added.",
+            format!("{}#comments", back_to(id)),
+        )),
+        Err(e) => alerts_error(e, user.session(), id),
+    }
+}
+
+/// The list's address with its filters (re-encoded: only the list's own parameters).
+fn list_url(query: &str) -> String {
+    let query = saved_filters::alert_query(query);
+    if query.is_empty() {
+        "/portal/alerts".to_string()
+    } else {
+        format!("/portal/alerts?{query}")
+    }
+}
+
+/// `POST /portal/alerts/bulk` (analysts): the ticked alerts (`alert_id`, repeated) are
+/// acknowledged, resolved or assigned (`action`, `assignee`), one audit row each; back to
+/// the list with its filters (`back`).
+pub async fn bulk(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: auth::Authorized<auth::Analyst>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let mut ids = Vec::new();
+    let (mut action, mut assignee, mut back) = (None, None, String::new());
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "alert_id" => ids.push(v.into_owned()),
+            "action" => action = Some(v.into_owned()),
+            "assignee" => assignee = Some(v.into_owned()),
+            "back" => back = v.into_owned(),
+            _ => {}
+        }
+    }
+    let to = list_url(&back);
+    let action = action
+        .as_deref()
+        .and_then(BulkAction::parse)
+        .ok_or_else(|| bad("action", "acknowledge, resolve or assign"))?;
+    let checked = service::check_bulk_ids(&ids).and_then(|ids| {
+        Ok((
+            ids,
+            match action {
+                BulkAction::Assign => service::check_assignee_id(assignee.as_deref())?,
+                _ => None,
+            },
+        ))
+    });
+    let (ids, assignee) = match checked {
+        Ok(v) => v,
+        // Nothing ticked is a slip, not an attack: say so on the list.
+        Err(AlertsError::Invalid(message)) => {
+            return Ok(flash_then_see_other(user.session(), "error", message, to));
+        }
+        Err(e) => return Err(bulk_error(e)),
+    };
+    let (audit_action, fields): (&'static str, &'static [&'static str]) = match action {
+        BulkAction::Assign => ("alert.assigned", &["assignee"]),
+        _ => ("alert.status_changed", &["status"]),
+    };
+    let (ctx, entry) = user.audit(&req, &state, audit_action, fields);
+    let outcome = service::bulk(
+        &state.db,
+        user.scope(),
+        user.id.0,
+        action,
+        ids,
+        assignee,
+        ctx,
+        entry,
+    )
+    .await
+    .map_err(bulk_error)?;
+    let verb = match action {
+        BulkAction::Acknowledge => "acknowledged",
+        BulkAction::Resolve => "resolved",
+        BulkAction::Assign => "assigned",
+    };
+    let mut message = format!(
+        "{} alert{} {verb}.",
+        outcome.changed,
+        if outcome.changed == 1 { "" } else { "s" }
+    );
+    if outcome.skipped > 0 {
+        message.push_str(&format!(
+            " {} left as they were (already there, or their status does not allow it).",
+            outcome.skipped
+        ));
+    }
+    Ok(flash_then_see_other(user.session(), "success", message, to))
+}
+
+fn bulk_error(err: AlertsError) -> AppError {
+    match err {
+        AlertsError::Invalid(message) => AppError::BadRequest(message),
+        AlertsError::Conflict(message) => AppError::Conflict(message),
+        AlertsError::Phi | AlertsError::PhiComment => AppError::BadRequest(err.to_string()),
+        AlertsError::Db(e) => e.into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SaveFilterForm {
+    name: Option<String>,
+    query: Option<String>,
+}
+
+/// `POST /portal/alerts/filters`: saves the list's current filters under a name, for
+/// the signed-in person only (viewers too: it changes nothing of the tenant's).
+pub async fn save_filter(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<SaveFilterForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let to = list_url(form.query.as_deref().unwrap_or_default());
+    let (name, query) = match saved_filters::check(form.name.as_deref(), form.query.as_deref()) {
+        Ok(v) => v,
+        Err(SavedFiltersError::Invalid(message)) => {
+            return Ok(flash_then_see_other(user.session(), "error", message, to));
+        }
+        Err(SavedFiltersError::Db(e)) => return Err(e.into()),
+    };
+    let (ctx, entry) = user.audit(&req, &state, "saved_filter.saved", &["name", "query"]);
+    let message = format!("Saved as \u{201c}{name}\u{201d}.");
+    saved_filters::save(&state.db, user.scope(), user.id.0, name, query, ctx, entry)
+        .await
+        .map_err(|e| match e {
+            SavedFiltersError::Invalid(m) => AppError::BadRequest(m),
+            SavedFiltersError::Db(e) => e.into(),
+        })?;
+    Ok(flash_then_see_other(user.session(), "success", message, to))
+}
+
+/// `POST /portal/alerts/filters/{id}/delete`: deletes one of the person's own filters
+/// (another person's answers 404).
+pub async fn delete_filter(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let (ctx, entry) = user.audit(&req, &state, "saved_filter.deleted", &[]);
+    saved_filters::delete(&state.db, user.scope(), user.id.0, id, ctx, entry)
+        .await
+        .map_err(|e| match e {
+            SavedFiltersError::Invalid(m) => AppError::BadRequest(m),
+            SavedFiltersError::Db(e) => e.into(),
+        })?;
+    Ok(flash_then_see_other(
+        user.session(),
+        "success",
+        "Saved filter deleted.",
+        "/portal/alerts",
+    ))
 }

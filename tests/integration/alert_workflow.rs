@@ -1,0 +1,548 @@
+//! Working alerts as a team (issue 19 item 3), on both databases: assignee and due date,
+//! comments (PHI-checked, audited), bulk acknowledge/resolve/assign from the list, sorting
+//! and the verdict/assignee filters, saved filters per person. Viewers change nothing.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use payerwatch::db::repo::alerts::{self as repo, AlertFilter};
+use payerwatch::db::repo::customers;
+use payerwatch::db::schema::{alert_comments, audit_events};
+use payerwatch::domain::alert_work::{AlertSort, AssigneeFilter};
+use payerwatch::domain::roles::Role;
+use payerwatch::domain::tenant::{CustomerId, TenantScope};
+
+use crate::common::{TestApp, location, new_client, spawn_app};
+
+fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
+    let mut conn = app.db.get().expect("conn");
+    TenantScope::for_system(CustomerId(
+        customers::find_by_slug(&mut conn, slug)
+            .expect("customer")
+            .id,
+    ))
+}
+
+fn user_id(app: &TestApp, email: &str) -> i64 {
+    let mut conn = app.db.get().expect("conn");
+    payerwatch::db::repo::users::find_by_email(&mut conn, email)
+        .expect("user")
+        .id
+}
+
+/// `n` data-quality alerts of the tenant, one minute apart, severities rising with `i`
+/// (no finding needed: an alert names a finding or an upload). Returns their ids, oldest
+/// first.
+fn raise_alerts(app: &TestApp, scope: &TenantScope, n: i64) -> Vec<i64> {
+    let mut conn = app.db.get().expect("conn");
+    let rule_id = repo::ensure_default_rules(&mut conn, scope).expect("rules")[0].id;
+    let start = NaiveDate::from_ymd_opt(2026, 11, 1)
+        .expect("date")
+        .and_hms_opt(0, 0, 0)
+        .expect("time");
+    (0..n)
+        .map(|i| {
+            let upload_id =
+                payerwatch::db::repo::uploads::insert_processing(&mut conn, scope, "q.csv", None)
+                    .expect("upload");
+            let alert = repo::NewAlert {
+                customer_id: scope.id(),
+                drift_event_id: None,
+                upload_id: Some(upload_id),
+                rule_id,
+                product: "data_quality".into(),
+                kind: "quality_score".into(),
+                payer: "Aetna".into(),
+                cpt_group: String::new(),
+                severity: 0.1 * i as f64,
+                severity_label: "high".into(),
+                title: format!("Quality alert number {i}"),
+                payload_json: "{}".into(),
+                initial_status: "open".into(),
+                suppression_json: None,
+                created_at: start + chrono::Duration::minutes(i),
+            };
+            repo::insert_alert(&mut conn, scope, &alert).expect("alert")
+        })
+        .collect()
+}
+
+fn audit_rows(app: &TestApp, action: &str) -> Vec<Option<String>> {
+    let mut conn = app.db.get().expect("conn");
+    audit_events::table
+        .filter(audit_events::action.eq(action))
+        .order(audit_events::id.asc())
+        .select(audit_events::target_id)
+        .load(&mut conn)
+        .expect("audit")
+}
+
+#[actix_web::test]
+async fn analysts_assign_and_comment_viewers_and_other_tenants_cannot() {
+    let app = spawn_app().await;
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.create_user("Clinic", "colleague@clinic.test", Role::Analyst, false);
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
+    let scope = scope_of(&app, "clinic");
+    let id = raise_alerts(&app, &scope, 1)[0];
+    let path = format!("/portal/alerts/{id}");
+    let colleague = user_id(&app, "colleague@clinic.test").to_string();
+    let viewer_id = user_id(&app, "viewer@clinic.test").to_string();
+    let outsider = user_id(&app, "admin@other.test").to_string();
+
+    app.login("analyst@clinic.test", &pw).await;
+    let res = app
+        .post_form(
+            &path,
+            &format!("{path}/assignment"),
+            &[("assignee", &colleague), ("due_on", "2026-12-20")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), path);
+    let page = app.get(&path).await.text().await.expect("page");
+    assert!(
+        page.contains("assigned to <strong>colleague@clinic.test</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("due 2026-12-20"));
+    let mut conn = app.db.get().expect("conn");
+    let work = repo::find_work(&mut conn, &scope, id).expect("work");
+    assert_eq!(
+        work.assignee_user_id.map(|i| i.to_string()),
+        Some(colleague.clone())
+    );
+    assert_eq!(work.due_on, NaiveDate::from_ymd_opt(2026, 12, 20));
+    drop(conn);
+    assert_eq!(
+        audit_rows(&app, "alert.assigned"),
+        vec![Some(id.to_string())]
+    );
+
+    // Another tenant's user, a viewer (who could not act on it), a bad date: 400, unchanged.
+    for fields in [
+        [("assignee", outsider.as_str()), ("due_on", "")],
+        [("assignee", viewer_id.as_str()), ("due_on", "")],
+        [("assignee", "abc"), ("due_on", "")],
+        [("assignee", ""), ("due_on", "20/12/2026")],
+    ] {
+        let res = app
+            .post_form(&path, &format!("{path}/assignment"), &fields)
+            .await;
+        assert_eq!(res.status(), 400, "{fields:?}");
+    }
+    let mut conn = app.db.get().expect("conn");
+    assert_eq!(
+        repo::find_work(&mut conn, &scope, id)
+            .expect("work")
+            .assignee_user_id
+            .map(|i| i.to_string()),
+        Some(colleague.clone())
+    );
+    drop(conn);
+
+    // Comments: shown with author and time, audited; PHI refused and never echoed.
+    let res = app
+        .post_form(
+            &path,
+            &format!("{path}/comments"),
+            &[(
+                "body",
+                "Asked Cigna's rep about the new edit; answer due Friday.",
+            )],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(
+            &path,
+            &format!("{path}/comments"),
+            &[("body", "called patient Jennifer at 555-867-5309")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(&path, &format!("{path}/comments"), &[("body", "   ")])
+        .await;
+    assert_eq!(res.status(), 400, "an empty comment");
+    let page = app.get(&path).await.text().await.expect("page");
+    assert!(
+        page.contains("Asked Cigna&#39;s rep about the new edit")
+            || page.contains("Asked Cigna's rep"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<strong>analyst@clinic.test</strong> · 20"),
+        "author and time"
+    );
+    assert!(
+        !page.contains("Jennifer") && !page.contains("867-5309"),
+        "PHI never echoed"
+    );
+    let mut conn = app.db.get().expect("conn");
+    let bodies: Vec<String> = alert_comments::table
+        .select(alert_comments::body)
+        .load(&mut conn)
+        .expect("comments");
+    assert_eq!(bodies.len(), 1, "the PHI comment was not stored");
+    drop(conn);
+    assert_eq!(
+        audit_rows(&app, "alert.commented"),
+        vec![Some(id.to_string())]
+    );
+
+    // A viewer sees all of it and can change none of it.
+    let viewer = new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    let page = app
+        .get_with(&viewer, &path)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("colleague@clinic.test") && page.contains("Asked Cigna"));
+    assert!(
+        !page.contains("/assignment\"") && !page.contains("/comments\""),
+        "no forms"
+    );
+    for (to, fields) in [
+        (
+            format!("{path}/assignment"),
+            vec![("assignee", ""), ("due_on", "")],
+        ),
+        (format!("{path}/comments"), vec![("body", "viewer says hi")]),
+        (
+            "/portal/alerts/bulk".to_string(),
+            vec![
+                ("alert_id", id.to_string().leak() as &str),
+                ("action", "resolve"),
+            ],
+        ),
+    ] {
+        let res = app.post_form_with(&viewer, &path, &to, &fields).await;
+        assert_eq!(res.status(), 403, "{to}");
+    }
+    let list = app
+        .get_with(&viewer, "/portal/alerts")
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(!list.contains("name=\"alert_id\""), "no ticks for viewers");
+
+    // Another tenant: 404 on every change.
+    let other = new_client();
+    app.login_with(&other, "admin@other.test", &other_pw).await;
+    for (to, fields) in [
+        (
+            format!("{path}/assignment"),
+            vec![("assignee", ""), ("due_on", "")],
+        ),
+        (format!("{path}/comments"), vec![("body", "hello")]),
+        (
+            "/portal/alerts/bulk".to_string(),
+            vec![
+                ("alert_id", id.to_string().leak() as &str),
+                ("action", "resolve"),
+            ],
+        ),
+    ] {
+        let res = app.post_form_with(&other, "/portal", &to, &fields).await;
+        assert_eq!(res.status(), 404, "{to}");
+    }
+    let mut conn = app.db.get().expect("conn");
+    assert_eq!(
+        repo::find_alert(&mut conn, &scope, id)
+            .expect("alert")
+            .status,
+        "open"
+    );
+}
+
+#[actix_web::test]
+async fn the_list_bulk_moves_ticked_alerts_sorts_filters_and_saves_filters() {
+    let app = spawn_app().await;
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let colleague_pw = app.create_user("Clinic", "colleague@clinic.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+    let ids = raise_alerts(&app, &scope, 6);
+    let me = user_id(&app, "analyst@clinic.test");
+    let colleague = user_id(&app, "colleague@clinic.test").to_string();
+    app.login("analyst@clinic.test", &pw).await;
+
+    // Bulk resolve three, one of them twice (counts once); one audit row per alert.
+    let (a, b, c) = (ids[0].to_string(), ids[1].to_string(), ids[2].to_string());
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/bulk",
+            &[
+                ("alert_id", &a),
+                ("alert_id", &b),
+                ("alert_id", &c),
+                ("alert_id", &c),
+                ("action", "resolve"),
+                ("back", "status=open&page=2&evil=x"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        location(&res),
+        "/portal/alerts?status=open",
+        "filters kept, nothing else"
+    );
+    let list = app
+        .get("/portal/alerts?status=open")
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(list.contains("3 alerts resolved."), "{list}");
+    let resolved = audit_rows(&app, "alert.status_changed");
+    assert_eq!(
+        resolved,
+        vec![Some(a.clone()), Some(b.clone()), Some(c.clone())]
+    );
+    // Resolving again changes nothing and says so; acknowledging a resolved one is skipped.
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/bulk",
+            &[
+                ("alert_id", &a),
+                ("alert_id", &ids[3].to_string()),
+                ("action", "acknowledge"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let list = app.get("/portal/alerts").await.text().await.expect("list");
+    assert!(
+        list.contains("1 alert acknowledged. 1 left as they were"),
+        "{list}"
+    );
+    let mut conn = app.db.get().expect("conn");
+    let status = |conn: &mut _, id: i64| repo::find_alert(conn, &scope, id).expect("alert").status;
+    assert_eq!(status(&mut conn, ids[0]), "resolved");
+    assert_eq!(status(&mut conn, ids[3]), "acknowledged");
+    assert_eq!(status(&mut conn, ids[4]), "open");
+    drop(conn);
+
+    // Nothing ticked: back to the list with a message; a made-up action: 400.
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/bulk",
+            &[("action", "resolve")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/bulk",
+            &[("alert_id", &a), ("action", "delete")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+
+    // Bulk assign to the colleague and to me.
+    let (d, e) = (ids[4].to_string(), ids[5].to_string());
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/bulk",
+            &[
+                ("alert_id", &d),
+                ("action", "assign"),
+                ("assignee", &colleague),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let mine = me.to_string();
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/bulk",
+            &[("alert_id", &e), ("action", "assign"), ("assignee", &mine)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        audit_rows(&app, "alert.assigned"),
+        vec![Some(d.clone()), Some(e.clone())]
+    );
+
+    // Filters: assignee me / nobody / a member; verdict.
+    let list = app
+        .get("/portal/alerts?assignee=me")
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(list.contains("Quality alert number 5") && !list.contains("Quality alert number 4"));
+    let list = app
+        .get(&format!("/portal/alerts?assignee={colleague}"))
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(list.contains("Quality alert number 4") && !list.contains("Quality alert number 5"));
+    let list = app
+        .get("/portal/alerts?assignee=none")
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(list.contains("Quality alert number 0") && !list.contains("Quality alert number 4"));
+    let res = app
+        .post_form(
+            &format!("/portal/alerts/{}", ids[2]),
+            &format!("/portal/alerts/{}/judgment", ids[2]),
+            &[("verdict", "needs_follow_up")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let list = app
+        .get("/portal/alerts?verdict=needs_follow_up")
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(list.contains("Quality alert number 2") && !list.contains("Quality alert number 1<"));
+    let list = app
+        .get("/portal/alerts?verdict=none")
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(!list.contains("Quality alert number 2<") && list.contains("Quality alert number 1<"));
+    for bad in ["verdict=maybe", "assignee=boss", "sort=patient"] {
+        assert_eq!(
+            app.get(&format!("/portal/alerts?{bad}")).await.status(),
+            400,
+            "{bad}"
+        );
+    }
+
+    // Sorting, in SQL: severity, oldest, due (dated first, soonest first).
+    let mut conn = app.db.get().expect("conn");
+    repo::set_due(
+        &mut conn,
+        &scope,
+        ids[1],
+        NaiveDate::from_ymd_opt(2026, 12, 9),
+    )
+    .expect("due");
+    repo::set_due(
+        &mut conn,
+        &scope,
+        ids[3],
+        NaiveDate::from_ymd_opt(2026, 12, 1),
+    )
+    .expect("due");
+    let order = |conn: &mut _, sort: AlertSort| -> Vec<i64> {
+        let filter = AlertFilter {
+            sort,
+            ..AlertFilter::default()
+        };
+        repo::list_alerts(conn, &scope, &filter, 1, 25)
+            .expect("list")
+            .0
+            .items
+            .iter()
+            .map(|a| a.alert.id)
+            .collect()
+    };
+    let newest: Vec<i64> = ids.iter().rev().copied().collect();
+    assert_eq!(order(&mut conn, AlertSort::Newest), newest);
+    assert_eq!(
+        order(&mut conn, AlertSort::Severity),
+        newest,
+        "severity rises with i"
+    );
+    assert_eq!(order(&mut conn, AlertSort::Oldest), ids);
+    assert_eq!(
+        order(&mut conn, AlertSort::Due),
+        vec![ids[3], ids[1], ids[0], ids[2], ids[4], ids[5]]
+    );
+    let filter = AlertFilter {
+        assignee: Some(AssigneeFilter::User(me)),
+        ..AlertFilter::default()
+    };
+    assert_eq!(
+        repo::list_alerts(&mut conn, &scope, &filter, 1, 25)
+            .expect("list")
+            .0
+            .total,
+        1
+    );
+    drop(conn);
+    let list = app
+        .get("/portal/alerts?sort=due")
+        .await
+        .text()
+        .await
+        .expect("list");
+    let first = list.find("Quality alert number 3").expect("3");
+    let second = list.find("Quality alert number 1<").expect("1");
+    assert!(first < second, "due soonest first on the page");
+
+    // Saved filters: per person, list, delete; someone else's answers 404.
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/filters",
+            &[
+                ("name", "My open work"),
+                ("query", "status=open&assignee=me&page=4&x=1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/portal/alerts?status=open&assignee=me");
+    let list = app.get("/portal/alerts").await.text().await.expect("list");
+    assert!(
+        list.contains("href=\"/portal/alerts?status=open&#38;assignee=me\">My open work</a>"),
+        "{list}"
+    );
+    let res = app
+        .post_form(
+            "/portal/alerts",
+            "/portal/alerts/filters",
+            &[("name", "Nothing"), ("query", "")],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "no filters: a message, nothing saved");
+    let mut conn = app.db.get().expect("conn");
+    let saved =
+        payerwatch::db::repo::saved_filters::list_saved_filters(&mut conn, &scope, me, "alerts")
+            .expect("saved");
+    assert_eq!(saved.len(), 1);
+    drop(conn);
+    let colleague_client = new_client();
+    app.login_with(&colleague_client, "colleague@clinic.test", &colleague_pw)
+        .await;
+    let theirs = app
+        .get_with(&colleague_client, "/portal/alerts")
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(
+        !theirs.contains("My open work"),
+        "saved filters are personal"
+    );
+    let delete = format!("/portal/alerts/filters/{}/delete", saved[0].id);
+    let res = app
+        .post_form_with(&colleague_client, "/portal/alerts", &delete, &[])
+        .await;
+    assert_eq!(res.status(), 404);
+    let res = app.post_form("/portal/alerts", &delete, &[]).await;
+    assert_eq!(res.status(), 303);
+    let list = app.get("/portal/alerts").await.text().await.expect("list");
+    assert!(!list.contains("My open work</a>"));
+}
