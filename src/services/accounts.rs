@@ -1,7 +1,13 @@
-//! Accounts: creating users (and their customer) for the CLI and the demo, and the rules on
-//! changing members that hold whoever asks — the last active owner stays an active owner.
+//! Accounts: creating users (and their customer) for the CLI and the demo; managing the
+//! members of a tenant (invite, role, (de)activate, password links) with the rules that hold
+//! whoever asks — who may manage whom, staff only from the CLI, the last active owner stays
+//! an active owner.
 
-use crate::db::repo::{customers, sessions, users};
+use sha2::{Digest, Sha256};
+
+use crate::db::repo::audit;
+use crate::db::repo::users::User;
+use crate::db::repo::{self, customers, password_tokens, sessions, users};
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::email::is_email;
 use crate::domain::password;
@@ -19,6 +25,17 @@ pub enum AccountError {
     WeakPassword(String),
     #[error("that e-mail address already belongs to another customer")]
     EmailTaken,
+    /// An invite for an address that already has an account.
+    #[error("that e-mail address already has an account")]
+    AlreadyRegistered,
+    /// The actor's role may not manage the target's role (or the role asked for).
+    #[error("your role may not manage that member or role")]
+    NotPermitted,
+    /// Members cannot deactivate themselves (they would lock themselves out).
+    #[error("you cannot deactivate your own account")]
+    OwnAccount,
+    #[error("stored role: {0}")]
+    StoredRole(String),
     /// The change would leave the organisation without an active owner.
     #[error("this is the last active owner of the organisation")]
     LastOwner,
@@ -127,40 +144,237 @@ fn keep_an_owner(
     Ok(())
 }
 
-/// Gives `member` the role `new_role`, audited as `entry` in the same transaction.
-pub async fn change_role(
+// ------------------------------------------------------------------ members of a tenant
+
+/// How long an invite or reset link stays usable.
+pub const LINK_HOURS: i64 = 24;
+
+/// Who asks for a change to a member: their tenant, id and role.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub scope: TenantScope,
+    pub id: i64,
+    pub role: Role,
+}
+
+/// A password link just issued to `email`: `token` goes into the link and is shown once;
+/// only its hash is stored.
+#[derive(Debug)]
+pub struct IssuedLink {
+    pub email: String,
+    pub token: String,
+}
+
+/// The stored form of a password-link token (SHA-256, hex): a leaked table holds no
+/// usable links.
+pub fn hash_link_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex() -> Result<String, AccountError> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|_| AccountError::NoRandomness)?;
+    Ok(hex::encode(raw))
+}
+
+/// Loads a member of the actor's tenant that the actor may manage, with its role.
+async fn manageable(db: &Db, actor: &Actor, target_id: i64) -> Result<(User, Role), AccountError> {
+    let scope = actor.scope;
+    let target = db
+        .run(move |conn| users::find(conn, &scope, target_id))
+        .await?;
+    // SPEC §1: staff accounts are managed only from the CLI. A tenant owner who could
+    // reset one would take over the service-wide dashboard (review 2026-12, row 12).
+    if target.is_staff {
+        return Err(DbError::NotFound.into());
+    }
+    let role: Role = target
+        .role
+        .parse()
+        .map_err(|e: crate::domain::roles::UnknownRole| AccountError::StoredRole(e.to_string()))?;
+    if !actor.role.may_manage(role) {
+        return Err(AccountError::NotPermitted);
+    }
+    Ok((target, role))
+}
+
+/// Another audit row of the same actor and request as `entry`, about member `member_id`.
+fn member_event(
+    conn: &mut DbConnection,
+    ctx: &AuditContext,
+    entry: &AuditEntry<'static>,
+    action: &'static str,
+    member_id: i64,
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        ctx,
+        AuditEntry {
+            action,
+            changed_fields: &[],
+            ..entry.clone()
+        }
+        .target("user", member_id),
+    )
+}
+
+/// Invites `email` as `role`: creates the account with an unusable password and issues an
+/// invite link, audited as `entry` (the account) and `password_link.issued` (the link) in
+/// the same transaction.
+pub async fn invite(
     db: &Db,
-    scope: TenantScope,
-    member: Member,
-    new_role: Role,
+    actor: &Actor,
+    email: &str,
+    role: Role,
     ctx: AuditContext,
     entry: AuditEntry<'static>,
-) -> Result<(), AccountError> {
-    db.write_audited(ctx, entry, move |conn| {
-        keep_an_owner(conn, &scope, member, new_role == Role::Owner)?;
-        users::set_role(conn, &scope, member.id, new_role)?;
-        Ok(())
+) -> Result<IssuedLink, AccountError> {
+    if !actor.role.may_manage(role) {
+        return Err(AccountError::NotPermitted);
+    }
+    let email = users::normalize_email(email);
+    if !is_email(&email) {
+        return Err(AccountError::InvalidEmail(email));
+    }
+    // The account is unusable until the invitee sets a password through the link.
+    let placeholder = password::hash(&random_hex()?).map_err(AccountError::Hash)?;
+    let token = random_hex()?;
+    let token_hash = hash_link_token(&token);
+    let scope = actor.scope;
+    let actor_id = actor.id;
+    let expires = repo::now() + chrono::Duration::hours(LINK_HOURS);
+    db.write(move |conn| {
+        let new = users::CreateUser {
+            email: &email,
+            password_hash: &placeholder,
+            role,
+            is_staff: false,
+        };
+        let id = users::insert(conn, &scope, &new).map_err(|e| match e {
+            DbError::Duplicate(_) => AccountError::AlreadyRegistered,
+            other => other.into(),
+        })?;
+        password_tokens::issue(
+            conn,
+            &scope,
+            id,
+            &token_hash,
+            "invite",
+            Some(actor_id),
+            expires,
+        )?;
+        audit::record(conn, &ctx, entry.clone().target("user", id))?;
+        member_event(conn, &ctx, &entry, "password_link.issued", id)?;
+        Ok(IssuedLink { email, token })
     })
     .await
 }
 
-/// Activates or deactivates `member` (a deactivated member is signed out everywhere),
-/// audited as `entry` in the same transaction.
+/// Issues a single-use password reset link for member `target_id`, audited as `entry`.
+pub async fn issue_reset_link(
+    db: &Db,
+    actor: &Actor,
+    target_id: i64,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<IssuedLink, AccountError> {
+    let (target, _) = manageable(db, actor, target_id).await?;
+    let token = random_hex()?;
+    let token_hash = hash_link_token(&token);
+    let scope = actor.scope;
+    let actor_id = actor.id;
+    let expires = repo::now() + chrono::Duration::hours(LINK_HOURS);
+    db.write_audited(ctx, entry.target("user", target_id), move |conn| {
+        password_tokens::issue(
+            conn,
+            &scope,
+            target_id,
+            &token_hash,
+            "reset",
+            Some(actor_id),
+            expires,
+        )
+    })
+    .await?;
+    Ok(IssuedLink {
+        email: target.email,
+        token,
+    })
+}
+
+/// What a role change did, for the page's message.
+#[derive(Debug)]
+pub struct RoleChange {
+    pub email: String,
+    pub changed: bool,
+}
+
+/// Gives member `target_id` the role `new_role` (the last active owner keeps owning),
+/// audited as `entry` in the same transaction; asking for the role it has changes nothing.
+pub async fn change_role(
+    db: &Db,
+    actor: &Actor,
+    target_id: i64,
+    new_role: Role,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<RoleChange, AccountError> {
+    let (target, current) = manageable(db, actor, target_id).await?;
+    if !actor.role.may_manage(new_role) {
+        return Err(AccountError::NotPermitted);
+    }
+    if current == new_role {
+        return Ok(RoleChange {
+            email: target.email,
+            changed: false,
+        });
+    }
+    let member = Member {
+        id: target_id,
+        role: current,
+        is_active: target.is_active,
+    };
+    let scope = actor.scope;
+    db.write_audited(ctx, entry.target("user", target_id), move |conn| {
+        keep_an_owner(conn, &scope, member, new_role == Role::Owner)?;
+        users::set_role(conn, &scope, member.id, new_role)?;
+        Ok::<_, AccountError>(())
+    })
+    .await?;
+    Ok(RoleChange {
+        email: target.email,
+        changed: true,
+    })
+}
+
+/// Activates or deactivates member `target_id` (a deactivated member is signed out
+/// everywhere), audited as `entry` in the same transaction. Returns the member's e-mail.
 pub async fn set_active(
     db: &Db,
-    scope: TenantScope,
-    member: Member,
+    actor: &Actor,
+    target_id: i64,
     active: bool,
     ctx: AuditContext,
     entry: AuditEntry<'static>,
-) -> Result<(), AccountError> {
-    db.write_audited(ctx, entry, move |conn| {
+) -> Result<String, AccountError> {
+    if target_id == actor.id {
+        return Err(AccountError::OwnAccount);
+    }
+    let (target, role) = manageable(db, actor, target_id).await?;
+    let member = Member {
+        id: target_id,
+        role,
+        is_active: target.is_active,
+    };
+    let scope = actor.scope;
+    db.write_audited(ctx, entry.target("user", target_id), move |conn| {
         keep_an_owner(conn, &scope, member, active)?;
         users::set_active(conn, &scope, member.id, active)?;
         if !active {
             sessions::delete_for_user(conn, member.id)?;
         }
-        Ok(())
+        Ok::<_, AccountError>(())
     })
-    .await
+    .await?;
+    Ok(target.email)
 }

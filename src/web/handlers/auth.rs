@@ -6,12 +6,12 @@ use actix_session::SessionExt;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::db::repo::login_failures::{self, Reservation, ThrottleScope};
 use crate::db::repo::{self, password_tokens, sessions, users};
 use crate::domain::tenant::{CustomerId, TenantScope};
 use crate::domain::{login_throttle, password};
+use crate::services::accounts::hash_link_token;
 use crate::web::audit::{self, AuditContext, AuditEntry};
 use crate::web::auth::{self, CurrentUser, password_gate, start_session};
 use crate::web::errors::AppError;
@@ -303,10 +303,6 @@ struct SetPasswordPage {
     purpose: String,
     token: String,
     error: Option<String>,
-}
-
-pub fn hash_link_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn invalid_link() -> AppError {

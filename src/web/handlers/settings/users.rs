@@ -7,21 +7,14 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use crate::db::DbError;
-use crate::db::repo::users::User;
-use crate::db::repo::{self, password_tokens, users};
-use crate::domain::password;
+use crate::db::repo::users;
 use crate::domain::roles::Role;
-use crate::services::accounts::{self, AccountError, Member};
-use crate::web::audit::{self, AuditContext, AuditEntry};
-use crate::web::auth::{self, Admin, Authorized, CurrentUser, random_token};
+use crate::services::accounts::{self, AccountError, Actor, LINK_HOURS};
+use crate::web::auth::{self, Admin, Authorized, CurrentUser};
 use crate::web::errors::AppError;
-use crate::web::handlers::auth::hash_link_token;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
-
-const LINK_HOURS: i64 = 24;
 
 struct MemberRow {
     id: i64,
@@ -185,30 +178,33 @@ pub async fn submit(
     }
 }
 
-/// Loads a member of the actor's tenant that the actor may manage.
-async fn manageable_target(
-    state: &AppState,
-    actor: &CurrentUser,
-    target_id: i64,
-) -> Result<(User, Role), AppError> {
-    let scope = actor.scope();
-    let target = state
-        .db
-        .run(move |conn| users::find(conn, &scope, target_id))
-        .await?;
-    // SPEC §1: staff accounts are managed only from the CLI. A tenant owner who could
-    // reset one would take over the service-wide dashboard (review 2026-12, row 12).
-    if target.is_staff {
-        return Err(AppError::NotFound);
+/// The actor as the account rules need it.
+fn actor(user: &CurrentUser) -> Actor {
+    Actor {
+        scope: user.scope(),
+        id: user.id.0,
+        role: user.role,
     }
-    let role: Role = target
-        .role
-        .parse()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored role: {e}")))?;
-    if !actor.role.may_manage(role) {
-        return Err(AppError::Forbidden);
+}
+
+/// The account rules' refusals in the page's words (shown as an error flash); a member
+/// the actor may not see is 404, one they may not manage 403.
+fn account_error(err: AccountError) -> AppError {
+    match err {
+        AccountError::LastOwner => AppError::Conflict(
+            "This is the last owner of the organisation: make someone else an owner first.".into(),
+        ),
+        AccountError::InvalidEmail(_) => AppError::Conflict("Enter a valid e-mail address.".into()),
+        AccountError::AlreadyRegistered => {
+            AppError::Conflict("That e-mail address already has an account.".into())
+        }
+        AccountError::OwnAccount => {
+            AppError::Conflict("You cannot deactivate your own account.".into())
+        }
+        AccountError::NotPermitted => AppError::Forbidden,
+        AccountError::Db(err) => err.into(),
+        other => AppError::Internal(anyhow::Error::new(other)),
     }
-    Ok((target, role))
 }
 
 async fn create(
@@ -218,72 +214,22 @@ async fn create(
     email: Option<&str>,
     role: Role,
 ) -> Result<String, AppError> {
-    if !actor.role.may_manage(role) {
-        return Err(AppError::Forbidden);
-    }
-    let email = users::normalize_email(email.unwrap_or(""));
-    if !crate::domain::email::is_email(&email) {
-        return Err(AppError::Conflict("Enter a valid e-mail address.".into()));
-    }
-    // The account is unusable until the invitee sets a password through the link.
-    let placeholder =
-        password::hash(&random_token()?).map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    let token = random_token()?;
-    let token_hash = hash_link_token(&token);
-    let scope = actor.scope();
-    let actor_id = actor.id.0;
-    let ctx = AuditContext::from_request(req, state);
-    let expires = repo::now() + chrono::Duration::hours(LINK_HOURS);
-    let created = state
-        .db
-        .write(move |conn| {
-            let new = users::CreateUser {
-                email: &email,
-                password_hash: &placeholder,
-                role,
-                is_staff: false,
-            };
-            let id = users::insert(conn, &scope, &new)?;
-            password_tokens::issue(
-                conn,
-                &scope,
-                id,
-                &token_hash,
-                "invite",
-                Some(actor_id),
-                expires,
-            )?;
-            member_event(
-                conn,
-                &ctx,
-                &scope,
-                actor_id,
-                "user.created",
-                id,
-                &["email", "role"],
-            )?;
-            member_event(
-                conn,
-                &ctx,
-                &scope,
-                actor_id,
-                "password_link.issued",
-                id,
-                &[],
-            )?;
-            Ok(email)
-        })
-        .await;
-    match created {
-        Ok(email) => Ok(format!(
-            "Invited {email}. Send them this link to choose a password (valid {LINK_HOURS} hours, shown once): {}",
-            link_url(req, state, &token)
-        )),
-        Err(DbError::Duplicate(_)) => Err(AppError::Conflict(
-            "That e-mail address already has an account.".into(),
-        )),
-        Err(other) => Err(other.into()),
-    }
+    let (ctx, entry) = actor.audit(req, state, "user.created", &["email", "role"]);
+    let link = accounts::invite(
+        &state.db,
+        &self::actor(actor),
+        email.unwrap_or(""),
+        role,
+        ctx,
+        entry,
+    )
+    .await
+    .map_err(account_error)?;
+    Ok(format!(
+        "Invited {}. Send them this link to choose a password (valid {LINK_HOURS} hours, shown once): {}",
+        link.email,
+        link_url(req, state, &link.token)
+    ))
 }
 
 async fn change_role(
@@ -293,65 +239,22 @@ async fn change_role(
     target_id: i64,
     new_role: Role,
 ) -> Result<String, AppError> {
-    let (target, current) = manageable_target(state, actor, target_id).await?;
-    if !actor.role.may_manage(new_role) {
-        return Err(AppError::Forbidden);
-    }
-    if current == new_role {
-        return Ok(format!("{} already is {}.", target.email, new_role.label()));
-    }
-    let member = Member {
-        id: target_id,
-        role: current,
-        is_active: target.is_active,
-    };
     let (ctx, entry) = actor.audit(req, state, "user.role_changed", &["role"]);
-    accounts::change_role(
+    let change = accounts::change_role(
         &state.db,
-        actor.scope(),
-        member,
+        &self::actor(actor),
+        target_id,
         new_role,
         ctx,
-        entry.target("user", target_id),
+        entry,
     )
     .await
     .map_err(account_error)?;
-    state.auth_cache.forget_user(target_id);
-    Ok(format!("{} is now {}.", target.email, new_role.label()))
-}
-
-/// Audits a change to a member of the actor's tenant (field names only, never values).
-fn member_event(
-    conn: &mut crate::db::DbConnection,
-    ctx: &AuditContext,
-    scope: &crate::domain::tenant::TenantScope,
-    actor_id: i64,
-    action: &str,
-    member_id: i64,
-    changed_fields: &[&str],
-) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        ctx,
-        AuditEntry {
-            customer_id: Some(scope.id()),
-            actor_user_id: Some(actor_id),
-            action,
-            target_type: Some("user"),
-            target_id: Some(member_id.to_string()),
-            changed_fields,
-        },
-    )
-}
-
-fn account_error(err: AccountError) -> AppError {
-    match err {
-        AccountError::LastOwner => AppError::Conflict(
-            "This is the last owner of the organisation: make someone else an owner first.".into(),
-        ),
-        AccountError::Db(err) => err.into(),
-        other => AppError::Internal(anyhow::Error::new(other)),
+    if !change.changed {
+        return Ok(format!("{} already is {}.", change.email, new_role.label()));
     }
+    state.auth_cache.forget_user(target_id);
+    Ok(format!("{} is now {}.", change.email, new_role.label()))
 }
 
 async fn set_active(
@@ -361,41 +264,27 @@ async fn set_active(
     target_id: i64,
     active: bool,
 ) -> Result<String, AppError> {
-    if target_id == actor.id.0 {
-        return Err(AppError::Conflict(
-            "You cannot deactivate your own account.".into(),
-        ));
-    }
-    let (target, role) = manageable_target(state, actor, target_id).await?;
-    let member = Member {
-        id: target_id,
-        role,
-        is_active: target.is_active,
-    };
     let action = if active {
         "user.activated"
     } else {
         "user.deactivated"
     };
     let (ctx, entry) = actor.audit(req, state, action, &["is_active"]);
-    accounts::set_active(
+    let email = accounts::set_active(
         &state.db,
-        actor.scope(),
-        member,
+        &self::actor(actor),
+        target_id,
         active,
         ctx,
-        entry.target("user", target_id),
+        entry,
     )
     .await
     .map_err(account_error)?;
     state.auth_cache.forget_user(target_id);
     Ok(if active {
-        format!("{} can sign in again.", target.email)
+        format!("{email} can sign in again.")
     } else {
-        format!(
-            "{} was deactivated and signed out everywhere.",
-            target.email
-        )
+        format!("{email} was deactivated and signed out everywhere.")
     })
 }
 
@@ -405,39 +294,13 @@ async fn reset_link(
     actor: &CurrentUser,
     target_id: i64,
 ) -> Result<String, AppError> {
-    let (target, _) = manageable_target(state, actor, target_id).await?;
-    let token = random_token()?;
-    let token_hash = hash_link_token(&token);
-    let scope = actor.scope();
-    let actor_id = actor.id.0;
-    let ctx = AuditContext::from_request(req, state);
-    let expires = repo::now() + chrono::Duration::hours(LINK_HOURS);
-    state
-        .db
-        .write(move |conn| {
-            password_tokens::issue(
-                conn,
-                &scope,
-                target_id,
-                &token_hash,
-                "reset",
-                Some(actor_id),
-                expires,
-            )?;
-            member_event(
-                conn,
-                &ctx,
-                &scope,
-                actor_id,
-                "password_link.issued",
-                target_id,
-                &[],
-            )
-        })
-        .await?;
+    let (ctx, entry) = actor.audit(req, state, "password_link.issued", &[]);
+    let link = accounts::issue_reset_link(&state.db, &self::actor(actor), target_id, ctx, entry)
+        .await
+        .map_err(account_error)?;
     Ok(format!(
         "Password reset link for {} (valid {LINK_HOURS} hours, single use, shown once): {}",
-        target.email,
-        link_url(req, state, &token)
+        link.email,
+        link_url(req, state, &link.token)
     ))
 }
