@@ -23,7 +23,9 @@ use crate::web::handlers::findings::list as drift;
 use crate::web::handlers::settings::{
     analytics as analytics_settings, audit as audit_trail, channels, mappings, rules, tokens, users,
 };
-use crate::web::handlers::{account, alerts, assets, auth, health, home, metrics, portal, uploads};
+use crate::web::handlers::{
+    account, alerts, assets, auth, health, home, metrics, payers, portal, uploads,
+};
 use crate::web::http::middleware::Telemetry;
 use crate::web::{AppError, AppState};
 
@@ -332,6 +334,8 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                     "/alerts/filters/{id}/delete",
                     web::post().to(alerts::delete_filter),
                 )
+                .route("/payers", web::get().to(payers::list))
+                .route("/payers/{payer}", web::get().to(payers::scorecard))
                 .route("/drift", web::get().to(drift::drift))
                 .route("/drift.csv", web::get().to(drift::export_csv))
                 .route("/denials.csv", web::get().to(drift::export_csv))

@@ -20,6 +20,7 @@ pub mod password;
 pub mod payer_identity;
 pub mod phi;
 pub mod roles;
+pub mod scorecard;
 pub mod stats;
 pub mod tenant;
 pub mod webhook;

@@ -10,4 +10,5 @@ pub mod mappings;
 pub mod retention;
 pub mod rules;
 pub mod saved_filters;
+pub mod scorecard;
 pub mod uploads;

@@ -122,7 +122,7 @@ async fn the_drift_feed_shows_the_injected_change_with_its_chart() {
     browser.wait_for_text("Your account").await;
 
     browser.goto(&app.url("/portal/drift")).await;
-    browser.wait_for_text("Cigna × IMAGING").await;
+    browser.wait_for_text("Cigna</a> × IMAGING").await;
     assert!(browser.source().await.contains("<svg class=\"chart\""));
     browser.screenshot("10-drift-feed").await;
 
@@ -445,4 +445,68 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
         now,
     )
     .expect("signature verifies");
+}
+
+/// Issue 19 item 2: from a finding on the drift feed to the Cigna scorecard (a viewer).
+#[actix_web::test]
+async fn a_viewer_opens_the_cigna_scorecard_from_the_drift_feed() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "viewer@riverside.test",
+        Role::Viewer,
+        false,
+    );
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        let customer = payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-clinic")
+            .expect("customer");
+        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
+            customer.id,
+        ))
+    };
+    let options = payerwatch::devtools::generate::GenOptions {
+        rows: 40_000,
+        ..Default::default()
+    };
+    common::load_generated_claims(&app.db, &scope, &options);
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
+    })
+    .await
+    .expect("runs");
+
+    let browser = driver.session().await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "viewer@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    browser.goto(&app.url("/portal/drift?payer=Cigna")).await;
+    browser.wait_for_text("Cigna</a> × IMAGING").await;
+    browser.click("h3 a[href='/portal/payers/Cigna']").await;
+    browser.wait_for_text("Payer scorecard").await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .ends_with("/portal/payers/Cigna")
+    );
+    let page = browser.source().await;
+    assert!(page.contains("<svg class=\"chart monthly-chart\""));
+    assert!(page.contains("CO-197"), "top reasons with their codes");
+    assert!(
+        page.contains("/claims\">claims</a>"),
+        "findings link their claims"
+    );
+    browser.resize(1440, 2600).await;
+    browser.screenshot("50-payer-scorecard").await;
+    browser.resize(390, 2600).await;
+    browser.screenshot("51-payer-scorecard-narrow").await;
+    browser.quit().await;
 }

@@ -305,7 +305,7 @@ async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
     assert_eq!(page.status(), 200);
     let body = page.text().await.expect("body");
     assert!(
-        body.contains("Cigna × IMAGING"),
+        body.contains("Cigna</a> × IMAGING"),
         "tenant A sees its finding"
     );
     assert!(body.contains("<svg class=\"chart\""), "with a chart");
@@ -318,7 +318,7 @@ async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
             .text()
             .await
             .expect("body")
-            .contains("Cigna × IMAGING")
+            .contains("Cigna</a> × IMAGING")
     );
     assert!(
         app.get("/portal/delays")

@@ -22,6 +22,7 @@ mod ops_pages;
 mod payer_merges;
 mod receivers;
 mod rules_tenancy;
+mod scorecard;
 mod staff;
 mod throttle;
 mod uploads;

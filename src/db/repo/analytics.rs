@@ -325,7 +325,7 @@ pub fn daily_series(
 
 /// PostgreSQL numbers its placeholders `$1`, SQLite `?1`: queries are written in the
 /// PostgreSQL form (binds in order; a number may repeat) and rewritten for SQLite.
-fn placeholders_for(conn: &DbConnection, sql: &str) -> String {
+pub(super) fn placeholders_for(conn: &DbConnection, sql: &str) -> String {
     match conn {
         DbConnection::Postgresql(_) => sql.to_string(),
         DbConnection::Sqlite(_) => {

@@ -33,6 +33,8 @@ const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
 struct AlertRow {
     id: i64,
     title: String,
+    /// The canonical payer ("" for data-quality alerts): links its scorecard.
+    payer: String,
     product: &'static str,
     severity_label: String,
     severity_class: &'static str,
@@ -247,6 +249,7 @@ fn row(a: &AlertWithStatus) -> AlertRow {
     AlertRow {
         id: a.alert.id,
         title: a.alert.title.clone(),
+        payer: a.alert.payer.clone(),
         product: crate::domain::alerts::source_label(&a.alert.product),
         severity_label: a.alert.severity_label.clone(),
         severity_class: findings::severity_class(&a.alert.severity_label),

@@ -10,6 +10,7 @@ pub mod health;
 pub mod help;
 pub mod home;
 pub mod metrics;
+pub mod payers;
 pub mod portal;
 pub mod settings;
 pub mod uploads;

@@ -50,7 +50,11 @@ struct TopFinding {
     /// Money at stake per month, as `$12,345 a month`.
     money: String,
     href: &'static str,
-    subject: String,
+    /// The lead finding: its claims are the drill-down.
+    id: i64,
+    payer: String,
+    /// What follows the payer's name: its group or groups.
+    groups: String,
     kind: String,
     change: String,
     severity_label: String,
@@ -115,10 +119,12 @@ pub async fn overview(
                     Ok(Product::DelayGuard) => "/portal/delays",
                     Ok(Product::DriftWatch) | Err(_) => "/portal/drift",
                 },
-                subject: match change.groups.as_slice() {
-                    [] => e.payer.clone(),
-                    [one] => format!("{} × {one}", e.payer),
-                    many => format!("{} ({})", e.payer, many.join(", ")),
+                id: e.id,
+                payer: e.payer.clone(),
+                groups: match change.groups.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" × {one}"),
+                    many => format!(" ({})", many.join(", ")),
                 },
                 money: e
                     .dollars_per_month

@@ -3,5 +3,7 @@
 pub mod charts;
 pub mod csv_export;
 pub mod layout;
+pub mod links;
+pub mod monthly_chart;
 pub mod nav;
 pub mod render;

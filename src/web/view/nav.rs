@@ -42,6 +42,7 @@ pub const NAV: &[NavEntry] = &[
     entry("Denials", "/portal/denials", Audience::Members),
     entry("Delays", "/portal/delays", Audience::Members),
     entry("Alerts", "/portal/alerts", Audience::Members),
+    entry("Payers", "/portal/payers", Audience::Members),
     entry("Mappings", "/portal/settings/mappings", Audience::Members),
     entry("Alert rules", "/portal/settings/rules", Audience::Members),
     entry("Analytics", "/portal/settings/analytics", Audience::Members),

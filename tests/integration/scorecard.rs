@@ -1,0 +1,195 @@
+//! Payer scorecards (issue 19 item 2, SPEC §10 `/portal/payers/{payer}`), on both
+//! databases: the demo data's Cigna figures equal counts taken from the database
+//! independently, viewers read it, every payer name links it, and another tenant's payer
+//! is a 404.
+
+use chrono::Duration;
+use diesel::prelude::*;
+use payerwatch::db::repo::{analytics, customers};
+use payerwatch::db::schema::claim_records;
+use payerwatch::devtools::generate::GenOptions;
+use payerwatch::domain::format;
+use payerwatch::domain::roles::Role;
+use payerwatch::domain::scorecard::PERIOD_DAYS;
+use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::services::analytics as reports;
+
+use crate::common::{load_generated_claims, new_client, spawn_app};
+
+/// A payer only the other tenant has; its name needs encoding in a path (space, slash).
+const OTHERS_PAYER: &str = "Zeta Mutual / West";
+const OTHERS_PAYER_PATH: &str = "/portal/payers/Zeta%20Mutual%20%2F%20West";
+
+fn scope_of(app: &crate::common::TestApp, slug: &str) -> TenantScope {
+    let mut conn = app.db.get().expect("conn");
+    TenantScope::for_system(CustomerId(
+        customers::find_by_slug(&mut conn, slug)
+            .expect("customer")
+            .id,
+    ))
+}
+
+fn ingest_csv(app: &crate::common::TestApp, scope: &TenantScope, csv: &str) {
+    use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest};
+    let request = UploadRequest {
+        scope: *scope,
+        file_name: "other.csv".to_string(),
+        uploaded_by: None,
+        declared_size: Some(csv.len() as u64),
+        limits: Limits::default(),
+        today: GenOptions::default().end,
+    };
+    let options = IngestOptions {
+        no_analytics_request: true,
+        ..IngestOptions::default()
+    };
+    ingest::ingest(&app.db, &request, csv.as_bytes(), &options).expect("ingested");
+}
+
+#[actix_web::test]
+async fn the_cigna_scorecard_matches_the_database_and_stays_in_its_tenant() {
+    let app = spawn_app().await;
+    let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
+    let scope = scope_of(&app, "clinic");
+    let other = scope_of(&app, "other");
+    load_generated_claims(
+        &app.db,
+        &scope,
+        &GenOptions {
+            rows: 20_000,
+            ..GenOptions::default()
+        },
+    );
+    ingest_csv(
+        &app,
+        &other,
+        &format!(
+            "payer,cpt,submitted_date,decided_date,outcome,allowed_amount\n\
+             {OTHERS_PAYER},99213,2026-11-01,2026-11-10,PAID,100.00\n\
+             {OTHERS_PAYER},99213,2026-11-02,2026-11-12,DENIED,50.00\n"
+        ),
+    );
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
+        .await
+        .expect("runs");
+
+    // Cigna's current period, counted from the claims themselves.
+    let mut conn = app.db.get().expect("conn");
+    let anchor = analytics::latest_decided(&mut conn, &scope)
+        .expect("query")
+        .expect("data");
+    let start = anchor - Duration::days(PERIOD_DAYS - 1);
+    let rows: Vec<(String, i32, Option<i64>, Option<String>)> = claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .filter(claim_records::payer.eq("Cigna"))
+        .filter(claim_records::decided_date.between(start, anchor))
+        .filter(claim_records::outcome.eq_any(["PAID", "DENIED"]))
+        .select((
+            claim_records::outcome,
+            claim_records::decision_days,
+            claim_records::allowed_cents,
+            claim_records::denial_reason_code,
+        ))
+        .load(&mut conn)
+        .expect("claims");
+    drop(conn);
+    let denied = rows.iter().filter(|r| r.0 == "DENIED").count();
+    assert!(
+        denied > 20 && rows.len() > 500,
+        "enough data: {denied}/{}",
+        rows.len()
+    );
+    let rate = denied as f64 / rows.len() as f64;
+    let mut days: Vec<i32> = rows.iter().map(|r| r.1).collect();
+    days.sort_unstable();
+    let median = f64::from(days[(days.len() - 1) / 2] + days[days.len() / 2]) / 2.0;
+    let denied_cents: i64 = rows
+        .iter()
+        .filter(|r| r.0 == "DENIED")
+        .filter_map(|r| r.2)
+        .sum();
+    let co197 = rows
+        .iter()
+        .filter(|r| r.0 == "DENIED" && r.3.as_deref() == Some("CO-197"))
+        .count();
+
+    let viewer = new_client();
+    app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
+        .await;
+    let res = app.get_with(&viewer, "/portal/payers/Cigna").await;
+    assert_eq!(res.status(), 200, "a viewer reads the scorecard");
+    let body = res.text().await.expect("body");
+    let figures_row = |label: &str| -> String {
+        let at = body.find(&format!("<td>{label}</td>")).expect(label);
+        body[at..at + body[at..].find("</tr>").expect("row end")].to_string()
+    };
+    let rate_row = figures_row("Denial rate");
+    assert!(
+        rate_row.contains(&format::percent(rate)),
+        "rate {} in {rate_row}",
+        format::percent(rate)
+    );
+    assert!(
+        figures_row("Median days to decision").contains(&format::days(median, false)),
+        "median {median}"
+    );
+    assert!(
+        figures_row("Denied dollars (allowed amount)")
+            .contains(&format::dollars(denied_cents as f64 / 100.0)),
+        "denied dollars"
+    );
+    assert!(
+        figures_row("Claims decided").contains(&format::thousands(rows.len() as u64)),
+        "decided"
+    );
+    assert!(body.contains(&format!(
+        "{} denials of Cigna in the last {PERIOD_DAYS} days",
+        format::thousands(denied as u64)
+    )));
+    // The injected drift makes CO-197 a top reason, shown with its words.
+    assert!(co197 > 0);
+    assert!(body.contains("<strong>CO-197</strong> <span class=\"muted\">Prior authorization"));
+    assert!(
+        body.contains("<svg class=\"chart monthly-chart\""),
+        "the monthly chart"
+    );
+    assert!(
+        body.contains("/portal/findings/") && body.contains("/claims\">claims</a>"),
+        "Cigna's findings link their claims"
+    );
+    assert!(
+        body.contains("/portal/alerts/"),
+        "Cigna's open alerts are listed"
+    );
+    assert!(!body.contains(OTHERS_PAYER));
+
+    // The list and the feeds link every payer's scorecard.
+    let list = app.get_with(&viewer, "/portal/payers").await;
+    assert_eq!(list.status(), 200);
+    let list = list.text().await.expect("list");
+    assert!(list.contains("href=\"/portal/payers/Cigna\""));
+    assert!(list.contains("href=\"/portal/payers/Blue%20Cross%20Blue%20Shield\""));
+    assert!(!list.contains("Zeta"), "only the tenant's own payers");
+
+    // Another tenant's payer, and a payer nobody has: 404, nothing of the other tenant.
+    for path in [OTHERS_PAYER_PATH, "/portal/payers/Nobody%20Health"] {
+        let res = app.get_with(&viewer, path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        assert!(!res.text().await.expect("body").contains("Zeta"));
+    }
+    // Its own tenant reads it (the encoded slash round-trips to the name).
+    let admin = new_client();
+    app.login_with(&admin, "admin@other.test", &other_pw).await;
+    let res = app.get_with(&admin, OTHERS_PAYER_PATH).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.expect("body");
+    assert!(body.contains("Zeta Mutual / West"));
+    assert!(body.contains("50.0 %"), "one of two claims denied");
+    assert_eq!(
+        app.get_with(&admin, "/portal/payers/Cigna").await.status(),
+        404,
+        "the other tenant has no Cigna claims"
+    );
+}
