@@ -173,6 +173,10 @@ async fn the_cigna_scorecard_matches_the_database_and_stays_in_its_tenant() {
     assert!(list.contains("href=\"/portal/payers/Blue%20Cross%20Blue%20Shield\""));
     assert!(!list.contains("Zeta"), "only the tenant's own payers");
 
+    let alerts = app.get_with(&viewer, "/portal/alerts").await;
+    let alerts = alerts.text().await.expect("alerts");
+    assert!(alerts.contains("href=\"/portal/payers/Cigna\">Cigna scorecard</a>"));
+
     // Another tenant's payer, and a payer nobody has: 404, nothing of the other tenant.
     for path in [OTHERS_PAYER_PATH, "/portal/payers/Nobody%20Health"] {
         let res = app.get_with(&viewer, path).await;
