@@ -389,7 +389,8 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
     let alerts_url = app.url("/portal/alerts?product=drift_watch");
     let list = reload_until(&browser, &alerts_url, "Cigna × IMAGING").await;
     browser.screenshot("41-alerts").await;
-    let at = list.find("Cigna × IMAGING").expect("alert row");
+    // The alert's own link (its title also labels the row's checkbox).
+    let at = list.find("\">Cigna × IMAGING").expect("alert row");
     let href_at = list[..at].rfind("/portal/alerts/").expect("link");
     let id: String = list[href_at + "/portal/alerts/".len()..]
         .chars()
