@@ -215,6 +215,8 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
+        progress_rows -> Nullable<BigInt>,
+        progress_bytes -> Nullable<BigInt>,
     }
 }
 

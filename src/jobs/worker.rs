@@ -107,7 +107,7 @@ fn work(ctx: &JobContext, stop: &AtomicBool, heartbeat: &Heartbeat) {
             .write_blocking(|c| repo::claim(c, &ctx.owner, now, lease));
         match claimed {
             Ok(Some(job)) => {
-                heartbeat.hold(job.id);
+                heartbeat.hold(job.id, job.upload_id);
                 run_one(ctx, &job);
                 heartbeat.drop_job(job.id);
             }

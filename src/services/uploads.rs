@@ -4,11 +4,11 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::db::repo::jobs::{self as jobs_repo, Job};
 use crate::db::{AuditContext, AuditEntry, Db, DbError};
 use crate::domain::tenant::TenantScope;
+use crate::ingest::progress::UploadProgress;
 use crate::ingest::{self, IngestOptions, IngestOutcome, UploadRequest, UploadStatus};
 use crate::jobs::context::{JobContext, JobOutcome};
 use crate::jobs::{JobFence, UploadPayload};
@@ -64,42 +64,17 @@ fn queue_in(
     }
 }
 
-/// Bytes read so far of each upload processed in this process (the upload page's bar).
-static BYTES_READ: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<i64, Arc<AtomicU64>>>,
-> = std::sync::LazyLock::new(Default::default);
-
-/// Bytes of its file an upload processed here has read so far.
-pub fn bytes_read(upload_id: i64) -> Option<u64> {
-    BYTES_READ
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&upload_id)
-        .map(|c| c.load(Ordering::Relaxed))
-}
-
+/// Counts the bytes read from an upload's file into its progress (the page's bar).
 struct Counting<R> {
     inner: R,
-    read: Arc<AtomicU64>,
+    progress: Arc<UploadProgress>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        self.progress.add_bytes(n as u64);
         Ok(n)
-    }
-}
-
-/// Unregisters an upload's byte counter.
-struct Tracked(i64);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        BYTES_READ
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.0);
     }
 }
 
@@ -143,12 +118,9 @@ pub fn run_job(ctx: &JobContext, job: &Job) -> JobOutcome {
             return JobOutcome::Failed(message.into());
         }
     };
-    let read = Arc::new(AtomicU64::new(0));
-    BYTES_READ
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(upload_id, Arc::clone(&read));
-    let _tracked = Tracked(upload_id);
+    // Registered before the pipeline (which joins the same entry) so the bytes are
+    // counted from the first read; the heartbeat copies it onto the job row.
+    let progress = ingest::progress::global().register(upload_id);
     let options = IngestOptions {
         job: Some(JobFence {
             job_id: job.id,
@@ -157,7 +129,10 @@ pub fn run_job(ctx: &JobContext, job: &Job) -> JobOutcome {
         claim_keys: Some(ctx.claim_keys.clone()),
         ..IngestOptions::default()
     };
-    let input = std::io::BufReader::new(Counting { inner: file, read });
+    let input = std::io::BufReader::new(Counting {
+        inner: file,
+        progress: progress.counters(),
+    });
     let outcome = ingest::process(
         &ctx.db,
         &request,

@@ -662,6 +662,107 @@ async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish
     drop(second);
 }
 
+/// Rows so far in an upload page's "Processing… N rows so far" line, and whether it
+/// carries the progress bar (bytes read ÷ file size).
+fn progress_shown(page: &str) -> Option<(u64, bool)> {
+    let at = page.find(" rows so far")?;
+    let digits: String = page[..at]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    Some((digits.parse().ok()?, page.contains("<progress")))
+}
+
+/// Deliver 9 across instances: an upload processed by instance A shows its progress (rows
+/// so far and a bar from bytes read ÷ file size) on the page instance B serves — B runs no
+/// workers, so all it knows is what A's heartbeat recorded on the job row.
+#[actix_web::test]
+async fn an_upload_processed_by_one_instance_shows_its_progress_on_another() {
+    let database = crate::common::TestDatabase::create();
+    let url = database.url().to_string();
+    let data = tempfile::tempdir().expect("data dir");
+    let db = payerwatch::db::Db::connect(&url, 2).expect("db");
+    db.migrate().expect("migrated");
+    let password = payerwatch::services::accounts::generate_password().expect("password");
+    payerwatch::services::accounts::create_user(
+        &db,
+        "Clinic",
+        "a@clinic.test",
+        Role::Analyst,
+        false,
+        &password,
+    )
+    .expect("user");
+    let worker = start_server(&url, data.path(), "1").await;
+    let web_only = start_server(&url, data.path(), "0").await;
+    let id = upload_to(
+        &web_only,
+        "a@clinic.test",
+        &password,
+        generated(150_000, 11),
+    )
+    .await;
+    let client = signed_in(&web_only, "a@clinic.test", &password).await;
+    let mut seen = Vec::new();
+    for _ in 0..600 {
+        let page = client
+            .get(format!("{}/portal/uploads/{id}", web_only.base))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("body");
+        if let Some(shown) = progress_shown(&page)
+            && shown.0 > 0
+            && shown.1
+        {
+            seen.push(shown.0);
+            if seen.len() >= 2 {
+                break;
+            }
+        }
+        if upload_row(&db, id).0 != "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(
+        !seen.is_empty(),
+        "instance B showed rows so far and a progress bar while A processed the upload"
+    );
+    {
+        use diesel::prelude::*;
+        use payerwatch::db::schema::jobs;
+        let mut conn = db.get().expect("connection");
+        let (rows, bytes): (Option<i64>, Option<i64>) = jobs::table
+            .filter(jobs::upload_id.eq(Some(id)))
+            .select((jobs::progress_rows, jobs::progress_bytes))
+            .first(&mut conn)
+            .expect("job");
+        assert!(
+            rows.unwrap_or(0) >= seen[0] as i64,
+            "B showed the job row's figures"
+        );
+        assert!(bytes.unwrap_or(0) > 0);
+    }
+    let mut status = String::new();
+    for _ in 0..1200 {
+        status = upload_row(&db, id).0;
+        if status != "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(status == "partial" || status == "succeeded", "{status}");
+    drop((worker, web_only));
+}
+
 /// Two instances on one PostgreSQL database: 50 queued jobs, each runs exactly once.
 #[actix_web::test]
 async fn two_instances_share_fifty_jobs_and_run_each_once() {

@@ -48,6 +48,10 @@ pub struct Job {
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
+    /// Rows an upload job had processed at its heartbeat's last renewal.
+    pub progress_rows: Option<i64>,
+    /// Bytes of its file an upload job had read at its heartbeat's last renewal.
+    pub progress_bytes: Option<i64>,
 }
 
 /// Queues an upload's processing.
@@ -207,6 +211,24 @@ pub fn renew(
     )
     .set(jobs::lease_expires_at.eq(Some(until)))
     .execute(conn)?)
+}
+
+/// Records how far a job `owner` holds has got (rows processed, bytes read), with its
+/// heartbeat's renewal: the upload page of any instance reads it.
+pub fn record_progress(
+    conn: &mut DbConnection,
+    owner: &str,
+    id: i64,
+    rows: u64,
+    bytes: u64,
+) -> Result<(), DbError> {
+    diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(held_by(owner)))
+        .set((
+            jobs::progress_rows.eq(Some(i64::try_from(rows).unwrap_or(i64::MAX))),
+            jobs::progress_bytes.eq(Some(i64::try_from(bytes).unwrap_or(i64::MAX))),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Ends a job `owner` still holds: `succeeded`, or `failed` with `error`. Returns false

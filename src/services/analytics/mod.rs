@@ -510,7 +510,7 @@ pub fn serve_request(
                 if claimed.is_some() {
                     let heartbeat =
                         crate::jobs::heartbeat::Heartbeat::start(db.clone(), owner.to_string());
-                    heartbeat.hold(job_id);
+                    heartbeat.hold(job_id, None);
                     let runs = run_all_requested(db, scope, trigger, Some(job_id));
                     drop(heartbeat);
                     let failures: Vec<String> = runs

@@ -257,7 +257,7 @@ struct UploadPage {
     queued_position: Option<i64>,
     processing: bool,
     rows_processed: u64,
-    /// Bytes read ÷ file size, while processing here.
+    /// Bytes read ÷ file size, while processing (here or on another instance).
     progress_percent: Option<u64>,
     /// The state of this upload's own analytics request, when it made one.
     analytics_state: Option<String>,
@@ -311,11 +311,22 @@ pub async fn detail(
         .as_ref()
         .and_then(|j| serde_json::from_str::<crate::jobs::UploadPayload>(&j.payload).ok())
         .map_or(0, |p| p.size);
-    let progress_percent = processing
-        .then(|| crate::services::uploads::bytes_read(id))
-        .flatten()
-        .filter(|_| size > 0)
-        .map(|read| (read.saturating_mul(100) / size).min(100));
+    // Live figures when this process runs the upload; else what the worker's heartbeat
+    // last recorded on the job (another instance, or a `worker` process).
+    let (rows_processed, bytes_read) = if processing {
+        ingest::progress::global().snapshot(id).unwrap_or_else(|| {
+            job.as_ref().map_or((0, 0), |j| {
+                (
+                    j.progress_rows.map_or(0, |r| r.max(0) as u64),
+                    j.progress_bytes.map_or(0, |b| b.max(0) as u64),
+                )
+            })
+        })
+    } else {
+        (0, 0)
+    };
+    let progress_percent = (processing && size > 0 && bytes_read > 0)
+        .then(|| (bytes_read.saturating_mul(100) / size).min(100));
     let (analytics_state, runs) = match analytics {
         Some((state, runs)) => (Some(state), runs),
         None => (None, Vec::new()),
@@ -343,11 +354,7 @@ pub async fn detail(
         analytics_state,
         refresh,
         processing,
-        rows_processed: if processing {
-            ingest::progress::global().rows_processed(id).unwrap_or(0)
-        } else {
-            0
-        },
+        rows_processed,
         upload: row(&upload),
         report,
         reasons,

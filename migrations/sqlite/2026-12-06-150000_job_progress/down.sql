@@ -1,0 +1,2 @@
+ALTER TABLE jobs DROP COLUMN progress_bytes;
+ALTER TABLE jobs DROP COLUMN progress_rows;
