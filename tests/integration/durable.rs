@@ -128,9 +128,55 @@ async fn jobs_drained(app: &TestApp) {
     panic!("jobs never drained");
 }
 
+/// The tenant's stored claims inside a product's windows (sound mode: by decision date),
+/// counted straight from `claim_records` the way each product reads them: DriftWatch the
+/// paid and denied claims of its baseline and current windows, DenialScope the denied
+/// ones, DelayGuard every decided claim of its two windows plus its 28-day trend.
+fn claims_in_windows(
+    conn: &mut payerwatch::db::DbConnection,
+    tenant: i64,
+    product: &str,
+    as_of: chrono::NaiveDate,
+) -> i64 {
+    use diesel::prelude::*;
+    use payerwatch::db::schema::claim_records as c;
+    use payerwatch::domain::analytics::windows::{self, Window};
+    let count = |conn: &mut payerwatch::db::DbConnection, w: Window, outcomes: &[&str]| -> i64 {
+        c::table
+            .filter(c::customer_id.eq(tenant))
+            .filter(c::decided_date.ge(w.start))
+            .filter(c::decided_date.lt(w.end))
+            .filter(c::outcome.eq_any(outcomes.to_vec()))
+            .count()
+            .get_result(conn)
+            .expect("count")
+    };
+    let decided = ["PAID", "DENIED", "OTHER"];
+    match product {
+        "drift_watch" => {
+            let w = windows::drift_windows(as_of).expect("windows");
+            count(conn, w.baseline, &["PAID", "DENIED"])
+                + count(conn, w.current, &["PAID", "DENIED"])
+        }
+        "denial_scope" => {
+            let w = windows::denial_windows_sound(as_of).expect("windows");
+            count(conn, w.baseline, &["DENIED"]) + count(conn, w.current, &["DENIED"])
+        }
+        "delay_guard" => {
+            let w = windows::delay_windows(as_of).expect("windows");
+            let trend = windows::trend_days(as_of).expect("trend");
+            count(conn, w.baseline, &decided)
+                + count(conn, w.current, &decided)
+                + count(conn, trend, &decided)
+        }
+        other => panic!("unknown product {other}"),
+    }
+}
+
 /// Symptom 2 and the burst test: ten uploads at once from several users of two tenants.
 /// Every upload is stored, and each product's last run started after the last upload of
-/// its tenant finished (so it read every accepted claim): requests coalesce, none drops.
+/// its tenant finished and read exactly the tenant's accepted claims in its windows:
+/// requests coalesce, none drops.
 #[actix_web::test]
 async fn ten_parallel_uploads_from_two_tenants_all_land_and_are_all_analysed() {
     use diesel::prelude::*;
@@ -207,18 +253,49 @@ async fn ten_parallel_uploads_from_two_tenants_all_land_and_are_all_analysed() {
                 .first::<Option<chrono::NaiveDateTime>>(&mut conn)
                 .expect("finished")
                 .expect("some");
+            let latest_decided: chrono::NaiveDate = claim_records::table
+                .filter(claim_records::customer_id.eq(tenant))
+                .select(diesel::dsl::max(claim_records::decided_date))
+                .first::<Option<chrono::NaiveDate>>(&mut conn)
+                .expect("latest")
+                .expect("some claims");
             for product in ["drift_watch", "denial_scope", "delay_guard"] {
-                let (status, started): (String, chrono::NaiveDateTime) = report_runs::table
+                let (status, started, mode, as_of, rows_scanned): (
+                    String,
+                    chrono::NaiveDateTime,
+                    String,
+                    Option<chrono::NaiveDate>,
+                    i64,
+                ) = report_runs::table
                     .filter(report_runs::customer_id.eq(tenant))
                     .filter(report_runs::product.eq(product))
                     .order(report_runs::id.desc())
-                    .select((report_runs::status, report_runs::started_at))
+                    .select((
+                        report_runs::status,
+                        report_runs::started_at,
+                        report_runs::mode,
+                        report_runs::as_of,
+                        report_runs::rows_scanned,
+                    ))
                     .first(&mut conn)
                     .expect("a run");
                 assert_eq!(status, "succeeded", "{product}");
                 assert!(
                     started >= last_finished,
-                    "{product}: the last run read every upload"
+                    "{product}: the last run started after the last upload finished"
+                );
+                assert_eq!(mode, "sound", "the tenant's default mode");
+                let as_of = as_of.expect("a run over claims has an as-of date");
+                assert_eq!(
+                    as_of,
+                    latest_decided + chrono::Days::new(1),
+                    "{product}: its windows end after the latest decision stored"
+                );
+                assert_eq!(
+                    rows_scanned,
+                    claims_in_windows(&mut conn, tenant, product, as_of),
+                    "{product}: the last run read exactly the tenant's accepted claims in \
+                     its windows"
                 );
             }
         }
