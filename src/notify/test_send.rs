@@ -28,15 +28,15 @@ pub enum TestSendError {
 }
 
 /// Queues a test message for the tenant's channel unless the bound is reached; returns
-/// the delivery id. Call inside a write transaction (the count and the insert go
-/// together; on PostgreSQL two simultaneous presses may both pass, which the bound
-/// tolerates).
+/// the delivery id. Call inside a write transaction: the tenant's presses are serialised
+/// first, so the count and the insert go together on both databases.
 pub fn queue(
     conn: &mut DbConnection,
     scope: &TenantScope,
     channel_id: i64,
     now: NaiveDateTime,
 ) -> Result<i64, TestSendError> {
+    deliveries::lock_test_sends(conn, scope)?;
     let recent = deliveries::test_sends_since(conn, scope, now - chrono::Duration::hours(1))?;
     check(&recent, channel_id, now)?;
     Ok(deliveries::enqueue_test(conn, scope, channel_id, now)?)

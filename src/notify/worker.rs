@@ -15,6 +15,9 @@
 //! * **One lease per item**: each delivery is claimed just before its own send, for the
 //!   deadline plus a margin, so no claim can expire while the items before it are sent
 //!   (which with a 20-item batch could make another instance send it a second time).
+//! * **Fenced outcome**: the attempt is recorded only while the claim is still this
+//!   worker's (`record_attempt` checks the claim's lease end); a recording delayed past
+//!   the lease, after another instance claimed the delivery again, changes nothing.
 //!
 //! Receivers may still see a delivery twice when a process dies between the send and
 //! recording it (at-least-once); `X-PayerWatch-Delivery` is stable across attempts so
@@ -177,7 +180,7 @@ impl Notifier {
         for c in claimed {
             busy.insert(c.customer_id);
             in_flight.push(Box::pin(async move {
-                (c.customer_id, self.deliver(c.id, now).await)
+                (c.customer_id, self.deliver(c, now).await)
             }));
         }
         Ok(())
@@ -214,7 +217,8 @@ impl Notifier {
         Ok(summary)
     }
 
-    async fn deliver(&self, id: i64, now: NaiveDateTime) -> Result<NextStep, DbError> {
+    async fn deliver(&self, claim: Claimed, now: NaiveDateTime) -> Result<NextStep, DbError> {
+        let id = claim.id;
         let job = self
             .db
             .run(move |conn| deliveries::load_job(conn, id))
@@ -264,9 +268,22 @@ impl Notifier {
             status_code: result.status_code,
             error: result.error.clone(),
         };
-        self.db
-            .write(move |conn| deliveries::record_attempt(conn, id, &attempt, next, now))
+        let claimed_until = claim.locked_until;
+        let recorded = self
+            .db
+            .write(move |conn| {
+                deliveries::record_attempt(conn, id, claimed_until, &attempt, next, now)
+            })
             .await?;
+        if !recorded {
+            // Our lease ran out mid-send and another worker claimed it again: its outcome
+            // counts, ours is dropped (the receiver may see this id twice; it is the same
+            // message with the same X-PayerWatch-Delivery, which receivers deduplicate).
+            tracing::warn!(
+                delivery_id = id,
+                "delivery was claimed again after its lease ran out; this attempt's outcome is dropped"
+            );
+        }
         let kind_label = kind.map_or("unknown", ChannelKind::as_str);
         metrics::record_delivery(
             match next {

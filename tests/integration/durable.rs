@@ -1163,3 +1163,179 @@ async fn kill_9_mid_delivery_then_restart_delivers_it_once_more_with_the_same_id
     );
     drop(third);
 }
+
+/// A migrated database of its own with one tenant (its admin), for repository-level tests.
+fn fresh_tenant(
+    pool: u32,
+) -> (
+    crate::common::TestDatabase,
+    payerwatch::db::Db,
+    payerwatch::domain::tenant::TenantScope,
+) {
+    let database = crate::common::TestDatabase::create();
+    let db = payerwatch::db::Db::connect(database.url(), pool).expect("db");
+    db.migrate().expect("migrated");
+    let password = payerwatch::services::accounts::generate_password().expect("password");
+    let user = payerwatch::services::accounts::create_user(
+        &db,
+        "Clinic",
+        "admin@clinic.test",
+        Role::Admin,
+        false,
+        &password,
+    )
+    .expect("user");
+    let scope = payerwatch::domain::tenant::TenantScope::for_system(user.customer_id);
+    (database, db, scope)
+}
+
+fn webhook_channel(
+    db: &payerwatch::db::Db,
+    scope: &payerwatch::domain::tenant::TenantScope,
+) -> i64 {
+    let mut conn = db.get().expect("connection");
+    payerwatch::db::repo::channels::insert_channel(
+        &mut conn,
+        scope,
+        &payerwatch::db::repo::channels::NewChannel {
+            name: "Ops".into(),
+            kind: "webhook".into(),
+            target: "https://example.org/hook".into(),
+            settings_json: "{}".into(),
+        },
+        |_| Ok::<_, payerwatch::db::DbError>(None),
+    )
+    .expect("channel")
+}
+
+/// The delivery fence: instance A's send outlives its claim's lease, instance B claims the
+/// delivery again. A's late outcome then records nothing (no attempt row, B's claim kept);
+/// B's outcome is recorded; and A's outcome after B's delivered one changes nothing
+/// either. Without the fence A's late "retry" would have put a delivered message back in
+/// the queue, or released B's claim mid-send.
+#[actix_web::test]
+async fn a_delivery_outcome_recorded_after_another_instance_reclaimed_it_changes_nothing() {
+    use diesel::prelude::*;
+    use payerwatch::db::repo::deliveries::{self, AttemptRecord, NextStep};
+    use payerwatch::db::schema::{deliveries as d, delivery_attempts as a};
+    let (_database, db, scope) = fresh_tenant(2);
+    let channel = webhook_channel(&db, &scope);
+    let t0 = payerwatch::db::repo::now();
+    let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+    let lease = chrono::Duration::seconds(2);
+    let id = db
+        .write_blocking(|c| deliveries::enqueue_test(c, &scope, channel, t0))
+        .expect("queued");
+    let claim = |now| {
+        db.write_blocking(|c| deliveries::claim_fair(c, now, lease, &[], 1))
+            .expect("claim")
+    };
+    let a = claim(t0);
+    assert_eq!(a.len(), 1);
+    assert!(claim(at(1)).is_empty(), "held while A's lease runs");
+    let b = claim(at(3));
+    assert_eq!(b.len(), 1, "A's lease ran out: B claims it again");
+    assert_eq!(b[0].id, id);
+    let attempt = |error: Option<&str>| AttemptRecord {
+        attempt_number: 1,
+        started_at: t0,
+        latency_ms: 4000,
+        status_code: error.is_none().then_some(200),
+        error: error.map(str::to_string),
+    };
+    let record = |claimed_until, error: Option<&str>, next, now| {
+        let attempt = attempt(error);
+        db.write_blocking(|c| deliveries::record_attempt(c, id, claimed_until, &attempt, next, now))
+            .expect("recorded")
+    };
+    let state = || {
+        let mut conn = db.get().expect("connection");
+        let row: (String, i64, Option<chrono::NaiveDateTime>) = d::table
+            .find(id)
+            .select((d::status, d::attempts, d::locked_until))
+            .first(&mut conn)
+            .expect("delivery");
+        let logged: i64 = a::table
+            .filter(a::delivery_id.eq(id))
+            .count()
+            .get_result(&mut conn)
+            .expect("attempts");
+        (row, logged)
+    };
+
+    let late = record(
+        a[0].locked_until,
+        Some("timed out"),
+        NextStep::RetryAt(at(60)),
+        at(4),
+    );
+    assert!(!late, "A no longer holds the delivery");
+    let ((status, attempts, locked), logged) = state();
+    assert_eq!((status.as_str(), attempts, logged), ("sending", 0, 0));
+    assert!(
+        locked.is_some_and(|l| l > a[0].locked_until),
+        "B's claim is kept"
+    );
+
+    assert!(
+        record(b[0].locked_until, None, NextStep::Delivered, at(4)),
+        "B's outcome counts"
+    );
+    assert!(
+        !record(
+            a[0].locked_until,
+            Some("timed out"),
+            NextStep::RetryAt(at(60)),
+            at(5)
+        ),
+        "a delivered message is never put back by a late outcome"
+    );
+    let ((status, attempts, _), logged) = state();
+    assert_eq!((status.as_str(), attempts, logged), ("delivered", 1, 1));
+}
+
+/// Two (here eight) simultaneous "send test" presses for one channel: exactly one is
+/// queued, the others are refused by the one-per-minute bound. On PostgreSQL the count
+/// and the insert are serialised by a lock on the tenant's row; without it every press
+/// read "no test yet" and all of them were queued.
+#[actix_web::test]
+async fn simultaneous_test_sends_of_one_channel_queue_exactly_one() {
+    use payerwatch::notify::test_send::{self, TestSendError};
+    let (_database, db, scope) = fresh_tenant(10);
+    let channel = webhook_channel(&db, &scope);
+    let now = payerwatch::db::repo::now();
+    let presses = 8;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(presses));
+    let results: Vec<Result<i64, TestSendError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..presses)
+            .map(|_| {
+                let (db, barrier) = (db.clone(), std::sync::Arc::clone(&barrier));
+                s.spawn(move || {
+                    barrier.wait();
+                    db.write_blocking(|c| test_send::queue(c, &scope, channel, now))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("press"))
+            .collect()
+    });
+    let passed = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(passed, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, TestSendError::Throttled { .. })),
+        "{results:?}"
+    );
+    let mut conn = db.get().expect("connection");
+    let queued = payerwatch::db::repo::deliveries::test_sends_since(
+        &mut conn,
+        &scope,
+        now - chrono::Duration::minutes(1),
+    )
+    .expect("tests");
+    assert_eq!(queued.len(), 1, "one test queued");
+}

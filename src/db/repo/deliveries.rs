@@ -123,6 +123,8 @@ fn insert_pending(
 pub struct Claimed {
     pub id: i64,
     pub customer_id: i64,
+    /// The claim's lease end: recording the attempt is fenced on it ([`record_attempt`]).
+    pub locked_until: NaiveDateTime,
 }
 
 /// Due: pending and its time has come, or claimed by a worker whose lease ran out (it
@@ -178,16 +180,37 @@ pub fn claim_fair(
             DbConnection::Sqlite(c) => oldest.first(c).optional()?,
         };
         let Some(id) = id else { continue };
+        let locked_until = now + lease;
         diesel::update(deliveries::table.find(id))
             .set((
                 deliveries::status.eq(SENDING),
-                deliveries::locked_until.eq(Some(now + lease)),
+                deliveries::locked_until.eq(Some(locked_until)),
                 deliveries::updated_at.eq(now),
             ))
             .execute(conn)?;
-        claimed.push(Claimed { id, customer_id });
+        claimed.push(Claimed {
+            id,
+            customer_id,
+            locked_until,
+        });
     }
     Ok(claimed)
+}
+
+/// Serialises the tenant's "send test" presses until the transaction ends, so the
+/// count of recent tests and the new one's insert happen as one step: two simultaneous
+/// presses cannot both pass the bound. PostgreSQL locks the tenant's row (`FOR UPDATE`);
+/// SQLite's writes are serial already (one writer, `BEGIN IMMEDIATE`).
+pub fn lock_test_sends(conn: &mut DbConnection, scope: &TenantScope) -> Result<(), DbError> {
+    use crate::db::schema::customers;
+    if let DbConnection::Postgresql(c) = conn {
+        customers::table
+            .find(scope.id())
+            .select(customers::id)
+            .for_update()
+            .first::<i64>(c)?;
+    }
+    Ok(())
 }
 
 /// When the tenant queued its test messages since `since`, per channel (the "send test"
@@ -267,14 +290,31 @@ pub enum NextStep {
     Failed,
 }
 
-/// Logs the attempt and moves the delivery on, releasing the worker's claim.
+/// Logs the attempt and moves the delivery on, releasing the worker's claim — only while
+/// the claim (`claimed_until`, its lease end) is still the worker's. Returns false, and
+/// records nothing, when it is not: the lease ran out and another instance claimed the
+/// delivery again (its lease ends later) or already recorded it. Without the fence a
+/// late recording would overwrite the other instance's claim or outcome.
 pub fn record_attempt(
     conn: &mut DbConnection,
     delivery_id: i64,
+    claimed_until: NaiveDateTime,
     attempt: &AttemptRecord,
     next: NextStep,
     now: NaiveDateTime,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
+    // A later claim ends later than ours (it was made after ours ran out); `<=` rather
+    // than `=` because PostgreSQL keeps microseconds of the nanosecond value we bound.
+    let still_ours: Option<i64> = deliveries::table
+        .find(delivery_id)
+        .filter(deliveries::status.eq(SENDING))
+        .filter(deliveries::locked_until.le(Some(claimed_until)))
+        .select(deliveries::id)
+        .first(conn)
+        .optional()?;
+    if still_ours.is_none() {
+        return Ok(false);
+    }
     diesel::insert_into(delivery_attempts::table)
         .values((
             delivery_attempts::delivery_id.eq(delivery_id),
@@ -317,7 +357,7 @@ pub fn record_attempt(
             .set((common, deliveries::status.eq(FAILED)))
             .execute(conn)?,
     };
-    Ok(())
+    Ok(true)
 }
 
 /// A delivery with its channel's name and kind, for the logs on the pages.
