@@ -1339,3 +1339,30 @@ async fn simultaneous_test_sends_of_one_channel_queue_exactly_one() {
     .expect("tests");
     assert_eq!(queued.len(), 1, "one test queued");
 }
+
+/// Symptom 2, deterministic: an upload that finishes while its tenant's analytics run is
+/// in progress queues exactly one more request behind it (further uploads join that one);
+/// before, the request was refused "already in progress" and nothing ran again. The burst
+/// test shows the same end to end, but whether a run overlaps an upload there depends on
+/// timing.
+#[actix_web::test]
+async fn an_upload_finishing_while_a_run_is_in_progress_gets_exactly_one_run_after_it() {
+    use payerwatch::db::repo::jobs;
+    let (_database, db, scope) = fresh_tenant(2);
+    let now = payerwatch::db::repo::now();
+    let lease = chrono::Duration::seconds(30);
+    db.write_blocking(|c| {
+        let running = jobs::request_analytics(c, &scope, now)?;
+        jobs::claim_one(c, running, "vm:1:worker", now, lease)?;
+        // Two uploads finish while it runs: their requests coalesce into one.
+        let next = jobs::request_analytics(c, &scope, now)?;
+        let joined = jobs::request_analytics(c, &scope, now)?;
+        assert_ne!(next, running, "a run follows the one in progress");
+        assert_eq!(joined, next, "exactly one: the second upload joins it");
+        let open = jobs::open_analytics(c, &scope)?;
+        let states: Vec<&str> = open.iter().map(|j| j.state.as_str()).collect();
+        assert_eq!(states, ["running", "queued"]);
+        Ok::<_, payerwatch::db::DbError>(())
+    })
+    .expect("requests");
+}
