@@ -46,6 +46,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Re-apply the customer's payer aliases and CPT groups to its stored claims.
     Remap(RemapArgs),
+    /// Check (--verify) or rebuild (--rebuild) the daily claim rollups the analytics read,
+    /// for one customer or all. --verify exits non-zero when any differ from the claims.
+    Rollups(RollupsArgs),
     /// Write a deterministic synthetic claims CSV or X12 835 (drift and malformed rows injected).
     Generate(GenerateArgs),
     /// Create a fresh SQLite demo database with a demo customer and generated claims,
@@ -131,6 +134,26 @@ pub struct RemapArgs {
     /// Customer slug.
     #[arg(long)]
     pub customer: String,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RollupsAction {
+    /// Recompute the rollups from claims and print every difference.
+    #[arg(long)]
+    pub verify: bool,
+    /// Replace the rollups with ones recomputed from claims.
+    #[arg(long)]
+    pub rebuild: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollupsArgs {
+    /// Customer slug (default: every customer).
+    #[arg(long)]
+    pub customer: Option<String>,
+    #[command(flatten)]
+    pub action: RollupsAction,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +245,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::CreateUser(args) => create_user_command(&settings, args),
                 Command::Import(args) => import_command(&settings, args),
                 Command::Remap(args) => remap_command(&settings, args),
+                Command::Rollups(args) => rollups_command(&settings, args),
                 Command::Compute(args) => compute_command(&settings, args),
                 Command::Purge(args) => purge_command(&settings, args),
                 Command::Worker => worker_command(&settings),
@@ -530,6 +554,44 @@ fn remap_command(settings: &Settings, args: RemapArgs) -> anyhow::Result<()> {
         out.payer_rows,
         out.cpt_group_rows
     );
+    Ok(())
+}
+
+fn rollups_command(settings: &Settings, args: RollupsArgs) -> anyhow::Result<()> {
+    use crate::services::rollups;
+    let db = Db::connect(&settings.database_url, 2)?;
+    db.migrate()?;
+    let tenants: Vec<(String, TenantScope)> = match &args.customer {
+        Some(slug) => vec![(slug.trim().to_owned(), customer_scope(&db, slug)?)],
+        None => db
+            .write_blocking(customers::list_all)?
+            .into_iter()
+            .map(|c| (c.slug, TenantScope::for_system(CustomerId(c.id))))
+            .collect(),
+    };
+    let mut differing = 0usize;
+    for (slug, scope) in tenants {
+        if args.action.rebuild {
+            let counts = rollups::rebuild(&db, &scope)?;
+            println!(
+                "Rebuilt rollups of customer '{slug}': {} day rows, {} reason rows.",
+                counts.day_rows, counts.reason_rows
+            );
+        } else {
+            let differences = rollups::verify(&db, &scope)?;
+            for line in &differences {
+                println!("customer '{slug}': {line}");
+            }
+            println!(
+                "Customer '{slug}': {} rollup difference(s) from claims.",
+                differences.len()
+            );
+            differing += differences.len();
+        }
+    }
+    if differing > 0 {
+        bail!("{differing} rollup difference(s): run `payerwatch rollups --rebuild`");
+    }
     Ok(())
 }
 

@@ -30,6 +30,9 @@ pub enum DbError {
     /// The SQLite ingest's scratch staging database (a temporary file) failed.
     #[error("staging the upload's claims failed: {0}")]
     Staging(String),
+    /// A stored rollup row that does not parse (`db::repo::rollups`).
+    #[error("claim rollup row unreadable: {0}")]
+    Rollup(String),
 }
 
 impl From<rusqlite::Error> for DbError {

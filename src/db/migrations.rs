@@ -14,7 +14,29 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
     }
     .map_err(|e| DbError::Migration(e.to_string()))?;
-    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+    let applied: Vec<String> = applied.into_iter().map(|v| v.to_string()).collect();
+    if applied.iter().any(|v| v.contains(ROLLUPS_MIGRATION)) {
+        build_rollups(conn)?;
+    }
+    Ok(applied)
+}
+
+/// The migration that created the daily claim rollups (issue 21).
+const ROLLUPS_MIGRATION: &str = "980000";
+
+/// Fills the rollups of the claims stored before they existed, per tenant in one
+/// transaction each (SQL alone cannot build the histogram text the same on both
+/// backends; `db::repo::rollups` does it once, in Rust).
+fn build_rollups(conn: &mut DbConnection) -> Result<(), DbError> {
+    use crate::domain::tenant::{CustomerId, TenantScope};
+    for customer in super::repo::customers::list_all(conn)? {
+        let scope = TenantScope::for_system(CustomerId(customer.id));
+        super::transaction(conn, |conn| {
+            let rollups = super::repo::rollups::recompute(conn, &scope)?;
+            super::repo::rollups::replace(conn, &scope, &rollups)
+        })?;
+    }
+    Ok(())
 }
 
 /// Reverts every migration (used by the round-trip test).

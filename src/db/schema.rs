@@ -461,6 +461,30 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 
+diesel::table! {
+    /// Daily claim rollups (migration 2026-12-06-980000, `db::repo::rollups`).
+    claim_day_rollups (customer_id, decided_date, payer, cpt_group) {
+        customer_id -> BigInt,
+        decided_date -> Date,
+        payer -> Text,
+        cpt_group -> Text,
+        days -> Text,
+    }
+}
+
+diesel::table! {
+    /// Denied claims per day, payer and reason (migration 2026-12-06-980000).
+    claim_reason_rollups (customer_id, basis, day, payer, reason) {
+        customer_id -> BigInt,
+        basis -> Text,
+        day -> Date,
+        payer -> Text,
+        reason -> Text,
+        denied -> BigInt,
+        denied_cents -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     alert_comments,
     alert_current_status,
@@ -476,6 +500,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     upload_rejections,
     claim_records,
     claim_reversals,
+    claim_day_rollups,
+    claim_reason_rollups,
     payer_aliases,
     cpt_groups,
     audit_events,

@@ -508,7 +508,11 @@ fn commit(
     let moved = writer.finish(conn, &scope)?;
     // SPEC §2 "Payer identity": spellings sharing a key go under one payer (this upload's
     // rows only; see services::mappings).
-    crate::services::mappings::merge_upload_spellings(conn, &scope, upload_id, &spellings)?;
+    let renames =
+        crate::services::mappings::merge_upload_spellings(conn, &scope, upload_id, &spellings)?;
+    // The daily rollups in the same transaction (issue 21), before reversals: those take
+    // the claims they reverse out of the rollups again.
+    writer.write_rollups(conn, &scope, &renames)?;
     tracing::debug!(
         upload_id,
         moved,

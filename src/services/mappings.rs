@@ -128,15 +128,17 @@ pub fn overview(conn: &mut DbConnection, scope: &TenantScope) -> Result<Overview
 
 /// The ingest's same-key merge for one upload (inside its transaction, after its claims
 /// are written): `spellings` are the upload's rows per spelling that kept its name.
-/// Only this upload's rows change, so an upload never renames stored history.
+/// Only this upload's rows change, so an upload never renames stored history. Returns the
+/// `(payer_raw, payer)` renames: the ingest applies them to the upload's rollup delta
+/// (`ClaimWriter::write_rollups`), which it stores after this.
 pub fn merge_upload_spellings(
     conn: &mut DbConnection,
     scope: &TenantScope,
     upload_id: i64,
     spellings: &SpellingCounts,
-) -> Result<(), DbError> {
+) -> Result<Vec<(String, String)>, DbError> {
     if spellings.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let upload: Vec<(String, u64)> = spellings
         .iter()
@@ -151,10 +153,11 @@ pub fn merge_upload_spellings(
             (before > 0).then_some((payer, before))
         })
         .collect();
-    for (raw, target) in payer_identity::merge_targets(&upload, &existing) {
-        repo::set_upload_claims_payer(conn, scope, upload_id, &raw, &target)?;
+    let renames = payer_identity::merge_targets(&upload, &existing);
+    for (raw, target) in &renames {
+        repo::set_upload_claims_payer(conn, scope, upload_id, raw, target)?;
     }
-    Ok(())
+    Ok(renames)
 }
 
 /// Saves one alias (applies to later uploads; `remap` applies it to stored claims).

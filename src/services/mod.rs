@@ -8,6 +8,7 @@ pub mod channels;
 pub mod drilldown;
 pub mod mappings;
 pub mod retention;
+pub mod rollups;
 pub mod rules;
 pub mod saved_filters;
 pub mod scorecard;

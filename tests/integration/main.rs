@@ -21,6 +21,7 @@ mod observability;
 mod ops_pages;
 mod payer_merges;
 mod receivers;
+mod rollups;
 mod rules_tenancy;
 mod scorecard;
 mod staff;

@@ -501,6 +501,15 @@ fn a_reversal_in_a_later_upload_voids_the_earlier_claim_and_keeps_the_correction
             .any(|w| w.contains("found no earlier claim"))
     );
     assert_eq!(records(&f, &scope)[0].reversed_by, Some(b.upload_id));
+    assert_rollups_agree(&f, &[scope, other]);
+}
+
+/// The daily rollups took the reversed claims out in the same transaction (issue 21).
+fn assert_rollups_agree(f: &Fixture, tenants: &[TenantScope]) {
+    for scope in tenants {
+        let differences = payerwatch::services::rollups::verify(&f.db, scope).expect("verify");
+        assert_eq!(differences, Vec::<String>::new());
+    }
 }
 
 #[test]
@@ -557,6 +566,7 @@ fn a_reversal_in_the_same_file_voids_the_claims_before_it_only() {
         payer_totals(&f, &scope),
         vec![("ACME HEALTH PLAN".into(), 1, 0)]
     );
+    assert_rollups_agree(&f, &[scope]);
     // Nothing of CLP01/CLP07 is stored, only the keyed reference.
     let dump = dump_all_tables(&f);
     for secret in ["PCN1", "ICN1", "PCN9", "ICN9", "ZEBULON", "MEMBERQ55443"] {

@@ -69,6 +69,9 @@ diesel::table! {
 /// `finish`, and on PostgreSQL the rows go with a rollback.
 pub struct ClaimWriter {
     stage: Option<SqliteStage>,
+    /// The upload's rollup delta, gathered as batches are written and stored by
+    /// [`write_rollups`](Self::write_rollups) in the ingest transaction.
+    rollup: super::rollups::UploadRollup,
 }
 
 /// The scratch database; `conn` is declared first so it closes before the file goes.
@@ -233,7 +236,10 @@ impl ClaimWriter {
             }
             DbConnection::Postgresql(_) => None,
         };
-        Ok(ClaimWriter { stage })
+        Ok(ClaimWriter {
+            stage,
+            rollup: Default::default(),
+        })
     }
 
     /// Writes one batch. All rows must belong to the scope's tenant.
@@ -245,6 +251,9 @@ impl ClaimWriter {
     ) -> Result<usize, DbError> {
         if claims.iter().any(|c| c.customer_id != scope.id()) {
             return Err(DbError::ForeignKey);
+        }
+        for claim in claims {
+            self.rollup.add(claim);
         }
         match (conn, &mut self.stage) {
             (DbConnection::Sqlite(_), Some(stage)) => stage.write(claims),
@@ -305,6 +314,21 @@ impl ClaimWriter {
         )
         .execute(c)?;
         Ok(moved)
+    }
+
+    /// Inside the transaction, after [`finish`](Self::finish) and the spelling merge,
+    /// before reversals are matched: merges the upload's rollup delta into the tenant's
+    /// rollups (one read and one upsert per touched day range, not per claim). `renames`
+    /// are the merge's `(payer_raw, payer)` pairs, which renamed this upload's rows after
+    /// they were written.
+    pub fn write_rollups(
+        &mut self,
+        conn: &mut DbConnection,
+        scope: &TenantScope,
+        renames: &[(String, String)],
+    ) -> Result<(), DbError> {
+        let delta = std::mem::take(&mut self.rollup).into_rollups(renames);
+        super::rollups::apply(conn, scope, &delta)
     }
 
     /// Records rejected rows. SQLite: into the scratch database (moved by `finish`);

@@ -58,7 +58,8 @@ pub struct NewClaim {
 /// Bind parameters per statement stay under SQLite's default 32,766 limit.
 const INSERT_CHUNK: usize = 32_766 / 13;
 
-/// Inserts claims for the scope's tenant. Rows naming another tenant are refused.
+/// Inserts claims for the scope's tenant, and their rollups (call it in a transaction so
+/// both commit together). Rows naming another tenant are refused.
 pub fn insert_many(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -73,6 +74,31 @@ pub fn insert_many(
             .values(chunk)
             .execute(c))?;
     }
+    let mut rollup = super::rollups::UploadRollup::default();
+    for c in claims {
+        rollup.add(&super::claim_writer::NewClaimRef {
+            customer_id: c.customer_id,
+            upload_id: c.upload_id,
+            payer_raw: &c.payer_raw,
+            payer: &c.payer,
+            cpt: &c.cpt,
+            cpt_group: &c.cpt_group,
+            submitted_date: c.submitted_date,
+            decided_date: c.decided_date,
+            decision_days: c.decision_days,
+            outcome: &c.outcome,
+            allowed_cents: c.allowed_cents,
+            denial_reason_code: c.denial_reason_code.as_deref(),
+            denial_reason_text: c.denial_reason_text.as_deref(),
+            payer_id: None,
+            modifiers: None,
+            remark_codes: None,
+            adjustments: None,
+            claim_key: None,
+            svc_segment: None,
+        });
+    }
+    super::rollups::apply(conn, scope, &rollup.into_rollups(&[]))?;
     Ok(inserted)
 }
 

@@ -185,7 +185,9 @@ pub fn spelling_claim_counts(
 }
 
 /// Sets the canonical payer of one upload's claims written as `payer_raw` (the ingest's
-/// same-key merge; the upload's own rows only, history is never rewritten).
+/// same-key merge; the upload's own rows only, history is never rewritten). Leaves the
+/// rollups alone: the ingest applies the rename to the upload's rollup delta, which it
+/// stores after this (`ClaimWriter::write_rollups`).
 pub fn set_upload_claims_payer(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -230,13 +232,19 @@ pub fn distinct_claim_cpts(
 }
 
 /// Sets the canonical payer of every claim written as `payer_raw` (set-based; returns rows
-/// changed).
+/// changed). The claims' rollup rows move with them (same transaction).
 pub fn set_claims_payer(
     conn: &mut DbConnection,
     scope: &TenantScope,
     payer_raw: &str,
     payer: &str,
 ) -> Result<usize, DbError> {
+    super::rollups::move_claims(
+        conn,
+        scope,
+        super::rollups::ClaimFilter::PayerRawNot { payer_raw, payer },
+        |g| g.payer = payer.to_string(),
+    )?;
     Ok(diesel::update(
         claim_records::table
             .filter(claim_records::customer_id.eq(scope.id()))
@@ -247,13 +255,20 @@ pub fn set_claims_payer(
     .execute(conn)?)
 }
 
-/// Sets the CPT group of every claim with code `cpt` (returns rows changed).
+/// Sets the CPT group of every claim with code `cpt` (returns rows changed). The claims'
+/// rollup rows move with them (same transaction).
 pub fn set_claims_cpt_group(
     conn: &mut DbConnection,
     scope: &TenantScope,
     cpt: &str,
     group: &str,
 ) -> Result<usize, DbError> {
+    super::rollups::move_claims(
+        conn,
+        scope,
+        super::rollups::ClaimFilter::CptNot { cpt, group },
+        |g| g.cpt_group = group.to_string(),
+    )?;
     Ok(diesel::update(
         claim_records::table
             .filter(claim_records::customer_id.eq(scope.id()))

@@ -21,6 +21,7 @@ pub mod password_tokens;
 pub mod retention;
 pub mod reversals;
 pub mod saved_filters;
+pub mod rollups;
 pub mod scorecard;
 pub mod sessions;
 pub mod upload_lifecycle;

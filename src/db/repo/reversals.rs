@@ -119,6 +119,8 @@ pub fn apply(
         .filter(claim_reversals::upload_id.eq(upload_id))
         .filter(claim_reversals::claim_key.is_not_null())
         .select(claim_reversals::claim_key);
+    // First marked (`reversed_by`) only, so their rollup rows can be found by their
+    // outcome before it becomes REVERSED (below).
     let lines_from_earlier_uploads = diesel::update(
         claim_records::table
             .filter(claim_records::customer_id.eq(scope.id()))
@@ -126,28 +128,40 @@ pub fn apply(
             .filter(claim_records::reversed_by.is_null())
             .filter(claim_records::claim_key.eq_any(keys)),
     )
-    .set((
-        claim_records::outcome.eq(REVERSED),
-        claim_records::reversed_by.eq(upload_id),
-    ))
+    .set(claim_records::reversed_by.eq(upload_id))
     .execute(conn)? as i64;
     // This file: claims before a reversal of their key (a correction after it stays).
     let same_file = placeholders(
         conn,
-        "UPDATE claim_records SET outcome = ?, reversed_by = ? \
+        "UPDATE claim_records SET reversed_by = ? \
          WHERE customer_id = ? AND upload_id = ? AND claim_key IS NOT NULL \
          AND reversed_by IS NULL AND EXISTS (SELECT 1 FROM claim_reversals r \
          WHERE r.customer_id = ? AND r.upload_id = ? AND r.claim_key = claim_records.claim_key \
          AND r.segment > claim_records.svc_segment)",
     );
     let lines_from_this_file = diesel::sql_query(same_file)
-        .bind::<diesel::sql_types::Text, _>(REVERSED)
         .bind::<BigInt, _>(upload_id)
         .bind::<BigInt, _>(scope.id())
         .bind::<BigInt, _>(upload_id)
         .bind::<BigInt, _>(scope.id())
         .bind::<BigInt, _>(upload_id)
         .execute(conn)? as i64;
+    // Out of the rollups (same transaction), then REVERSED, which every analytics query
+    // and the rollups leave out.
+    super::rollups::move_claims(
+        conn,
+        scope,
+        super::rollups::ClaimFilter::MarkedBy { upload_id },
+        |g| g.outcome = REVERSED.to_string(),
+    )?;
+    diesel::update(
+        claim_records::table
+            .filter(claim_records::customer_id.eq(scope.id()))
+            .filter(claim_records::reversed_by.eq(upload_id))
+            .filter(claim_records::outcome.ne(REVERSED)),
+    )
+    .set(claim_records::outcome.eq(REVERSED))
+    .execute(conn)?;
     let unmatched_sql = placeholders(
         conn,
         "SELECT COUNT(*) AS n FROM claim_reversals r WHERE r.customer_id = ? \

@@ -26,13 +26,18 @@ use crate::domain::stats::{
 
 /// Reason of a denied claim: its code, else its text, else `UNSPECIFIED` (blank = absent).
 pub fn reason_key(code: Option<&str>, text: Option<&str>) -> String {
+    reason_key_str(code, text).to_string()
+}
+
+/// [`reason_key`] without the allocation (the ingest's rollup upkeep runs it per denied
+/// claim).
+pub fn reason_key_str<'a>(code: Option<&'a str>, text: Option<&'a str>) -> &'a str {
     [code, text]
         .into_iter()
         .flatten()
         .map(str::trim)
         .find(|s| !s.is_empty())
         .unwrap_or("UNSPECIFIED")
-        .to_string()
 }
 
 /// One window of one (payer, reason) key.

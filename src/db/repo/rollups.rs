@@ -1,0 +1,872 @@
+//! Daily rollups of `claim_records` (issue 21, migration `2026-12-06-980000`): what every
+//! analytics product reads instead of claims, so a run's cost is the days × payers ×
+//! groups of its windows, not the number of claims.
+//!
+//! * `claim_day_rollups`: per tenant × decided day × canonical payer × CPT group, the
+//!   decision-day histogram of that cell — per decision-days value the PAID, DENIED and
+//!   OTHER counts and their allowed cents. A claim's submitted date is its decided date
+//!   minus its decision days, so the same rows answer submitted-date (compat) windows.
+//! * `claim_reason_rollups`: denied claims and their cents per tenant × day × payer ×
+//!   reason (the DenialScope key), once by decided date and once by submitted date.
+//!
+//! REVERSED claims are in neither. The rollups change in the same transaction as the
+//! claims they summarize: [`apply`] merges a [`Rollups`] delta (the ingest's in-memory
+//! [`UploadRollup`], or the grouped claims a re-map or a reversal changes, from
+//! [`claim_groups`]). [`recompute`] builds them from claims again (`payerwatch rollups
+//! --verify` compares, `--rebuild` replaces).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
+
+use super::analytics::{REVERSED, placeholders_for};
+use super::claim_writer::NewClaimRef;
+use crate::db::{DbConnection, DbError};
+use crate::domain::analytics::denials::reason_key_str;
+use crate::domain::tenant::TenantScope;
+
+/// Which date puts a denied claim on a reason row's day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Basis {
+    Decided,
+    Submitted,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Decided => "d",
+            Basis::Submitted => "s",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Basis, DbError> {
+        match s {
+            "d" => Ok(Basis::Decided),
+            "s" => Ok(Basis::Submitted),
+            other => Err(DbError::Rollup(format!("basis {other:?}"))),
+        }
+    }
+}
+
+/// The claims of one decision-days value of one cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub paid: i64,
+    pub denied: i64,
+    pub other: i64,
+    pub paid_cents: i64,
+    pub denied_cents: i64,
+    pub other_cents: i64,
+}
+
+impl DayCounts {
+    /// Adds `n` claims of `outcome` with `cents` allowed (negative to take them away).
+    /// REVERSED claims count nowhere.
+    fn add_outcome(&mut self, outcome: &str, n: i64, cents: i64) {
+        match outcome {
+            "PAID" => {
+                self.paid += n;
+                self.paid_cents += cents;
+            }
+            "DENIED" => {
+                self.denied += n;
+                self.denied_cents += cents;
+            }
+            REVERSED => {}
+            _ => {
+                self.other += n;
+                self.other_cents += cents;
+            }
+        }
+    }
+
+    fn add(&mut self, o: &DayCounts, sign: i64) {
+        self.paid += sign * o.paid;
+        self.denied += sign * o.denied;
+        self.other += sign * o.other;
+        self.paid_cents += sign * o.paid_cents;
+        self.denied_cents += sign * o.denied_cents;
+        self.other_cents += sign * o.other_cents;
+    }
+
+    fn is_zero(&self) -> bool {
+        *self == DayCounts::default()
+    }
+
+    /// Claims counted (every outcome but REVERSED).
+    pub fn claims(&self) -> i64 {
+        self.paid + self.denied + self.other
+    }
+
+    /// Allowed cents of every counted claim.
+    pub fn cents(&self) -> i64 {
+        self.paid_cents + self.denied_cents + self.other_cents
+    }
+}
+
+/// A day row's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellKey {
+    pub decided: NaiveDate,
+    pub payer: String,
+    pub cpt_group: String,
+}
+
+/// A reason row's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReasonKey {
+    pub basis: Basis,
+    pub day: NaiveDate,
+    pub payer: String,
+    pub reason: String,
+}
+
+/// Decision-day histogram of one cell: decision days → counts.
+pub type DayHistogram = BTreeMap<i32, DayCounts>;
+
+/// Rollup rows, or a change to them (counts may be negative in a delta).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rollups {
+    pub cells: BTreeMap<CellKey, DayHistogram>,
+    /// (denied claims, their allowed cents)
+    pub reasons: BTreeMap<ReasonKey, (i64, i64)>,
+}
+
+/// A group of claims with equal rollup-relevant fields (one row of [`claim_groups`]).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ClaimGroup {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Text)]
+    pub cpt_group: String,
+    #[diesel(sql_type = Date)]
+    pub decided_date: NaiveDate,
+    #[diesel(sql_type = Date)]
+    pub submitted_date: NaiveDate,
+    #[diesel(sql_type = Integer)]
+    pub decision_days: i32,
+    #[diesel(sql_type = Text)]
+    pub outcome: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reason_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reason_text: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
+}
+
+impl Rollups {
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty() && self.reasons.is_empty()
+    }
+
+    /// Adds (`sign` 1) or takes away (−1) a group of claims.
+    pub fn add_group(&mut self, g: &ClaimGroup, sign: i64) {
+        if g.outcome == REVERSED {
+            return;
+        }
+        self.cells
+            .entry(CellKey {
+                decided: g.decided_date,
+                payer: g.payer.clone(),
+                cpt_group: g.cpt_group.clone(),
+            })
+            .or_default()
+            .entry(g.decision_days)
+            .or_default()
+            .add_outcome(&g.outcome, sign * g.n, sign * g.cents);
+        if g.outcome == "DENIED" {
+            let reason = reason_key_str(g.reason_code.as_deref(), g.reason_text.as_deref());
+            for (basis, day) in [
+                (Basis::Decided, g.decided_date),
+                (Basis::Submitted, g.submitted_date),
+            ] {
+                let entry = self
+                    .reasons
+                    .entry(ReasonKey {
+                        basis,
+                        day,
+                        payer: g.payer.clone(),
+                        reason: reason.to_string(),
+                    })
+                    .or_default();
+                entry.0 += sign * g.n;
+                entry.1 += sign * g.cents;
+            }
+        }
+    }
+
+    /// Adds `other` times `sign` into `self`, dropping entries that reach zero.
+    pub fn merge(&mut self, other: &Rollups, sign: i64) {
+        for (key, hist) in &other.cells {
+            let mine = self.cells.entry(key.clone()).or_default();
+            merge_histogram(mine, hist, sign);
+            if mine.is_empty() {
+                self.cells.remove(key);
+            }
+        }
+        for (key, (n, cents)) in &other.reasons {
+            let mine = self.reasons.entry(key.clone()).or_default();
+            mine.0 += sign * n;
+            mine.1 += sign * cents;
+            if *mine == (0, 0) {
+                self.reasons.remove(key);
+            }
+        }
+    }
+}
+
+fn merge_histogram(into: &mut DayHistogram, from: &DayHistogram, sign: i64) {
+    for (days, counts) in from {
+        let entry = into.entry(*days).or_default();
+        entry.add(counts, sign);
+        if entry.is_zero() {
+            into.remove(days);
+        }
+    }
+}
+
+// ------------------------------------------------------------------- the stored form
+
+/// `days:paid:denied:other:paid_cents:denied_cents:other_cents`, space separated.
+pub fn encode_histogram(hist: &DayHistogram) -> String {
+    let mut out = String::with_capacity(hist.len() * 16);
+    for (days, c) in hist {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!(
+            "{days}:{}:{}:{}:{}:{}:{}",
+            c.paid, c.denied, c.other, c.paid_cents, c.denied_cents, c.other_cents
+        ));
+    }
+    out
+}
+
+pub fn decode_histogram(text: &str) -> Result<DayHistogram, DbError> {
+    let bad = || DbError::Rollup(format!("histogram {text:?}"));
+    let mut hist = DayHistogram::new();
+    for entry in text.split_ascii_whitespace() {
+        let mut parts = entry.split(':');
+        let mut next = || -> Result<i64, DbError> {
+            parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)
+        };
+        let days = i32::try_from(next()?).map_err(|_| bad())?;
+        let counts = DayCounts {
+            paid: next()?,
+            denied: next()?,
+            other: next()?,
+            paid_cents: next()?,
+            denied_cents: next()?,
+            other_cents: next()?,
+        };
+        hist.insert(days, counts);
+    }
+    Ok(hist)
+}
+
+// -------------------------------------------------------------------- the ingest side
+
+/// The rollup delta of one upload, gathered claim by claim while its batches are
+/// written (names interned: the per-claim cost is a few hash lookups, no allocation).
+/// Keyed by the spelling as written too, so the ingest's spelling merge (which renames
+/// the upload's rows by `payer_raw` after they are written) applies exactly:
+/// [`UploadRollup::into_rollups`].
+#[derive(Debug, Default)]
+pub struct UploadRollup {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+    /// (payer_raw, payer, cpt_group, decided day number, decision days)
+    cells: HashMap<(u32, u32, u32, i32, i32), DayCounts>,
+    reasons: HashMap<UploadReasonKey, (i64, i64)>,
+}
+
+/// (payer_raw, payer, by submitted date?, day number, reason) → (denied, cents)
+type UploadReasonKey = (u32, u32, bool, i32, u32);
+
+impl UploadRollup {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    pub fn add(&mut self, c: &NewClaimRef<'_>) {
+        if c.outcome == REVERSED {
+            return;
+        }
+        let raw = self.id(c.payer_raw);
+        let payer = self.id(c.payer);
+        let group = self.id(c.cpt_group);
+        let decided = c.decided_date.num_days_from_ce();
+        let cents = c.allowed_cents.unwrap_or(0);
+        self.cells
+            .entry((raw, payer, group, decided, c.decision_days))
+            .or_default()
+            .add_outcome(c.outcome, 1, cents);
+        if c.outcome == "DENIED" {
+            let reason = self.id(reason_key_str(c.denial_reason_code, c.denial_reason_text));
+            let submitted = c.submitted_date.num_days_from_ce();
+            for key in [
+                (raw, payer, false, decided, reason),
+                (raw, payer, true, submitted, reason),
+            ] {
+                let entry = self.reasons.entry(key).or_default();
+                entry.0 += 1;
+                entry.1 += cents;
+            }
+        }
+    }
+
+    /// The delta, with the spelling merge's renames (`payer_raw` → payer) applied.
+    pub fn into_rollups(self, renames: &[(String, String)]) -> Rollups {
+        let renamed: HashMap<u32, &str> = renames
+            .iter()
+            .filter_map(|(raw, target)| Some((*self.ids.get(raw)?, target.as_str())))
+            .collect();
+        let name = |id: u32| self.names[id as usize].clone();
+        let payer_of = |raw: u32, payer: u32| {
+            renamed
+                .get(&raw)
+                .map_or_else(|| name(payer), |t| (*t).to_string())
+        };
+        let day = |n: i32| NaiveDate::from_num_days_from_ce_opt(n).unwrap_or_default();
+        let mut out = Rollups::default();
+        for ((raw, payer, group, decided, days), counts) in &self.cells {
+            out.cells
+                .entry(CellKey {
+                    decided: day(*decided),
+                    payer: payer_of(*raw, *payer),
+                    cpt_group: name(*group),
+                })
+                .or_default()
+                .entry(*days)
+                .or_default()
+                .add(counts, 1);
+        }
+        for ((raw, payer, submitted, d, reason), (n, cents)) in &self.reasons {
+            let entry = out
+                .reasons
+                .entry(ReasonKey {
+                    basis: if *submitted {
+                        Basis::Submitted
+                    } else {
+                        Basis::Decided
+                    },
+                    day: day(*d),
+                    payer: payer_of(*raw, *payer),
+                    reason: name(*reason),
+                })
+                .or_default();
+            entry.0 += n;
+            entry.1 += cents;
+        }
+        out
+    }
+}
+
+// ------------------------------------------------------------------ claims → groups
+
+/// Which claims [`claim_groups`] reads (always one tenant's, never REVERSED ones).
+#[derive(Debug, Clone, Copy)]
+pub enum ClaimFilter<'a> {
+    All,
+    /// Claims written as `payer_raw` whose canonical payer is not `payer` yet (a re-map).
+    PayerRawNot {
+        payer_raw: &'a str,
+        payer: &'a str,
+    },
+    /// Claims with CPT `cpt` whose group is not `group` yet (a re-map).
+    CptNot {
+        cpt: &'a str,
+        group: &'a str,
+    },
+    /// Claims an upload's reversals marked (`reversed_by`) and not yet REVERSED.
+    MarkedBy {
+        upload_id: i64,
+    },
+}
+
+/// The tenant's claims matching `filter`, grouped by every field the rollups keep.
+pub fn claim_groups(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: ClaimFilter<'_>,
+) -> Result<Vec<ClaimGroup>, DbError> {
+    let condition = match filter {
+        ClaimFilter::All => "",
+        ClaimFilter::PayerRawNot { .. } => " AND payer_raw = $2 AND payer <> $3",
+        ClaimFilter::CptNot { .. } => " AND cpt = $2 AND cpt_group <> $3",
+        ClaimFilter::MarkedBy { .. } => " AND reversed_by = $2",
+    };
+    let sql = format!(
+        "SELECT payer, cpt_group, decided_date, submitted_date, decision_days, outcome, \
+         CASE WHEN outcome = 'DENIED' THEN denial_reason_code END AS reason_code, \
+         CASE WHEN outcome = 'DENIED' THEN denial_reason_text END AS reason_text, \
+         COUNT(*) AS n, CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents \
+         FROM claim_records WHERE customer_id = $1 AND outcome <> '{REVERSED}'{condition} \
+         GROUP BY payer, cpt_group, decided_date, submitted_date, decision_days, outcome, \
+         reason_code, reason_text"
+    );
+    let sql = placeholders_for(conn, &sql);
+    let query = diesel::sql_query(sql)
+        .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
+        .bind::<BigInt, _>(scope.id());
+    let query = match filter {
+        ClaimFilter::All => query,
+        ClaimFilter::PayerRawNot { payer_raw, payer } => query
+            .bind::<Text, _>(payer_raw.to_string())
+            .bind::<Text, _>(payer.to_string()),
+        ClaimFilter::CptNot { cpt, group } => query
+            .bind::<Text, _>(cpt.to_string())
+            .bind::<Text, _>(group.to_string()),
+        ClaimFilter::MarkedBy { upload_id } => query.bind::<BigInt, _>(upload_id),
+    };
+    Ok(query.load(conn)?)
+}
+
+/// Rollups of the claims `filter` selects, built from claims.
+pub fn groups_rollups(groups: &[ClaimGroup], sign: i64) -> Rollups {
+    let mut out = Rollups::default();
+    for g in groups {
+        out.add_group(g, sign);
+    }
+    out
+}
+
+/// The tenant's rollups as they should be, from its claims.
+pub fn recompute(conn: &mut DbConnection, scope: &TenantScope) -> Result<Rollups, DbError> {
+    Ok(groups_rollups(
+        &claim_groups(conn, scope, ClaimFilter::All)?,
+        1,
+    ))
+}
+
+/// Moves the claims `filter` selects from their rollup rows to the rows they will have
+/// after `change` rewrites them (`change` = the re-map's new payer or group). Call it
+/// before the UPDATE, in its transaction.
+pub fn move_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: ClaimFilter<'_>,
+    change: impl Fn(&mut ClaimGroup),
+) -> Result<(), DbError> {
+    let groups = claim_groups(conn, scope, filter)?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let mut delta = groups_rollups(&groups, -1);
+    for mut g in groups {
+        change(&mut g);
+        delta.add_group(&g, 1);
+    }
+    apply(conn, scope, &delta)
+}
+
+// --------------------------------------------------------------------- stored rows
+
+#[derive(QueryableByName)]
+struct CellRow {
+    #[diesel(sql_type = Date)]
+    decided_date: NaiveDate,
+    #[diesel(sql_type = Text)]
+    payer: String,
+    #[diesel(sql_type = Text)]
+    cpt_group: String,
+    #[diesel(sql_type = Text)]
+    days: String,
+}
+
+#[derive(QueryableByName)]
+struct ReasonRow {
+    #[diesel(sql_type = Text)]
+    basis: String,
+    #[diesel(sql_type = Date)]
+    day: NaiveDate,
+    #[diesel(sql_type = Text)]
+    payer: String,
+    #[diesel(sql_type = Text)]
+    reason: String,
+    #[diesel(sql_type = BigInt)]
+    denied: i64,
+    #[diesel(sql_type = BigInt)]
+    denied_cents: i64,
+}
+
+/// Open ends of a day range, as both backends store and compare them (ISO text on
+/// SQLite: chrono's extreme dates would not sort as text and PostgreSQL refuses them).
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default()
+}
+
+fn last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default()
+}
+
+/// One stored day row, its histogram parsed.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub key: CellKey,
+    pub days: DayHistogram,
+}
+
+/// The tenant's day rows decided on or after `from` (all of them with `None`), and
+/// before `to` when given.
+pub fn cells(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<Cell>, DbError> {
+    let sql = placeholders_for(
+        conn,
+        "SELECT decided_date, payer, cpt_group, days FROM claim_day_rollups \
+         WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3",
+    );
+    let rows: Vec<CellRow> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Date, _>(from.unwrap_or_else(first_day))
+        .bind::<Date, _>(to.unwrap_or_else(last_day))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Cell {
+                days: decode_histogram(&r.days)?,
+                key: CellKey {
+                    decided: r.decided_date,
+                    payer: r.payer,
+                    cpt_group: r.cpt_group,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Denied claims and cents per (payer, reason) of the days `[start, end)` by `basis`.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ReasonTotal {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = BigInt)]
+    pub denied: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
+}
+
+pub fn reason_totals(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    basis: Basis,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<ReasonTotal>, DbError> {
+    let sql = placeholders_for(
+        conn,
+        "SELECT payer, reason, CAST(SUM(denied) AS BIGINT) AS denied, \
+         CAST(SUM(denied_cents) AS BIGINT) AS cents FROM claim_reason_rollups \
+         WHERE customer_id = $1 AND basis = $2 AND day >= $3 AND day < $4 \
+         GROUP BY payer, reason",
+    );
+    Ok(diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Text, _>(basis.as_str())
+        .bind::<Date, _>(start)
+        .bind::<Date, _>(end)
+        .load(conn)?)
+}
+
+/// The tenant's stored reason rows with days in `[from, to]` (all with `None`).
+fn reason_rows(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<BTreeMap<ReasonKey, (i64, i64)>, DbError> {
+    let sql = placeholders_for(
+        conn,
+        "SELECT basis, day, payer, reason, denied, denied_cents FROM claim_reason_rollups \
+         WHERE customer_id = $1 AND day >= $2 AND day <= $3",
+    );
+    let rows: Vec<ReasonRow> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Date, _>(from.unwrap_or_else(first_day))
+        .bind::<Date, _>(to.unwrap_or_else(last_day))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                ReasonKey {
+                    basis: Basis::parse(&r.basis)?,
+                    day: r.day,
+                    payer: r.payer,
+                    reason: r.reason,
+                },
+                (r.denied, r.denied_cents),
+            ))
+        })
+        .collect()
+}
+
+/// Everything stored for the tenant.
+pub fn stored(conn: &mut DbConnection, scope: &TenantScope) -> Result<Rollups, DbError> {
+    Ok(Rollups {
+        cells: cells(conn, scope, None, None)?
+            .into_iter()
+            .map(|c| (c.key, c.days))
+            .collect(),
+        reasons: reason_rows(conn, scope, None, None)?,
+    })
+}
+
+/// The newest decided day of the tenant's counted claims (what `as_of` follows).
+pub fn latest_decided(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Option<NaiveDate>, DbError> {
+    use crate::db::schema::claim_day_rollups as r;
+    Ok(r::table
+        .filter(r::customer_id.eq(scope.id()))
+        .select(diesel::dsl::max(r::decided_date))
+        .first(conn)?)
+}
+
+// ---------------------------------------------------------------------- upkeep
+
+/// Rows per INSERT (SQLite's bind limit is 32,766; 7 binds per reason row).
+const ROWS_PER_STATEMENT: usize = 2_000;
+
+/// Merges `delta` into the tenant's stored rollups (inside the caller's transaction):
+/// reads the stored rows of the delta's days, adds, writes back the changed rows and
+/// deletes rows that reach zero. PostgreSQL: a per-tenant transaction lock first, so two
+/// uploads of one tenant committing at once cannot both read the same row and lose one
+/// update (SQLite has one writer).
+pub fn apply(conn: &mut DbConnection, scope: &TenantScope, delta: &Rollups) -> Result<(), DbError> {
+    if delta.is_empty() {
+        return Ok(());
+    }
+    if let DbConnection::Postgresql(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(21, CAST($1 AS INTEGER))")
+            .bind::<BigInt, _>(scope.id())
+            .execute(c)?;
+    }
+    apply_cells(conn, scope, &delta.cells)?;
+    apply_reasons(conn, scope, &delta.reasons)
+}
+
+fn apply_cells(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    delta: &BTreeMap<CellKey, DayHistogram>,
+) -> Result<(), DbError> {
+    let (Some(first), Some(last)) = (
+        delta.keys().map(|k| k.decided).min(),
+        delta.keys().map(|k| k.decided).max(),
+    ) else {
+        return Ok(());
+    };
+    let mut stored: HashMap<CellKey, DayHistogram> =
+        cells(conn, scope, Some(first), last.succ_opt())?
+            .into_iter()
+            .map(|c| (c.key, c.days))
+            .collect();
+    let mut upserts: Vec<(&CellKey, String)> = Vec::new();
+    let mut deletes: Vec<&CellKey> = Vec::new();
+    for (key, change) in delta {
+        let mut hist = stored.remove(key).unwrap_or_default();
+        merge_histogram(&mut hist, change, 1);
+        if hist.is_empty() {
+            deletes.push(key);
+        } else {
+            upserts.push((key, encode_histogram(&hist)));
+        }
+    }
+    for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 4 + 2;
+                format!("($1, ${b}, ${}, ${}, ${})", b + 1, b + 2, b + 3)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO claim_day_rollups (customer_id, decided_date, payer, cpt_group, days) \
+             VALUES {} ON CONFLICT (customer_id, decided_date, payer, cpt_group) \
+             DO UPDATE SET days = excluded.days",
+            values.join(", ")
+        );
+        let sql = placeholders_for(conn, &sql);
+        let mut query = diesel::sql_query(sql)
+            .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
+            .bind::<BigInt, _>(scope.id());
+        for (key, days) in chunk {
+            query = query
+                .bind::<Date, _>(key.decided)
+                .bind::<Text, _>(key.payer.clone())
+                .bind::<Text, _>(key.cpt_group.clone())
+                .bind::<Text, _>(days.clone());
+        }
+        query.execute(conn)?;
+    }
+    for key in deletes {
+        let sql = placeholders_for(
+            conn,
+            "DELETE FROM claim_day_rollups WHERE customer_id = $1 AND decided_date = $2 \
+             AND payer = $3 AND cpt_group = $4",
+        );
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(scope.id())
+            .bind::<Date, _>(key.decided)
+            .bind::<Text, _>(key.payer.clone())
+            .bind::<Text, _>(key.cpt_group.clone())
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn apply_reasons(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    delta: &BTreeMap<ReasonKey, (i64, i64)>,
+) -> Result<(), DbError> {
+    let (Some(first), Some(last)) = (
+        delta.keys().map(|k| k.day).min(),
+        delta.keys().map(|k| k.day).max(),
+    ) else {
+        return Ok(());
+    };
+    let mut stored = reason_rows(conn, scope, Some(first), Some(last))?;
+    let mut upserts: Vec<(&ReasonKey, (i64, i64))> = Vec::new();
+    let mut deletes: Vec<&ReasonKey> = Vec::new();
+    for (key, (n, cents)) in delta {
+        let (sn, scents) = stored.remove(key).unwrap_or_default();
+        let total = (sn + n, scents + cents);
+        if total == (0, 0) {
+            deletes.push(key);
+        } else {
+            upserts.push((key, total));
+        }
+    }
+    for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 6 + 2;
+                format!(
+                    "($1, ${b}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO claim_reason_rollups \
+             (customer_id, basis, day, payer, reason, denied, denied_cents) \
+             VALUES {} ON CONFLICT (customer_id, basis, day, payer, reason) \
+             DO UPDATE SET denied = excluded.denied, denied_cents = excluded.denied_cents",
+            values.join(", ")
+        );
+        let sql = placeholders_for(conn, &sql);
+        let mut query = diesel::sql_query(sql)
+            .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
+            .bind::<BigInt, _>(scope.id());
+        for (key, (n, cents)) in chunk {
+            query = query
+                .bind::<Text, _>(key.basis.as_str())
+                .bind::<Date, _>(key.day)
+                .bind::<Text, _>(key.payer.clone())
+                .bind::<Text, _>(key.reason.clone())
+                .bind::<BigInt, _>(*n)
+                .bind::<BigInt, _>(*cents);
+        }
+        query.execute(conn)?;
+    }
+    for key in deletes {
+        let sql = placeholders_for(
+            conn,
+            "DELETE FROM claim_reason_rollups WHERE customer_id = $1 AND basis = $2 \
+             AND day = $3 AND payer = $4 AND reason = $5",
+        );
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(scope.id())
+            .bind::<Text, _>(key.basis.as_str())
+            .bind::<Date, _>(key.day)
+            .bind::<Text, _>(key.payer.clone())
+            .bind::<Text, _>(key.reason.clone())
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces the tenant's rollups with `rollups` (the rebuild).
+pub fn replace(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    rollups: &Rollups,
+) -> Result<(), DbError> {
+    use crate::db::schema::{claim_day_rollups as d, claim_reason_rollups as r};
+    diesel::delete(d::table.filter(d::customer_id.eq(scope.id()))).execute(conn)?;
+    diesel::delete(r::table.filter(r::customer_id.eq(scope.id()))).execute(conn)?;
+    apply(conn, scope, rollups)
+}
+
+/// What differs between the stored rollups and the ones recomputed from claims, one
+/// line per key (empty: they agree).
+pub fn differences(stored: &Rollups, expected: &Rollups) -> Vec<String> {
+    let mut out = Vec::new();
+    let empty = DayHistogram::new();
+    let keys: std::collections::BTreeSet<&CellKey> =
+        stored.cells.keys().chain(expected.cells.keys()).collect();
+    for key in keys {
+        let (s, e) = (
+            stored.cells.get(key).unwrap_or(&empty),
+            expected.cells.get(key).unwrap_or(&empty),
+        );
+        if s != e {
+            out.push(format!(
+                "day {} payer {:?} group {:?}: stored [{}], claims [{}]",
+                key.decided,
+                key.payer,
+                key.cpt_group,
+                encode_histogram(s),
+                encode_histogram(e)
+            ));
+        }
+    }
+    let keys: std::collections::BTreeSet<&ReasonKey> = stored
+        .reasons
+        .keys()
+        .chain(expected.reasons.keys())
+        .collect();
+    for key in keys {
+        let (s, e) = (
+            stored.reasons.get(key).copied().unwrap_or_default(),
+            expected.reasons.get(key).copied().unwrap_or_default(),
+        );
+        if s != e {
+            out.push(format!(
+                "reason {} {} payer {:?} reason {:?}: stored {} denied / {} cents, claims {} / {}",
+                key.basis.as_str(),
+                key.day,
+                key.payer,
+                key.reason,
+                s.0,
+                s.1,
+                e.0,
+                e.1
+            ));
+        }
+    }
+    out
+}
