@@ -511,3 +511,200 @@ async fn a_viewer_opens_the_cigna_scorecard_from_the_drift_feed() {
     browser.screenshot("51-payer-scorecard-narrow").await;
     browser.quit().await;
 }
+
+/// The page's width against the viewport's: `(scrollWidth, innerWidth)`, plus the
+/// elements that stick out past the right edge (for the failure message).
+async fn overflow(browser: &webdriver::Browser<'_>) -> (u64, u64, String) {
+    let value = browser
+        .execute(
+            "var w = window.innerWidth; var out = [];
+             function scrolls(el) {
+               for (var p = el.parentElement; p; p = p.parentElement) {
+                 var o = getComputedStyle(p).overflowX;
+                 if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+               }
+               return false;
+             }
+             document.querySelectorAll('body *').forEach(function (el) {
+               var r = el.getBoundingClientRect();
+               var p = el.parentElement;
+               if (r.right > w + 1 && out.length < 6 && !scrolls(el)
+                   && !(p && p.getBoundingClientRect().right > w + 1)) {
+                 out.push(el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' right=' + Math.round(r.right));
+               }
+             });
+             return [document.documentElement.scrollWidth, w, out.join(', ')];",
+        )
+        .await;
+    (
+        value[0].as_u64().unwrap_or(u64::MAX),
+        value[1].as_u64().unwrap_or(0),
+        value[2].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Shows `url` at each of `sizes` and records where the document is wider than the
+/// viewport (a page a phone has to scroll sideways, "Sign out" cut off); screenshots
+/// `target/e2e/<backend>-60-<name>-<width>.png`.
+async fn check_widths(
+    browser: &webdriver::Browser<'_>,
+    url: &str,
+    name: &str,
+    needle: &str,
+    problems: &mut Vec<String>,
+) {
+    for (width, height) in [(390, 844), (1440, 900)] {
+        browser.resize(width, height).await;
+        browser.goto(url).await;
+        browser.wait_for_text(needle).await;
+        let (scroll, inner, culprits) = overflow(browser).await;
+        if scroll > inner {
+            problems.push(format!(
+                "{name} at {width}px: document {scroll}px > viewport {inner}px ({culprits})"
+            ));
+        }
+        // The whole page in the picture (up to a limit), to be looked at.
+        let tall = browser
+            .execute("return document.documentElement.scrollHeight;")
+            .await
+            .as_u64()
+            .unwrap_or(u64::from(height));
+        let tall = u32::try_from(tall).unwrap_or(height).clamp(height, 3200);
+        browser.resize(width, tall + 150).await;
+        browser.screenshot(&format!("60-{name}-{width}")).await;
+    }
+}
+
+#[actix_web::test]
+async fn every_top_level_page_fits_a_phone_and_a_desktop() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Community Clinic",
+        "billing.lead@riverside-community.test",
+        Role::Owner,
+        false,
+    );
+    let staff_password =
+        app.create_user("PayerWatch Ops", "ops@payerwatch.test", Role::Owner, true);
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        let customer =
+            payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-community-clinic")
+                .expect("customer");
+        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
+            customer.id,
+        ))
+    };
+    // Real tables and charts on every page: claims, findings and the alerts they raise.
+    let options = payerwatch::devtools::generate::GenOptions {
+        rows: 40_000,
+        ..Default::default()
+    };
+    common::load_generated_claims(&app.db, &scope, &options);
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
+    })
+    .await
+    .expect("runs");
+
+    let browser = driver.session().await;
+    let mut problems = Vec::new();
+    check_widths(
+        &browser,
+        &app.url("/login"),
+        "login",
+        "Sign in",
+        &mut problems,
+    )
+    .await;
+    browser.resize(1440, 900).await;
+    browser
+        .fill("#email", "billing.lead@riverside-community.test")
+        .await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    // Every sidebar page an owner has (the NAV table: a new page is checked by adding it).
+    let owner_pages = payerwatch::web::view::nav::nav_for(Role::Owner, false, "");
+    assert!(owner_pages.len() >= 14, "the owner's sidebar");
+    for item in &owner_pages {
+        let name = item.href.trim_start_matches("/portal").trim_matches('/');
+        let name = if name.is_empty() { "overview" } else { name }.replace('/', "-");
+        check_widths(
+            &browser,
+            &app.url(item.href),
+            &name,
+            "Sign out",
+            &mut problems,
+        )
+        .await;
+    }
+    // On a phone the sidebar folds behind "Menu" (no script: a checkbox and its label).
+    browser.resize(390, 844).await;
+    browser.goto(&app.url("/portal")).await;
+    browser.wait_for_text("Sign out").await;
+    let shown = "return getComputedStyle(document.querySelector('.sidenav ul')).display;";
+    assert_eq!(browser.execute(shown).await, "none", "menu folded");
+    browser.click(".nav-toggle-label").await;
+    assert_ne!(browser.execute(shown).await, "none", "menu opened");
+    browser.screenshot("60-menu-open-390").await;
+    browser.click(".sidenav a[href='/portal/alerts']").await;
+    browser
+        .wait_for_text("Findings that matched your alert rules")
+        .await;
+
+    // One alert and the claims behind it: the pages people act on.
+    browser.goto(&app.url("/portal/alerts")).await;
+    let list = browser.source().await;
+    let at = list
+        .find("href=\"/portal/alerts/")
+        .expect("an alert on the list")
+        + "href=\"/portal/alerts/".len();
+    let id: String = list[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    check_widths(
+        &browser,
+        &app.url(&format!("/portal/alerts/{id}")),
+        "alert",
+        "Sign out",
+        &mut problems,
+    )
+    .await;
+    check_widths(
+        &browser,
+        &app.url(&format!("/portal/alerts/{id}/claims")),
+        "alert-claims",
+        "Sign out",
+        &mut problems,
+    )
+    .await;
+
+    // Staff: the metrics dashboard.
+    browser.click(".topbar-user button[type=submit]").await;
+    browser.wait_for_text("You have been signed out").await;
+    browser.fill("#email", "ops@payerwatch.test").await;
+    browser.fill("#password", &staff_password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Figures are per instance").await;
+    check_widths(
+        &browser,
+        &app.url("/portal/admin/metrics"),
+        "admin-metrics",
+        "Figures are per instance",
+        &mut problems,
+    )
+    .await;
+    browser.quit().await;
+    assert!(
+        problems.is_empty(),
+        "pages wider than the screen:\n{}",
+        problems.join("\n")
+    );
+}

@@ -229,6 +229,16 @@ impl Browser<'_> {
         .await;
     }
 
+    /// Runs `script` (a function body: `return …`) in the page and returns its value.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
     /// Saves a PNG under `target/e2e/` (kept as a CI artifact) and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let data = self.call("GET", "/screenshot", None).await;
