@@ -344,6 +344,7 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("/delays", web::get().to(drift::delays))
                 .route("/help", web::get().to(crate::web::handlers::help::show))
                 .route("/account/password", web::get().to(account::password_form))
+                .route("/account/digest", web::post().to(account::digest_submit))
                 .route(
                     "/account/password",
                     web::post().to(account::password_submit),

@@ -140,6 +140,50 @@ pub fn for_alert(
     }
 }
 
+/// A person's daily digest: the alerts raised since their previous digest that are
+/// assigned to them or to nobody, each with its change line and link. E-mail only (the
+/// other bodies are empty: a digest is never queued on a webhook or Slack channel).
+pub fn for_digest(digest: &crate::db::repo::digests::DigestJob, public_url: &str) -> Message {
+    let n = digest.alerts.len();
+    let subject = format!(
+        "[PayerWatch] Daily digest {}: {n} new alert{} for you or nobody yet",
+        digest.day.format("%Y-%m-%d"),
+        if n == 1 { "" } else { "s" }
+    );
+    let mut text = format!(
+        "Good morning. PayerWatch raised {n} alert{} since your last digest that {} assigned to you or to nobody yet.\n\n",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "is" } else { "are" }
+    );
+    for (alert, mine) in &digest.alerts {
+        let evidence: Value = serde_json::from_str(&alert.payload_json).unwrap_or(Value::Null);
+        text.push_str(&format!(
+            "* {title}\n  {product}, {severity}; {change}; {whose}\n  {url}\n\n",
+            title = alert.title,
+            product = source_label(&alert.product),
+            severity = alert.severity_label,
+            change = change_line(alert, &evidence),
+            whose = if *mine {
+                "assigned to you"
+            } else {
+                "not assigned yet"
+            },
+            url = alert_url(public_url, alert.id),
+        ));
+    }
+    text.push_str(&format!(
+        "Your alerts: {public_url}/portal/alerts?assignee=me\n\
+         Turn this digest off on your account page: {public_url}/portal/account/password\n\n\
+         This message carries aggregates only, no patient information.\n"
+    ));
+    Message {
+        subject,
+        text,
+        webhook_body: String::new(),
+        slack_body: String::new(),
+    }
+}
+
 /// A channel's test message.
 pub fn for_test(public_url: &str, delivery_id: i64, sent_at: NaiveDateTime) -> Message {
     let url = format!("{public_url}/portal/settings/channels");

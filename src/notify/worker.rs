@@ -142,8 +142,16 @@ impl Notifier {
         actix_web::rt::spawn(async move {
             let mut in_flight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
             let mut busy: HashSet<i64> = HashSet::new();
+            let mut digests_checked: Option<Instant> = None;
             loop {
                 let now = crate::db::repo::now();
+                // Digests: looked for at most once a minute.
+                if digests_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    digests_checked = Some(Instant::now());
+                    if let Err(e) = me.queue_digests(now).await {
+                        tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "delivery worker could not queue digests");
+                    }
+                }
                 if let Err(e) = me.fill(now, &mut busy, &mut in_flight).await {
                     tracing::warn!(error = %crate::telemetry::ErrorChain(&e), "delivery worker could not claim work");
                 }
@@ -158,6 +166,15 @@ impl Notifier {
                 }
             }
         });
+    }
+
+    /// Queues the day's digests that are due (a no-op before the digest hour and once
+    /// everyone's is queued: one indexed query).
+    async fn queue_digests(&self, now: NaiveDateTime) -> Result<usize, DbError> {
+        let db = self.db.clone();
+        actix_web::rt::task::spawn_blocking(move || crate::services::digests::queue_due(&db, now))
+            .await
+            .map_err(|_| DbError::Cancelled)?
     }
 
     /// Claims work for free slots (tenants not in `busy`) and starts their sends.
@@ -190,6 +207,7 @@ impl Notifier {
     /// different tenants overlap, one tenant's go one after another. Returns when
     /// nothing due is left. Tests call it with their own clock.
     pub async fn run_once(&self, now: NaiveDateTime) -> Result<RoundSummary, DbError> {
+        self.queue_digests(now).await?;
         let mut in_flight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
         let mut busy: HashSet<i64> = HashSet::new();
         let mut summary = RoundSummary::default();
@@ -228,9 +246,10 @@ impl Notifier {
         let result = if !job.channel.enabled {
             SendResult::permanent("the channel is disabled")
         } else {
-            let msg = match &job.alert {
-                Some(alert) => message::for_alert(alert, &self.public_url, id, now),
-                None => message::for_test(&self.public_url, id, now),
+            let msg = match (&job.alert, &job.digest) {
+                (Some(alert), _) => message::for_alert(alert, &self.public_url, id, now),
+                (None, Some(digest)) => message::for_digest(digest, &self.public_url),
+                (None, None) => message::for_test(&self.public_url, id, now),
             };
             match kind {
                 Some(kind) => {
@@ -322,6 +341,9 @@ impl Notifier {
             None => None,
         };
         let settings = job.channel.settings();
+        if job.digest.is_some() && kind != ChannelKind::Email {
+            return SendResult::permanent("a digest goes by e-mail only");
+        }
         match kind {
             ChannelKind::Webhook => {
                 let Some(secret) = secret else {
@@ -363,11 +385,15 @@ impl Notifier {
                 send::post_json(&url, msg.slack_body, Vec::new(), self.allow_private).await
             }
             ChannelKind::Email => {
-                let recipients =
-                    match crate::domain::channels::parse_recipients(&job.channel.target) {
-                        Ok(r) => r,
-                        Err(e) => return SendResult::permanent(e.to_string()),
-                    };
+                // A digest goes to its one person, through the channel's SMTP server.
+                let to = job
+                    .digest
+                    .as_ref()
+                    .map_or(job.channel.target.as_str(), |d| d.recipient.as_str());
+                let recipients = match crate::domain::channels::parse_recipients(to) {
+                    Ok(r) => r,
+                    Err(e) => return SendResult::permanent(e.to_string()),
+                };
                 let hello_name = url::Url::parse(&self.public_url)
                     .ok()
                     .and_then(|u| u.host_str().map(str::to_string))

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod api_tokens;
 pub mod channels;
+pub mod digests;
 pub mod drilldown;
 pub mod mappings;
 pub mod retention;

@@ -546,3 +546,181 @@ async fn the_list_bulk_moves_ticked_alerts_sorts_filters_and_saves_filters() {
     let list = app.get("/portal/alerts").await.text().await.expect("list");
     assert!(!list.contains("My open work</a>"));
 }
+
+/// The opt-in daily digest: queued once a day from the digest hour for each subscriber,
+/// listing new alerts assigned to them or to nobody, sent through the delivery queue on
+/// the tenant's e-mail channel (a failed send is retried), to that person only.
+#[actix_web::test]
+async fn the_daily_digest_mails_new_alerts_for_me_or_nobody_through_the_queue() {
+    use crate::common::{SpawnOptions, spawn_app_with};
+    use crate::notifications::start_smtp_sink_on;
+    use payerwatch::db::schema::{alert_digests, deliveries};
+
+    let app = spawn_app_with(SpawnOptions {
+        overrides: vec![
+            ("PAYERWATCH_DELIVERY_WORKER", "0".to_string()),
+            ("PAYERWATCH_ALLOW_PRIVATE_WEBHOOKS", "1".to_string()),
+        ],
+        ..SpawnOptions::default()
+    })
+    .await;
+    let admin_pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.create_user("Clinic", "colleague@clinic.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+
+    // The SMTP server is down at first: its port refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let admin = new_client();
+    app.login_with(&admin, "admin@clinic.test", &admin_pw).await;
+    let port_text = port.to_string();
+    let res = app
+        .post_form_with(
+            &admin,
+            "/portal/settings/channels",
+            "/portal/settings/channels",
+            &[
+                ("action", "create"),
+                ("kind", "email"),
+                ("name", "Billing leads"),
+                ("recipients", "lead@clinic.test"),
+                ("smtp_host", "127.0.0.1"),
+                ("smtp_port", &port_text),
+                ("smtp_tls", "none"),
+                ("smtp_from", "payerwatch@clinic.test"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    // The analyst opts in on the account page.
+    app.login("analyst@clinic.test", &pw).await;
+    let page = app
+        .get("/portal/account/password")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Daily alert digest") && !page.contains("value=\"on\" checked"));
+    let res = app
+        .post_form(
+            "/portal/account/password",
+            "/portal/account/digest",
+            &[("digest", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app
+        .get("/portal/account/password")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("value=\"on\" checked"), "{page}");
+
+    // Alerts of 2026-11-01 00:00–00:03: unassigned, mine, the colleague's, resolved.
+    let ids = raise_alerts(&app, &scope, 4);
+    let me = user_id(&app, "analyst@clinic.test");
+    let colleague = user_id(&app, "colleague@clinic.test");
+    let mut conn = app.db.get().expect("conn");
+    repo::set_assignee(&mut conn, &scope, ids[1], Some(me)).expect("assign");
+    repo::set_assignee(&mut conn, &scope, ids[2], Some(colleague)).expect("assign");
+    repo::append_status(&mut conn, &scope, ids[3], "resolved", me).expect("resolve");
+    drop(conn);
+    let at = |day: u32, h: u32, m: u32| {
+        NaiveDate::from_ymd_opt(2026, 11, day)
+            .and_then(|d| d.and_hms_opt(h, m, 0))
+            .expect("time")
+    };
+    let digests = |app: &TestApp| -> Vec<(NaiveDate, String)> {
+        let mut conn = app.db.get().expect("conn");
+        alert_digests::table
+            .order(alert_digests::id.asc())
+            .select((alert_digests::digest_on, alert_digests::alert_ids))
+            .load(&mut conn)
+            .expect("digests")
+    };
+
+    // Before the digest hour: nothing.
+    let round = app.notifier.run_once(at(1, 11, 0)).await.expect("round");
+    assert_eq!((round.delivered, round.retrying), (0, 0));
+    assert!(digests(&app).is_empty());
+    // From it: one digest (the subscriber's), its send fails and is retried.
+    let round = app.notifier.run_once(at(1, 12, 30)).await.expect("round");
+    assert_eq!(round.retrying, 1, "{round:?}");
+    assert_eq!(
+        digests(&app),
+        vec![(at(1, 0, 0).date(), format!("{},{}", ids[0], ids[1]))],
+        "new alerts for me or nobody; not the colleague's, not resolved ones"
+    );
+    let (_, mails) = start_smtp_sink_on(
+        std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind the port"),
+    );
+    let round = app.notifier.run_once(at(1, 12, 31)).await.expect("round");
+    assert_eq!(round.delivered, 1, "{round:?}");
+    let sent = mails.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 1);
+    let mail = &sent[0];
+    assert!(
+        mail.contains("analyst@clinic.test"),
+        "to the subscriber: {mail}"
+    );
+    assert!(
+        !mail.contains("lead@clinic.test"),
+        "not to the channel's list"
+    );
+    assert!(
+        mail.contains("Daily digest 2026-11-01: 2 new alerts"),
+        "{mail}"
+    );
+    for needle in [
+        "Quality alert number 0".to_string(),
+        "Quality alert number 1".to_string(),
+        "assigned to you".to_string(),
+        format!("/portal/alerts/{}", ids[1]),
+    ] {
+        assert!(mail.contains(&needle), "{needle} in {mail}");
+    }
+    assert!(!mail.contains("Quality alert number 2") && !mail.contains("Quality alert number 3"));
+
+    // Once a day: later the same day nothing more; the next day, with nothing new, no mail.
+    app.notifier.run_once(at(1, 18, 0)).await.expect("round");
+    app.notifier.run_once(at(2, 12, 5)).await.expect("round");
+    assert_eq!(digests(&app).len(), 2);
+    assert_eq!(digests(&app)[1].1, "", "nothing new since the last digest");
+    assert_eq!(mails.lock().expect("lock").len(), 1);
+    let mut conn = app.db.get().expect("conn");
+    let queued: i64 = deliveries::table
+        .filter(deliveries::digest_id.is_not_null())
+        .count()
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(queued, 1);
+    let channel_id: i64 = deliveries::table
+        .filter(deliveries::digest_id.is_not_null())
+        .select(deliveries::channel_id)
+        .first(&mut conn)
+        .expect("channel");
+    drop(conn);
+    // The channel's delivery log names it.
+    let channel_page = app
+        .get_with(&admin, &format!("/portal/settings/channels/{channel_id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(channel_page.contains("daily digest"), "{channel_page}");
+
+    // Opting out is audited like opting in.
+    let res = app
+        .post_form("/portal/account/password", "/portal/account/digest", &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(audit_rows(&app, "account.digest_changed").len(), 2);
+    app.notifier.run_once(at(3, 12, 5)).await.expect("round");
+    assert_eq!(digests(&app).len(), 2, "no digest once turned off");
+}

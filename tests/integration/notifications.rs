@@ -28,8 +28,12 @@ use crate::common::{
 use crate::receivers::start_receiver;
 
 /// A minimal SMTP server on loopback that accepts every message and keeps its DATA.
-fn start_smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+pub(crate) fn start_smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    start_smtp_sink_on(TcpListener::bind("127.0.0.1:0").expect("bind"))
+}
+
+/// The same sink on a given listener (a test that first lets sends fail on the port).
+pub(crate) fn start_smtp_sink_on(listener: TcpListener) -> (u16, Arc<Mutex<Vec<String>>>) {
     let port = listener.local_addr().expect("addr").port();
     let mails: Arc<Mutex<Vec<String>>> = Arc::default();
     let store = Arc::clone(&mails);

@@ -34,6 +34,8 @@ pub struct Delivery {
     pub delivered_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// A daily digest's delivery (no alert).
+    pub digest_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -92,6 +94,22 @@ pub fn enqueue_test(
 ) -> Result<i64, DbError> {
     super::channels::find_channel(conn, scope, channel_id)?;
     insert_pending(conn, scope, None, channel_id, now)
+}
+
+/// Queues a person's daily digest on the tenant's e-mail channel.
+pub fn enqueue_digest(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    channel_id: i64,
+    digest_id: i64,
+    now: NaiveDateTime,
+) -> Result<i64, DbError> {
+    super::channels::find_channel(conn, scope, channel_id)?;
+    let id = insert_pending(conn, scope, None, channel_id, now)?;
+    diesel::update(deliveries::table.find(id))
+        .set(deliveries::digest_id.eq(Some(digest_id)))
+        .execute(conn)?;
+    Ok(id)
 }
 
 fn insert_pending(
@@ -223,6 +241,7 @@ pub fn test_sends_since(
     Ok(deliveries::table
         .filter(deliveries::customer_id.eq(scope.id()))
         .filter(deliveries::alert_id.is_null())
+        .filter(deliveries::digest_id.is_null())
         .filter(deliveries::created_at.ge(since))
         .order(deliveries::created_at.asc())
         .select((deliveries::channel_id, deliveries::created_at))
@@ -235,6 +254,8 @@ pub struct Job {
     pub delivery: Delivery,
     pub channel: Channel,
     pub alert: Option<AlertEvent>,
+    /// A daily digest (to one person, on an e-mail channel).
+    pub digest: Option<super::digests::DigestJob>,
     /// The number this attempt gets in the log (1-based, across retries by an admin).
     pub attempt_number: i64,
 }
@@ -259,6 +280,10 @@ pub fn load_job(conn: &mut DbConnection, delivery_id: i64) -> Result<Job, DbErro
         ),
         None => None,
     };
+    let digest = match delivery.digest_id {
+        Some(id) => Some(super::digests::load_digest(conn, delivery.customer_id, id)?),
+        None => None,
+    };
     let logged: i64 = delivery_attempts::table
         .filter(delivery_attempts::delivery_id.eq(delivery_id))
         .count()
@@ -267,6 +292,7 @@ pub fn load_job(conn: &mut DbConnection, delivery_id: i64) -> Result<Job, DbErro
         delivery,
         channel,
         alert,
+        digest,
         attempt_number: logged + 1,
     })
 }

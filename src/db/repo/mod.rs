@@ -13,6 +13,7 @@ pub mod claim_writer;
 pub mod claims;
 pub mod customers;
 pub mod deliveries;
+pub mod digests;
 pub mod jobs;
 pub mod keyset;
 pub mod login_failures;

@@ -1,4 +1,4 @@
-//! The signed-in user's own account: password change.
+//! The signed-in user's own account: password change, the daily alert digest.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,6 +9,7 @@ use crate::db::DbError;
 use crate::db::repo::login_failures::{self, Reservation};
 use crate::db::repo::{self, sessions, users};
 use crate::domain::{login_throttle, password};
+use crate::services::digests::{self, DigestStatus};
 use crate::web::auth::{self, SignedIn, password_gate};
 use crate::web::errors::AppError;
 use crate::web::handlers::auth::{client_addr, restart_session};
@@ -21,14 +22,49 @@ use crate::web::view::render::render;
 struct PasswordPage {
     layout: Layout,
     error: Option<String>,
+    digest: DigestStatus,
 }
 
 /// Staff included: their own password is theirs to change (SPEC §1).
-pub async fn password_form(SignedIn(user): SignedIn) -> Result<HttpResponse, AppError> {
+pub async fn password_form(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+) -> Result<HttpResponse, AppError> {
     render(&PasswordPage {
         layout: user.layout("Change password", "/portal/account/password"),
         error: None,
+        digest: digests::status(&state.db, user.scope(), user.id.0).await?,
     })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DigestForm {
+    /// The checkbox: present ("on") when ticked, absent otherwise.
+    digest: Option<String>,
+}
+
+/// `POST /portal/account/digest`: turns the person's own daily alert digest on or off.
+pub async fn digest_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    form: web::Form<DigestForm>,
+) -> Result<HttpResponse, AppError> {
+    let on = form.into_inner().digest.is_some_and(|v| !v.is_empty());
+    let (ctx, entry) = user.audit(&req, &state, "account.digest_changed", &["digest"]);
+    digests::set(&state.db, user.scope(), user.id.0, on, ctx, entry).await?;
+    auth::set_flash(
+        user.session(),
+        "success",
+        if on {
+            "The daily alert digest is on: one e-mail a day with new alerts for you or nobody yet."
+        } else {
+            "The daily alert digest is off."
+        },
+    );
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/portal/account/password#digest"))
+        .finish())
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +120,7 @@ pub async fn password_submit(
         return render(&PasswordPage {
             layout: user.layout("Change password", "/portal/account/password"),
             error: Some("The current password is not correct.".to_string()),
+            digest: digests::status(&state.db, user.scope(), user.id.0).await?,
         });
     }
     let problem = if form.new_password != form.new_password_confirm {
@@ -109,6 +146,7 @@ pub async fn password_submit(
             return render(&PasswordPage {
                 layout: user.layout("Change password", "/portal/account/password"),
                 error: Some(error),
+                digest: digests::status(&state.db, user.scope(), user.id.0).await?,
             });
         }
     };

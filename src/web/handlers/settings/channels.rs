@@ -45,6 +45,8 @@ pub struct DeliveryView {
     pub id: i64,
     pub channel: String,
     pub alert_id: Option<i64>,
+    /// A person's daily digest (no alert).
+    pub digest: bool,
     pub status: String,
     pub status_class: &'static str,
     pub next_attempt: String,
@@ -65,6 +67,7 @@ pub fn delivery_view(row: &DeliveryRow) -> DeliveryView {
             ChannelKind::parse(&row.channel_kind).map_or("?", ChannelKind::label)
         ),
         alert_id: d.alert_id,
+        digest: d.digest_id.is_some(),
         status: d.status.clone(),
         status_class: match d.status.as_str() {
             deliveries::DELIVERED => "badge-ok",
