@@ -485,6 +485,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        accepted_user_id -> Nullable<BigInt>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     alert_comments,
     alert_current_status,
@@ -493,6 +509,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     saved_filters,
     api_tokens,
     customers,
+    invitations,
     users,
     sessions,
     uploads,

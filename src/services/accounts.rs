@@ -6,6 +6,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::db::repo::audit;
+use crate::db::repo::invitations::{self, Invitation, NewInvitation};
 use crate::db::repo::users::User;
 use crate::db::repo::{self, customers, password_tokens, sessions, users};
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
@@ -25,9 +26,9 @@ pub enum AccountError {
     WeakPassword(String),
     #[error("that e-mail address already belongs to another customer")]
     EmailTaken,
-    /// An invite for an address that already has an account.
-    #[error("that e-mail address already has an account")]
-    AlreadyRegistered,
+    /// An invitation to an address that already is a member of the inviting tenant.
+    #[error("that address already is a member of the organisation")]
+    AlreadyMember,
     /// The actor's role may not manage the target's role (or the role asked for).
     #[error("your role may not manage that member or role")]
     NotPermitted,
@@ -198,29 +199,11 @@ async fn manageable(db: &Db, actor: &Actor, target_id: i64) -> Result<(User, Rol
     Ok((target, role))
 }
 
-/// Another audit row of the same actor and request as `entry`, about member `member_id`.
-fn member_event(
-    conn: &mut DbConnection,
-    ctx: &AuditContext,
-    entry: &AuditEntry<'static>,
-    action: &'static str,
-    member_id: i64,
-) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        ctx,
-        AuditEntry {
-            action,
-            changed_fields: &[],
-            ..entry.clone()
-        }
-        .target("user", member_id),
-    )
-}
-
-/// Invites `email` as `role`: creates the account with an unusable password and issues an
-/// invite link, audited as `entry` (the account) and `password_link.issued` (the link) in
-/// the same transaction.
+/// Invites `email` as `role` into the actor's tenant, audited as `entry` (target: the
+/// invitation). Only the tenant's own members are consulted and no account is created
+/// here: whether the address has an account in another tenant changes neither the answer
+/// nor the work done, so inviting cannot probe for accounts elsewhere (issue 16 row 11).
+/// The account is made when the link is used ([`accept_invitation`]).
 pub async fn invite(
     db: &Db,
     actor: &Actor,
@@ -236,36 +219,140 @@ pub async fn invite(
     if !is_email(&email) {
         return Err(AccountError::InvalidEmail(email));
     }
-    // The account is unusable until the invitee sets a password through the link.
-    let placeholder = password::hash(&random_hex()?).map_err(AccountError::Hash)?;
     let token = random_hex()?;
     let token_hash = hash_link_token(&token);
     let scope = actor.scope;
     let actor_id = actor.id;
-    let expires = repo::now() + chrono::Duration::hours(LINK_HOURS);
+    let expires_at = repo::now() + chrono::Duration::hours(LINK_HOURS);
+    let email = db
+        .write_audited(
+            ctx,
+            move |(id, _): &(i64, String)| entry.target("invitation", id),
+            move |conn| {
+                if users::is_member(conn, &scope, &email)? {
+                    return Err(AccountError::AlreadyMember);
+                }
+                let id = invitations::insert(
+                    conn,
+                    &scope,
+                    &NewInvitation {
+                        email: &email,
+                        role,
+                        token_hash: &token_hash,
+                        created_by: actor_id,
+                        expires_at,
+                    },
+                )?;
+                Ok((id, email))
+            },
+        )
+        .await?
+        .1;
+    Ok(IssuedLink { email, token })
+}
+
+/// Withdraws a pending invitation of the actor's tenant, audited as `entry`; an actor
+/// withdraws only invitations to roles they may manage.
+pub async fn revoke_invitation(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(), AccountError> {
+    let scope = actor.scope;
+    let actor_role = actor.role;
+    db.write_audited(ctx, entry.target("invitation", id), move |conn| {
+        let invited = invitations::find_pending(conn, &scope, id)?;
+        let role: Role = invited
+            .role
+            .parse()
+            .map_err(|_| AccountError::StoredRole(invited.role.clone()))?;
+        if !actor_role.may_manage(role) {
+            return Err(AccountError::NotPermitted);
+        }
+        invitations::revoke(conn, &scope, id)?;
+        Ok(())
+    })
+    .await
+}
+
+/// What using an invitation link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// A new account in the inviting tenant, with the invitation's role.
+    Created { user_id: i64 },
+    /// The address already was a member of the inviting tenant: nothing to create.
+    AlreadyMember,
+}
+
+/// Uses an invitation: creates the invitee's account in the inviting tenant with the
+/// chosen password (already hashed), marks the link used and audits both, in one
+/// transaction. An address that has an account in **another** tenant cannot join (SPEC §1:
+/// a user belongs to exactly one customer): `EmailTaken`, and nothing changes — only the
+/// holder of the link is told, never the inviter's page.
+pub async fn accept_invitation(
+    db: &Db,
+    invitation: Invitation,
+    password_hash: String,
+    ctx: AuditContext,
+) -> Result<Accepted, AccountError> {
+    let role: Role = invitation
+        .role
+        .parse()
+        .map_err(|_| AccountError::StoredRole(invitation.role.clone()))?;
     db.write(move |conn| {
-        let new = users::CreateUser {
-            email: &email,
-            password_hash: &placeholder,
-            role,
-            is_staff: false,
+        let scope = TenantScope::for_system(CustomerId(invitation.customer_id));
+        let (user_id, outcome) = match users::find_by_email(conn, &invitation.email) {
+            Ok(existing) if existing.customer_id == invitation.customer_id => {
+                (existing.id, Accepted::AlreadyMember)
+            }
+            Ok(_) => return Err(AccountError::EmailTaken),
+            Err(DbError::NotFound) => {
+                let new = users::CreateUser {
+                    email: &invitation.email,
+                    password_hash: &password_hash,
+                    role,
+                    is_staff: false,
+                };
+                let id = match users::insert(conn, &scope, &new) {
+                    Err(DbError::Duplicate(_)) => return Err(AccountError::EmailTaken),
+                    other => other?,
+                };
+                (id, Accepted::Created { user_id: id })
+            }
+            Err(other) => return Err(other.into()),
         };
-        let id = users::insert(conn, &scope, &new).map_err(|e| match e {
-            DbError::Duplicate(_) => AccountError::AlreadyRegistered,
-            other => other.into(),
-        })?;
-        password_tokens::issue(
+        // A second use of the same link (or one withdrawn meanwhile) rolls everything back.
+        if !invitations::mark_accepted(conn, invitation.id, user_id)? {
+            return Err(DbError::NotFound.into());
+        }
+        let event = |action, target_type, target_id: i64, fields| AuditEntry {
+            customer_id: Some(invitation.customer_id),
+            actor_user_id: Some(user_id),
+            action,
+            target_type: Some(target_type),
+            target_id: Some(target_id.to_string()),
+            changed_fields: fields,
+        };
+        if let Accepted::Created { .. } = outcome {
+            audit::record(
+                conn,
+                &ctx,
+                event(
+                    "user.created",
+                    "user",
+                    user_id,
+                    &["email", "role", "password"],
+                ),
+            )?;
+        }
+        audit::record(
             conn,
-            &scope,
-            id,
-            &token_hash,
-            "invite",
-            Some(actor_id),
-            expires,
+            &ctx,
+            event("invitation.accepted", "invitation", invitation.id, &[]),
         )?;
-        audit::record(conn, &ctx, entry.clone().target("user", id))?;
-        member_event(conn, &ctx, &entry, "password_link.issued", id)?;
-        Ok(IssuedLink { email, token })
+        Ok(outcome)
     })
     .await
 }

@@ -60,6 +60,13 @@ async fn sign_in_idle_timeout_and_sign_out_in_a_real_browser() {
 
     browser.goto(&app.url("/portal/settings/users")).await;
     browser.wait_for_text("Invite someone").await;
+    // An invitation is listed as pending with its one-time link in the flash.
+    browser
+        .fill("#invite-email", "new.analyst@riverside.test")
+        .await;
+    browser.click("form.form-row button[type=submit]").await;
+    browser.wait_for_text("Pending invitations").await;
+    assert!(browser.source().await.contains("/set-password/"));
     browser.screenshot("04-users").await;
 
     // Idle past the timeout: the next page view leads back to the login form.

@@ -15,6 +15,7 @@ mod drilldown;
 mod durable;
 mod foundation;
 mod ingest;
+mod invitations;
 mod mapping_files;
 mod notifications;
 mod observability;

@@ -14,6 +14,7 @@ pub mod claims;
 pub mod customers;
 pub mod deliveries;
 pub mod digests;
+pub mod invitations;
 pub mod jobs;
 pub mod keyset;
 pub mod login_failures;

@@ -52,6 +52,21 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> Result<User, DbErr
         .first(conn)?)
 }
 
+/// Whether the scope's tenant has a member with this (normalised) address. Invitations
+/// ask only this, never whether the address is in use elsewhere (issue 16 row 11).
+pub fn is_member(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    email: &str,
+) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        users::table
+            .filter(users::customer_id.eq(scope.id()))
+            .filter(users::email.eq(normalize_email(email))),
+    ))
+    .get_result(conn)?)
+}
+
 /// A user by id regardless of tenant: only for restoring an authenticated session.
 pub fn find_for_session(conn: &mut DbConnection, id: i64) -> Result<User, DbError> {
     Ok(users::table

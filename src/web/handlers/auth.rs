@@ -8,10 +8,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::repo::login_failures::{self, Reservation, ThrottleScope};
-use crate::db::repo::{self, password_tokens, sessions, users};
+use crate::db::repo::{self, invitations, password_tokens, sessions, users};
 use crate::domain::tenant::{CustomerId, TenantScope};
 use crate::domain::{login_throttle, password};
-use crate::services::accounts::hash_link_token;
+use crate::services::accounts::{self, Accepted, AccountError, hash_link_token};
 use crate::web::audit::{self, AuditContext, AuditEntry};
 use crate::web::auth::{self, CurrentUser, password_gate, start_session};
 use crate::web::errors::AppError;
@@ -312,18 +312,47 @@ fn invalid_link() -> AppError {
     )
 }
 
-/// The unused, unexpired link for `token` and its user; anything else is "gone".
-async fn usable_link(
-    state: &AppState,
-    token: &str,
-) -> Result<(password_tokens::PasswordToken, crate::db::repo::users::User), AppError> {
+/// What a usable set-password link leads to: a reset (or an invitation issued before
+/// invitations had their own table) for an existing user, or an invitation whose account
+/// is created when the link is used.
+enum Link {
+    Password(password_tokens::PasswordToken, crate::db::repo::users::User),
+    Invitation(invitations::Invitation),
+}
+
+impl Link {
+    fn email(&self) -> &str {
+        match self {
+            Link::Password(_, user) => &user.email,
+            Link::Invitation(invitation) => &invitation.email,
+        }
+    }
+
+    fn purpose(&self) -> &str {
+        match self {
+            Link::Password(token, _) => &token.purpose,
+            Link::Invitation(_) => "invite",
+        }
+    }
+}
+
+/// The unused, unexpired link for `token`; anything else is "gone".
+async fn usable_link(state: &AppState, token: &str) -> Result<Link, AppError> {
     let hash = hash_link_token(token);
     state
         .db
         .run(move |conn| {
-            let link = password_tokens::find_usable(conn, &hash, repo::now())?;
-            let user = users::find_for_session(conn, link.user_id)?;
-            Ok((link, user))
+            let now = repo::now();
+            match password_tokens::find_usable(conn, &hash, now) {
+                Ok(link) => {
+                    let user = users::find_for_session(conn, link.user_id)?;
+                    Ok(Link::Password(link, user))
+                }
+                Err(crate::db::DbError::NotFound) => Ok(Link::Invitation(
+                    invitations::find_usable(conn, &hash, now)?,
+                )),
+                Err(other) => Err(other),
+            }
         })
         .await
         .map_err(|e| match e {
@@ -332,23 +361,33 @@ async fn usable_link(
         })
 }
 
+fn set_password_page(
+    req: &HttpRequest,
+    state: &AppState,
+    link: &Link,
+    token: String,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let layout = Layout::public("Choose a password");
+    render_anonymous(req, state, layout, |layout| {
+        render(&SetPasswordPage {
+            layout,
+            email: link.email().to_string(),
+            purpose: link.purpose().to_string(),
+            token,
+            error,
+        })
+    })
+}
+
 pub async fn set_password_form(
     req: HttpRequest,
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
-    let (link, user) = usable_link(&state, &token).await?;
-    let layout = Layout::public("Choose a password");
-    render_anonymous(&req, &state, layout, |layout| {
-        render(&SetPasswordPage {
-            layout,
-            email: user.email,
-            purpose: link.purpose,
-            token,
-            error: None,
-        })
-    })
+    let link = usable_link(&state, &token).await?;
+    set_password_page(&req, &state, &link, token, None)
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,7 +407,7 @@ pub async fn set_password_submit(
         return Err(AppError::TooManyRequests { retry_after_secs });
     }
     let token = token.into_inner();
-    let (link, user) = usable_link(&state, &token).await?;
+    let link = usable_link(&state, &token).await?;
     let form = form.into_inner();
     let problem = if form.password != form.password_confirm {
         Some("The two passwords do not match.".to_string())
@@ -378,23 +417,67 @@ pub async fn set_password_submit(
             .map(|e| e.to_string())
     };
     if let Some(error) = problem {
-        let layout = Layout::public("Choose a password");
-        return render_anonymous(&req, &state, layout, |layout| {
-            render(&SetPasswordPage {
-                layout,
-                email: user.email,
-                purpose: link.purpose,
-                token,
-                error: Some(error),
-            })
-        });
+        return set_password_page(&req, &state, &link, token, Some(error));
     }
     let new_hash = password_gate::gate()
         .run(move || password::hash(&form.password))
         .await?
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    let account_key = login_throttle::account_key(&users::normalize_email(&user.email));
     let ctx = AuditContext::from_request(&req, &state);
+    let notice = match link {
+        Link::Password(link, user) => {
+            reset_password(&state, link, user, new_hash, ctx).await?;
+            "Your password is set. Sign in with it now."
+        }
+        Link::Invitation(invitation) => {
+            let accepted =
+                accounts::accept_invitation(&state.db, invitation.clone(), new_hash, ctx).await;
+            match accepted {
+                Ok(Accepted::Created { .. }) => {
+                    "Your account is ready. Sign in with your new password."
+                }
+                Ok(Accepted::AlreadyMember) => {
+                    "You already have an account in this organisation: sign in with it."
+                }
+                // Only the holder of the link learns this; the inviter's page shows the
+                // invitation as pending until it expires (issue 16 row 11).
+                Err(AccountError::EmailTaken) => {
+                    let link = Link::Invitation(invitation);
+                    let mut response = set_password_page(
+                        &req,
+                        &state,
+                        &link,
+                        token,
+                        Some(
+                            "This address already has a PayerWatch account, which belongs to another \
+                             organisation. An account belongs to one organisation only: sign in with \
+                             your account, or ask whoever invited you to invite a different address."
+                                .into(),
+                        ),
+                    )?;
+                    *response.status_mut() = actix_web::http::StatusCode::CONFLICT;
+                    return Ok(response);
+                }
+                Err(AccountError::Db(crate::db::DbError::NotFound)) => return Err(invalid_link()),
+                Err(AccountError::Db(other)) => return Err(other.into()),
+                Err(other) => return Err(AppError::Internal(anyhow::Error::new(other))),
+            }
+        }
+    };
+    let session = req.get_session();
+    auth::set_flash(&session, "success", notice);
+    Ok(redirect("/login"))
+}
+
+/// Sets the password of an existing user through a reset (or older invitation) link.
+async fn reset_password(
+    state: &AppState,
+    link: password_tokens::PasswordToken,
+    user: crate::db::repo::users::User,
+    new_hash: String,
+    ctx: AuditContext,
+) -> Result<(), AppError> {
+    let account_key = login_throttle::account_key(&users::normalize_email(&user.email));
     let scope = TenantScope::for_system(CustomerId(user.customer_id));
     let user_id = user.id;
     state
@@ -426,13 +509,7 @@ pub async fn set_password_submit(
             other => other.into(),
         })?;
     state.auth_cache.forget_user(user_id);
-    let session = req.get_session();
-    auth::set_flash(
-        &session,
-        "success",
-        "Your password is set. Sign in with it now.",
-    );
-    Ok(redirect("/login"))
+    Ok(())
 }
 
 /// Used by the account page: the signed-in user's own session stays, others end.

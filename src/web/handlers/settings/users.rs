@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use crate::db::repo::users;
+use crate::db::repo::{invitations, users};
 use crate::domain::roles::Role;
 use crate::services::accounts::{self, AccountError, Actor, LINK_HOURS};
 use crate::web::auth::{self, Admin, Authorized, CurrentUser};
@@ -28,11 +28,20 @@ struct MemberRow {
     is_self: bool,
 }
 
+struct InvitationRow {
+    id: i64,
+    email: String,
+    role: &'static str,
+    expires: String,
+    manageable: bool,
+}
+
 #[derive(Template)]
 #[template(path = "settings/users.html")]
 struct UsersPage {
     layout: Layout,
     members: Vec<MemberRow>,
+    invitations: Vec<InvitationRow>,
     assignable: Vec<(&'static str, &'static str)>,
 }
 
@@ -48,7 +57,28 @@ pub async fn list(
     user: Authorized<Admin>,
 ) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
-    let members = state.db.run(move |conn| users::list(conn, &scope)).await?;
+    let (members, pending) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                users::list(conn, &scope)?,
+                invitations::list_pending(conn, &scope)?,
+            ))
+        })
+        .await?;
+    let invitations = pending
+        .into_iter()
+        .map(|i| {
+            let role: Role = i.role.parse().unwrap_or(Role::Viewer);
+            InvitationRow {
+                id: i.id,
+                email: i.email,
+                role: role.label(),
+                expires: fmt_time(Some(i.expires_at)),
+                manageable: user.role.may_manage(role),
+            }
+        })
+        .collect();
     let rows = members
         .into_iter()
         .map(|m| {
@@ -74,6 +104,7 @@ pub async fn list(
     render(&UsersPage {
         layout: user.layout("Users", "/portal/settings/users"),
         members: rows,
+        invitations,
         assignable,
     })
 }
@@ -84,6 +115,7 @@ pub struct UsersForm {
     user_id: Option<String>,
     email: Option<String>,
     role: Option<String>,
+    invitation_id: Option<String>,
 }
 
 fn back() -> HttpResponse {
@@ -160,8 +192,12 @@ pub async fn submit(
             .await
         }
         "reset" => reset_link(&req, &state, &user, parse_user_id(form.user_id.as_deref())?).await,
+        "revoke" => {
+            let id = super::super::form_id(&form.invitation_id, "invitation_id")?;
+            revoke_invitation(&req, &state, &user, id).await
+        }
         _ => Err(AppError::BadRequest(
-            "action must be create, role, deactivate, activate or reset".into(),
+            "action must be create, role, deactivate, activate, reset or revoke".into(),
         )),
     };
     match result {
@@ -195,8 +231,8 @@ fn account_error(err: AccountError) -> AppError {
             "This is the last owner of the organisation: make someone else an owner first.".into(),
         ),
         AccountError::InvalidEmail(_) => AppError::Conflict("Enter a valid e-mail address.".into()),
-        AccountError::AlreadyRegistered => {
-            AppError::Conflict("That e-mail address already has an account.".into())
+        AccountError::AlreadyMember => {
+            AppError::Conflict("That address already is a member of your organisation.".into())
         }
         AccountError::OwnAccount => {
             AppError::Conflict("You cannot deactivate your own account.".into())
@@ -214,7 +250,9 @@ async fn create(
     email: Option<&str>,
     role: Role,
 ) -> Result<String, AppError> {
-    let (ctx, entry) = actor.audit(req, state, "user.created", &["email", "role"]);
+    // No account is created here: it is made when the link is used, so this answer is
+    // the same whether or not the address is in use in another tenant (issue 16 row 11).
+    let (ctx, entry) = actor.audit(req, state, "invitation.created", &["email", "role"]);
     let link = accounts::invite(
         &state.db,
         &self::actor(actor),
@@ -226,10 +264,23 @@ async fn create(
     .await
     .map_err(account_error)?;
     Ok(format!(
-        "Invited {}. Send them this link to choose a password (valid {LINK_HOURS} hours, shown once): {}",
+        "Invited {}. Send them this link to join (valid {LINK_HOURS} hours, single use, shown once): {}",
         link.email,
         link_url(req, state, &link.token)
     ))
+}
+
+async fn revoke_invitation(
+    req: &HttpRequest,
+    state: &AppState,
+    actor: &CurrentUser,
+    id: i64,
+) -> Result<String, AppError> {
+    let (ctx, entry) = actor.audit(req, state, "invitation.revoked", &[]);
+    accounts::revoke_invitation(&state.db, &self::actor(actor), id, ctx, entry)
+        .await
+        .map_err(account_error)?;
+    Ok("The invitation was withdrawn; its link no longer works.".into())
 }
 
 async fn change_role(
