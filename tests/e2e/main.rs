@@ -715,3 +715,156 @@ async fn every_top_level_page_fits_a_phone_and_a_desktop() {
         problems.join("\n")
     );
 }
+
+/// Issue 19 item 3 in the browser: tick two alerts and resolve them from the list, judge
+/// an alert (the form presets no verdict: submitting without one saves nothing), assign it
+/// with a due date and comment on it.
+#[actix_web::test]
+async fn an_analyst_bulk_resolves_judges_assigns_and_comments_alerts() {
+    use payerwatch::db::repo::alerts as repo;
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "analyst@riverside.test",
+        Role::Analyst,
+        false,
+    );
+    app.create_user(
+        "Riverside Clinic",
+        "colleague@riverside.test",
+        Role::Analyst,
+        false,
+    );
+    let (scope, colleague) = {
+        let mut conn = app.db.get().expect("conn");
+        let customer = payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-clinic")
+            .expect("customer");
+        let colleague =
+            payerwatch::db::repo::users::find_by_email(&mut conn, "colleague@riverside.test")
+                .expect("user")
+                .id;
+        (
+            payerwatch::domain::tenant::TenantScope::for_system(
+                payerwatch::domain::tenant::CustomerId(customer.id),
+            ),
+            colleague,
+        )
+    };
+    // Three data-quality alerts (an alert names a finding or an upload; no analytics needed).
+    let ids: Vec<i64> = {
+        let mut conn = app.db.get().expect("conn");
+        let rule_id = repo::ensure_default_rules(&mut conn, &scope).expect("rules")[0].id;
+        (0..3)
+            .map(|i| {
+                let upload_id = payerwatch::db::repo::uploads::insert_processing(
+                    &mut conn,
+                    &scope,
+                    &format!("claims-{i}.csv"),
+                    None,
+                )
+                .expect("upload");
+                let alert = repo::NewAlert {
+                    customer_id: scope.id(),
+                    drift_event_id: None,
+                    upload_id: Some(upload_id),
+                    rule_id,
+                    product: "data_quality".into(),
+                    kind: "quality_score".into(),
+                    payer: String::new(),
+                    cpt_group: String::new(),
+                    severity: 1.0,
+                    severity_label: "high".into(),
+                    title: format!("Upload claims-{i}.csv scored below 90"),
+                    payload_json: r#"{"quality_score": 82.5}"#.into(),
+                    initial_status: "open".into(),
+                    suppression_json: None,
+                    created_at: payerwatch::db::repo::now() - chrono::Duration::minutes(10 - i),
+                };
+                repo::insert_alert(&mut conn, &scope, &alert).expect("alert")
+            })
+            .collect()
+    };
+    let status = |id: i64| {
+        let mut conn = app.db.get().expect("conn");
+        repo::find_alert(&mut conn, &scope, id)
+            .expect("alert")
+            .status
+    };
+
+    let browser = driver.session().await;
+    browser.resize(1440, 1400).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "analyst@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    // Bulk resolve: tick two, choose "Resolve", apply.
+    browser.goto(&app.url("/portal/alerts")).await;
+    browser.wait_for_text("Apply to ticked alerts").await;
+    browser.click(&format!("#tick-{}", ids[0])).await;
+    browser.click(&format!("#tick-{}", ids[1])).await;
+    browser
+        .execute("document.querySelector('#bulk-action').value = 'resolve'; return true;")
+        .await;
+    browser.click(".bulk-actions button[type=submit]").await;
+    browser.wait_for_text("2 alerts resolved.").await;
+    browser.screenshot("70-alerts-bulk-resolved").await;
+    assert_eq!(
+        (status(ids[0]), status(ids[1]), status(ids[2])),
+        ("resolved".into(), "resolved".into(), "open".into())
+    );
+
+    // Judging requires a choice: the browser refuses the empty form, nothing is saved.
+    let path = format!("/portal/alerts/{}", ids[2]);
+    browser.goto(&app.url(&path)).await;
+    browser.wait_for_text("Save judgment").await;
+    browser
+        .click("form[action$='/judgment'] button[type=submit]")
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!browser.source().await.contains("Your judgment was saved."));
+    browser.click("#verdict-needs_follow_up").await;
+    browser
+        .click("form[action$='/judgment'] button[type=submit]")
+        .await;
+    browser.wait_for_text("Your judgment was saved.").await;
+
+    // Assign with a due date, then comment.
+    browser
+        .execute(&format!(
+            "document.querySelector('#assignee').value = '{colleague}'; return true;"
+        ))
+        .await;
+    browser.fill("#due_on", "2026-12-20").await;
+    browser.click("#assignment button[type=submit]").await;
+    browser.wait_for_text("Assignment saved.").await;
+    browser
+        .fill(
+            "#comment-body",
+            "Asked the payer's rep about the file layout.",
+        )
+        .await;
+    browser.click("#comments button[type=submit]").await;
+    browser.wait_for_text("Comment added.").await;
+    let page = browser.source().await;
+    assert!(page.contains("assigned to <strong>colleague@riverside.test</strong>"));
+    assert!(page.contains("due 2026-12-20"));
+    assert!(page.contains("Asked the payer"));
+    assert!(
+        page.contains("Needs follow-up") || page.contains("needs follow-up"),
+        "the verdict"
+    );
+    browser.screenshot("71-alert-assigned-commented").await;
+
+    browser
+        .goto(&app.url("/portal/alerts?assignee=none&sort=due"))
+        .await;
+    browser.wait_for_text("Apply to ticked alerts").await;
+    browser.resize(390, 1400).await;
+    browser.screenshot("72-alerts-narrow").await;
+    browser.quit().await;
+}

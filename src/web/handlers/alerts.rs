@@ -123,7 +123,7 @@ fn parse_assignee(
     {
         None => Ok(None),
         Some("me") => Ok(Some(AssigneeFilter::User(me))),
-        Some(NOT_JUDGED) => Ok(Some(AssigneeFilter::Unassigned)),
+        Some("none") => Ok(Some(AssigneeFilter::Unassigned)),
         Some(v) => v
             .parse::<i64>()
             .map(|id| Some(AssigneeFilter::User(id)))
