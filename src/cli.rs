@@ -257,7 +257,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
-        settings.bind = bind;
+        settings.set_bind(bind);
     }
     let options = BuildOptions {
         migrate: !args.no_migrate,
@@ -707,7 +707,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "DATABASE_URL" => Some(url.clone()),
         _ => std::env::var(key).ok(),
     })?;
-    settings.bind = args.bind;
+    settings.set_bind(args.bind);
     telemetry::init_tracing(settings.log_format);
 
     let db = Db::connect(&settings.database_url, 2)?;

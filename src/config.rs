@@ -99,6 +99,17 @@ pub struct ConfigError {
 }
 
 impl Settings {
+    /// The listen address from `serve --bind` / `demo --bind`. A public URL that was only
+    /// derived from the old address (`http://<bind>`: no `PAYERWATCH_PUBLIC_URL`, not
+    /// production) follows it, so links sent in the background (e-mail, Slack, webhooks)
+    /// point at the port actually served.
+    pub fn set_bind(&mut self, bind: String) {
+        if self.public_url == format!("http://{}", self.bind) {
+            self.public_url = format!("http://{bind}");
+        }
+        self.bind = bind;
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Settings, ConfigError> {
         let vars: HashMap<String, String> = std::env::vars().collect();
@@ -458,6 +469,18 @@ fn default_data_dir(database_url: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bind_flag_moves_only_a_public_url_derived_from_the_bind() {
+        let mut derived = settings(&[]).expect("dev");
+        derived.set_bind("127.0.0.1:9000".into());
+        assert_eq!(derived.public_url, "http://127.0.0.1:9000");
+        let mut fixed =
+            settings(&[("PAYERWATCH_PUBLIC_URL", "https://pw.example.org")]).expect("dev");
+        fixed.set_bind("127.0.0.1:9000".into());
+        assert_eq!(fixed.public_url, "https://pw.example.org");
+        assert_eq!(fixed.bind, "127.0.0.1:9000");
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs

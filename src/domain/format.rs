@@ -125,9 +125,39 @@ pub fn decimal(value: f64, decimals: usize) -> String {
     }
 }
 
+/// `value` rounded to `decimals` places, for a number cell of an export (issue 19 item 7:
+/// rates to 0.1 point, not 17-digit fractions). Rounded through its decimal text, so the
+/// result prints as exactly those digits.
+pub fn round_to(value: f64, decimals: usize) -> f64 {
+    if !value.is_finite() {
+        return value;
+    }
+    format!("{value:.decimals$}").parse().unwrap_or(value)
+}
+
+/// `value` to `digits` significant digits (p-values: `0.000012345…` → `0.000012`).
+pub fn significant(value: f64, digits: usize) -> f64 {
+    if !value.is_finite() || value == 0.0 {
+        return value;
+    }
+    let precision = digits.saturating_sub(1);
+    format!("{value:.precision$e}").parse().unwrap_or(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_numbers_are_rounded_for_people() {
+        assert_eq!(round_to(0.113_400_000_000_000_02 * 100.0, 1).to_string(), "11.3");
+        assert_eq!(round_to(-3.06, 1).to_string(), "-3.1");
+        assert_eq!(significant(0.000_012_345_678_9, 2).to_string(), "0.000012");
+        assert_eq!(significant(0.046_8, 2).to_string(), "0.047");
+        assert_eq!(significant(0.0, 2), 0.0);
+        assert_eq!(significant(3.1e-137, 2), 3.1e-137);
+        assert!(round_to(f64::NAN, 1).is_nan());
+    }
 
     #[test]
     fn numbers_read_like_a_billing_report() {

@@ -591,16 +591,77 @@ async fn the_drift_export_has_the_documented_columns_and_needs_an_analyst() {
     assert_eq!(
         lines.next(),
         Some(
-            "payer,cpt_group,kind,direction,baseline_value,current_value,delta,ci_low,ci_high,p_value,q_value,severity,severity_label,baseline_n,current_n,baseline_start,baseline_end,current_start,current_end,mode,dollars_per_month"
+            "payer,cpt_group,kind,direction,baseline_value,current_value,delta,ci_low,ci_high,p_value,q_value,severity_label,dollars_per_month,baseline_n,current_n,baseline_start,baseline_last_day,current_start,current_last_day,mode"
         )
     );
     let cigna = lines
         .find(|l| l.starts_with("Cigna,IMAGING,denial_rate,worse,"))
         .expect("Cigna row");
-    assert!(cigna.contains(",sound,"), "{cigna}");
-    // Money a month, in whole dollars, is the last column.
-    let money = cigna.rsplit(',').next().expect("money");
-    assert!(money.parse::<f64>().is_ok_and(|d| d > 0.0), "{cigna}");
+    assert!(cigna.ends_with(",sound"), "{cigna}");
+    let cells: Vec<&str> = cigna.split(',').collect();
+    // Money a month, in whole dollars.
+    assert!(
+        cells[12]
+            .parse::<f64>()
+            .is_ok_and(|d| d > 0.0 && d.fract() == 0.0),
+        "{cigna}"
+    );
+    // Rates in percent to 0.1 (issue 19 item 7: no 17-digit fractions): 0.11 → 45 %.
+    for cell in &cells[4..9] {
+        let decimals = cell.split_once('.').map_or(0, |(_, f)| f.len());
+        assert!(
+            decimals <= 1 && cell.parse::<f64>().is_ok(),
+            "{cell} in {cigna}"
+        );
+    }
+    let current: f64 = cells[5].parse().expect("current");
+    assert!((30.0..60.0).contains(&current), "a percentage: {cigna}");
+    // p and q to 2 significant digits, as plain numbers.
+    for cell in &cells[9..11] {
+        let digits = cell.trim_start_matches(['0', '.']).replace('.', "");
+        assert!(
+            digits.len() <= 2 && !cell.contains('e'),
+            "{cell} in {cigna}"
+        );
+    }
+    // The windows as the page shows them: the last day, not the exclusive end.
+    let event = {
+        let mut conn = app.db.get().expect("conn");
+        repo::list_events(&mut conn, &scope, &Default::default(), 1, 500)
+            .expect("events")
+            .items
+            .into_iter()
+            .find(|e| e.payer == "Cigna" && e.cpt_group == "IMAGING" && e.kind == "denial_rate")
+            .expect("event")
+    };
+    let last = event.current_end.pred_opt().expect("day");
+    assert_eq!(cells[18], last.to_string(), "{cigna}");
+    assert_eq!(cells[17], event.current_start.to_string());
+    let page = app
+        .get("/portal/drift?payer=Cigna")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains(&format!("days to {last}")),
+        "the page shows the same last day"
+    );
+    // The "window ends" filter takes that day as shown: up to it includes the finding.
+    let up_to = |day: NaiveDate| format!("/portal/drift?payer=Cigna&from={day}&to={day}");
+    let page = app.get(&up_to(last)).await.text().await.expect("page");
+    assert!(
+        page.contains("Cigna</a> × IMAGING"),
+        "to = the last day shown"
+    );
+    let page = app.get(&up_to(last.pred_opt().expect("day"))).await;
+    assert!(
+        !page
+            .text()
+            .await
+            .expect("page")
+            .contains("Cigna</a> × IMAGING")
+    );
     assert!(
         body.lines().skip(1).all(|l| l.contains(",denial_rate,")),
         "filter applied"

@@ -13,6 +13,7 @@ mod common;
 mod demo;
 mod drilldown;
 mod durable;
+mod exports;
 mod foundation;
 mod ingest;
 mod invitations;

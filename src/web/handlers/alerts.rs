@@ -203,6 +203,9 @@ pub async fn export_csv(
         .await?;
     let mut export = CsvExport::new(Vec::new());
     export.header(&CSV_COLUMNS)?;
+    // SPEC §6 Links: PAYERWATCH_PUBLIC_URL, else (development) the address the request
+    // came to, so the links work from wherever the file was downloaded.
+    let link_base = crate::web::http::links::base(&req, &state.settings);
     for a in &alerts.items {
         let created = a.alert.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let why = a
@@ -212,7 +215,7 @@ pub async fn export_csv(
             .and_then(|j| serde_json::from_str::<Suppression>(j).ok())
             .map(|s| s.explain())
             .unwrap_or_default();
-        let url = crate::notify::message::alert_url(&state.settings.public_url, a.alert.id);
+        let url = crate::notify::message::alert_url(&link_base, a.alert.id);
         export.row([
             Cell::Int(a.alert.id),
             Cell::Text(&created),
@@ -220,7 +223,7 @@ pub async fn export_csv(
             Cell::Text(&a.alert.kind),
             Cell::Text(&a.alert.payer),
             Cell::Text(&a.alert.cpt_group),
-            Cell::Float(a.alert.severity),
+            Cell::Float(crate::domain::format::round_to(a.alert.severity, 2)),
             Cell::Text(&a.alert.severity_label),
             Cell::Text(&a.status),
             Cell::Text(&a.alert.initial_status),

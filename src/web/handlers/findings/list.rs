@@ -238,7 +238,11 @@ pub async fn delays(
 }
 
 /// The columns of ANALYTICS.md § Exports.
-pub const DRIFT_CSV_COLUMNS: [&str; 21] = [
+/// ANALYTICS.md § Exports: rates in percent to 0.1 (days to 0.1 day), p and q to 2
+/// significant digits, money a month in whole dollars (empty when unknown), and each
+/// window as the pages show it: its first and its last day (the stored ends are
+/// exclusive, and printing them made every window end a day late).
+pub const DRIFT_CSV_COLUMNS: [&str; 20] = [
     "payer",
     "cpt_group",
     "kind",
@@ -250,17 +254,15 @@ pub const DRIFT_CSV_COLUMNS: [&str; 21] = [
     "ci_high",
     "p_value",
     "q_value",
-    "severity",
     "severity_label",
+    "dollars_per_month",
     "baseline_n",
     "current_n",
     "baseline_start",
-    "baseline_end",
+    "baseline_last_day",
     "current_start",
-    "current_end",
+    "current_last_day",
     "mode",
-    // Money at stake a month (sound findings; empty when unknown).
-    "dollars_per_month",
 ];
 
 /// `GET /portal/{drift,denials,delays}.csv` (analyst): a findings page's events with the
@@ -310,29 +312,45 @@ async fn findings_csv(
         .await?;
     let mut export = CsvExport::new(Vec::new());
     export.header(&DRIFT_CSV_COLUMNS)?;
+    use crate::domain::format::{round_to, significant};
     for e in &events {
+        let last_day = |end: chrono::NaiveDate| end.pred_opt().unwrap_or(end);
         let dates = [
             e.baseline_start,
-            e.baseline_end,
+            last_day(e.baseline_end),
             e.current_start,
-            e.current_end,
+            last_day(e.current_end),
         ]
         .map(|d| d.to_string());
-        let opt = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
+        let scale = if findings::is_rate_kind(&e.kind) {
+            100.0
+        } else {
+            1.0
+        };
+        let value = |v: f64| Cell::Float(round_to(v * scale, 1));
+        let opt =
+            |v: Option<f64>, f: &dyn Fn(f64) -> f64| v.map_or(Cell::Empty, |v| Cell::Float(f(v)));
+        let p = |v: f64| significant(v, 2);
         export.row([
             Cell::Text(&e.payer),
             Cell::Text(&e.cpt_group),
             Cell::Text(&e.kind),
             Cell::Text(&e.direction),
-            Cell::Float(e.baseline_value),
-            Cell::Float(e.current_value),
-            Cell::Float(e.delta),
-            opt(e.ci_low),
-            opt(e.ci_high),
-            opt(e.p_value),
-            opt(e.q_value),
-            Cell::Float(e.severity),
+            value(e.baseline_value),
+            value(e.current_value),
+            // The change as the cards show it: the rate difference, or current − baseline
+            // days (the robust estimate is the card's second line, not exported).
+            value(if scale == 100.0 {
+                e.delta
+            } else {
+                e.current_value - e.baseline_value
+            }),
+            opt(e.ci_low, &|v| round_to(v * scale, 1)),
+            opt(e.ci_high, &|v| round_to(v * scale, 1)),
+            opt(e.p_value, &p),
+            opt(e.q_value, &p),
             Cell::Text(&e.severity_label),
+            opt(e.dollars_per_month, &f64::round),
             Cell::Int(e.baseline_n),
             Cell::Int(e.current_n),
             Cell::Text(&dates[0]),
@@ -340,7 +358,6 @@ async fn findings_csv(
             Cell::Text(&dates[2]),
             Cell::Text(&dates[3]),
             Cell::Text(&e.mode),
-            opt(e.dollars_per_month.map(|d| d.round())),
         ])?;
     }
     let body = export

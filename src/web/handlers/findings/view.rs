@@ -101,8 +101,10 @@ pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<F
             kind,
             direction,
             min_severity,
-            from,
-            to,
+            // The filter names a window's last day as the cards show it ("14 days to
+            // 2026-11-22"); the stored end is the day after (exclusive).
+            from: from.and_then(|d| d.succ_opt()),
+            to: to.and_then(|d| d.succ_opt()),
             newest_first,
         },
         page,
@@ -430,6 +432,8 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(f.page, 2);
+        // "Window ends from 2026-10-01": stored (exclusive) ends from 2026-10-02.
+        assert_eq!(f.filter.from, NaiveDate::from_ymd_opt(2026, 10, 2));
         assert_eq!(f.filter.min_severity, Some(0.7));
         assert_eq!(f.filter.kind, Some(FindingKind::DenialRate));
         assert_eq!(
