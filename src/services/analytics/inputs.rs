@@ -20,7 +20,8 @@ use crate::domain::analytics::{Mode, Product, RunOutcome};
 use crate::domain::stats::{Histogram, RateCounts};
 use crate::domain::tenant::TenantScope;
 
-/// Where the grouped aggregates come from: the database (`DbSource`, every real run) or
+/// Where the grouped aggregates come from: the daily rollups (`RollupSource`, every real
+/// run), claims (`DbSource`, the rollups' oracle) or
 /// claims held in memory (`simulate`, the false-alarm benchmark) — the same rows either
 /// way, so both go through the same conversion and rules below.
 pub trait AggregateSource {
@@ -99,7 +100,26 @@ fn window_error(e: impl std::fmt::Display) -> ReportError {
     ReportError::Window(e.to_string())
 }
 
+/// A product's run inputs and rules, from the daily rollups (issue 21): the cost is the
+/// days × groups of the windows, not the number of claims.
 pub fn evaluate(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: Product,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Evaluation, ReportError> {
+    evaluate_from(
+        &mut super::rollup_source::RollupSource::new(conn, scope),
+        product,
+        mode,
+        as_of,
+    )
+}
+
+/// The same from claims (grouped statements over `claim_records`): the oracle the
+/// rollups are tested against, and what `--print-sql` shows.
+pub fn evaluate_from_claims(
     conn: &mut DbConnection,
     scope: &TenantScope,
     product: Product,

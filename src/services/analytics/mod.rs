@@ -8,6 +8,7 @@ mod acceptance;
 pub mod alerting;
 mod inputs;
 pub mod overview;
+mod rollup_source;
 pub mod simulate;
 
 use std::collections::HashMap;
@@ -172,7 +173,7 @@ fn compute_and_store(
 ) -> Result<RunSummary, ReportError> {
     let as_of = match as_of {
         Some(date) => Some(date),
-        None => repo::latest_decided(conn, scope)?
+        None => crate::db::repo::rollups::latest_decided(conn, scope)?
             .map(windows::as_of_after)
             .transpose()
             .map_err(|e| ReportError::Window(e.to_string()))?,
@@ -304,6 +305,24 @@ pub fn aggregate_statements(
         }
     }
     Ok(statements)
+}
+
+/// One product and mode evaluated from the daily rollups and from claims: `[rollups,
+/// claims]`, each outcome with its rows counted — what the equivalence test compares
+/// (issue 21: identical results, every kind, both modes).
+pub fn evaluate_rollups_and_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    product: Product,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<[(RunOutcome, i64); 2], ReportError> {
+    let rollups = inputs::evaluate(conn, scope, product, mode, as_of)?;
+    let claims = inputs::evaluate_from_claims(conn, scope, product, mode, as_of)?;
+    Ok([
+        (rollups.outcome, rollups.rows_scanned),
+        (claims.outcome, claims.rows_scanned),
+    ])
 }
 
 /// Evaluates the tenant's mode and the other one (for the comparison). They read the same
