@@ -44,8 +44,10 @@ pub enum ChannelsError {
     Db(#[from] DbError),
 }
 
-/// A new channel as typed into the form (the caller trims nothing; this does).
-#[derive(Debug, Default, Clone)]
+/// A new channel as typed into the form (the caller trims nothing; this does). The form
+/// deserialises into it directly; a missing field is empty.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct ChannelInput {
     pub kind: String,
     pub name: String,
@@ -58,6 +60,34 @@ pub struct ChannelInput {
     pub smtp_from: String,
     pub smtp_username: String,
     pub smtp_password: String,
+}
+
+impl ChannelInput {
+    /// The values that may be shown again on the form after a refusal: trimmed, the SMTP
+    /// password never, and no value that looks like patient information.
+    pub fn to_show_again(&self) -> ChannelInput {
+        let keep = |v: &str| {
+            let v = v.trim();
+            if phi::contains_phi(v) {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        };
+        ChannelInput {
+            kind: keep(&self.kind),
+            name: keep(&self.name),
+            url: keep(&self.url),
+            signature_scheme: keep(&self.signature_scheme),
+            recipients: keep(&self.recipients),
+            smtp_host: keep(&self.smtp_host),
+            smtp_port: keep(&self.smtp_port),
+            smtp_tls: keep(&self.smtp_tls),
+            smtp_from: keep(&self.smtp_from),
+            smtp_username: keep(&self.smtp_username),
+            smtp_password: String::new(),
+        }
+    }
 }
 
 /// A stored channel: its name, and the secret to show once (webhooks only).

@@ -600,18 +600,18 @@ async fn channels_are_for_admins_of_the_tenant_and_refuse_private_targets() {
             ("kind", "email"),
             ("name", "Mail"),
             ("recipients", "a@x.org, nope"),
-            ("smtp_host", "smtp.x.org"),
+            ("smtp_host", " smtp.x.org "),
             ("smtp_from", "pw@x.org"),
+            ("smtp_password", "hunter2-secret-9"),
         ],
     )
     .await;
     assert_eq!(res.status(), 400);
-    assert!(
-        res.text()
-            .await
-            .expect("page")
-            .contains("recipient 2 is not an e-mail address")
-    );
+    let page = res.text().await.expect("page");
+    assert!(page.contains("recipient 2 is not an e-mail address"));
+    // The form comes back with what was typed (trimmed), never the SMTP password.
+    assert!(page.contains("value=\"smtp.x.org\""), "{page}");
+    assert!(!page.contains("hunter2-secret-9"));
     let res = create_channel(
         &app,
         &[

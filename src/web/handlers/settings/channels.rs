@@ -11,7 +11,6 @@ use serde::Deserialize;
 use crate::db::repo::channels::Channel;
 use crate::db::repo::deliveries::{self, DeliveryRow};
 use crate::domain::channels::ChannelKind;
-use crate::domain::phi;
 use crate::services::channels::{self, ChannelInput, ChannelsError};
 use crate::web::auth::{Admin, Authorized};
 use crate::web::errors::AppError;
@@ -94,22 +93,6 @@ pub fn delivery_view(row: &DeliveryRow) -> DeliveryView {
     }
 }
 
-/// Values typed into the form, kept when it is shown again with an error (secrets are
-/// never echoed).
-#[derive(Default)]
-pub struct FormValues {
-    kind: String,
-    name: String,
-    url: String,
-    signature_scheme: String,
-    recipients: String,
-    smtp_host: String,
-    smtp_port: String,
-    smtp_tls: String,
-    smtp_from: String,
-    smtp_username: String,
-}
-
 #[derive(Template)]
 #[template(path = "settings/channels.html")]
 struct ChannelsPage {
@@ -119,7 +102,7 @@ struct ChannelsPage {
     is_admin: bool,
     error: Option<String>,
     new_secret: Option<(String, String)>,
-    form: FormValues,
+    form: ChannelInput,
     allow_private: bool,
 }
 
@@ -182,7 +165,7 @@ async fn page(
     status: StatusCode,
     error: Option<String>,
     new_secret: Option<(String, String)>,
-    form: FormValues,
+    form: ChannelInput,
 ) -> Result<HttpResponse, AppError> {
     let overview = channels::overview(&state.db, user.scope()).await?;
     render_with_status(
@@ -217,7 +200,7 @@ async fn page_with_secret(
         StatusCode::OK,
         None,
         Some((name, secret)),
-        FormValues::default(),
+        ChannelInput::default(),
     )
     .await?;
     resp.headers_mut().insert(
@@ -237,7 +220,7 @@ pub async fn list(
         StatusCode::OK,
         None,
         None,
-        FormValues::default(),
+        ChannelInput::default(),
     )
     .await
 }
@@ -264,23 +247,11 @@ pub struct ChannelForm {
     action: String,
     channel_id: Option<String>,
     delivery_id: Option<String>,
-    kind: Option<String>,
-    name: Option<String>,
-    url: Option<String>,
-    signature_scheme: Option<String>,
-    recipients: Option<String>,
-    smtp_host: Option<String>,
-    smtp_port: Option<String>,
-    smtp_tls: Option<String>,
-    smtp_from: Option<String>,
-    smtp_username: Option<String>,
-    smtp_password: Option<String>,
+    /// The new channel's fields (create).
+    #[serde(flatten)]
+    input: ChannelInput,
     /// Where to go back to (the channel's own page or the list).
     back: Option<String>,
-}
-
-fn text(v: &Option<String>) -> String {
-    v.as_deref().unwrap_or("").trim().to_string()
 }
 
 /// Where to go after a change: the form's `back` when it is one of our own pages (the
@@ -297,45 +268,6 @@ fn back(to: &Option<String>) -> String {
 }
 
 /// The form's values to show again; a value that looks like PHI is not echoed.
-fn values_of(form: &ChannelForm) -> FormValues {
-    let text = |v: &Option<String>| {
-        let t = text(v);
-        if phi::contains_phi(&t) {
-            String::new()
-        } else {
-            t
-        }
-    };
-    FormValues {
-        kind: text(&form.kind),
-        name: text(&form.name),
-        url: text(&form.url),
-        signature_scheme: text(&form.signature_scheme),
-        recipients: text(&form.recipients),
-        smtp_host: text(&form.smtp_host),
-        smtp_port: text(&form.smtp_port),
-        smtp_tls: text(&form.smtp_tls),
-        smtp_from: text(&form.smtp_from),
-        smtp_username: text(&form.smtp_username),
-    }
-}
-
-fn input_of(form: &ChannelForm) -> ChannelInput {
-    ChannelInput {
-        kind: text(&form.kind),
-        name: text(&form.name),
-        url: text(&form.url),
-        signature_scheme: text(&form.signature_scheme),
-        recipients: text(&form.recipients),
-        smtp_host: text(&form.smtp_host),
-        smtp_port: text(&form.smtp_port),
-        smtp_tls: text(&form.smtp_tls),
-        smtp_from: text(&form.smtp_from),
-        smtp_username: text(&form.smtp_username),
-        smtp_password: text(&form.smtp_password),
-    }
-}
-
 /// A refused channel action as the page answers it.
 fn channels_error(err: ChannelsError) -> AppError {
     match err {
@@ -379,31 +311,24 @@ pub async fn submit(
                 &["name", "kind", "target", "settings", "secret"],
             );
             let allow_private = state.settings.allow_private_webhooks;
-            let created = match channels::create(
-                db,
-                notifier,
-                scope,
-                &input_of(&form),
-                allow_private,
-                ctx,
-                entry,
-            )
-            .await
-            {
-                Ok(created) => created,
-                Err(ChannelsError::Invalid(message)) => {
-                    return page(
-                        &state,
-                        &user,
-                        StatusCode::BAD_REQUEST,
-                        Some(message),
-                        None,
-                        values_of(&form),
-                    )
-                    .await;
-                }
-                Err(e) => return Err(channels_error(e)),
-            };
+            let created =
+                match channels::create(db, notifier, scope, &form.input, allow_private, ctx, entry)
+                    .await
+                {
+                    Ok(created) => created,
+                    Err(ChannelsError::Invalid(message)) => {
+                        return page(
+                            &state,
+                            &user,
+                            StatusCode::BAD_REQUEST,
+                            Some(message),
+                            None,
+                            form.input.to_show_again(),
+                        )
+                        .await;
+                    }
+                    Err(e) => return Err(channels_error(e)),
+                };
             if let Some(secret) = created.show_once {
                 return page_with_secret(&state, &user, created.name, secret).await;
             }
