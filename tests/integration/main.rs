@@ -26,6 +26,7 @@ mod receivers;
 mod rollups;
 mod rules_tenancy;
 mod scorecard;
+mod settings_sentences;
 mod staff;
 mod throttle;
 mod uploads;

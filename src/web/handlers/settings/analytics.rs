@@ -37,7 +37,24 @@ struct AnalyticsPage {
     can_change_mode: bool,
     can_run: bool,
     runs: Vec<RunRow>,
+    /// The tenant's analytics request in flight (queued or running): the page follows it
+    /// (reloading itself every 2 s with the page script; without script, a reload shows
+    /// the same) and stops once it is done.
+    in_flight: Option<InFlight>,
+    /// What the newest finished request found, in words.
+    last_result: Option<String>,
 }
+
+struct InFlight {
+    running: bool,
+    /// Products whose run of this request has finished, of [`PRODUCTS`].
+    done: usize,
+    total: usize,
+    done_labels: String,
+}
+
+/// The products one analytics request runs.
+const PRODUCTS: usize = 3;
 
 fn comparison(json: Option<&str>, key: &str) -> String {
     json.and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
@@ -47,15 +64,59 @@ fn comparison(json: Option<&str>, key: &str) -> String {
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
-    let (mode, runs) = state
+    let (mode, runs, open) = state
         .db
         .run(move |conn| {
             Ok((
                 repo::analytics_mode(conn, &scope)?,
                 repo::latest_runs(conn, &scope, 30)?,
+                crate::db::repo::jobs::open_analytics(conn, &scope)?,
             ))
         })
         .await?;
+    let in_flight = open
+        .iter()
+        .find(|j| j.state == "running")
+        .or(open.first())
+        .map(|job| {
+            let finished: Vec<&'static str> = runs
+                .iter()
+                .filter(|r| r.job_id == Some(job.id) && r.status != "running")
+                .map(|r| crate::domain::alerts::source_label(&r.product))
+                .collect();
+            InFlight {
+                running: job.state == "running",
+                done: finished.len().min(PRODUCTS),
+                total: PRODUCTS,
+                done_labels: finished.join(", "),
+            }
+        });
+    // The newest request's runs: how many findings they raised, and whether any failed.
+    let last_result = runs.first().filter(|_| in_flight.is_none()).map(|newest| {
+        let same: Vec<_> = runs
+            .iter()
+            .filter(|r| {
+                r.job_id == newest.job_id && r.started_at.date() == newest.started_at.date()
+            })
+            .collect();
+        let new_events: i64 = same.iter().map(|r| r.events_created).sum();
+        let failed = same.iter().filter(|r| r.status == "failed").count();
+        format!(
+            "The last run finished {}: {} product{} ran, {new_events} new finding{}{}.",
+            newest
+                .finished_at
+                .unwrap_or(newest.started_at)
+                .format("%Y-%m-%d %H:%M UTC"),
+            same.len(),
+            if same.len() == 1 { "" } else { "s" },
+            if new_events == 1 { "" } else { "s" },
+            if failed > 0 {
+                format!(", {failed} failed (see below)")
+            } else {
+                String::new()
+            }
+        )
+    });
     let runs = runs
         .iter()
         .map(|r| RunRow {
@@ -79,6 +140,8 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
         can_change_mode: user.role.allows(Role::Admin),
         can_run: user.role.allows(Role::Analyst),
         runs,
+        in_flight,
+        last_result,
     })
 }
 
@@ -138,7 +201,7 @@ pub async fn submit(
             auth::set_flash(
                 user.session(),
                 "info",
-                "Analytics requested: they run next. Reload this page to see the runs finish.",
+                "Analytics requested: they run next. This page follows the run until it finishes.",
             );
         }
         _ => return Err(AppError::BadRequest("action must be mode or run".into())),
