@@ -278,12 +278,14 @@ pub async fn retry_delivery(
     entry: AuditEntry<'static>,
 ) -> Result<(), ChannelsError> {
     let now = now();
-    db.write_audited(ctx, entry.target("delivery", id), move |conn| {
-        deliveries::retry_failed(conn, &scope, id, now).map_err(|e| match e {
-            DbError::Duplicate(_) => ChannelsError::NotFailed,
-            other => other.into(),
-        })
-    })
+    db.write_audited(
+        ctx,
+        entry.target("delivery", id),
+        move |conn| match deliveries::retry_failed(conn, &scope, id, now)? {
+            Some(_) => Ok(()),
+            None => Err(ChannelsError::NotFailed),
+        },
+    )
     .await?;
     notifier.wake();
     Ok(())

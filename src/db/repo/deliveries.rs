@@ -480,20 +480,21 @@ pub fn status_counts(
 }
 
 /// An admin puts a failed delivery back in the queue: due now, a fresh backoff round.
-/// Returns the channel id (the page goes back to it).
+/// Returns the channel id (the page goes back to it), or `None` when the delivery is not
+/// failed (queued or delivered: nothing to retry — the caller's refusal, not a DB error).
 pub fn retry_failed(
     conn: &mut DbConnection,
     scope: &TenantScope,
     delivery_id: i64,
     now: NaiveDateTime,
-) -> Result<i64, DbError> {
+) -> Result<Option<i64>, DbError> {
     let delivery: Delivery = deliveries::table
         .filter(deliveries::customer_id.eq(scope.id()))
         .filter(deliveries::id.eq(delivery_id))
         .select(Delivery::as_select())
         .first(conn)?;
     if delivery.status != FAILED {
-        return Err(DbError::Duplicate("queued or delivered state"));
+        return Ok(None);
     }
     diesel::update(deliveries::table.find(delivery_id))
         .set((
@@ -503,7 +504,7 @@ pub fn retry_failed(
             deliveries::updated_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(delivery.channel_id)
+    Ok(Some(delivery.channel_id))
 }
 
 /// Removes delivered notifications (and their attempt logs) older than `cutoff`.
