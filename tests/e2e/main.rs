@@ -693,6 +693,16 @@ async fn every_top_level_page_fits_a_phone_and_a_desktop() {
     )
     .await;
 
+    // A payer's scorecard (linked from every payer name, not in the sidebar).
+    check_widths(
+        &browser,
+        &app.url("/portal/payers/Cigna"),
+        "payer-scorecard",
+        "Sign out",
+        &mut problems,
+    )
+    .await;
+
     // Staff: the metrics dashboard.
     browser.click(".topbar-user button[type=submit]").await;
     browser.wait_for_text("You have been signed out").await;
