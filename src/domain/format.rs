@@ -150,7 +150,10 @@ mod tests {
 
     #[test]
     fn export_numbers_are_rounded_for_people() {
-        assert_eq!(round_to(0.113_400_000_000_000_02 * 100.0, 1).to_string(), "11.3");
+        assert_eq!(
+            round_to(0.113_400_000_000_000_02 * 100.0, 1).to_string(),
+            "11.3"
+        );
         assert_eq!(round_to(-3.06, 1).to_string(), "-3.1");
         assert_eq!(significant(0.000_012_345_678_9, 2).to_string(), "0.000012");
         assert_eq!(significant(0.046_8, 2).to_string(), "0.047");
