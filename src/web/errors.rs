@@ -388,8 +388,17 @@ pub fn error_page(
     hint: Option<&str>,
     request_id: &str,
 ) -> HttpResponse {
+    // A signed-in user keeps the portal frame (sidebar, "Sign out") on an error page.
+    let layout = match request_context::current().signed_in {
+        Some(frame) => Layout {
+            user: Some(frame.user),
+            csrf_token: frame.csrf_token,
+            ..Layout::public(heading)
+        },
+        None => Layout::public(heading),
+    };
     let page = ErrorPage {
-        layout: Layout::public(heading),
+        layout,
         status_code: status.as_u16(),
         heading,
         message,

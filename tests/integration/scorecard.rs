@@ -197,3 +197,33 @@ async fn the_cigna_scorecard_matches_the_database_and_stays_in_its_tenant() {
         "the other tenant has no Cigna claims"
     );
 }
+
+/// Issue 19 item 6: a signed-in user's error pages keep the portal frame (sidebar, "Sign
+/// out"); a visitor's keep "Sign in".
+#[actix_web::test]
+async fn signed_in_error_pages_keep_the_portal_chrome() {
+    let app = spawn_app().await;
+    let visitor = app.get("/portal/no-such-page").await;
+    assert_eq!(visitor.status(), 404);
+    let body = visitor.text().await.expect("body");
+    assert!(body.contains(">Sign in</a>") && !body.contains("Sign out"));
+
+    let password = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
+    app.login("viewer@clinic.test", &password).await;
+    for (path, status) in [
+        ("/portal/no-such-page", 404),
+        ("/portal/payers/Nobody%20Health", 404),
+        ("/portal/settings/channels", 403),
+        ("/portal/alerts?page=0", 400),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), status, "{path}");
+        let body = res.text().await.expect("body");
+        assert!(body.contains("Sign out"), "{path}: signed-in chrome");
+        assert!(!body.contains(">Sign in</a>"), "{path}");
+        assert!(
+            body.contains("href=\"/portal/payers\"") && body.contains("class=\"sidenav\""),
+            "{path}: the sidebar"
+        );
+    }
+}

@@ -283,6 +283,17 @@ async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored role: {e}")))?;
     let csrf_token = ensure_csrf_token(&session)?;
     crate::observability::set_authenticated_user(&mut req.extensions_mut(), user.id);
+    crate::web::http::request_context::remember_signed_in(
+        crate::web::http::request_context::SignedInFrame {
+            user: LayoutUser {
+                email: user.email.clone(),
+                role_label: role.label(),
+                customer_name: user.customer_name.clone(),
+                nav: crate::web::view::nav::nav_for(role, user.is_staff, ""),
+            },
+            csrf_token: csrf_token.clone(),
+        },
+    );
     Ok(CurrentUser {
         id: UserId(user.id),
         customer_id: CustomerId(user.customer_id),

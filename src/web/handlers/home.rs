@@ -24,6 +24,9 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
             &ctx.request_id,
         );
     }
+    // A signed-in visitor keeps the portal frame on the 404 page (nothing is refused here:
+    // without a session the page is the public one).
+    let _ = <crate::web::auth::SignedIn as actix_web::FromRequest>::extract(&req).await;
     error_page(
         StatusCode::NOT_FOUND,
         "Page not found",

@@ -159,6 +159,7 @@ where
         let ctx = RequestContext {
             request_id: request_id.clone(),
             is_api: req.path().starts_with("/api/"),
+            signed_in: None,
         };
         let production = self.config.production;
         let stats = Arc::clone(&self.config.stats);

@@ -8,6 +8,20 @@ use std::cell::RefCell;
 pub struct RequestContext {
     pub request_id: String,
     pub is_api: bool,
+    /// The signed-in user's page frame, once the request authenticated: an error page of
+    /// that request keeps the portal's sidebar and "Sign out" (issue 19 item 6).
+    pub signed_in: Option<SignedInFrame>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignedInFrame {
+    pub user: crate::web::view::layout::LayoutUser,
+    pub csrf_token: String,
+}
+
+/// Remembers who is signed in for the rest of this request (a no-op outside a request).
+pub fn remember_signed_in(frame: SignedInFrame) {
+    let _ = CONTEXT.try_with(|c| c.borrow_mut().signed_in = Some(frame));
 }
 
 tokio::task_local! {
