@@ -17,6 +17,30 @@ use payerwatch::domain::roles::Role;
 use common::{SpawnOptions, spawn_app_with};
 use webdriver::Driver;
 
+/// Loads 40,000 generated claims (with the generator's injected changes) into the tenant
+/// `slug` and runs every analytics product on them: findings, charts and alerts to show.
+async fn with_drifted_claims(app: &common::TestApp, slug: &str) {
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        let customer =
+            payerwatch::db::repo::customers::find_by_slug(&mut conn, slug).expect("customer");
+        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
+            customer.id,
+        ))
+    };
+    let options = payerwatch::devtools::generate::GenOptions {
+        rows: 40_000,
+        ..Default::default()
+    };
+    common::load_generated_claims(&app.db, &scope, &options);
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
+    })
+    .await
+    .expect("runs");
+}
+
 #[actix_web::test]
 async fn sign_in_idle_timeout_and_sign_out_in_a_real_browser() {
     let Some(driver) = Driver::start().await else {
@@ -101,25 +125,7 @@ async fn the_drift_feed_shows_the_injected_change_with_its_chart() {
         Role::Analyst,
         false,
     );
-    let scope = {
-        let mut conn = app.db.get().expect("conn");
-        let customer = payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-clinic")
-            .expect("customer");
-        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
-            customer.id,
-        ))
-    };
-    let options = payerwatch::devtools::generate::GenOptions {
-        rows: 40_000,
-        ..Default::default()
-    };
-    common::load_generated_claims(&app.db, &scope, &options);
-    let db = app.db.clone();
-    actix_web::rt::task::spawn_blocking(move || {
-        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
-    })
-    .await
-    .expect("runs");
+    with_drifted_claims(&app, "riverside-clinic").await;
 
     let browser = driver.session().await;
     browser.goto(&app.url("/login")).await;
@@ -468,25 +474,7 @@ async fn a_viewer_opens_the_cigna_scorecard_from_the_drift_feed() {
         Role::Viewer,
         false,
     );
-    let scope = {
-        let mut conn = app.db.get().expect("conn");
-        let customer = payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-clinic")
-            .expect("customer");
-        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
-            customer.id,
-        ))
-    };
-    let options = payerwatch::devtools::generate::GenOptions {
-        rows: 40_000,
-        ..Default::default()
-    };
-    common::load_generated_claims(&app.db, &scope, &options);
-    let db = app.db.clone();
-    actix_web::rt::task::spawn_blocking(move || {
-        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
-    })
-    .await
-    .expect("runs");
+    with_drifted_claims(&app, "riverside-clinic").await;
 
     let browser = driver.session().await;
     browser.goto(&app.url("/login")).await;
@@ -596,27 +584,8 @@ async fn every_top_level_page_fits_a_phone_and_a_desktop() {
     );
     let staff_password =
         app.create_user("PayerWatch Ops", "ops@payerwatch.test", Role::Owner, true);
-    let scope = {
-        let mut conn = app.db.get().expect("conn");
-        let customer =
-            payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-community-clinic")
-                .expect("customer");
-        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
-            customer.id,
-        ))
-    };
     // Real tables and charts on every page: claims, findings and the alerts they raise.
-    let options = payerwatch::devtools::generate::GenOptions {
-        rows: 40_000,
-        ..Default::default()
-    };
-    common::load_generated_claims(&app.db, &scope, &options);
-    let db = app.db.clone();
-    actix_web::rt::task::spawn_blocking(move || {
-        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
-    })
-    .await
-    .expect("runs");
+    with_drifted_claims(&app, "riverside-community-clinic").await;
 
     let browser = driver.session().await;
     let mut problems = Vec::new();
