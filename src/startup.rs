@@ -305,6 +305,12 @@ fn routes(cfg: &mut ServiceConfig, sessions: &Sessions) {
                 .route("", web::get().to(portal::overview))
                 .route("/uploads", web::get().to(uploads::list))
                 .route("/uploads", web::post().to(uploads::submit))
+                // Before `/uploads/{id}`, which would take these names as an id.
+                .route(
+                    "/uploads/template.csv",
+                    web::get().to(uploads::template_csv),
+                )
+                .route("/uploads/columns", web::get().to(uploads::column_guide))
                 .route("/uploads/{id}", web::get().to(uploads::detail))
                 .route(
                     "/uploads/{id}/rejections.csv",

@@ -129,6 +129,55 @@ impl RejectReason {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// What went wrong, in a billing person's words (the upload page; the code itself
+    /// stays in `rejections.csv` and the API).
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::MissingValue => "A required value is empty",
+            RejectReason::InvalidDate => "A date cannot be read",
+            RejectReason::DateOrder => "Decided before it was submitted",
+            RejectReason::FutureDate => "Decision date in the future",
+            RejectReason::InvalidCpt => "Not a CPT code",
+            RejectReason::InvalidAmount => "Allowed amount is not a dollar figure",
+            RejectReason::InvalidCode => "Denial code is not a code",
+            RejectReason::TooLong => "A value is too long",
+            RejectReason::PhiSuspected => "Looks like patient information",
+        }
+    }
+
+    /// How to fix the rows rejected for this reason.
+    pub fn how_to_fix(self) -> &'static str {
+        match self {
+            RejectReason::MissingValue => {
+                "Fill in payer, cpt, submitted_date, decided_date and outcome on every row."
+            }
+            RejectReason::InvalidDate => {
+                "Write dates as 2026-11-30, 11/30/2026 or 2026/11/30 (text, not a spreadsheet date number)."
+            }
+            RejectReason::DateOrder => {
+                "Check the two dates are not swapped: decided_date must be on or after submitted_date."
+            }
+            RejectReason::FutureDate => {
+                "A decision can be dated at most one day after today; check the year."
+            }
+            RejectReason::InvalidCpt => {
+                "Use 5 characters: 5 digits (99213) or 4 digits and a letter (0001F); keep leading zeros."
+            }
+            RejectReason::InvalidAmount => {
+                "Use a number of at least 0 with at most 2 decimals; $ and thousands commas are fine."
+            }
+            RejectReason::InvalidCode => {
+                "Use a CARC or RARC code such as CO-197, PR-1 or N130; put explanations in denial_reason_text."
+            }
+            RejectReason::TooLong => {
+                "Keep payer names within 255 characters and denial_reason_text within 500."
+            }
+            RejectReason::PhiSuspected => {
+                "Remove names, birth dates, SSNs, phone numbers, e-mail addresses and record numbers; they are never stored."
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for RejectReason {

@@ -51,20 +51,80 @@ pub struct HeaderMap {
     width: usize,
 }
 
+/// Every column with the header names accepted for it, the canonical name first (SPEC §2
+/// aliases). The parser and the upload page's column guide both read it.
+pub const HEADER_NAMES: [(Column, &[&str]); 8] = [
+    (Column::Payer, &["payer", "payer_name"]),
+    (Column::Cpt, &["cpt", "cpt_code", "procedure_code"]),
+    (
+        Column::SubmittedDate,
+        &["submitted_date", "date_submitted", "submit_date"],
+    ),
+    (
+        Column::DecidedDate,
+        &["decided_date", "date_decided", "decision_date"],
+    ),
+    (Column::Outcome, &["outcome", "status"]),
+    (
+        Column::AllowedAmount,
+        &["allowed_amount", "allowed", "amount"],
+    ),
+    (Column::DenialReasonCode, &["denial_reason_code"]),
+    (Column::DenialReasonText, &["denial_reason_text"]),
+];
+
 /// Header text → canonical column, for an already-normalized name.
 fn canonical(normalized: &str) -> Option<Column> {
-    Some(match normalized {
-        "payer" | "payer_name" => Column::Payer,
-        "cpt" | "cpt_code" | "procedure_code" => Column::Cpt,
-        "submitted_date" | "date_submitted" | "submit_date" => Column::SubmittedDate,
-        "decided_date" | "date_decided" | "decision_date" => Column::DecidedDate,
-        "outcome" | "status" => Column::Outcome,
-        "allowed_amount" | "allowed" | "amount" => Column::AllowedAmount,
-        "denial_reason_code" => Column::DenialReasonCode,
-        "denial_reason_text" => Column::DenialReasonText,
-        _ => return None,
-    })
+    HEADER_NAMES
+        .iter()
+        .find(|(_, names)| names.contains(&normalized))
+        .map(|(column, _)| *column)
 }
+
+/// What a column must hold, in words, with an example value (the column guide).
+pub fn column_rule(column: Column) -> (&'static str, &'static str) {
+    match column {
+        Column::Payer => (
+            "The payer's name as your system writes it (at most 255 characters). Spellings of one payer are merged; Settings → Mappings shows how.",
+            "UnitedHealthcare",
+        ),
+        Column::Cpt => (
+            "The procedure code: 5 digits, or 4 digits and a letter (Category II/III). Keep leading zeros (format the column as text).",
+            "99213",
+        ),
+        Column::SubmittedDate => (
+            "When the claim was submitted: YYYY-MM-DD, MM/DD/YYYY or YYYY/MM/DD.",
+            "2026-11-02",
+        ),
+        Column::DecidedDate => (
+            "When the payer decided: same formats, not before the submission, at most one day after today.",
+            "2026-11-16",
+        ),
+        Column::Outcome => (
+            "PAID, APPROVED or ACCEPTED count as paid; DENIED, REJECTED or DECLINED as denied (any case). Anything else is stored as other and counted as a warning.",
+            "DENIED",
+        ),
+        Column::AllowedAmount => (
+            "The allowed amount in dollars: at least 0, at most 2 decimals; $ and thousands commas are fine. May be empty.",
+            "1,204.50",
+        ),
+        Column::DenialReasonCode => (
+            "The CARC or RARC code of a denial, with or without its group (CO-197, PR-1, N130). May be empty.",
+            "CO-197",
+        ),
+        Column::DenialReasonText => (
+            "The denial reason in words (at most 500 characters). Never patient details: rows that look like patient information are rejected. May be empty.",
+            "Precertification absent",
+        ),
+    }
+}
+
+/// The downloadable CSV template: the header in canonical order and three example rows
+/// that a fresh tenant can upload as is (no patient information, every rule met).
+pub const TEMPLATE_CSV: &str = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\r\n\
+Aetna,99213,2026-11-02,2026-11-16,PAID,112.40,,\r\n\
+UnitedHealthcare,71046,2026-11-03,2026-11-20,DENIED,0.00,CO-197,Precertification absent\r\n\
+Cigna,80053,2026-11-05,2026-11-12,PAID,\"1,204.50\",,\r\n";
 
 /// Trim, lowercase, and fold runs of spaces/hyphens/underscores into one `_`.
 fn normalize(header: &str) -> String {

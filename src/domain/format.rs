@@ -1,6 +1,21 @@
 //! Numbers as a billing person reads them (issue 17 item 5): thousands separators, money
 //! as `$`, rates as `%`, never `e-` notation, certainty in words.
 
+/// A message as a sentence: first letter upper-case, a full stop at the end (stored
+/// messages are lower-case fragments joined by `;` and `:`).
+pub fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -146,6 +161,16 @@ pub fn significant(value: f64, digits: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn stored_messages_read_as_sentences() {
+        assert_eq!(
+            sentence("the file is empty. Export the claims again"),
+            "The file is empty. Export the claims again."
+        );
+        assert_eq!(sentence("Already one."), "Already one.");
+        assert_eq!(sentence("  "), "");
+    }
     use super::*;
 
     #[test]

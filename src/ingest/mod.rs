@@ -189,6 +189,78 @@ pub enum IngestError {
     Superseded,
 }
 
+impl IngestError {
+    /// What the person does about it, as a sentence (stored after the error in the
+    /// upload's message: the page and the API show both).
+    pub fn how_to_fix(&self) -> &'static str {
+        match self {
+            IngestError::File(file) => file.how_to_fix(),
+            IngestError::Duplicate { .. } => {
+                "Its claims are already stored, so nothing was added; upload only files with new decisions."
+            }
+            IngestError::Db(_) | IngestError::Injected(_) | IngestError::Superseded => {
+                "Upload the file again in a few minutes; if it fails again, tell support the upload number."
+            }
+        }
+    }
+
+    /// The upload's stored message: what went wrong, then how to fix the file.
+    pub fn message(&self) -> String {
+        format!("{self}. {}", self.how_to_fix())
+    }
+}
+
+impl FileError {
+    /// How to fix the file, as a sentence.
+    pub fn how_to_fix(&self) -> &'static str {
+        match self {
+            FileError::Empty => {
+                "Export the claims again and check the file is not empty before uploading it."
+            }
+            FileError::NoDataRows => {
+                "Add the claim rows under the header row (the CSV template shows the layout)."
+            }
+            FileError::NotText => {
+                "Upload a CSV file or an X12 835 remittance; save a spreadsheet as “CSV UTF-8 (comma delimited)” first."
+            }
+            FileError::Utf16 | FileError::NotUtf8 { .. } => {
+                "In Excel choose File → Save As → “CSV UTF-8 (comma delimited)”, then upload the new file."
+            }
+            FileError::CrOnly => {
+                "Open the file in a text editor, save it with Windows (CRLF) or Unix (LF) line ends and upload it again."
+            }
+            FileError::NotCsv(_) => {
+                "Look at the line it names for a quote that is opened but not closed, fix it and upload the file again."
+            }
+            FileError::Header(HeaderError::MissingColumns(_)) => {
+                "Add the missing columns to the header row, with these names or an alias from the column guide, and upload the file again."
+            }
+            FileError::Header(HeaderError::DuplicateColumn { .. }) => {
+                "Keep one of the two columns (or rename the other) and upload the file again."
+            }
+            FileError::Header(HeaderError::EmptyHeader { .. }) => {
+                "Give that column a name in the header row, or delete it, and upload the file again."
+            }
+            FileError::Header(HeaderError::NoColumns) => {
+                "The first line must name the columns (payer, cpt, submitted_date, decided_date, outcome); the CSV template shows the layout."
+            }
+            FileError::TooLarge { .. } | FileError::TooManyRows { .. } => {
+                "Split the file into smaller ones (for example one per month) and upload each."
+            }
+            FileError::Shape(ShapeError::TooManyColumns { .. }) => {
+                "Remove the columns PayerWatch does not use, or look at that line for stray commas, and upload the file again."
+            }
+            FileError::Shape(_) => {
+                "Look at that line for a quote that is opened but not closed (everything after it reads as one field), fix it and upload the file again."
+            }
+            FileError::X12(_) => {
+                "Ask your clearinghouse to send the 835 again, or check it with an 835 validator; the message names the segment."
+            }
+            FileError::Read(_) | FileError::Cancelled => "Upload the file again.",
+        }
+    }
+}
+
 /// Final state of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStatus {
@@ -340,7 +412,8 @@ pub fn process<R: Read + Send>(
         Ok((status, report, analytics_job)) => {
             let message = (status == UploadStatus::Failed).then(|| {
                 format!(
-                    "every row was rejected ({} rows); see the rejections",
+                    "every row was rejected ({} rows), so nothing was stored. The reasons below say \
+             what to fix; correct the file and upload it again",
                     report.total_rows
                 )
             });
@@ -382,7 +455,7 @@ pub fn process<R: Read + Send>(
                 IngestError::Duplicate { earlier } => Some(*earlier),
                 _ => None,
             };
-            let message = err.to_string();
+            let message = err.message();
             // The person reads `message`; the log gets the whole cause chain (the
             // backend's message). Values are always bound, so no row data is in it.
             tracing::warn!(upload_id, error = %crate::telemetry::ErrorChain(&err), "upload failed");
@@ -540,7 +613,8 @@ fn commit(
     };
     let message = (status == UploadStatus::Failed).then(|| {
         format!(
-            "every row was rejected ({} rows); see the rejections",
+            "every row was rejected ({} rows), so nothing was stored. The reasons below say \
+             what to fix; correct the file and upload it again",
             report.total_rows
         )
     });

@@ -296,14 +296,32 @@ async fn an_analyst_uploads_a_file_in_the_browser_and_reads_its_report() {
     browser.screenshot("30-uploads-empty").await;
     browser.fill("#file", &file.display().to_string()).await;
     browser.click("form[enctype] button[type=submit]").await;
-    browser.wait_for_text("Quality report").await;
-    browser.wait_for_text("Rejections by reason").await;
+    browser
+        .wait_for_text("What it changed in the analytics")
+        .await;
+    browser.wait_for_text("Why rows were rejected").await;
+    browser.wait_for_text("new finding").await;
     let page = browser.source().await;
     assert!(
         !page.contains("123-45-6789") && !page.contains("Jennifer"),
         "no PHI on the page"
     );
+    assert!(
+        !page.contains("phi_suspected"),
+        "reasons in words, not codes"
+    );
+    // Issue 19 item 5: the outcome, then the reasons, with the sample collapsed.
+    assert!(page.find("id=\"outcome\"") < page.find("Why rows were rejected"));
+    browser.resize(1440, 1800).await;
     browser.screenshot("31-upload-report").await;
+    browser.resize(390, 2600).await;
+    browser.screenshot("32-upload-report-narrow").await;
+    browser.goto(&app.url("/portal/uploads/columns")).await;
+    browser.wait_for_text("Column guide").await;
+    browser.resize(1440, 1800).await;
+    browser.screenshot("33-column-guide").await;
+    browser.resize(390, 2600).await;
+    browser.screenshot("34-column-guide-narrow").await;
     browser.quit().await;
 }
 
@@ -397,7 +415,9 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
     browser.goto(&app.url("/portal/uploads")).await;
     browser.fill("#file", &file.display().to_string()).await;
     browser.click("form[enctype] button[type=submit]").await;
-    browser.wait_for_text("Quality report").await;
+    browser
+        .wait_for_text("What it changed in the analytics")
+        .await;
     browser.screenshot("44-upload-done").await;
     let alerts_url = app.url("/portal/alerts?product=drift_watch");
     let list = reload_until(&browser, &alerts_url, "Cigna × IMAGING").await;

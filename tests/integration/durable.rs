@@ -448,7 +448,7 @@ async fn a_cli_import_shows_its_own_analytics_runs_on_the_upload_page() {
         .await
         .expect("page");
     assert_eq!(
-        page.matches(": succeeded, ").count(),
+        page.matches("new finding").count(),
         3,
         "its three runs: {page}"
     );

@@ -83,7 +83,11 @@ async fn an_analyst_uploads_a_file_and_reads_its_report_without_phi() {
 
     let page = finished_page(&app, &app.client, &path).await;
     assert!(page.contains("partial"), "some rows rejected");
-    assert!(page.contains("phi_suspected") && page.contains("invalid_cpt"));
+    assert!(
+        page.contains("Looks like patient information") && page.contains("Not a CPT code"),
+        "reasons in words"
+    );
+    assert!(!page.contains("phi_suspected") && !page.contains("invalid_cpt"));
     assert!(
         !page.contains("Jennifer") && !page.contains("867-5309"),
         "PHI never shown"
@@ -515,4 +519,194 @@ async fn analysts_edit_mappings_viewers_read_them_and_phi_labels_are_refused() {
         !theirs.contains("AETNA") && !theirs.contains("QUALITY"),
         "mappings are per tenant"
     );
+}
+
+/// Issue 19 item 5: the outcome comes first (counts, score and what the file changed in
+/// the analytics), then the reasons rows were rejected, in words with counts (non-zero
+/// only, thousands separators, no code names), then a collapsed sample of the rejected
+/// rows, then the file's details.
+#[actix_web::test]
+async fn the_upload_page_puts_the_outcome_first_then_reasons_in_words_then_a_collapsed_sample() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.login("analyst@clinic.test", &password).await;
+    let mut csv = String::from(HEADER);
+    for i in 0..1_500 {
+        csv.push_str(&format!(
+            "Aetna,99213,2026-10-{:02},2026-11-{:02},{},100.00,,\n",
+            1 + i % 28,
+            1 + i % 28,
+            if i % 5 == 0 { "DENIED" } else { "PAID" }
+        ));
+    }
+    for _ in 0..1_234 {
+        csv.push_str("Aetna,99213,2026-13-45,2026-11-01,PAID,100.00,,\n");
+    }
+    for _ in 0..3 {
+        csv.push_str("Aetna,99213,2026-10-01,2026-11-01,DENIED,0.00,CO-16,Called patient Jennifer at (555) 867-5309\n");
+    }
+    let token = form_token(&app, &app.client).await;
+    let res = upload_with(&app, &app.client, "november.csv", csv, Some(token)).await;
+    let path = location(&res);
+    let mut page = finished_page(&app, &app.client, &path).await;
+    for _ in 0..100 {
+        if page.contains("new finding") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        page = app.get(&path).await.text().await.expect("page");
+    }
+    let at = |needle: &str| {
+        page.find(needle)
+            .unwrap_or_else(|| panic!("{needle} on the page: {page}"))
+    };
+    // Outcome first, then reasons, then the collapsed sample, then the details.
+    assert!(at("id=\"outcome\"") < at("Why rows were rejected"));
+    assert!(at("Why rows were rejected") < at("<details"));
+    assert!(at("<details") < at("File details"));
+    assert!(
+        page.contains("1,500 of 2,737 rows were stored; 1,237 rejected"),
+        "the outcome in one sentence, with separators: {page}"
+    );
+    assert!(at("What it changed in the analytics") < at("Why rows were rejected"));
+    assert!(
+        page.contains("href=\"/portal/drift\">DriftWatch</a>: ") && page.contains("new finding"),
+        "its own analytics runs with what they found: {page}"
+    );
+    // Reasons in words with counts; zero-count reasons and code names never shown.
+    let reasons = &page[at("Why rows were rejected")..at("<details")];
+    assert!(reasons.contains("A date cannot be read"), "{reasons}");
+    assert!(
+        reasons.contains(">1,234<"),
+        "thousands separators: {reasons}"
+    );
+    assert!(reasons.contains("Looks like patient information"));
+    assert!(
+        reasons.contains("Write dates as 2026-11-30"),
+        "how to fix it"
+    );
+    assert!(
+        at("A date cannot be read") < at("Looks like patient information"),
+        "most frequent first"
+    );
+    assert!(!page.contains("Not a CPT code"), "no zero-count reason");
+    for code in [
+        "invalid_date",
+        "phi_suspected",
+        "missing_value",
+        "invalid_cpt",
+    ] {
+        assert!(!page.contains(code), "no code name {code} on the page");
+    }
+    let sample = &page[at("<details")..at("</details>")];
+    assert!(
+        sample.contains("the first 100 of 1,237 problems")
+            && sample.contains("A date cannot be read"),
+        "{sample}"
+    );
+    assert!(
+        !page.contains("Jennifer") && !page.contains("867-5309"),
+        "no PHI"
+    );
+}
+
+/// File errors read as sentences that say how to fix the file, with the column guide and
+/// the template one click away.
+#[actix_web::test]
+async fn a_file_error_says_how_to_fix_the_file() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.login("analyst@clinic.test", &password).await;
+    let token = form_token(&app, &app.client).await;
+    let res = upload_with(
+        &app,
+        &app.client,
+        "no-cpt.csv",
+        "payer,submitted_date,decided_date,outcome\nAetna,2026-10-01,2026-11-01,PAID\n".into(),
+        Some(token),
+    )
+    .await;
+    let page = finished_page(&app, &app.client, &location(&res)).await;
+    assert!(page.contains("The file was not stored"), "{page}");
+    assert!(
+        page.contains("Required column is missing: cpt. Add the missing columns to the header row"),
+        "what is wrong, then how to fix it: {page}"
+    );
+    assert!(page.contains("href=\"/portal/uploads/columns\""));
+    assert!(page.contains("href=\"/portal/uploads/template.csv\""));
+
+    let token = token_again(&app).await;
+    let mut utf16 = vec![0xff, 0xfe];
+    for unit in "payer,cpt\nAetna,99213\n".encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let part = reqwest::multipart::Part::bytes(utf16)
+        .file_name("excel.csv")
+        .mime_str("text/csv")
+        .expect("mime");
+    let res = app
+        .client
+        .post(app.url("/portal/uploads"))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", token)
+                .part("file", part),
+        )
+        .send()
+        .await
+        .expect("sent");
+    let page = finished_page(&app, &app.client, &location(&res)).await;
+    assert!(
+        page.contains("The file is UTF-16 text")
+            && page.contains("File → Save As → “CSV UTF-8 (comma delimited)”"),
+        "{page}"
+    );
+}
+
+/// The upload form links a CSV template and a column guide; the template uploads as is.
+#[actix_web::test]
+async fn the_form_links_a_csv_template_that_uploads_as_is_and_a_column_guide() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    app.login("analyst@clinic.test", &password).await;
+    let list = app.get("/portal/uploads").await.text().await.expect("list");
+    assert!(list.contains("href=\"/portal/uploads/template.csv\""));
+    assert!(list.contains("href=\"/portal/uploads/columns\""));
+
+    let template = app.get("/portal/uploads/template.csv").await;
+    assert_eq!(template.status(), 200);
+    let disposition = template
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    let body = template.text().await.expect("template");
+    assert!(body.starts_with(
+        "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text"
+    ));
+    let token = form_token(&app, &app.client).await;
+    let res = upload_with(&app, &app.client, "template.csv", body, Some(token)).await;
+    let page = finished_page(&app, &app.client, &location(&res)).await;
+    assert!(page.contains("All 3 rows were stored."), "{page}");
+
+    let guide = app.get("/portal/uploads/columns").await;
+    assert_eq!(guide.status(), 200);
+    let guide = guide.text().await.expect("guide");
+    for name in [
+        "payer",
+        "cpt",
+        "submitted_date",
+        "decided_date",
+        "outcome",
+        "allowed_amount",
+        "denial_reason_code",
+        "denial_reason_text",
+        "procedure_code",
+        "decision_date",
+    ] {
+        assert!(guide.contains(&format!("<code>{name}</code>")), "{name}");
+    }
+    assert!(guide.contains("Looks like patient information"));
 }

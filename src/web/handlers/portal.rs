@@ -114,11 +114,7 @@ pub async fn overview(
                     .map(|p| crate::domain::alerts::source_label(p))
                     .collect::<Vec<_>>()
                     .join(" + "),
-                href: match e.product.parse::<Product>() {
-                    Ok(Product::DenialScope) => "/portal/denials",
-                    Ok(Product::DelayGuard) => "/portal/delays",
-                    Ok(Product::DriftWatch) | Err(_) => "/portal/drift",
-                },
+                href: product_page(&e.product),
                 id: e.id,
                 payer: e.payer.clone(),
                 groups: match change.groups.as_slice() {
@@ -176,6 +172,15 @@ pub async fn overview(
         customer: user.customer_name.clone(),
         is_staff: user.is_staff,
     })
+}
+
+/// The findings page of a product (its stored name).
+pub(crate) fn product_page(product: &str) -> &'static str {
+    match product.parse::<Product>() {
+        Ok(Product::DenialScope) => "/portal/denials",
+        Ok(Product::DelayGuard) => "/portal/delays",
+        Ok(Product::DriftWatch) | Err(_) => "/portal/drift",
+    }
 }
 
 #[cfg(test)]

@@ -243,7 +243,118 @@ pub(crate) async fn queue_spooled(
 struct RejectionRow {
     row: i64,
     column: String,
+    /// The reason in words (the code itself is in `rejections.csv`).
     reason: String,
+}
+
+/// The report's counts, with thousands separators.
+#[derive(Default)]
+struct Counts {
+    total: String,
+    accepted: String,
+    rejected: String,
+    warnings: String,
+    rejection_lines: String,
+}
+
+/// One reason rows were rejected for: in words, how to fix it, how many rows.
+struct ReasonRow {
+    label: String,
+    fix: &'static str,
+    rows: String,
+}
+
+/// One analytics run this upload was followed by, as the outcome card lists it.
+struct RunRow {
+    product: &'static str,
+    href: &'static str,
+    outcome: String,
+}
+
+/// "3 rows", "1 row".
+fn rows_text(n: u64) -> String {
+    let noun = if n == 1 { "row" } else { "rows" };
+    format!("{} {noun}", crate::domain::format::thousands(n))
+}
+
+/// The outcome in one sentence, first thing on the page.
+fn summary(report: &QualityReport) -> String {
+    let (total, accepted, rejected) = (
+        report.total_rows,
+        report.accepted_rows,
+        report.rejected_rows,
+    );
+    let warned = match report.warning_rows {
+        0 => String::new(),
+        n => format!(
+            " {} stored with a warning (outcome neither paid nor denied).",
+            rows_text(n)
+        ),
+    };
+    if accepted == 0 {
+        format!(
+            "None of the {} was stored: every row was rejected.",
+            rows_text(total)
+        )
+    } else if rejected == 0 {
+        format!("All {} were stored.{warned}", rows_text(total))
+    } else {
+        format!(
+            "{} of {} were stored; {} rejected (the reasons and how to fix them are below).{warned}",
+            crate::domain::format::thousands(accepted),
+            rows_text(total),
+            crate::domain::format::thousands(rejected),
+        )
+    }
+}
+
+/// Rejected rows per reason, in words, most frequent first; reasons with no row are left
+/// out.
+fn reason_rows(report: &QualityReport) -> Vec<ReasonRow> {
+    use crate::domain::claim::RejectReason;
+    let mut rows: Vec<(&String, u64)> = report
+        .rejected_by_reason
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(code, n)| (code, *n))
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    rows.into_iter()
+        .map(|(code, n)| match RejectReason::parse(code) {
+            Some(reason) => ReasonRow {
+                label: reason.label().to_string(),
+                fix: reason.how_to_fix(),
+                rows: crate::domain::format::thousands(n),
+            },
+            None => ReasonRow {
+                label: code.clone(),
+                fix: "",
+                rows: crate::domain::format::thousands(n),
+            },
+        })
+        .collect()
+}
+
+/// A run's outcome in words: "3 new findings", "no new findings", "failed: …".
+fn run_row(run: &crate::db::repo::analytics::ReportRun) -> RunRow {
+    let outcome = match run.status.as_str() {
+        "succeeded" => match run.events_created {
+            0 => "no new findings".to_string(),
+            1 => "1 new finding".to_string(),
+            n => format!("{n} new findings"),
+        },
+        "running" => "running…".to_string(),
+        "failed" => format!(
+            "failed ({})",
+            run.error_message.as_deref().unwrap_or("no reason recorded")
+        ),
+        other => other.to_string(),
+    };
+    RunRow {
+        product: crate::domain::alerts::source_label(&run.product),
+        href: crate::web::handlers::portal::product_page(&run.product),
+        outcome,
+    }
 }
 
 #[derive(Template)]
@@ -256,18 +367,21 @@ struct UploadPage {
     /// Waiting for a worker: its place in the queue (1 = next).
     queued_position: Option<i64>,
     processing: bool,
-    rows_processed: u64,
+    rows_processed: String,
     /// Bytes read ÷ file size, while processing (here or on another instance).
     progress_percent: Option<u64>,
     /// The state of this upload's own analytics request, when it made one.
     analytics_state: Option<String>,
     refresh: bool,
     report: Option<QualityReport>,
-    reasons: Vec<(String, u64)>,
+    /// The outcome in one sentence.
+    summary: String,
+    counts: Counts,
+    reasons: Vec<ReasonRow>,
     rejections: Vec<RejectionRow>,
     can_export: bool,
     can_delete: bool,
-    runs: Vec<(String, String, i64)>,
+    runs: Vec<RunRow>,
 }
 
 pub async fn detail(
@@ -336,25 +450,33 @@ pub async fn detail(
         || analytics_state
             .as_deref()
             .is_some_and(|s| s == "queued" || s == "running");
-    let reasons = report
-        .as_ref()
-        .map(|r| {
-            r.rejected_by_reason
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect()
-        })
-        .unwrap_or_default();
+    let reasons = report.as_ref().map(reason_rows).unwrap_or_default();
+    let counts = report.as_ref().map_or_else(Counts::default, |r| {
+        use crate::domain::format::thousands;
+        Counts {
+            total: thousands(r.total_rows),
+            accepted: thousands(r.accepted_rows),
+            rejected: thousands(r.rejected_rows),
+            warnings: thousands(r.warning_rows),
+            rejection_lines: thousands(r.rejection_lines),
+        }
+    });
     render(&UploadPage {
         layout: user.layout(upload.file_name.clone(), "/portal/uploads"),
-        message: upload.message.clone().unwrap_or_default(),
+        message: upload
+            .message
+            .as_deref()
+            .map(crate::domain::format::sentence)
+            .unwrap_or_default(),
+        summary: report.as_ref().map(summary).unwrap_or_default(),
+        counts,
         duplicate_of: upload.duplicate_of,
         queued_position,
         progress_percent,
         analytics_state,
         refresh,
         processing,
-        rows_processed,
+        rows_processed: crate::domain::format::thousands(rows_processed),
         upload: row(&upload),
         report,
         reasons,
@@ -363,20 +485,63 @@ pub async fn detail(
             .map(|(row, column, reason)| RejectionRow {
                 row,
                 column,
-                reason,
+                reason: crate::domain::claim::RejectReason::parse(&reason)
+                    .map_or(reason, |r| r.label().to_string()),
             })
             .collect(),
         can_export: user.role.allows(Role::Analyst),
         can_delete: user.role.allows(Role::Admin),
-        runs: runs
+        runs: runs.iter().map(run_row).collect(),
+    })
+}
+
+/// The CSV template linked from the upload form: every column and three example rows
+/// (they upload as is).
+pub async fn template_csv(_user: CurrentUser) -> HttpResponse {
+    crate::web::view::csv_export::attachment("payerwatch-claims-template.csv")
+        .body(crate::domain::csv_format::TEMPLATE_CSV)
+}
+
+struct GuideRow {
+    name: &'static str,
+    required: bool,
+    rule: &'static str,
+    example: &'static str,
+    aliases: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "uploads/columns.html")]
+struct ColumnGuidePage {
+    layout: Layout,
+    columns: Vec<GuideRow>,
+    /// Each rejection reason in words and how to fix it.
+    reasons: Vec<(&'static str, &'static str)>,
+}
+
+/// The column guide linked from the upload form: each column's rule in words, an example,
+/// its aliases (from the parser's own table), and the rejection reasons.
+pub async fn column_guide(user: CurrentUser) -> Result<HttpResponse, AppError> {
+    use crate::domain::claim::RejectReason;
+    use crate::domain::csv_format::{HEADER_NAMES, column_rule};
+    render(&ColumnGuidePage {
+        layout: user.layout("Column guide", "/portal/uploads"),
+        columns: HEADER_NAMES
             .iter()
-            .map(|r| {
-                (
-                    crate::domain::alerts::source_label(&r.product).to_string(),
-                    r.status.clone(),
-                    r.events_created,
-                )
+            .map(|(column, names)| {
+                let (rule, example) = column_rule(*column);
+                GuideRow {
+                    name: column.as_str(),
+                    required: column.is_required(),
+                    rule,
+                    example,
+                    aliases: names.iter().skip(1).copied().collect(),
+                }
             })
+            .collect(),
+        reasons: RejectReason::ALL
+            .iter()
+            .map(|r| (r.label(), r.how_to_fix()))
             .collect(),
     })
 }
