@@ -355,7 +355,13 @@ async fn a_dead_report_run_never_blocks_the_next() {
 async fn a_dead_analytics_job_with_a_request_queued_behind_it_does_not_wedge_recovery() {
     use payerwatch::db::repo::jobs;
     use payerwatch::domain::tenant::{CustomerId, TenantScope};
-    let app = spawn_app().await;
+    // No in-process workers: their own periodic recovery or claim would race the one this
+    // test makes (seen once under load: the queued request was claimed first).
+    let app = crate::common::spawn_app_with(crate::common::SpawnOptions {
+        overrides: vec![("PAYERWATCH_JOB_WORKERS", "0".to_string())],
+        ..Default::default()
+    })
+    .await;
     app.create_user("Clinic", "a@clinic.test", Role::Analyst, false);
     app.create_user("Other", "b@other.test", Role::Analyst, false);
     let db = app.db.clone();
