@@ -646,21 +646,9 @@ fn spooled_files(data_dir: &std::path::Path) -> usize {
 /// SIGTERM during an upload: the server lets it finish (grace period) before exiting.
 #[actix_web::test]
 async fn kill_9_mid_upload_then_restart_completes_it_and_sigterm_lets_one_finish() {
-    let database = crate::common::TestDatabase::create();
+    let (database, db, _, password) = tenant_with(2, "a@clinic.test", Role::Analyst);
     let url = database.url().to_string();
     let data = tempfile::tempdir().expect("data dir");
-    let db = payerwatch::db::Db::connect(&url, 2).expect("db");
-    db.migrate().expect("migrated");
-    let password = payerwatch::services::accounts::generate_password().expect("password");
-    payerwatch::services::accounts::create_user(
-        &db,
-        "Clinic",
-        "a@clinic.test",
-        Role::Analyst,
-        false,
-        &password,
-    )
-    .expect("user");
 
     let first = start_server(&url, data.path(), "1").await;
     let id = upload_to(&first, "a@clinic.test", &password, generated(150_000, 9)).await;
@@ -766,21 +754,9 @@ fn progress_shown(page: &str) -> Option<(u64, bool)> {
 /// workers, so all it knows is what A's heartbeat recorded on the job row.
 #[actix_web::test]
 async fn an_upload_processed_by_one_instance_shows_its_progress_on_another() {
-    let database = crate::common::TestDatabase::create();
+    let (database, db, _, password) = tenant_with(2, "a@clinic.test", Role::Analyst);
     let url = database.url().to_string();
     let data = tempfile::tempdir().expect("data dir");
-    let db = payerwatch::db::Db::connect(&url, 2).expect("db");
-    db.migrate().expect("migrated");
-    let password = payerwatch::services::accounts::generate_password().expect("password");
-    payerwatch::services::accounts::create_user(
-        &db,
-        "Clinic",
-        "a@clinic.test",
-        Role::Analyst,
-        false,
-        &password,
-    )
-    .expect("user");
     let worker = start_server(&url, data.path(), "1").await;
     let web_only = start_server(&url, data.path(), "0").await;
     let id = upload_to(
@@ -1053,21 +1029,9 @@ fn delivery_state(db: &payerwatch::db::Db) -> (i64, String, i64) {
 #[actix_web::test]
 async fn kill_9_mid_delivery_then_restart_delivers_it_once_more_with_the_same_id() {
     use std::sync::atomic::Ordering;
-    let database = crate::common::TestDatabase::create();
+    let (database, db, _, password) = tenant_with(2, "admin@clinic.test", Role::Admin);
     let url = database.url().to_string();
     let data = tempfile::tempdir().expect("data dir");
-    let db = payerwatch::db::Db::connect(&url, 2).expect("db");
-    db.migrate().expect("migrated");
-    let password = payerwatch::services::accounts::generate_password().expect("password");
-    payerwatch::services::accounts::create_user(
-        &db,
-        "Clinic",
-        "admin@clinic.test",
-        Role::Admin,
-        false,
-        &password,
-    )
-    .expect("user");
     let receiver = crate::receivers::start_receiver(0);
     receiver.hold.store(true, Ordering::SeqCst);
     // Deadline 2 s: a claim's lease is 12 s (deadline + 10 s).
@@ -1170,7 +1134,30 @@ async fn kill_9_mid_delivery_then_restart_delivers_it_once_more_with_the_same_id
     drop(third);
 }
 
-/// A migrated database of its own with one tenant (its admin), for repository-level tests.
+/// A migrated database of its own with one tenant and one user of `role`, and that user's
+/// password (tests that start real `serve` processes on it, or call repositories).
+fn tenant_with(
+    pool: u32,
+    email: &str,
+    role: Role,
+) -> (
+    crate::common::TestDatabase,
+    payerwatch::db::Db,
+    payerwatch::domain::tenant::TenantScope,
+    String,
+) {
+    let database = crate::common::TestDatabase::create();
+    let db = payerwatch::db::Db::connect(database.url(), pool).expect("db");
+    db.migrate().expect("migrated");
+    let password = payerwatch::services::accounts::generate_password().expect("password");
+    let user =
+        payerwatch::services::accounts::create_user(&db, "Clinic", email, role, false, &password)
+            .expect("user");
+    let scope = payerwatch::domain::tenant::TenantScope::for_system(user.customer_id);
+    (database, db, scope, password)
+}
+
+/// [`tenant_with`] its admin, for repository-level tests.
 fn fresh_tenant(
     pool: u32,
 ) -> (
@@ -1178,20 +1165,7 @@ fn fresh_tenant(
     payerwatch::db::Db,
     payerwatch::domain::tenant::TenantScope,
 ) {
-    let database = crate::common::TestDatabase::create();
-    let db = payerwatch::db::Db::connect(database.url(), pool).expect("db");
-    db.migrate().expect("migrated");
-    let password = payerwatch::services::accounts::generate_password().expect("password");
-    let user = payerwatch::services::accounts::create_user(
-        &db,
-        "Clinic",
-        "admin@clinic.test",
-        Role::Admin,
-        false,
-        &password,
-    )
-    .expect("user");
-    let scope = payerwatch::domain::tenant::TenantScope::for_system(user.customer_id);
+    let (database, db, scope, _) = tenant_with(pool, "admin@clinic.test", Role::Admin);
     (database, db, scope)
 }
 
