@@ -84,3 +84,24 @@ async fn run_now_shows_progress_until_done_and_then_the_result() {
     assert!(page.contains("The last run finished"), "{page}");
     assert!(page.contains("3 products ran, 0 new findings."), "{page}");
 }
+
+#[actix_web::test]
+async fn alert_rules_read_as_sentences_not_operators() {
+    let app = crate::common::spawn_app().await;
+    let pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
+    app.login("admin@clinic.test", &pw).await;
+    let page = app
+        .get("/portal/settings/rules")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("severity at least medium"), "{page}");
+    assert!(page.contains("severity at least high"));
+    assert!(page.contains("upload quality score below 90"), "{page}");
+    // The rules table (the new-rule form's option values are codes, not text).
+    let table = &page[..page.find("New rule").unwrap_or(page.len())];
+    for operator in ["gte", " lt ", "0.4<", "0.7<"] {
+        assert!(!table.contains(operator), "{operator} shown");
+    }
+}

@@ -81,6 +81,38 @@ fn describe_channels(r: &repo::AlertRule, channels: &[Channel]) -> (String, Stri
     }
 }
 
+/// A numeric rule in words (issue 19 item 8: never "severity gte 0.4"): a severity floor
+/// that is a label's reads as the label ("severity at least medium").
+fn legacy_condition(r: &repo::AlertRule) -> String {
+    use crate::domain::stats::SeverityLabel;
+    let label_floor = SeverityLabel::ALL
+        .into_iter()
+        .find(|l| (l.floor() - r.threshold).abs() < 1e-9);
+    if let Some(label) = label_floor.filter(|_| r.metric == "severity" && r.comparison == "gte") {
+        return format!("severity at least {}", label.label().to_lowercase());
+    }
+    let metric = match r.metric.as_str() {
+        "rate_delta" => "rate change",
+        "days_delta" => "decision time change (days)",
+        "quality_score" => "upload quality score",
+        other => other,
+    };
+    let comparison = match r.comparison.as_str() {
+        "gt" => "above",
+        "gte" => "at least",
+        "lt" => "below",
+        "lte" => "at most",
+        "eq" => "exactly",
+        other => other,
+    };
+    format!(
+        "{metric} {comparison} {}",
+        crate::domain::format::decimal(r.threshold, 2)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+    )
+}
+
 pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     let (rules, channels) = rules::list(&state.db, user.scope()).await?;
     let mut channel_options = vec![
@@ -102,14 +134,10 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
                     id: r.id,
                     name: r.name.clone(),
                     scope: describe_scope(r),
-                    condition: r.conditions().describe().unwrap_or_else(|| {
-                        format!(
-                            "{} {} {}",
-                            r.metric.replace('_', " "),
-                            r.comparison,
-                            r.threshold
-                        )
-                    }),
+                    condition: r
+                        .conditions()
+                        .describe()
+                        .unwrap_or_else(|| legacy_condition(r)),
                     enabled: r.enabled,
                     channels,
                     channel_choice,
