@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use super::charts::escape;
+
 /// One month: its label (`Mar 2026`) and the two rates (`None`: nothing decided).
 pub struct MonthBar {
     pub label: String,
@@ -17,13 +19,6 @@ const LEFT: f64 = 44.0;
 const RIGHT: f64 = 10.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 40.0;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn pct(v: f64) -> String {
     format!("{:.1} %", v * 100.0)
