@@ -20,6 +20,9 @@ pub enum MergeReason {
     BuiltIn,
     /// Spellings sharing one key, merged under the most frequent.
     SameKey,
+    /// 835 remittances naming the payer differently but with the same payer id
+    /// (N1*PR04 or REF*2U).
+    SamePayerId,
     /// Nothing to merge with: the name as written.
     AsWritten,
 }
@@ -30,6 +33,7 @@ impl MergeReason {
             Self::Alias => "alias",
             Self::BuiltIn => "built_in",
             Self::SameKey => "same_key",
+            Self::SamePayerId => "same_payer_id",
             Self::AsWritten => "as_written",
         }
     }
@@ -40,6 +44,7 @@ impl MergeReason {
             Self::Alias => "your alias",
             Self::BuiltIn => "a common US payer name or abbreviation",
             Self::SameKey => "the same name apart from case, punctuation or a suffix such as Inc",
+            Self::SamePayerId => "the same payer id in the 835 remittances (N1*PR04 or REF*2U)",
             Self::AsWritten => "no other spelling",
         }
     }
@@ -292,13 +297,16 @@ pub fn merge_targets(
 
 /// Why a stored spelling carries its canonical payer, read back from the claims
 /// (`has_alias`: the tenant has an alias for it). For the mappings page.
-pub fn reason_of(raw: &str, canonical: &str, has_alias: bool) -> MergeReason {
+pub fn reason_of(raw: &str, canonical: &str, has_alias: bool, has_payer_id: bool) -> MergeReason {
     if has_alias {
         MergeReason::Alias
     } else if built_in(&identity_key(raw)) == Some(canonical) {
         MergeReason::BuiltIn
     } else if raw == canonical {
         MergeReason::AsWritten
+    } else if has_payer_id && identity_key(raw) != identity_key(canonical) {
+        // Names that share no key were joined by the 835 payer id (`ingest::payer_ids`).
+        MergeReason::SamePayerId
     } else {
         MergeReason::SameKey
     }
@@ -406,11 +414,22 @@ mod tests {
     #[test]
     fn reasons_read_back_from_stored_claims() {
         assert_eq!(
-            reason_of("UHC", "UnitedHealthcare", false),
+            reason_of("UHC", "UnitedHealthcare", false, false),
             MergeReason::BuiltIn
         );
-        assert_eq!(reason_of("UHC", "Optum", true), MergeReason::Alias);
-        assert_eq!(reason_of("ACME", "Acme", false), MergeReason::SameKey);
-        assert_eq!(reason_of("Acme", "Acme", false), MergeReason::AsWritten);
+        assert_eq!(reason_of("UHC", "Optum", true, false), MergeReason::Alias);
+        assert_eq!(
+            reason_of("ACME", "Acme", false, false),
+            MergeReason::SameKey
+        );
+        assert_eq!(reason_of("ACME", "Acme", false, true), MergeReason::SameKey);
+        assert_eq!(
+            reason_of("Acme", "Acme", false, false),
+            MergeReason::AsWritten
+        );
+        assert_eq!(
+            reason_of("ACME HLTH PLN OF OHIO", "ACME HEALTH PLAN", false, true),
+            MergeReason::SamePayerId
+        );
     }
 }

@@ -83,6 +83,11 @@ pub fn for_alert(
         alert.payer.clone()
     };
     let change = change_line(alert, &evidence);
+    // The money at stake in the card's words; a finding without amounts says so.
+    let money = number(&evidence, "dollars_per_month").map_or_else(
+        || "not computed".to_string(),
+        |d| crate::domain::analytics::impact::money_words(alert.kind.parse().ok(), d),
+    );
     let kind = alert.kind.replace('_', " ");
     let subject = format!(
         "[PayerWatch] {product} {} alert: {}",
@@ -91,7 +96,7 @@ pub fn for_alert(
     let text = format!(
         "PayerWatch raised a {severity} {product} alert.\n\n\
          Payer: {payer}\nGroup: {group}\nFinding: {kind}\nChange: {change}\n\
-         Raised: {raised}\n\nOpen the alert: {url}\n\n\
+         Money at stake: {money}\nRaised: {raised}\n\nOpen the alert: {url}\n\n\
          This message carries aggregates only, no patient information.\n",
         severity = alert.severity_label,
         raised = alert.created_at.format("%Y-%m-%d %H:%M UTC"),
@@ -125,6 +130,7 @@ pub fn for_alert(
                 {"type": "mrkdwn", "text": format!("*Group*\n{group}")},
                 {"type": "mrkdwn", "text": format!("*Finding*\n{kind}")},
                 {"type": "mrkdwn", "text": format!("*Change*\n{change}")},
+                {"type": "mrkdwn", "text": format!("*Money at stake*\n{money}")},
                 {"type": "mrkdwn", "text": format!("*Severity*\n{}", alert.severity_label)},
             ]},
             {"type": "actions", "elements": [
@@ -230,10 +236,10 @@ mod tests {
             cpt_group: "IMAGING".into(),
             severity: 0.83,
             severity_label: "high".into(),
-            title: "Cigna × IMAGING: denial rate worse (+34.0 pts)".into(),
-            payload_json:
-                r#"{"baseline_value":0.11,"current_value":0.45,"baseline_n":900,"current_n":300}"#
-                    .into(),
+            title: "Cigna × IMAGING: denial rate worse (+34.0 points) — $12,400 a month more denied"
+                .into(),
+            payload_json: r#"{"baseline_value":0.11,"current_value":0.45,"baseline_n":900,"current_n":300,"dollars_per_month":12400.2}"#
+                .into(),
             initial_status: "open".into(),
             suppression_json: None,
             created_at: t,
@@ -249,6 +255,7 @@ mod tests {
             "Payer: Cigna",
             "Group: IMAGING",
             "11.0 % → 45.0 % (+34.0 pts)",
+            "Money at stake: $12,400 a month more denied",
             "https://pw.example.org/portal/alerts/42",
         ] {
             assert!(m.text.contains(needle), "{needle} in {}", m.text);
@@ -263,6 +270,12 @@ mod tests {
         let slack: Value = serde_json::from_str(&m.slack_body).expect("json");
         assert_eq!(slack["blocks"][0]["type"], "header");
         assert!(m.slack_body.contains("*Payer*\\nCigna"));
+        // The money is in the subject (the title) and in Slack's fields.
+        assert!(m.subject.contains("$12,400 a month more denied"));
+        assert!(
+            m.slack_body
+                .contains("*Money at stake*\\n$12,400 a month more denied")
+        );
     }
 
     #[test]

@@ -94,9 +94,13 @@ pub fn overview(conn: &mut DbConnection, scope: &TenantScope) -> Result<Overview
     let groups = repo::list_cpt_groups(conn, scope)?;
     let alias_keys: HashSet<&str> = aliases.iter().map(|a| a.alias_key.as_str()).collect();
     let mut by_payer: BTreeMap<String, Vec<Spelling>> = BTreeMap::new();
-    for (raw, payer, claims) in repo::spelling_claim_counts(conn, scope)? {
-        let reason =
-            payer_identity::reason_of(&raw, &payer, alias_keys.contains(payer_key(&raw).as_str()));
+    for (raw, payer, claims, with_id) in repo::spelling_claim_and_id_counts(conn, scope)? {
+        let reason = payer_identity::reason_of(
+            &raw,
+            &payer,
+            alias_keys.contains(payer_key(&raw).as_str()),
+            with_id > 0,
+        );
         by_payer.entry(payer).or_default().push(Spelling {
             raw,
             claims,

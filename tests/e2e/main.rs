@@ -17,28 +17,39 @@ use payerwatch::domain::roles::Role;
 use common::{SpawnOptions, spawn_app_with};
 use webdriver::Driver;
 
-/// Loads 40,000 generated claims (with the generator's injected changes) into the tenant
-/// `slug` and runs every analytics product on them: findings, charts and alerts to show.
-async fn with_drifted_claims(app: &common::TestApp, slug: &str) {
-    let scope = {
-        let mut conn = app.db.get().expect("conn");
-        let customer =
-            payerwatch::db::repo::customers::find_by_slug(&mut conn, slug).expect("customer");
-        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
-            customer.id,
-        ))
-    };
-    let options = payerwatch::devtools::generate::GenOptions {
-        rows: 40_000,
-        ..Default::default()
-    };
-    common::load_generated_claims(&app.db, &scope, &options);
+/// The tenant of a customer created by `create_user`, by its slug.
+fn tenant_scope(app: &common::TestApp, slug: &str) -> payerwatch::domain::tenant::TenantScope {
+    let mut conn = app.db.get().expect("conn");
+    let customer =
+        payerwatch::db::repo::customers::find_by_slug(&mut conn, slug).expect("customer");
+    payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
+        customer.id,
+    ))
+}
+
+/// Loads generated claims through the upload pipeline, then runs every product.
+async fn load_and_analyse(
+    app: &common::TestApp,
+    scope: payerwatch::domain::tenant::TenantScope,
+    options: &payerwatch::devtools::generate::GenOptions,
+) {
+    common::load_generated_claims(&app.db, &scope, options);
     let db = app.db.clone();
     actix_web::rt::task::spawn_blocking(move || {
         payerwatch::services::analytics::run_all(&db, &scope, None, "test")
     })
     .await
     .expect("runs");
+}
+
+/// Loads 40,000 generated claims (with the generator's injected changes) into the tenant
+/// `slug` and runs every analytics product on them: findings, charts and alerts to show.
+async fn with_drifted_claims(app: &common::TestApp, slug: &str) {
+    let options = payerwatch::devtools::generate::GenOptions {
+        rows: 40_000,
+        ..Default::default()
+    };
+    load_and_analyse(app, tenant_scope(app, slug), &options).await;
 }
 
 #[actix_web::test]
@@ -876,5 +887,234 @@ async fn an_analyst_bulk_resolves_judges_assigns_and_comments_alerts() {
     browser.wait_for_text("Apply to ticked alerts").await;
     browser.resize(390, 1400).await;
     browser.screenshot("72-alerts-narrow").await;
+    browser.quit().await;
+}
+
+/// The rows of the overview's "Top findings" table as visible text, in page order.
+fn top_findings_rows(source: &str) -> Vec<String> {
+    let section = source
+        .split("<h2>Top findings</h2>")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap_or_default();
+    let body = section.split("<tbody>").nth(1).unwrap_or_default();
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in row.chars() {
+                match c {
+                    '<' => {
+                        in_tag = true;
+                        text.push(' ');
+                    }
+                    '>' => in_tag = false,
+                    _ if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+/// The first dollar figure of a row (`$25,569` → 25569).
+fn money_of(row: &str) -> u64 {
+    row.split('$')
+        .nth(1)
+        .map(|s| {
+            s.chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',')
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0)
+}
+
+fn severity_rank(row: &str) -> usize {
+    ["low", "medium", "high", "critical"]
+        .iter()
+        .rposition(|l| row.split_whitespace().next() == Some(l))
+        .unwrap_or(0)
+}
+
+/// Issue 17: the demo as a billing lead reads it — one Humana entry listing its CPT groups,
+/// Cigna × IMAGING (a busy group's denial rate quadrupling) above reason-share findings,
+/// dollars on the overview and the cards, and no `e-` notation on any page.
+#[actix_web::test]
+async fn the_demo_reads_right_to_a_billing_lead() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user("Demo Clinic", "owner@demo.test", Role::Owner, false);
+    let scope = tenant_scope(&app, "demo-clinic");
+    // What `payerwatch demo` loads: the payer spellings mapped, 50,000 generated rows
+    // ending today, then every product's run.
+    app.db
+        .write_blocking(|conn| {
+            for (alias, canonical) in payerwatch::devtools::generate::payer_aliases() {
+                payerwatch::db::repo::mappings::upsert_payer_alias(conn, &scope, alias, canonical)?;
+            }
+            Ok::<_, payerwatch::db::DbError>(())
+        })
+        .expect("aliases");
+    let options = payerwatch::devtools::generate::GenOptions {
+        rows: 50_000,
+        end: chrono::Utc::now().date_naive(),
+        ..Default::default()
+    };
+    load_and_analyse(&app, scope, &options).await;
+
+    let browser = driver.session().await;
+    browser.resize(1280, 2400).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "owner@demo.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Top findings").await;
+    browser.screenshot("70-demo-overview").await;
+
+    let rows = top_findings_rows(&browser.source().await);
+    assert!(!rows.is_empty(), "no top findings");
+    let humana: Vec<&String> = rows.iter().filter(|r| r.contains("Humana")).collect();
+    assert_eq!(humana.len(), 1, "one Humana change: {rows:#?}");
+    // Its CPT groups are listed with it (the generator slows Humana in every group).
+    assert!(
+        humana[0].matches(',').count() >= 1,
+        "Humana's groups listed: {}",
+        humana[0]
+    );
+    let cigna = rows
+        .iter()
+        .position(|r| r.contains("Cigna") && r.contains("IMAGING") && r.contains("denial rate"))
+        .unwrap_or_else(|| panic!("Cigna × IMAGING among the top findings: {rows:#?}"));
+    // Ranked by money: a reason-share finding outranks Cigna × IMAGING only with more
+    // dollars at stake (the demo's injected UnitedHealthcare CO-197 surge, a 60-point
+    // share rise, does); a few-point share change never does.
+    assert!(
+        severity_rank(&rows[cigna]) >= 2,
+        "Cigna is high or critical: {rows:#?}"
+    );
+    for (i, row) in rows.iter().enumerate() {
+        if row.contains("reason share") || row.contains("new reason") {
+            if i < cigna {
+                assert!(
+                    money_of(row) > money_of(&rows[cigna]),
+                    "{row} ranked above Cigna × IMAGING with less money: {rows:#?}"
+                );
+                assert!(
+                    severity_rank(row) >= severity_rank(&rows[cigna]),
+                    "{rows:#?}"
+                );
+            } else {
+                assert!(
+                    severity_rank(&rows[cigna]) >= severity_rank(row),
+                    "{rows:#?}"
+                );
+            }
+        }
+    }
+    for pair in rows.windows(2) {
+        assert!(
+            (severity_rank(&pair[0]), money_of(&pair[0]))
+                >= (severity_rank(&pair[1]), money_of(&pair[1])),
+            "top findings sorted by severity, then money: {rows:#?}"
+        );
+    }
+    assert!(
+        rows[cigna].contains('$') && rows[cigna].contains("a month"),
+        "money on the overview: {}",
+        rows[cigna]
+    );
+
+    // Every page a billing lead reads: dollars on the cards, numbers never in `e-`
+    // notation (in what the page shows, charts' hover texts included).
+    let scientific = |text: &str| {
+        let bytes = text.as_bytes();
+        (1..bytes.len().saturating_sub(2)).any(|i| {
+            bytes[i - 1].is_ascii_digit()
+                && (bytes[i] == b'e' || bytes[i] == b'E')
+                && bytes[i + 1] == b'-'
+                && bytes[i + 2].is_ascii_digit()
+        })
+    };
+    let overview_text = browser.text_of("body").await;
+    assert!(!scientific(&overview_text), "e- notation on the overview");
+    for (path, needle, shot) in [
+        ("/portal/drift", "Cigna</a> × IMAGING", "71-demo-drift"),
+        ("/portal/denials", "share of the payer", "72-demo-denials"),
+        ("/portal/delays", "Humana", "73-demo-delays"),
+        ("/portal/alerts", "Alerts", "74-demo-alerts"),
+        ("/portal/help", "false-alarm control", "75-demo-help"),
+    ] {
+        browser.goto(&app.url(path)).await;
+        browser.wait_for_text(needle).await;
+        browser.screenshot(shot).await;
+        let text = browser.text_of("body").await;
+        assert!(!scientific(&text), "e- notation on {path}");
+        let source = browser.source().await;
+        let titles: String = source
+            .split("<title>")
+            .skip(1)
+            .filter_map(|t| t.split("</title>").next())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!scientific(&titles), "e- notation in {path}'s chart titles");
+        if path != "/portal/help" && path != "/portal/alerts" {
+            let money = if path == "/portal/delays" {
+                "of payments held up"
+            } else {
+                "a month more denied"
+            };
+            assert!(
+                text.contains(money) && text.contains('$'),
+                "no dollars on {path}"
+            );
+            // Each chart plots the card's metric, with a value on hover.
+            assert!(
+                source.contains("<svg class=\"chart\""),
+                "no chart on {path}"
+            );
+            assert!(
+                source.contains("<title>Week of "),
+                "no hover values on {path}"
+            );
+        }
+    }
+    // An alert's page: its finding's card with the money and the chart of its metric.
+    browser.goto(&app.url("/portal/alerts")).await;
+    browser.click("tbody a[href^='/portal/alerts/']").await;
+    browser.wait_for_text("Money at stake").await;
+    browser.screenshot("76-demo-alert").await;
+    let source = browser.source().await;
+    assert!(
+        source.contains("<title>Week of "),
+        "the alert's chart has hover values"
+    );
+    assert!(
+        !scientific(&browser.text_of("body").await),
+        "e- notation on an alert"
+    );
+    // A reason finding's chart plots the reason's share, not the payer's denial rate.
+    browser.goto(&app.url("/portal/denials")).await;
+    let source = browser.source().await;
+    assert!(
+        source.contains("weekly share of the payer&#x27;s denials")
+            || source.contains("weekly share of the payer's denials")
+    );
+    assert!(
+        !source.contains("weekly denial rate"),
+        "a denials card plots a denial rate"
+    );
+    browser.goto(&app.url("/portal/delays")).await;
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("weekly median days to decision")
+    );
     browser.quit().await;
 }

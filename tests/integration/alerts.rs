@@ -62,6 +62,16 @@ async fn runs_raise_alerts_once_and_nobody_can_rewrite_them() {
         "{:#?}",
         alerts.iter().map(|a| &a.alert.title).collect::<Vec<_>>()
     );
+    // Titles (and so e-mail subjects and Slack headers) carry the money in words.
+    let cigna = alerts
+        .iter()
+        .find(|a| a.alert.payer == "Cigna" && a.alert.cpt_group == "IMAGING")
+        .expect("Cigna alert");
+    assert!(
+        cigna.alert.title.contains("a month more denied") && cigna.alert.title.contains('$'),
+        "{}",
+        cigna.alert.title
+    );
     assert!(
         alerts
             .iter()

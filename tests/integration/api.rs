@@ -655,7 +655,20 @@ async fn roles_tenants_and_problem_shapes() {
     let res = get(&app, &format!("/api/v1/findings/{finding_id}"), &viewer).await;
     let etag = res.headers()["etag"].to_str().expect("ascii").to_string();
     let finding = json(res).await;
-    assert!(finding["series"].as_array().is_some_and(|s| s.len() == 26));
+    // The chart's weeks: at most 26, from the first week with data (so the first has a
+    // value), the last ending where the finding's current window ends.
+    let series = finding["series"].as_array().expect("series");
+    assert!((2..=26).contains(&series.len()), "{} weeks", series.len());
+    assert!(series[0]["value"].is_number(), "{}", series[0]);
+    let last_start = series[series.len() - 1]["week_start"]
+        .as_str()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .expect("week start");
+    let current_end = finding["current_end"]
+        .as_str()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .expect("current_end");
+    assert_eq!(last_start + chrono::Duration::days(7), current_end);
     assert!(finding["evidence"].is_object());
     let res = reqwest::Client::new()
         .get(app.url(&format!("/api/v1/findings/{finding_id}")))

@@ -623,6 +623,27 @@ fn spellings_with_one_payer_id_are_one_payer() {
         "as written"
     );
 
+    // The mappings page says why the second spelling is stored under the first.
+    {
+        use payerwatch::domain::payer_identity::MergeReason;
+        let mut c = f.db.get().expect("conn");
+        let overview = payerwatch::services::mappings::overview(&mut c, &scope).expect("overview");
+        let acme = overview
+            .payers
+            .iter()
+            .find(|p| p.canonical == "ACME HEALTH PLAN")
+            .expect("merged payer");
+        let reasons: Vec<(&str, MergeReason)> = acme
+            .spellings
+            .iter()
+            .map(|s| (s.raw.as_str(), s.reason))
+            .collect();
+        assert!(
+            reasons.contains(&("ACME HLTH PLN OF OHIO", MergeReason::SamePayerId)),
+            "{reasons:?}"
+        );
+        assert!(MergeReason::SamePayerId.explain().contains("payer id"));
+    }
     // A later file spelling it a third way (REF*2U carries the id) joins the stored payer.
     let later = eras(&[(&["N1*PR*ACME OHIO", "REF*2U*87726"], vec![line("A3")])]);
     let out = upload(&f, scope, "later.835", later.as_bytes());

@@ -297,20 +297,112 @@ pub fn daily_series(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<DailyRow>, DbError> {
-    if payers.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Payers are bound, never interpolated: one placeholder each.
-    let placeholders: Vec<String> = (0..payers.len()).map(|i| format!("${}", i + 4)).collect();
-    let sql = format!(
+    payer_series(
+        conn,
+        scope,
+        payers,
+        (start, end),
         "SELECT payer, cpt_group, decided_date, COUNT(*) AS decided, \
          CAST(SUM(CASE WHEN outcome = 'DENIED' THEN 1 ELSE 0 END) AS BIGINT) AS denied, \
          CAST(SUM(decision_days) AS BIGINT) AS days_sum FROM claim_records \
          WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3 \
-         AND outcome IN ('PAID', 'DENIED') AND payer IN ({}) \
+         AND outcome IN ('PAID', 'DENIED') AND payer IN ({payers}) \
          GROUP BY payer, cpt_group, decided_date",
-        placeholders.join(", ")
-    );
+    )
+}
+
+/// Claims per payer × group × decision day × days to decision (the charts' weekly
+/// medians of days to decision). Every outcome but voided ones, as DelayGuard counts.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DailyDaysRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Text)]
+    pub cpt_group: String,
+    #[diesel(sql_type = Date)]
+    pub decided_date: NaiveDate,
+    #[diesel(sql_type = Integer)]
+    pub decision_days: i32,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+pub fn daily_days_series(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payers: &[String],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<DailyDaysRow>, DbError> {
+    payer_series(
+        conn,
+        scope,
+        payers,
+        (start, end),
+        "SELECT payer, cpt_group, decided_date, decision_days, COUNT(*) AS n \
+         FROM claim_records \
+         WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3 \
+         AND outcome <> 'REVERSED' AND payer IN ({payers}) \
+         GROUP BY payer, cpt_group, decided_date, decision_days",
+    )
+}
+
+/// Denied claims and their allowed cents per payer × reason (code and text, as DenialScope
+/// keys them) × decision day (the charts of reason findings).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DailyReasonRow {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub denial_reason_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub denial_reason_text: Option<String>,
+    #[diesel(sql_type = Date)]
+    pub decided_date: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
+}
+
+pub fn daily_reason_series(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payers: &[String],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<DailyReasonRow>, DbError> {
+    payer_series(
+        conn,
+        scope,
+        payers,
+        (start, end),
+        "SELECT payer, denial_reason_code, denial_reason_text, decided_date, COUNT(*) AS n, \
+         CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
+         WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3 \
+         AND outcome = 'DENIED' AND payer IN ({payers}) \
+         GROUP BY payer, denial_reason_code, denial_reason_text, decided_date",
+    )
+}
+
+/// A grouped series over a decision-date span for some payers: `sql` binds `$1` tenant,
+/// `$2`/`$3` span and has `{payers}` where the payer placeholders go. Payers are bound,
+/// never interpolated: one placeholder each.
+fn payer_series<T>(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payers: &[String],
+    (start, end): (NaiveDate, NaiveDate),
+    sql: &str,
+) -> Result<Vec<T>, DbError>
+where
+    T: QueryableByName<<DbConnection as diesel::Connection>::Backend> + 'static,
+{
+    if payers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..payers.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = sql.replace("{payers}", &placeholders.join(", "));
     let sql = placeholders_for(conn, &sql);
     let mut query = diesel::sql_query(sql)
         .into_boxed::<<DbConnection as diesel::Connection>::Backend>()

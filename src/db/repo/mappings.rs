@@ -184,6 +184,28 @@ pub fn spelling_claim_counts(
         .collect())
 }
 
+/// Like [`spelling_claim_counts`], with how many of those claims carry an 835 payer id
+/// (the mappings page explains a merge by payer id). One grouped pass.
+pub fn spelling_claim_and_id_counts(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<(String, String, u64, u64)>, DbError> {
+    let rows: Vec<(String, String, i64, i64)> = claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .group_by((claim_records::payer_raw, claim_records::payer))
+        .select((
+            claim_records::payer_raw,
+            claim_records::payer,
+            count_star(),
+            diesel::dsl::count(claim_records::payer_id),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, p, n, ids)| (r, p, n.max(0) as u64, ids.max(0) as u64))
+        .collect())
+}
+
 /// Sets the canonical payer of one upload's claims written as `payer_raw` (the ingest's
 /// same-key merge; the upload's own rows only, history is never rewritten). Leaves the
 /// rollups alone: the ingest applies the rename to the upload's rollup delta, which it

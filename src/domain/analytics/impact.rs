@@ -71,6 +71,23 @@ pub fn severity(money: Option<f64>, size: ChangeSize) -> SeverityLabel {
     by_money.max(by_size)
 }
 
+/// A finding's money in words, as cards, alert titles and notifications say it:
+/// "$12,400 a month more denied" (denial rates, reason shares and surges, per 30 days);
+/// "$60,000 of payments held up" (slowdowns: the cash the extra days hold up at any moment).
+pub fn money_words(kind: Option<super::FindingKind>, dollars: f64) -> String {
+    use super::FindingKind as K;
+    let amount = crate::domain::format::dollars(dollars.abs());
+    let worse = dollars >= 0.0;
+    match kind {
+        Some(K::DecisionTime | K::Slowdown | K::Trend) if worse => {
+            format!("{amount} of payments held up")
+        }
+        Some(K::DecisionTime | K::Slowdown | K::Trend) => format!("{amount} of payments freed"),
+        _ if worse => format!("{amount} a month more denied"),
+        _ => format!("{amount} a month less denied"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +129,27 @@ mod tests {
         assert_eq!(severity(None, ChangeSize::Days(4.9)), Low);
         // Money wins when it says more than the size.
         assert_eq!(severity(Some(30_000.0), ChangeSize::Rate(0.06)), Critical);
+    }
+
+    #[test]
+    fn money_reads_in_words_with_separators() {
+        use crate::domain::analytics::FindingKind;
+        assert_eq!(
+            money_words(Some(FindingKind::DenialRate), 12_400.4),
+            "$12,400 a month more denied"
+        );
+        assert_eq!(
+            money_words(Some(FindingKind::ReasonShareSpike), -830.0),
+            "$830 a month less denied"
+        );
+        assert_eq!(
+            money_words(Some(FindingKind::Slowdown), 60_000.0),
+            "$60,000 of payments held up"
+        );
+        assert_eq!(
+            money_words(None, 1_000_000.0),
+            "$1,000,000 a month more denied"
+        );
     }
 
     #[test]

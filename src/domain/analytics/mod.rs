@@ -7,6 +7,7 @@
 //! Not here: SQL aggregation, persistence across runs (continuing events), alerts. Windows
 //! (`windows`) are computed here so the aggregation and the rules agree on them.
 
+pub mod chart;
 pub mod daily_trend;
 pub mod delays;
 pub mod denials;

@@ -10,6 +10,7 @@ use crate::db::repo::analytics::NewDriftEvent;
 use crate::db::repo::deliveries;
 use crate::db::{DbConnection, DbError};
 use crate::domain::alerts::{Decision, FindingFacts, NOISE_WINDOW_DAYS, decide, rule_matches};
+use crate::domain::analytics::FindingKind;
 use crate::domain::tenant::TenantScope;
 use crate::observability::metrics;
 
@@ -71,26 +72,46 @@ fn record(
     Ok(id)
 }
 
-/// A one-line title: payer, group, kind, direction and the change.
+/// A one-line title: payer, group (a payer-level finding's groups), kind, direction, the
+/// change and the money at stake in words ("… — $12,400 a month more denied").
 pub fn title(event: &NewDriftEvent) -> String {
-    let subject = if event.cpt_group.is_empty() {
+    let groups = if event.cpt_group == crate::domain::analytics::grouping::ALL_GROUPS {
+        match serde_json::from_str::<crate::domain::analytics::Evidence>(&event.evidence_json) {
+            Ok(crate::domain::analytics::Evidence::PayerLevel { members }) => members
+                .iter()
+                .map(|m| m.group.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "all groups".to_string(),
+        }
+    } else {
+        event.cpt_group.clone()
+    };
+    let subject = if groups.is_empty() {
         event.payer.clone()
     } else {
-        format!("{} × {}", event.payer, event.cpt_group)
+        format!("{} × {groups}", event.payer)
     };
-    let change = if matches!(event.kind.as_str(), "decision_time" | "slowdown" | "trend") {
-        format!("{:+.1} days", event.delta)
-    } else if matches!(
-        event.kind.as_str(),
-        "denial_rate" | "reason_share_spike" | "denial_rate_spike"
-    ) {
-        format!("{:+.1} pts", event.delta * 100.0)
-    } else {
-        format!("{:+.1}", event.delta)
+    let kind = event.kind.parse::<FindingKind>().ok();
+    let change = match kind {
+        Some(k) if !k.is_rate() => crate::domain::format::days(event.delta, true),
+        Some(
+            FindingKind::DenialRate | FindingKind::ReasonShareSpike | FindingKind::DenialRateSpike,
+        ) => crate::domain::format::points(event.delta),
+        _ => crate::domain::format::decimal(event.delta, 1),
     };
+    let money = event
+        .dollars_per_month
+        .map(|d| {
+            format!(
+                " — {}",
+                crate::domain::analytics::impact::money_words(kind, d)
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "{subject}: {} {} ({change})",
-        event.kind.replace('_', " "),
+        "{subject}: {} {} ({change}){money}",
+        kind.map_or_else(|| event.kind.replace('_', " "), |k| k.label().to_string()),
         event.direction
     )
 }

@@ -6,6 +6,7 @@
 #[cfg(test)]
 mod acceptance;
 pub mod alerting;
+pub mod charts;
 mod inputs;
 pub mod overview;
 mod rollup_source;

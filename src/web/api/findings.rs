@@ -8,14 +8,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::auth::ApiUser;
 use super::model::{Finding, SeriesPoint, date};
 use super::paging;
-use crate::db::repo::analytics::{self as repo, DailyRow, DriftEvent, EventFilter};
+use crate::db::repo::analytics::{self as repo, EventFilter};
 use crate::db::repo::keyset;
 use crate::domain::analytics::{Direction, FindingKind, Product};
+use crate::services::analytics::charts;
 use crate::web::errors::AppError;
 use crate::web::handlers::findings::view::parse_min_severity;
 use crate::web::state::AppState;
-
-const CHART_WEEKS: i64 = 26;
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -162,63 +161,26 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let scope = user.scope();
-    let (event, daily) = state
+    let (event, series) = state
         .db
         .run(move |conn| {
             let event = repo::find_event(conn, &scope, id)?;
-            let daily = repo::daily_series(
-                conn,
-                &scope,
-                std::slice::from_ref(&event.payer),
-                event.current_end - chrono::Duration::weeks(CHART_WEEKS),
-                event.current_end,
-            )?;
-            Ok((event, daily))
+            let series = charts::series_for(conn, &scope, &[&event])?;
+            Ok((event, series))
         })
         .await?;
     let mut view = Finding::from_row(&event);
     view.evidence = serde_json::from_str(&event.evidence_json).ok();
-    view.series = Some(series(&event, &daily));
+    view.series = series.get(&event.id).map(|s| {
+        s.points
+            .iter()
+            .map(|p| SeriesPoint {
+                week_start: date(p.week_start),
+                decided: p.decided,
+                denied: p.denied,
+                value: p.value,
+            })
+            .collect()
+    });
     paging::single_response(&req, &view)
-}
-
-/// Weekly decided/denied counts and the finding's measure, as on the finding's chart.
-fn series(event: &DriftEvent, daily: &[DailyRow]) -> Vec<SeriesPoint> {
-    let end = event.current_end;
-    let start = end - chrono::Duration::weeks(CHART_WEEKS);
-    let by_group = !event.cpt_group.is_empty() && event.product == "drift_watch";
-    let rate = event
-        .kind
-        .parse::<FindingKind>()
-        .ok()
-        .is_none_or(FindingKind::is_rate);
-    let mut weeks = vec![(0i64, 0i64, 0i64); CHART_WEEKS as usize];
-    for row in daily
-        .iter()
-        .filter(|r| r.payer == event.payer && (!by_group || r.cpt_group == event.cpt_group))
-    {
-        let offset = (row.decided_date - start).num_days();
-        if (0..CHART_WEEKS * 7).contains(&offset) {
-            let w = &mut weeks[(offset / 7) as usize];
-            w.0 += row.decided;
-            w.1 += row.denied;
-            w.2 += row.days_sum;
-        }
-    }
-    weeks
-        .iter()
-        .enumerate()
-        .map(|(i, (n, denied, days))| SeriesPoint {
-            week_start: date(start + chrono::Duration::weeks(i as i64)),
-            decided: *n,
-            denied: *denied,
-            value: (*n > 0).then(|| {
-                if rate {
-                    *denied as f64 / *n as f64
-                } else {
-                    *days as f64 / *n as f64
-                }
-            }),
-        })
-        .collect()
 }

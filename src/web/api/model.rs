@@ -146,7 +146,10 @@ pub struct SeriesPoint {
     pub week_start: String,
     pub decided: i64,
     pub denied: i64,
-    /// Denial rate (rate kinds) or mean days to decision; null for a week without claims.
+    /// The finding's metric, as its chart plots it: the denial rate (denial-rate findings),
+    /// median days to decision (decision time, slowdowns; mean in legacy mode), a reason's
+    /// share of the payer's denials, denials a day or denied dollars (reason findings);
+    /// null for a week without the claims it needs. Weeks start at the first with data.
     pub value: Option<f64>,
 }
 

@@ -461,14 +461,13 @@ pub async fn detail(
             let finding = match alert.alert.drift_event_id {
                 Some(event_id) => {
                     let event = analytics::find_event(conn, &scope, event_id)?;
-                    let daily = analytics::daily_series(
-                        conn,
-                        &scope,
-                        std::slice::from_ref(&event.payer),
-                        event.current_end - chrono::Duration::weeks(findings::CHART_WEEKS),
-                        event.current_end,
-                    )?;
-                    Some(findings::view(&event, findings::chart_for(&event, &daily)))
+                    let series =
+                        crate::services::analytics::charts::series_for(conn, &scope, &[&event])?;
+                    let svg = series
+                        .get(&event.id)
+                        .map(|s| findings::chart_svg(&event, s))
+                        .unwrap_or_default();
+                    Some(findings::view(&event, svg))
                 }
                 None => None,
             };

@@ -122,10 +122,12 @@ pub async fn overview(
                     [one] => format!(" × {one}"),
                     many => format!(" ({})", many.join(", ")),
                 },
-                money: e
-                    .dollars_per_month
-                    .map(|d| format!("{} a month", crate::domain::format::dollars(d)))
-                    .unwrap_or_else(|| "—".to_string()),
+                // In the card's words ("… a month more denied", "… of payments held up").
+                money: if e.dollars_per_month.is_some() {
+                    view.money.clone()
+                } else {
+                    "—".to_string()
+                },
                 kind: view.kind_label,
                 change: format!("{} → {} ({})", view.baseline, view.current, view.delta),
                 severity_label: view.severity_label,

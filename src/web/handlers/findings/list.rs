@@ -141,38 +141,8 @@ async fn findings_page(
                 return Ok((events, facets));
             }
             let events = repo::list_events(conn, &scope, &filter, page, PER_PAGE)?;
-            // Charts depend on claims, which change only with an upload, itself followed
-            // by a run: the newest run id keys them.
-            let generation = run_generation.0;
-            let mut charts: HashMap<i64, String> = HashMap::new();
-            let mut missing = Vec::new();
-            for event in &events.items {
-                match cache.get(event.id, generation) {
-                    Some(svg) => {
-                        charts.insert(event.id, svg);
-                    }
-                    None => missing.push(event),
-                }
-            }
-            if !missing.is_empty() {
-                // One grouped query for every chart not cached yet.
-                let mut payers: Vec<String> = missing.iter().map(|e| e.payer.clone()).collect();
-                payers.sort();
-                payers.dedup();
-                let end = missing
-                    .iter()
-                    .map(|e| e.current_end)
-                    .max()
-                    .unwrap_or_default();
-                let start = missing.iter().map(|e| e.current_end).min().unwrap_or(end)
-                    - chrono::Duration::weeks(findings::CHART_WEEKS);
-                let daily = repo::daily_series(conn, &scope, &payers, start, end)?;
-                for event in missing {
-                    let svg = findings::chart_for(event, &daily);
-                    cache.put(event.id, generation, svg.clone());
-                    charts.insert(event.id, svg);
-                }
-            }
+            let mut charts =
+                findings::cached_charts(conn, &scope, &cache, run_generation.0, &events.items)?;
             let views = events
                 .items
                 .iter()

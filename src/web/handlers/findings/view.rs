@@ -1,20 +1,24 @@
 //! Shared by the drift, denials and delays pages: validated filters (a bad value is a
-//! 400 naming the parameter), event rows formatted for reading, and weekly charts.
+//! 400 naming the parameter), event rows formatted for reading, and their charts.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use crate::db::repo::analytics::{DailyRow, DriftEvent, EventFilter};
+use crate::db::repo::analytics::{DriftEvent, EventFilter};
+use crate::db::{DbConnection, DbError};
+use crate::domain::analytics::chart::Metric;
 use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::stats::SeverityLabel;
+use crate::domain::tenant::TenantScope;
+use crate::services::analytics::charts::{self as chart_series, ChartSeries};
+use crate::web::caches::charts::ChartCache;
 use crate::web::errors::AppError;
 use crate::web::errors::url_encode;
 use crate::web::http::query::page_number;
-use crate::web::view::charts::{self, ChartSpec, Point};
+use crate::web::view::charts::{self, ChartSpec, Point, Unit};
 
 pub const PER_PAGE: i64 = 20;
-pub const CHART_WEEKS: i64 = 26;
 
 /// Filters as the user typed them (for the form) and as validated (for the query).
 pub struct Filters {
@@ -218,24 +222,24 @@ fn money_text(event: &DriftEvent) -> String {
             "unknown (the claims carry no allowed amounts)".into()
         };
     };
-    let amount = crate::domain::format::dollars(d.abs());
-    let what = match event.kind.parse::<FindingKind>() {
-        Ok(k) if k.is_rate() || matches!(k, FindingKind::VolumeSpike | FindingKind::NewReason) => {
-            if d >= 0.0 {
-                "more denied"
-            } else {
-                "less denied"
-            }
+    crate::domain::analytics::impact::money_words(event.kind.parse::<FindingKind>().ok(), d)
+}
+
+/// The group a card names: a payer-level finding (`*`) lists the groups it stands for.
+fn group_text(event: &DriftEvent) -> String {
+    if event.cpt_group != crate::domain::analytics::grouping::ALL_GROUPS {
+        return event.cpt_group.clone();
+    }
+    match serde_json::from_str::<crate::domain::analytics::Evidence>(&event.evidence_json) {
+        Ok(crate::domain::analytics::Evidence::PayerLevel { members }) if !members.is_empty() => {
+            members
+                .iter()
+                .map(|m| m.group.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
-        _ => {
-            if d >= 0.0 {
-                "dollar-days of payment delayed"
-            } else {
-                "dollar-days paid sooner"
-            }
-        }
-    };
-    format!("{amount} a month {what}")
+        _ => "all groups".into(),
+    }
 }
 
 pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
@@ -271,7 +275,7 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
     EventView {
         id: event.id,
         payer: event.payer.clone(),
-        group: event.cpt_group.clone(),
+        group: group_text(event),
         kind: event.kind.clone(),
         kind_label: kind_label(&event.kind),
         direction: event.direction.clone(),
@@ -306,77 +310,75 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
     }
 }
 
-/// Weekly chart of the event's group over the 26 weeks before its current window ends.
-pub fn chart_for(event: &DriftEvent, daily: &[DailyRow]) -> String {
-    let end = event.current_end;
-    let start = end - chrono::Duration::weeks(CHART_WEEKS);
-    let by_group = !event.cpt_group.is_empty() && event.product == "drift_watch";
-    let mut weeks: Vec<(i64, i64, i64)> = vec![(0, 0, 0); CHART_WEEKS as usize];
-    for row in daily
+/// The chart of a finding: its series (the metric the card is about) as SVG.
+pub fn chart_svg(event: &DriftEvent, series: &ChartSeries) -> String {
+    let unit = match series.metric {
+        Metric::DenialRate | Metric::ReasonShare => Unit::Share,
+        Metric::MedianDays | Metric::MeanDays => Unit::Days,
+        Metric::ReasonPerDay => Unit::PerDay,
+        Metric::ReasonDollars => Unit::Dollars,
+    };
+    let points: Vec<Point> = series
+        .points
         .iter()
-        .filter(|r| r.payer == event.payer && (!by_group || r.cpt_group == event.cpt_group))
-    {
-        let offset = (row.decided_date - start).num_days();
-        if (0..CHART_WEEKS * 7).contains(&offset) {
-            let w = &mut weeks[(offset / 7) as usize];
-            w.0 += row.decided;
-            w.1 += row.denied;
-            w.2 += row.days_sum;
-        }
-    }
-    let rate = is_rate_kind(&event.kind);
-    let points: Vec<Point> = weeks
-        .iter()
-        .enumerate()
-        .map(|(i, (n, denied, days_sum))| Point {
-            week_start: start + chrono::Duration::weeks(i as i64),
-            value: (*n > 0).then(|| {
-                if rate {
-                    *denied as f64 / *n as f64
-                } else {
-                    *days_sum as f64 / *n as f64
-                }
-            }),
+        .map(|p| {
+            let n = crate::domain::format::thousands(p.basis);
+            Point {
+                week_start: p.week_start,
+                value: p.value,
+                note: match series.metric {
+                    Metric::DenialRate | Metric::MedianDays | Metric::MeanDays => {
+                        format!("{n} decided claims")
+                    }
+                    Metric::ReasonShare => format!("of {n} denials"),
+                    Metric::ReasonPerDay | Metric::ReasonDollars => {
+                        format!("{n} denials with this reason")
+                    }
+                },
+            }
         })
         .collect();
-    let title = if by_group {
-        format!(
-            "{} × {}: weekly {}",
-            event.payer,
-            event.cpt_group,
-            if rate {
-                "denial rate"
-            } else {
-                "mean decision days"
-            }
-        )
-    } else {
-        format!(
-            "{}: weekly {}",
-            event.payer,
-            if rate {
-                "denial rate"
-            } else {
-                "mean decision days"
-            }
-        )
-    };
     charts::line_chart(&ChartSpec {
-        title: &title,
-        y_label: if rate {
-            "denial rate"
-        } else {
-            "days to decision"
-        },
-        format: if rate {
-            |v| format!("{:.0} %", v * 100.0)
-        } else {
-            |v| format!("{v:.0} d")
-        },
+        title: &series.title,
+        y_label: series.metric.label(),
+        unit,
         points: &points,
         baseline: (event.baseline_start, event.baseline_end),
         current: (event.current_start, event.current_end),
     })
+}
+
+/// The charts of a page of findings, keyed by event id: from the cache where it holds
+/// them for this generation (the tenant's newest run: charts depend on claims, which
+/// change only with an upload, itself followed by a run), the rest read in one go and
+/// cached.
+pub fn cached_charts(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    cache: &ChartCache,
+    generation: i64,
+    events: &[DriftEvent],
+) -> Result<HashMap<i64, String>, DbError> {
+    let mut charts = HashMap::new();
+    let mut missing = Vec::new();
+    for event in events {
+        match cache.get(event.id, generation) {
+            Some(svg) => {
+                charts.insert(event.id, svg);
+            }
+            None => missing.push(event),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(charts);
+    }
+    let rows = chart_series::rows_for(conn, scope, &missing)?;
+    for event in missing {
+        let svg = chart_svg(event, &chart_series::series(event, &rows));
+        cache.put(event.id, generation, svg.clone());
+        charts.insert(event.id, svg);
+    }
+    Ok(charts)
 }
 
 #[cfg(test)]
