@@ -419,7 +419,31 @@ async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
             body.contains("is not valid") && body.contains(name),
             "{query}"
         );
+        // SPEC §10: the 400 is the feed page itself: navigation, the filter form and the
+        // message beside the field, not a bare error page.
+        assert!(
+            body.contains("aria-label=\"Filters\""),
+            "{query}: no filter form"
+        );
+        assert!(body.contains("Sign out"), "{query}: no portal chrome");
+        assert!(body.contains("Fix the filter above"), "{query}");
     }
+    // What was typed stays in the form, beside its message; other filters are kept.
+    let res = app
+        .get("/portal/drift?payer=Cigna&from=2026-11-30&to=2026-11-01")
+        .await;
+    assert_eq!(res.status(), 400);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("id=\"f-from-error\""),
+        "message beside 'from'"
+    );
+    assert!(body.contains("value=\"2026-11-30\""), "from kept");
+    assert!(body.contains("value=\"2026-11-01\""), "to kept");
+    assert!(
+        body.contains("<option value=\"Cigna\" selected>"),
+        "payer kept"
+    );
 
     let b = crate::common::new_client();
     app.login_with(&b, "viewer@b.test", &b_password).await;

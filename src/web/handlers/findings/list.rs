@@ -4,18 +4,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::view::{self as findings, EventView, Filters, PER_PAGE};
-use crate::db::repo::analytics::{self as repo, ReportRun};
+use super::view::{self as findings, EventView, FilterError, Filters, PER_PAGE};
+use crate::db::repo::analytics::{self as repo, EventFilter, ReportRun};
 use crate::domain::analytics::{FindingKind, Product};
 use crate::web::auth::CurrentUser;
 use crate::web::caches::facets::{EventsPage, Facets};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
-use crate::web::view::render::render;
+use crate::web::view::render::render_with_status;
 
 struct PageSpec {
     product: Product,
@@ -68,6 +69,18 @@ struct FindingsPage {
     has_next: bool,
     last_run: Option<RunLine>,
     can_export: bool,
+    /// A refused filter: which field, and the sentence shown beside it (status 400).
+    invalid: Option<FilterError>,
+}
+
+impl FindingsPage {
+    /// The message to show beside `field`, if the refused filter is that field.
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.invalid
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
 }
 
 pub struct RunLine {
@@ -100,7 +113,23 @@ async fn findings_page(
     query: HashMap<String, String>,
     spec: &'static PageSpec,
 ) -> Result<HttpResponse, AppError> {
-    let filters = findings::parse_filters(query, spec.product)?;
+    // SPEC §10: a refused filter answers 400 on the page itself, the form keeping what was
+    // typed and the message beside the field; no findings are listed until it is fixed.
+    let (filters, invalid) = match findings::parse_filters(query.clone(), spec.product) {
+        Ok(filters) => (filters, None),
+        Err(e) => (
+            Filters {
+                filter: EventFilter {
+                    products: vec![spec.product],
+                    ..EventFilter::default()
+                },
+                page: 1,
+                raw: query,
+            },
+            Some(e),
+        ),
+    };
+    let list_events = invalid.is_none();
     let scope = user.scope();
     let filter = filters.filter.clone();
     let page = filters.page;
@@ -137,6 +166,17 @@ async fn findings_page(
                     facets
                 }
             };
+            if !list_events {
+                let none = EventsPage {
+                    events: Arc::new(Vec::new()),
+                    page: 1,
+                    total_pages: 1,
+                    total: 0,
+                    has_prev: false,
+                    has_next: false,
+                };
+                return Ok((Arc::new(none), facets));
+            }
             if let Some(events) = facet_cache.page(&page_key, run_generation) {
                 return Ok((events, facets));
             }
@@ -161,26 +201,35 @@ async fn findings_page(
         })
         .await?;
     let last_run = facets.last_run.as_ref().map(run_line);
-    render(&FindingsPage {
-        layout: user.layout(spec.title, spec.path),
-        title: spec.title,
-        intro: spec.intro,
-        path: spec.path,
-        group_label: spec.group_label,
-        kinds: spec.product.kinds(),
-        payers: facets.payers.clone(),
-        groups: facets.groups.clone(),
-        query: filters.query_string(),
-        page: events.page,
-        total_pages: events.total_pages,
-        total: events.total,
-        has_prev: events.has_prev,
-        has_next: events.has_next,
-        events: Arc::clone(&events.events),
-        filters,
-        last_run,
-        can_export: user.role.allows(crate::domain::roles::Role::Analyst),
-    })
+    let status = if invalid.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render_with_status(
+        status,
+        &FindingsPage {
+            layout: user.layout(spec.title, spec.path),
+            title: spec.title,
+            intro: spec.intro,
+            path: spec.path,
+            group_label: spec.group_label,
+            kinds: spec.product.kinds(),
+            payers: facets.payers.clone(),
+            groups: facets.groups.clone(),
+            query: filters.query_string(),
+            page: events.page,
+            total_pages: events.total_pages,
+            total: events.total,
+            has_prev: events.has_prev,
+            has_next: events.has_next,
+            events: Arc::clone(&events.events),
+            filters,
+            last_run,
+            can_export: user.role.allows(crate::domain::roles::Role::Analyst),
+            invalid,
+        },
+    )
 }
 
 pub async fn drift(

@@ -27,13 +27,33 @@ pub struct Filters {
     pub raw: HashMap<String, String>,
 }
 
-fn bad(name: &str, expected: &str) -> AppError {
-    AppError::BadRequest(format!(
-        "The parameter '{name}' is not valid: expected {expected}."
-    ))
+/// A refused filter: the field it belongs to (so the page can show the message beside it)
+/// and the sentence. SPEC §10: the feed answers 400 on the feed page itself, filters kept;
+/// the CSV export answers a plain 400 with the same sentence.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct FilterError {
+    pub field: &'static str,
+    pub message: String,
 }
 
-fn date(raw: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>, AppError> {
+impl From<FilterError> for AppError {
+    fn from(e: FilterError) -> Self {
+        AppError::BadRequest(e.message)
+    }
+}
+
+fn bad(name: &'static str, expected: &str) -> FilterError {
+    FilterError {
+        field: name,
+        message: format!("The parameter '{name}' is not valid: expected {expected}."),
+    }
+}
+
+fn date(
+    raw: &HashMap<String, String>,
+    name: &'static str,
+) -> Result<Option<NaiveDate>, FilterError> {
     match raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
@@ -59,7 +79,10 @@ pub fn parse_min_severity(value: &str) -> Option<f64> {
 }
 
 /// Validates the query string of a findings page.
-pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<Filters, AppError> {
+pub fn parse_filters(
+    raw: HashMap<String, String>,
+    product: Product,
+) -> Result<Filters, FilterError> {
     let kinds = product.kinds();
     let kind = match text(&raw, "kind") {
         None => None,
@@ -96,7 +119,8 @@ pub fn parse_filters(raw: HashMap<String, String>, product: Product) -> Result<F
         Some("newest") => true,
         Some(_) => return Err(bad("sort", "money or newest")),
     };
-    let page = page_number(text(&raw, "page").as_deref())?;
+    let page = page_number(text(&raw, "page").as_deref())
+        .map_err(|_| bad("page", "a page number from 1"))?;
     Ok(Filters {
         filter: EventFilter {
             products: vec![product],
