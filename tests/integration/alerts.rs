@@ -516,3 +516,117 @@ async fn the_alert_list_filters_counts_and_pages_in_sql() {
     );
     assert!(!body.contains("alert 58"), "an open alert is not");
 }
+
+#[actix_web::test]
+async fn the_alerts_csv_streams_every_matching_alert_once_newest_first() {
+    let app = spawn_app().await;
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let other = app.create_user("Other", "analyst@other.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+    let mut conn = app.db.get().expect("conn");
+    let user_id = payerwatch::db::repo::users::find_by_email(&mut conn, "analyst@clinic.test")
+        .expect("user")
+        .id;
+    let rule_id = repo::ensure_default_rules(&mut conn, &scope).expect("rules")[0].id;
+    let start = NaiveDate::from_ymd_opt(2026, 11, 1)
+        .expect("date")
+        .and_hms_opt(0, 0, 0)
+        .expect("time");
+    // More than two export batches (1,000), with runs of equal times: the keyset must
+    // break ties by id, never repeating or skipping a row at a batch edge.
+    let total = 2_050;
+    let mut expected: Vec<(chrono::NaiveDateTime, i64)> = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            let mut rows = Vec::new();
+            for i in 0..total {
+                let upload_id =
+                    payerwatch::db::repo::uploads::insert_processing(conn, &scope, "q.csv", None)
+                        .expect("upload");
+                let created_at = start + chrono::Duration::minutes(i / 7);
+                let alert = repo::NewAlert {
+                    customer_id: scope.id(),
+                    drift_event_id: None,
+                    upload_id: Some(upload_id),
+                    rule_id,
+                    product: "data_quality".into(),
+                    kind: "quality_score".into(),
+                    payer: "Aetna".into(),
+                    cpt_group: "E&M".into(),
+                    severity: 1.0,
+                    severity_label: "high".into(),
+                    title: format!("alert {i}"),
+                    payload_json: "{}".into(),
+                    initial_status: "open".into(),
+                    suppression_json: None,
+                    created_at,
+                };
+                let id = repo::insert_alert(conn, &scope, &alert).expect("alert");
+                if i % 3 == 0 {
+                    repo::append_status(conn, &scope, id, "acknowledged", user_id).expect("moved");
+                }
+                rows.push((created_at, id));
+            }
+            Ok(rows)
+        })
+        .expect("alerts");
+    drop(conn);
+    expected.sort_by(|a, b| b.cmp(a));
+
+    let ids_of = |body: &str| -> Vec<(i64, String)> {
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        reader
+            .records()
+            .map(|r| {
+                let r = r.expect("record");
+                (r[0].parse().expect("id"), r[8].to_string())
+            })
+            .collect()
+    };
+    app.login("analyst@clinic.test", &pw).await;
+    let res = app.get("/portal/alerts.csv").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv")
+    );
+    let all = ids_of(&res.text().await.expect("body"));
+    let want: Vec<i64> = expected.iter().map(|(_, id)| *id).collect();
+    assert_eq!(
+        all.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        want,
+        "every alert once, newest first"
+    );
+    // The status column is the current status; the filter is applied in SQL.
+    let acked = ids_of(
+        &app.get("/portal/alerts.csv?status=acknowledged")
+            .await
+            .text()
+            .await
+            .expect("body"),
+    );
+    assert_eq!(acked.len(), (total as usize).div_ceil(3));
+    assert!(acked.iter().all(|(_, s)| s == "acknowledged"));
+    let first_acked = all.iter().find(|(_, s)| s == "acknowledged").expect("one");
+    assert_eq!(acked[0], *first_acked);
+    // The alert page reads the same current status as the list.
+    let page = app
+        .get(&format!("/portal/alerts/{}", acked[0].0))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Acknowledged") || page.contains("acknowledged"));
+
+    // Another tenant's export holds none of these.
+    let b = new_client();
+    app.login_with(&b, "analyst@other.test", &other).await;
+    let theirs = app
+        .get_with(&b, "/portal/alerts.csv")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(ids_of(&theirs).is_empty());
+}

@@ -290,25 +290,21 @@ pub struct AlertWithStatus {
     pub status: String,
 }
 
-fn current_status(conn: &mut DbConnection, alert_id: i64) -> Result<String, DbError> {
-    Ok(alert_status_history::table
-        .filter(alert_status_history::alert_id.eq(alert_id))
-        .order(alert_status_history::id.desc())
-        .select(alert_status_history::status)
-        .first(conn)?)
-}
-
+/// One alert of the tenant with its current status, read from `alert_current_status` —
+/// the same source as the list, so the page and the list can never disagree.
 pub fn find_alert(
     conn: &mut DbConnection,
     scope: &TenantScope,
     id: i64,
 ) -> Result<AlertWithStatus, DbError> {
-    let alert = alert_events::table
+    use alert_current_status as cs;
+    let (alert, status) = alert_events::table
+        .inner_join(cs::table.on(cs::alert_id.eq(alert_events::id)))
         .filter(alert_events::customer_id.eq(scope.id()))
+        .filter(cs::customer_id.eq(scope.id()))
         .filter(alert_events::id.eq(id))
-        .select(AlertEvent::as_select())
+        .select((AlertEvent::as_select(), cs::status))
         .first(conn)?;
-    let status = current_status(conn, id)?;
     Ok(AlertWithStatus { alert, status })
 }
 
@@ -369,6 +365,48 @@ macro_rules! narrow {
         }
         q
     }};
+}
+
+/// One batch of the alerts export: the alerts matching `filter` (its sort aside: newest
+/// first), strictly before `before` = (created_at, id) of the last row already written,
+/// at most `limit`. Keyset batches, so an export holds one batch in memory however many
+/// alerts the tenant has, and alerts raised while it runs neither shift nor repeat rows
+/// (issue 16 row 10).
+pub fn export_batch(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: &AlertFilter,
+    before: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> Result<Vec<AlertWithStatus>, DbError> {
+    use alert_current_status as cs;
+    let mut query = narrow!(
+        alert_events::table
+            .inner_join(cs::table.on(cs::alert_id.eq(alert_events::id)))
+            .filter(alert_events::customer_id.eq(scope.id()))
+            .filter(cs::customer_id.eq(scope.id()))
+            .into_boxed(),
+        filter
+    );
+    if let Some(status) = &filter.status {
+        query = query.filter(cs::status.eq(status.clone()));
+    }
+    if let Some((at, id)) = before {
+        query = query.filter(
+            alert_events::created_at
+                .lt(at)
+                .or(alert_events::created_at.eq(at).and(alert_events::id.lt(id))),
+        );
+    }
+    let rows: Vec<(AlertEvent, String)> = query
+        .order((alert_events::created_at.desc(), alert_events::id.desc()))
+        .limit(limit.max(0))
+        .select((AlertEvent::as_select(), cs::status))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(alert, status)| AlertWithStatus { alert, status })
+        .collect())
 }
 
 /// How many alerts are in each current status.
