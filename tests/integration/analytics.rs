@@ -399,6 +399,25 @@ async fn findings_pages_show_only_the_tenants_events_and_name_bad_parameters() {
         let res = app.get(&format!("/portal/drift?sort={sort}")).await;
         assert_eq!(res.status(), 200, "sort={sort}");
     }
+    // "Data up to" names the last day with data (the window's exclusive end minus one),
+    // the day the cards' "14 days to …" show, not the day after.
+    let as_of = {
+        let mut conn = app.db.get().expect("conn");
+        payerwatch::db::repo::analytics::latest_run_of(&mut conn, &scope_a, "drift_watch")
+            .expect("run")
+            .and_then(|r| r.as_of)
+            .expect("as_of")
+    };
+    let body = app.get("/portal/drift").await.text().await.expect("body");
+    let last_day = as_of.pred_opt().expect("day");
+    assert!(
+        body.contains(&format!("on data up to {last_day}")),
+        "data up to {last_day}"
+    );
+    assert!(
+        !body.contains(&format!("on data up to {as_of}")),
+        "the exclusive end is not a day with data"
+    );
     // Money first by default: labels never rise down the list.
     let ranked = events(&app, &scope_a, "drift_watch");
     let ranks: Vec<f64> = ranked.iter().map(|e| e.severity).collect();

@@ -97,9 +97,12 @@ fn run_line(run: &ReportRun) -> RunLine {
     RunLine {
         status: run.status.clone(),
         when: run.started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        as_of: run
-            .as_of
-            .map_or_else(|| "no data yet".to_string(), |d| d.to_string()),
+        // `as_of` is the exclusive end of the current window (the day after the latest
+        // decision); people read the last day with data, as the cards show it.
+        as_of: run.as_of.map_or_else(
+            || "no data yet".to_string(),
+            |d| d.pred_opt().unwrap_or(d).to_string(),
+        ),
         mode: run.mode.clone(),
         groups: run.groups_considered,
         insufficient: run.groups_insufficient,
