@@ -198,22 +198,12 @@ pub async fn export_csv(
     user: auth::Authorized<auth::Analyst>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{CsvExport, attachment};
+    use crate::web::view::csv_export::{attachment, stream_chunk};
     let filter = std::sync::Arc::new(parse_filter(&query.into_inner(), user.id.0)?);
     let scope = user.scope();
     let (ctx, entry) = user.audit(&req, &state, "export.alerts_csv", &[]);
     state.db.write_audit(ctx, entry).await?;
 
-    fn to_bytes(
-        write: impl FnOnce(&mut CsvExport<Vec<u8>>) -> csv::Result<()>,
-    ) -> Result<web::Bytes, AppError> {
-        let mut export = CsvExport::new(Vec::new());
-        write(&mut export)?;
-        let bytes = export
-            .finish()
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-        Ok(web::Bytes::from(bytes))
-    }
     enum Next {
         Header,
         Before(Option<(chrono::NaiveDateTime, i64)>),
@@ -232,7 +222,7 @@ pub async fn export_csv(
                 Next::Done => return Ok(None),
                 Next::Header => {
                     return Ok(Some((
-                        to_bytes(|e| e.header(&CSV_COLUMNS))?,
+                        stream_chunk(|e| e.header(&CSV_COLUMNS))?,
                         Next::Before(None),
                     )));
                 }
@@ -249,7 +239,7 @@ pub async fn export_csv(
             } else {
                 Next::Before(Some((last.alert.created_at, last.alert.id)))
             };
-            let chunk = to_bytes(|export| {
+            let chunk = stream_chunk(|export| {
                 for a in &alerts {
                     csv_row(export, a, &public_url)?;
                 }

@@ -557,7 +557,7 @@ pub async fn rejections_csv(
     user: Authorized<Analyst>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{Cell, CsvExport, attachment};
+    use crate::web::view::csv_export::{Cell, attachment, stream_chunk};
     let id = id.into_inner();
     let scope = user.scope();
     state
@@ -570,16 +570,6 @@ pub async fn rejections_csv(
         .write_audit(ctx, entry.target("upload", id))
         .await?;
 
-    fn to_bytes(
-        write: impl FnOnce(&mut CsvExport<Vec<u8>>) -> csv::Result<()>,
-    ) -> Result<web::Bytes, AppError> {
-        let mut export = CsvExport::new(Vec::new());
-        write(&mut export)?;
-        let bytes = export
-            .finish()
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-        Ok(web::Bytes::from(bytes))
-    }
     enum Next {
         Header,
         After(Option<(i64, i64)>),
@@ -592,7 +582,7 @@ pub async fn rejections_csv(
             let after = match next {
                 Next::Done => return Ok(None),
                 Next::Header => {
-                    let header = to_bytes(|e| e.header(&["row", "column", "reason"]))?;
+                    let header = stream_chunk(|e| e.header(&["row", "column", "reason"]))?;
                     return Ok(Some((header, Next::After(None))));
                 }
                 Next::After(after) => after,
@@ -610,7 +600,7 @@ pub async fn rejections_csv(
             } else {
                 Next::After(Some((last.1, last.0)))
             };
-            let chunk = to_bytes(|export| {
+            let chunk = stream_chunk(|export| {
                 for (_, row, column, reason) in &rows {
                     export.row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])?;
                 }

@@ -138,6 +138,19 @@ pub fn write_audit_event<W: Write>(
     ])
 }
 
+/// One chunk of a streamed CSV download: the rows `write` adds, as bytes. Streamed exports
+/// (rejections, alerts) write one keyset batch per chunk, so no export holds a whole table.
+pub fn stream_chunk(
+    write: impl FnOnce(&mut CsvExport<Vec<u8>>) -> csv::Result<()>,
+) -> Result<actix_web::web::Bytes, crate::web::errors::AppError> {
+    let mut export = CsvExport::new(Vec::new());
+    write(&mut export)?;
+    let bytes = export
+        .finish()
+        .map_err(|e| crate::web::errors::AppError::Internal(anyhow::Error::new(e)))?;
+    Ok(actix_web::web::Bytes::from(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
