@@ -75,9 +75,11 @@ impl Figures {
             self.paid += n;
             self.paid_cents += cents;
         }
-        match self.days.iter_mut().find(|(d, _)| *d == decision_days) {
-            Some((_, count)) => *count += n,
-            None => self.days.push((decision_days, n)),
+        // Kept sorted by days, so equal figures compare equal whatever order they were
+        // added in.
+        match self.days.binary_search_by_key(&decision_days, |(d, _)| *d) {
+            Ok(i) => self.days[i].1 += n,
+            Err(i) => self.days.insert(i, (decision_days, n)),
         }
     }
 

@@ -9,8 +9,10 @@ use chrono::{Duration, NaiveDate};
 use crate::db::repo::alerts::{self as alert_repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::analytics::{self, DriftEvent, EventFilter};
 use crate::db::repo::mappings;
+use crate::db::repo::rollups::{self, Basis};
 use crate::db::repo::scorecard::{self as repo, Split};
 use crate::db::{Db, DbConnection, DbError};
+use crate::domain::analytics::denials::reason_key_str;
 use crate::domain::scorecard::{Figures, Periods, ReasonCounts, months_ending, top_reasons};
 use crate::domain::tenant::TenantScope;
 
@@ -20,13 +22,13 @@ const TOP_REASONS: usize = 8;
 const LISTED: i64 = 10;
 
 /// One payer, or all the tenant's other payers together.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pair {
     pub payer: Figures,
     pub others: Figures,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Month {
     /// `YYYY-MM`.
     pub key: String,
@@ -73,103 +75,16 @@ fn build(
     if !repo::has_payer(conn, scope, &payer)? {
         return Err(DbError::NotFound);
     }
-    let anchor = analytics::latest_decided(conn, scope)?.ok_or(DbError::NotFound)?;
-    let periods = Periods::ending_on(anchor);
-
-    let (mut current, mut prior) = (Pair::default(), Pair::default());
-    for row in repo::histogram(
-        conn,
-        scope,
-        &payer,
-        Split::Periods {
-            current_from: periods.current.0,
-        },
-        periods.prior.0,
-        periods.current.1,
-    )? {
-        let pair = if row.bucket == "current" {
-            &mut current
-        } else {
-            &mut prior
-        };
-        add(
-            pair,
-            row.mine,
-            &row.outcome,
-            row.decision_days,
-            row.n,
-            row.cents,
-        );
-    }
-
-    let (keys, (start, end)) = months_ending(anchor);
-    let mut months: Vec<Month> = keys
-        .into_iter()
-        .map(|(key, first_day)| Month {
-            key,
-            first_day,
-            figures: Pair::default(),
-        })
-        .collect();
-    for row in repo::histogram(conn, scope, &payer, Split::Months, start, end)? {
-        if let Some(m) = months.iter_mut().find(|m| m.key == row.bucket) {
-            add(
-                &mut m.figures,
-                row.mine,
-                &row.outcome,
-                row.decision_days,
-                row.n,
-                row.cents,
-            );
-        }
-    }
-
-    // Months before the tenant's first data are left out (a young tenant has no history).
-    let first_with_data = months
-        .iter()
-        .position(|m| m.figures.payer.decided() + m.figures.others.decided() > 0)
-        .unwrap_or(months.len().saturating_sub(1));
-    months.drain(..first_with_data);
-
-    let mut reasons: Vec<ReasonCounts> = Vec::new();
-    let (mut denied_current, mut denied_prior) = ((0, 0), 0);
-    for row in repo::reasons(
-        conn,
-        scope,
-        &payer,
-        periods.prior.0,
-        periods.current.0,
-        periods.current.1,
-    )? {
-        let is_current = row.bucket == "current";
-        match (row.mine == 1, is_current) {
-            (true, true) => denied_current.0 += row.n,
-            (false, true) => denied_current.1 += row.n,
-            (true, false) => denied_prior += row.n,
-            (false, false) => continue,
-        }
-        let entry = match reasons.iter_mut().position(|r| r.code == row.code) {
-            Some(i) => &mut reasons[i],
-            None => {
-                reasons.push(ReasonCounts {
-                    code: row.code.clone(),
-                    current: 0,
-                    prior: 0,
-                    others_current: 0,
-                    current_cents: 0,
-                });
-                reasons.last_mut().ok_or(DbError::NotFound)?
-            }
-        };
-        match (row.mine == 1, is_current) {
-            (true, true) => {
-                entry.current += row.n;
-                entry.current_cents += row.cents;
-            }
-            (true, false) => entry.prior += row.n,
-            _ => entry.others_current += row.n,
-        }
-    }
+    let ScorecardFigures {
+        anchor,
+        periods,
+        current,
+        prior,
+        months,
+        reasons,
+        denied_current,
+        denied_prior,
+    } = figures_from_rollups(conn, scope, &payer)?;
 
     let findings = analytics::list_events(
         conn,
@@ -208,7 +123,7 @@ fn build(
         current,
         prior,
         months,
-        reasons: top_reasons(reasons, TOP_REASONS),
+        reasons,
         denied_current,
         denied_prior,
         findings,
@@ -216,11 +131,251 @@ fn build(
     })
 }
 
-fn add(pair: &mut Pair, mine: i32, outcome: &str, days: i32, n: i64, cents: i64) {
-    let figures = if mine == 1 {
+/// A scorecard's figures: everything on it but the findings and alerts lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScorecardFigures {
+    pub anchor: NaiveDate,
+    pub periods: Periods,
+    pub current: Pair,
+    pub prior: Pair,
+    pub months: Vec<Month>,
+    pub reasons: Vec<ReasonCounts>,
+    pub denied_current: (i64, i64),
+    pub denied_prior: i64,
+}
+
+/// The accumulators both sources fill: periods, months and reasons.
+struct Acc {
+    periods: Periods,
+    current: Pair,
+    prior: Pair,
+    months: Vec<Month>,
+    reasons: Vec<ReasonCounts>,
+    denied_current: (i64, i64),
+    denied_prior: i64,
+}
+
+impl Acc {
+    fn new(anchor: NaiveDate) -> (Acc, (NaiveDate, NaiveDate)) {
+        let (keys, span) = months_ending(anchor);
+        let months = keys
+            .into_iter()
+            .map(|(key, first_day)| Month {
+                key,
+                first_day,
+                figures: Pair::default(),
+            })
+            .collect();
+        let acc = Acc {
+            periods: Periods::ending_on(anchor),
+            current: Pair::default(),
+            prior: Pair::default(),
+            months,
+            reasons: Vec::new(),
+            denied_current: (0, 0),
+            denied_prior: 0,
+        };
+        (acc, span)
+    }
+
+    fn month(&mut self, key: &str) -> Option<&mut Pair> {
+        self.months
+            .iter_mut()
+            .find(|m| m.key == key)
+            .map(|m| &mut m.figures)
+    }
+
+    fn period(&mut self, current: bool) -> &mut Pair {
+        if current {
+            &mut self.current
+        } else {
+            &mut self.prior
+        }
+    }
+
+    /// Denied claims of one reason key (DenialScope's: code, else text, else
+    /// UNSPECIFIED) in one period, of this payer or of the others.
+    fn reason(&mut self, mine: bool, current: bool, reason: &str, n: i64, cents: i64) {
+        match (mine, current) {
+            (true, true) => self.denied_current.0 += n,
+            (false, true) => self.denied_current.1 += n,
+            (true, false) => self.denied_prior += n,
+            (false, false) => return,
+        }
+        let code = (reason != UNSPECIFIED).then(|| reason.to_string());
+        let i = match self.reasons.iter().position(|r| r.code == code) {
+            Some(i) => i,
+            None => {
+                self.reasons.push(ReasonCounts {
+                    code,
+                    current: 0,
+                    prior: 0,
+                    others_current: 0,
+                    current_cents: 0,
+                });
+                self.reasons.len() - 1
+            }
+        };
+        let entry = &mut self.reasons[i];
+        match (mine, current) {
+            (true, true) => {
+                entry.current += n;
+                entry.current_cents += cents;
+            }
+            (true, false) => entry.prior += n,
+            _ => entry.others_current += n,
+        }
+    }
+
+    fn finish(mut self, anchor: NaiveDate) -> ScorecardFigures {
+        // Months before the tenant's first data are left out (a young tenant has no
+        // history).
+        let first_with_data = self
+            .months
+            .iter()
+            .position(|m| m.figures.payer.decided() + m.figures.others.decided() > 0)
+            .unwrap_or(self.months.len().saturating_sub(1));
+        self.months.drain(..first_with_data);
+        ScorecardFigures {
+            anchor,
+            periods: self.periods,
+            current: self.current,
+            prior: self.prior,
+            months: self.months,
+            reasons: top_reasons(self.reasons, TOP_REASONS),
+            denied_current: self.denied_current,
+            denied_prior: self.denied_prior,
+        }
+    }
+}
+
+/// The reason key of denials without code or text.
+const UNSPECIFIED: &str = "UNSPECIFIED";
+
+/// The figures from the daily rollups (issue 21): one read of the day rows of the twelve
+/// months — each a decision-day histogram per payer × group, so the medians are exact —
+/// and two of the reason totals; the cost is days × payers × groups, not claims.
+pub fn figures_from_rollups(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payer: &str,
+) -> Result<ScorecardFigures, DbError> {
+    let anchor = rollups::latest_decided(conn, scope)?.ok_or(DbError::NotFound)?;
+    let (mut acc, (start, end)) = Acc::new(anchor);
+    let periods = acc.periods;
+    let from = start.min(periods.prior.0);
+    for cell in rollups::cells(conn, scope, Some(from), Some(end))? {
+        let mine = cell.key.payer == payer;
+        let decided = cell.key.decided;
+        let month = decided.format("%Y-%m").to_string();
+        let period = (decided >= periods.prior.0).then_some(decided >= periods.current.0);
+        for (days, c) in &cell.days {
+            for (denied, n, cents) in [
+                (false, c.paid, c.paid_cents),
+                (true, c.denied, c.denied_cents),
+            ] {
+                if n == 0 {
+                    continue;
+                }
+                if let Some(current) = period {
+                    add(acc.period(current), mine, denied, *days, n, cents);
+                }
+                if decided >= start
+                    && let Some(pair) = acc.month(&month)
+                {
+                    add(pair, mine, denied, *days, n, cents);
+                }
+            }
+        }
+    }
+    for (current, (from, to)) in [(false, periods.prior), (true, periods.current)] {
+        for r in rollups::reason_totals(conn, scope, Basis::Decided, from, to)? {
+            acc.reason(r.payer == payer, current, &r.reason, r.denied, r.cents);
+        }
+    }
+    Ok(acc.finish(anchor))
+}
+
+/// The same figures from claims (grouped statements over `claim_records`): the oracle
+/// the rollup reads are tested against.
+pub fn figures_from_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payer: &str,
+) -> Result<ScorecardFigures, DbError> {
+    let anchor = analytics::latest_decided(conn, scope)?.ok_or(DbError::NotFound)?;
+    let (mut acc, (start, end)) = Acc::new(anchor);
+    let periods = acc.periods;
+    for row in repo::histogram(
+        conn,
+        scope,
+        payer,
+        Split::Periods {
+            current_from: periods.current.0,
+        },
+        periods.prior.0,
+        periods.current.1,
+    )? {
+        let pair = acc.period(row.bucket == "current");
+        add(
+            pair,
+            row.mine == 1,
+            row.outcome == "DENIED",
+            row.decision_days,
+            row.n,
+            row.cents,
+        );
+    }
+    for row in repo::histogram(conn, scope, payer, Split::Months, start, end)? {
+        if let Some(pair) = acc.month(&row.bucket) {
+            add(
+                pair,
+                row.mine == 1,
+                row.outcome == "DENIED",
+                row.decision_days,
+                row.n,
+                row.cents,
+            );
+        }
+    }
+    for row in repo::reasons(
+        conn,
+        scope,
+        payer,
+        periods.prior.0,
+        periods.current.0,
+        periods.current.1,
+    )? {
+        let reason = reason_key_str(row.code.as_deref(), row.text.as_deref());
+        acc.reason(
+            row.mine == 1,
+            row.bucket == "current",
+            reason,
+            row.n,
+            row.cents,
+        );
+    }
+    Ok(acc.finish(anchor))
+}
+
+/// A payer's figures from the rollups and from claims: `[rollups, claims]` (what the
+/// equivalence test compares).
+pub fn figures_from_rollups_and_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payer: &str,
+) -> Result<[ScorecardFigures; 2], DbError> {
+    Ok([
+        figures_from_rollups(conn, scope, payer)?,
+        figures_from_claims(conn, scope, payer)?,
+    ])
+}
+
+fn add(pair: &mut Pair, mine: bool, denied: bool, days: i32, n: i64, cents: i64) {
+    let figures = if mine {
         &mut pair.payer
     } else {
         &mut pair.others
     };
-    figures.add(outcome == "DENIED", days, n, cents);
+    figures.add(denied, days, n, cents);
 }

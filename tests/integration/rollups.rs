@@ -253,32 +253,21 @@ fn a_lost_rollup_is_reported_and_rebuilt() {
     assert!(rollups::verify(&db, &scope).expect("verify").is_empty());
 }
 
-/// Issue 21 item 2: every product, both modes, several `as_of` dates, reads the same
-/// from the rollups as from claims — outcomes (every finding, p-value, interval, money,
-/// insufficient group) and rows counted identical — on data with injected drift, a
-/// reason that is new and expensive, every outcome, missing amounts, merged spellings.
-#[test]
-fn every_product_reads_the_same_from_rollups_as_from_claims() {
-    use payerwatch::domain::analytics::{FindingKind, Mode, Product};
-    use payerwatch::services::analytics::evaluate_rollups_and_claims;
-
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let scope = customer(&db, "alpha");
+/// The equivalence tests' data: generated claims with injected drift (`rows` of them),
+/// hand-written rows with every outcome and reason shape, a new and expensive reason in
+/// the last days, uncoded denials of a small payer rising, a payer slowing down by
+/// submission date.
+fn equivalence_data(db: &Db, scope: TenantScope, rows: u64) {
     let options = GenOptions {
-        rows: 40_000,
+        rows,
         seed: 11,
         end: today(),
         ..GenOptions::default()
     };
-    load_generated_claims(&db, &scope, &options);
+    load_generated_claims(db, &scope, &options);
     let mut rng = Rng(7);
     let body = handwritten_csv(&mut rng, 400);
-    assert_ne!(
-        upload(&db, scope, "hand.csv", &body).1,
-        UploadStatus::Failed
-    );
+    assert_ne!(upload(db, scope, "hand.csv", &body).1, UploadStatus::Failed);
     // A new, expensive reason in the last days (new-reason and dollars signals).
     let mut surge = String::from(
         "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code\n",
@@ -318,10 +307,26 @@ fn every_product_reads_the_same_from_rollups_as_from_claims() {
         ));
     }
     assert_eq!(
-        upload(&db, scope, "surge.csv", &surge).1,
+        upload(db, scope, "surge.csv", &surge).1,
         UploadStatus::Succeeded
     );
-    assert!(rollups::verify(&db, &scope).expect("verify").is_empty());
+    assert!(rollups::verify(db, &scope).expect("verify").is_empty());
+}
+
+/// Issue 21 item 2: every product, both modes, several `as_of` dates, reads the same
+/// from the rollups as from claims — outcomes (every finding, p-value, interval, money,
+/// insufficient group) and rows counted identical — on data with injected drift, a
+/// reason that is new and expensive, every outcome, missing amounts, merged spellings.
+#[test]
+fn every_product_reads_the_same_from_rollups_as_from_claims() {
+    use payerwatch::domain::analytics::{FindingKind, Mode, Product};
+    use payerwatch::services::analytics::evaluate_rollups_and_claims;
+
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), 4).expect("database");
+    db.migrate().expect("migrations");
+    let scope = customer(&db, "alpha");
+    equivalence_data(&db, scope, 40_000);
 
     let mut conn = db.get().expect("conn");
     let latest = repo::latest_decided(&mut conn, &scope)
@@ -385,4 +390,126 @@ fn every_product_reads_the_same_from_rollups_as_from_claims() {
         .filter(|k| !kinds.contains(k))
         .collect();
     assert!(missing.is_empty(), "kinds never compared: {missing:?}");
+}
+
+/// Issue 21 (reads): the findings' charts read the daily rollups and plot exactly what the
+/// claim-level series plotted — every finding of both modes' runs (denial rates, reason
+/// shares, counts and dollars, weekly medians of days to decision) and payer-level
+/// findings pooling their groups.
+#[test]
+fn finding_charts_read_the_same_from_rollups_as_from_claims() {
+    use payerwatch::db::repo::analytics::{self as analytics_repo, EventFilter};
+    use payerwatch::domain::analytics::chart::Metric;
+    use payerwatch::domain::analytics::grouping::ALL_GROUPS;
+    use payerwatch::services::analytics::{self as reports, charts};
+
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), 4).expect("database");
+    db.migrate().expect("migrations");
+    let scope = customer(&db, "alpha");
+    equivalence_data(&db, scope, 20_000);
+    // Both modes' findings, as of the latest data and three weeks earlier.
+    let earlier = today() - chrono::Days::new(20);
+    for mode in ["sound", "compat"] {
+        db.write_blocking(move |c| analytics_repo::set_analytics_mode(c, &scope, mode))
+            .expect("mode");
+        for as_of in [None, Some(earlier)] {
+            for result in reports::run_all(&db, &scope, as_of, "test") {
+                result.expect("run");
+            }
+        }
+    }
+    let mut conn = db.get().expect("conn");
+    let mut events =
+        analytics_repo::list_events(&mut conn, &scope, &EventFilter::default(), 1, 10_000)
+            .expect("events")
+            .items;
+    assert!(events.len() > 20, "only {} findings", events.len());
+    // A payer-level finding of two groups (its chart pools them), and one of a payer and
+    // group the data has no claims of (an empty series).
+    let mut pooled = events
+        .iter()
+        .find(|e| e.product == "drift_watch" && e.payer == "Cigna")
+        .cloned()
+        .expect("a Cigna drift finding");
+    pooled.id = -1;
+    pooled.cpt_group = ALL_GROUPS.to_string();
+    let member = |group: &str| {
+        serde_json::json!({
+            "group": group, "baseline_value": 0.1, "current_value": 0.4, "delta": 0.3,
+            "p_value": null, "q_value": null, "dollars_per_month": null,
+            "baseline_n": 100, "current_n": 100
+        })
+    };
+    pooled.evidence_json =
+        serde_json::json!({ "type": "payer_level", "members": [member("IMAGING"), member("LAB")] })
+            .to_string();
+    let mut nobody = pooled.clone();
+    nobody.id = -2;
+    nobody.payer = "Nobody Health".to_string();
+    events.push(pooled);
+    events.push(nobody);
+    let refs: Vec<_> = events.iter().collect();
+    let [from_rollups, from_claims] =
+        charts::series_from_rollups_and_claims(&mut conn, &scope, &refs).expect("series");
+    let mut metrics = std::collections::BTreeSet::new();
+    for event in &events {
+        let (r, c) = (&from_rollups[&event.id], &from_claims[&event.id]);
+        assert_eq!(
+            r, c,
+            "finding {} ({} {} {})",
+            event.id, event.product, event.kind, event.payer
+        );
+        if !r.points.is_empty() {
+            metrics.insert(format!("{:?}", r.metric));
+        }
+    }
+    assert!(from_rollups[&-1].title.contains("IMAGING, LAB"));
+    assert!(from_rollups[&-1].points.iter().any(|p| p.value.is_some()));
+    assert!(from_rollups[&-2].points.is_empty());
+    for metric in [Metric::DenialRate, Metric::MedianDays, Metric::ReasonShare] {
+        assert!(
+            metrics.contains(&format!("{metric:?}")),
+            "{metric:?} never compared: {metrics:?}"
+        );
+    }
+}
+
+/// Issue 21 (reads): a payer scorecard reads the daily rollups and shows exactly what the
+/// claim-level statements gave — monthly and period denial rates, medians of days to
+/// decision, paid and denied dollars, top reasons with their shares, the tenant's other
+/// payers — for every payer, with reasons keyed as DenialScope keys them (trimmed code,
+/// else text, else none).
+#[test]
+fn payer_scorecards_read_the_same_from_rollups_as_from_claims() {
+    use payerwatch::services::scorecard;
+
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), 4).expect("database");
+    db.migrate().expect("migrations");
+    let scope = customer(&db, "alpha");
+    equivalence_data(&db, scope, 20_000);
+    let mut conn = db.get().expect("conn");
+    let payers = mappings::payer_claim_counts(&mut conn, &scope).expect("payers");
+    assert!(payers.len() > 5, "payers: {payers:?}");
+    let (mut reasons, mut months) = (0, 0);
+    for (payer, _) in &payers {
+        let [from_rollups, from_claims] =
+            scorecard::figures_from_rollups_and_claims(&mut conn, &scope, payer).expect("figures");
+        assert_eq!(from_rollups, from_claims, "{payer}");
+        reasons += from_rollups.reasons.len();
+        months += from_rollups.months.len();
+        assert!(
+            from_rollups.current.payer.decided() + from_rollups.prior.payer.decided() > 0
+                || from_rollups
+                    .months
+                    .iter()
+                    .any(|m| m.figures.payer.decided() > 0),
+            "{payer} has figures"
+        );
+    }
+    assert!(
+        reasons > 10 && months > 10,
+        "{reasons} reasons, {months} months compared"
+    );
 }

@@ -551,6 +551,108 @@ pub fn cells(
         .collect()
 }
 
+/// `payer IN ($first, …)` for `payers` bound from placeholder `first` on (one each; the
+/// names are bound, never interpolated).
+fn payer_list(first: usize, payers: &[String]) -> String {
+    (0..payers.len())
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The tenant's day rows of `payers` decided in `[from, to)` (the findings' charts: a
+/// page's payers over its 26 weeks).
+pub fn payer_cells(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payers: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Cell>, DbError> {
+    if payers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = placeholders_for(
+        conn,
+        &format!(
+            "SELECT decided_date, payer, cpt_group, days FROM claim_day_rollups \
+             WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3 \
+             AND payer IN ({})",
+            payer_list(4, payers)
+        ),
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to);
+    for payer in payers {
+        query = query.bind::<Text, _>(payer.clone());
+    }
+    let rows: Vec<CellRow> = query.load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Cell {
+                days: decode_histogram(&r.days)?,
+                key: CellKey {
+                    decided: r.decided_date,
+                    payer: r.payer,
+                    cpt_group: r.cpt_group,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Denied claims and cents of one payer × reason × day.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ReasonDay {
+    #[diesel(sql_type = Text)]
+    pub payer: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Date)]
+    pub day: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub denied: i64,
+    #[diesel(sql_type = BigInt)]
+    pub denied_cents: i64,
+}
+
+/// The reason rows of `payers` with days in `[from, to)` by `basis` (the charts of
+/// reason findings, by decided day).
+pub fn payer_reason_days(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    basis: Basis,
+    payers: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<ReasonDay>, DbError> {
+    if payers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = placeholders_for(
+        conn,
+        &format!(
+            "SELECT payer, reason, day, denied, denied_cents FROM claim_reason_rollups \
+             WHERE customer_id = $1 AND basis = $2 AND day >= $3 AND day < $4 \
+             AND payer IN ({})",
+            payer_list(5, payers)
+        ),
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Text, _>(basis.as_str())
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to);
+    for payer in payers {
+        query = query.bind::<Text, _>(payer.clone());
+    }
+    Ok(query.load(conn)?)
+}
+
 /// Denied claims and cents per (payer, reason) of the days `[start, end)` by `basis`.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ReasonTotal {

@@ -1,7 +1,9 @@
 //! The payer scorecard's aggregates: grouped counts of decided claims, split into "this
 //! payer" and "the tenant's other payers", by month or by period — one statement each,
 //! never claims one by one. Reversed (835) and OTHER outcomes are left out, as the
-//! analytics leave them out of denial rates.
+//! analytics leave them out of denial rates. The scorecard page reads the daily rollups
+//! (`services::scorecard::figures_from_rollups`); these statements over claims are the
+//! oracle its equivalence test compares against.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -40,7 +42,7 @@ pub struct HistogramRow {
     pub cents: i64,
 }
 
-/// Denied claims per (this payer?, period, reason code).
+/// Denied claims per (this payer?, period, reason code and text).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ReasonRow {
     #[diesel(sql_type = Integer)]
@@ -49,6 +51,8 @@ pub struct ReasonRow {
     pub bucket: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub text: Option<String>,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
     #[diesel(sql_type = BigInt)]
@@ -90,7 +94,8 @@ pub fn histogram(
 }
 
 /// Denied claims of the tenant decided in `[start, end)` per this payer vs the others,
-/// period (`current` from `current_from`) and reason code.
+/// period (`current` from `current_from`), reason code and reason text (the caller keys
+/// them as DenialScope does).
 pub fn reasons(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -101,10 +106,10 @@ pub fn reasons(
 ) -> Result<Vec<ReasonRow>, DbError> {
     let sql = format!(
         "SELECT CASE WHEN payer = $4 THEN 1 ELSE 0 END AS mine, {PERIOD} AS bucket, \
-         denial_reason_code AS code, COUNT(*) AS n, \
+         denial_reason_code AS code, denial_reason_text AS text, COUNT(*) AS n, \
          CAST(COALESCE(SUM(allowed_cents), 0) AS BIGINT) AS cents FROM claim_records \
          WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3 \
-         AND outcome = 'DENIED' GROUP BY 1, 2, 3"
+         AND outcome = 'DENIED' GROUP BY 1, 2, 3, 4"
     );
     Ok(bind(
         conn,

@@ -1,7 +1,9 @@
 //! The weekly series behind a finding's chart (issue 17 item 6): the metric the card is
 //! about (`domain::analytics::chart::Metric`) for the payer and the groups the finding
 //! covers, over the 26 weeks before its current window ends, starting at the first week
-//! with data. The findings pages, the alert page and the API's `series` read it here.
+//! with data. The findings pages, the alert page and the API's `series` read it here,
+//! from the daily rollups (issue 21: a chart costs days × groups, not claims); the
+//! claim-level statements stay as the oracle of the equivalence test.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -10,6 +12,7 @@ use chrono::{Duration, NaiveDate};
 use crate::db::repo::analytics::{
     self as repo, DailyDaysRow, DailyReasonRow, DailyRow, DriftEvent,
 };
+use crate::db::repo::rollups::{self, Basis};
 use crate::db::{DbConnection, DbError};
 use crate::domain::analytics::chart::Metric;
 use crate::domain::analytics::denials::reason_key;
@@ -116,38 +119,124 @@ pub struct ChartRows {
     pub reasons: Vec<DailyReasonRow>,
 }
 
-/// Reads what the charts of `events` need: at most three grouped queries whatever the
-/// number of events (days and reasons only when a finding plots them).
+/// The span and payers the charts of `events` need: `[start, end)`, every payer, the
+/// payers of days charts, the payers of reason charts. `None` without events.
+struct Needs {
+    start: NaiveDate,
+    end: NaiveDate,
+    all: Vec<String>,
+    days: Vec<String>,
+    reasons: Vec<String>,
+}
+
+fn needs(events: &[&DriftEvent]) -> Option<Needs> {
+    let end = events.iter().map(|e| e.current_end).max()?;
+    let start =
+        events.iter().map(|e| e.current_end).min().unwrap_or(end) - Duration::weeks(CHART_WEEKS);
+    let subjects: Vec<Subject> = events.iter().map(|e| subject(e)).collect();
+    let payers_where = |wanted: fn(Metric) -> bool| -> Vec<String> {
+        let set: BTreeSet<&String> = subjects
+            .iter()
+            .filter(|s| wanted(s.metric))
+            .map(|s| &s.payer)
+            .collect();
+        set.into_iter().cloned().collect()
+    };
+    Some(Needs {
+        start,
+        end,
+        all: payers_where(|_| true),
+        days: payers_where(Metric::is_days),
+        reasons: payers_where(Metric::is_reason),
+    })
+}
+
+/// Reads what the charts of `events` need from the daily rollups (issue 21): two reads
+/// whatever the number of events — the day rows of the page's payers over the span, and
+/// their reason rows by decided day when a finding plots a reason — so a chart costs
+/// days × groups, not claims.
 pub fn rows_for(
     conn: &mut DbConnection,
     scope: &TenantScope,
     events: &[&DriftEvent],
 ) -> Result<ChartRows, DbError> {
-    let Some(end) = events.iter().map(|e| e.current_end).max() else {
+    let Some(n) = needs(events) else {
         return Ok(ChartRows::default());
     };
-    let start =
-        events.iter().map(|e| e.current_end).min().unwrap_or(end) - Duration::weeks(CHART_WEEKS);
-    let payers_where = |wanted: fn(Metric) -> bool| -> Vec<String> {
-        let set: BTreeSet<String> = events
-            .iter()
-            .map(|e| subject(e))
-            .filter(|s| wanted(s.metric))
-            .map(|s| s.payer)
+    let mut out = ChartRows::default();
+    let days_payers: BTreeSet<&String> = n.days.iter().collect();
+    for cell in rollups::payer_cells(conn, scope, &n.all, n.start, n.end)? {
+        let (mut decided, mut denied, mut days_sum) = (0i64, 0i64, 0i64);
+        let plots_days = days_payers.contains(&cell.key.payer);
+        for (days, c) in &cell.days {
+            decided += c.paid + c.denied;
+            denied += c.denied;
+            days_sum += i64::from(*days) * (c.paid + c.denied);
+            if plots_days && c.claims() != 0 {
+                out.days.push(DailyDaysRow {
+                    payer: cell.key.payer.clone(),
+                    cpt_group: cell.key.cpt_group.clone(),
+                    decided_date: cell.key.decided,
+                    decision_days: *days,
+                    n: c.claims(),
+                });
+            }
+        }
+        if decided != 0 {
+            out.daily.push(DailyRow {
+                payer: cell.key.payer,
+                cpt_group: cell.key.cpt_group,
+                decided_date: cell.key.decided,
+                decided,
+                denied,
+                days_sum,
+            });
+        }
+    }
+    // The stored reason is the DenialScope key already, which `reason_key` keeps as is.
+    out.reasons =
+        rollups::payer_reason_days(conn, scope, Basis::Decided, &n.reasons, n.start, n.end)?
+            .into_iter()
+            .map(|r| DailyReasonRow {
+                payer: r.payer,
+                denial_reason_code: Some(r.reason),
+                denial_reason_text: None,
+                decided_date: r.day,
+                n: r.denied,
+                cents: r.denied_cents,
+            })
             .collect();
-        set.into_iter().collect()
+    Ok(out)
+}
+
+/// The same rows from claims (three grouped statements over `claim_records`): the oracle
+/// the rollup reads are tested against.
+pub fn rows_from_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    events: &[&DriftEvent],
+) -> Result<ChartRows, DbError> {
+    let Some(n) = needs(events) else {
+        return Ok(ChartRows::default());
     };
     Ok(ChartRows {
-        daily: repo::daily_series(conn, scope, &payers_where(|_| true), start, end)?,
-        days: repo::daily_days_series(conn, scope, &payers_where(Metric::is_days), start, end)?,
-        reasons: repo::daily_reason_series(
-            conn,
-            scope,
-            &payers_where(Metric::is_reason),
-            start,
-            end,
-        )?,
+        daily: repo::daily_series(conn, scope, &n.all, n.start, n.end)?,
+        days: repo::daily_days_series(conn, scope, &n.days, n.start, n.end)?,
+        reasons: repo::daily_reason_series(conn, scope, &n.reasons, n.start, n.end)?,
     })
+}
+
+/// Each event's series from the rollups and from claims, keyed by event id: `[rollups,
+/// claims]` (what the equivalence test compares).
+pub fn series_from_rollups_and_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    events: &[&DriftEvent],
+) -> Result<[HashMap<i64, ChartSeries>; 2], DbError> {
+    let rollup_rows = rows_for(conn, scope, events)?;
+    let claim_rows = rows_from_claims(conn, scope, events)?;
+    Ok([rollup_rows, claim_rows]
+        .map(|rows| events.iter().map(|e| (e.id, series(e, &rows))).collect()))
 }
 
 /// The series of each event, keyed by event id.
