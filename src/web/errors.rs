@@ -128,6 +128,16 @@ impl From<crate::services::api_tokens::TokenError> for AppError {
     }
 }
 
+impl From<crate::services::password_gate::GateError> for AppError {
+    fn from(err: crate::services::password_gate::GateError) -> Self {
+        use crate::services::password_gate::GateError;
+        match err {
+            GateError::Busy => AppError::Busy,
+            GateError::Cancelled => AppError::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
 impl fmt::Debug for AppError {
     /// Walks the `source()` chain so a log line shows the whole cause.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

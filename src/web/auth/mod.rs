@@ -8,7 +8,6 @@ pub mod cache;
 pub mod csrf;
 pub mod keys;
 pub mod login_csrf;
-pub mod password_gate;
 pub mod rate_limit;
 pub mod session_store;
 

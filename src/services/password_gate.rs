@@ -10,7 +10,15 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::web::errors::AppError;
+/// Why a check did not run: the bound is full (a 503 for the caller), or the blocking
+/// task was lost.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("too many password checks at once")]
+    Busy,
+    #[error("password check cancelled")]
+    Cancelled,
+}
 
 /// How long a queued check waits for a slot before giving up with 503.
 const MAX_WAIT: Duration = Duration::from_secs(5);
@@ -33,23 +41,23 @@ impl PasswordGate {
 
     /// Runs `check` on the blocking pool within the bound; `Busy` when the queue is full
     /// or the wait is too long.
-    pub async fn run<T, F>(&self, check: F) -> Result<T, AppError>
+    pub async fn run<T, F>(&self, check: F) -> Result<T, GateError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
         if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.max_admitted {
             self.admitted.fetch_sub(1, Ordering::SeqCst);
-            return Err(AppError::Busy);
+            return Err(GateError::Busy);
         }
         let _admitted = Admitted(&self.admitted);
         let _slot = tokio::time::timeout(MAX_WAIT, self.running.acquire())
             .await
-            .map_err(|_| AppError::Busy)?
-            .map_err(|_| AppError::Busy)?;
+            .map_err(|_| GateError::Busy)?
+            .map_err(|_| GateError::Busy)?;
         actix_web::rt::task::spawn_blocking(check)
             .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("password check cancelled")))
+            .map_err(|_| GateError::Cancelled)
     }
 }
 
@@ -97,7 +105,7 @@ mod tests {
         while gate.admitted.load(Ordering::SeqCst) < 2 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert!(matches!(gate.run(|| true).await, Err(AppError::Busy)));
+        assert!(matches!(gate.run(|| true).await, Err(GateError::Busy)));
         tx.send(()).expect("release");
         assert!(running.await.expect("join").expect("ran"));
         assert!(queued.await.expect("join").expect("ran"));
