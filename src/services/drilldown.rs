@@ -17,6 +17,10 @@ pub enum Source {
     Alert(i64),
 }
 
+/// Claims per batch of a streamed export (one keyset query each): small enough that an
+/// export's memory stays flat, large enough that a 100,000-claim finding is 200 queries.
+pub const EXPORT_BATCH: i64 = 500;
+
 /// One page of the list, in order.
 #[derive(Debug, Clone, Copy)]
 pub struct Listing {
@@ -43,6 +47,61 @@ pub fn selection_of(event: &DriftEvent) -> ClaimSelection {
     })
 }
 
+/// The finding behind `source` and the claims it selects, checked before an export starts
+/// (another tenant's id, or an alert without a finding, is "not found").
+pub async fn selection(
+    db: &Db,
+    scope: TenantScope,
+    source: Source,
+) -> Result<(DriftEvent, ClaimSelection), DbError> {
+    db.run(move |conn| {
+        let id = finding_id(conn, &scope, source)?;
+        let finding = analytics::find_event(conn, &scope, id)?;
+        let selection = selection_of(&finding);
+        Ok((finding, selection))
+    })
+    .await
+}
+
+/// One batch of a streamed export: up to `limit` claims in the listing's order, after
+/// `after` (the last claim of the previous batch; `None` for the first).
+pub async fn export_batch(
+    db: &Db,
+    scope: TenantScope,
+    selection: std::sync::Arc<ClaimSelection>,
+    sort: ClaimSort,
+    descending: bool,
+    after: Option<ClaimRecord>,
+    limit: i64,
+) -> Result<Vec<ClaimRecord>, DbError> {
+    db.run(move |conn| {
+        claims::batch_behind_finding(
+            conn,
+            &scope,
+            &selection,
+            sort,
+            descending,
+            after.as_ref(),
+            limit,
+        )
+    })
+    .await
+}
+
+fn finding_id(
+    conn: &mut crate::db::DbConnection,
+    scope: &TenantScope,
+    source: Source,
+) -> Result<i64, DbError> {
+    match source {
+        Source::Finding(id) => Ok(id),
+        Source::Alert(id) => alert_repo::find_alert(conn, scope, id)?
+            .alert
+            .drift_event_id
+            .ok_or(DbError::NotFound),
+    }
+}
+
 pub async fn claims(
     db: &Db,
     scope: TenantScope,
@@ -50,14 +109,8 @@ pub async fn claims(
     listing: Listing,
 ) -> Result<Drilldown, DbError> {
     db.run(move |conn| {
-        let finding_id = match source {
-            Source::Finding(id) => id,
-            Source::Alert(id) => alert_repo::find_alert(conn, &scope, id)?
-                .alert
-                .drift_event_id
-                .ok_or(DbError::NotFound)?,
-        };
-        let finding = analytics::find_event(conn, &scope, finding_id)?;
+        let id = finding_id(conn, &scope, source)?;
+        let finding = analytics::find_event(conn, &scope, id)?;
         let selection = selection_of(&finding);
         let claims = claims::behind_finding(
             conn,

@@ -12,6 +12,7 @@ use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
 use payerwatch::services::analytics as reports;
+use payerwatch::services::drilldown::EXPORT_BATCH;
 
 use crate::common::{load_generated_claims, new_client, spawn_app};
 
@@ -81,8 +82,53 @@ async fn an_alert_leads_to_exactly_its_claims_paged_sorted_and_as_csv() {
         .select(count_star())
         .first(&mut conn)
         .expect("count");
+    // Every claim's order keys, to check the CSV's order independently of the SQL.
+    let mut keys: Vec<(i64, Option<i64>, chrono::NaiveDate)> = claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .filter(claim_records::payer.eq("Cigna"))
+        .filter(claim_records::cpt_group.eq("IMAGING"))
+        .filter(
+            claim_records::decided_date
+                .ge(event.baseline_start)
+                .and(claim_records::decided_date.lt(event.current_end)),
+        )
+        .select((
+            claim_records::id,
+            claim_records::allowed_cents,
+            claim_records::decided_date,
+        ))
+        .load(&mut conn)
+        .expect("keys");
+    // Every other claim without an allowed amount (NULL sorts differently on the two
+    // databases unless the query says how), so batches end both inside and outside them.
+    let unpriced: Vec<i64> = keys.iter().step_by(2).map(|k| k.0).collect();
+    diesel::update(claim_records::table.filter(claim_records::id.eq_any(&unpriced)))
+        .set(claim_records::allowed_cents.eq(None::<i64>))
+        .execute(&mut conn)
+        .expect("unpriced claims");
+    for k in keys.iter_mut().step_by(2) {
+        k.1 = None;
+    }
+    // A claim whose cells look like spreadsheet formulas (a hostile or broken file).
+    let hostile = keys[keys.len() / 2].0;
+    diesel::update(claim_records::table.filter(claim_records::id.eq(hostile)))
+        .set((
+            claim_records::cpt.eq("=2+5"),
+            claim_records::denial_reason_code.eq(Some("ZZ-999")),
+            claim_records::denial_reason_text.eq(Some("@SUM(A1)")),
+        ))
+        .execute(&mut conn)
+        .expect("hostile claim");
     drop(conn);
     assert!(expected > 50, "more than one page: {expected}");
+    assert!(
+        expected > EXPORT_BATCH,
+        "the CSV streams more than one batch: {expected}"
+    );
+    assert!(
+        keys.iter().any(|k| k.1.is_none()) && keys.iter().any(|k| k.1.is_some()),
+        "claims with and without an amount"
+    );
 
     let viewer = new_client();
     app.login_with(&viewer, "viewer@clinic.test", &viewer_pw)
@@ -143,6 +189,45 @@ async fn an_alert_leads_to_exactly_its_claims_paged_sorted_and_as_csv() {
     assert!(rows.iter().any(|r| r[1] == "baseline") && rows.iter().any(|r| r[1] == "current"));
     let amounts: Vec<f64> = rows.iter().filter_map(|r| r[9].parse().ok()).collect();
     assert!(amounts.windows(2).all(|w| w[0] <= w[1]), "sorted by amount");
+    // Exactly the page's order across batches: no claim twice, none skipped. Claims
+    // without an amount are the smallest on both databases, then the id breaks ties.
+    let ids = |rows: &[Vec<String>]| -> Vec<i64> {
+        rows.iter().map(|r| r[0].parse().expect("id")).collect()
+    };
+    let mut by_amount: Vec<(Option<i64>, i64)> = keys.iter().map(|k| (k.1, k.0)).collect();
+    by_amount.sort();
+    assert_eq!(
+        ids(&rows),
+        by_amount.iter().map(|k| k.1).collect::<Vec<_>>(),
+        "amount ascending"
+    );
+    let hostile_row = rows
+        .iter()
+        .find(|r| r[0] == hostile.to_string())
+        .expect("the hostile claim");
+    assert_eq!(
+        (hostile_row[3].as_str(), hostile_row[11].as_str()),
+        ("'=2+5", "'@SUM(A1)"),
+        "formula-looking cells are written as text"
+    );
+    by_amount.reverse();
+    let res = app
+        .get(&format!("{claims_path}.csv?sort=amount&dir=desc"))
+        .await;
+    assert_eq!(
+        ids(&rows_of(&res.text().await.expect("csv"))),
+        by_amount.iter().map(|k| k.1).collect::<Vec<_>>(),
+        "amount descending, claims without an amount last"
+    );
+    let mut by_decided: Vec<(chrono::NaiveDate, i64)> = keys.iter().map(|k| (k.2, k.0)).collect();
+    by_decided.sort();
+    by_decided.reverse();
+    let res = app.get(&format!("{claims_path}.csv")).await;
+    assert_eq!(
+        ids(&rows_of(&res.text().await.expect("csv"))),
+        by_decided.iter().map(|k| k.1).collect::<Vec<_>>(),
+        "newest decision first by default"
+    );
     let finding_csv = app.get(&format!("{finding_path}/claims.csv")).await;
     assert_eq!(finding_csv.status(), 200);
     assert_eq!(

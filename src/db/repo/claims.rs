@@ -194,6 +194,77 @@ fn selected<'a>(scope: &TenantScope, s: &'a crate::domain::drilldown::ClaimSelec
     }
 }
 
+/// One keyset batch of the claims behind a finding for a streamed export: up to `limit`
+/// claims in the list's order (the page's order), after `after`, the previous batch's last
+/// claim. Each batch is one indexed query, so an export never holds all claims at once.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_behind_finding(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    selection: &crate::domain::drilldown::ClaimSelection,
+    sort: crate::domain::drilldown::ClaimSort,
+    descending: bool,
+    after: Option<&ClaimRecord>,
+    limit: i64,
+) -> Result<Vec<ClaimRecord>, DbError> {
+    let mut q = selected(scope, selection);
+    if let Some(last) = after {
+        q = after_claim(q, sort, descending, last);
+    }
+    Ok(ordered(q, sort, descending)
+        .limit(limit.max(0))
+        .select(ClaimRecord::as_select())
+        .load(conn)?)
+}
+
+/// The rows that come after `last` in the order of [`ordered`] (keyset). NULLs are the
+/// smallest values, as `ordered` sorts them on both databases.
+fn after_claim<'a>(
+    q: Boxed<'a>,
+    sort: crate::domain::drilldown::ClaimSort,
+    desc: bool,
+    last: &ClaimRecord,
+) -> Boxed<'a> {
+    use crate::domain::drilldown::ClaimSort as S;
+    use claim_records as c;
+    let id = last.id;
+    macro_rules! after {
+        ($col:expr, $v:expr) => {{
+            let v = $v;
+            if desc {
+                q.filter($col.lt(v.clone()).or($col.eq(v).and(c::id.lt(id))))
+            } else {
+                q.filter($col.gt(v.clone()).or($col.eq(v).and(c::id.gt(id))))
+            }
+        }};
+    }
+    macro_rules! after_nullable {
+        ($col:expr, $v:expr) => {
+            match ($v, desc) {
+                (Some(v), false) => q.filter($col.gt(v.clone()).or($col.eq(v).and(c::id.gt(id)))),
+                (Some(v), true) => q.filter(
+                    $col.lt(v.clone())
+                        .or($col.eq(v).and(c::id.lt(id)))
+                        .or($col.is_null()),
+                ),
+                (None, false) => q.filter($col.is_null().and(c::id.gt(id)).or($col.is_not_null())),
+                (None, true) => q.filter($col.is_null().and(c::id.lt(id))),
+            }
+        };
+    }
+    match sort {
+        S::Decided => after!(c::decided_date, last.decided_date),
+        S::Submitted => after!(c::submitted_date, last.submitted_date),
+        S::Days => after!(c::decision_days, last.decision_days),
+        S::Cpt => after!(c::cpt, last.cpt.clone()),
+        S::Amount => after_nullable!(c::allowed_cents, last.allowed_cents),
+        S::Reason => after_nullable!(c::denial_reason_code, last.denial_reason_code.clone()),
+    }
+}
+
+/// The list's order: the column, then the id, so pages and batches never overlap; a
+/// column that may be empty sorts its NULLs as the smallest values on both databases
+/// (SQLite's default; PostgreSQL's is the opposite), so the order is the same everywhere.
 fn ordered(q: Boxed<'_>, sort: crate::domain::drilldown::ClaimSort, desc: bool) -> Boxed<'_> {
     use crate::domain::drilldown::ClaimSort as S;
     use claim_records as c;
@@ -206,12 +277,21 @@ fn ordered(q: Boxed<'_>, sort: crate::domain::drilldown::ClaimSort, desc: bool) 
             }
         };
     }
+    macro_rules! by_nullable {
+        ($col:expr) => {
+            if desc {
+                q.order(($col.is_null().asc(), $col.desc(), c::id.desc()))
+            } else {
+                q.order(($col.is_null().desc(), $col.asc(), c::id.asc()))
+            }
+        };
+    }
     match sort {
         S::Decided => by!(c::decided_date),
         S::Submitted => by!(c::submitted_date),
         S::Days => by!(c::decision_days),
-        S::Amount => by!(c::allowed_cents),
+        S::Amount => by_nullable!(c::allowed_cents),
         S::Cpt => by!(c::cpt),
-        S::Reason => by!(c::denial_reason_code),
+        S::Reason => by_nullable!(c::denial_reason_code),
     }
 }

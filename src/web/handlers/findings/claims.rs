@@ -13,7 +13,7 @@ use crate::domain::carc;
 use crate::domain::drilldown::{ClaimSelection, ClaimSort};
 use crate::domain::format;
 use crate::domain::roles::Role;
-use crate::services::drilldown::{self as service, Listing, Source};
+use crate::services::drilldown::{self as service, EXPORT_BATCH, Listing, Source};
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::http::query::{bad_param as bad, page_number};
@@ -22,8 +22,6 @@ use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
 
 const PER_PAGE: i64 = 50;
-/// The CSV holds every claim behind the finding up to this many (a work list, not a dump).
-const CSV_MAX: i64 = 100_000;
 
 struct ClaimRow {
     window: &'static str,
@@ -194,6 +192,9 @@ const CSV_COLUMNS: [&str; 12] = [
     "denial_reason",
 ];
 
+/// The claims behind a finding as CSV (analysts; audited): every claim, in the page's
+/// order, streamed one keyset batch of [`EXPORT_BATCH`] per chunk so memory stays flat
+/// whatever the finding's size.
 async fn csv(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -202,40 +203,92 @@ async fn csv(
     raw: HashMap<String, String>,
     file_name: String,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{Cell, CsvExport, attachment};
-    let mut listing = listing(&raw, CSV_MAX)?;
-    listing.page = 1;
-    let d = service::claims(&state.db, user.scope(), source, listing).await?;
-    let mut export = CsvExport::new(Vec::new());
-    export.header(&CSV_COLUMNS)?;
-    for c in &d.claims.items {
-        let row = claim_row(&d.selection, c);
-        export.row([
-            Cell::Int(c.id),
-            Cell::Text(row.window),
-            Cell::Text(&c.payer),
-            Cell::Text(&c.cpt),
-            Cell::Text(&c.cpt_group),
-            Cell::Text(&row.submitted),
-            Cell::Text(&row.decided),
-            Cell::Int(i64::from(c.decision_days)),
-            Cell::Text(&c.outcome),
-            c.allowed_cents
-                .map_or(Cell::Empty, |cents| Cell::Float(cents as f64 / 100.0)),
-            Cell::Text(&row.reason_code),
-            Cell::Text(&row.reason_words),
-        ])?;
-    }
-    let body = export
-        .finish()
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    use crate::web::view::csv_export::{attachment, stream_chunk};
+    let listing = listing(&raw, EXPORT_BATCH)?;
+    let scope = user.scope();
+    // Not found (another tenant, an alert without a finding) before the download starts.
+    let (_, selection) = service::selection(&state.db, scope, source).await?;
     let (ctx, entry) = user.audit(&req, &state, "export.claims_csv", &[]);
     let target = match source {
         Source::Finding(id) => entry.target("finding", id),
         Source::Alert(id) => entry.target("alert", id),
     };
     state.db.write_audit(ctx, target).await?;
-    Ok(attachment(&file_name).body(body))
+
+    enum Next {
+        Header,
+        After(Option<Box<ClaimRecord>>),
+        Done,
+    }
+    let db = state.db.clone();
+    let selection = std::sync::Arc::new(selection);
+    let body = futures_util::stream::try_unfold(Next::Header, move |next| {
+        let db = db.clone();
+        let selection = selection.clone();
+        async move {
+            let after = match next {
+                Next::Done => return Ok(None),
+                Next::Header => {
+                    return Ok(Some((
+                        stream_chunk(|e| e.header(&CSV_COLUMNS))?,
+                        Next::After(None),
+                    )));
+                }
+                Next::After(after) => after.map(|b| *b),
+            };
+            let claims = service::export_batch(
+                &db,
+                scope,
+                selection.clone(),
+                listing.sort,
+                listing.descending,
+                after,
+                EXPORT_BATCH,
+            )
+            .await?;
+            let Some(last) = claims.last() else {
+                return Ok(None);
+            };
+            let next = if (claims.len() as i64) < EXPORT_BATCH {
+                Next::Done
+            } else {
+                Next::After(Some(Box::new(last.clone())))
+            };
+            let chunk = stream_chunk(|export| {
+                for c in &claims {
+                    csv_row(export, &selection, c)?;
+                }
+                Ok(())
+            })?;
+            Ok::<_, AppError>(Some((chunk, next)))
+        }
+    });
+    Ok(attachment(&file_name).streaming(body))
+}
+
+/// One claim as a row of the export (`CSV_COLUMNS`).
+fn csv_row(
+    export: &mut crate::web::view::csv_export::CsvExport<Vec<u8>>,
+    selection: &ClaimSelection,
+    c: &ClaimRecord,
+) -> csv::Result<()> {
+    use crate::web::view::csv_export::Cell;
+    let row = claim_row(selection, c);
+    export.row([
+        Cell::Int(c.id),
+        Cell::Text(row.window),
+        Cell::Text(&c.payer),
+        Cell::Text(&c.cpt),
+        Cell::Text(&c.cpt_group),
+        Cell::Text(&row.submitted),
+        Cell::Text(&row.decided),
+        Cell::Int(i64::from(c.decision_days)),
+        Cell::Text(&c.outcome),
+        c.allowed_cents
+            .map_or(Cell::Empty, |cents| Cell::Float(cents as f64 / 100.0)),
+        Cell::Text(&row.reason_code),
+        Cell::Text(&row.reason_words),
+    ])
 }
 
 pub async fn finding(
