@@ -249,25 +249,69 @@ pub fn encode_histogram(hist: &DayHistogram) -> String {
 }
 
 pub fn decode_histogram(text: &str) -> Result<DayHistogram, DbError> {
+    Ok(decode_entries(text)?.into_iter().collect())
+}
+
+/// A cell's histogram as stored: `(decision days, counts)` ascending by days.
+pub type DayEntries = Vec<(i32, DayCounts)>;
+
+/// The stored histogram text as its entries, in stored order (the analytics' read path:
+/// a run decodes every day row of its windows, so this parses bytes by hand instead of
+/// splitting and building a map).
+pub fn decode_entries(text: &str) -> Result<DayEntries, DbError> {
     let bad = || DbError::Rollup(format!("histogram {text:?}"));
-    let mut hist = DayHistogram::new();
-    for entry in text.split_ascii_whitespace() {
-        let mut parts = entry.split(':');
-        let mut next = || -> Result<i64, DbError> {
-            parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)
-        };
-        let days = i32::try_from(next()?).map_err(|_| bad())?;
-        let counts = DayCounts {
-            paid: next()?,
-            denied: next()?,
-            other: next()?,
-            paid_cents: next()?,
-            denied_cents: next()?,
-            other_cents: next()?,
-        };
-        hist.insert(days, counts);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() / 16 + 1);
+    let mut i = 0;
+    loop {
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            return Ok(out);
+        }
+        let mut values = [0i64; 7];
+        for (k, value) in values.iter_mut().enumerate() {
+            if k > 0 {
+                if bytes.get(i) != Some(&b':') {
+                    return Err(bad());
+                }
+                i += 1;
+            }
+            let negative = bytes.get(i) == Some(&b'-');
+            if negative || bytes.get(i) == Some(&b'+') {
+                i += 1;
+            }
+            let start = i;
+            let mut x: i64 = 0;
+            while let Some(d) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+                x = x
+                    .checked_mul(10)
+                    .and_then(|x| x.checked_add(i64::from(d - b'0')))
+                    .ok_or_else(bad)?;
+                i += 1;
+            }
+            if i == start {
+                return Err(bad());
+            }
+            *value = if negative { -x } else { x };
+        }
+        if bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+            return Err(bad());
+        }
+        let days = i32::try_from(values[0]).map_err(|_| bad())?;
+        out.push((
+            days,
+            DayCounts {
+                paid: values[1],
+                denied: values[2],
+                other: values[3],
+                paid_cents: values[4],
+                denied_cents: values[5],
+                other_cents: values[6],
+            },
+        ));
     }
-    Ok(hist)
 }
 
 // -------------------------------------------------------------------- the ingest side
@@ -541,6 +585,42 @@ pub fn cells(
         .map(|r| {
             Ok(Cell {
                 days: decode_histogram(&r.days)?,
+                key: CellKey {
+                    decided: r.decided_date,
+                    payer: r.payer,
+                    cpt_group: r.cpt_group,
+                },
+            })
+        })
+        .collect()
+}
+
+/// One stored day row with its histogram entries in stored order.
+#[derive(Debug, Clone)]
+pub struct CellEntries {
+    pub key: CellKey,
+    pub days: DayEntries,
+}
+
+/// [`cells`] for the analytics' read path: the same rows, each histogram as its entries.
+pub fn cell_entries(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    from: NaiveDate,
+) -> Result<Vec<CellEntries>, DbError> {
+    let sql = placeholders_for(
+        conn,
+        "SELECT decided_date, payer, cpt_group, days FROM claim_day_rollups \
+         WHERE customer_id = $1 AND decided_date >= $2",
+    );
+    let rows: Vec<CellRow> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .bind::<Date, _>(from)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(CellEntries {
+                days: decode_entries(&r.days)?,
                 key: CellKey {
                     decided: r.decided_date,
                     payer: r.payer,
@@ -971,4 +1051,59 @@ pub fn differences(stored: &Rollups, expected: &Rollups) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(base: i64) -> DayCounts {
+        DayCounts {
+            paid: base,
+            denied: -base,
+            other: 0,
+            paid_cents: base * 1_000_000_007,
+            denied_cents: -3,
+            other_cents: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn the_hand_parser_reads_back_what_encode_writes() {
+        let hist: DayHistogram = [(0, counts(1)), (7, counts(250)), (365, counts(12_345))]
+            .into_iter()
+            .collect();
+        let text = encode_histogram(&hist);
+        let entries = decode_entries(&text).expect("decodes");
+        assert_eq!(entries, hist.clone().into_iter().collect::<Vec<_>>());
+        assert_eq!(decode_histogram(&text).expect("decodes"), hist);
+        assert_eq!(decode_entries("").expect("empty"), Vec::new());
+        assert_eq!(
+            decode_entries("  3:1:0:0:5:0:0\n").expect("surrounding space"),
+            vec![(
+                3,
+                DayCounts {
+                    paid: 1,
+                    paid_cents: 5,
+                    ..DayCounts::default()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn the_hand_parser_refuses_what_is_not_a_histogram() {
+        for bad in [
+            "1:2:3",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:x",
+            "1::3:4:5:6:7",
+            "a",
+            "1:2:3:4:5:6:7,",
+            "1:2:3:4:5:6:99999999999999999999",
+            "4294967296:0:0:0:0:0:0",
+        ] {
+            assert!(decode_entries(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

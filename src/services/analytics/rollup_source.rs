@@ -4,9 +4,9 @@
 //! days × groups rows whatever the number of claims; `DbSource` (claims) stays as the
 //! oracle the equivalence test compares against.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::ReportError;
 use super::inputs::AggregateSource;
@@ -14,16 +14,63 @@ use crate::db::DbConnection;
 use crate::db::repo::analytics::{
     BucketBy, DenialRow, PayerDailyDaysRow, PayerDaysRow, PayerTotalsRow, RateDaysRow,
 };
-use crate::db::repo::rollups::{self, Basis, Cell, DayCounts};
+use crate::db::repo::rollups::{self, Basis, DayCounts, DayEntries};
 use crate::domain::analytics::windows::Window;
 use crate::domain::tenant::TenantScope;
 
 pub struct RollupSource<'a> {
     conn: &'a mut DbConnection,
     scope: &'a TenantScope,
-    /// The day rows decided on or after `.0`: loaded once per run by the first (earliest)
-    /// window and reused by the later ones.
-    cells: Option<(NaiveDate, Vec<Cell>)>,
+    /// The day rows decided on or after `from`: loaded once per run by the first
+    /// (earliest) window and reused by the later ones.
+    loaded: Option<Loaded>,
+}
+
+/// Day rows with their names interned: the aggregates below accumulate by index, so a
+/// run's cost per histogram entry is a few integer operations, not string keys.
+struct Loaded {
+    from: NaiveDate,
+    rows: Vec<Row>,
+    payers: Vec<String>,
+    /// (payer index, CPT group)
+    pairs: Vec<(usize, String)>,
+}
+
+struct Row {
+    /// Days from the common era (`NaiveDate::num_days_from_ce`).
+    decided: i32,
+    payer: usize,
+    pair: usize,
+    days: DayEntries,
+}
+
+impl Loaded {
+    /// Payer indexes in name order (the order of the claim-level statements' rows).
+    fn payer_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.payers.len()).collect();
+        order.sort_by(|a, b| self.payers[*a].cmp(&self.payers[*b]));
+        order
+    }
+
+    /// Every counted `(row, submitted day, decision days, counts)` of the window: decided
+    /// in it (sound), or submitted in it (compat: submitted = decided − days; a claim is
+    /// never decided before it is submitted, so its decided day is on or after the start).
+    fn visit(&self, bucket: BucketBy, w: Window, mut f: impl FnMut(&Row, i32, i32, &DayCounts)) {
+        let start = w.start.num_days_from_ce();
+        let end = w.end.num_days_from_ce();
+        for row in &self.rows {
+            if row.decided < start || (bucket == BucketBy::Decided && row.decided >= end) {
+                continue;
+            }
+            for (days, counts) in &row.days {
+                let submitted = row.decided - (*days).max(0);
+                if bucket == BucketBy::Submitted && (submitted < start || submitted >= end) {
+                    continue;
+                }
+                f(row, submitted, *days, counts);
+            }
+        }
+    }
 }
 
 impl<'a> RollupSource<'a> {
@@ -31,84 +78,102 @@ impl<'a> RollupSource<'a> {
         RollupSource {
             conn,
             scope,
-            cells: None,
+            loaded: None,
         }
     }
 
-    /// Every counted `(cell, decision days, counts)` of the window: decided in it
-    /// (sound), or submitted in it (compat: submitted = decided − days; a claim is never
-    /// decided before it is submitted, so its decided day is on or after the start).
-    fn entries(
-        &mut self,
-        bucket: BucketBy,
-        w: Window,
-    ) -> Result<Vec<(&Cell, NaiveDate, i32, DayCounts)>, ReportError> {
-        let reload = match &self.cells {
-            Some((from, _)) => *from > w.start,
-            None => true,
-        };
+    /// The day rows from the window's start on (read again only when a window starts
+    /// before what is loaded).
+    fn rows_for(&mut self, w: Window) -> Result<&Loaded, ReportError> {
+        let reload = self.loaded.as_ref().is_none_or(|l| l.from > w.start);
         if reload {
-            let cells = rollups::cells(self.conn, self.scope, Some(w.start), None)?;
-            self.cells = Some((w.start, cells));
-        }
-        let cells = self.cells.as_ref().map_or(&[][..], |(_, c)| c.as_slice());
-        let mut out = Vec::new();
-        for cell in cells {
-            let decided = cell.key.decided;
-            if decided < w.start || (bucket == BucketBy::Decided && decided >= w.end) {
-                continue;
-            }
-            for (days, counts) in &cell.days {
-                let Some(submitted) =
-                    decided.checked_sub_days(chrono::Days::new(u64::try_from(*days).unwrap_or(0)))
-                else {
-                    continue;
+            let mut payer_ids: HashMap<String, usize> = HashMap::new();
+            let mut pair_ids: HashMap<(usize, String), usize> = HashMap::new();
+            let mut loaded = Loaded {
+                from: w.start,
+                rows: Vec::new(),
+                payers: Vec::new(),
+                pairs: Vec::new(),
+            };
+            for cell in rollups::cell_entries(self.conn, self.scope, w.start)? {
+                let payer = match payer_ids.get(&cell.key.payer) {
+                    Some(id) => *id,
+                    None => {
+                        let id = loaded.payers.len();
+                        loaded.payers.push(cell.key.payer.clone());
+                        payer_ids.insert(cell.key.payer, id);
+                        id
+                    }
                 };
-                if bucket == BucketBy::Submitted && (submitted < w.start || submitted >= w.end) {
-                    continue;
-                }
-                out.push((cell, submitted, *days, *counts));
+                let pair_key = (payer, cell.key.cpt_group);
+                let pair = match pair_ids.get(&pair_key) {
+                    Some(id) => *id,
+                    None => {
+                        let id = loaded.pairs.len();
+                        loaded.pairs.push(pair_key.clone());
+                        pair_ids.insert(pair_key, id);
+                        id
+                    }
+                };
+                loaded.rows.push(Row {
+                    decided: cell.key.decided.num_days_from_ce(),
+                    payer,
+                    pair,
+                    days: cell.days,
+                });
             }
+            self.loaded = Some(loaded);
         }
-        Ok(out)
+        self.loaded
+            .as_ref()
+            .ok_or_else(|| ReportError::Window("no rollup rows loaded".into()))
     }
+}
+
+fn date(days_from_ce: i32) -> Result<NaiveDate, ReportError> {
+    NaiveDate::from_num_days_from_ce_opt(days_from_ce)
+        .ok_or_else(|| ReportError::Window(format!("day {days_from_ce}")))
 }
 
 impl AggregateSource for RollupSource<'_> {
     fn rate_days(&mut self, b: BucketBy, w: Window) -> Result<Vec<RateDaysRow>, ReportError> {
-        let mut acc: BTreeMap<(String, String, &'static str, i32), (i64, i64)> = BTreeMap::new();
-        for (cell, _, days, c) in self.entries(b, w)? {
-            for (outcome, n, cents) in [
-                ("PAID", c.paid, c.paid_cents),
-                ("DENIED", c.denied, c.denied_cents),
-            ] {
-                if n == 0 {
-                    continue;
+        let loaded = self.rows_for(w)?;
+        // Per (payer, group): (outcome, days) → (claims, cents); outcome 0 = DENIED,
+        // 1 = PAID (the statements' text order).
+        let mut acc: Vec<BTreeMap<(u8, i32), (i64, i64)>> =
+            vec![BTreeMap::new(); loaded.pairs.len()];
+        loaded.visit(b, w, |row, _, days, c| {
+            let pair = &mut acc[row.pair];
+            for (outcome, n, cents) in [(0u8, c.denied, c.denied_cents), (1, c.paid, c.paid_cents)]
+            {
+                if n != 0 {
+                    let e = pair.entry((outcome, days)).or_default();
+                    e.0 += n;
+                    e.1 += cents;
                 }
-                let key = (
-                    cell.key.payer.clone(),
-                    cell.key.cpt_group.clone(),
-                    outcome,
-                    days,
-                );
-                let e = acc.entry(key).or_default();
-                e.0 += n;
-                e.1 += cents;
+            }
+        });
+        let mut order: Vec<usize> = (0..loaded.pairs.len()).collect();
+        order.sort_by(|a, b| {
+            let (pa, ga) = &loaded.pairs[*a];
+            let (pb, gb) = &loaded.pairs[*b];
+            (&loaded.payers[*pa], ga).cmp(&(&loaded.payers[*pb], gb))
+        });
+        let mut out = Vec::new();
+        for i in order {
+            let (payer, group) = &loaded.pairs[i];
+            for ((outcome, decision_days), (n, cents)) in &acc[i] {
+                out.push(RateDaysRow {
+                    payer: loaded.payers[*payer].clone(),
+                    cpt_group: group.clone(),
+                    outcome: if *outcome == 0 { "DENIED" } else { "PAID" }.to_string(),
+                    decision_days: *decision_days,
+                    n: *n,
+                    cents: *cents,
+                });
             }
         }
-        Ok(acc
-            .into_iter()
-            .map(
-                |((payer, cpt_group, outcome, decision_days), (n, cents))| RateDaysRow {
-                    payer,
-                    cpt_group,
-                    outcome: outcome.to_string(),
-                    decision_days,
-                    n,
-                    cents,
-                },
-            )
-            .collect())
+        Ok(out)
     }
 
     fn denials_by_reason(&mut self, b: BucketBy, w: Window) -> Result<Vec<DenialRow>, ReportError> {
@@ -133,72 +198,75 @@ impl AggregateSource for RollupSource<'_> {
     }
 
     fn payer_totals(&mut self, b: BucketBy, w: Window) -> Result<Vec<PayerTotalsRow>, ReportError> {
-        let mut acc: BTreeMap<String, (PayerTotalsRow, BTreeSet<NaiveDate>)> = BTreeMap::new();
-        for (cell, submitted, _, c) in self.entries(b, w)? {
+        let loaded = self.rows_for(w)?;
+        // Per payer: paid, denied, cents, and the submitted days with claims.
+        let mut acc: Vec<Option<(i64, i64, i64, HashSet<i32>)>> = vec![None; loaded.payers.len()];
+        loaded.visit(b, w, |row, submitted, _, c| {
             if c.claims() == 0 {
-                continue;
+                return;
             }
-            let (row, days) = acc.entry(cell.key.payer.clone()).or_insert_with(|| {
-                (
-                    PayerTotalsRow {
-                        payer: cell.key.payer.clone(),
-                        paid: 0,
-                        denied: 0,
-                        allowed_cents: 0,
-                        submit_days: 0,
-                    },
-                    BTreeSet::new(),
-                )
-            });
-            row.paid += c.paid;
-            row.denied += c.denied;
-            row.allowed_cents += c.cents();
+            let (paid, denied, cents, days) = acc[row.payer].get_or_insert_with(Default::default);
+            *paid += c.paid;
+            *denied += c.denied;
+            *cents += c.cents();
             days.insert(submitted);
-        }
-        Ok(acc
-            .into_values()
-            .map(|(mut row, days)| {
-                row.submit_days = i64::try_from(days.len()).unwrap_or(i64::MAX);
-                row
+        });
+        Ok(loaded
+            .payer_order()
+            .into_iter()
+            .filter_map(|p| {
+                let (paid, denied, allowed_cents, days) = acc[p].take()?;
+                Some(PayerTotalsRow {
+                    payer: loaded.payers[p].clone(),
+                    paid,
+                    denied,
+                    allowed_cents,
+                    submit_days: i64::try_from(days.len()).unwrap_or(i64::MAX),
+                })
             })
             .collect())
     }
 
     fn payer_days(&mut self, b: BucketBy, w: Window) -> Result<Vec<PayerDaysRow>, ReportError> {
-        let mut acc: BTreeMap<(String, i32), i64> = BTreeMap::new();
-        for (cell, _, days, c) in self.entries(b, w)? {
+        let loaded = self.rows_for(w)?;
+        let mut acc: Vec<BTreeMap<i32, i64>> = vec![BTreeMap::new(); loaded.payers.len()];
+        loaded.visit(b, w, |row, _, days, c| {
             if c.claims() != 0 {
-                *acc.entry((cell.key.payer.clone(), days)).or_default() += c.claims();
+                *acc[row.payer].entry(days).or_default() += c.claims();
+            }
+        });
+        let mut out = Vec::new();
+        for p in loaded.payer_order() {
+            for (decision_days, n) in &acc[p] {
+                out.push(PayerDaysRow {
+                    payer: loaded.payers[p].clone(),
+                    decision_days: *decision_days,
+                    n: *n,
+                });
             }
         }
-        Ok(acc
-            .into_iter()
-            .map(|((payer, decision_days), n)| PayerDaysRow {
-                payer,
-                decision_days,
-                n,
-            })
-            .collect())
+        Ok(out)
     }
 
     fn payer_daily_days(&mut self, w: Window) -> Result<Vec<PayerDailyDaysRow>, ReportError> {
-        let mut acc: BTreeMap<(String, NaiveDate, i32), i64> = BTreeMap::new();
-        for (cell, _, days, c) in self.entries(BucketBy::Decided, w)? {
+        let loaded = self.rows_for(w)?;
+        let mut acc: Vec<BTreeMap<(i32, i32), i64>> = vec![BTreeMap::new(); loaded.payers.len()];
+        loaded.visit(BucketBy::Decided, w, |row, _, days, c| {
             if c.claims() != 0 {
-                *acc.entry((cell.key.payer.clone(), cell.key.decided, days))
-                    .or_default() += c.claims();
+                *acc[row.payer].entry((row.decided, days)).or_default() += c.claims();
+            }
+        });
+        let mut out = Vec::new();
+        for p in loaded.payer_order() {
+            for ((decided, decision_days), n) in &acc[p] {
+                out.push(PayerDailyDaysRow {
+                    payer: loaded.payers[p].clone(),
+                    decided_date: date(*decided)?,
+                    decision_days: *decision_days,
+                    n: *n,
+                });
             }
         }
-        Ok(acc
-            .into_iter()
-            .map(
-                |((payer, decided_date, decision_days), n)| PayerDailyDaysRow {
-                    payer,
-                    decided_date,
-                    decision_days,
-                    n,
-                },
-            )
-            .collect())
+        Ok(out)
     }
 }
