@@ -130,6 +130,9 @@ impl<'a> RollupSource<'a> {
     }
 }
 
+/// A payer's paid and denied claims, their cents, and the submitted days with claims.
+type PayerAcc = (i64, i64, i64, HashSet<i32>);
+
 fn date(days_from_ce: i32) -> Result<NaiveDate, ReportError> {
     NaiveDate::from_num_days_from_ce_opt(days_from_ce)
         .ok_or_else(|| ReportError::Window(format!("day {days_from_ce}")))
@@ -200,7 +203,7 @@ impl AggregateSource for RollupSource<'_> {
     fn payer_totals(&mut self, b: BucketBy, w: Window) -> Result<Vec<PayerTotalsRow>, ReportError> {
         let loaded = self.rows_for(w)?;
         // Per payer: paid, denied, cents, and the submitted days with claims.
-        let mut acc: Vec<Option<(i64, i64, i64, HashSet<i32>)>> = vec![None; loaded.payers.len()];
+        let mut acc: Vec<Option<PayerAcc>> = vec![None; loaded.payers.len()];
         loaded.visit(b, w, |row, submitted, _, c| {
             if c.claims() == 0 {
                 return;
