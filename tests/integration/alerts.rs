@@ -630,3 +630,76 @@ async fn the_alerts_csv_streams_every_matching_alert_once_newest_first() {
         .expect("body");
     assert!(ids_of(&theirs).is_empty());
 }
+
+/// Hits of the rendered-chart cache on the staff metrics page.
+fn chart_cache_hits(html: &str) -> u64 {
+    let row = &html[html
+        .find("<td>finding charts</td>")
+        .expect("chart cache row")..];
+    let cell = &row[row.find("<td class=\"num\">").expect("hits cell") + 16..];
+    cell[..cell.find('<').expect("cell end")]
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+#[actix_web::test]
+async fn an_alert_page_draws_its_chart_once_per_run_generation() {
+    let app = spawn_app().await;
+    let owner_pw = app.create_user("Clinic", "owner@clinic.test", Role::Owner, false);
+    let staff_pw = app.create_user("PayerWatch Ops", "ops@payerwatch.test", Role::Viewer, true);
+    let scope = drifted_tenant(&app).await;
+    let alert = all_alerts(&app, &scope)
+        .into_iter()
+        .find(|a| a.alert.drift_event_id.is_some())
+        .expect("an alert with a finding");
+    let path = format!("/portal/alerts/{}", alert.alert.id);
+    let owner = new_client();
+    app.login_with(&owner, "owner@clinic.test", &owner_pw).await;
+    let staff = new_client();
+    app.login_with(&staff, "ops@payerwatch.test", &staff_pw)
+        .await;
+    let hits = |html: String| chart_cache_hits(&html);
+    let metrics = || async {
+        let res = app.get_with(&staff, "/portal/admin/metrics").await;
+        assert_eq!(res.status(), 200);
+        hits(res.text().await.expect("metrics page"))
+    };
+    let before = metrics().await;
+
+    let first = app
+        .get_with(&owner, &path)
+        .await
+        .text()
+        .await
+        .expect("page");
+    let second = app
+        .get_with(&owner, &path)
+        .await
+        .text()
+        .await
+        .expect("page");
+    let chart = |html: &str| {
+        let start = html.find("<svg").expect("the alert page has its chart");
+        html[start..start + html[start..].find("</svg>").expect("svg end")].to_string()
+    };
+    assert_eq!(
+        chart(&first),
+        chart(&second),
+        "the cached chart is the one drawn"
+    );
+    assert_eq!(
+        metrics().await,
+        before + 1,
+        "the second view reused the chart"
+    );
+
+    // A new run is a new generation: the chart is drawn again.
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
+        .await
+        .expect("runs");
+    let after = metrics().await;
+    app.get_with(&owner, &path).await;
+    assert_eq!(metrics().await, after, "not a hit after a new run");
+}

@@ -498,6 +498,7 @@ pub async fn detail(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let scope = user.scope();
+    let cache = state.chart_cache.clone();
     let (alert, finding, history, judgments, deliveries, work, comments) = state
         .db
         .run(move |conn| {
@@ -505,12 +506,18 @@ pub async fn detail(
             let finding = match alert.alert.drift_event_id {
                 Some(event_id) => {
                     let event = analytics::find_event(conn, &scope, event_id)?;
-                    let series =
-                        crate::services::analytics::charts::series_for(conn, &scope, &[&event])?;
-                    let svg = series
-                        .get(&event.id)
-                        .map(|s| findings::chart_svg(&event, s))
-                        .unwrap_or_default();
+                    // The feed's chart cache: at 10M claims building the chart from the
+                    // day rows is most of the page's cost (docs/performance.md).
+                    let generation = analytics::run_generation(conn, &scope)?.0;
+                    let svg = findings::cached_charts(
+                        conn,
+                        &scope,
+                        &cache,
+                        generation,
+                        std::slice::from_ref(&event),
+                    )?
+                    .remove(&event.id)
+                    .unwrap_or_default();
                     Some(findings::view(&event, svg))
                 }
                 None => None,
