@@ -235,15 +235,18 @@ fn merge_histogram(into: &mut DayHistogram, from: &DayHistogram, sign: i64) {
 
 /// `days:paid:denied:other:paid_cents:denied_cents:other_cents`, space separated.
 pub fn encode_histogram(hist: &DayHistogram) -> String {
-    let mut out = String::with_capacity(hist.len() * 16);
+    use std::fmt::Write;
+    let mut out = String::with_capacity(hist.len() * 24);
     for (days, c) in hist {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(&format!(
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
             "{days}:{}:{}:{}:{}:{}:{}",
             c.paid, c.denied, c.other, c.paid_cents, c.denied_cents, c.other_cents
-        ));
+        );
     }
     out
 }
@@ -317,21 +320,124 @@ pub fn decode_entries(text: &str) -> Result<DayEntries, DbError> {
 // -------------------------------------------------------------------- the ingest side
 
 /// The rollup delta of one upload, gathered claim by claim while its batches are
-/// written (names interned: the per-claim cost is a few hash lookups, no allocation).
-/// Keyed by the spelling as written too, so the ingest's spelling merge (which renames
-/// the upload's rows by `payer_raw` after they are written) applies exactly:
-/// [`UploadRollup::into_rollups`].
+/// written. Per claim: three name lookups (payer as written, canonical payer, CPT group;
+/// the canonical payer is usually the same text, looked up once), one lookup of its
+/// (spelling, payer, group, decided day) cell among a few tens of thousands, and a binary
+/// search in that cell's short decision-day histogram — no allocation once the names and
+/// cells are known, 40 bytes per distinct decision-days value. (A single map keyed by
+/// the whole tuple held one 72-byte entry per claim, nearly: ≈ 600,000 for 1M generated
+/// claims; with its conversion 3.6 % of a 100K-row import's instructions under callgrind,
+/// docs/performance.md.) Keyed by the spelling as written too, so the ingest's spelling
+/// merge (which renames the upload's rows by `payer_raw` after they are written) applies
+/// exactly: [`UploadRollup::into_rollups`].
 #[derive(Debug, Default)]
 pub struct UploadRollup {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
-    /// (payer_raw, payer, cpt_group, decided day number, decision days)
-    cells: HashMap<(u32, u32, u32, i32, i32), DayCounts>,
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+    /// (payer_raw, payer, cpt_group, decided day number) → index into `histograms`
+    cells: HashMap<(u32, u32, u32, i32), u32>,
+    /// Per cell, its decision-days values.
+    histograms: Vec<UploadHistogram>,
     reasons: HashMap<UploadReasonKey, (i64, i64)>,
 }
 
 /// (payer_raw, payer, by submitted date?, day number, reason) → (denied, cents)
 type UploadReasonKey = (u32, u32, bool, i32, u32);
+
+/// One decision-days value of an upload's cell. Counts fit `u32`: an upload has at most
+/// `PAYERWATCH_MAX_UPLOAD_ROWS` rows, and a file of 4 billion rows is far over any size
+/// limit (counting saturates rather than wraps).
+#[derive(Debug, Clone, Copy, Default)]
+struct UploadDay {
+    days: i32,
+    paid: u32,
+    denied: u32,
+    other: u32,
+    paid_cents: i64,
+    denied_cents: i64,
+    other_cents: i64,
+}
+
+impl UploadDay {
+    fn add(&mut self, outcome: &str, cents: i64) {
+        let (n, sum) = match outcome {
+            "PAID" => (&mut self.paid, &mut self.paid_cents),
+            "DENIED" => (&mut self.denied, &mut self.denied_cents),
+            REVERSED => return,
+            _ => (&mut self.other, &mut self.other_cents),
+        };
+        *n = n.saturating_add(1);
+        *sum += cents;
+    }
+
+    fn counts(&self) -> DayCounts {
+        DayCounts {
+            paid: i64::from(self.paid),
+            denied: i64::from(self.denied),
+            other: i64::from(self.other),
+            paid_cents: self.paid_cents,
+            denied_cents: self.denied_cents,
+            other_cents: self.other_cents,
+        }
+    }
+}
+
+/// Decision-days values up to this many per cell stay in a sorted vector (a binary
+/// search, an insert shifting at most a few KB); a cell with more (a file spreading one
+/// payer × group × day over many decision-day values) moves to a tree.
+const SMALL_HISTOGRAM: usize = 64;
+
+/// One cell's decision-days values.
+#[derive(Debug)]
+enum UploadHistogram {
+    /// Ascending by `days`.
+    Small(Vec<UploadDay>),
+    Large(BTreeMap<i32, UploadDay>),
+}
+
+impl Default for UploadHistogram {
+    fn default() -> Self {
+        UploadHistogram::Small(Vec::new())
+    }
+}
+
+impl UploadHistogram {
+    /// The entry of `days`, created empty if new.
+    fn day(&mut self, days: i32) -> &mut UploadDay {
+        let empty = UploadDay {
+            days,
+            ..UploadDay::default()
+        };
+        if let UploadHistogram::Small(v) = self
+            && v.len() >= SMALL_HISTOGRAM
+            && v.binary_search_by_key(&days, |d| d.days).is_err()
+        {
+            let small = std::mem::take(v);
+            *self = UploadHistogram::Large(small.into_iter().map(|d| (d.days, d)).collect());
+        }
+        match self {
+            UploadHistogram::Small(v) => {
+                let at = match v.binary_search_by_key(&days, |d| d.days) {
+                    Ok(at) => at,
+                    Err(at) => {
+                        v.insert(at, empty);
+                        at
+                    }
+                };
+                &mut v[at]
+            }
+            UploadHistogram::Large(m) => m.entry(days).or_insert(empty),
+        }
+    }
+
+    /// The entries in ascending `days`.
+    fn days(&self) -> Box<dyn Iterator<Item = &UploadDay> + '_> {
+        match self {
+            UploadHistogram::Small(v) => Box::new(v.iter()),
+            UploadHistogram::Large(m) => Box::new(m.values()),
+        }
+    }
+}
 
 impl UploadRollup {
     fn id(&mut self, name: &str) -> u32 {
@@ -339,8 +445,8 @@ impl UploadRollup {
             return *id;
         }
         let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.names.push(name.to_string());
-        self.ids.insert(name.to_string(), id);
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
         id
     }
 
@@ -349,14 +455,25 @@ impl UploadRollup {
             return;
         }
         let raw = self.id(c.payer_raw);
-        let payer = self.id(c.payer);
+        let payer = if c.payer == c.payer_raw {
+            raw
+        } else {
+            self.id(c.payer)
+        };
         let group = self.id(c.cpt_group);
         let decided = c.decided_date.num_days_from_ce();
         let cents = c.allowed_cents.unwrap_or(0);
-        self.cells
-            .entry((raw, payer, group, decided, c.decision_days))
-            .or_default()
-            .add_outcome(c.outcome, 1, cents);
+        let next = u32::try_from(self.histograms.len()).unwrap_or(u32::MAX);
+        let cell = *self
+            .cells
+            .entry((raw, payer, group, decided))
+            .or_insert(next);
+        if cell == next {
+            self.histograms.push(UploadHistogram::default());
+        }
+        self.histograms[cell as usize]
+            .day(c.decision_days)
+            .add(c.outcome, cents);
         if c.outcome == "DENIED" {
             let reason = self.id(reason_key_str(c.denial_reason_code, c.denial_reason_text));
             let submitted = c.submitted_date.num_days_from_ce();
@@ -372,12 +489,20 @@ impl UploadRollup {
     }
 
     /// The delta, with the spelling merge's renames (`payer_raw` → payer) applied.
+    /// Each cell's histogram is freed as it is converted.
     pub fn into_rollups(self, renames: &[(String, String)]) -> Rollups {
+        let UploadRollup {
+            ids,
+            names,
+            cells,
+            mut histograms,
+            reasons,
+        } = self;
         let renamed: HashMap<u32, &str> = renames
             .iter()
-            .filter_map(|(raw, target)| Some((*self.ids.get(raw)?, target.as_str())))
+            .filter_map(|(raw, target)| Some((*ids.get(raw.as_str())?, target.as_str())))
             .collect();
-        let name = |id: u32| self.names[id as usize].clone();
+        let name = |id: u32| names[id as usize].to_string();
         let payer_of = |raw: u32, payer: u32| {
             renamed
                 .get(&raw)
@@ -385,30 +510,37 @@ impl UploadRollup {
         };
         let day = |n: i32| NaiveDate::from_num_days_from_ce_opt(n).unwrap_or_default();
         let mut out = Rollups::default();
-        for ((raw, payer, group, decided, days), counts) in &self.cells {
-            out.cells
-                .entry(CellKey {
-                    decided: day(*decided),
-                    payer: payer_of(*raw, *payer),
-                    cpt_group: name(*group),
-                })
-                .or_default()
-                .entry(*days)
-                .or_default()
-                .add(counts, 1);
+        for ((raw, payer, group, decided), cell) in cells {
+            let hist = std::mem::take(&mut histograms[cell as usize]);
+            let key = CellKey {
+                decided: day(decided),
+                payer: payer_of(raw, payer),
+                cpt_group: name(group),
+            };
+            match out.cells.entry(key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(hist.days().map(|d| (d.days, d.counts())).collect());
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let into = o.get_mut();
+                    for d in hist.days() {
+                        into.entry(d.days).or_default().add(&d.counts(), 1);
+                    }
+                }
+            }
         }
-        for ((raw, payer, submitted, d, reason), (n, cents)) in &self.reasons {
+        for ((raw, payer, submitted, d, reason), (n, cents)) in reasons {
             let entry = out
                 .reasons
                 .entry(ReasonKey {
-                    basis: if *submitted {
+                    basis: if submitted {
                         Basis::Submitted
                     } else {
                         Basis::Decided
                     },
-                    day: day(*d),
-                    payer: payer_of(*raw, *payer),
-                    reason: name(*reason),
+                    day: day(d),
+                    payer: payer_of(raw, payer),
+                    reason: name(reason),
                 })
                 .or_default();
             entry.0 += n;
@@ -828,6 +960,35 @@ pub fn latest_decided(
 /// Rows per INSERT (SQLite's bind limit is 32,766; 7 binds per reason row).
 const ROWS_PER_STATEMENT: usize = 2_000;
 
+/// The `VALUES` list of a multi-row INSERT: `rows` tuples of `width` parameters, every
+/// value bound in order. SQLite gets anonymous `?`: its parser looks a numbered `?N` up
+/// in a linear list for every occurrence, so 8,000 numbered parameters in one statement
+/// cost ≈ 32 million steps to prepare (45 % of a 100K-row import's instructions before
+/// this, docs/performance.md). PostgreSQL gets `$1…$n`.
+fn values_rows(conn: &DbConnection, rows: usize, width: usize) -> String {
+    use std::fmt::Write;
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let mut out = String::with_capacity(rows * width * 7);
+    let mut n = 0;
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            n += 1;
+            if sqlite {
+                out.push('?');
+            } else {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "${n}");
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// Merges `delta` into the tenant's stored rollups (inside the caller's transaction):
 /// reads the stored rows of the delta's days, adds, writes back the changed rows and
 /// deletes rows that reach zero. PostgreSQL: a per-tenant transaction lock first, so two
@@ -874,24 +1035,17 @@ fn apply_cells(
         }
     }
     for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 4 + 2;
-                format!("($1, ${b}, ${}, ${}, ${})", b + 1, b + 2, b + 3)
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO claim_day_rollups (customer_id, decided_date, payer, cpt_group, days) \
              VALUES {} ON CONFLICT (customer_id, decided_date, payer, cpt_group) \
              DO UPDATE SET days = excluded.days",
-            values.join(", ")
+            values_rows(conn, chunk.len(), 5)
         );
-        let sql = placeholders_for(conn, &sql);
-        let mut query = diesel::sql_query(sql)
-            .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
-            .bind::<BigInt, _>(scope.id());
+        let mut query =
+            diesel::sql_query(sql).into_boxed::<<DbConnection as diesel::Connection>::Backend>();
         for (key, days) in chunk {
             query = query
+                .bind::<BigInt, _>(scope.id())
                 .bind::<Date, _>(key.decided)
                 .bind::<Text, _>(key.payer.clone())
                 .bind::<Text, _>(key.cpt_group.clone())
@@ -939,32 +1093,18 @@ fn apply_reasons(
         }
     }
     for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 6 + 2;
-                format!(
-                    "($1, ${b}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO claim_reason_rollups \
              (customer_id, basis, day, payer, reason, denied, denied_cents) \
              VALUES {} ON CONFLICT (customer_id, basis, day, payer, reason) \
              DO UPDATE SET denied = excluded.denied, denied_cents = excluded.denied_cents",
-            values.join(", ")
+            values_rows(conn, chunk.len(), 7)
         );
-        let sql = placeholders_for(conn, &sql);
-        let mut query = diesel::sql_query(sql)
-            .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
-            .bind::<BigInt, _>(scope.id());
+        let mut query =
+            diesel::sql_query(sql).into_boxed::<<DbConnection as diesel::Connection>::Backend>();
         for (key, (n, cents)) in chunk {
             query = query
+                .bind::<BigInt, _>(scope.id())
                 .bind::<Text, _>(key.basis.as_str())
                 .bind::<Date, _>(key.day)
                 .bind::<Text, _>(key.payer.clone())
@@ -1105,5 +1245,132 @@ mod tests {
         ] {
             assert!(decode_entries(bad).is_err(), "{bad:?} accepted");
         }
+    }
+    /// The upload's in-memory delta equals the rollups built from the same claims as
+    /// grouped rows (the `--verify` oracle), renames of the spelling merge applied — with
+    /// spellings sharing a payer, every outcome, blank and coded reasons, and one cell
+    /// spread over more decision-day values than the small histogram holds.
+    #[test]
+    fn upload_delta_equals_the_rollups_of_its_claims() {
+        let spellings = [
+            ("Aetna", "Aetna"),
+            ("AETNA", "Aetna"),
+            ("aetna inc", "aetna inc"),
+            ("Humana", "Humana"),
+            ("HUMANA", "HUMANA"),
+        ];
+        let groups = ["EVAL_MGMT", "IMAGING", "LAB"];
+        let outcomes = ["PAID", "DENIED", "DENIED", "OTHER", REVERSED];
+        let reasons = [
+            (None, None),
+            (Some("CO-197"), None),
+            (None, Some("Prior auth missing")),
+            (Some("  "), Some(" text ")),
+        ];
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let base = NaiveDate::from_ymd_opt(2026, 6, 1).expect("date");
+        let mut claims = Vec::new();
+        for i in 0..5_000u64 {
+            let (raw, payer) = spellings[next(spellings.len() as u64) as usize];
+            // Every 10th claim lands in one cell with up to 300 decision-day values.
+            let (decided, days, group) = if i % 10 == 0 {
+                (base, next(300) as i32, "IMAGING")
+            } else {
+                (
+                    base + chrono::Days::new(next(20)),
+                    next(40) as i32,
+                    groups[next(3) as usize],
+                )
+            };
+            let (code, text) = reasons[next(4) as usize];
+            claims.push((
+                raw,
+                payer,
+                group,
+                decided,
+                days,
+                outcome(&mut next, &outcomes),
+                {
+                    let cents = next(5) as i64;
+                    (cents > 0).then_some(cents * 1_234)
+                },
+                code,
+                text,
+            ));
+        }
+        fn outcome(next: &mut impl FnMut(u64) -> u64, all: &[&'static str]) -> &'static str {
+            all[next(all.len() as u64) as usize]
+        }
+        let renames = vec![
+            ("aetna inc".to_string(), "Aetna".to_string()),
+            ("HUMANA".to_string(), "Humana Medicare".to_string()),
+        ];
+        let mut upload = UploadRollup::default();
+        let mut expected = Rollups::default();
+        for &(raw, payer, group, decided, days, outcome, cents, code, text) in &claims {
+            upload.add(&NewClaimRef {
+                customer_id: 1,
+                upload_id: 2,
+                payer_raw: raw,
+                payer,
+                cpt: "99213",
+                cpt_group: group,
+                submitted_date: decided - chrono::Days::new(days as u64),
+                decided_date: decided,
+                decision_days: days,
+                outcome,
+                allowed_cents: cents,
+                denial_reason_code: code,
+                denial_reason_text: text,
+                payer_id: None,
+                modifiers: None,
+                remark_codes: None,
+                adjustments: None,
+                claim_key: None,
+                svc_segment: None,
+            });
+            let renamed = renames
+                .iter()
+                .find(|(r, _)| r == raw)
+                .map_or(payer, |(_, t)| t.as_str());
+            expected.add_group(
+                &ClaimGroup {
+                    payer: renamed.to_string(),
+                    cpt_group: group.to_string(),
+                    decided_date: decided,
+                    submitted_date: decided - chrono::Days::new(days as u64),
+                    decision_days: days,
+                    outcome: outcome.to_string(),
+                    reason_code: code.map(str::to_string),
+                    reason_text: text.map(str::to_string),
+                    n: 1,
+                    cents: cents.unwrap_or(0),
+                },
+                1,
+            );
+        }
+        let delta = upload.into_rollups(&renames);
+        assert!(
+            differences(&delta, &expected).is_empty(),
+            "{:?}",
+            differences(&delta, &expected).first()
+        );
+        assert_eq!(delta, expected);
+        let wide = delta
+            .cells
+            .iter()
+            .filter(|(k, _)| k.decided == base && k.cpt_group == "IMAGING")
+            .map(|(_, h)| h.len())
+            .max();
+        assert!(
+            wide > Some(SMALL_HISTOGRAM),
+            "a cell past the small histogram: {wide:?}"
+        );
     }
 }
