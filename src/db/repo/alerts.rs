@@ -803,14 +803,11 @@ pub fn set_assignee(
     alert_id: i64,
     assignee: Option<i64>,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            alert_current_status::table
-                .filter(alert_current_status::customer_id.eq(scope.id()))
-                .filter(alert_current_status::alert_id.eq(alert_id)),
-        )
-        .set(alert_current_status::assignee_user_id.eq(assignee))
-        .execute(conn)?,
+    update_one!(
+        conn,
+        scope,
+        alert_current_status.alert_id = alert_id,
+        alert_current_status::assignee_user_id.eq(assignee)
     )
 }
 
@@ -821,13 +818,10 @@ pub fn set_due(
     alert_id: i64,
     due_on: Option<chrono::NaiveDate>,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            alert_current_status::table
-                .filter(alert_current_status::customer_id.eq(scope.id()))
-                .filter(alert_current_status::alert_id.eq(alert_id)),
-        )
-        .set(alert_current_status::due_on.eq(due_on))
-        .execute(conn)?,
+    update_one!(
+        conn,
+        scope,
+        alert_current_status.alert_id = alert_id,
+        alert_current_status::due_on.eq(due_on)
     )
 }

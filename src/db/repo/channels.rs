@@ -100,17 +100,14 @@ pub fn set_channel_enabled(
     id: i64,
     enabled: bool,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            notification_channels::table
-                .filter(notification_channels::customer_id.eq(scope.id()))
-                .filter(notification_channels::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        notification_channels.id = id,
+        (
             notification_channels::enabled.eq(enabled),
             notification_channels::updated_at.eq(super::now()),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
@@ -121,17 +118,14 @@ pub fn replace_secret(
     id: i64,
     sealed: &str,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            notification_channels::table
-                .filter(notification_channels::customer_id.eq(scope.id()))
-                .filter(notification_channels::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        notification_channels.id = id,
+        (
             notification_channels::secret_sealed.eq(Some(sealed)),
             notification_channels::updated_at.eq(super::now()),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 

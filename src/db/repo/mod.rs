@@ -3,6 +3,24 @@
 //!
 //! [`TenantScope`]: crate::domain::tenant::TenantScope
 
+/// `UPDATE table SET changes WHERE customer_id = scope AND key = value`, answered by
+/// [`one_row`]: a row of another tenant (or none) is `NotFound`. Expands inside a
+/// repository function returning `Result<(), DbError>`, with `diesel::prelude::*` in scope:
+/// `update_one!(conn, scope, users.id = id, users::role.eq(role))`.
+macro_rules! update_one {
+    ($conn:expr, $scope:expr, $table:ident . $key:ident = $value:expr, $changes:expr $(,)?) => {
+        $crate::db::repo::one_row(
+            diesel::update(
+                $table::table
+                    .filter($table::customer_id.eq($scope.id()))
+                    .filter($table::$key.eq($value)),
+            )
+            .set($changes)
+            .execute($conn)?,
+        )
+    };
+}
+
 pub mod alert_comments;
 pub mod alerts;
 pub mod analytics;

@@ -89,14 +89,11 @@ pub fn mark_processing(
     scope: &TenantScope,
     upload_id: i64,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            uploads::table
-                .filter(uploads::customer_id.eq(scope.id()))
-                .filter(uploads::id.eq(upload_id)),
-        )
-        .set(uploads::status.eq("processing"))
-        .execute(conn)?,
+    update_one!(
+        conn,
+        scope,
+        uploads.id = upload_id,
+        uploads::status.eq("processing")
     )
 }
 

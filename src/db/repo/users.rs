@@ -137,18 +137,15 @@ pub fn set_password_hash(
     password_hash: &str,
 ) -> Result<(), DbError> {
     let now = super::now();
-    super::one_row(
-        diesel::update(
-            users::table
-                .filter(users::customer_id.eq(scope.id()))
-                .filter(users::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        users.id = id,
+        (
             users::password_hash.eq(password_hash),
             users::password_changed_at.eq(now),
             users::updated_at.eq(now),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
@@ -168,17 +165,14 @@ pub fn set_role(
     id: i64,
     role: Role,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            users::table
-                .filter(users::customer_id.eq(scope.id()))
-                .filter(users::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        users.id = id,
+        (
             users::role.eq(role.as_str()),
             users::updated_at.eq(super::now()),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
@@ -188,17 +182,14 @@ pub fn set_active(
     id: i64,
     active: bool,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            users::table
-                .filter(users::customer_id.eq(scope.id()))
-                .filter(users::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        users.id = id,
+        (
             users::is_active.eq(active),
             users::updated_at.eq(super::now()),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
