@@ -99,20 +99,16 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let filter = parse_filter(&query)?;
-    let page = paging::page_request(&req, "alerts")?;
     let scope = user.scope();
-    let rows = state
-        .db
-        .run(move |conn| keyset::alerts(conn, &scope, &filter, page.after, page.limit + 1))
-        .await?;
-    Ok(paging::list_response(
+    paging::keyset_list(
         &req,
+        &state.db,
         "alerts",
-        page,
-        rows,
+        move |conn, after, limit| keyset::alerts(conn, &scope, &filter, after, limit),
         |a| a.alert.id,
         |a| Alert::from_row(&a),
-    ))
+    )
+    .await
 }
 
 /// One alert with its status history, judgments and notification deliveries.
@@ -129,18 +125,7 @@ pub async fn get(
     user: ApiUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
-    let scope = user.scope();
-    let view = state
-        .db
-        .run(move |conn| {
-            let alert = repo::find_alert(conn, &scope, id)?;
-            let history = repo::history(conn, &scope, id)?;
-            let judgments = repo::judgments(conn, &scope, id)?;
-            let deliveries = deliveries::for_alert(conn, &scope, id)?;
-            Ok(Alert::from_row(&alert).with_details(history, judgments, deliveries))
-        })
-        .await?;
+    let view = alert_view(&state, &user, id.into_inner()).await?;
     paging::single_response(&req, &view)
 }
 
@@ -312,8 +297,13 @@ async fn alert_after_change(
     user: &ApiUser,
     id: i64,
 ) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(alert_view(state, user, id).await?))
+}
+
+/// Alert `id` with its status history, judgments and notification deliveries.
+async fn alert_view(state: &AppState, user: &ApiUser, id: i64) -> Result<Alert, AppError> {
     let scope = user.scope();
-    let view = state
+    Ok(state
         .db
         .run(move |conn| {
             let alert = repo::find_alert(conn, &scope, id)?;
@@ -322,8 +312,7 @@ async fn alert_after_change(
             let deliveries = deliveries::for_alert(conn, &scope, id)?;
             Ok(Alert::from_row(&alert).with_details(history, judgments, deliveries))
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
+        .await?)
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -345,20 +334,16 @@ pub async fn list_runs(
     state: web::Data<AppState>,
     user: ApiUser,
 ) -> Result<HttpResponse, AppError> {
-    let page = paging::page_request(&req, "runs")?;
     let scope = user.scope();
-    let rows = state
-        .db
-        .run(move |conn| keyset::runs(conn, &scope, page.after, page.limit + 1))
-        .await?;
-    Ok(paging::list_response(
+    paging::keyset_list(
         &req,
+        &state.db,
         "runs",
-        page,
-        rows,
+        move |conn, after, limit| keyset::runs(conn, &scope, after, limit),
         |r| r.id,
         |r| Run::from_row(&r),
-    ))
+    )
+    .await
 }
 
 /// Requests an analytics run of every product. It joins a request already waiting (one

@@ -116,20 +116,16 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let filter = parse_filter(&query)?;
-    let page = paging::page_request(&req, "findings")?;
     let scope = user.scope();
-    let rows = state
-        .db
-        .run(move |conn| keyset::events(conn, &scope, &filter, page.after, page.limit + 1))
-        .await?;
-    Ok(paging::list_response(
+    paging::keyset_list(
         &req,
+        &state.db,
         "findings",
-        page,
-        rows,
+        move |conn, after, limit| keyset::events(conn, &scope, &filter, after, limit),
         |e| e.id,
         |e| Finding::from_row(&e),
-    ))
+    )
+    .await
 }
 
 /// The same list under SPEC's name.

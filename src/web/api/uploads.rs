@@ -61,20 +61,16 @@ pub async fn list(
     state: web::Data<AppState>,
     user: ApiUser,
 ) -> Result<HttpResponse, AppError> {
-    let page = paging::page_request(&req, "uploads")?;
     let scope = user.scope();
-    let rows = state
-        .db
-        .run(move |conn| keyset::uploads(conn, &scope, page.after, page.limit + 1))
-        .await?;
-    Ok(paging::list_response(
+    paging::keyset_list(
         &req,
+        &state.db,
         "uploads",
-        page,
-        rows,
+        move |conn, after, limit| keyset::uploads(conn, &scope, after, limit),
         |u| u.id,
         |u| UploadView::from_row(&u),
-    ))
+    )
+    .await
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -363,22 +359,18 @@ pub async fn rejections(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let page = paging::page_request(&req, "rejections")?;
     let scope = user.scope();
-    let rows = state
-        .db
-        .run(move |conn| keyset::rejections(conn, &scope, id, page.after, page.limit + 1))
-        .await?;
-    Ok(paging::list_response(
+    paging::keyset_list(
         &req,
+        &state.db,
         "rejections",
-        page,
-        rows,
+        move |conn, after, limit| keyset::rejections(conn, &scope, id, after, limit),
         |r| r.0,
         |(_, row, column, reason)| Rejection {
             row,
             column,
             reason,
         },
-    ))
+    )
+    .await
 }
