@@ -729,7 +729,9 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
     assert_eq!(purges.len(), 2);
     assert_eq!(
         purges[0].as_deref(),
-        Some("audit_events,sessions,login_attempts,notification_deliveries")
+        Some(
+            "audit_events,sessions,invitations,password_tokens,login_attempts,notification_deliveries"
+        )
     );
 
     // Login-throttle rows older than a day go; recent ones stay (they still throttle).
@@ -756,6 +758,93 @@ async fn purge_removes_old_audit_events_and_expired_sessions_and_audits_itself()
     let left = login_failures::count_older_than(&mut conn, now + chrono::Duration::days(1))
         .expect("count");
     assert_eq!(left, 1, "the recent failure still throttles");
+}
+
+/// Issue 19: expired invitations and set-password links were never swept. The purge
+/// removes every expired link whatever became of it (never followed, accepted, used);
+/// links still valid stay and still work.
+#[actix_web::test]
+async fn purge_removes_expired_invitations_and_password_links_and_keeps_live_ones() {
+    use payerwatch::db::repo::{invitations, password_tokens};
+    use payerwatch::domain::roles::Role;
+    let app = spawn_app().await;
+    let a = tenant(&app.db, "clinic-a");
+    let (ann, bob, cat) = (
+        user(&app.db, &a, "ann@a.example"),
+        user(&app.db, &a, "bob@a.example"),
+        user(&app.db, &a, "cat@a.example"),
+    );
+    let now = now();
+    app.db
+        .write_blocking(move |conn| {
+            let invite = |conn: &mut _, email: &str, hash: &str, expires_at| {
+                invitations::insert(
+                    conn,
+                    &a,
+                    &invitations::NewInvitation {
+                        email,
+                        role: Role::Viewer,
+                        token_hash: hash,
+                        created_by: ann,
+                        expires_at,
+                    },
+                )
+            };
+            invite(
+                conn,
+                "never@x.example",
+                "inv-never",
+                now - Duration::days(1),
+            )?;
+            let accepted = invite(conn, "took@x.example", "inv-took", now - Duration::days(2))?;
+            invitations::mark_accepted(conn, accepted, bob)?;
+            invite(conn, "live@x.example", "inv-live", now + Duration::days(7))?;
+            let link = |conn: &mut _, user, hash: &str, expires_at| {
+                password_tokens::issue(conn, &a, user, hash, "reset", Some(ann), expires_at)
+            };
+            link(conn, ann, "pw-never", now - Duration::hours(1))?;
+            link(conn, bob, "pw-used", now - Duration::days(3))?;
+            let used = password_tokens::find_usable(conn, "pw-used", now - Duration::days(4))?;
+            password_tokens::mark_used(conn, used.id)?;
+            link(conn, cat, "pw-live", now + Duration::days(1))?;
+            Ok::<_, payerwatch::db::DbError>(())
+        })
+        .expect("links");
+    let counts = |db: &Db| {
+        use diesel::prelude::*;
+        use payerwatch::db::schema::{invitations, password_tokens};
+        let mut conn = db.get().expect("conn");
+        let i: i64 = invitations::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count");
+        let p: i64 = password_tokens::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count");
+        (i, p)
+    };
+
+    let db = app.db.clone();
+    let dry = payerwatch::services::retention::purge(&db, now, None, true).expect("dry run");
+    assert_eq!(
+        (dry.expired_invitations, dry.expired_password_links),
+        (2, 2)
+    );
+    assert_eq!(counts(&app.db), (3, 3), "a dry run changes nothing");
+    let lines = dry.lines();
+    assert!(lines.contains(&("expired invitations", 2)), "{lines:?}");
+    assert!(lines.contains(&("expired password links", 2)), "{lines:?}");
+
+    let done = payerwatch::services::retention::purge(&db, now, None, false).expect("purge");
+    assert_eq!(
+        (done.expired_invitations, done.expired_password_links),
+        (2, 2)
+    );
+    assert_eq!(counts(&app.db), (1, 1), "only the live links are left");
+    let mut conn = app.db.get().expect("conn");
+    invitations::find_usable(&mut conn, "inv-live", now).expect("the live invitation works");
+    password_tokens::find_usable(&mut conn, "pw-live", now).expect("the live link works");
 }
 
 fn audit_and_session_counts(db: &Db) -> (i64, i64) {

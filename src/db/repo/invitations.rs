@@ -146,3 +146,19 @@ pub fn mark_accepted(conn: &mut DbConnection, id: i64, user_id: i64) -> Result<b
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// Removes every invitation whose link expired before `now`, whatever became of it
+/// (pending, accepted or revoked: an expired link can do nothing, and the audit trail
+/// keeps who invited whom), for all tenants (`payerwatch purge`). With `dry_run`, counts.
+pub fn purge_expired(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    dry_run: bool,
+) -> Result<i64, DbError> {
+    let expired = invitations::table.filter(invitations::expires_at.lt(now));
+    Ok(if dry_run {
+        expired.count().get_result(conn)?
+    } else {
+        diesel::delete(expired).execute(conn)? as i64
+    })
+}

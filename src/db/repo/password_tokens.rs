@@ -86,3 +86,19 @@ pub fn mark_used(conn: &mut DbConnection, id: i64) -> Result<bool, DbError> {
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// Removes every set-password link that expired before `now` (used, superseded or never
+/// followed: none of them can set a password any more), for all tenants
+/// (`payerwatch purge`). With `dry_run`, counts.
+pub fn purge_expired(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    dry_run: bool,
+) -> Result<i64, DbError> {
+    let expired = password_tokens::table.filter(password_tokens::expires_at.lt(now));
+    Ok(if dry_run {
+        expired.count().get_result(conn)?
+    } else {
+        diesel::delete(expired).execute(conn)? as i64
+    })
+}

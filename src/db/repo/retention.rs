@@ -1,6 +1,6 @@
 //! Retention purging across tables (`payerwatch purge`): audit events past the retention,
-//! expired sessions, login-throttle rows older than a day, and delivered notifications
-//! older than 90 days. Counts what would go (dry run) or deletes it in one
+//! expired sessions, expired invitations and set-password links, login-throttle rows
+//! older than a day, and delivered notifications older than 90 days. Counts what would go (dry run) or deletes it in one
 //! transaction and records a `retention.purge` audit event.
 
 use chrono::NaiveDateTime;
@@ -33,6 +33,10 @@ pub struct PurgePlan {
 pub struct PurgeReport {
     pub audit_events: i64,
     pub expired_sessions: i64,
+    /// Invitations whose link expired (pending, accepted or revoked).
+    pub expired_invitations: i64,
+    /// Set-password links (invitation or reset) that expired.
+    pub expired_password_links: i64,
     /// `None` while the table does not exist yet.
     pub login_attempts: Option<i64>,
     /// `None` while the table does not exist yet.
@@ -45,6 +49,8 @@ impl PurgeReport {
         let mut lines = vec![
             ("audit events", self.audit_events),
             ("expired sessions", self.expired_sessions),
+            ("expired invitations", self.expired_invitations),
+            ("expired password links", self.expired_password_links),
         ];
         if let Some(n) = self.login_attempts {
             lines.push(("login-throttle rows", n));
@@ -68,6 +74,10 @@ pub fn purge(conn: &mut DbConnection, plan: &PurgePlan) -> Result<PurgeReport, D
         report.audit_events = audit::purge_older_than(conn, plan.audit_cutoff)?;
         report.expired_sessions = diesel::delete(expired).execute(conn)? as i64;
     }
+    // An expired link can neither join a tenant nor set a password: nothing to keep.
+    report.expired_invitations = super::invitations::purge_expired(conn, plan.now, plan.dry_run)?;
+    report.expired_password_links =
+        super::password_tokens::purge_expired(conn, plan.now, plan.dry_run)?;
 
     // Login-throttle rows matter for 15 minutes; a day is kept for investigation.
     let throttle_cutoff = plan.now - chrono::Duration::days(1);
@@ -85,7 +95,7 @@ pub fn purge(conn: &mut DbConnection, plan: &PurgePlan) -> Result<PurgeReport, D
         );
 
     if !plan.dry_run {
-        let mut fields = vec!["audit_events", "sessions"];
+        let mut fields = vec!["audit_events", "sessions", "invitations", "password_tokens"];
         if report.login_attempts.is_some() {
             fields.push("login_attempts");
         }
