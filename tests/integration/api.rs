@@ -599,11 +599,18 @@ async fn roles_tenants_and_problem_shapes() {
     // Problem shapes of the other statuses.
     let bad = expect_problem(get(&app, "/api/v1/uploads?limit=501", &viewer).await, 400).await;
     assert_eq!(bad["errors"][0]["name"], "limit");
-    expect_problem(
-        get(&app, "/api/v1/findings?min_severity=huge", &viewer).await,
-        400,
-    )
-    .await;
+    for refused in ["huge", "0.5"] {
+        expect_problem(
+            get(
+                &app,
+                &format!("/api/v1/findings?min_severity={refused}"),
+                &viewer,
+            )
+            .await,
+            400,
+        )
+        .await;
+    }
     expect_problem(get(&app, "/api/v1/nothing-here", &viewer).await, 404).await;
     let unprocessable = expect_problem(
         post_json(
@@ -926,6 +933,20 @@ async fn the_document_and_reference_page_are_public() {
     let doc = json(res).await;
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/alerts/{id}/judgment"]["post"].is_object());
+    // The document says what the API accepts: severity labels, not numbers (issue 19).
+    let min_severity = doc["paths"]["/api/v1/findings"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "min_severity")
+        .expect("min_severity documented")["description"]
+        .as_str()
+        .expect("described")
+        .to_string();
+    assert!(
+        min_severity.contains("low, medium, high or critical") && !min_severity.contains("0 to 1"),
+        "{min_severity}"
+    );
     let res = call(&app, reqwest::Method::GET, "/api/docs", None).await;
     assert_eq!(res.status(), 200);
     let csp = res.headers()["content-security-policy"]

@@ -30,7 +30,7 @@ pub struct FindingParams {
     cpt_group: Option<String>,
     /// worse or better.
     direction: Option<String>,
-    /// low, medium, high or critical (or a number from 0 to 1).
+    /// low, medium, high or critical: that label or a higher one (numbers are refused).
     min_severity: Option<String>,
     /// Findings whose current window ends on or after this date (YYYY-MM-DD).
     from: Option<String>,
