@@ -276,6 +276,7 @@ diesel::table! {
         min_dollars_per_month -> Nullable<Double>,
         min_rate_delta_points -> Nullable<Double>,
         min_days_delta -> Nullable<Double>,
+        archived_at -> Nullable<Timestamp>,
     }
 }
 

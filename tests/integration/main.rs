@@ -24,6 +24,7 @@ mod ops_pages;
 mod payer_merges;
 mod receivers;
 mod rollups;
+mod rule_edits;
 mod rules_tenancy;
 mod scorecard;
 mod settings_sentences;

@@ -38,9 +38,17 @@ pub struct AlertRule {
     pub min_dollars_per_month: Option<f64>,
     pub min_rate_delta_points: Option<f64>,
     pub min_days_delta: Option<f64>,
+    /// Set when the rule was archived: it matches nothing and is listed apart until
+    /// restored (rules are never deleted).
+    pub archived_at: Option<NaiveDateTime>,
 }
 
 impl AlertRule {
+    /// Whether the rule raises alerts: enabled and not archived.
+    pub fn is_active(&self) -> bool {
+        self.enabled && self.archived_at.is_none()
+    }
+
     /// The rule's sound-mode conditions (none when `min_severity` is unset).
     pub fn conditions(&self) -> Conditions {
         Conditions {
@@ -61,7 +69,7 @@ impl AlertRule {
             metric: Metric::parse(&self.metric).unwrap_or(Metric::Severity),
             comparison: Comparison::parse(&self.comparison).unwrap_or(Comparison::Gte),
             threshold: self.threshold,
-            enabled: self.enabled,
+            enabled: self.is_active(),
             conditions: self.conditions(),
         }
     }
@@ -114,7 +122,7 @@ pub fn list_rules(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<Al
 }
 
 /// Creates the default rules the first time a tenant's rules are needed. Rules are never
-/// deleted (only disabled), so "no rules" means "never set up".
+/// deleted (only disabled or archived), so "no rules" means "never set up".
 pub fn ensure_default_rules(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -707,7 +715,79 @@ pub fn insert_rule(
     )
 }
 
-/// Rules are disabled, never deleted: alerts keep pointing at the rule that raised them.
+/// Rewrites rule `id` in place (every field a person sets; its id, state and history
+/// stay): alerts already raised keep pointing at it.
+pub fn update_rule(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    rule: &NewRule,
+) -> Result<(), DbError> {
+    super::one_row(
+        diesel::update(
+            alert_rules::table
+                .filter(alert_rules::customer_id.eq(scope.id()))
+                .filter(alert_rules::id.eq(id)),
+        )
+        .set((
+            alert_rules::name.eq(&rule.name),
+            alert_rules::product.eq(&rule.product),
+            alert_rules::kind.eq(&rule.kind),
+            alert_rules::payer.eq(&rule.payer),
+            alert_rules::cpt_group.eq(&rule.cpt_group),
+            alert_rules::direction.eq(&rule.direction),
+            alert_rules::metric.eq(&rule.metric),
+            alert_rules::comparison.eq(&rule.comparison),
+            alert_rules::threshold.eq(rule.threshold),
+            alert_rules::channel_ids.eq(&rule.channel_ids),
+            alert_rules::min_severity.eq(rule.conditions.min_severity.map(|l| l.as_str())),
+            alert_rules::min_dollars_per_month.eq(rule.conditions.min_dollars_per_month),
+            alert_rules::min_rate_delta_points.eq(rule.conditions.min_rate_delta_points),
+            alert_rules::min_days_delta.eq(rule.conditions.min_days_delta),
+            alert_rules::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?,
+    )
+}
+
+/// Rule `id` of this tenant (`NotFound` for another tenant's id).
+pub fn find_rule(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<AlertRule, DbError> {
+    Ok(alert_rules::table
+        .filter(alert_rules::customer_id.eq(scope.id()))
+        .filter(alert_rules::id.eq(id))
+        .select(AlertRule::as_select())
+        .first(conn)?)
+}
+
+/// Archives rule `id` (`archived = true`: it stops matching and is listed apart) or
+/// restores it. Rules are never deleted (a trigger refuses it on both backends).
+pub fn set_rule_archived(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    archived: bool,
+) -> Result<(), DbError> {
+    let now = super::now();
+    super::one_row(
+        diesel::update(
+            alert_rules::table
+                .filter(alert_rules::customer_id.eq(scope.id()))
+                .filter(alert_rules::id.eq(id)),
+        )
+        .set((
+            alert_rules::archived_at.eq(archived.then_some(now)),
+            alert_rules::updated_at.eq(now),
+        ))
+        .execute(conn)?,
+    )
+}
+
+/// Rules are disabled or archived, never deleted: alerts keep pointing at the rule that
+/// raised them.
 pub fn set_rule_enabled(
     conn: &mut DbConnection,
     scope: &TenantScope,

@@ -6,7 +6,9 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use crate::db::schema::{claim_records, cpt_groups, payer_aliases};
+use crate::db::schema::{
+    claim_day_rollups, claim_reason_rollups, claim_records, cpt_groups, payer_aliases,
+};
 use crate::db::{DbConnection, DbError};
 use crate::domain::mapping::{DEFAULT_CPT_RANGES, payer_key};
 use crate::domain::tenant::TenantScope;
@@ -115,6 +117,48 @@ pub fn upsert_cpt_group(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The tenant's canonical payers with stored claims, by name (read from the daily
+/// rollups: bounded by days × payers × groups, not by claims).
+pub fn payer_names(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<String>, DbError> {
+    Ok(claim_day_rollups::table
+        .filter(claim_day_rollups::customer_id.eq(scope.id()))
+        .select(claim_day_rollups::payer)
+        .distinct()
+        .order(claim_day_rollups::payer.asc())
+        .load(conn)?)
+}
+
+/// The tenant's CPT group names: its ranges' groups and `OTHER` (codes in no range).
+pub fn cpt_group_names(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<String>, DbError> {
+    let mut names: Vec<String> = cpt_groups::table
+        .filter(cpt_groups::customer_id.eq(scope.id()))
+        .select(cpt_groups::group_name)
+        .distinct()
+        .order(cpt_groups::group_name.asc())
+        .load(conn)?;
+    if !names.iter().any(|n| n == crate::domain::mapping::OTHER) {
+        names.push(crate::domain::mapping::OTHER.to_string());
+    }
+    Ok(names)
+}
+
+/// The denial reasons (the DenialScope key) of the tenant's stored claims, by code.
+pub fn denial_reasons(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<String>, DbError> {
+    Ok(claim_reason_rollups::table
+        .filter(claim_reason_rollups::customer_id.eq(scope.id()))
+        .filter(claim_reason_rollups::basis.eq("d"))
+        .select(claim_reason_rollups::reason)
+        .distinct()
+        .order(claim_reason_rollups::reason.asc())
+        .load(conn)?)
 }
 
 /// Seeds the default CPT-group table (SPEC §2) for a tenant; ranges it already has stay.

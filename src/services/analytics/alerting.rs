@@ -224,7 +224,7 @@ pub fn raise_quality_alerts(
     let matching: Vec<&AlertRule> = rules
         .iter()
         .filter(|r| {
-            r.enabled
+            r.is_active()
                 && r.product.as_deref() == Some(DATA_QUALITY)
                 && crate::domain::alerts::Comparison::parse(&r.comparison)
                     .is_some_and(|c| c.holds(upload.quality_score, r.threshold))
