@@ -723,13 +723,11 @@ pub fn update_rule(
     id: i64,
     rule: &NewRule,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            alert_rules::table
-                .filter(alert_rules::customer_id.eq(scope.id()))
-                .filter(alert_rules::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        alert_rules.id = id,
+        (
             alert_rules::name.eq(&rule.name),
             alert_rules::product.eq(&rule.product),
             alert_rules::kind.eq(&rule.kind),
@@ -745,8 +743,7 @@ pub fn update_rule(
             alert_rules::min_rate_delta_points.eq(rule.conditions.min_rate_delta_points),
             alert_rules::min_days_delta.eq(rule.conditions.min_days_delta),
             alert_rules::updated_at.eq(super::now()),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
@@ -772,17 +769,14 @@ pub fn set_rule_archived(
     archived: bool,
 ) -> Result<(), DbError> {
     let now = super::now();
-    super::one_row(
-        diesel::update(
-            alert_rules::table
-                .filter(alert_rules::customer_id.eq(scope.id()))
-                .filter(alert_rules::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        alert_rules.id = id,
+        (
             alert_rules::archived_at.eq(archived.then_some(now)),
             alert_rules::updated_at.eq(now),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
@@ -794,17 +788,14 @@ pub fn set_rule_enabled(
     id: i64,
     enabled: bool,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            alert_rules::table
-                .filter(alert_rules::customer_id.eq(scope.id()))
-                .filter(alert_rules::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        alert_rules.id = id,
+        (
             alert_rules::enabled.eq(enabled),
             alert_rules::updated_at.eq(super::now()),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
@@ -815,17 +806,14 @@ pub fn set_rule_channels(
     id: i64,
     channel_ids: &str,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::update(
-            alert_rules::table
-                .filter(alert_rules::customer_id.eq(scope.id()))
-                .filter(alert_rules::id.eq(id)),
-        )
-        .set((
+    update_one!(
+        conn,
+        scope,
+        alert_rules.id = id,
+        (
             alert_rules::channel_ids.eq(channel_ids),
             alert_rules::updated_at.eq(super::now()),
-        ))
-        .execute(conn)?,
+        )
     )
 }
 
