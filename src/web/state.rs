@@ -29,7 +29,7 @@ pub struct AppState {
     /// staff metrics dashboard).
     pub request_stats: Arc<RequestStats>,
     /// Per-token rate limits and uploads in flight of the JSON API (per instance).
-    pub api_limits: Arc<crate::web::api::auth::ApiLimits>,
+    pub api_limits: Arc<crate::web::auth::api_limits::ApiLimits>,
     /// Channel secrets and the delivery worker (shared by pages that queue test messages).
     pub notifier: Arc<Notifier>,
     /// Stateless CSRF tokens of the anonymous forms (sign-in, set-password).

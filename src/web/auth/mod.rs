@@ -4,6 +4,7 @@
 //! Session state keys: `user_id`, `login_at` (unix seconds, for the absolute limit),
 //! `csrf` (the synchronizer token), `flash` (one-shot message).
 
+pub mod api_limits;
 pub mod cache;
 pub mod csrf;
 pub mod keys;
