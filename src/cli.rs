@@ -409,12 +409,13 @@ fn compute_command(settings: &Settings, args: ComputeArgs) -> anyhow::Result<()>
             match crate::services::analytics::run_with(&db, &scope, *product, args.as_of, &options)
             {
                 Ok(s) => println!(
-                    "{} {}: run {} ({} mode) as of {} — {} rows, {} groups ({} insufficient), {} events ({} new); sound would raise {}, compat {}",
+                    "{} {}: run {} ({} mode) as of {} — {} claims covered, {} rows, {} groups ({} insufficient), {} events ({} new); sound would raise {}, compat {}",
                     customer.slug,
                     crate::domain::alerts::source_label(s.product),
                     s.run_id,
                     s.mode,
                     s.as_of.map_or_else(|| "—".to_string(), |d| d.to_string()),
+                    s.claims_covered,
                     s.rows_scanned,
                     s.groups_considered,
                     s.groups_insufficient,

@@ -195,6 +195,7 @@ diesel::table! {
         error_message -> Nullable<Text>,
         lease_expires_at -> Nullable<Timestamp>,
         job_id -> Nullable<BigInt>,
+        claims_covered -> Nullable<BigInt>,
     }
 }
 

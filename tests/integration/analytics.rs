@@ -731,3 +731,134 @@ async fn the_drift_export_has_the_documented_columns_and_needs_an_analyst() {
     let exported = payerwatch::db::repo::audit::list_recent(&mut conn, &scope, 50).expect("audit");
     assert!(exported.iter().any(|a| a.action == "export.drift_csv"));
 }
+
+/// SPEC §9 "a run reports 'claims covered'": each run records the counted claims its
+/// windows covered — by decided date in sound mode, by submitted date in compat mode, from
+/// its earliest window's start to `as_of`, REVERSED left out — counted here from claims
+/// independently; the analytics settings page lists it per run and the findings pages'
+/// "on data up to" line says it.
+#[actix_web::test]
+async fn every_run_reports_the_claims_its_windows_covered() {
+    use diesel::prelude::*;
+    use payerwatch::db::schema::{claim_records as c, report_runs as r};
+    use payerwatch::domain::analytics::windows;
+    use payerwatch::domain::format::thousands;
+    use payerwatch::domain::roles::Role;
+
+    let app = spawn_app().await;
+    let admin_pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        let customer = customers::find_by_slug(&mut conn, "clinic").expect("customer");
+        TenantScope::for_system(CustomerId(customer.id))
+    };
+    load_generated_claims(
+        &app.db,
+        &scope,
+        &GenOptions {
+            rows: 20_000,
+            days: 200,
+            ..GenOptions::default()
+        },
+    );
+    // A voided claim inside every window counts nowhere.
+    {
+        let mut conn = app.db.get().expect("conn");
+        let id: i64 = c::table
+            .filter(c::customer_id.eq(scope.id()))
+            .order(c::decided_date.desc())
+            .select(c::id)
+            .first(&mut conn)
+            .expect("a claim");
+        diesel::update(c::table.filter(c::id.eq(id)))
+            .set(c::outcome.eq("REVERSED"))
+            .execute(&mut conn)
+            .expect("voided");
+        // The rollups follow the claims (what a reversal's upkeep does).
+        let expected =
+            payerwatch::db::repo::rollups::recompute(&mut conn, &scope).expect("recompute");
+        payerwatch::db::repo::rollups::replace(&mut conn, &scope, &expected).expect("replace");
+    }
+    let total: i64 = {
+        let mut conn = app.db.get().expect("conn");
+        c::table
+            .filter(c::customer_id.eq(scope.id()))
+            .count()
+            .get_result(&mut conn)
+            .expect("count")
+    };
+    let mut last_drift = 0;
+    for mode in ["sound", "compat"] {
+        let db = app.db.clone();
+        let summaries = actix_web::rt::task::spawn_blocking(move || {
+            db.write_blocking(|conn| repo::set_analytics_mode(conn, &scope, mode))
+                .expect("mode");
+            reports::run_all(&db, &scope, None, "test")
+        })
+        .await
+        .expect("joined");
+        let mut conn = app.db.get().expect("conn");
+        for summary in summaries {
+            let s = summary.expect("run");
+            let as_of = s.as_of.expect("as of");
+            let start = match s.product {
+                "drift_watch" => windows::drift_windows(as_of),
+                "denial_scope" if mode == "sound" => windows::denial_windows_sound(as_of),
+                "denial_scope" => windows::denial_windows(as_of),
+                _ => windows::delay_windows(as_of),
+            }
+            .expect("windows")
+            .baseline
+            .start;
+            let counted = c::table
+                .filter(c::customer_id.eq(scope.id()))
+                .filter(c::outcome.ne("REVERSED"))
+                .into_boxed();
+            let counted = if mode == "sound" {
+                counted
+                    .filter(c::decided_date.ge(start))
+                    .filter(c::decided_date.lt(as_of))
+            } else {
+                counted
+                    .filter(c::submitted_date.ge(start))
+                    .filter(c::submitted_date.lt(as_of))
+            };
+            let expected: i64 = counted.count().get_result(&mut conn).expect("count");
+            let what = format!("{} {mode}", s.product);
+            assert!(
+                expected > 0 && expected < total - 1,
+                "{what}: {expected} of {total}"
+            );
+            assert_eq!(s.claims_covered, expected, "{what}");
+            let stored: Option<i64> = r::table
+                .filter(r::id.eq(s.run_id))
+                .select(r::claims_covered)
+                .first(&mut conn)
+                .expect("run");
+            assert_eq!(stored, Some(expected), "{what}: stored");
+            if s.product == "drift_watch" {
+                last_drift = expected;
+            }
+        }
+    }
+    app.login("admin@clinic.test", &admin_pw).await;
+    let settings = app
+        .get("/portal/settings/analytics")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(settings.contains(">Claims covered</th>"));
+    assert!(settings.contains(&format!(
+        "<td class=\"num\">{}</td>",
+        thousands(last_drift as u64)
+    )));
+    let feed = app.get("/portal/drift").await.text().await.expect("feed");
+    assert!(
+        feed.contains(&format!(
+            "({} claims covered)",
+            thousands(last_drift as u64)
+        )),
+        "the drift feed's run line"
+    );
+}

@@ -439,7 +439,16 @@ async fn tenant_with_findings(app: &TestApp, token: &str) -> (i64, i64, i64) {
     let upload: Value = json(res).await;
     let upload_id = upload["id"].as_i64().expect("id");
     finished(app, token, upload_id).await;
-    analytics_done(app, token).await;
+    let runs = analytics_done(app, token).await;
+    // Every succeeded run reports the claims its windows covered (SPEC §9).
+    for run in runs["items"].as_array().expect("items") {
+        if run["status"] == "succeeded" {
+            assert!(
+                run["claims_covered"].as_i64().is_some_and(|n| n > 0),
+                "claims covered: {run}"
+            );
+        }
+    }
     let findings = json(get(app, "/api/v1/findings?limit=500", token).await).await;
     let finding_id = findings["items"][0]["id"].as_i64().expect("a finding");
     let alerts = json(get(app, "/api/v1/alerts", token).await).await;

@@ -342,11 +342,15 @@ fn every_product_reads_the_same_from_rollups_as_from_claims() {
             Product::DelayGuard,
         ] {
             for mode in [Mode::Sound, Mode::Compat] {
-                let [(from_rollups, rows_r), (from_claims, rows_c)] =
-                    evaluate_rollups_and_claims(&mut conn, &scope, product, mode, as_of)
-                        .expect("evaluate");
+                let [
+                    (from_rollups, rows_r, covered_r),
+                    (from_claims, rows_c, covered_c),
+                ] = evaluate_rollups_and_claims(&mut conn, &scope, product, mode, as_of)
+                    .expect("evaluate");
                 let what = format!("{product:?} {mode:?} as of {as_of}");
                 assert_eq!(rows_r, rows_c, "{what}: rows counted");
+                assert_eq!(covered_r, covered_c, "{what}: claims covered");
+                assert!(covered_r > 0, "{what}: claims covered");
                 assert_eq!(from_rollups, from_claims, "{what}");
                 kinds.extend(
                     from_rollups

@@ -272,6 +272,29 @@ pub fn payer_days_histogram(
     Ok(bind_window(conn, &sql, scope, start, end)?)
 }
 
+/// Counted claims (every outcome but REVERSED) whose date by `bucket` is in
+/// `[start, end)`: the claim-level count of a run's "claims covered" (the rollups' oracle).
+pub fn claims_in_window(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    bucket: BucketBy,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<i64, DbError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM claim_records WHERE customer_id = $1 AND {} \
+         AND outcome <> '{REVERSED}'",
+        bucket.window()
+    );
+    let rows: Vec<Count> = bind_window(conn, &sql, scope, start, end)?;
+    Ok(rows.first().map_or(0, |r| r.n))
+}
+
 /// Daily PAID/DENIED counts and decision-day sums for the given payer × group keys over
 /// a span (the charts): Rust buckets them into weeks.
 #[derive(Debug, Clone, QueryableByName)]
@@ -477,6 +500,8 @@ pub struct ReportRun {
     pub error_message: Option<String>,
     pub lease_expires_at: Option<NaiveDateTime>,
     pub job_id: Option<i64>,
+    /// Claims the run's windows covered (SPEC §9); `None` before it was recorded.
+    pub claims_covered: Option<i64>,
 }
 
 /// What an interrupted run says (its process died: lease ran out).
@@ -609,6 +634,7 @@ pub fn start_run(
 pub struct RunResult<'a> {
     pub as_of: Option<NaiveDate>,
     pub rows_scanned: i64,
+    pub claims_covered: i64,
     pub groups_considered: i64,
     pub groups_insufficient: i64,
     pub events_created: i64,
@@ -632,6 +658,7 @@ pub fn finish_run(
         report_runs::finished_at.eq(super::now()),
         report_runs::as_of.eq(result.as_of),
         report_runs::rows_scanned.eq(result.rows_scanned),
+        report_runs::claims_covered.eq(Some(result.claims_covered)),
         report_runs::groups_considered.eq(result.groups_considered),
         report_runs::groups_insufficient.eq(result.groups_insufficient),
         report_runs::events_created.eq(result.events_created),

@@ -42,6 +42,9 @@ pub trait AggregateSource {
         w: Window,
     ) -> Result<Vec<repo::PayerDaysRow>, ReportError>;
     fn payer_daily_days(&mut self, w: Window) -> Result<Vec<repo::PayerDailyDaysRow>, ReportError>;
+    /// Counted claims (every outcome but REVERSED) whose date by `b` is in `w`: a run's
+    /// "claims covered" (SPEC §9).
+    fn claims_in(&mut self, b: BucketBy, w: Window) -> Result<i64, ReportError>;
 }
 
 pub struct DbSource<'a> {
@@ -85,6 +88,11 @@ impl AggregateSource for DbSource<'_> {
     fn payer_daily_days(&mut self, w: Window) -> Result<Vec<repo::PayerDailyDaysRow>, ReportError> {
         Ok(repo::payer_daily_days(
             self.conn, self.scope, w.start, w.end,
+        )?)
+    }
+    fn claims_in(&mut self, b: BucketBy, w: Window) -> Result<i64, ReportError> {
+        Ok(repo::claims_in_window(
+            self.conn, self.scope, b, w.start, w.end,
         )?)
     }
 }
@@ -135,11 +143,20 @@ pub fn evaluate_from(
     mode: Mode,
     as_of: NaiveDate,
 ) -> Result<Evaluation, ReportError> {
-    match product {
+    let mut evaluation = match product {
         Product::DriftWatch => evaluate_drift(src, mode, as_of),
         Product::DenialScope => evaluate_denials(src, mode, as_of),
         Product::DelayGuard => evaluate_delays(src, mode, as_of),
-    }
+    }?;
+    // Every product's windows are adjacent and end at `as_of` (the trend's lie inside the
+    // current and baseline ones), so the claims they cover are those from the baseline's
+    // start on, by the mode's date.
+    let covered = Window {
+        start: evaluation.default_windows.baseline.start,
+        end: as_of,
+    };
+    evaluation.claims_covered = src.claims_in(bucket(mode), covered)?;
+    Ok(evaluation)
 }
 
 /// DenialScope's windows differ by mode (sound 14/56, compat 7/21).
@@ -268,6 +285,7 @@ fn evaluation(
     Evaluation {
         outcome,
         rows_scanned: rows,
+        claims_covered: 0,
         windows,
         default_windows,
     }

@@ -41,6 +41,8 @@ pub struct RunSummary {
     pub mode: &'static str,
     pub as_of: Option<NaiveDate>,
     pub rows_scanned: i64,
+    /// Claims the run's windows covered (SPEC §9), from the daily rollups.
+    pub claims_covered: i64,
     pub groups_considered: usize,
     pub groups_insufficient: usize,
     pub events_created: usize,
@@ -189,6 +191,7 @@ fn compute_and_store(
                 &RunResult {
                     as_of: None,
                     rows_scanned: 0,
+                    claims_covered: 0,
                     groups_considered: 0,
                     groups_insufficient: 0,
                     events_created: 0,
@@ -253,6 +256,7 @@ fn compute_and_store(
             &RunResult {
                 as_of: Some(as_of),
                 rows_scanned: chosen.rows_scanned,
+                claims_covered: chosen.claims_covered,
                 groups_considered: chosen.outcome.groups_considered as i64,
                 groups_insufficient: chosen.outcome.insufficient.len() as i64,
                 events_created: created as i64,
@@ -268,6 +272,7 @@ fn compute_and_store(
         mode: mode.as_str(),
         as_of: Some(as_of),
         rows_scanned: chosen.rows_scanned,
+        claims_covered: chosen.claims_covered,
         groups_considered: chosen.outcome.groups_considered,
         groups_insufficient: chosen.outcome.insufficient.len(),
         events_created: created,
@@ -309,20 +314,24 @@ pub fn aggregate_statements(
 }
 
 /// One product and mode evaluated from the daily rollups and from claims: `[rollups,
-/// claims]`, each outcome with its rows counted — what the equivalence test compares
-/// (issue 21: identical results, every kind, both modes).
+/// claims]`, each outcome with its rows counted and its claims covered — what the
+/// equivalence test compares (issue 21: identical results, every kind, both modes).
 pub fn evaluate_rollups_and_claims(
     conn: &mut DbConnection,
     scope: &TenantScope,
     product: Product,
     mode: Mode,
     as_of: NaiveDate,
-) -> Result<[(RunOutcome, i64); 2], ReportError> {
+) -> Result<[(RunOutcome, i64, i64); 2], ReportError> {
     let rollups = inputs::evaluate(conn, scope, product, mode, as_of)?;
     let claims = inputs::evaluate_from_claims(conn, scope, product, mode, as_of)?;
     Ok([
-        (rollups.outcome, rollups.rows_scanned),
-        (claims.outcome, claims.rows_scanned),
+        (
+            rollups.outcome,
+            rollups.rows_scanned,
+            rollups.claims_covered,
+        ),
+        (claims.outcome, claims.rows_scanned, claims.claims_covered),
     ])
 }
 
@@ -364,6 +373,7 @@ fn empty_summary(run_id: i64, product: Product, mode: Mode) -> RunSummary {
         mode: mode.as_str(),
         as_of: None,
         rows_scanned: 0,
+        claims_covered: 0,
         groups_considered: 0,
         groups_insufficient: 0,
         events_created: 0,
@@ -377,6 +387,8 @@ fn empty_summary(run_id: i64, product: Product, mode: Mode) -> RunSummary {
 pub struct Evaluation {
     pub outcome: RunOutcome,
     pub rows_scanned: i64,
+    /// Claims in the run's windows by the mode's date (SPEC §9 "claims covered").
+    pub claims_covered: i64,
     pub windows: HashMap<&'static str, WindowPair>,
     pub default_windows: WindowPair,
 }

@@ -272,4 +272,12 @@ impl AggregateSource for RollupSource<'_> {
         }
         Ok(out)
     }
+
+    fn claims_in(&mut self, b: BucketBy, w: Window) -> Result<i64, ReportError> {
+        Ok(self
+            .entries(b, w)?
+            .iter()
+            .map(|(_, _, _, c)| c.claims())
+            .sum())
+    }
 }

@@ -205,6 +205,10 @@ impl AggregateSource for MemorySource<'_> {
             .collect())
     }
 
+    fn claims_in(&mut self, b: BucketBy, w: Window) -> Result<i64, ReportError> {
+        Ok(self.claims.iter().filter(|c| c.in_window(b, w)).count() as i64)
+    }
+
     fn payer_daily_days(&mut self, w: Window) -> Result<Vec<PayerDailyDaysRow>, ReportError> {
         let mut acc: BTreeMap<(&str, NaiveDate, i32), i64> = BTreeMap::new();
         for c in self.claims.iter().filter(|c| w.contains(c.decided)) {

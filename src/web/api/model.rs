@@ -398,6 +398,10 @@ pub struct Run {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub rows_scanned: i64,
+    /// Claims the run's windows covered: every counted claim (not reversed) dated, by the
+    /// run's mode (decided: sound, submitted: compat), from the start of its earliest
+    /// window to `as_of`. `null` for a failed run or one recorded before this was kept.
+    pub claims_covered: Option<i64>,
     pub groups_considered: i64,
     pub groups_insufficient: i64,
     pub events_created: i64,
@@ -416,6 +420,7 @@ impl Run {
             started_at: time(r.started_at),
             finished_at: r.finished_at.map(time),
             rows_scanned: r.rows_scanned,
+            claims_covered: r.claims_covered,
             groups_considered: r.groups_considered,
             groups_insufficient: r.groups_insufficient,
             events_created: r.events_created,

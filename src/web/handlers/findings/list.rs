@@ -87,6 +87,8 @@ pub struct RunLine {
     pub status: String,
     pub when: String,
     pub as_of: String,
+    /// "1,234,567" claims the run's windows covered; empty when not recorded.
+    pub claims_covered: String,
     pub mode: String,
     pub groups: i64,
     pub insufficient: i64,
@@ -103,6 +105,9 @@ fn run_line(run: &ReportRun) -> RunLine {
             || "no data yet".to_string(),
             |d| d.pred_opt().unwrap_or(d).to_string(),
         ),
+        claims_covered: run.claims_covered.map_or_else(String::new, |n| {
+            crate::domain::format::thousands(u64::try_from(n).unwrap_or(0))
+        }),
         mode: run.mode.clone(),
         groups: run.groups_considered,
         insufficient: run.groups_insufficient,

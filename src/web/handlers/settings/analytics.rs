@@ -21,6 +21,7 @@ struct RunRow {
     started: String,
     as_of: String,
     mode: String,
+    claims_covered: String,
     groups: i64,
     insufficient: i64,
     events_created: i64,
@@ -126,6 +127,10 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
             started: r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             as_of: r.as_of.map_or_else(|| "—".to_string(), |d| d.to_string()),
             mode: r.mode.clone(),
+            claims_covered: r.claims_covered.map_or_else(
+                || "—".to_string(),
+                |n| crate::domain::format::thousands(u64::try_from(n).unwrap_or(0)),
+            ),
             groups: r.groups_considered,
             insufficient: r.groups_insufficient,
             events_created: r.events_created,
