@@ -34,9 +34,33 @@
     });
   }
 
+  // <input type="checkbox" data-tick-all="alert_id">: ticks or unticks every checkbox of
+  // that name in its form, and shows whether all, some or none are ticked. Without script
+  // the server reads it as "every alert on this page".
+  function tickAll() {
+    document.querySelectorAll("input[data-tick-all]").forEach(function (all) {
+      var form = all.form;
+      if (!form) return;
+      var boxes = form.querySelectorAll('input[type="checkbox"][name="' + all.getAttribute("data-tick-all") + '"]');
+      function sync() {
+        var ticked = 0;
+        boxes.forEach(function (b) { if (b.checked) ticked += 1; });
+        all.checked = boxes.length > 0 && ticked === boxes.length;
+        all.indeterminate = ticked > 0 && ticked < boxes.length;
+      }
+      all.addEventListener("change", function () {
+        boxes.forEach(function (b) { b.checked = all.checked; });
+        all.indeterminate = false;
+      });
+      boxes.forEach(function (b) { b.addEventListener("change", sync); });
+      sync();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     autorefresh();
     confirmations();
     copyButtons();
+    tickAll();
   });
 })();

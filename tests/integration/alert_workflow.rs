@@ -724,3 +724,58 @@ async fn the_daily_digest_mails_new_alerts_for_me_or_nobody_through_the_queue() 
     app.notifier.run_once(at(3, 12, 5)).await.expect("round");
     assert_eq!(digests(&app).len(), 2, "no digest once turned off");
 }
+
+/// "Tick all" without script: the header box sends `tick_all=page` and the page's alerts
+/// travel as `page_alert_id`; the server applies the action to all of them. The page
+/// carries the box and the ids; the list's script only mirrors the ticks.
+#[actix_web::test]
+async fn tick_all_applies_the_bulk_action_to_every_alert_on_the_page() {
+    let app = spawn_app().await;
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+    let ids = raise_alerts(&app, &scope, 3);
+    app.login("analyst@clinic.test", &pw).await;
+    let html = app.get("/portal/alerts").await.text().await.expect("page");
+    assert!(html.contains(
+        "<input type=\"checkbox\" name=\"tick_all\" value=\"page\" id=\"tick-all\" data-tick-all=\"alert_id\">"
+    ));
+    for id in &ids {
+        assert!(html.contains(&format!(
+            "<input type=\"hidden\" name=\"page_alert_id\" value=\"{id}\">"
+        )));
+    }
+    let page_ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let mut form: Vec<(&str, &str)> = page_ids
+        .iter()
+        .map(|id| ("page_alert_id", id.as_str()))
+        .collect();
+    // Unticked: the page's ids alone do nothing.
+    form.push(("action", "resolve"));
+    let res = app
+        .post_form("/portal/alerts", "/portal/alerts/bulk", &form)
+        .await;
+    assert_eq!(res.status(), 303);
+    let list = app
+        .get("/portal/alerts?status=resolved")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!list.contains("Quality alert number"), "nothing resolved");
+    form.push(("tick_all", "page"));
+    let res = app
+        .post_form("/portal/alerts", "/portal/alerts/bulk", &form)
+        .await;
+    assert_eq!(res.status(), 303);
+    let list = app
+        .get("/portal/alerts?status=open")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        !list.contains("Quality alert number"),
+        "every alert resolved"
+    );
+    assert_eq!(audit_rows(&app, "alert.status_changed").len(), 3);
+}

@@ -778,16 +778,22 @@ pub async fn bulk(
     user: auth::Authorized<auth::Analyst>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let mut ids = Vec::new();
+    let (mut ids, mut page_ids, mut tick_all) = (Vec::new(), Vec::new(), false);
     let (mut action, mut assignee, mut back) = (None, None, String::new());
     for (k, v) in url::form_urlencoded::parse(&body) {
         match k.as_ref() {
             "alert_id" => ids.push(v.into_owned()),
+            // "Tick all" works without script: the page's alerts travel with the form.
+            "page_alert_id" => page_ids.push(v.into_owned()),
+            "tick_all" => tick_all = v == "page",
             "action" => action = Some(v.into_owned()),
             "assignee" => assignee = Some(v.into_owned()),
             "back" => back = v.into_owned(),
             _ => {}
         }
+    }
+    if tick_all {
+        ids.extend(page_ids);
     }
     let to = list_url(&back);
     let action = action
