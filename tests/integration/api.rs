@@ -605,6 +605,39 @@ async fn roles_tenants_and_problem_shapes() {
             .is_some_and(Vec::is_empty)
     );
 
+    // `from` / `to` name the current window's last day, as the portal's feed filter does;
+    // `current_end` is exclusive (the day after that last day).
+    let finding = json(get(&app, &format!("/api/v1/findings/{finding_id}"), &viewer).await).await;
+    let end = chrono::NaiveDate::parse_from_str(
+        finding["current_end"].as_str().expect("current_end"),
+        "%Y-%m-%d",
+    )
+    .expect("a date");
+    let last_day = end.pred_opt().expect("a day before");
+    let listed = |body: Value| {
+        body["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i["id"].as_i64() == Some(finding_id)))
+    };
+    for (query, expected) in [
+        (format!("from={last_day}"), true),
+        (format!("from={end}"), false),
+        (format!("to={last_day}"), true),
+        (format!("to={}", last_day.pred_opt().expect("day")), false),
+        (format!("from={last_day}&to={last_day}"), true),
+    ] {
+        let body = json(
+            get(
+                &app,
+                &format!("/api/v1/findings?limit=500&{query}"),
+                &viewer,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(listed(body), expected, "{query}");
+    }
+
     // Problem shapes of the other statuses.
     let bad = expect_problem(get(&app, "/api/v1/uploads?limit=501", &viewer).await, 400).await;
     assert_eq!(bad["errors"][0]["name"], "limit");

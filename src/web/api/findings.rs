@@ -32,9 +32,10 @@ pub struct FindingParams {
     direction: Option<String>,
     /// low, medium, high or critical: that label or a higher one (numbers are refused).
     min_severity: Option<String>,
-    /// Findings whose current window ends on or after this date (YYYY-MM-DD).
+    /// Findings whose current window's last day is on or after this date (YYYY-MM-DD), as the
+    /// portal's feed filter reads it (`current_end` is exclusive: the day after the last day).
     from: Option<String>,
-    /// … and on or before this date.
+    /// … and on or before this date (the window's last day, inclusive).
     to: Option<String>,
     /// Items per page, 1–500 (default 50).
     limit: Option<i64>,
@@ -99,8 +100,10 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<EventFilter, AppError> 
         kind,
         direction,
         min_severity,
-        from,
-        to,
+        // Same meaning as the portal's feed: the dates name a window's last day; the stored
+        // end is the day after (exclusive).
+        from: from.and_then(|d| d.succ_opt()),
+        to: to.and_then(|d| d.succ_opt()),
         newest_first: true,
     })
 }

@@ -182,8 +182,10 @@ pub struct Finding {
     pub baseline_n: i64,
     pub current_n: i64,
     pub baseline_start: String,
+    /// Exclusive: the day after the baseline window's last day.
     pub baseline_end: String,
     pub current_start: String,
+    /// Exclusive: the day after the current window's last day (the portal shows that last day).
     pub current_end: String,
     pub continuing: bool,
     pub first_event_id: Option<i64>,
