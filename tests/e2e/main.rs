@@ -1118,3 +1118,130 @@ async fn the_demo_reads_right_to_a_billing_lead() {
     );
     browser.quit().await;
 }
+
+/// Issue 19 item 8 and the list's "tick all": an admin edits a rule through its form, then
+/// ticks every alert with one box and resolves them (both databases; screenshots at 390
+/// and 1440 px under target/e2e/).
+#[actix_web::test]
+async fn an_admin_edits_a_rule_and_resolves_every_alert_with_tick_all() {
+    use payerwatch::db::repo::alerts as repo;
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "admin@riverside.test",
+        Role::Admin,
+        false,
+    );
+    let scope = {
+        let mut conn = app.db.get().expect("conn");
+        let customer = payerwatch::db::repo::customers::find_by_slug(&mut conn, "riverside-clinic")
+            .expect("customer");
+        payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
+            customer.id,
+        ))
+    };
+    let (rule_id, ids): (i64, Vec<i64>) = {
+        let mut conn = app.db.get().expect("conn");
+        let rule_id = repo::ensure_default_rules(&mut conn, &scope).expect("rules")[0].id;
+        let ids = (0..3)
+            .map(|i| {
+                let upload_id = payerwatch::db::repo::uploads::insert_processing(
+                    &mut conn,
+                    &scope,
+                    &format!("claims-{i}.csv"),
+                    None,
+                )
+                .expect("upload");
+                let alert = repo::NewAlert {
+                    customer_id: scope.id(),
+                    drift_event_id: None,
+                    upload_id: Some(upload_id),
+                    rule_id,
+                    product: "data_quality".into(),
+                    kind: "quality_score".into(),
+                    payer: String::new(),
+                    cpt_group: String::new(),
+                    severity: 1.0,
+                    severity_label: "high".into(),
+                    title: format!("Upload claims-{i}.csv scored below 90"),
+                    payload_json: r#"{"quality_score": 82.5}"#.into(),
+                    initial_status: "open".into(),
+                    suppression_json: None,
+                    created_at: payerwatch::db::repo::now() - chrono::Duration::minutes(10 - i),
+                };
+                repo::insert_alert(&mut conn, &scope, &alert).expect("alert")
+            })
+            .collect();
+        (rule_id, ids)
+    };
+
+    let browser = driver.session().await;
+    browser.resize(1440, 900).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "admin@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    // Edit the first rule through its form.
+    browser.goto(&app.url("/portal/settings/rules")).await;
+    browser.wait_for_text("New rule").await;
+    browser
+        .click(&format!(
+            "a[href='/portal/settings/rules?edit={rule_id}#rule-form']"
+        ))
+        .await;
+    browser.wait_for_text("Edit rule").await;
+    browser
+        .fill("#r-name", "Denial rate worse, critical only")
+        .await;
+    browser
+        .execute("document.querySelector('#r-min-sev').value = 'critical'; return true;")
+        .await;
+    browser.screenshot("75-rule-edit-1440").await;
+    browser.resize(390, 844).await;
+    browser.screenshot("75-rule-edit-390").await;
+    browser.resize(1440, 900).await;
+    browser.click("#rule-form button[type=submit]").await;
+    browser.wait_for_text("The rule was saved").await;
+    let page = browser.source().await;
+    assert!(page.contains("Denial rate worse, critical only"));
+    assert!(page.contains("severity at least critical"));
+    let rule = {
+        let mut conn = app.db.get().expect("conn");
+        repo::find_rule(&mut conn, &scope, rule_id).expect("rule")
+    };
+    assert_eq!(rule.name, "Denial rate worse, critical only");
+    assert_eq!(rule.min_severity.as_deref(), Some("critical"));
+
+    // Tick all: one box ticks every row (the script mirrors it), then resolve.
+    browser.goto(&app.url("/portal/alerts")).await;
+    browser.wait_for_text("Apply to ticked alerts").await;
+    browser.click("#tick-all").await;
+    let ticked = browser
+        .execute("return Array.from(document.querySelectorAll('input[name=alert_id]')).filter(function (b) { return b.checked; }).length;")
+        .await;
+    assert_eq!(ticked.as_u64(), Some(3), "every row ticked");
+    browser
+        .execute("document.querySelector('#bulk-action').value = 'resolve'; return true;")
+        .await;
+    browser.screenshot("75-alerts-tick-all-1440").await;
+    browser.resize(390, 844).await;
+    browser.screenshot("75-alerts-tick-all-390").await;
+    browser.resize(1440, 900).await;
+    browser.click(".bulk-actions button[type=submit]").await;
+    browser.wait_for_text("3 alerts resolved.").await;
+    for id in ids {
+        let mut conn = app.db.get().expect("conn");
+        assert_eq!(
+            repo::find_alert(&mut conn, &scope, id)
+                .expect("alert")
+                .status,
+            "resolved"
+        );
+    }
+    browser.quit().await;
+}
