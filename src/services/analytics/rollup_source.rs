@@ -274,10 +274,9 @@ impl AggregateSource for RollupSource<'_> {
     }
 
     fn claims_in(&mut self, b: BucketBy, w: Window) -> Result<i64, ReportError> {
-        Ok(self
-            .entries(b, w)?
-            .iter()
-            .map(|(_, _, _, c)| c.claims())
-            .sum())
+        let mut claims = 0;
+        self.rows_for(w)?
+            .visit(b, w, |_, _, _, counts| claims += counts.claims());
+        Ok(claims)
     }
 }
