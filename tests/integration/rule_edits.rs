@@ -512,6 +512,18 @@ async fn rule_changes_need_an_admin_a_token_and_a_rule_of_ones_own() {
             .status(),
         403
     );
+    // SPEC §10: the rules page is an admin's; an analyst neither reads it nor sees its link.
+    assert_eq!(app.get_with(&analyst, RULES).await.status(), 403);
+    let overview = app
+        .get_with(&analyst, "/portal")
+        .await
+        .text()
+        .await
+        .expect("overview");
+    assert!(
+        !overview.contains("href=\"/portal/settings/rules\""),
+        "{overview}"
+    );
     for fields in [
         &update[..],
         &[("action", "archive"), ("rule_id", id.as_str())][..],

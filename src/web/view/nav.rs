@@ -44,7 +44,7 @@ pub const NAV: &[NavEntry] = &[
     entry("Alerts", "/portal/alerts", Audience::Members),
     entry("Payers", "/portal/payers", Audience::Members),
     entry("Mappings", "/portal/settings/mappings", Audience::Members),
-    entry("Alert rules", "/portal/settings/rules", Audience::Members),
+    entry("Alert rules", "/portal/settings/rules", Audience::Admins),
     entry("Analytics", "/portal/settings/analytics", Audience::Members),
     entry("API tokens", "/portal/settings/tokens", Audience::Analysts),
     entry("Channels", "/portal/settings/channels", Audience::Admins),

@@ -238,9 +238,10 @@ pub struct RulesQuery {
     edit: Option<String>,
 }
 
+/// SPEC §10: the rules page is an admin's (unlike mappings, it has no read-only view).
 pub async fn list(
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: auth::Authorized<auth::Admin>,
     query: web::Query<RulesQuery>,
 ) -> Result<HttpResponse, AppError> {
     let edit = match query.into_inner().edit.filter(|v| !v.trim().is_empty()) {
