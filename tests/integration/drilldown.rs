@@ -248,6 +248,42 @@ async fn an_alert_leads_to_exactly_its_claims_paged_sorted_and_as_csv() {
         rows.first()
     );
 
+    // Remark codes (RARC) of 835 claims: each code shown, with our words when we have them;
+    // the denials page puts the reason code's words beside it.
+    {
+        let mut conn = app.db.get().expect("conn");
+        diesel::update(
+            claim_records::table
+                .filter(claim_records::customer_id.eq(scope.id()))
+                .filter(claim_records::denial_reason_code.eq(Some("CO-197"))),
+        )
+        .set(claim_records::remark_codes.eq(Some("N130 N9999")))
+        .execute(&mut conn)
+        .expect("remark codes");
+    }
+    let page = app
+        .get(&format!("/portal/alerts/{}/claims", uhc.alert.id))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("<strong>N130</strong> <span class=\"muted\">Check the plan")
+            && page.contains("benefit limits and exclusions"),
+        "RARC words on the drill-down"
+    );
+    assert!(
+        page.contains("<strong>N9999</strong></td>"),
+        "an unknown remark code is shown alone"
+    );
+    let denials = app.get("/portal/denials").await.text().await.expect("page");
+    assert!(
+        denials.contains(
+            "CO-197 <span class=\"muted\">Prior authorization or pre-certification missing</span>"
+        ),
+        "reason words on the denials page"
+    );
+
     // Another tenant: 404 for every form of the id.
     let other = new_client();
     app.login_with(&other, "admin@other.test", &other_pw).await;

@@ -34,6 +34,8 @@ struct ClaimRow {
     amount: String,
     reason_code: String,
     reason_words: String,
+    /// The claim's remark codes (RARC, 835 files only) with their words, if we have any.
+    remarks: Vec<(String, &'static str)>,
 }
 
 fn claim_row(selection: &ClaimSelection, c: &ClaimRecord) -> ClaimRow {
@@ -66,6 +68,11 @@ fn claim_row(selection: &ClaimSelection, c: &ClaimRecord) -> ClaimRow {
             .or_else(|| c.denial_reason_text.clone())
             .unwrap_or_default(),
         reason_code: code,
+        remarks: c
+            .remark_codes
+            .as_deref()
+            .map(carc::describe_remarks)
+            .unwrap_or_default(),
     }
 }
 

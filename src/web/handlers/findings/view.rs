@@ -187,6 +187,8 @@ pub struct EventView {
     pub id: i64,
     pub payer: String,
     pub group: String,
+    /// The reason code's words on DenialScope findings (empty when unknown or not a reason).
+    pub group_words: &'static str,
     pub kind: String,
     pub kind_label: String,
     pub direction: String,
@@ -300,6 +302,11 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
         id: event.id,
         payer: event.payer.clone(),
         group: group_text(event),
+        group_words: if event.product == crate::domain::analytics::Product::DenialScope.as_str() {
+            crate::domain::carc::describe(&event.cpt_group).unwrap_or("")
+        } else {
+            ""
+        },
         kind: event.kind.clone(),
         kind_label: kind_label(&event.kind),
         direction: event.direction.clone(),
