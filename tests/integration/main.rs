@@ -23,6 +23,7 @@ mod observability;
 mod ops_pages;
 mod payer_merges;
 mod receivers;
+mod role_links;
 mod rollups;
 mod rule_edits;
 mod rules_tenancy;
