@@ -488,6 +488,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Per-tenant counter of rollup changes (migration 2026-12-06-996000).
+    rollup_versions (customer_id) {
+        customer_id -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     invitations (id) {
         id -> BigInt,
         customer_id -> BigInt,
@@ -521,6 +529,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     claim_reversals,
     claim_day_rollups,
     claim_reason_rollups,
+    rollup_versions,
     payer_aliases,
     cpt_groups,
     audit_events,

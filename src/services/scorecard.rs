@@ -4,6 +4,8 @@
 //! and unresolved alerts. A payer the tenant has no claim of (another tenant's payer
 //! included) is "not found".
 
+use std::sync::Arc;
+
 use chrono::{Duration, NaiveDate};
 
 use crate::db::repo::alerts::{self as alert_repo, AlertFilter, AlertWithStatus};
@@ -63,18 +65,43 @@ pub async fn payers(db: &Db, scope: TenantScope) -> Result<Vec<(String, u64)>, D
         .await
 }
 
-pub async fn scorecard(db: &Db, scope: TenantScope, payer: String) -> Result<Scorecard, DbError> {
-    db.run(move |conn| build(conn, &scope, payer)).await
+/// Where computed scorecard figures are kept between requests (the web layer's
+/// `caches::scorecards`): per tenant and payer, valid for one rollup version
+/// (`repo::rollups::version`, moved by every change to the rollups).
+pub trait FiguresCache: Send + Sync {
+    fn get(&self, customer_id: i64, payer: &str, version: i64) -> Option<Arc<ScorecardFigures>>;
+    fn put(&self, customer_id: i64, payer: &str, version: i64, figures: Arc<ScorecardFigures>);
+}
+
+pub async fn scorecard(
+    db: &Db,
+    scope: TenantScope,
+    payer: String,
+    cache: Arc<dyn FiguresCache>,
+) -> Result<Scorecard, DbError> {
+    db.run(move |conn| build(conn, &scope, payer, cache.as_ref()))
+        .await
 }
 
 fn build(
     conn: &mut DbConnection,
     scope: &TenantScope,
     payer: String,
+    cache: &dyn FiguresCache,
 ) -> Result<Scorecard, DbError> {
     if !repo::has_payer(conn, scope, &payer)? {
         return Err(DbError::NotFound);
     }
+    // The version before the figures: what is cached under it is never older than it.
+    let version = rollups::version(conn, scope)?;
+    let figures = match cache.get(scope.id(), &payer, version) {
+        Some(figures) => figures,
+        None => {
+            let figures = Arc::new(figures_from_rollups(conn, scope, &payer)?);
+            cache.put(scope.id(), &payer, version, Arc::clone(&figures));
+            figures
+        }
+    };
     let ScorecardFigures {
         anchor,
         periods,
@@ -84,7 +111,7 @@ fn build(
         reasons,
         denied_current,
         denied_prior,
-    } = figures_from_rollups(conn, scope, &payer)?;
+    } = (*figures).clone();
 
     let findings = analytics::list_events(
         conn,

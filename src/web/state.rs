@@ -25,6 +25,8 @@ pub struct AppState {
     pub auth_cache: Arc<AuthCache>,
     /// Findings pages' drop-downs and last-run lines per run generation.
     pub facet_cache: Arc<FacetCache>,
+    /// Payer scorecard figures per rollup version (`web::caches::scorecards`).
+    pub scorecard_cache: Arc<crate::web::caches::scorecards::ScorecardCache>,
     /// This instance's request statistics (fed by the telemetry middleware, read by the
     /// staff metrics dashboard).
     pub request_stats: Arc<RequestStats>,
@@ -70,6 +72,7 @@ impl AppState {
             chart_cache: Arc::new(ChartCache::default()),
             auth_cache: Arc::new(AuthCache::default()),
             facet_cache: Arc::new(FacetCache::default()),
+            scorecard_cache: Arc::default(),
             request_stats: Arc::new(RequestStats::new()),
             api_limits: Arc::default(),
         }

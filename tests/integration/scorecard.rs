@@ -227,3 +227,74 @@ async fn signed_in_error_pages_keep_the_portal_chrome() {
         );
     }
 }
+
+/// Scorecard figures are cached per rollup version (issue 21 item 4): an upload and a
+/// re-map each change them on the very next request.
+#[actix_web::test]
+async fn an_upload_or_a_remap_changes_the_scorecard_on_the_next_request() {
+    use payerwatch::domain::mapping_table::AliasEntry;
+    use payerwatch::services::mappings;
+
+    let app = spawn_app().await;
+    let pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
+    let scope = scope_of(&app, "other");
+    ingest_csv(
+        &app,
+        &scope,
+        &format!(
+            "payer,cpt,submitted_date,decided_date,outcome,allowed_amount\n\
+             {OTHERS_PAYER},99213,2026-11-01,2026-11-10,PAID,100.00\n\
+             {OTHERS_PAYER},99213,2026-11-02,2026-11-12,DENIED,50.00\n\
+             Omega Health,99213,2026-11-01,2026-11-10,PAID,100.00\n\
+             Omega Health,99213,2026-11-01,2026-11-11,PAID,100.00\n"
+        ),
+    );
+    let admin = new_client();
+    app.login_with(&admin, "admin@other.test", &pw).await;
+    let rate_row = |body: &str| -> String {
+        let at = body.find("<td>Denial rate</td>").expect("rate row");
+        body[at..at + body[at..].find("</tr>").expect("row end")].to_string()
+    };
+    let card = || async {
+        let res = app.get_with(&admin, OTHERS_PAYER_PATH).await;
+        assert_eq!(res.status(), 200);
+        rate_row(&res.text().await.expect("body"))
+    };
+    let first = card().await;
+    assert!(first.contains("50.0 %"), "1 of 2 denied: {first}");
+    assert_eq!(
+        card().await,
+        first,
+        "the cached figures are the computed ones"
+    );
+
+    // An upload: 3 of 4 denied, on the next request.
+    ingest_csv(
+        &app,
+        &scope,
+        &format!(
+            "payer,cpt,submitted_date,decided_date,outcome,allowed_amount\n\
+             {OTHERS_PAYER},99214,2026-11-03,2026-11-12,DENIED,70.00\n\
+             {OTHERS_PAYER},99214,2026-11-04,2026-11-12,DENIED,80.00\n"
+        ),
+    );
+    let uploaded = card().await;
+    assert!(uploaded.contains("75.0 %"), "3 of 4 denied: {uploaded}");
+
+    // A re-map folds Omega's two paid claims in: 3 of 6 denied, on the next request.
+    {
+        let mut conn = app.db.get().expect("conn");
+        let entry = AliasEntry::parse("Omega Health", OTHERS_PAYER).expect("alias");
+        mappings::save_alias(&mut conn, &scope, &entry).expect("saved");
+    }
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || mappings::remap(&db, &scope))
+        .await
+        .expect("task")
+        .expect("remap");
+    let remapped = card().await;
+    assert!(
+        remapped.contains("50.0 %") && !remapped.contains("75.0 %"),
+        "3 of 6 denied: {remapped}"
+    );
+}

@@ -1004,7 +1004,34 @@ pub fn apply(conn: &mut DbConnection, scope: &TenantScope, delta: &Rollups) -> R
             .execute(c)?;
     }
     apply_cells(conn, scope, &delta.cells)?;
-    apply_reasons(conn, scope, &delta.reasons)
+    apply_reasons(conn, scope, &delta.reasons)?;
+    bump_version(conn, scope)
+}
+
+/// The tenant's rollup version: moves on (in the writing transaction) with every change
+/// to its rollups — uploads, deletes, re-maps, reversals, rebuilds. Caches of figures
+/// computed from the rollups key by it (read it before the figures: a value cached under
+/// a version is then never older than that version).
+pub fn version(conn: &mut DbConnection, scope: &TenantScope) -> Result<i64, DbError> {
+    use crate::db::schema::rollup_versions as v;
+    Ok(v::table
+        .filter(v::customer_id.eq(scope.id()))
+        .select(v::version)
+        .first::<i64>(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn bump_version(conn: &mut DbConnection, scope: &TenantScope) -> Result<(), DbError> {
+    let sql = placeholders_for(
+        conn,
+        "INSERT INTO rollup_versions (customer_id, version) VALUES ($1, 1) \
+         ON CONFLICT (customer_id) DO UPDATE SET version = rollup_versions.version + 1",
+    );
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .execute(conn)?;
+    Ok(())
 }
 
 fn apply_cells(
@@ -1140,6 +1167,7 @@ pub fn replace(
     use crate::db::schema::{claim_day_rollups as d, claim_reason_rollups as r};
     diesel::delete(d::table.filter(d::customer_id.eq(scope.id()))).execute(conn)?;
     diesel::delete(r::table.filter(r::customer_id.eq(scope.id()))).execute(conn)?;
+    bump_version(conn, scope)?;
     apply(conn, scope, rollups)
 }
 

@@ -1,6 +1,7 @@
 //! In-process cache of rendered finding charts. A chart depends on the event (immutable)
-//! and on the tenant's claims, which only change with an upload — and every upload is
-//! followed by a report run — so the key is (event id, the tenant's latest run id).
+//! and on the tenant's daily rollups, which change with uploads, deletes, re-maps and
+//! reversals (a re-map is not followed by a run), so the generation is (the tenant's
+//! latest run id, its rollup version — `repo::rollups::version`).
 //! Hit and miss counts feed the staff metrics dashboard.
 
 use std::collections::HashMap;
@@ -9,15 +10,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAX_ENTRIES: usize = 5_000;
 
+/// (newest run id, rollup version).
+pub type Generation = (i64, i64);
+
 #[derive(Default)]
 pub struct ChartCache {
-    entries: Mutex<HashMap<(i64, i64), String>>,
+    entries: Mutex<HashMap<(i64, Generation), String>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
 impl ChartCache {
-    pub fn get(&self, event_id: i64, generation: i64) -> Option<String> {
+    pub fn get(&self, event_id: i64, generation: Generation) -> Option<String> {
         let found = self
             .entries
             .lock()
@@ -33,7 +37,7 @@ impl ChartCache {
         found
     }
 
-    pub fn put(&self, event_id: i64, generation: i64, svg: String) {
+    pub fn put(&self, event_id: i64, generation: Generation, svg: String) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             // Old generations are dead weight; a full reset is simplest and rare.
@@ -58,10 +62,14 @@ mod tests {
     #[test]
     fn counts_hits_and_misses_and_keys_by_generation() {
         let cache = ChartCache::default();
-        assert!(cache.get(1, 10).is_none());
-        cache.put(1, 10, "<svg/>".into());
-        assert_eq!(cache.get(1, 10).as_deref(), Some("<svg/>"));
-        assert!(cache.get(1, 11).is_none(), "a new run invalidates");
-        assert_eq!(cache.stats(), (1, 2));
+        assert!(cache.get(1, (10, 3)).is_none());
+        cache.put(1, (10, 3), "<svg/>".into());
+        assert_eq!(cache.get(1, (10, 3)).as_deref(), Some("<svg/>"));
+        assert!(cache.get(1, (11, 3)).is_none(), "a new run invalidates");
+        assert!(
+            cache.get(1, (10, 4)).is_none(),
+            "a rollup change invalidates"
+        );
+        assert_eq!(cache.stats(), (1, 3));
     }
 }

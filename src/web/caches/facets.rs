@@ -39,11 +39,14 @@ type Key = (i64, &'static str);
 pub type PageKey = (i64, &'static str, String, i64);
 /// `repo::analytics::run_generation`.
 type Generation = (i64, i64);
+/// A page also holds charts, drawn from the rollups: the run generation and the tenant's
+/// rollup version (`repo::rollups::version`; re-maps change the rollups without a run).
+pub type PageGeneration = (Generation, i64);
 
 #[derive(Default)]
 pub struct FacetCache {
     entries: Mutex<HashMap<Key, (Generation, Arc<Facets>)>>,
-    pages: Mutex<HashMap<PageKey, (Generation, Arc<EventsPage>)>>,
+    pages: Mutex<HashMap<PageKey, (PageGeneration, Arc<EventsPage>)>>,
 }
 
 impl FacetCache {
@@ -75,7 +78,7 @@ impl FacetCache {
         entries.insert((customer_id, product), (generation, facets));
     }
 
-    pub fn page(&self, key: &PageKey, generation: Generation) -> Option<Arc<EventsPage>> {
+    pub fn page(&self, key: &PageKey, generation: PageGeneration) -> Option<Arc<EventsPage>> {
         self.pages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -84,7 +87,7 @@ impl FacetCache {
             .map(|(_, page)| Arc::clone(page))
     }
 
-    pub fn put_page(&self, key: PageKey, generation: Generation, page: Arc<EventsPage>) {
+    pub fn put_page(&self, key: PageKey, generation: PageGeneration, page: Arc<EventsPage>) {
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.len() >= MAX_PAGES {
             pages.clear();
@@ -133,10 +136,11 @@ mod tests {
             has_prev: false,
             has_next: false,
         });
-        cache.put_page(key.clone(), (10, 3), page);
-        assert!(cache.page(&key, (10, 3)).is_some());
-        assert!(cache.page(&key, (10, 4)).is_none(), "a run finished");
+        cache.put_page(key.clone(), ((10, 3), 7), page);
+        assert!(cache.page(&key, ((10, 3), 7)).is_some());
+        assert!(cache.page(&key, ((10, 4), 7)).is_none(), "a run finished");
+        assert!(cache.page(&key, ((10, 3), 8)).is_none(), "a re-map");
         let other = (1, "drift_watch", "payer=Cigna".to_string(), 1);
-        assert!(cache.page(&other, (10, 3)).is_none(), "other filters");
+        assert!(cache.page(&other, ((10, 3), 7)).is_none(), "other filters");
     }
 }

@@ -508,7 +508,10 @@ pub async fn detail(
                     let event = analytics::find_event(conn, &scope, event_id)?;
                     // The feed's chart cache: at 10M claims building the chart from the
                     // day rows is most of the page's cost (docs/performance.md).
-                    let generation = analytics::run_generation(conn, &scope)?.0;
+                    let generation = (
+                        analytics::run_generation(conn, &scope)?.0,
+                        crate::db::repo::rollups::version(conn, &scope)?,
+                    );
                     let svg = findings::cached_charts(
                         conn,
                         &scope,

@@ -194,7 +194,13 @@ pub async fn scorecard(
     user: CurrentUser,
     payer: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let card = service::scorecard(&state.db, user.scope(), payer.into_inner()).await?;
+    let card = service::scorecard(
+        &state.db,
+        user.scope(),
+        payer.into_inner(),
+        state.scorecard_cache.clone(),
+    )
+    .await?;
     let months: Vec<MonthRow> = card
         .months
         .iter()

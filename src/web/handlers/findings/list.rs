@@ -10,6 +10,7 @@ use askama::Template;
 
 use super::view::{self as findings, EventView, FilterError, Filters, PER_PAGE};
 use crate::db::repo::analytics::{self as repo, EventFilter, ReportRun};
+use crate::db::repo::rollups;
 use crate::domain::analytics::{FindingKind, Product};
 use crate::web::auth::CurrentUser;
 use crate::web::caches::facets::{EventsPage, Facets};
@@ -155,6 +156,8 @@ async fn findings_page(
         .db
         .run(move |conn| {
             let run_generation = repo::run_generation(conn, &scope)?;
+            let rollup_version = rollups::version(conn, &scope)?;
+            let chart_generation = (run_generation.0, rollup_version);
             let facets = match facet_cache.get(scope.id(), spec.product.as_str(), run_generation) {
                 Some(facets) => facets,
                 None => {
@@ -185,12 +188,12 @@ async fn findings_page(
                 };
                 return Ok((Arc::new(none), facets));
             }
-            if let Some(events) = facet_cache.page(&page_key, run_generation) {
+            if let Some(events) = facet_cache.page(&page_key, (run_generation, rollup_version)) {
                 return Ok((events, facets));
             }
             let events = repo::list_events(conn, &scope, &filter, page, PER_PAGE)?;
             let mut charts =
-                findings::cached_charts(conn, &scope, &cache, run_generation.0, &events.items)?;
+                findings::cached_charts(conn, &scope, &cache, chart_generation, &events.items)?;
             let views = events
                 .items
                 .iter()
@@ -204,7 +207,11 @@ async fn findings_page(
                 has_prev: events.has_prev(),
                 has_next: events.has_next(),
             });
-            facet_cache.put_page(page_key, run_generation, Arc::clone(&page));
+            facet_cache.put_page(
+                page_key,
+                (run_generation, rollup_version),
+                Arc::clone(&page),
+            );
             Ok((page, facets))
         })
         .await?;

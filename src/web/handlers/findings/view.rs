@@ -12,7 +12,7 @@ use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::stats::SeverityLabel;
 use crate::domain::tenant::TenantScope;
 use crate::services::analytics::charts::{self as chart_series, ChartSeries};
-use crate::web::caches::charts::ChartCache;
+use crate::web::caches::charts::{ChartCache, Generation as ChartGeneration};
 use crate::web::errors::AppError;
 use crate::web::errors::url_encode;
 use crate::web::http::query::page_number;
@@ -380,14 +380,13 @@ pub fn chart_svg(event: &DriftEvent, series: &ChartSeries) -> String {
 }
 
 /// The charts of a page of findings, keyed by event id: from the cache where it holds
-/// them for this generation (the tenant's newest run: charts depend on claims, which
-/// change only with an upload, itself followed by a run), the rest read in one go and
-/// cached.
+/// them for this generation (the tenant's newest run and rollup version:
+/// `caches::charts`), the rest read in one go and cached.
 pub fn cached_charts(
     conn: &mut DbConnection,
     scope: &TenantScope,
     cache: &ChartCache,
-    generation: i64,
+    generation: ChartGeneration,
     events: &[DriftEvent],
 ) -> Result<HashMap<i64, String>, DbError> {
     let mut charts = HashMap::new();
