@@ -74,9 +74,35 @@ async fn no_role_is_shown_a_link_that_answers_403() {
         // Staff see few tenant pages; members see the data pages' links.
         let least = if email.starts_with("staff") { 5 } else { 20 };
         assert!(seen.len() > least, "{email}: links found: {}", seen.len());
+        // One level deeper (an alert's page, a finding's, a payer's …): one page of each
+        // shape (ids as digits), whose links are checked too.
+        let mut shapes = std::collections::BTreeSet::new();
+        let mut deeper: BTreeMap<String, String> = BTreeMap::new();
         for (link, page) in &seen {
-            let status = app.get_with(&client, link).await.status();
-            if status == 403 {
+            let res = app.get_with(&client, link).await;
+            if res.status() == 403 {
+                refused.push(format!("{email}: {link} (linked from {page})"));
+                continue;
+            }
+            let path = link.split('?').next().unwrap_or(link);
+            let shape: String = path
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '0' } else { c })
+                .collect();
+            let html = res
+                .headers()
+                .get("content-type")
+                .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/html"));
+            if res.status() == 200 && html && shapes.insert(shape) {
+                for next in links(&res.text().await.expect("page")) {
+                    if !seen.contains_key(&next) {
+                        deeper.entry(next).or_insert_with(|| link.clone());
+                    }
+                }
+            }
+        }
+        for (link, page) in &deeper {
+            if app.get_with(&client, link).await.status() == 403 {
                 refused.push(format!("{email}: {link} (linked from {page})"));
             }
         }
