@@ -662,6 +662,26 @@ struct CellRow {
     days: String,
 }
 
+impl CellRow {
+    /// The row's key and its stored histogram text.
+    fn into_key_and_days(self) -> (CellKey, String) {
+        let key = CellKey {
+            decided: self.decided_date,
+            payer: self.payer,
+            cpt_group: self.cpt_group,
+        };
+        (key, self.days)
+    }
+
+    fn into_cell(self) -> Result<Cell, DbError> {
+        let (key, days) = self.into_key_and_days();
+        Ok(Cell {
+            days: decode_histogram(&days)?,
+            key,
+        })
+    }
+}
+
 #[derive(QueryableByName)]
 struct ReasonRow {
     #[diesel(sql_type = Text)]
@@ -713,18 +733,7 @@ pub fn cells(
         .bind::<Date, _>(from.unwrap_or_else(first_day))
         .bind::<Date, _>(to.unwrap_or_else(last_day))
         .load(conn)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Cell {
-                days: decode_histogram(&r.days)?,
-                key: CellKey {
-                    decided: r.decided_date,
-                    payer: r.payer,
-                    cpt_group: r.cpt_group,
-                },
-            })
-        })
-        .collect()
+    rows.into_iter().map(CellRow::into_cell).collect()
 }
 
 /// One stored day row with its histogram entries in stored order.
@@ -751,13 +760,10 @@ pub fn cell_entries(
         .load(conn)?;
     rows.into_iter()
         .map(|r| {
+            let (key, days) = r.into_key_and_days();
             Ok(CellEntries {
-                days: decode_entries(&r.days)?,
-                key: CellKey {
-                    decided: r.decided_date,
-                    payer: r.payer,
-                    cpt_group: r.cpt_group,
-                },
+                days: decode_entries(&days)?,
+                key,
             })
         })
         .collect()
@@ -802,18 +808,7 @@ pub fn payer_cells(
         query = query.bind::<Text, _>(payer.clone());
     }
     let rows: Vec<CellRow> = query.load(conn)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Cell {
-                days: decode_histogram(&r.days)?,
-                key: CellKey {
-                    decided: r.decided_date,
-                    payer: r.payer,
-                    cpt_group: r.cpt_group,
-                },
-            })
-        })
-        .collect()
+    rows.into_iter().map(CellRow::into_cell).collect()
 }
 
 /// Denied claims and cents of one payer × reason × day.
