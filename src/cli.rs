@@ -551,10 +551,13 @@ fn remap_command(settings: &Settings, args: RemapArgs) -> anyhow::Result<()> {
     println!(
         "Remapped customer '{}': {} rows changed ({} payer, {} CPT group).",
         args.customer.trim(),
-        out.payer_rows + out.cpt_group_rows,
+        out.rows(),
         out.payer_rows,
         out.cpt_group_rows
     );
+    if out.analytics_job.is_some() {
+        println!("An analytics run was requested (the workers of `serve` or `worker` run it).");
+    }
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::db::repo::mappings as repo;
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::mapping::payer_key;
-use crate::domain::mapping_table::{AliasEntry, FieldError};
+use crate::domain::mapping_table::{AliasEntry, CptGroupEntry, FieldError};
 use crate::domain::payer_identity::{self, MergeReason};
 use crate::domain::tenant::TenantScope;
 use crate::ingest::mapper::Mappings;
@@ -37,6 +37,10 @@ pub enum MappingError {
     /// Merging a payer into itself.
     #[error("a payer cannot be merged into itself")]
     SamePayer,
+    /// An edit would give an entry the key of another entry of the tenant (an alias's
+    /// name in files, a CPT range's bounds); the field named.
+    #[error("another entry already has that {0}")]
+    Duplicate(&'static str),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -173,6 +177,82 @@ pub fn save_alias(
     repo::upsert_payer_alias(conn, scope, &entry.alias, &entry.canonical)
 }
 
+/// Changes alias `id`: its name in files and its canonical payer. Later uploads follow;
+/// stored claims at the next re-map (SPEC §2: no silent rewrite of history). Another
+/// tenant's id is `NotFound`; a name another alias of the tenant has is `Duplicate`.
+pub fn update_alias(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    entry: &AliasEntry,
+) -> Result<(), MappingError> {
+    repo::payer_alias(conn, scope, id)?;
+    if repo::find_payer_alias(conn, scope, &entry.alias)?.is_some_and(|other| other.id != id) {
+        return Err(MappingError::Duplicate("alias"));
+    }
+    Ok(repo::update_payer_alias(
+        conn,
+        scope,
+        id,
+        &entry.alias,
+        &entry.canonical,
+    )?)
+}
+
+/// Deletes alias `id` (later uploads map the name by payer id, built-in names or
+/// spelling; stored claims at the next re-map). Another tenant's id is `NotFound`.
+pub fn delete_alias(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<(), DbError> {
+    repo::delete_payer_alias(conn, scope, id)
+}
+
+/// Changes CPT range `id`: its bounds and group. Same rules as [`update_alias`]; two
+/// ranges with the same bounds are a `Duplicate` of `code_start`.
+pub fn update_cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    entry: &CptGroupEntry,
+) -> Result<(), MappingError> {
+    repo::cpt_group(conn, scope, id)?;
+    if repo::find_cpt_group(conn, scope, &entry.code_start, &entry.code_end)?
+        .is_some_and(|other| other.id != id)
+    {
+        return Err(MappingError::Duplicate("code_start"));
+    }
+    Ok(repo::update_cpt_group(
+        conn,
+        scope,
+        id,
+        &entry.code_start,
+        &entry.code_end,
+        &entry.group_name,
+    )?)
+}
+
+/// Deletes CPT range `id`, a default range too: the tenant owns its table (codes it
+/// covered fall to a wider range or `OTHER` at later uploads and the next re-map).
+pub fn delete_cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<(), DbError> {
+    repo::delete_cpt_group(conn, scope, id)
+}
+
+/// After stored claims were re-mapped: the findings were computed on the claims as they
+/// were, so an analytics run is requested (joining one already queued), as an upload
+/// does. Nothing changed, nothing requested.
+fn request_run_if_changed(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    changed: u64,
+) -> Result<Option<i64>, DbError> {
+    if changed == 0 {
+        return Ok(None);
+    }
+    crate::db::repo::jobs::request_analytics(conn, scope, crate::db::repo::now()).map(Some)
+}
+
 /// Splits a spelling off the payer it is stored under: it keeps its name as written, now
 /// and at every later upload (an alias to itself), and its stored claims are re-mapped.
 /// Returns the claims changed.
@@ -186,7 +266,9 @@ pub fn split(conn: &mut DbConnection, scope: &TenantScope, raw: &str) -> Result<
         return Err(MappingError::CaseOnly);
     }
     repo::upsert_payer_alias(conn, scope, &entry.alias, &entry.alias)?;
-    Ok(repo::set_claims_payer(conn, scope, &entry.alias, &entry.alias)? as u64)
+    let changed = repo::set_claims_payer(conn, scope, &entry.alias, &entry.alias)? as u64;
+    request_run_if_changed(conn, scope, changed)?;
+    Ok(changed)
 }
 
 /// Merges payer `from` into payer `into`: every spelling stored under `from` gets an alias
@@ -220,64 +302,82 @@ pub fn merge(
         repo::upsert_payer_alias(conn, scope, raw, &entry.canonical)?;
         changed += repo::set_claims_payer(conn, scope, raw, &entry.canonical)? as u64;
     }
+    request_run_if_changed(conn, scope, changed)?;
     Ok(changed)
 }
 
-/// What `payerwatch remap` changed.
+/// What a re-map changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RemapOutcome {
     pub payer_rows: u64,
     pub cpt_group_rows: u64,
+    /// The analytics request queued because claims changed (`None`: nothing changed).
+    pub analytics_job: Option<i64>,
+}
+
+impl RemapOutcome {
+    /// Stored claims whose payer or CPT group changed (a claim changed in both counts
+    /// twice: the two are separate set-based updates).
+    pub fn rows(&self) -> u64 {
+        self.payer_rows + self.cpt_group_rows
+    }
+}
+
+/// `payerwatch remap`: [`remap_stored`] in one write transaction of its own.
+pub fn remap(db: &Db, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
+    let scope = *scope;
+    db.write_blocking(move |conn| remap_stored(conn, &scope))
 }
 
 /// Re-applies the tenant's current payer identity (aliases, built-in names, same-key
 /// merge under the most frequent stored spelling) and CPT groups to its stored claims
-/// (explicitly requested; uploads never rewrite history on their own). One transaction;
-/// work is per distinct payer spelling and CPT code, updates are set-based.
-pub fn remap(db: &Db, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
+/// (explicitly requested: the CLI, or the page's "Re-map stored claims now"; uploads
+/// never rewrite history on their own). Runs in the caller's write transaction (the page
+/// writes its audit row in it); work is per distinct payer spelling and CPT code, updates
+/// are set-based, and the claims' rollup rows move with them. When claims changed, an
+/// analytics run is requested in the same transaction.
+pub fn remap_stored(conn: &mut DbConnection, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
     let scope = *scope;
-    db.write_blocking(move |conn| {
-        let mappings = Mappings::new(
-            &repo::list_payer_aliases(conn, &scope)?,
-            &repo::list_cpt_groups(conn, &scope)?,
-        );
-        let mut out = RemapOutcome::default();
-        let mut per_raw: HashMap<String, (u64, Vec<String>)> = HashMap::new();
-        for (raw, payer, n) in repo::spelling_claim_counts(conn, &scope)? {
-            let e = per_raw.entry(raw).or_default();
-            e.0 += n;
-            e.1.push(payer);
-        }
-        // Spellings no alias or built-in name claims merge as at ingest: under the stored
-        // payer with their key that has the most claims, so a remap keeps what is there.
-        let unmapped: Vec<(String, u64)> = per_raw
-            .iter()
-            .filter(|(raw, _)| mappings.alias_of(raw).is_none())
-            .map(|(raw, (n, _))| (raw.clone(), *n))
+    let mappings = Mappings::new(
+        &repo::list_payer_aliases(conn, &scope)?,
+        &repo::list_cpt_groups(conn, &scope)?,
+    );
+    let mut out = RemapOutcome::default();
+    let mut per_raw: HashMap<String, (u64, Vec<String>)> = HashMap::new();
+    for (raw, payer, n) in repo::spelling_claim_counts(conn, &scope)? {
+        let e = per_raw.entry(raw).or_default();
+        e.0 += n;
+        e.1.push(payer);
+    }
+    // Spellings no alias or built-in name claims merge as at ingest: under the stored
+    // payer with their key that has the most claims, so a remap keeps what is there.
+    let unmapped: Vec<(String, u64)> = per_raw
+        .iter()
+        .filter(|(raw, _)| mappings.alias_of(raw).is_none())
+        .map(|(raw, (n, _))| (raw.clone(), *n))
+        .collect();
+    let merged: HashMap<String, String> =
+        payer_identity::merge_targets(&unmapped, &repo::payer_claim_counts(conn, &scope)?)
+            .into_iter()
             .collect();
-        let merged: HashMap<String, String> =
-            payer_identity::merge_targets(&unmapped, &repo::payer_claim_counts(conn, &scope)?)
-                .into_iter()
-                .collect();
-        for (raw, (_, current)) in &per_raw {
-            let target = match mappings.alias_of(raw) {
-                Some(a) => mappings.canonical(a),
-                None => merged.get(raw).map_or(raw.as_str(), String::as_str),
-            };
-            if current.iter().any(|c| c != target) {
-                out.payer_rows += repo::set_claims_payer(conn, &scope, raw, target)? as u64;
-            }
+    for (raw, (_, current)) in &per_raw {
+        let target = match mappings.alias_of(raw) {
+            Some(a) => mappings.canonical(a),
+            None => merged.get(raw).map_or(raw.as_str(), String::as_str),
+        };
+        if current.iter().any(|c| c != target) {
+            out.payer_rows += repo::set_claims_payer(conn, &scope, raw, target)? as u64;
         }
-        for (cpt, current) in repo::distinct_claim_cpts(conn, &scope)? {
-            let Some(code) = crate::domain::claim::CptCode::parse(&cpt) else {
-                continue;
-            };
-            let target = mappings.group_name(mappings.group_of(&code));
-            if target != current {
-                out.cpt_group_rows +=
-                    repo::set_claims_cpt_group(conn, &scope, &cpt, target)? as u64;
-            }
+    }
+    for (cpt, current) in repo::distinct_claim_cpts(conn, &scope)? {
+        let Some(code) = crate::domain::claim::CptCode::parse(&cpt) else {
+            continue;
+        };
+        let target = mappings.group_name(mappings.group_of(&code));
+        if target != current {
+            out.cpt_group_rows += repo::set_claims_cpt_group(conn, &scope, &cpt, target)? as u64;
         }
-        Ok(out)
-    })
+    }
+    out.analytics_job = request_run_if_changed(conn, &scope, out.rows())?;
+    Ok(out)
 }

@@ -17,6 +17,7 @@ mod exports;
 mod foundation;
 mod ingest;
 mod invitations;
+mod mapping_edits;
 mod mapping_files;
 mod notifications;
 mod observability;

@@ -77,6 +77,59 @@ pub fn upsert_payer_alias(
     Ok(())
 }
 
+/// Alias `id` of this tenant (`NotFound` for another tenant's id).
+pub fn payer_alias(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<PayerAlias, DbError> {
+    Ok(payer_aliases::table
+        .filter(payer_aliases::customer_id.eq(scope.id()))
+        .filter(payer_aliases::id.eq(id))
+        .select(PayerAlias::as_select())
+        .first(conn)?)
+}
+
+/// Rewrites alias `id` (its spelling, so its key, and its canonical payer). The caller
+/// checks that no other alias of the tenant has the new key. `NotFound` for another
+/// tenant's id.
+pub fn update_payer_alias(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    alias: &str,
+    canonical: &str,
+) -> Result<(), DbError> {
+    let (alias, canonical) = (alias.trim(), canonical.trim());
+    update_one!(
+        conn,
+        scope,
+        payer_aliases.id = id,
+        (
+            payer_aliases::alias_key.eq(payer_key(alias)),
+            payer_aliases::alias.eq(alias),
+            payer_aliases::canonical.eq(canonical),
+        )
+    )
+}
+
+/// Deletes alias `id` (`NotFound` for another tenant's id). Stored claims keep their
+/// payer until the next re-map.
+pub fn delete_payer_alias(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<(), DbError> {
+    super::one_row(
+        diesel::delete(
+            payer_aliases::table
+                .filter(payer_aliases::customer_id.eq(scope.id()))
+                .filter(payer_aliases::id.eq(id)),
+        )
+        .execute(conn)?,
+    )
+}
+
 pub fn list_cpt_groups(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -117,6 +170,74 @@ pub fn upsert_cpt_group(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// CPT range `id` of this tenant (`NotFound` for another tenant's id).
+pub fn cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<CptGroupRange, DbError> {
+    Ok(cpt_groups::table
+        .filter(cpt_groups::customer_id.eq(scope.id()))
+        .filter(cpt_groups::id.eq(id))
+        .select(CptGroupRange::as_select())
+        .first(conn)?)
+}
+
+/// The tenant's range with exactly these bounds, if any.
+pub fn find_cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    code_start: &str,
+    code_end: &str,
+) -> Result<Option<CptGroupRange>, DbError> {
+    Ok(cpt_groups::table
+        .filter(cpt_groups::customer_id.eq(scope.id()))
+        .filter(cpt_groups::code_start.eq(code_start))
+        .filter(cpt_groups::code_end.eq(code_end))
+        .select(CptGroupRange::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Rewrites CPT range `id` (bounds and group). The caller checks that no other range of
+/// the tenant has the new bounds. `NotFound` for another tenant's id.
+pub fn update_cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    code_start: &str,
+    code_end: &str,
+    group_name: &str,
+) -> Result<(), DbError> {
+    update_one!(
+        conn,
+        scope,
+        cpt_groups.id = id,
+        (
+            cpt_groups::code_start.eq(code_start),
+            cpt_groups::code_end.eq(code_end),
+            cpt_groups::group_name.eq(group_name),
+        )
+    )
+}
+
+/// Deletes CPT range `id`, a default one too (the tenant owns its table; `NotFound` for
+/// another tenant's id). Stored claims keep their group until the next re-map.
+pub fn delete_cpt_group(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<(), DbError> {
+    super::one_row(
+        diesel::delete(
+            cpt_groups::table
+                .filter(cpt_groups::customer_id.eq(scope.id()))
+                .filter(cpt_groups::id.eq(id)),
+        )
+        .execute(conn)?,
+    )
 }
 
 /// The tenant's canonical payers with stored claims, by name (read from the daily

@@ -1,8 +1,10 @@
 //! `/portal/settings/mappings`: payer aliases (raw name → canonical payer) and CPT code
-//! groups. Everyone reads; analysts and above add or change entries. Labels are checked
-//! for PHI and refused naming the field. Aliases apply to later uploads (stored claims
-//! change through `payerwatch remap`); a split or merge of payers re-maps the stored claims
-//! at once (services::mappings, audited).
+//! groups. Everyone reads; analysts and above add, edit (`?edit_alias=ID` /
+//! `?edit_group=ID` fill the form in) and delete entries. Labels are checked for PHI and
+//! refused naming the field. Alias and group changes apply to later uploads; stored claims
+//! change when an analyst presses "Re-map stored claims now" (`action=remap`, or
+//! `payerwatch remap`), never silently (SPEC §2). A split or merge of payers re-maps the
+//! stored claims at once (services::mappings, audited).
 //!
 //! Both tables also travel as CSV: `aliases.csv` / `cpt-groups.csv` exports (analysts:
 //! exports are theirs in SPEC §6) and a multipart import per table (all lines valid or
@@ -24,6 +26,7 @@ use crate::domain::roles::Role;
 use crate::services::mappings::{self as service, MappingError, PayerGroup};
 use crate::web::auth::{self, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
+use crate::web::handlers::form_id;
 use crate::web::http::multipart::GuardedForm;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -40,22 +43,89 @@ struct MappingsPage {
     can_edit: bool,
     /// A refused import: which table, and what was wrong (lines and columns only).
     import_errors: Option<(&'static str, Vec<String>)>,
+    /// The alias whose form is open for editing (`?edit_alias=ID`); else the form adds.
+    edit_alias: Option<repo::PayerAlias>,
+    /// The CPT range whose form is open for editing (`?edit_group=ID`).
+    edit_group: Option<repo::CptGroupRange>,
+    /// The tenant's stored claims, formatted (the re-map card).
+    stored_claims: String,
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    page(&state, &user, None).await
+#[derive(Debug, Default, Deserialize)]
+pub struct MappingsQuery {
+    edit_alias: Option<String>,
+    edit_group: Option<String>,
+}
+
+/// Which entry's form the page opens for editing.
+#[derive(Debug, Default, Clone, Copy)]
+struct Editing {
+    alias: Option<i64>,
+    group: Option<i64>,
+}
+
+fn query_id(value: Option<String>, name: &str) -> Result<Option<i64>, AppError> {
+    match value.filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| {
+            AppError::BadRequest(format!("The parameter '{name}' must be an entry number."))
+        }),
+    }
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<MappingsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let editing = Editing {
+        alias: query_id(query.edit_alias, "edit_alias")?,
+        group: query_id(query.edit_group, "edit_group")?,
+    };
+    // Only analysts and above edit (SPEC §6: 403, not a hidden button only).
+    if (editing.alias.is_some() || editing.group.is_some()) && !user.role.allows(Role::Analyst) {
+        return Err(AppError::Forbidden);
+    }
+    page(&state, &user, None, editing).await
 }
 
 async fn page(
     state: &AppState,
     user: &CurrentUser,
     import_errors: Option<(&'static str, Vec<String>)>,
+    editing: Editing,
 ) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
     let overview = state
         .db
         .run(move |conn| service::overview(conn, &scope))
         .await?;
+    // Another tenant's id (or a deleted entry) looks absent.
+    let edit_alias = match editing.alias {
+        None => None,
+        Some(id) => Some(
+            overview
+                .aliases
+                .iter()
+                .find(|a| a.id == id)
+                .cloned()
+                .ok_or(AppError::NotFound)?,
+        ),
+    };
+    let edit_group = match editing.group {
+        None => None,
+        Some(id) => Some(
+            overview
+                .groups
+                .iter()
+                .find(|g| g.id == id)
+                .cloned()
+                .ok_or(AppError::NotFound)?,
+        ),
+    };
+    let stored_claims =
+        crate::domain::format::thousands(overview.payers.iter().map(|p| p.claims).sum());
     render(&MappingsPage {
         layout: user.layout("Mappings", "/portal/settings/mappings"),
         aliases: overview.aliases,
@@ -63,6 +133,9 @@ async fn page(
         payers: overview.payers,
         can_edit: user.role.allows(Role::Analyst),
         import_errors,
+        edit_alias,
+        edit_group,
+        stored_claims,
     })
 }
 
@@ -74,11 +147,24 @@ pub struct MappingForm {
     code_start: Option<String>,
     code_end: Option<String>,
     group_name: Option<String>,
+    /// The alias an `alias_update` / `alias_delete` acts on.
+    alias_id: Option<String>,
+    /// The CPT range a `cpt_group_update` / `cpt_group_delete` acts on.
+    group_id: Option<String>,
 }
 
 /// The form's answer to invalid fields: a PHI label is refused with a flash that names the
 /// field (nothing saved); any other problem is a 400 naming the field.
 fn refuse(user: &CurrentUser, errors: &[FieldError]) -> Result<HttpResponse, AppError> {
+    refuse_to(user, errors, "/portal/settings/mappings")
+}
+
+/// [`refuse`], the flash shown at `to` (an edit's refusal keeps its form open).
+fn refuse_to(
+    user: &CurrentUser,
+    errors: &[FieldError],
+    to: &str,
+) -> Result<HttpResponse, AppError> {
     if let Some(e) = errors.iter().find(|e| e.problem != Problem::Phi) {
         return Err(AppError::BadRequest(match e.problem {
             Problem::InvalidCpt | Problem::RangeOrder => "The CPT codes must be 5 characters (5 digits, or 4 digits and a letter), the first not after the last.".into(),
@@ -93,7 +179,7 @@ fn refuse(user: &CurrentUser, errors: &[FieldError]) -> Result<HttpResponse, App
         "error",
         format!("The {field} looks like it contains patient information (PHI); nothing was saved."),
     );
-    Ok(back())
+    Ok(super::super::see_other(to))
 }
 
 fn back() -> HttpResponse {
@@ -101,6 +187,26 @@ fn back() -> HttpResponse {
         .insert_header((header::LOCATION, "/portal/settings/mappings"))
         .finish()
 }
+
+/// An edit or delete that could not be applied, as the page's answer.
+fn edit_error(err: MappingError) -> AppError {
+    match err {
+        MappingError::Duplicate("alias") => AppError::Conflict(
+            "Another alias already has that name in files (field 'alias'); edit or delete that one instead.".into(),
+        ),
+        MappingError::Duplicate(field) => AppError::Conflict(format!(
+            "Another CPT range already has those first and last codes (field '{field}'); edit or delete that one instead."
+        )),
+        MappingError::UnknownPayer => AppError::NotFound,
+        MappingError::Invalid(_) | MappingError::CaseOnly | MappingError::SamePayer => {
+            AppError::BadRequest(err.to_string())
+        }
+        MappingError::Db(e) => e.into(),
+    }
+}
+
+/// What every alias or CPT-group change says: stored claims follow on the button.
+const SAVED_NOT_REMAPPED: &str = "It applies to the next uploads; press \u{201c}Re-map stored claims now\u{201d} to apply it to the claims already stored.";
 
 pub async fn submit(
     req: HttpRequest,
@@ -162,7 +268,9 @@ pub async fn submit(
                         "The fields 'alias' and 'canonical' name the same payer.".into(),
                     ));
                 }
-                Err(MappingError::Db(e)) => return Err(e.into()),
+                Err(e @ (MappingError::Db(_) | MappingError::Duplicate(_))) => {
+                    return Err(edit_error(e));
+                }
             };
             auth::set_flash(
                 user.session(),
@@ -203,16 +311,135 @@ pub async fn submit(
                 })
                 .await?;
         }
+        "alias_update" => {
+            let id = form_id(&form.alias_id, "alias_id")?;
+            let entry = match AliasEntry::parse(
+                form.alias.as_deref().unwrap_or(""),
+                form.canonical.as_deref().unwrap_or(""),
+            ) {
+                Ok(entry) => entry,
+                Err(errors) => {
+                    let to = format!("/portal/settings/mappings?edit_alias={id}#alias-form");
+                    return refuse_to(&user, &errors, &to);
+                }
+            };
+            let (ctx, audit) = user.audit(
+                &req,
+                &state,
+                "mapping.payer_alias_changed",
+                &["alias", "canonical"],
+            );
+            state
+                .db
+                .write_audited(ctx, audit.target("payer_alias", id), move |conn| {
+                    service::update_alias(conn, &scope, id, &entry)
+                })
+                .await
+                .map_err(edit_error)?;
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!("The alias was saved. {SAVED_NOT_REMAPPED}"),
+            );
+            return Ok(back());
+        }
+        "cpt_group_update" => {
+            let id = form_id(&form.group_id, "group_id")?;
+            let entry = match CptGroupEntry::parse(
+                form.code_start.as_deref().unwrap_or(""),
+                form.code_end.as_deref().unwrap_or(""),
+                form.group_name.as_deref().unwrap_or(""),
+            ) {
+                Ok(entry) => entry,
+                Err(errors) => {
+                    let to = format!("/portal/settings/mappings?edit_group={id}#group-form");
+                    return refuse_to(&user, &errors, &to);
+                }
+            };
+            let (ctx, audit) = user.audit(
+                &req,
+                &state,
+                "mapping.cpt_group_changed",
+                &["code_start", "code_end", "group_name"],
+            );
+            state
+                .db
+                .write_audited(ctx, audit.target("cpt_group", id), move |conn| {
+                    service::update_cpt_group(conn, &scope, id, &entry)
+                })
+                .await
+                .map_err(edit_error)?;
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!("The CPT group was saved. {SAVED_NOT_REMAPPED}"),
+            );
+            return Ok(back());
+        }
+        "alias_delete" | "cpt_group_delete" => {
+            let alias = form.action == "alias_delete";
+            let (id, action, target) = if alias {
+                let id = form_id(&form.alias_id, "alias_id")?;
+                (id, "mapping.payer_alias_deleted", "payer_alias")
+            } else {
+                let id = form_id(&form.group_id, "group_id")?;
+                (id, "mapping.cpt_group_deleted", "cpt_group")
+            };
+            let (ctx, audit) = user.audit(&req, &state, action, &[]);
+            state
+                .db
+                .write_audited(ctx, audit.target(target, id), move |conn| {
+                    if alias {
+                        service::delete_alias(conn, &scope, id)
+                    } else {
+                        service::delete_cpt_group(conn, &scope, id)
+                    }
+                })
+                .await?;
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!(
+                    "The {} was deleted. {SAVED_NOT_REMAPPED}",
+                    if alias { "alias" } else { "CPT range" }
+                ),
+            );
+            return Ok(back());
+        }
+        // Stored claims follow the current mappings: an explicit, audited request (SPEC §2),
+        // run in one write transaction off the async workers, as a split or merge is.
+        "remap" => {
+            let (ctx, audit) = user.audit(&req, &state, "mapping.remap", &["payer", "cpt_group"]);
+            let out = state
+                .db
+                .write_audited(ctx, audit.target("customer", scope.id()), move |conn| {
+                    service::remap_stored(conn, &scope)
+                })
+                .await?;
+            let message = if out.rows() == 0 {
+                "The stored claims already follow the mappings: no claim was re-mapped.".to_string()
+            } else {
+                let n = crate::domain::format::thousands;
+                format!(
+                    "{} stored claims re-mapped: {} moved to another payer, {} to another CPT group. An analytics run was requested; findings follow when it finishes (Settings → Analytics).",
+                    n(out.rows()),
+                    n(out.payer_rows),
+                    n(out.cpt_group_rows),
+                )
+            };
+            auth::set_flash(user.session(), "success", message);
+            return Ok(back());
+        }
         _ => {
             return Err(AppError::BadRequest(
-                "action must be alias, cpt_group, split or merge".into(),
+                "action must be alias, alias_update, alias_delete, cpt_group, cpt_group_update, cpt_group_delete, split, merge or remap".into(),
             ));
         }
     }
     auth::set_flash(
         user.session(),
         "success",
-        "Saved. It applies to the next uploads; run `payerwatch remap` to apply it to stored claims.",
+        format!("Saved. {SAVED_NOT_REMAPPED}"),
     );
     Ok(back())
 }
@@ -404,7 +631,13 @@ pub async fn import(
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(err) => {
-            let mut response = page(&state, &user, Some((which.label(), err.messages()))).await?;
+            let mut response = page(
+                &state,
+                &user,
+                Some((which.label(), err.messages())),
+                Editing::default(),
+            )
+            .await?;
             *response.status_mut() = StatusCode::BAD_REQUEST;
             return Ok(response);
         }
@@ -431,7 +664,7 @@ pub async fn import(
         user.session(),
         "success",
         format!(
-            "Imported {}: {} added, {} changed, {} already up to date. It applies to the next uploads; run `payerwatch remap` to apply it to stored claims.",
+            "Imported {}: {} added, {} changed, {} already up to date. {SAVED_NOT_REMAPPED}",
             which.label(),
             counts.added,
             counts.changed,
