@@ -262,16 +262,23 @@ pub type DayEntries = Vec<(i32, DayCounts)>;
 /// a run decodes every day row of its windows, so this parses bytes by hand instead of
 /// splitting and building a map).
 pub fn decode_entries(text: &str) -> Result<DayEntries, DbError> {
+    let mut out = Vec::with_capacity(text.len() / 16 + 1);
+    decode_entries_into(text, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_entries`] appending to `out` (the analytics keep every row's entries in one
+/// vector).
+pub fn decode_entries_into(text: &str, out: &mut DayEntries) -> Result<(), DbError> {
     let bad = || DbError::Rollup(format!("histogram {text:?}"));
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() / 16 + 1);
     let mut i = 0;
     loop {
         while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
         }
         if i >= bytes.len() {
-            return Ok(out);
+            return Ok(());
         }
         let mut values = [0i64; 7];
         for (k, value) in values.iter_mut().enumerate() {
@@ -736,18 +743,21 @@ pub fn cells(
     rows.into_iter().map(CellRow::into_cell).collect()
 }
 
-/// One stored day row with its histogram entries in stored order.
+/// One stored day row: its key and where its histogram entries are, in stored order, in
+/// the vector [`cell_entries`] fills.
 #[derive(Debug, Clone)]
 pub struct CellEntries {
     pub key: CellKey,
-    pub days: DayEntries,
+    pub days: std::ops::Range<usize>,
 }
 
-/// [`cells`] for the analytics' read path: the same rows, each histogram as its entries.
+/// [`cells`] for the analytics' read path: the day rows decided on or after `from`, every
+/// row's histogram entries appended to `entries` (one vector for all rows, no map).
 pub fn cell_entries(
     conn: &mut DbConnection,
     scope: &TenantScope,
     from: NaiveDate,
+    entries: &mut DayEntries,
 ) -> Result<Vec<CellEntries>, DbError> {
     let sql = placeholders_for(
         conn,
@@ -761,8 +771,10 @@ pub fn cell_entries(
     rows.into_iter()
         .map(|r| {
             let (key, days) = r.into_key_and_days();
+            let start = entries.len();
+            decode_entries_into(&days, entries)?;
             Ok(CellEntries {
-                days: decode_entries(&days)?,
+                days: start..entries.len(),
                 key,
             })
         })

@@ -2,9 +2,11 @@
 //! window, and the maps that turn rows into per-group counts and day histograms.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::rollup_source::{DayRows, RollupSource};
 use super::{Evaluation, ReportError};
 use crate::db::DbConnection;
 use crate::db::repo::analytics::{self as repo, BucketBy};
@@ -117,12 +119,41 @@ pub fn evaluate(
     mode: Mode,
     as_of: NaiveDate,
 ) -> Result<Evaluation, ReportError> {
+    evaluate_from(&mut RollupSource::new(conn, scope), product, mode, as_of)
+}
+
+/// [`evaluate`] from day rows already loaded (a run's two modes share one read and
+/// decoding of them: `DayRows::load` from [`earliest_start`]).
+pub fn evaluate_with_rows(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    rows: Arc<DayRows>,
+    product: Product,
+    mode: Mode,
+    as_of: NaiveDate,
+) -> Result<Evaluation, ReportError> {
     evaluate_from(
-        &mut super::rollup_source::RollupSource::new(conn, scope),
+        &mut RollupSource::with_rows(conn, scope, rows),
         product,
         mode,
         as_of,
     )
+}
+
+/// The first day any window of `product` reads in any of `modes` (the day rows a run
+/// loads once for both).
+pub fn earliest_start(
+    product: Product,
+    modes: &[Mode],
+    as_of: NaiveDate,
+) -> Result<NaiveDate, ReportError> {
+    let mut earliest = as_of;
+    for mode in modes {
+        for (_, _, window) in plan(product, *mode, as_of)? {
+            earliest = earliest.min(window.start);
+        }
+    }
+    Ok(earliest)
 }
 
 /// The same from claims (grouped statements over `claim_records`): the oracle the

@@ -13,6 +13,7 @@ mod rollup_source;
 pub mod simulate;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -335,9 +336,10 @@ pub fn evaluate_rollups_and_claims(
     ])
 }
 
-/// Evaluates the tenant's mode and the other one (for the comparison). They read the same
-/// claims independently, so when the pool has a second connection free they run side by
-/// side — on two cores about half the wall time of a run (docs/performance.md); otherwise
+/// Evaluates the tenant's mode and the other one (for the comparison). Both read the same
+/// day rows, read and decoded once here; when the pool has a second connection free
+/// (DenialScope's reason totals are read per mode) they evaluate side by side — on two
+/// cores about half the wall time of the rest of a run (docs/performance.md); otherwise
 /// one after the other on `conn`.
 fn evaluate_both(
     db: &Db,
@@ -347,17 +349,21 @@ fn evaluate_both(
     [mode, other]: [Mode; 2],
     as_of: NaiveDate,
 ) -> Result<(Evaluation, Evaluation), ReportError> {
+    let from = inputs::earliest_start(product, &[mode, other], as_of)?;
+    let rows = Arc::new(rollup_source::DayRows::load(conn, scope, from)?);
     let Ok(mut second) = db.get_timeout(std::time::Duration::from_millis(250)) else {
         return Ok((
-            inputs::evaluate(conn, scope, product, mode, as_of)?,
-            inputs::evaluate(conn, scope, product, other, as_of)?,
+            inputs::evaluate_with_rows(conn, scope, Arc::clone(&rows), product, mode, as_of)?,
+            inputs::evaluate_with_rows(conn, scope, rows, product, other, as_of)?,
         ));
     };
     let scope = *scope;
+    let shared = Arc::clone(&rows);
     std::thread::scope(|s| {
-        let alternative =
-            s.spawn(move || inputs::evaluate(&mut second, &scope, product, other, as_of));
-        let chosen = inputs::evaluate(conn, &scope, product, mode, as_of);
+        let alternative = s.spawn(move || {
+            inputs::evaluate_with_rows(&mut second, &scope, shared, product, other, as_of)
+        });
+        let chosen = inputs::evaluate_with_rows(conn, &scope, rows, product, mode, as_of);
         // A panic on the helper thread is re-raised here, as if it had happened inline.
         let alternative = alternative
             .join()
