@@ -41,18 +41,9 @@ pub struct Month {
 #[derive(Debug, Clone)]
 pub struct Scorecard {
     pub payer: String,
-    /// The tenant's latest decision date: the periods end with it.
-    pub anchor: NaiveDate,
-    pub periods: Periods,
-    pub current: Pair,
-    pub prior: Pair,
-    /// Oldest first, the anchor's (perhaps partial) month last.
-    pub months: Vec<Month>,
-    /// This payer's top denial reasons in the current period.
-    pub reasons: Vec<ReasonCounts>,
-    /// Denials of this payer and of the others in the current period (reason shares).
-    pub denied_current: (i64, i64),
-    pub denied_prior: i64,
+    /// Everything computed from the rollups, shared with the figures cache (a request
+    /// does not copy them).
+    pub figures: Arc<ScorecardFigures>,
     /// Findings of this payer whose current window is the latest data's.
     pub findings: Vec<DriftEvent>,
     /// This payer's open and acknowledged alerts, newest first.
@@ -102,16 +93,7 @@ fn build(
             figures
         }
     };
-    let ScorecardFigures {
-        anchor,
-        periods,
-        current,
-        prior,
-        months,
-        reasons,
-        denied_current,
-        denied_prior,
-    } = (*figures).clone();
+    let anchor = figures.anchor;
 
     let findings = analytics::list_events(
         conn,
@@ -145,14 +127,7 @@ fn build(
 
     Ok(Scorecard {
         payer,
-        anchor,
-        periods,
-        current,
-        prior,
-        months,
-        reasons,
-        denied_current,
-        denied_prior,
+        figures,
         findings,
         alerts,
     })
@@ -161,12 +136,16 @@ fn build(
 /// A scorecard's figures: everything on it but the findings and alerts lists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScorecardFigures {
+    /// The tenant's latest decision date: the periods end with it.
     pub anchor: NaiveDate,
     pub periods: Periods,
     pub current: Pair,
     pub prior: Pair,
+    /// Oldest first, the anchor's (perhaps partial) month last.
     pub months: Vec<Month>,
+    /// This payer's top denial reasons in the current period.
     pub reasons: Vec<ReasonCounts>,
+    /// Denials of this payer and of the others in the current period (reason shares).
     pub denied_current: (i64, i64),
     pub denied_prior: i64,
 }

@@ -9,7 +9,7 @@ use super::findings::view::{self as findings, EventView};
 use crate::domain::carc;
 use crate::domain::format;
 use crate::domain::scorecard::{Figures, share};
-use crate::services::scorecard::{self as service, Pair, Scorecard};
+use crate::services::scorecard::{self as service, Pair, ScorecardFigures};
 use crate::web::auth::CurrentUser;
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -154,7 +154,7 @@ fn figure_rows(current: &Pair, prior: &Pair) -> Vec<FigureRow> {
     ]
 }
 
-fn reason_rows(card: &Scorecard) -> Vec<ReasonRow> {
+fn reason_rows(card: &ScorecardFigures) -> Vec<ReasonRow> {
     let (mine, others) = card.denied_current;
     card.reasons
         .iter()
@@ -201,7 +201,8 @@ pub async fn scorecard(
         state.scorecard_cache.clone(),
     )
     .await?;
-    let months: Vec<MonthRow> = card
+    let figures = &card.figures;
+    let months: Vec<MonthRow> = figures
         .months
         .iter()
         .map(|m| {
@@ -217,7 +218,7 @@ pub async fn scorecard(
             }
         })
         .collect();
-    let bars: Vec<MonthBar> = card
+    let bars: Vec<MonthBar> = figures
         .months
         .iter()
         .map(|m| MonthBar {
@@ -242,11 +243,11 @@ pub async fn scorecard(
         layout: user.layout(format!("{} — payer scorecard", card.payer), NAV),
         chart_svg: denial_rate_chart(&card.payer, &bars),
         period_days: crate::domain::scorecard::PERIOD_DAYS,
-        current_window: window(card.periods.current),
-        prior_window: window(card.periods.prior),
-        figures: figure_rows(&card.current, &card.prior),
-        reasons: reason_rows(&card),
-        denied_current: format::thousands(card.denied_current.0.max(0) as u64),
+        current_window: window(figures.periods.current),
+        prior_window: window(figures.periods.prior),
+        figures: figure_rows(&figures.current, &figures.prior),
+        reasons: reason_rows(figures),
+        denied_current: format::thousands(figures.denied_current.0.max(0) as u64),
         months,
         findings: card
             .findings
