@@ -1245,3 +1245,128 @@ async fn an_admin_edits_a_rule_and_resolves_every_alert_with_tick_all() {
     }
     browser.quit().await;
 }
+
+/// Issue 19 item 8, mappings: an analyst edits an alias through its form, then re-maps the
+/// stored claims with the page's button (both databases). The page fits a phone and a
+/// desktop (screenshots `76-mappings-*` at 390 and 1440 px under target/e2e/).
+#[actix_web::test]
+async fn an_analyst_edits_an_alias_and_remaps_stored_claims_from_the_page() {
+    use payerwatch::db::repo::mappings as repo;
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "analyst@riverside.test",
+        Role::Analyst,
+        false,
+    );
+    let scope = tenant_scope(&app, "riverside-clinic");
+    let mut csv = String::from("payer,cpt,submitted_date,decided_date,outcome\n");
+    for (payer, cpt, n) in [
+        ("Acme Health Plan", "99213", 30),
+        ("Zenith Mutual of the Great Lakes Region", "71045", 12),
+        ("Blue Cross Blue Shield of Somewhere Long", "80053", 8),
+    ] {
+        for _ in 0..n {
+            csv.push_str(&format!("{payer},{cpt},2026-11-02,2026-11-10,PAID\n"));
+        }
+    }
+    let request = payerwatch::ingest::UploadRequest {
+        scope,
+        file_name: "claims.csv".into(),
+        uploaded_by: None,
+        declared_size: None,
+        limits: payerwatch::ingest::Limits::default(),
+        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
+    };
+    payerwatch::ingest::ingest(
+        &app.db,
+        &request,
+        csv.as_bytes(),
+        &payerwatch::ingest::IngestOptions::default(),
+    )
+    .expect("upload");
+    let alias_id = app
+        .db
+        .write_blocking(|conn| {
+            repo::upsert_payer_alias(
+                conn,
+                &scope,
+                "Zenith Mutual of the Great Lakes Region",
+                "Zenith",
+            )?;
+            Ok::<_, payerwatch::db::DbError>(repo::list_payer_aliases(conn, &scope)?[0].id)
+        })
+        .expect("alias");
+
+    let browser = driver.session().await;
+    browser.resize(1440, 900).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "analyst@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    let mut problems = Vec::new();
+    check_widths(
+        &browser,
+        &app.url("/portal/settings/mappings"),
+        "76-mappings",
+        "Re-map stored claims now",
+        &mut problems,
+    )
+    .await;
+    browser.resize(1440, 900).await;
+    browser.goto(&app.url("/portal/settings/mappings")).await;
+    browser
+        .click(&format!(
+            "a[href='/portal/settings/mappings?edit_alias={alias_id}#alias-form']"
+        ))
+        .await;
+    browser.wait_for_text("Edit alias").await;
+    browser.fill("#m-canonical", "Acme Health Plan").await;
+    for (width, height) in [(1440, 900), (390, 844)] {
+        browser.resize(width, height).await;
+        browser
+            .screenshot(&format!("76-mappings-edit-{width}"))
+            .await;
+    }
+    browser.resize(1440, 900).await;
+    browser.click("#alias-form button[type=submit]").await;
+    browser.wait_for_text("The alias was saved").await;
+
+    // The button asks first (data-confirm); the test answers yes.
+    browser
+        .execute("window.confirm = function () { return true; }; return true;")
+        .await;
+    browser.click("#remap button[type=submit]").await;
+    browser.wait_for_text("12 stored claims re-mapped").await;
+    for (width, height) in [(1440, 900), (390, 844)] {
+        browser.resize(width, height).await;
+        let (scroll, inner, culprits) = overflow(&browser).await;
+        if scroll > inner {
+            problems.push(format!(
+                "re-mapped mappings page at {width}px: document {scroll}px > viewport {inner}px ({culprits})"
+            ));
+        }
+        browser
+            .screenshot(&format!("76-mappings-remapped-{width}"))
+            .await;
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    let stored = {
+        let mut conn = app.db.get().expect("conn");
+        repo::spelling_claim_counts(&mut conn, &scope).expect("claims")
+    };
+    assert!(
+        stored.contains(&(
+            "Zenith Mutual of the Great Lakes Region".into(),
+            "Acme Health Plan".into(),
+            12
+        )),
+        "{stored:?}"
+    );
+    browser.quit().await;
+}

@@ -242,7 +242,10 @@ async fn analysts_edit_and_delete_aliases_and_cpt_ranges_with_an_audit_row_each(
     .await;
     assert_eq!(res.status(), 400);
     let body = res.text().await.expect("body");
-    assert!(body.contains("canonical") && body.contains("is required"), "{body}");
+    assert!(
+        body.contains("canonical") && body.contains("is required"),
+        "{body}"
+    );
     assert_eq!(aliases(&app, &scope), now, "refusals change nothing");
 
     // Delete.

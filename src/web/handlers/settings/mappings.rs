@@ -420,11 +420,21 @@ pub async fn submit(
                 "The stored claims already follow the mappings: no claim was re-mapped.".to_string()
             } else {
                 let n = crate::domain::format::thousands;
+                let mut moved = Vec::new();
+                if out.payer_rows > 0 {
+                    moved.push(format!("{} moved to another payer", n(out.payer_rows)));
+                }
+                if out.cpt_group_rows > 0 {
+                    let verb = if moved.is_empty() { "moved " } else { "" };
+                    moved.push(format!(
+                        "{} {verb}to another CPT group",
+                        n(out.cpt_group_rows)
+                    ));
+                }
                 format!(
-                    "{} stored claims re-mapped: {} moved to another payer, {} to another CPT group. An analytics run was requested; findings follow when it finishes (Settings → Analytics).",
+                    "{} stored claims re-mapped: {}. An analytics run was requested; findings follow when it finishes (Settings → Analytics).",
                     n(out.rows()),
-                    n(out.payer_rows),
-                    n(out.cpt_group_rows),
+                    moved.join(", "),
                 )
             };
             auth::set_flash(user.session(), "success", message);
