@@ -681,6 +681,53 @@ pub struct NewRule {
     pub conditions: Conditions,
 }
 
+/// The columns a person sets on a rule, written alike by `insert_rule` and `update_rule`
+/// so a new field cannot be stored on create and forgotten on edit. A `None` is written as
+/// NULL both ways (an edit clears what the form left empty).
+#[derive(Insertable, AsChangeset)]
+#[diesel(
+    table_name = alert_rules,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+struct RuleColumns<'a> {
+    name: &'a str,
+    product: Option<&'a str>,
+    kind: Option<&'a str>,
+    payer: Option<&'a str>,
+    cpt_group: Option<&'a str>,
+    direction: Option<&'a str>,
+    metric: &'a str,
+    comparison: &'a str,
+    threshold: f64,
+    channel_ids: &'a str,
+    min_severity: Option<&'static str>,
+    min_dollars_per_month: Option<f64>,
+    min_rate_delta_points: Option<f64>,
+    min_days_delta: Option<f64>,
+}
+
+impl NewRule {
+    fn columns(&self) -> RuleColumns<'_> {
+        RuleColumns {
+            name: &self.name,
+            product: self.product.as_deref(),
+            kind: self.kind.as_deref(),
+            payer: self.payer.as_deref(),
+            cpt_group: self.cpt_group.as_deref(),
+            direction: self.direction.as_deref(),
+            metric: &self.metric,
+            comparison: &self.comparison,
+            threshold: self.threshold,
+            channel_ids: &self.channel_ids,
+            min_severity: self.conditions.min_severity.map(|l| l.as_str()),
+            min_dollars_per_month: self.conditions.min_dollars_per_month,
+            min_rate_delta_points: self.conditions.min_rate_delta_points,
+            min_days_delta: self.conditions.min_days_delta,
+        }
+    }
+}
+
 pub fn insert_rule(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -692,23 +739,10 @@ pub fn insert_rule(
         on_backend!(conn, c => diesel::insert_into(alert_rules::table)
         .values((
             alert_rules::customer_id.eq(scope.id()),
-            alert_rules::name.eq(&rule.name),
-            alert_rules::product.eq(&rule.product),
-            alert_rules::kind.eq(&rule.kind),
-            alert_rules::payer.eq(&rule.payer),
-            alert_rules::cpt_group.eq(&rule.cpt_group),
-            alert_rules::direction.eq(&rule.direction),
-            alert_rules::metric.eq(&rule.metric),
-            alert_rules::comparison.eq(&rule.comparison),
-            alert_rules::threshold.eq(rule.threshold),
-            alert_rules::channel_ids.eq(&rule.channel_ids),
+            rule.columns(),
             alert_rules::enabled.eq(true),
             alert_rules::created_at.eq(now),
             alert_rules::updated_at.eq(now),
-            alert_rules::min_severity.eq(rule.conditions.min_severity.map(|l| l.as_str())),
-            alert_rules::min_dollars_per_month.eq(rule.conditions.min_dollars_per_month),
-            alert_rules::min_rate_delta_points.eq(rule.conditions.min_rate_delta_points),
-            alert_rules::min_days_delta.eq(rule.conditions.min_days_delta),
         ))
         .returning(alert_rules::id)
         .get_result::<i64>(c))?,
@@ -727,23 +761,7 @@ pub fn update_rule(
         conn,
         scope,
         alert_rules.id = id,
-        (
-            alert_rules::name.eq(&rule.name),
-            alert_rules::product.eq(&rule.product),
-            alert_rules::kind.eq(&rule.kind),
-            alert_rules::payer.eq(&rule.payer),
-            alert_rules::cpt_group.eq(&rule.cpt_group),
-            alert_rules::direction.eq(&rule.direction),
-            alert_rules::metric.eq(&rule.metric),
-            alert_rules::comparison.eq(&rule.comparison),
-            alert_rules::threshold.eq(rule.threshold),
-            alert_rules::channel_ids.eq(&rule.channel_ids),
-            alert_rules::min_severity.eq(rule.conditions.min_severity.map(|l| l.as_str())),
-            alert_rules::min_dollars_per_month.eq(rule.conditions.min_dollars_per_month),
-            alert_rules::min_rate_delta_points.eq(rule.conditions.min_rate_delta_points),
-            alert_rules::min_days_delta.eq(rule.conditions.min_days_delta),
-            alert_rules::updated_at.eq(super::now()),
-        )
+        (rule.columns(), alert_rules::updated_at.eq(super::now()))
     )
 }
 
