@@ -55,12 +55,9 @@ pub enum ChangeSize {
 /// rate change ≥ 20 points or a shift ≥ 10 days is at least high, ≥ 10 points or ≥ 5 days at
 /// least medium.
 pub fn severity(money: Option<f64>, size: ChangeSize) -> SeverityLabel {
-    let by_money = match money.map(f64::abs) {
-        Some(m) if m >= 25_000.0 => SeverityLabel::Critical,
-        Some(m) if m >= 5_000.0 => SeverityLabel::High,
-        Some(m) if m >= 1_000.0 => SeverityLabel::Medium,
-        _ => SeverityLabel::Low,
-    };
+    let by_money = money.map_or(SeverityLabel::Low, |m| {
+        SeverityLabel::tier(m.abs(), [1_000.0, 5_000.0, 25_000.0])
+    });
     let by_size = match size {
         ChangeSize::Rate(d) if d.abs() >= 0.20 => SeverityLabel::High,
         ChangeSize::Rate(d) if d.abs() >= 0.10 => SeverityLabel::Medium,
