@@ -16,3 +16,18 @@ impl UnknownName {
         }
     }
 }
+
+/// The variant of `all` whose stored name (`as_str`) is `s`, blanks around it ignored: how a
+/// domain enum reads back the names it writes, so each name is spelled once (in `as_str`).
+pub fn parse_name<T: Copy>(
+    what: &'static str,
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+    s: &str,
+) -> Result<T, UnknownName> {
+    let wanted = s.trim();
+    all.iter()
+        .copied()
+        .find(|&v| as_str(v) == wanted)
+        .ok_or_else(|| UnknownName::new(what, s))
+}

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::names::UnknownName;
+use crate::domain::names::{UnknownName, parse_name};
 use crate::domain::stats::{Interval, SeverityLabel, TestMethod, benjamini_hochberg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,6 +87,8 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub const ALL: [Mode; 2] = [Self::Sound, Self::Compat];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sound => "sound",
@@ -99,11 +101,7 @@ impl FromStr for Mode {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "sound" => Ok(Self::Sound),
-            "compat" => Ok(Self::Compat),
-            _ => Err(UnknownName::new("mode", s)),
-        }
+        parse_name("mode", &Self::ALL, Self::as_str, s)
     }
 }
 
@@ -210,10 +208,7 @@ impl FromStr for FindingKind {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| UnknownName::new("finding kind", s))
+        parse_name("finding kind", &Self::ALL, Self::as_str, s)
     }
 }
 
@@ -226,6 +221,8 @@ pub enum Direction {
 }
 
 impl Direction {
+    pub const ALL: [Direction; 2] = [Self::Worse, Self::Better];
+
     /// The stored name, which is also how pages show it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -251,11 +248,7 @@ impl FromStr for Direction {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "worse" => Ok(Self::Worse),
-            "better" => Ok(Self::Better),
-            _ => Err(UnknownName::new("direction", s)),
-        }
+        parse_name("direction", &Self::ALL, Self::as_str, s)
     }
 }
 
