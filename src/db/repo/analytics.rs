@@ -819,6 +819,23 @@ pub struct NewDriftEvent {
     pub dollars_per_month: Option<f64>,
 }
 
+/// The tenant's events of `event`'s finding (product, mode, kind, payer, group) in any
+/// window: what "the same finding" means both for not storing a re-run twice and for
+/// telling that a finding continues.
+fn same_finding<'a>(
+    scope: &TenantScope,
+    event: &'a NewDriftEvent,
+) -> drift_events::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend> {
+    drift_events::table
+        .filter(drift_events::customer_id.eq(scope.id()))
+        .filter(drift_events::product.eq(&event.product))
+        .filter(drift_events::mode.eq(&event.mode))
+        .filter(drift_events::kind.eq(&event.kind))
+        .filter(drift_events::payer.eq(&event.payer))
+        .filter(drift_events::cpt_group.eq(&event.cpt_group))
+        .into_boxed()
+}
+
 /// Inserts the event unless the same finding for the same window exists; returns the new
 /// id, or `None` when it was already stored (re-runs create no duplicates).
 pub fn insert_event_once(
@@ -829,19 +846,13 @@ pub fn insert_event_once(
     if event.customer_id != scope.id() {
         return Err(DbError::ForeignKey);
     }
-    let exists = diesel::select(diesel::dsl::exists(
-        drift_events::table
-            .filter(drift_events::customer_id.eq(scope.id()))
-            .filter(drift_events::product.eq(&event.product))
-            .filter(drift_events::mode.eq(&event.mode))
-            .filter(drift_events::kind.eq(&event.kind))
-            .filter(drift_events::payer.eq(&event.payer))
-            .filter(drift_events::cpt_group.eq(&event.cpt_group))
-            .filter(drift_events::current_start.eq(event.current_start))
-            .filter(drift_events::current_end.eq(event.current_end)),
-    ))
-    .get_result::<bool>(conn)?;
-    if exists {
+    let stored: Option<i64> = same_finding(scope, event)
+        .filter(drift_events::current_start.eq(event.current_start))
+        .filter(drift_events::current_end.eq(event.current_end))
+        .select(drift_events::id)
+        .first(conn)
+        .optional()?;
+    if stored.is_some() {
         return Ok(None);
     }
     let id = on_backend!(conn, c => diesel::insert_into(drift_events::table)
@@ -859,13 +870,7 @@ pub fn previous_occurrence(
     scope: &TenantScope,
     event: &NewDriftEvent,
 ) -> Result<Option<(i64, String)>, DbError> {
-    let previous: Option<(i64, Option<i64>, String)> = drift_events::table
-        .filter(drift_events::customer_id.eq(scope.id()))
-        .filter(drift_events::product.eq(&event.product))
-        .filter(drift_events::mode.eq(&event.mode))
-        .filter(drift_events::kind.eq(&event.kind))
-        .filter(drift_events::payer.eq(&event.payer))
-        .filter(drift_events::cpt_group.eq(&event.cpt_group))
+    let previous: Option<(i64, Option<i64>, String)> = same_finding(scope, event)
         .filter(drift_events::current_end.lt(event.current_end))
         .filter(drift_events::current_end.gt(event.current_start))
         .order(drift_events::current_end.desc())
