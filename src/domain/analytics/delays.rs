@@ -65,25 +65,14 @@ fn split_by_volume(
     payers: &[PayerDelayInput],
     min_claims: u64,
 ) -> (Vec<&PayerDelayInput>, Vec<InsufficientGroup>) {
-    let mut sufficient = Vec::new();
-    let mut insufficient = Vec::new();
-    for p in payers {
-        let (n_b, n_c) = (p.baseline_days.total(), p.current_days.total());
-        if n_b >= min_claims.max(1) && n_c >= min_claims.max(1) {
-            sufficient.push(p);
-        } else {
-            insufficient.push(InsufficientGroup {
-                payer: p.payer.clone(),
-                group: String::new(),
-                baseline_n: n_b,
-                current_n: n_c,
-                reason: format!(
-                    "{n_b} baseline and {n_c} current decisions; at least {min_claims} needed in each window"
-                ),
-            });
-        }
-    }
-    (sufficient, insufficient)
+    InsufficientGroup::split_by_volume(payers, min_claims, "decisions", |p| {
+        (
+            &p.payer,
+            "",
+            p.baseline_days.total(),
+            p.current_days.total(),
+        )
+    })
 }
 
 fn finding(p: &PayerDelayInput, mode: Mode, label: SeverityLabel, evidence: Evidence) -> Finding {

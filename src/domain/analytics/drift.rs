@@ -141,25 +141,9 @@ fn split_by_volume(
     groups: &[DriftGroupInput],
     min_volume: u64,
 ) -> (Vec<&DriftGroupInput>, Vec<InsufficientGroup>) {
-    let mut sufficient = Vec::new();
-    let mut insufficient = Vec::new();
-    for g in groups {
-        let (n_b, n_c) = (g.baseline.n, g.current.n);
-        if n_b >= min_volume && n_c >= min_volume && n_b > 0 && n_c > 0 {
-            sufficient.push(g);
-        } else {
-            insufficient.push(InsufficientGroup {
-                payer: g.payer.clone(),
-                group: g.cpt_group.clone(),
-                baseline_n: n_b,
-                current_n: n_c,
-                reason: format!(
-                    "{n_b} baseline and {n_c} current claims; at least {min_volume} needed in each window"
-                ),
-            });
-        }
-    }
-    (sufficient, insufficient)
+    InsufficientGroup::split_by_volume(groups, min_volume, "claims", |g| {
+        (&g.payer, &g.cpt_group, g.baseline.n, g.current.n)
+    })
 }
 
 fn finding(g: &DriftGroupInput, kind: FindingKind, mode: Mode, evidence: Evidence) -> Finding {

@@ -388,6 +388,40 @@ pub struct InsufficientGroup {
     pub reason: String,
 }
 
+impl InsufficientGroup {
+    /// Splits `items` by volume, the same way for every product that needs both windows
+    /// filled: those with at least `min` (and at least one) in each window go on to be
+    /// judged; the others are listed with what they had ("12 baseline and 3 current claims;
+    /// at least 10 needed in each window"). `counted` names the unit; `of` gives an item's
+    /// payer, group and its baseline and current counts.
+    pub(crate) fn split_by_volume<'a, T>(
+        items: &'a [T],
+        min: u64,
+        counted: &str,
+        of: impl Fn(&T) -> (&str, &str, u64, u64),
+    ) -> (Vec<&'a T>, Vec<InsufficientGroup>) {
+        let mut sufficient = Vec::new();
+        let mut insufficient = Vec::new();
+        for item in items {
+            let (payer, group, n_b, n_c) = of(item);
+            if n_b >= min.max(1) && n_c >= min.max(1) {
+                sufficient.push(item);
+            } else {
+                insufficient.push(InsufficientGroup {
+                    payer: payer.to_string(),
+                    group: group.to_string(),
+                    baseline_n: n_b,
+                    current_n: n_c,
+                    reason: format!(
+                        "{n_b} baseline and {n_c} current {counted}; at least {min} needed in each window"
+                    ),
+                });
+            }
+        }
+        (sufficient, insufficient)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunOutcome {
     pub groups_considered: usize,
