@@ -6,12 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::simulate::accepted_rows;
 use crate::devtools::generate::{GenOptions, generate, payer_aliases};
 use crate::domain::analytics::drift::{DriftGroupInput, DriftSettings, drift_compat, drift_sound};
 use crate::domain::analytics::windows;
 use crate::domain::analytics::{FindingKind, Mode};
 use crate::domain::stats::{Histogram, RateCounts};
-use crate::domain::{claim, csv_format, mapping, phi};
+use crate::domain::{claim, mapping};
 
 type GeneratedClaim = (
     String,
@@ -22,7 +23,8 @@ type GeneratedClaim = (
     i64,
 );
 
-/// The valid PAID/DENIED claims of a generated file, payers mapped to canonical names.
+/// The PAID/DENIED claims an upload would store from a generated file, payers mapped to
+/// canonical names by the generator's own alias list.
 fn claims_for(options: &GenOptions) -> Vec<GeneratedClaim> {
     let mut bytes = Vec::new();
     let _ = generate(options, &mut bytes);
@@ -30,44 +32,24 @@ fn claims_for(options: &GenOptions) -> Vec<GeneratedClaim> {
         .into_iter()
         .map(|(a, c)| (mapping::payer_key(a), c))
         .collect();
-    let mut reader = csv::Reader::from_reader(bytes.as_slice());
-    let headers: Vec<String> = reader
-        .headers()
-        .map(|h| h.iter().map(str::to_string).collect())
-        .unwrap_or_default();
-    let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let Ok(map) = csv_format::resolve_headers(&refs) else {
-        return Vec::new();
-    };
-    let mut claims = Vec::new();
-    for record in reader.records().flatten() {
-        let raw = map.raw_row(&record);
-        let Ok(v) = claim::validate_row(&raw, options.end) else {
-            continue;
-        };
-        if phi::contains_phi(v.payer) || v.denial_reason_text.is_some_and(phi::contains_phi) {
-            continue;
-        }
-        if v.outcome == claim::Outcome::Other {
-            continue;
-        }
-        let payer = aliases
-            .get(&mapping::payer_key(v.payer))
-            .copied()
-            .unwrap_or(v.payer)
-            .to_string();
-        let group = mapping::default_cpt_group(v.cpt.as_str()).to_string();
-        let days = (v.decided_date - v.submitted_date).num_days();
-        claims.push((
-            payer,
-            group,
-            v.submitted_date,
-            v.decided_date,
-            v.outcome == claim::Outcome::Denied,
-            days,
-        ));
-    }
-    claims
+    accepted_rows(&bytes, options.end)
+        .into_iter()
+        .filter(|c| c.outcome != claim::Outcome::Other)
+        .map(|c| {
+            let payer = aliases
+                .get(&mapping::payer_key(&c.payer))
+                .map_or(c.payer.clone(), |p| p.to_string());
+            let days = (c.decided - c.submitted).num_days();
+            (
+                payer,
+                c.cpt_group.to_string(),
+                c.submitted,
+                c.decided,
+                c.outcome == claim::Outcome::Denied,
+                days,
+            )
+        })
+        .collect()
 }
 
 fn groups_for(claims: &[GeneratedClaim], mode: Mode) -> Vec<DriftGroupInput> {

@@ -57,6 +57,25 @@ impl SimClaim {
 /// Reads a claims CSV as an upload on `today` would accept it; payers canonicalised as for a
 /// tenant without aliases (built-in names, else spellings sharing a key merged).
 pub fn claims_from_csv(bytes: &[u8], today: NaiveDate) -> Vec<SimClaim> {
+    let mut claims = accepted_rows(bytes, today);
+    let mut spellings: HashMap<String, u64> = HashMap::new();
+    for c in &claims {
+        *spellings.entry(c.payer.clone()).or_default() += 1;
+    }
+    let spellings: Vec<(String, u64)> = spellings.into_iter().collect();
+    let resolved = payer_identity::resolve(&spellings, |_| None);
+    for c in &mut claims {
+        if let Some(r) = resolved.get(&c.payer) {
+            c.payer = r.canonical.clone();
+        }
+    }
+    claims
+}
+
+/// The rows of a claims CSV an upload on `today` would store (the upload's row checks and
+/// PHI screen of payer, reason text and reason code), payers as written, CPT groups the
+/// defaults.
+pub(super) fn accepted_rows(bytes: &[u8], today: NaiveDate) -> Vec<SimClaim> {
     let mut reader = csv::Reader::from_reader(bytes);
     let headers: Vec<String> = reader
         .headers()
@@ -88,17 +107,6 @@ pub fn claims_from_csv(bytes: &[u8], today: NaiveDate) -> Vec<SimClaim> {
             reason_code: v.denial_reason_code.map(str::to_string),
             reason_text: v.denial_reason_text.map(str::to_string),
         });
-    }
-    let mut spellings: HashMap<String, u64> = HashMap::new();
-    for c in &claims {
-        *spellings.entry(c.payer.clone()).or_default() += 1;
-    }
-    let spellings: Vec<(String, u64)> = spellings.into_iter().collect();
-    let resolved = payer_identity::resolve(&spellings, |_| None);
-    for c in &mut claims {
-        if let Some(r) = resolved.get(&c.payer) {
-            c.payer = r.canonical.clone();
-        }
     }
     claims
 }
