@@ -21,6 +21,20 @@ macro_rules! update_one {
     };
 }
 
+/// `$rows` (a filtered table) counted when `$dry_run`, else deleted; the number either
+/// way, as `i64`: how `payerwatch purge` treats each kind of expired row. Expands inside a
+/// repository function returning `Result<_, DbError>`, with `diesel::prelude::*` in scope.
+macro_rules! count_or_delete {
+    ($conn:expr, $rows:expr, $dry_run:expr $(,)?) => {{
+        let rows = $rows;
+        if $dry_run {
+            rows.count().get_result::<i64>($conn)?
+        } else {
+            diesel::delete(rows).execute($conn)? as i64
+        }
+    }};
+}
+
 pub mod alert_comments;
 pub mod alerts;
 pub mod analytics;

@@ -95,10 +95,9 @@ pub fn purge_expired(
     now: NaiveDateTime,
     dry_run: bool,
 ) -> Result<i64, DbError> {
-    let expired = password_tokens::table.filter(password_tokens::expires_at.lt(now));
-    Ok(if dry_run {
-        expired.count().get_result(conn)?
-    } else {
-        diesel::delete(expired).execute(conn)? as i64
-    })
+    Ok(count_or_delete!(
+        conn,
+        password_tokens::table.filter(password_tokens::expires_at.lt(now)),
+        dry_run
+    ))
 }

@@ -65,15 +65,19 @@ impl PurgeReport {
 /// Runs `plan` on `conn`. Call it inside a transaction (`Db::write_blocking`) so a real
 /// purge and its audit event commit together.
 pub fn purge(conn: &mut DbConnection, plan: &PurgePlan) -> Result<PurgeReport, DbError> {
-    let expired = sessions::table.filter(sessions::expires_at.lt(plan.now));
-    let mut report = PurgeReport::default();
-    if plan.dry_run {
-        report.audit_events = audit::count_older_than(conn, plan.audit_cutoff)?;
-        report.expired_sessions = expired.count().get_result(conn)?;
-    } else {
-        report.audit_events = audit::purge_older_than(conn, plan.audit_cutoff)?;
-        report.expired_sessions = diesel::delete(expired).execute(conn)? as i64;
-    }
+    let mut report = PurgeReport {
+        audit_events: if plan.dry_run {
+            audit::count_older_than(conn, plan.audit_cutoff)?
+        } else {
+            audit::purge_older_than(conn, plan.audit_cutoff)?
+        },
+        expired_sessions: count_or_delete!(
+            conn,
+            sessions::table.filter(sessions::expires_at.lt(plan.now)),
+            plan.dry_run
+        ),
+        ..PurgeReport::default()
+    };
     // An expired link can neither join a tenant nor set a password: nothing to keep.
     report.expired_invitations = super::invitations::purge_expired(conn, plan.now, plan.dry_run)?;
     report.expired_password_links =
