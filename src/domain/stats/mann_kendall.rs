@@ -4,7 +4,7 @@
 //! the values (under no trend every ordering is equally likely).
 
 use super::Alternative;
-use super::special::normal_p_value;
+use super::special::{normal_p_value, sign};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MannKendall {
@@ -91,16 +91,6 @@ pub fn theil_sen_slope(points: &[(f64, f64)]) -> Option<f64> {
     } else {
         (slopes[m / 2 - 1] + slopes[m / 2]) / 2.0
     })
-}
-
-fn sign(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]

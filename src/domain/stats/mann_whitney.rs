@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::special::normal_p_value;
+use super::special::{normal_p_value, sign};
 use super::{Alternative, Histogram};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -54,17 +54,6 @@ pub fn mann_whitney(
         z,
         p_value: normal_p_value(z, alternative),
     })
-}
-
-/// `sgn` with sgn(0) = 0 (f64::signum would give ±1 for ±0).
-fn sign(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
 }
 
 /// Walks both sorted bin lists together: each distinct value gets the mid-rank of its tie

@@ -1,5 +1,6 @@
 //! The two special functions everything else needs, in one place so the choice of library
-//! (statrs, default features off: no rand, no nalgebra) is a one-file decision.
+//! (statrs, default features off: no rand, no nalgebra) is a one-file decision; and the
+//! sign function the rank tests share.
 
 use std::f64::consts::SQRT_2;
 
@@ -24,4 +25,15 @@ pub(crate) fn normal_p_value(z: f64, alternative: Alternative) -> f64 {
         Alternative::Less => 0.5 * erfc(-z / SQRT_2),
     };
     p.clamp(0.0, 1.0)
+}
+
+/// `sgn` with sgn(0) = 0 (f64::signum would give ±1 for ±0); NaN is 0.
+pub(crate) fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
 }
