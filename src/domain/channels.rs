@@ -224,9 +224,19 @@ pub fn resolve_checked(
     url: &Url,
     allow_private: bool,
 ) -> Result<Vec<std::net::SocketAddr>, ChannelError> {
-    use std::net::ToSocketAddrs;
     let host = url.host_str().ok_or(ChannelError::Unresolvable)?;
     let port = url.port_or_known_default().unwrap_or(443);
+    resolve_all_checked(host, port, allow_private)
+}
+
+/// Resolves `host` (a name, an IPv4 address or a bracketed IPv6 one) at `port` and checks
+/// every address it gives (`check_addresses`): the one SSRF gate of webhooks and SMTP.
+fn resolve_all_checked(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<std::net::SocketAddr>, ChannelError> {
+    use std::net::ToSocketAddrs;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<std::net::SocketAddr> = (host, port)
         .to_socket_addrs()
@@ -249,18 +259,10 @@ pub fn resolve_smtp_checked(
     port: u16,
     allow_private: bool,
 ) -> Result<Vec<std::net::SocketAddr>, ChannelError> {
-    use std::net::ToSocketAddrs;
     if !allow_private && !SMTP_PORTS.contains(&port) {
         return Err(ChannelError::SmtpPort);
     }
-    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<std::net::SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|_| ChannelError::Unresolvable)?
-        .collect();
-    let ips: Vec<IpAddr> = addrs.iter().map(|a| a.ip()).collect();
-    check_addresses(&ips, allow_private)?;
-    Ok(addrs)
+    resolve_all_checked(host.trim(), port, allow_private)
 }
 
 /// The port an SMTP channel uses: its own, else the TLS mode's standard one.
