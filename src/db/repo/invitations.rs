@@ -146,18 +146,3 @@ pub fn mark_accepted(conn: &mut DbConnection, id: i64, user_id: i64) -> Result<b
     .execute(conn)?;
     Ok(changed == 1)
 }
-
-/// Removes every invitation whose link expired before `now`, whatever became of it
-/// (pending, accepted or revoked: an expired link can do nothing, and the audit trail
-/// keeps who invited whom), for all tenants (`payerwatch purge`). With `dry_run`, counts.
-pub fn purge_expired(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    dry_run: bool,
-) -> Result<i64, DbError> {
-    Ok(count_or_delete!(
-        conn,
-        invitations::table.filter(invitations::expires_at.lt(now)),
-        dry_run
-    ))
-}

@@ -86,18 +86,3 @@ pub fn mark_used(conn: &mut DbConnection, id: i64) -> Result<bool, DbError> {
     .execute(conn)?;
     Ok(changed == 1)
 }
-
-/// Removes every set-password link that expired before `now` (used, superseded or never
-/// followed: none of them can set a password any more), for all tenants
-/// (`payerwatch purge`). With `dry_run`, counts.
-pub fn purge_expired(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    dry_run: bool,
-) -> Result<i64, DbError> {
-    Ok(count_or_delete!(
-        conn,
-        password_tokens::table.filter(password_tokens::expires_at.lt(now)),
-        dry_run
-    ))
-}

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::db::repo::audit;
 use crate::db::repo::audit::NewAuditEvent;
-use crate::db::schema::sessions;
+use crate::db::schema::{invitations, password_tokens, sessions};
 use crate::db::{DbConnection, DbError};
 
 /// Delivered notifications older than this many days are purged.
@@ -78,10 +78,20 @@ pub fn purge(conn: &mut DbConnection, plan: &PurgePlan) -> Result<PurgeReport, D
         ),
         ..PurgeReport::default()
     };
-    // An expired link can neither join a tenant nor set a password: nothing to keep.
-    report.expired_invitations = super::invitations::purge_expired(conn, plan.now, plan.dry_run)?;
-    report.expired_password_links =
-        super::password_tokens::purge_expired(conn, plan.now, plan.dry_run)?;
+    // An expired link can neither join a tenant nor set a password: nothing to keep. Every
+    // invitation whose link expired goes, whatever became of it (pending, accepted or
+    // revoked; the audit trail keeps who invited whom), and every set-password link
+    // (used, superseded or never followed), for all tenants.
+    report.expired_invitations = count_or_delete!(
+        conn,
+        invitations::table.filter(invitations::expires_at.lt(plan.now)),
+        plan.dry_run
+    );
+    report.expired_password_links = count_or_delete!(
+        conn,
+        password_tokens::table.filter(password_tokens::expires_at.lt(plan.now)),
+        plan.dry_run
+    );
 
     // Login-throttle rows matter for 15 minutes; a day is kept for investigation.
     let throttle_cutoff = plan.now - chrono::Duration::days(1);
