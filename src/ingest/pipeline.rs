@@ -20,7 +20,7 @@ use super::source::HashingReader;
 use super::x12::{self, X12Error, remit::Emit, remit::LineOutcome};
 #[cfg(test)]
 use super::{shape::Shape, source};
-use crate::db::repo::claim_writer::NewClaimRef;
+use crate::db::repo::claims::NewClaimRef;
 use crate::db::repo::reversals::NewReversal;
 use crate::db::repo::upload_lifecycle::NewRejection;
 use crate::domain::claim::{Column, CptCode, Outcome, RawRow, RejectReason, validate_row_with};

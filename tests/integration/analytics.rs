@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use payerwatch::db::repo::analytics::{self as repo, EventFilter};
 use payerwatch::db::repo::claims::NewClaim;
-use payerwatch::db::repo::{claims, customers, uploads};
+use payerwatch::db::repo::{claim_writer, customers, uploads};
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::analytics::Product;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
@@ -199,7 +199,7 @@ async fn compat_vector_v1_is_reproduced_exactly_through_sql() {
         50,
         30,
     ));
-    payerwatch::db::transaction(&mut conn, |c| claims::insert_many(c, &scope, &rows))
+    payerwatch::db::transaction(&mut conn, |c| claim_writer::insert_many(c, &scope, &rows))
         .expect("claims");
     repo::set_analytics_mode(&mut conn, &scope, "compat").expect("mode");
     drop(conn);

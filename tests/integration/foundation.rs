@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use payerwatch::db::repo::claims::NewClaim;
-use payerwatch::db::repo::{audit, claims, customers, uploads, users};
+use payerwatch::db::repo::{audit, claim_writer, claims, customers, uploads, users};
 use payerwatch::db::schema;
 use payerwatch::db::{Backend, Db, DbError, migrations};
 use payerwatch::domain::roles::Role;
@@ -291,7 +291,7 @@ async fn deleting_an_upload_with_claims_is_refused_and_changes_nothing() {
     let scope = tenant(&db, "acme");
     let mut conn = db.get().expect("connection");
     let upload = uploads::insert_processing(&mut conn, &scope, "claims.csv", None).expect("upload");
-    claims::insert_many(
+    claim_writer::insert_many(
         &mut conn,
         &scope,
         &[
@@ -346,7 +346,7 @@ async fn claims_must_reference_an_existing_upload_of_their_own_tenant() {
     let theirs = uploads::insert_processing(&mut conn, &other, "theirs.csv", None).expect("upload");
     let ours = uploads::insert_processing(&mut conn, &acme, "ours.csv", None).expect("upload");
 
-    let err = claims::insert_many(
+    let err = claim_writer::insert_many(
         &mut conn,
         &acme,
         &[
@@ -360,12 +360,12 @@ async fn claims_must_reference_an_existing_upload_of_their_own_tenant() {
 
     // Both databases refuse a claim naming another tenant's upload (PostgreSQL by
     // trigger, SQLite by a composite foreign key) and a claim changing upload.
-    let err = claims::insert_many(&mut conn, &acme, &[claim(&acme, theirs, "Aetna")])
+    let err = claim_writer::insert_many(&mut conn, &acme, &[claim(&acme, theirs, "Aetna")])
         .expect_err("another tenant's upload");
     assert!(matches!(err, DbError::ForeignKey), "{err:?}");
     assert_eq!(claims::count(&mut conn, &acme).expect("count"), 0);
 
-    claims::insert_many(&mut conn, &acme, &[claim(&acme, ours, "Aetna")]).expect("claim");
+    claim_writer::insert_many(&mut conn, &acme, &[claim(&acme, ours, "Aetna")]).expect("claim");
     let second = uploads::insert_processing(&mut conn, &acme, "second.csv", None).expect("upload");
     for (upload, why) in [
         (theirs, "another tenant's"),
@@ -400,7 +400,7 @@ async fn repository_calls_never_cross_tenants() {
     let b = tenant(&db, "tenant-b");
     let mut conn = db.get().expect("connection");
     let upload = uploads::insert_processing(&mut conn, &a, "a.csv", None).expect("upload");
-    claims::insert_many(&mut conn, &a, &[claim(&a, upload, "Aetna")]).expect("claims");
+    claim_writer::insert_many(&mut conn, &a, &[claim(&a, upload, "Aetna")]).expect("claims");
     let user = users::insert(
         &mut conn,
         &a,
@@ -439,7 +439,7 @@ async fn repository_calls_never_cross_tenants() {
     ));
     assert!(users::list(&mut conn, &b).expect("list").is_empty());
     // Claims claiming to belong to another tenant are refused.
-    assert!(claims::insert_many(&mut conn, &b, &[claim(&a, upload, "Aetna")]).is_err());
+    assert!(claim_writer::insert_many(&mut conn, &b, &[claim(&a, upload, "Aetna")]).is_err());
     // E-mail is unique case-insensitively.
     assert_eq!(
         users::find_by_email(&mut conn, "lead@a.EXAMPLE")

@@ -1,5 +1,5 @@
-//! Claim records. Bulk loading lives with the ingest pipeline; this module has the
-//! scoped reads and the small multi-row insert used by tests and fixtures.
+//! Claim records: the row structs of `claim_records` (read, owned write, borrowed write)
+//! and the scoped reads. Writing claims (with their rollups) is `claim_writer`'s.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use crate::db::schema::claim_records;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
-use crate::on_backend;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = claim_records)]
@@ -55,51 +54,34 @@ pub struct NewClaim {
     pub denial_reason_text: Option<String>,
 }
 
-/// Bind parameters per statement stay under SQLite's default 32,766 limit.
-const INSERT_CHUNK: usize = 32_766 / 13;
-
-/// Inserts claims for the scope's tenant, and their rollups (call it in a transaction so
-/// both commit together). Rows naming another tenant are refused.
-pub fn insert_many(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-    claims: &[NewClaim],
-) -> Result<usize, DbError> {
-    if claims.iter().any(|c| c.customer_id != scope.id()) {
-        return Err(DbError::ForeignKey);
-    }
-    let mut inserted = 0;
-    for chunk in claims.chunks(INSERT_CHUNK) {
-        inserted += on_backend!(conn, c => diesel::insert_into(claim_records::table)
-            .values(chunk)
-            .execute(c))?;
-    }
-    let mut rollup = super::rollups::UploadRollup::default();
-    for c in claims {
-        rollup.add(&super::claim_writer::NewClaimRef {
-            customer_id: c.customer_id,
-            upload_id: c.upload_id,
-            payer_raw: &c.payer_raw,
-            payer: &c.payer,
-            cpt: &c.cpt,
-            cpt_group: &c.cpt_group,
-            submitted_date: c.submitted_date,
-            decided_date: c.decided_date,
-            decision_days: c.decision_days,
-            outcome: &c.outcome,
-            allowed_cents: c.allowed_cents,
-            denial_reason_code: c.denial_reason_code.as_deref(),
-            denial_reason_text: c.denial_reason_text.as_deref(),
-            payer_id: None,
-            modifiers: None,
-            remark_codes: None,
-            adjustments: None,
-            claim_key: None,
-            svc_segment: None,
-        });
-    }
-    super::rollups::apply(conn, scope, &rollup.into_rollups(&[]))?;
-    Ok(inserted)
+/// One accepted claim, borrowing its text from the pipeline's batch arena.
+#[derive(Debug, Clone, Copy)]
+pub struct NewClaimRef<'a> {
+    pub customer_id: i64,
+    pub upload_id: i64,
+    pub payer_raw: &'a str,
+    pub payer: &'a str,
+    pub cpt: &'a str,
+    pub cpt_group: &'a str,
+    pub submitted_date: NaiveDate,
+    pub decided_date: NaiveDate,
+    pub decision_days: i32,
+    pub outcome: &'a str,
+    pub allowed_cents: Option<i64>,
+    pub denial_reason_code: Option<&'a str>,
+    pub denial_reason_text: Option<&'a str>,
+    /// 835 only (NULL for CSV rows), `docs/x12-835.md`: N1*PR04 / REF*2U.
+    pub payer_id: Option<&'a str>,
+    /// SVC01-3…6, space separated.
+    pub modifiers: Option<&'a str>,
+    /// RARCs of LQ*HE and MOA, space separated.
+    pub remark_codes: Option<&'a str>,
+    /// Every CAS: `CO-45:30.00 PR-2:20.00`.
+    pub adjustments: Option<&'a str>,
+    /// Keyed HMAC of payer + CLP01 + CLP07 (`domain::claim_key`).
+    pub claim_key: Option<i64>,
+    /// The SVC segment number.
+    pub svc_segment: Option<i64>,
 }
 
 pub fn count_for_upload(

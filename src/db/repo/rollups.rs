@@ -22,7 +22,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
 
 use super::analytics::{REVERSED, placeholders_for};
-use super::claim_writer::NewClaimRef;
+use super::claims::NewClaimRef;
 use crate::db::{DbConnection, DbError};
 use crate::domain::analytics::denials::reason_key_str;
 use crate::domain::tenant::TenantScope;
