@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::rollup_source::{DayRows, RollupSource};
+use super::source::{AggregateSource, DbSource};
 use super::{Evaluation, ReportError};
 use crate::db::DbConnection;
 use crate::db::repo::analytics::{self as repo, BucketBy};
@@ -21,83 +22,6 @@ use crate::domain::analytics::windows::{self, Window, WindowPair};
 use crate::domain::analytics::{Mode, Product, RunOutcome};
 use crate::domain::stats::{Histogram, RateCounts};
 use crate::domain::tenant::TenantScope;
-
-/// Where the grouped aggregates come from: the daily rollups (`RollupSource`, every real
-/// run), claims (`DbSource`, the rollups' oracle) or
-/// claims held in memory (`simulate`, the false-alarm benchmark) — the same rows either
-/// way, so both go through the same conversion and rules below.
-pub trait AggregateSource {
-    fn rate_days(&mut self, b: BucketBy, w: Window) -> Result<Vec<repo::RateDaysRow>, ReportError>;
-    fn denials_by_reason(
-        &mut self,
-        b: BucketBy,
-        w: Window,
-    ) -> Result<Vec<repo::DenialRow>, ReportError>;
-    fn payer_totals(
-        &mut self,
-        b: BucketBy,
-        w: Window,
-    ) -> Result<Vec<repo::PayerTotalsRow>, ReportError>;
-    fn payer_days(
-        &mut self,
-        b: BucketBy,
-        w: Window,
-    ) -> Result<Vec<repo::PayerDaysRow>, ReportError>;
-    fn payer_daily_days(&mut self, w: Window) -> Result<Vec<repo::PayerDailyDaysRow>, ReportError>;
-    /// Counted claims (every outcome but REVERSED) whose date by `b` is in `w`: a run's
-    /// "claims covered" (SPEC §9).
-    fn claims_in(&mut self, b: BucketBy, w: Window) -> Result<i64, ReportError>;
-}
-
-pub struct DbSource<'a> {
-    pub conn: &'a mut DbConnection,
-    pub scope: &'a TenantScope,
-}
-
-impl AggregateSource for DbSource<'_> {
-    fn rate_days(&mut self, b: BucketBy, w: Window) -> Result<Vec<repo::RateDaysRow>, ReportError> {
-        Ok(repo::rate_days_histogram(
-            self.conn, self.scope, b, w.start, w.end,
-        )?)
-    }
-    fn denials_by_reason(
-        &mut self,
-        b: BucketBy,
-        w: Window,
-    ) -> Result<Vec<repo::DenialRow>, ReportError> {
-        Ok(repo::denials_by_reason(
-            self.conn, self.scope, b, w.start, w.end,
-        )?)
-    }
-    fn payer_totals(
-        &mut self,
-        b: BucketBy,
-        w: Window,
-    ) -> Result<Vec<repo::PayerTotalsRow>, ReportError> {
-        Ok(repo::payer_totals(
-            self.conn, self.scope, b, w.start, w.end,
-        )?)
-    }
-    fn payer_days(
-        &mut self,
-        b: BucketBy,
-        w: Window,
-    ) -> Result<Vec<repo::PayerDaysRow>, ReportError> {
-        Ok(repo::payer_days_histogram(
-            self.conn, self.scope, b, w.start, w.end,
-        )?)
-    }
-    fn payer_daily_days(&mut self, w: Window) -> Result<Vec<repo::PayerDailyDaysRow>, ReportError> {
-        Ok(repo::payer_daily_days(
-            self.conn, self.scope, w.start, w.end,
-        )?)
-    }
-    fn claims_in(&mut self, b: BucketBy, w: Window) -> Result<i64, ReportError> {
-        Ok(repo::claims_in_window(
-            self.conn, self.scope, b, w.start, w.end,
-        )?)
-    }
-}
 
 fn bucket(mode: Mode) -> BucketBy {
     match mode {

@@ -11,6 +11,7 @@ mod inputs;
 pub mod overview;
 mod rollup_source;
 pub mod simulate;
+mod source;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate};
 
 use super::ReportError;
-use super::inputs::AggregateSource;
+use super::source::AggregateSource;
 use crate::db::DbConnection;
 use crate::db::repo::analytics::{
     BucketBy, DenialRow, PayerDailyDaysRow, PayerDaysRow, PayerTotalsRow, RateDaysRow,

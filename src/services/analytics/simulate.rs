@@ -12,7 +12,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::ReportError;
-use super::inputs::{AggregateSource, evaluate_from};
+use super::inputs::evaluate_from;
+use super::source::AggregateSource;
 use crate::db::repo::analytics::{
     BucketBy, DenialRow, PayerDailyDaysRow, PayerDaysRow, PayerTotalsRow, RateDaysRow,
 };
