@@ -65,7 +65,11 @@ pub fn start_job_workers(
             &settings.resolve_secret_key()?,
         ),
     };
-    Ok(crate::jobs::worker::WorkerPool::start(ctx, n))
+    Ok(crate::jobs::worker::WorkerPool::start(
+        ctx,
+        n,
+        crate::services::run_job,
+    ))
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod report;
 pub mod shape;
 pub mod source;
+pub mod spellings;
 pub mod x12;
 
 use std::io::Read;
@@ -96,7 +97,7 @@ pub struct IngestOptions {
     pub fail_after_rows: Option<u64>,
     /// The upload job this ingest runs for: its transaction commits only while the job
     /// is still this process's, and marks it done (effects commit once).
-    pub job: Option<crate::jobs::JobFence>,
+    pub job: Option<crate::db::repo::jobs::JobFence>,
     /// The instance's keys for 835 claim references: without them 835 claims carry no
     /// `claim_key` and reversals match nothing (reported as unmatched).
     pub claim_keys: Option<crate::domain::claim_key::ClaimKeys>,
@@ -580,9 +581,8 @@ fn commit(
     let written_ms = started.elapsed().as_millis() as u64;
     let moved = writer.finish(conn, &scope)?;
     // SPEC §2 "Payer identity": spellings sharing a key go under one payer (this upload's
-    // rows only; see services::mappings).
-    let renames =
-        crate::services::mappings::merge_upload_spellings(conn, &scope, upload_id, &spellings)?;
+    // rows only).
+    let renames = spellings::merge(conn, &scope, upload_id, &spellings)?;
     // The daily rollups in the same transaction (issue 21), before reversals: those take
     // the claims they reverse out of the rollups again.
     writer.write_rollups(conn, &scope, &renames)?;
@@ -638,10 +638,10 @@ fn commit(
     repo::finish_upload(conn, &scope, upload_id, &result, &json)?;
     // SPEC §3: a score under 90 raises a data-quality alert (same transaction).
     if let Some(score) = report.quality_score {
-        crate::services::analytics::alerting::raise_quality_alerts(
+        crate::notify::alerting::raise_quality_alerts(
             conn,
             &scope,
-            &crate::services::analytics::alerting::UploadQuality {
+            &crate::notify::alerting::UploadQuality {
                 upload_id,
                 file_name,
                 quality_score: score,

@@ -1,11 +1,11 @@
-//! What a job's service function gets and returns. Kept apart from the worker (which calls
-//! `services::*::run_job`) and from `jobs/mod.rs` (which `ingest` uses), so neither the
-//! services nor the ingest import a module that imports them.
+//! What a job's service function gets and returns: the worker pool is handed one
+//! [`RunJob`] (`services::run_job`, by `startup`) and calls it for every job it claims.
 
 use std::time::Duration;
 
 use super::spool::SpoolDir;
 use crate::db::Db;
+use crate::db::repo::jobs::Job;
 use crate::ingest::Limits;
 
 /// What every job needs.
@@ -28,3 +28,6 @@ pub enum JobOutcome {
     /// Not now (another process runs the tenant's analytics): queued again for later.
     Postponed(Duration),
 }
+
+/// Runs one claimed job to its outcome (the services' table of job kinds).
+pub type RunJob = fn(&JobContext, &Job) -> JobOutcome;

@@ -56,10 +56,3 @@ pub struct UploadPayload {
     /// The day of the upload: decisions may be dated one day later.
     pub today: NaiveDate,
 }
-
-/// The fence an upload job's transaction checks before it commits.
-#[derive(Debug, Clone)]
-pub struct JobFence {
-    pub job_id: i64,
-    pub owner: String,
-}

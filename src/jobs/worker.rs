@@ -1,5 +1,6 @@
-//! The worker pool: threads that claim due jobs, run them and record the outcome, a
-//! heartbeat for their leases, and recovery of jobs whose process died.
+//! The worker pool: threads that claim due jobs, run them with the [`RunJob`] they were
+//! started with and record the outcome, a heartbeat for their leases, and recovery of
+//! jobs whose process died.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::context::{JobContext, JobOutcome};
+use super::context::{JobContext, JobOutcome, RunJob};
 use super::heartbeat::Heartbeat;
 use crate::db::repo::jobs::{self as repo, Job};
 
@@ -26,8 +27,9 @@ pub struct WorkerPool {
 }
 
 impl WorkerPool {
-    /// Starts `n` workers after recovering dead jobs and sweeping the spool directory.
-    pub fn start(ctx: JobContext, n: usize) -> WorkerPool {
+    /// Starts `n` workers running jobs with `run`, after recovering dead jobs and sweeping
+    /// the spool directory.
+    pub fn start(ctx: JobContext, n: usize, run: RunJob) -> WorkerPool {
         let ctx = Arc::new(ctx);
         let heartbeat = Arc::new(Heartbeat::start(ctx.db.clone(), ctx.owner.clone()));
         recover(&ctx);
@@ -38,7 +40,7 @@ impl WorkerPool {
                 let (ctx, stop, hb) = (Arc::clone(&ctx), Arc::clone(&stop), Arc::clone(&heartbeat));
                 std::thread::Builder::new()
                     .name(format!("job-worker-{i}"))
-                    .spawn(move || work(&ctx, &stop, &hb))
+                    .spawn(move || work(&ctx, run, &stop, &hb))
                     .ok()
             })
             .collect();
@@ -82,7 +84,7 @@ impl WorkerPool {
     }
 }
 
-fn work(ctx: &JobContext, stop: &AtomicBool, heartbeat: &Heartbeat) {
+fn work(ctx: &JobContext, run: RunJob, stop: &AtomicBool, heartbeat: &Heartbeat) {
     let recover_every = crate::jobs::lease_duration()
         .to_std()
         .unwrap_or(Duration::from_secs(30))
@@ -108,7 +110,7 @@ fn work(ctx: &JobContext, stop: &AtomicBool, heartbeat: &Heartbeat) {
         match claimed {
             Ok(Some(job)) => {
                 heartbeat.hold(job.id, job.upload_id);
-                run_one(ctx, &job);
+                run_one(ctx, run, &job);
                 heartbeat.drop_job(job.id);
             }
             Ok(None) => std::thread::sleep(IDLE_POLL),
@@ -120,16 +122,12 @@ fn work(ctx: &JobContext, stop: &AtomicBool, heartbeat: &Heartbeat) {
     }
 }
 
-fn run_one(ctx: &JobContext, job: &Job) {
+fn run_one(ctx: &JobContext, run: RunJob, job: &Job) {
     let started = Instant::now();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        match job.kind.as_str() {
-            repo::UPLOAD => crate::services::uploads::run_job(ctx, job),
-            repo::ANALYTICS => crate::services::analytics::run_job(ctx, job),
-            other => JobOutcome::Failed(format!("unknown job kind '{other}'")),
-        }
-    }))
-    .unwrap_or_else(|_| JobOutcome::Failed("the job stopped unexpectedly (internal error)".into()));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, job)))
+        .unwrap_or_else(|_| {
+            JobOutcome::Failed("the job stopped unexpectedly (internal error)".into())
+        });
     let now = crate::db::repo::now();
     let recorded = match &outcome {
         JobOutcome::Recorded => Ok(true),

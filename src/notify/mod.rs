@@ -1,6 +1,9 @@
-//! Notifications: channel secrets, what a message says, how it is sent, the retry
-//! schedule and the delivery worker that drains the queue.
+//! Alerts and their notifications: raising alerts from findings and poor uploads (rules,
+//! cooldown, noise) and queueing their deliveries, channel secrets, what a message says,
+//! how it is sent, the retry schedule and the delivery worker that drains the queue.
 
+pub mod alerting;
+pub mod digests;
 pub mod message;
 pub mod schedule;
 pub mod secrets;

@@ -171,10 +171,7 @@ impl Notifier {
     /// Queues the day's digests that are due (a no-op before the digest hour and once
     /// everyone's is queued: one indexed query).
     async fn queue_digests(&self, now: NaiveDateTime) -> Result<usize, DbError> {
-        let db = self.db.clone();
-        actix_web::rt::task::spawn_blocking(move || crate::services::digests::queue_due(&db, now))
-            .await
-            .map_err(|_| DbError::Cancelled)?
+        super::digests::queue_due(&self.db, now).await
     }
 
     /// Claims work for free slots (tenants not in `busy`) and starts their sends.

@@ -3,7 +3,7 @@
 //!
 //! - At ingest, spellings no alias or built-in name claimed that share a key are stored
 //!   under one payer: the tenant's existing payer with that key, else the upload's most
-//!   frequent spelling as written ([`merge_upload_spellings`]; the upload's own rows only).
+//!   frequent spelling as written (`ingest::spellings`; the upload's own rows only).
 //! - The mappings page shows, per payer, the spellings stored under it and why
 //!   ([`overview`]); an analyst splits a spelling off or merges a payer into another with
 //!   one click. Both write a tenant alias (aliases win at every later upload) and re-map the
@@ -19,7 +19,6 @@ use crate::domain::mapping_table::{AliasEntry, CptGroupEntry, FieldError};
 use crate::domain::payer_identity::{self, MergeReason};
 use crate::domain::tenant::TenantScope;
 use crate::ingest::mapper::Mappings;
-use crate::ingest::pipeline::SpellingCounts;
 
 /// Why a mapping change was refused, or failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,40 +131,6 @@ pub fn overview(conn: &mut DbConnection, scope: &TenantScope) -> Result<Overview
         groups,
         payers,
     })
-}
-
-/// The ingest's same-key merge for one upload (inside its transaction, after its claims
-/// are written): `spellings` are the upload's rows per spelling that kept its name.
-/// Only this upload's rows change, so an upload never renames stored history. Returns the
-/// `(payer_raw, payer)` renames: the ingest applies them to the upload's rollup delta
-/// (`ClaimWriter::write_rollups`), which it stores after this.
-pub fn merge_upload_spellings(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-    upload_id: i64,
-    spellings: &SpellingCounts,
-) -> Result<Vec<(String, String)>, DbError> {
-    if spellings.is_empty() {
-        return Ok(Vec::new());
-    }
-    let upload: Vec<(String, u64)> = spellings
-        .iter()
-        .map(|(raw, n)| (raw.to_string(), *n))
-        .collect();
-    // The stored payers before this upload: its as-written rows are stored under their own
-    // spelling, so they are subtracted from the counts (one grouped read, no extra scan).
-    let existing: Vec<(String, u64)> = repo::payer_claim_counts(conn, scope)?
-        .into_iter()
-        .filter_map(|(payer, n)| {
-            let before = n.saturating_sub(spellings.get(payer.as_str()).copied().unwrap_or(0));
-            (before > 0).then_some((payer, before))
-        })
-        .collect();
-    let renames = payer_identity::merge_targets(&upload, &existing);
-    for (raw, target) in &renames {
-        repo::set_upload_claims_payer(conn, scope, upload_id, raw, target)?;
-    }
-    Ok(renames)
 }
 
 /// Saves one alias (applies to later uploads; `remap` applies it to stored claims).

@@ -16,3 +16,16 @@ pub mod rules;
 pub mod saved_filters;
 pub mod scorecard;
 pub mod uploads;
+
+use crate::db::repo::jobs::{self as jobs_repo, Job};
+use crate::jobs::context::{JobContext, JobOutcome};
+
+/// Runs one queued job with the service of its kind: the function `startup` hands the job
+/// workers (`jobs::worker`), which know the queue but no service.
+pub fn run_job(ctx: &JobContext, job: &Job) -> JobOutcome {
+    match job.kind.as_str() {
+        jobs_repo::UPLOAD => uploads::run_job(ctx, job),
+        jobs_repo::ANALYTICS => analytics::run_job(ctx, job),
+        other => JobOutcome::Failed(format!("unknown job kind '{other}'")),
+    }
+}

@@ -5,13 +5,13 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use crate::db::repo::jobs::{self as jobs_repo, Job};
+use crate::db::repo::jobs::{self as jobs_repo, Job, JobFence};
 use crate::db::{AuditContext, AuditEntry, Db, DbError};
 use crate::domain::tenant::TenantScope;
 use crate::ingest::progress::UploadProgress;
 use crate::ingest::{self, IngestOptions, IngestOutcome, UploadRequest, UploadStatus};
+use crate::jobs::UploadPayload;
 use crate::jobs::context::{JobContext, JobOutcome};
-use crate::jobs::{JobFence, UploadPayload};
 use crate::services::analytics::{self, ReportError, RunSummary};
 
 /// Records a spooled upload and queues its processing, in one transaction: the upload

@@ -366,7 +366,7 @@ async fn cooldown_and_noise_suppress_without_restarting_the_cooldown() {
         let id = analytics::insert_event_once(conn, &scope, &e)
             .expect("event")
             .expect("new");
-        reports::alerting::raise_alerts(conn, &scope, id, &e, at).expect("alerts");
+        payerwatch::notify::alerting::raise_alerts(conn, &scope, id, &e, at).expect("alerts");
     };
     raise(&mut conn, 0, t0);
     raise(&mut conn, 1, t0 + chrono::Duration::minutes(239)); // A5: 3 h 59 min later

@@ -12,7 +12,7 @@ use payerwatch::db::schema::{alert_events, alert_rules, audit_events};
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
-use payerwatch::services::analytics as reports;
+use payerwatch::notify::alerting;
 
 use crate::common::{TestApp, load_generated_claims, new_client, spawn_app};
 
@@ -93,7 +93,7 @@ fn raise_finding(app: &TestApp, scope: &TenantScope, run: i64, day: u32, rule_id
     let id = analytics::insert_event_once(&mut conn, scope, &event)
         .expect("event")
         .expect("new");
-    reports::alerting::raise_alerts(&mut conn, scope, id, &event, payerwatch::db::repo::now())
+    alerting::raise_alerts(&mut conn, scope, id, &event, payerwatch::db::repo::now())
         .expect("alerts");
     alert_events::table
         .filter(alert_events::rule_id.eq(rule_id))

@@ -30,6 +30,14 @@ pub const UPLOAD_INTERRUPTED: &str = "the upload was interrupted: the server pro
 /// (followed by that request's id and "runs instead").
 pub const SUPERSEDED_PREFIX: &str = "interrupted; the queued analytics request";
 
+/// A job held by `owner`: the transaction that commits the job's effects ends it with
+/// [`finish`] under this fence, so they commit only while the lease is still `owner`'s.
+#[derive(Debug, Clone)]
+pub struct JobFence {
+    pub job_id: i64,
+    pub owner: String,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = jobs)]
 pub struct Job {

@@ -5,7 +5,6 @@
 
 #[cfg(test)]
 mod acceptance;
-pub mod alerting;
 pub mod charts;
 mod inputs;
 pub mod overview;
@@ -25,6 +24,7 @@ use crate::domain::analytics::windows::{self, Window, WindowPair};
 use crate::domain::analytics::{Finding, Mode, Product, RunOutcome};
 use crate::domain::stats::SeverityLabel;
 use crate::domain::tenant::TenantScope;
+use crate::notify::alerting;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
