@@ -1,5 +1,5 @@
-//! Signing in and out, and using a one-time set-password link: the throttle, the bounded
-//! password check and the audit rows, whoever asks. The web layer keeps what is HTTP's
+//! Signing in and out, changing one's own password and using a one-time set-password
+//! link: the throttle, the bounded password check and the audit rows, whoever asks. The web layer keeps what is HTTP's
 //! (the form rate limit, the session cookie, the page).
 
 use std::net::IpAddr;
@@ -144,6 +144,104 @@ pub async fn logout(db: &Db, user_id: i64, ctx: AuditContext) -> Result<(), DbEr
             )
         },
     )
+    .await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ own password
+
+/// The account page's password form.
+#[derive(Debug)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+    pub confirm: String,
+}
+
+/// Why a password change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The current password is wrong (the attempt stays counted, as a failed sign-in).
+    #[error("The current password is not correct.")]
+    WrongPassword,
+    /// The new password is refused: the words say why (the pair differs, it is the current
+    /// one, or it breaks the policy).
+    #[error("{0}")]
+    Refused(String),
+    /// A throttle key is at its limit: nothing was verified.
+    #[error("too many failed sign-ins; retry in {retry_after_secs} s")]
+    Locked { retry_after_secs: u64 },
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    #[error("hashing the password failed")]
+    Hash(#[source] password::HashError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Changes the signed-in user's own password. Re-authentication is a password guess like
+/// a sign-in (review 2026-12, row 6): the attempt is reserved against the same throttle
+/// keys (the user's address, `ip`) before the bounded check, and given back unless the
+/// password was wrong. Then the new pair and the policy are checked, the new password
+/// hashed, and in one audited transaction (`entry`, targeted at the user) the hash stored
+/// and every session of the user ended: the caller restarts its own under a new id.
+pub async fn change_password(
+    db: &Db,
+    scope: TenantScope,
+    user_id: i64,
+    ip: IpAddr,
+    change: PasswordChange,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(), ChangeError> {
+    let (reservation, stored) = db
+        .write(move |conn| {
+            let user = users::find(conn, &scope, user_id)?;
+            let keys = login_throttle::keys(&users::normalize_email(&user.email), ip);
+            let reservation = login_failures::reserve(conn, &keys, repo::now())?;
+            Ok::<_, DbError>((reservation, user.password_hash))
+        })
+        .await?;
+    let reserved = match reservation {
+        Reservation::Locked { retry_after_secs } => {
+            return Err(ChangeError::Locked { retry_after_secs });
+        }
+        Reservation::Reserved { ids } => ids,
+    };
+    let current = change.current.clone();
+    let verified = password_gate::gate()
+        .run(move || password::verify(&current, &stored))
+        .await;
+    if !matches!(verified, Ok(false)) {
+        // Right password, or never checked: the attempt is given back.
+        db.write(move |conn| login_failures::release(conn, &reserved))
+            .await?;
+    }
+    if !verified? {
+        return Err(ChangeError::WrongPassword);
+    }
+    let problem = if change.new != change.confirm {
+        Some("The new passwords do not match.".to_string())
+    } else if change.new == change.current {
+        Some("The new password must differ from the current one.".to_string())
+    } else {
+        password::check_policy(&change.new)
+            .err()
+            .map(|e| e.to_string())
+    };
+    if let Some(problem) = problem {
+        return Err(ChangeError::Refused(problem));
+    }
+    let new = change.new;
+    let new_hash = password_gate::gate()
+        .run(move || password::hash(&new))
+        .await?
+        .map_err(ChangeError::Hash)?;
+    db.write_audited(ctx, entry.target("user", user_id), move |conn| {
+        users::set_password_hash(conn, &scope, user_id, &new_hash)?;
+        sessions::delete_for_user(conn, user_id)?;
+        Ok::<_, DbError>(())
+    })
     .await?;
     Ok(())
 }

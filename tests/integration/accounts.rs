@@ -874,6 +874,108 @@ async fn changing_the_password_ends_the_other_sessions() {
     );
 }
 
+/// The service alone, without the page: a wrong current password or a refused new one
+/// changes nothing; the right one stores the new hash, ends every session of the user and
+/// writes its audit row, in one transaction.
+#[actix_web::test]
+async fn the_password_change_service_checks_first_then_changes_with_its_audit_row() {
+    use payerwatch::db::{AuditContext, AuditEntry};
+    use payerwatch::domain::tenant::{CustomerId, TenantScope};
+    use payerwatch::services::auth::{ChangeError, PasswordChange, change_password};
+
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", OWNER, Role::Owner, false);
+    app.login(OWNER, &password).await;
+    let mut conn = app.db.get().expect("conn");
+    let (user_id, customer_id): (i64, i64) = users::table
+        .filter(users::email.eq(OWNER))
+        .select((users::id, users::customer_id))
+        .first(&mut conn)
+        .expect("user");
+    let scope = TenantScope::for_system(CustomerId(customer_id));
+    let ip = std::net::IpAddr::from([192, 0, 2, 1]);
+    let entry = || AuditEntry {
+        customer_id: Some(customer_id),
+        actor_user_id: Some(user_id),
+        action: "password.changed",
+        changed_fields: &["password"],
+        ..AuditEntry::default()
+    };
+    let change = |current: &str, new: &str, confirm: &str| PasswordChange {
+        current: current.to_string(),
+        new: new.to_string(),
+        confirm: confirm.to_string(),
+    };
+    let new_password = "a new long passphrase";
+    let ctx = AuditContext::default;
+
+    let wrong = change_password(
+        &app.db,
+        scope,
+        user_id,
+        ip,
+        change("not the password at all", new_password, new_password),
+        ctx(),
+        entry(),
+    )
+    .await;
+    assert!(
+        matches!(wrong, Err(ChangeError::WrongPassword)),
+        "{wrong:?}"
+    );
+    for (new, confirm) in [
+        (new_password, "another long passphrase"),
+        (password.as_str(), password.as_str()),
+        ("short", "short"),
+    ] {
+        let refused = change_password(
+            &app.db,
+            scope,
+            user_id,
+            ip,
+            change(&password, new, confirm),
+            ctx(),
+            entry(),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(ChangeError::Refused(_))),
+            "{refused:?}"
+        );
+    }
+    let user_sessions = |conn: &mut payerwatch::db::PooledDb| -> i64 {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .count()
+            .get_result(conn)
+            .expect("sessions")
+    };
+    assert!(user_sessions(&mut conn) > 0, "signed in");
+
+    change_password(
+        &app.db,
+        scope,
+        user_id,
+        ip,
+        change(&password, new_password, new_password),
+        ctx(),
+        entry(),
+    )
+    .await
+    .expect("changed");
+    assert_eq!(user_sessions(&mut conn), 0, "every session ended");
+    let audited: Vec<Option<String>> = audit_events::table
+        .filter(audit_events::action.eq("password.changed"))
+        .select(audit_events::target_id)
+        .load(&mut conn)
+        .expect("audit");
+    assert_eq!(audited, vec![Some(user_id.to_string())]);
+    assert_eq!(
+        location(&app.login_with(&new_client(), OWNER, new_password).await),
+        "/portal"
+    );
+}
+
 #[actix_web::test]
 async fn audit_rows_hold_no_secrets() {
     let app = spawn_app().await;

@@ -1,17 +1,12 @@
 //! The signed-in user's own account: password change, the daily alert digest.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::DbError;
-use crate::db::repo::login_failures::{self, Reservation};
-use crate::db::repo::{self, sessions, users};
-use crate::domain::{login_throttle, password};
+use crate::services::auth::{self as auth_service, ChangeError, PasswordChange};
 use crate::services::digests::{self, DigestStatus};
-use crate::services::password_gate;
-use crate::web::auth::{self, SignedIn};
+use crate::web::auth::{self, CurrentUser, SignedIn};
 use crate::web::errors::AppError;
 use crate::web::handlers::auth::{client_addr, restart_session};
 use crate::web::state::AppState;
@@ -31,9 +26,18 @@ pub async fn password_form(
     state: web::Data<AppState>,
     SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, AppError> {
+    password_page(&state, &user, None).await
+}
+
+/// The account page, with the reason a password form was refused.
+async fn password_page(
+    state: &AppState,
+    user: &CurrentUser,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
     render(&PasswordPage {
         layout: user.layout("Change password", "/portal/account/password"),
-        error: None,
+        error,
         digest: digests::status(&state.db, user.scope(), user.id.0).await?,
     })
 }
@@ -63,9 +67,7 @@ pub async fn digest_submit(
             "The daily alert digest is off."
         },
     );
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/portal/account/password#digest"))
-        .finish())
+    Ok(super::see_other("/portal/account/password#digest"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,8 @@ pub struct PasswordForm {
     new_password_confirm: String,
 }
 
+/// `POST /portal/account/password`: the person's own password (`services::auth`); a refused
+/// form comes back with the reason, the passwords not kept.
 pub async fn password_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -82,93 +86,40 @@ pub async fn password_submit(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let scope = user.scope();
-    let user_id = user.id.0;
-    // Re-authentication is a password guess like a login: the same reserved attempts and
-    // limits (review 2026-12, row 6), and the same Argon2 bound.
-    let keys = login_throttle::keys(
-        &users::normalize_email(&user.email),
-        client_addr(&req, &state),
-    );
-    let (reservation, stored) = state
-        .db
-        .write(move |conn| {
-            let reservation = login_failures::reserve(conn, &keys, repo::now())?;
-            Ok::<_, DbError>((
-                reservation,
-                users::find(conn, &scope, user_id)?.password_hash,
-            ))
-        })
-        .await?;
-    let reserved = match reservation {
-        Reservation::Locked { retry_after_secs } => {
-            return Err(AppError::TooManyRequests { retry_after_secs });
-        }
-        Reservation::Reserved { ids } => ids,
-    };
-    let current = form.current_password.clone();
-    let verified = password_gate::gate()
-        .run(move || password::verify(&current, &stored))
-        .await;
-    if !matches!(verified, Ok(false)) {
-        // Right password, or never checked: the attempt is given back.
-        state
-            .db
-            .write(move |conn| login_failures::release(conn, &reserved))
-            .await?;
-    }
-    if !verified? {
-        return render(&PasswordPage {
-            layout: user.layout("Change password", "/portal/account/password"),
-            error: Some("The current password is not correct.".to_string()),
-            digest: digests::status(&state.db, user.scope(), user.id.0).await?,
-        });
-    }
-    let problem = if form.new_password != form.new_password_confirm {
-        Some("The new passwords do not match.".to_string())
-    } else if form.new_password == form.current_password {
-        Some("The new password must differ from the current one.".to_string())
-    } else {
-        password::check_policy(&form.new_password)
-            .err()
-            .map(|e| e.to_string())
-    };
-    let new = form.new_password;
-    let result = match problem {
-        Some(problem) => Err(problem),
-        None => Ok(password_gate::gate()
-            .run(move || password::hash(&new))
-            .await?
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?),
-    };
-    let new_hash = match result {
-        Ok(hash) => hash,
-        Err(error) => {
-            return render(&PasswordPage {
-                layout: user.layout("Change password", "/portal/account/password"),
-                error: Some(error),
-                digest: digests::status(&state.db, user.scope(), user.id.0).await?,
-            });
-        }
+    let change = PasswordChange {
+        current: form.current_password,
+        new: form.new_password,
+        confirm: form.new_password_confirm,
     };
     let (ctx, entry) = user.audit(&req, &state, "password.changed", &["password"]);
-    state
-        .db
-        .write_audited(ctx, entry.target("user", user_id), move |conn| {
-            users::set_password_hash(conn, &scope, user_id, &new_hash)?;
-            // Every other session of this user ends; this one continues under a new id.
-            sessions::delete_for_user(conn, user_id)?;
-            Ok::<_, DbError>(())
-        })
-        .await?;
-    state.auth_cache.forget_user(user_id);
+    let changed = auth_service::change_password(
+        &state.db,
+        user.scope(),
+        user.id.0,
+        client_addr(&req, &state),
+        change,
+        ctx,
+        entry,
+    )
+    .await;
+    match changed {
+        Ok(()) => {}
+        Err(refused @ (ChangeError::WrongPassword | ChangeError::Refused(_))) => {
+            return password_page(&state, &user, Some(refused.to_string())).await;
+        }
+        Err(ChangeError::Locked { retry_after_secs }) => {
+            return Err(AppError::TooManyRequests { retry_after_secs });
+        }
+        Err(ChangeError::Gate(err)) => return Err(err.into()),
+        Err(ChangeError::Hash(err)) => return Err(AppError::Internal(anyhow::Error::new(err))),
+        Err(ChangeError::Db(err)) => return Err(err.into()),
+    }
+    state.auth_cache.forget_user(user.id.0);
     restart_session(&user)?;
     auth::set_flash(
         user.session(),
         "success",
         "Your password was changed. Other sessions were signed out.",
     );
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/portal/account/password"))
-        .finish())
+    Ok(super::see_other("/portal/account/password"))
 }
