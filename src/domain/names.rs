@@ -31,3 +31,18 @@ pub fn parse_name<T: Copy>(
         .find(|&v| as_str(v) == wanted)
         .ok_or_else(|| UnknownName::new(what, s))
 }
+
+/// `impl FromStr` for a domain enum that lists its variants in `ALL` and names them in
+/// `as_str`, by [`parse_name`]: `from_stored_name!(Mode, "mode");`.
+macro_rules! from_stored_name {
+    ($ty:ty, $what:literal) => {
+        impl std::str::FromStr for $ty {
+            type Err = $crate::domain::names::UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $crate::domain::names::parse_name($what, &Self::ALL, Self::as_str, s)
+            }
+        }
+    };
+}
+pub(crate) use from_stored_name;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::names::{UnknownName, parse_name};
+use crate::domain::names::{UnknownName, from_stored_name};
 use crate::domain::stats::{Interval, SeverityLabel, TestMethod, benjamini_hochberg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,13 +97,7 @@ impl Mode {
     }
 }
 
-impl FromStr for Mode {
-    type Err = UnknownName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_name("mode", &Self::ALL, Self::as_str, s)
-    }
-}
+from_stored_name!(Mode, "mode");
 
 /// Which claim date puts a claim into a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,13 +198,7 @@ impl FindingKind {
     }
 }
 
-impl FromStr for FindingKind {
-    type Err = UnknownName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_name("finding kind", &Self::ALL, Self::as_str, s)
-    }
-}
+from_stored_name!(FindingKind, "finding kind");
 
 /// `Worse` = more denials, more days, more volume or dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,13 +232,7 @@ impl Direction {
     }
 }
 
-impl FromStr for Direction {
-    type Err = UnknownName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_name("direction", &Self::ALL, Self::as_str, s)
-    }
-}
+from_stored_name!(Direction, "direction");
 
 /// Which old dollars rule fired (compat can fire both for one key; PayerWatch stores one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
