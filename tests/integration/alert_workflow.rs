@@ -779,3 +779,98 @@ async fn tick_all_applies_the_bulk_action_to_every_alert_on_the_page() {
     );
     assert_eq!(audit_rows(&app, "alert.status_changed").len(), 3);
 }
+
+/// Issue 19 item 6 on the alert list (as the drift feed): a refused filter answers 400 on
+/// the list itself, portal chrome and form kept, the message beside its field
+/// (aria-invalid/aria-describedby), every other filter still in the form; nothing listed,
+/// saved or exported from a refused query.
+#[actix_web::test]
+async fn a_refused_alert_filter_reshows_the_list_with_the_message_beside_it() {
+    let app = spawn_app().await;
+    let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+    raise_alerts(&app, &scope, 2);
+    app.login("analyst@clinic.test", &password).await;
+    for (query, field, kept) in [
+        (
+            "severity=extreme&status=open&payer=Aetna",
+            "a-sev",
+            "<option value=\"open\" selected>",
+        ),
+        (
+            "status=closed&severity=high",
+            "a-status",
+            "<option value=\"high\" selected>",
+        ),
+        (
+            "product=x&payer=Cigna",
+            "a-product",
+            "name=\"payer\" value=\"Cigna\"",
+        ),
+        (
+            "verdict=maybe&sort=oldest",
+            "a-verdict",
+            "<option value=\"oldest\" selected>",
+        ),
+        (
+            "assignee=boss&verdict=real",
+            "a-assignee",
+            "<option value=\"real\" selected>",
+        ),
+        (
+            "sort=patient&severity=low",
+            "a-sort",
+            "<option value=\"low\" selected>",
+        ),
+        (
+            "page=0&status=open",
+            "a-page",
+            "<option value=\"open\" selected>",
+        ),
+    ] {
+        let res = app.get(&format!("/portal/alerts?{query}")).await;
+        assert_eq!(res.status(), 400, "{query}");
+        let body = res.text().await.expect("body");
+        assert!(body.contains("Sign out"), "{query}: portal chrome");
+        assert!(body.contains("aria-label=\"Filters\""), "{query}: the form");
+        assert!(
+            body.contains(&format!("<p class=\"field-error\" id=\"{field}-error\"")),
+            "{query}: the message beside {field}"
+        );
+        if field != "a-page" {
+            assert!(
+                body.contains(&format!(
+                    "aria-invalid=\"true\" aria-describedby=\"{field}-error\""
+                )),
+                "{query}: {field} marked invalid"
+            );
+        }
+        assert!(body.contains("is not valid"), "{query}");
+        assert!(body.contains(kept), "{query}: other filters kept");
+        assert!(body.contains("Fix the filter above"), "{query}");
+        assert!(
+            !body.contains("Quality alert number"),
+            "{query}: nothing listed"
+        );
+        assert!(
+            !body.contains("Save filters"),
+            "{query}: a refused query is not saved"
+        );
+    }
+    // The export refuses the same query plainly (a download has no form to show).
+    assert_eq!(
+        app.get("/portal/alerts.csv?severity=extreme")
+            .await
+            .status(),
+        400
+    );
+    // A valid query still lists.
+    let res = app.get("/portal/alerts?status=open&payer=Aetna").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .expect("body")
+            .contains("Quality alert number 1")
+    );
+}

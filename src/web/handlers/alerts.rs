@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::findings::view::{self as findings, EventView};
+use super::findings::view::{self as findings, EventView, FilterError};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::analytics;
 use crate::db::repo::deliveries;
@@ -22,10 +22,10 @@ use crate::services::saved_filters::{self, SavedFiltersError};
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::handlers::flash_then_see_other;
-use crate::web::http::query::{bad_param as bad, page_number};
+use crate::web::http::query::page_number;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
-use crate::web::view::render::render;
+use crate::web::view::render::{render, render_with_status};
 
 const PER_PAGE: i64 = 25;
 const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
@@ -81,13 +81,33 @@ struct AlertsPage {
     has_next: bool,
     can_export: bool,
     can_act: bool,
+    /// A refused filter: which field, and the sentence shown beside it (status 400).
+    invalid: Option<FilterError>,
+}
+
+impl AlertsPage {
+    /// The message to show beside `field`, if the refused filter is that field.
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.invalid
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// A refused filter, worded as every list page words it (`http::query::bad_param`).
+fn bad(name: &'static str, expected: &str) -> FilterError {
+    FilterError {
+        field: name,
+        message: format!("The parameter '{name}' is not valid: expected {expected}."),
+    }
 }
 
 fn pick(
     raw: &HashMap<String, String>,
-    name: &str,
+    name: &'static str,
     allowed: &[&str],
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, FilterError> {
     match raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
@@ -98,10 +118,10 @@ fn pick(
 /// A named value parsed into its domain type and stored by its canonical name.
 fn parse_named<T: std::str::FromStr>(
     raw: &HashMap<String, String>,
-    name: &str,
+    name: &'static str,
     expected: &str,
     as_str: fn(T) -> &'static str,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, FilterError> {
     match raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => v
@@ -115,7 +135,7 @@ fn parse_named<T: std::str::FromStr>(
 fn parse_assignee(
     raw: &HashMap<String, String>,
     me: i64,
-) -> Result<Option<AssigneeFilter>, AppError> {
+) -> Result<Option<AssigneeFilter>, FilterError> {
     match raw
         .get("assignee")
         .map(|v| v.trim())
@@ -131,7 +151,7 @@ fn parse_assignee(
     }
 }
 
-fn parse_filter(raw: &HashMap<String, String>, me: i64) -> Result<AlertFilter, AppError> {
+fn parse_filter(raw: &HashMap<String, String>, me: i64) -> Result<AlertFilter, FilterError> {
     let product = match raw.get("product").map(|v| v.trim()) {
         Some(DATA_QUALITY) => Some(DATA_QUALITY.to_string()),
         _ => parse_named(
@@ -349,15 +369,36 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let raw = query.into_inner();
-    let filter = parse_filter(&raw, user.id.0)?;
-    let page = page_number(raw.get("page").map(String::as_str))?;
+    // SPEC §10 (as the drift feed): a refused filter answers 400 on the list itself, the
+    // form keeping every other filter as typed and the message beside the field; no
+    // alerts are listed until it is fixed.
+    let parsed = parse_filter(&raw, user.id.0).and_then(|f| {
+        page_number(raw.get("page").map(String::as_str))
+            .map(|page| (f, page))
+            .map_err(|_| bad("page", "a page number from 1"))
+    });
+    let (filter, page, invalid) = match parsed {
+        Ok((filter, page)) => (filter, page, None),
+        Err(e) => (kept_filter(&raw), 1, Some(e)),
+    };
     let scope = user.scope();
     let f = filter.clone();
     let me = user.id.0;
+    let list_alerts = invalid.is_none();
     let (alerts, counts, verdicts, work, saved) = state
         .db
         .run(move |conn| {
-            let (alerts, counts) = repo::list_alerts(conn, &scope, &f, page, PER_PAGE)?;
+            let (alerts, counts) = if list_alerts {
+                repo::list_alerts(conn, &scope, &f, page, PER_PAGE)?
+            } else {
+                let none = crate::db::repo::Page {
+                    items: Vec::new(),
+                    page,
+                    per_page: PER_PAGE,
+                    total: 0,
+                };
+                (none, Vec::new())
+            };
             let ids: Vec<i64> = alerts.items.iter().map(|a| a.alert.id).collect();
             let verdicts = repo::latest_verdicts(conn, &scope, &ids)?;
             let work = repo::work_of(conn, &scope, &ids)?;
@@ -372,55 +413,90 @@ pub async fn list(
         .await?;
     let members = service::assignable_members(&state.db, user.scope()).await?;
     let today = crate::db::repo::now().date();
-    render(&AlertsPage {
-        layout: user.layout("Alerts", "/portal/alerts"),
-        alerts: alerts
-            .items
-            .iter()
-            .map(|a| {
-                let r = AlertRow {
-                    verdict: verdicts
-                        .get(&a.alert.id)
-                        .map(|v| Verdict::label_of(v))
-                        .unwrap_or_default(),
-                    ..row(a)
-                };
-                with_work(r, work.get(&a.alert.id), &members, today)
-            })
-            .collect(),
-        counts,
-        status: filter.status.unwrap_or_default(),
-        severity: filter.severity.unwrap_or_default(),
-        product: filter.product.unwrap_or_default(),
-        payer: filter.payer.unwrap_or_default(),
-        verdict: filter.verdict.unwrap_or_default(),
-        assignee: raw
-            .get("assignee")
+    let status = if invalid.is_some() {
+        actix_web::http::StatusCode::BAD_REQUEST
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    render_with_status(
+        status,
+        &AlertsPage {
+            layout: user.layout("Alerts", "/portal/alerts"),
+            alerts: alerts
+                .items
+                .iter()
+                .map(|a| {
+                    let r = AlertRow {
+                        verdict: verdicts
+                            .get(&a.alert.id)
+                            .map(|v| Verdict::label_of(v))
+                            .unwrap_or_default(),
+                        ..row(a)
+                    };
+                    with_work(r, work.get(&a.alert.id), &members, today)
+                })
+                .collect(),
+            counts,
+            status: filter.status.unwrap_or_default(),
+            severity: filter.severity.unwrap_or_default(),
+            product: filter.product.unwrap_or_default(),
+            payer: filter.payer.unwrap_or_default(),
+            verdict: filter.verdict.unwrap_or_default(),
+            assignee: raw
+                .get("assignee")
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default(),
+            sort: filter.sort.as_str(),
+            sorts: AlertSort::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.label()))
+                .collect(),
+            verdicts: Verdict::ALL.map(|v| (v.as_str(), v.label())),
+            members,
+            saved: saved
+                .into_iter()
+                .map(|f| SavedView {
+                    id: f.id,
+                    name: f.name,
+                    query: f.query,
+                })
+                .collect(),
+            // A refused query is neither saved, exported nor paged.
+            query: if invalid.is_some() {
+                String::new()
+            } else {
+                saved_filters::alert_query(req.query_string())
+            },
+            page: alerts.page,
+            total_pages: alerts.total_pages(),
+            has_prev: alerts.has_prev(),
+            has_next: alerts.has_next(),
+            can_export: user.role.allows(Role::Analyst),
+            can_act: user.role.allows(Role::Analyst),
+            invalid,
+        },
+    )
+}
+
+/// The list's filters as typed, for re-showing the form beside a refused one: every
+/// value kept (a refused select value simply matches no option), the sort when valid.
+fn kept_filter(raw: &HashMap<String, String>) -> AlertFilter {
+    let text = |name: &str| {
+        raw.get(name)
             .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    AlertFilter {
+        status: text("status"),
+        severity: text("severity"),
+        product: text("product"),
+        payer: text("payer"),
+        verdict: text("verdict"),
+        assignee: None,
+        sort: text("sort")
+            .and_then(|s| AlertSort::parse(&s))
             .unwrap_or_default(),
-        sort: filter.sort.as_str(),
-        sorts: AlertSort::ALL
-            .iter()
-            .map(|s| (s.as_str(), s.label()))
-            .collect(),
-        verdicts: Verdict::ALL.map(|v| (v.as_str(), v.label())),
-        members,
-        saved: saved
-            .into_iter()
-            .map(|f| SavedView {
-                id: f.id,
-                name: f.name,
-                query: f.query,
-            })
-            .collect(),
-        query: saved_filters::alert_query(req.query_string()),
-        page: alerts.page,
-        total_pages: alerts.total_pages(),
-        has_prev: alerts.has_prev(),
-        has_next: alerts.has_next(),
-        can_export: user.role.allows(Role::Analyst),
-        can_act: user.role.allows(Role::Analyst),
-    })
+    }
 }
 
 struct HistoryView {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::view::{self as findings, EventView};
+use super::view::{self as findings, EventView, FilterError};
 use crate::db::repo::claims::ClaimRecord;
 use crate::domain::carc;
 use crate::domain::drilldown::{ClaimSelection, ClaimSort};
@@ -16,10 +16,10 @@ use crate::domain::roles::Role;
 use crate::services::drilldown::{self as service, EXPORT_BATCH, Listing, Source};
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
-use crate::web::http::query::{bad_param as bad, page_number};
+use crate::web::http::query::page_number;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
-use crate::web::view::render::render;
+use crate::web::view::render::render_with_status;
 
 const PER_PAGE: i64 = 50;
 
@@ -96,9 +96,31 @@ struct ClaimsPage {
     has_prev: bool,
     has_next: bool,
     can_export: bool,
+    /// The page number as typed (kept in the form beside a refused one).
+    page_input: String,
+    /// A refused `sort`, `dir` or `page`: the field and the sentence beside it (400).
+    invalid: Option<FilterError>,
 }
 
-fn listing(raw: &HashMap<String, String>, per_page: i64) -> Result<Listing, AppError> {
+impl ClaimsPage {
+    /// The message to show beside `field`, if the refused parameter is that field.
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.invalid
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// A refused parameter, worded as every list page words it (`http::query::bad_param`).
+fn bad(name: &'static str, expected: &str) -> FilterError {
+    FilterError {
+        field: name,
+        message: format!("The parameter '{name}' is not valid: expected {expected}."),
+    }
+}
+
+fn listing(raw: &HashMap<String, String>, per_page: i64) -> Result<Listing, FilterError> {
     let sort = match raw.get("sort").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => ClaimSort::default(),
         Some(s) => ClaimSort::parse(s).ok_or_else(|| {
@@ -116,9 +138,22 @@ fn listing(raw: &HashMap<String, String>, per_page: i64) -> Result<Listing, AppE
     Ok(Listing {
         sort,
         descending,
-        page: page_number(raw.get("page").map(String::as_str))?,
+        page: page_number(raw.get("page").map(String::as_str))
+            .map_err(|_| bad("page", "a page number from 1"))?,
         per_page,
     })
+}
+
+/// The listing as typed, beside a refused parameter: each valid value kept, the rest
+/// at their defaults.
+fn kept_listing(raw: &HashMap<String, String>, per_page: i64) -> Listing {
+    let value = |name: &str| raw.get(name).map(|s| s.trim()).unwrap_or_default();
+    Listing {
+        sort: ClaimSort::parse(value("sort")).unwrap_or_default(),
+        descending: value("dir") != "asc",
+        page: 1,
+        per_page,
+    }
 }
 
 fn heading(f: &EventView) -> String {
@@ -136,8 +171,28 @@ async fn page(
     source: Source,
     raw: HashMap<String, String>,
 ) -> Result<HttpResponse, AppError> {
-    let listing = listing(&raw, PER_PAGE)?;
-    let d = service::claims(&state.db, user.scope(), source, listing).await?;
+    // SPEC §10 (as the drift feed): a refused sort, direction or page answers 400 on this
+    // page itself, the message beside its field and the other values kept; no claims are
+    // listed until it is fixed.
+    let (listing, invalid) = match listing(&raw, PER_PAGE) {
+        Ok(listing) => (listing, None),
+        Err(e) => (kept_listing(&raw, PER_PAGE), Some(e)),
+    };
+    let d = if invalid.is_none() {
+        service::claims(&state.db, user.scope(), source, listing).await?
+    } else {
+        let (finding, selection) = service::selection(&state.db, user.scope(), source).await?;
+        service::Drilldown {
+            finding,
+            selection,
+            claims: crate::db::repo::Page {
+                items: Vec::new(),
+                page: 1,
+                per_page: PER_PAGE,
+                total: 0,
+            },
+        }
+    };
     let (base, back, nav) = match source {
         Source::Finding(id) => (
             format!("/portal/findings/{id}/claims"),
@@ -152,36 +207,49 @@ async fn page(
     };
     let finding = findings::view(&d.finding, String::new());
     let title = heading(&finding);
-    render(&ClaimsPage {
-        layout: user.layout(title.clone(), nav),
-        heading: title,
-        finding,
-        csv_href: format!("{base}.csv"),
-        base,
-        back,
-        claims: d
-            .claims
-            .items
-            .iter()
-            .map(|c| claim_row(&d.selection, c))
-            .collect(),
-        total: format::thousands(d.claims.total.unsigned_abs()),
-        sort: listing.sort.as_str(),
-        dir: if listing.descending { "desc" } else { "asc" },
-        sorts: [
-            ("decided", "Decided"),
-            ("submitted", "Submitted"),
-            ("days", "Days"),
-            ("amount", "Allowed"),
-            ("cpt", "CPT"),
-            ("reason", "Reason"),
-        ],
-        page: d.claims.page,
-        total_pages: d.claims.total_pages(),
-        has_prev: d.claims.has_prev(),
-        has_next: d.claims.has_next(),
-        can_export: user.role.allows(Role::Analyst),
-    })
+    let status = if invalid.is_some() {
+        actix_web::http::StatusCode::BAD_REQUEST
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    render_with_status(
+        status,
+        &ClaimsPage {
+            layout: user.layout(title.clone(), nav),
+            heading: title,
+            finding,
+            csv_href: format!("{base}.csv"),
+            base,
+            back,
+            claims: d
+                .claims
+                .items
+                .iter()
+                .map(|c| claim_row(&d.selection, c))
+                .collect(),
+            total: format::thousands(d.claims.total.unsigned_abs()),
+            sort: listing.sort.as_str(),
+            dir: if listing.descending { "desc" } else { "asc" },
+            sorts: [
+                ("decided", "Decided"),
+                ("submitted", "Submitted"),
+                ("days", "Days"),
+                ("amount", "Allowed"),
+                ("cpt", "CPT"),
+                ("reason", "Reason"),
+            ],
+            page: d.claims.page,
+            total_pages: d.claims.total_pages(),
+            has_prev: d.claims.has_prev(),
+            has_next: d.claims.has_next(),
+            can_export: user.role.allows(Role::Analyst),
+            page_input: raw
+                .get("page")
+                .map(|p| p.trim().to_string())
+                .unwrap_or_default(),
+            invalid,
+        },
+    )
 }
 
 const CSV_COLUMNS: [&str; 12] = [
