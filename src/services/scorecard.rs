@@ -15,6 +15,7 @@ use crate::db::repo::rollups::{self, Basis};
 use crate::db::repo::scorecard::{self as repo, Split};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::analytics::denials::reason_key_str;
+use crate::domain::analytics::windows::LastDays;
 use crate::domain::scorecard::{Figures, Periods, ReasonCounts, months_ending, top_reasons};
 use crate::domain::tenant::TenantScope;
 
@@ -100,9 +101,10 @@ fn build(
         scope,
         &EventFilter {
             payer: Some(payer.clone()),
-            // The analytics' current windows end with the anchor; a week's slack keeps the
-            // findings of a run made before the last few days of data arrived.
-            from: Some(anchor - Duration::days(7)),
+            // The analytics' current windows end with the anchor (their last day); a
+            // week's slack keeps the findings of a run made before the last few days of
+            // data arrived (stored ends from anchor − 7 days).
+            last_days: LastDays::since(anchor - Duration::days(8)),
             ..EventFilter::default()
         },
         1,

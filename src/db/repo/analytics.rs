@@ -8,6 +8,7 @@ use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
 
 use crate::db::schema::{claim_records, customers, drift_events, report_runs};
 use crate::db::{DbConnection, DbError};
+use crate::domain::analytics::windows::LastDays;
 use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
@@ -892,8 +893,8 @@ pub struct EventFilter {
     pub kind: Option<FindingKind>,
     pub direction: Option<Direction>,
     pub min_severity: Option<f64>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
+    /// The findings whose current window ends on these days (its last day, as shown).
+    pub last_days: LastDays,
     /// `sort=newest`: by data window first. Default (`sort=money`): by label, then the sum
     /// at stake.
     pub newest_first: bool,
@@ -927,10 +928,12 @@ pub(super) fn filtered<'a>(
     if let Some(min) = filter.min_severity {
         query = query.filter(drift_events::severity.ge(min));
     }
-    if let Some(from) = filter.from {
+    // `current_end` is exclusive: the bounds are the last days plus one.
+    let (from, to) = filter.last_days.end_bounds();
+    if let Some(from) = from {
         query = query.filter(drift_events::current_end.ge(from));
     }
-    if let Some(to) = filter.to {
+    if let Some(to) = to {
         query = query.filter(drift_events::current_end.le(to));
     }
     query

@@ -104,9 +104,68 @@ fn before(as_of: NaiveDate, days: u64) -> Result<NaiveDate, WindowError> {
         .ok_or(WindowError::OutOfRange(as_of))
 }
 
+/// Windows chosen by their last day, as people name them: a card says "14 days to
+/// 2026-11-22", that day included, while the window is stored half-open (its `end` is the
+/// day after). The portal's feed and the API's findings both filter through this, so a
+/// date means the same on both. Either side may be open; `from` after `to` is refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LastDays {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+/// `from` names a later day than `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("'from' is after 'to'")]
+pub struct FromAfterTo;
+
+impl LastDays {
+    /// Windows whose last day is on or after `from` and on or before `to`.
+    pub fn new(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<LastDays, FromAfterTo> {
+        match (from, to) {
+            (Some(f), Some(t)) if f > t => Err(FromAfterTo),
+            _ => Ok(LastDays { from, to }),
+        }
+    }
+
+    /// Windows whose last day is on or after `from`.
+    pub fn since(from: NaiveDate) -> LastDays {
+        LastDays {
+            from: Some(from),
+            to: None,
+        }
+    }
+
+    /// The same bounds on a stored window's exclusive `end`: each day plus one, both
+    /// inclusive.
+    pub fn end_bounds(&self) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        (
+            self.from.and_then(|d| d.succ_opt()),
+            self.to.and_then(|d| d.succ_opt()),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_days_bound_the_exclusive_end_one_day_later() {
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).expect("date");
+        let range = LastDays::new(Some(d(1)), Some(d(22))).expect("ordered");
+        // A window "to 2026-11-22" is stored with end 2026-11-23.
+        assert_eq!(range.end_bounds(), (Some(d(2)), Some(d(23))));
+        assert_eq!(
+            LastDays::new(None, Some(d(5)))
+                .expect("open")
+                .end_bounds()
+                .0,
+            None
+        );
+        assert_eq!(LastDays::new(Some(d(2)), Some(d(1))), Err(FromAfterTo));
+        assert!(LastDays::new(Some(d(1)), Some(d(1))).is_ok(), "one day");
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")

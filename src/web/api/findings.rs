@@ -10,6 +10,7 @@ use super::model::{Finding, SeriesPoint, date};
 use super::paging;
 use crate::db::repo::analytics::{self as repo, EventFilter};
 use crate::db::repo::keyset;
+use crate::domain::analytics::windows::LastDays;
 use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::services::analytics::charts;
 use crate::web::errors::AppError;
@@ -86,13 +87,8 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<EventFilter, AppError> 
                 .ok_or_else(|| AppError::bad_param("min_severity", "low, medium, high or critical"))
         })
         .transpose()?;
-    let from = parse_date(raw, "from")?;
-    let to = parse_date(raw, "to")?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        return Err(AppError::bad_param("from", "a date on or before 'to'"));
-    }
+    let last_days = LastDays::new(parse_date(raw, "from")?, parse_date(raw, "to")?)
+        .map_err(|_| AppError::bad_param("from", "a date on or before 'to'"))?;
     Ok(EventFilter {
         products,
         payer: text(raw, "payer"),
@@ -100,10 +96,8 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<EventFilter, AppError> 
         kind,
         direction,
         min_severity,
-        // Same meaning as the portal's feed: the dates name a window's last day; the stored
-        // end is the day after (exclusive).
-        from: from.and_then(|d| d.succ_opt()),
-        to: to.and_then(|d| d.succ_opt()),
+        // The dates name a window's last day, as on the portal's feed.
+        last_days,
         newest_first: true,
     })
 }

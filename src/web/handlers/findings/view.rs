@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use crate::db::repo::analytics::{DriftEvent, EventFilter};
 use crate::db::{DbConnection, DbError};
 use crate::domain::analytics::chart::Metric;
+use crate::domain::analytics::windows::LastDays;
 use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::stats::SeverityLabel;
 use crate::domain::tenant::TenantScope;
@@ -107,13 +108,8 @@ pub fn parse_filters(
                 .ok_or_else(|| bad("min_severity", "low, medium, high or critical"))?,
         ),
     };
-    let from = date(&raw, "from")?;
-    let to = date(&raw, "to")?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        return Err(bad("from", "a date on or before 'to'"));
-    }
+    let last_days = LastDays::new(date(&raw, "from")?, date(&raw, "to")?)
+        .map_err(|_| bad("from", "a date on or before 'to'"))?;
     let newest_first = match text(&raw, "sort").as_deref() {
         None | Some("money") => false,
         Some("newest") => true,
@@ -129,10 +125,7 @@ pub fn parse_filters(
             kind,
             direction,
             min_severity,
-            // The filter names a window's last day as the cards show it ("14 days to
-            // 2026-11-22"); the stored end is the day after (exclusive).
-            from: from.and_then(|d| d.succ_opt()),
-            to: to.and_then(|d| d.succ_opt()),
+            last_days,
             newest_first,
         },
         page,
@@ -465,7 +458,10 @@ mod tests {
         .expect("valid");
         assert_eq!(f.page, 2);
         // "Window ends from 2026-10-01": stored (exclusive) ends from 2026-10-02.
-        assert_eq!(f.filter.from, NaiveDate::from_ymd_opt(2026, 10, 2));
+        assert_eq!(
+            f.filter.last_days.end_bounds(),
+            (NaiveDate::from_ymd_opt(2026, 10, 2), None)
+        );
         assert_eq!(f.filter.min_severity, Some(0.7));
         assert_eq!(f.filter.kind, Some(FindingKind::DenialRate));
         assert_eq!(
