@@ -1,11 +1,13 @@
 //! Working an alert: judging it (a verdict must be chosen; "noise" resolves the alert in
 //! the same audited transaction, so the noise statistics and the status never disagree)
 //! and moving it through its statuses — one at a time or ticked in bulk; who works it and
-//! by when; what people said about it (comments).
+//! by when; what people said about it (comments); the alerts export.
 
-use chrono::NaiveDate;
+use std::sync::Arc;
 
-use crate::db::repo::alerts as repo;
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::db::repo::{alert_comments, audit, users};
 use crate::db::{AuditContext, AuditEntry, Db, DbError};
 use crate::domain::alert_work::{BULK_MAX, BulkAction, COMMENT_MAX_CHARS};
@@ -338,4 +340,18 @@ pub async fn bulk(
         Ok(outcome)
     })
     .await
+}
+
+/// One batch of the alerts export (`alerts.csv`): up to `limit` alerts matching `filter`,
+/// newest first, created before `before` (the last alert of the previous batch; `None` for
+/// the first).
+pub async fn export_batch(
+    db: &Db,
+    scope: TenantScope,
+    filter: Arc<AlertFilter>,
+    before: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> Result<Vec<AlertWithStatus>, DbError> {
+    db.run(move |conn| repo::export_batch(conn, &scope, &filter, before, limit))
+        .await
 }

@@ -248,9 +248,7 @@ pub async fn export_csv(
                 }
                 Next::Before(before) => before,
             };
-            let alerts = db
-                .run(move |conn| repo::export_batch(conn, &scope, &filter, before, EXPORT_BATCH))
-                .await?;
+            let alerts = service::export_batch(&db, scope, filter, before, EXPORT_BATCH).await?;
             let Some(last) = alerts.last() else {
                 return Ok(None);
             };
