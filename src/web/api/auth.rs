@@ -3,7 +3,6 @@
 //! token, with role guards like the pages' (`ApiAuthorized<Analyst>`).
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -11,10 +10,11 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::db::AuditEntry;
+use crate::domain::roles::Role;
 use crate::services::api_tokens::{self, AuthError, TokenPrincipal};
 use crate::web::audit::AuditContext;
-use crate::web::auth::MinRole;
 pub use crate::web::auth::api_limits::{ApiLimits, BURST, PER_SECOND, RateInfo, UploadSlot};
+use crate::web::auth::{Authorized, Principal};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 
@@ -119,34 +119,14 @@ impl FromRequest for ApiUser {
 }
 
 /// A caller whose effective role (owner's role capped by the token) is at least `R`.
-pub struct ApiAuthorized<R: MinRole> {
-    pub user: ApiUser,
-    _role: PhantomData<R>,
-}
+pub type ApiAuthorized<R> = Authorized<R, ApiUser>;
 
-impl<R: MinRole> std::ops::Deref for ApiAuthorized<R> {
-    type Target = ApiUser;
-
-    fn deref(&self) -> &ApiUser {
-        &self.user
+impl Principal for ApiUser {
+    async fn resolve(req: HttpRequest) -> Result<ApiUser, AppError> {
+        authenticate(&req).await
     }
-}
 
-impl<R: MinRole + 'static> FromRequest for ApiAuthorized<R> {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let user = authenticate(&req).await?;
-            if !user.role.allows(R::ROLE) {
-                return Err(AppError::Forbidden);
-            }
-            Ok(ApiAuthorized {
-                user,
-                _role: PhantomData,
-            })
-        })
+    fn role(&self) -> Role {
+        self.principal.role
     }
 }

@@ -329,29 +329,49 @@ impl MinRole for Owner {
     const ROLE: Role = Role::Owner;
 }
 
-/// A signed-in user holding at least role `R`; anyone else gets the 403 page.
-pub struct Authorized<R: MinRole> {
-    pub user: CurrentUser,
+/// Who a request comes from, with the role a guard checks: a signed-in tenant member
+/// ([`CurrentUser`], the pages) or an API token's owner (`web::api::auth::ApiUser`).
+pub trait Principal: Sized + 'static {
+    /// The caller of `req`, or the answer to a request without one (the login page, 401,
+    /// or 404 for platform staff on tenant pages).
+    fn resolve(req: HttpRequest) -> impl Future<Output = Result<Self, AppError>>;
+    fn role(&self) -> Role;
+}
+
+impl Principal for CurrentUser {
+    async fn resolve(req: HttpRequest) -> Result<CurrentUser, AppError> {
+        tenant_member(authenticate(&req).await?)
+    }
+
+    fn role(&self) -> Role {
+        self.role
+    }
+}
+
+/// A caller holding at least role `R`; anyone else gets 403. `P` is who calls: a signed-in
+/// tenant member by default (the pages), an API token's owner for the API.
+pub struct Authorized<R: MinRole, P: Principal = CurrentUser> {
+    pub user: P,
     _role: PhantomData<R>,
 }
 
-impl<R: MinRole> std::ops::Deref for Authorized<R> {
-    type Target = CurrentUser;
+impl<R: MinRole, P: Principal> std::ops::Deref for Authorized<R, P> {
+    type Target = P;
 
-    fn deref(&self) -> &CurrentUser {
+    fn deref(&self) -> &P {
         &self.user
     }
 }
 
-impl<R: MinRole + 'static> FromRequest for Authorized<R> {
+impl<R: MinRole + 'static, P: Principal> FromRequest for Authorized<R, P> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let user = tenant_member(authenticate(&req).await?)?;
-            if !user.role.allows(R::ROLE) {
+            let user = P::resolve(req).await?;
+            if !user.role().allows(R::ROLE) {
                 return Err(AppError::Forbidden);
             }
             Ok(Authorized {
