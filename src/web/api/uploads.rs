@@ -3,8 +3,6 @@
 //! duplicate refusal and the format detection (CSV or X12 835, from the content) are
 //! the form's.
 
-use std::io::Write;
-
 use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,7 +16,7 @@ use crate::ingest::report::QualityReport;
 use crate::jobs::spool::{SpoolDir, SpoolGuard};
 use crate::web::auth::{Admin, Analyst};
 use crate::web::errors::AppError;
-use crate::web::handlers::uploads::{SentFile, queue_spooled};
+use crate::web::handlers::uploads::{SentFile, queue_spooled, spool};
 use crate::web::state::AppState;
 
 /// The caller: tenant, user, effective role and the token's expiry.
@@ -148,7 +146,10 @@ pub async fn create(
                     "a file name of at most 255 characters",
                 ));
             }
-            let (guard, size) = spool_body(&spool_dir, payload, max_bytes).await?;
+            let (guard, size) = spool(&spool_dir, payload, max_bytes).await?;
+            if size == 0 {
+                return Err(AppError::invalid_field("file", "the file is empty"));
+            }
             (guard, name, size)
         }
         _ => {
@@ -186,44 +187,9 @@ fn unreadable(e: impl std::fmt::Display) -> AppError {
     AppError::BadRequest(format!("The upload could not be read: {e}."))
 }
 
-fn too_large(max_bytes: u64) -> AppError {
-    AppError::PayloadTooLarge(format!(
-        "Files may be at most {} MB.",
-        max_bytes / (1024 * 1024)
-    ))
-}
-
-/// Streams the body to a spool file (memory stays flat).
-async fn spool_body(
-    spool: &SpoolDir,
-    mut payload: web::Payload,
-    max_bytes: u64,
-) -> Result<(SpoolGuard<'_>, u64), AppError> {
-    let (name, mut out) = spool
-        .create()
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    let guard = SpoolGuard::new(spool, name);
-    let mut size = 0u64;
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(unreadable)?;
-        size += chunk.len() as u64;
-        if size > max_bytes {
-            return Err(too_large(max_bytes));
-        }
-        out.write_all(&chunk)
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    }
-    out.flush()
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    if size == 0 {
-        return Err(AppError::invalid_field("file", "the file is empty"));
-    }
-    Ok((guard, size))
-}
-
 /// Streams the multipart field `file` to a spool file; other fields are drained.
 async fn spool_multipart(
-    spool: &SpoolDir,
+    spool_dir: &SpoolDir,
     mut body: Multipart,
     max_bytes: u64,
 ) -> Result<(SpoolGuard<'_>, String, u64), AppError> {
@@ -258,21 +224,8 @@ async fn spool_multipart(
             .and_then(|cd| cd.get_filename().map(str::to_string))
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| "upload.csv".to_string());
-        let (name, mut out) = spool
-            .create()
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-        let guard = SpoolGuard::new(spool, name);
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(unreadable)?;
-            size += chunk.len() as u64;
-            if size > max_bytes {
-                return Err(too_large(max_bytes));
-            }
-            out.write_all(&chunk)
-                .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-        }
-        out.flush()
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        let (guard, written) = spool(spool_dir, &mut field, max_bytes).await?;
+        size = written;
         spooled = Some((guard, file_name));
     }
     match spooled {

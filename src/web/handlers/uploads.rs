@@ -136,26 +136,9 @@ pub async fn submit(
                         "Send one file per upload (form field 'file').".into(),
                     ));
                 }
-                let (name, mut out) = spool_dir
-                    .create()
-                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-                spooled = Some(SpoolGuard::new(&spool_dir, name));
-                while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        AppError::BadRequest(format!("The upload could not be read: {e}."))
-                    })?;
-                    size += chunk.len() as u64;
-                    if size > max_bytes {
-                        return Err(AppError::PayloadTooLarge(format!(
-                            "Files may be at most {} MB.",
-                            max_bytes / (1024 * 1024)
-                        )));
-                    }
-                    out.write_all(&chunk)
-                        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-                }
-                out.flush()
-                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+                let (guard, written) = spool(&spool_dir, &mut field, max_bytes).await?;
+                spooled = Some(guard);
+                size = written;
             }
             // Other fields are read (bounded) and ignored.
             _ => {
@@ -193,6 +176,34 @@ pub async fn submit(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("/portal/uploads/{upload_id}")))
         .finish())
+}
+
+/// Streams one sent file (a form field's or a request body's chunks) into a new spool file,
+/// so memory stays flat, refusing it past `max_bytes`. The file goes again when the guard
+/// drops, unless it is queued ([`queue_spooled`]). Returns the guard and the file's size.
+pub(crate) async fn spool<E: std::fmt::Display>(
+    spool_dir: &SpoolDir,
+    mut chunks: impl futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    max_bytes: u64,
+) -> Result<(SpoolGuard<'_>, u64), AppError> {
+    let internal = |e: std::io::Error| AppError::Internal(anyhow::Error::new(e));
+    let (name, mut out) = spool_dir.create().map_err(internal)?;
+    let guard = SpoolGuard::new(spool_dir, name);
+    let mut size = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}.")))?;
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(AppError::PayloadTooLarge(format!(
+                "Files may be at most {} MB.",
+                max_bytes / (1024 * 1024)
+            )));
+        }
+        out.write_all(&chunk).map_err(internal)?;
+    }
+    out.flush().map_err(internal)?;
+    Ok((guard, size))
 }
 
 /// A file sent over HTTP (the upload form or the API), spooled and ready to queue.
