@@ -78,6 +78,22 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Deletes an upload that has no claims (the page's and the API's delete), audited in the
+/// same transaction; `DbError::UploadHasClaims` while claims exist (nothing is removed),
+/// `NotFound` for another tenant's.
+pub async fn delete(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audited(ctx, entry.target("upload", id), move |conn| {
+        crate::db::repo::uploads::delete(conn, &scope, id)
+    })
+    .await
+}
+
 /// Processes an upload job: its spooled file through the pipeline, in a transaction that
 /// also queues the analytics request and marks the job done (only while this process
 /// still holds it). The spooled file is removed once the job has an outcome.

@@ -289,15 +289,8 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
     let (ctx, entry) = user.audit(&req, &state, "upload.deleted", &[]);
-    state
-        .db
-        .write_audited(ctx, entry.target("upload", id), move |conn| {
-            uploads::delete(conn, &scope, id)
-        })
-        .await
-        .map_err(AppError::from)?;
+    crate::services::uploads::delete(&state.db, user.scope(), id, ctx, entry).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -630,26 +630,13 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
     let (ctx, entry) = user.audit(&req, &state, "upload.deleted", &[]);
-    match state
-        .db
-        .write_audited(ctx, entry.target("upload", id), move |conn| {
-            uploads::delete(conn, &scope, id)
-        })
-        .await
-    {
-        Ok(()) => {
-            auth::set_flash(
-                user.session(),
-                "success",
-                format!("Upload {id} was deleted."),
-            );
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/portal/uploads"))
-                .finish())
-        }
-        // PROTECT: 409 with the page that explains it; nothing was removed.
-        Err(err) => Err(err.into()),
-    }
+    // An upload with claims: 409 with the page that explains it; nothing was removed.
+    crate::services::uploads::delete(&state.db, user.scope(), id, ctx, entry).await?;
+    auth::set_flash(
+        user.session(),
+        "success",
+        format!("Upload {id} was deleted."),
+    );
+    Ok(super::see_other("/portal/uploads"))
 }
