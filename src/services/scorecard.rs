@@ -1,8 +1,9 @@
 //! A payer's scorecard (issue 19 item 2, SPEC §10 `/portal/payers/{payer}`): the figures a
 //! billing lead opens before a payer meeting — month by month, and the latest period against
 //! the one before and against the tenant's other payers — with the payer's current findings
-//! and unresolved alerts. A payer the tenant has no claim of (another tenant's payer
-//! included) is "not found".
+//! and unresolved alerts. A payer the tenant has no counted claim of (another tenant's
+//! payer included; reversed claims do not count, as everywhere in the figures) is "not
+//! found".
 
 use std::sync::Arc;
 
@@ -81,14 +82,16 @@ fn build(
     payer: String,
     cache: &dyn FiguresCache,
 ) -> Result<Scorecard, DbError> {
-    if !repo::has_payer(conn, scope, &payer)? {
-        return Err(DbError::NotFound);
-    }
     // The version before the figures: what is cached under it is never older than it.
     let version = rollups::version(conn, scope)?;
+    // Figures cached under this version were computed for a payer with day rows at it,
+    // so a hit needs no existence check.
     let figures = match cache.get(scope.id(), &payer, version) {
         Some(figures) => figures,
         None => {
+            if !rollups::has_payer(conn, scope, &payer)? {
+                return Err(DbError::NotFound);
+            }
             let figures = Arc::new(figures_from_rollups(conn, scope, &payer)?);
             cache.put(scope.id(), &payer, version, Arc::clone(&figures));
             figures

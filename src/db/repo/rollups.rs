@@ -953,6 +953,25 @@ pub fn stored(conn: &mut DbConnection, scope: &TenantScope) -> Result<Rollups, D
     })
 }
 
+/// Whether the tenant has counted claims (any outcome but REVERSED) of `payer`: one of its
+/// day rows, found by the key's tenant prefix among days × payers × groups rows, not among
+/// claims (`claim_records` has no payer index since 2026-12-05-800000: an EXISTS there
+/// walked the tenant's claims until the payer's first, all of them for an unknown payer).
+pub fn has_payer(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payer: &str,
+) -> Result<bool, DbError> {
+    use crate::db::schema::claim_day_rollups as r;
+    Ok(diesel::select(diesel::dsl::exists(
+        r::table
+            .filter(r::customer_id.eq(scope.id()))
+            .filter(r::payer.eq(payer))
+            .select(r::customer_id),
+    ))
+    .get_result(conn)?)
+}
+
 /// The newest decided day of the tenant's counted claims (what `as_of` follows).
 pub fn latest_decided(
     conn: &mut DbConnection,

@@ -10,7 +10,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
 
 use super::analytics::placeholders_for;
-use crate::db::schema::claim_records;
 use crate::db::{DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
 
@@ -146,19 +145,4 @@ where
         Some(date) => query.bind::<Date, _>(date).load(conn),
         None => query.load(conn),
     }
-}
-
-/// Whether the tenant has any claim of this canonical payer (one probe of the
-/// `(customer_id, payer, …)` index). Another tenant's payer is absent here.
-pub fn has_payer(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-    payer: &str,
-) -> Result<bool, DbError> {
-    Ok(diesel::select(diesel::dsl::exists(
-        claim_records::table
-            .filter(claim_records::customer_id.eq(scope.id()))
-            .filter(claim_records::payer.eq(payer)),
-    ))
-    .get_result(conn)?)
 }
