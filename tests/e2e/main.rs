@@ -1370,3 +1370,185 @@ async fn an_analyst_edits_an_alias_and_remaps_stored_claims_from_the_page() {
     );
     browser.quit().await;
 }
+
+/// Runs `fetch(url)` in the page (the session's cookies) and returns the response's
+/// status, content type, content disposition and body.
+async fn fetch_in_page(
+    browser: &webdriver::Browser<'_>,
+    url: &str,
+) -> (u64, String, String, String) {
+    let script = format!(
+        "return fetch({url:?}).then(function (r) {{ return r.text().then(function (t) {{
+           return [r.status, r.headers.get('content-type') || '', r.headers.get('content-disposition') || '', t];
+         }}); }});"
+    );
+    let v = browser.execute(&script).await;
+    (
+        v[0].as_u64().unwrap_or(0),
+        v[1].as_str().unwrap_or_default().to_string(),
+        v[2].as_str().unwrap_or_default().to_string(),
+        v[3].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Issue 19 Tests: the drill-down from an alert to its claims and their CSV; a refused
+/// filter on the alert list and on the claims re-shows the page with the message beside
+/// the field; a signed-in person's 404 and 403 pages keep the portal (sidebar, "Sign
+/// out", no "Sign in"); the alerts.csv links use the address the browser came to.
+#[actix_web::test]
+async fn an_analyst_follows_an_alert_to_its_claims_and_errors_keep_the_portal() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let password = app.create_user(
+        "Riverside Clinic",
+        "analyst@riverside.test",
+        Role::Analyst,
+        false,
+    );
+    with_drifted_claims(&app, "riverside-clinic").await;
+
+    let browser = driver.session().await;
+    browser.resize(1440, 1200).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "analyst@riverside.test").await;
+    browser.fill("#password", &password).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Your account").await;
+
+    // An alert on a finding, from the list.
+    browser
+        .goto(&app.url("/portal/alerts?product=drift_watch"))
+        .await;
+    browser
+        .wait_for_text("Findings that matched your alert rules")
+        .await;
+    let list = browser.source().await;
+    let at = list
+        .find("href=\"/portal/alerts/")
+        .expect("an alert on the list")
+        + "href=\"/portal/alerts/".len();
+    let id: String = list[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    browser
+        .goto(&app.url(&format!("/portal/alerts/{id}")))
+        .await;
+    browser
+        .wait_for_text("See the claims behind this alert")
+        .await;
+    browser
+        .click(&format!("a[href='/portal/alerts/{id}/claims']"))
+        .await;
+    browser.wait_for_text("Claims behind:").await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .ends_with(&format!("/portal/alerts/{id}/claims")),
+        "the link leads to the alert's claims"
+    );
+    let page = browser.source().await;
+    let rows = page.matches("<tr><td>").count();
+    assert!(rows > 0 && rows <= 50, "a page of claims: {rows}");
+    browser.screenshot("70-alert-claims").await;
+
+    // The page's CSV link, fetched as the browser would download it.
+    let csv_path = format!("/portal/alerts/{id}/claims.csv");
+    let at = page
+        .find(&format!("href=\"{csv_path}"))
+        .expect("a CSV link")
+        + "href=\"".len();
+    let href = page[at..][..page[at..].find('"').expect("link end")].replace("&amp;", "&");
+    let (status, content_type, disposition, body) = fetch_in_page(&browser, &href).await;
+    assert_eq!(status, 200, "{href}");
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    assert!(
+        disposition.contains("attachment")
+            && disposition.contains(&format!("alert-{id}-claims.csv")),
+        "{disposition}"
+    );
+    let mut lines = body.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("claim_id,window,payer,cpt")),
+        "the header line"
+    );
+    assert!(lines.count() >= rows, "every claim of the page in the CSV");
+
+    // A refused order on the claims page: the same page, the message beside the field.
+    browser
+        .goto(&app.url(&format!("/portal/alerts/{id}/claims?sort=bogus&dir=asc")))
+        .await;
+    browser.wait_for_text("Fix the order above").await;
+    let page = browser.source().await;
+    assert!(
+        page.contains("id=\"c-sort-error\""),
+        "message beside the sort"
+    );
+    assert!(page.contains("Sign out") && page.contains("class=\"sidenav\""));
+    browser.screenshot("71-claims-refused-sort").await;
+
+    // A refused filter on the alert list: the list, the message beside severity, the
+    // status kept.
+    browser
+        .goto(&app.url("/portal/alerts?severity=extreme&status=open"))
+        .await;
+    browser.wait_for_text("Fix the filter above").await;
+    assert_eq!(
+        browser
+            .execute("return document.querySelector('#a-status').value;")
+            .await,
+        "open",
+        "the status filter kept"
+    );
+    assert_eq!(
+        browser
+            .execute("return document.querySelector('#a-sev').getAttribute('aria-describedby');")
+            .await,
+        "a-sev-error"
+    );
+    assert!(browser.text_of("#a-sev-error").await.contains("severity"));
+    browser.screenshot("72-alerts-refused-filter").await;
+
+    // Error pages keep the portal for a signed-in person: a 404 and a 403 (channels are
+    // for admins).
+    for (path, name, words) in [
+        ("/portal/alerts/999999999", "73-not-found", "Page not found"),
+        (
+            "/portal/settings/channels",
+            "74-forbidden",
+            "have access to this",
+        ),
+    ] {
+        browser.goto(&app.url(path)).await;
+        browser.wait_for_text("Sign out").await;
+        let page = browser.source().await;
+        assert!(page.contains("class=\"sidenav\""), "{path}: the sidebar");
+        assert!(!page.contains(">Sign in<"), "{path}: no 'Sign in' link");
+        assert!(
+            page.to_lowercase().contains(&words.to_lowercase()),
+            "{path}: the error's heading {words:?}"
+        );
+        browser.screenshot(name).await;
+    }
+
+    // The alerts.csv link answers with links to the address the browser used.
+    let (status, _, _, body) = fetch_in_page(&browser, "/portal/alerts.csv").await;
+    assert_eq!(status, 200);
+    let base = app.url("/portal/alerts/");
+    let url_cells = body
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("/portal/alerts/"));
+    let mut n = 0;
+    for line in url_cells {
+        assert!(line.contains(&base), "links use {base}: {line}");
+        n += 1;
+    }
+    assert!(n > 0, "alerts in the export");
+    browser.quit().await;
+}
