@@ -196,6 +196,10 @@ async fn an_alert_leads_to_exactly_its_claims_paged_sorted_and_as_csv() {
         assert!(body.contains(kept), "{query}: other values kept");
         assert!(body.contains("Fix the order above"), "{query}");
         assert_eq!(body.matches("<tr><td>").count(), 0, "{query}: no rows");
+        assert!(
+            !body.contains("<p>0 claims"),
+            "{query}: no count of claims not counted"
+        );
     }
     let res = app
         .get_with(
