@@ -565,7 +565,7 @@ fn commit(
 ) -> Result<(UploadStatus, QualityReport, Option<i64>), IngestError> {
     let scope = req.scope;
     let Staged {
-        produced,
+        mut produced,
         spellings,
         started,
     } = staged;
@@ -585,7 +585,8 @@ fn commit(
     let renames = spellings::merge(conn, &scope, upload_id, &spellings)?;
     // The daily rollups in the same transaction (issue 21), before reversals: those take
     // the claims they reverse out of the rollups again.
-    writer.write_rollups(conn, &scope, &renames)?;
+    let rollup = std::mem::take(&mut produced.rollup);
+    writer.write_rollups(conn, &scope, rollup, &renames)?;
     tracing::debug!(
         upload_id,
         moved,

@@ -22,6 +22,7 @@ use super::x12::{self, X12Error, remit::Emit, remit::LineOutcome};
 use super::{shape::Shape, source};
 use crate::db::repo::claims::NewClaimRef;
 use crate::db::repo::reversals::NewReversal;
+use crate::db::repo::rollups::UploadRollup;
 use crate::db::repo::upload_lifecycle::NewRejection;
 use crate::domain::claim::{Column, CptCode, Outcome, RawRow, RejectReason, validate_row_with};
 use crate::domain::claim_key::TenantClaimKeys;
@@ -142,38 +143,55 @@ impl Batch {
         customer_id: i64,
         upload_id: i64,
     ) -> Vec<NewClaimRef<'b>> {
-        self.rows
-            .iter()
-            .map(|r| {
-                let payer_raw = self.str(&r.payer_raw);
-                let payer = match &r.payer {
-                    Some(p) => self.str(p),
-                    None => r.alias.map_or(payer_raw, |a| mappings.canonical(a)),
-                };
-                let x = r.x12.as_ref();
-                NewClaimRef {
-                    customer_id,
-                    upload_id,
-                    payer_raw,
-                    payer,
-                    cpt: r.cpt.as_str(),
-                    cpt_group: mappings.group_name(r.group),
-                    submitted_date: r.submitted,
-                    decided_date: r.decided,
-                    decision_days: r.days,
-                    outcome: r.outcome.as_str(),
-                    allowed_cents: r.cents,
-                    denial_reason_code: r.code.as_ref().map(|c| self.str(c)),
-                    denial_reason_text: r.text.as_ref().map(|t| self.str(t)),
-                    payer_id: x.and_then(|x| self.opt(&x.payer_id)),
-                    modifiers: x.and_then(|x| self.opt(&x.modifiers)),
-                    remark_codes: x.and_then(|x| self.opt(&x.remarks)),
-                    adjustments: x.and_then(|x| self.opt(&x.adjustments)),
-                    claim_key: x.and_then(|x| x.claim_key),
-                    svc_segment: x.map(|x| x.segment),
-                }
-            })
-            .collect()
+        self.claim_refs(mappings, customer_id, upload_id).collect()
+    }
+
+    /// [`claims`](Self::claims) one at a time: the rows the writer writes, as the rollup
+    /// tally sees them.
+    fn claim_refs<'b>(
+        &'b self,
+        mappings: &'b Mappings,
+        customer_id: i64,
+        upload_id: i64,
+    ) -> impl Iterator<Item = NewClaimRef<'b>> + 'b {
+        self.rows.iter().map(move |r| {
+            let payer_raw = self.str(&r.payer_raw);
+            let payer = match &r.payer {
+                Some(p) => self.str(p),
+                None => r.alias.map_or(payer_raw, |a| mappings.canonical(a)),
+            };
+            let x = r.x12.as_ref();
+            NewClaimRef {
+                customer_id,
+                upload_id,
+                payer_raw,
+                payer,
+                cpt: r.cpt.as_str(),
+                cpt_group: mappings.group_name(r.group),
+                submitted_date: r.submitted,
+                decided_date: r.decided,
+                decision_days: r.days,
+                outcome: r.outcome.as_str(),
+                allowed_cents: r.cents,
+                denial_reason_code: r.code.as_ref().map(|c| self.str(c)),
+                denial_reason_text: r.text.as_ref().map(|t| self.str(t)),
+                payer_id: x.and_then(|x| self.opt(&x.payer_id)),
+                modifiers: x.and_then(|x| self.opt(&x.modifiers)),
+                remark_codes: x.and_then(|x| self.opt(&x.remarks)),
+                adjustments: x.and_then(|x| self.opt(&x.adjustments)),
+                claim_key: x.and_then(|x| x.claim_key),
+                svc_segment: x.map(|x| x.segment),
+            }
+        })
+    }
+
+    /// Sorts the batch for the writer and adds its accepted rows to the upload's rollup
+    /// delta (on the parser thread: the writer thread is the ingest's bottleneck).
+    fn seal(&mut self, mappings: &Mappings, upload_id: i64, rollup: &mut UploadRollup) {
+        self.sort_for_indexes();
+        for claim in self.claim_refs(mappings, 0, upload_id) {
+            rollup.add(&claim);
+        }
     }
 }
 
@@ -186,6 +204,9 @@ pub struct Produced {
     pub sha256: String,
     /// Counts of an 835 file (absent for CSV).
     pub x12: Option<X12Report>,
+    /// The rollup delta of the accepted rows of every batch sent (issue 21), stored by
+    /// the commit (`rollups::write_upload`).
+    pub rollup: UploadRollup,
 }
 
 pub struct ProduceArgs<'a> {
@@ -276,7 +297,7 @@ fn produce_csv<R: Read>(
             })?;
         rows.row(&raw, line, None)?;
     }
-    let tally = rows.finish()?;
+    let (tally, rollup) = rows.finish()?;
     let source = rdr.into_inner();
     Ok(Produced {
         tally,
@@ -284,6 +305,7 @@ fn produce_csv<R: Read>(
         size_bytes: source.bytes_read(),
         sha256: source.finish(),
         x12: None,
+        rollup,
     })
 }
 
@@ -353,13 +375,14 @@ fn produce_x12<R: Read>(
         }
         Err(e) => return Err(FileError::X12(e)),
     };
-    let tally = rows.finish()?;
+    let (tally, rollup) = rows.finish()?;
     Ok(Produced {
         tally,
         unknown_columns: Vec::new(),
         size_bytes: source.bytes_read(),
         sha256: source.finish(),
         x12: Some(X12Report::from_summary(&summary)),
+        rollup,
     })
 }
 
@@ -460,6 +483,7 @@ struct Rows<'a, 'b> {
     batch: Batch,
     problems: Vec<(Column, RejectReason)>,
     payer_ids: FilePayerIds,
+    rollup: UploadRollup,
 }
 
 impl<'a, 'b> Rows<'a, 'b> {
@@ -477,6 +501,7 @@ impl<'a, 'b> Rows<'a, 'b> {
             batch: Batch::default(),
             problems: Vec::new(),
             payer_ids: FilePayerIds::default(),
+            rollup: UploadRollup::default(),
         }
     }
 
@@ -604,7 +629,7 @@ impl<'a, 'b> Rows<'a, 'b> {
             || batch.rejections.len() >= BATCH_ROWS
             || batch.reversals.len() >= BATCH_ROWS
         {
-            batch.sort_for_indexes();
+            batch.seal(args.mappings, args.upload_id, &mut self.rollup);
             self.tx
                 .send(std::mem::take(batch))
                 .map_err(|_| FileError::Cancelled)?;
@@ -644,16 +669,17 @@ impl<'a, 'b> Rows<'a, 'b> {
         Ok(())
     }
 
-    /// Sends the last batch; the tally of the whole file.
-    fn finish(mut self) -> Result<Tally, FileError> {
+    /// Sends the last batch; the tally and the rollup delta of the whole file.
+    fn finish(mut self) -> Result<(Tally, UploadRollup), FileError> {
         if self.tally.total == 0 {
             return Err(FileError::NoDataRows);
         }
         if self.batch.rows_seen > 0 || !self.batch.reversals.is_empty() {
-            self.batch.sort_for_indexes();
+            self.batch
+                .seal(self.args.mappings, self.args.upload_id, &mut self.rollup);
             self.tx.send(self.batch).map_err(|_| FileError::Cancelled)?;
         }
-        Ok(self.tally)
+        Ok((self.tally, self.rollup))
     }
 }
 
