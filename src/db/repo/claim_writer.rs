@@ -441,80 +441,37 @@ impl ClaimWriter {
 }
 
 /// The columns the ingest writes (all but `id`, which comes from the sequence), in the
-/// order of [`write_copy_row`] and of the staging table — one list for the type and the
-/// value.
+/// order of [`write_copy_row`] — one list for the type and the value, of `claim_records`
+/// and of the staging table (whose sort key is not among them).
 macro_rules! claim_columns_written {
-    () => {
+    ($table:ident) => {
         (
-            claim_records::customer_id,
-            claim_records::upload_id,
-            claim_records::payer_raw,
-            claim_records::payer,
-            claim_records::cpt,
-            claim_records::cpt_group,
-            claim_records::submitted_date,
-            claim_records::decided_date,
-            claim_records::decision_days,
-            claim_records::outcome,
-            claim_records::allowed_cents,
-            claim_records::denial_reason_code,
-            claim_records::denial_reason_text,
-            claim_records::payer_id,
-            claim_records::modifiers,
-            claim_records::remark_codes,
-            claim_records::adjustments,
-            claim_records::claim_key,
-            claim_records::svc_segment,
+            $table::customer_id,
+            $table::upload_id,
+            $table::payer_raw,
+            $table::payer,
+            $table::cpt,
+            $table::cpt_group,
+            $table::submitted_date,
+            $table::decided_date,
+            $table::decision_days,
+            $table::outcome,
+            $table::allowed_cents,
+            $table::denial_reason_code,
+            $table::denial_reason_text,
+            $table::payer_id,
+            $table::modifiers,
+            $table::remark_codes,
+            $table::adjustments,
+            $table::claim_key,
+            $table::svc_segment,
         )
     };
 }
-type ClaimColumnsWritten = claim_columns_written!();
-
-/// The staging table's columns in the order of [`CLAIM_COLUMNS_WRITTEN`] (all but the
-/// sort key).
-type StageColumnsWritten = (
-    claim_staging::customer_id,
-    claim_staging::upload_id,
-    claim_staging::payer_raw,
-    claim_staging::payer,
-    claim_staging::cpt,
-    claim_staging::cpt_group,
-    claim_staging::submitted_date,
-    claim_staging::decided_date,
-    claim_staging::decision_days,
-    claim_staging::outcome,
-    claim_staging::allowed_cents,
-    claim_staging::denial_reason_code,
-    claim_staging::denial_reason_text,
-    claim_staging::payer_id,
-    claim_staging::modifiers,
-    claim_staging::remark_codes,
-    claim_staging::adjustments,
-    claim_staging::claim_key,
-    claim_staging::svc_segment,
-);
-const STAGE_COLUMNS_WRITTEN: StageColumnsWritten = (
-    claim_staging::customer_id,
-    claim_staging::upload_id,
-    claim_staging::payer_raw,
-    claim_staging::payer,
-    claim_staging::cpt,
-    claim_staging::cpt_group,
-    claim_staging::submitted_date,
-    claim_staging::decided_date,
-    claim_staging::decision_days,
-    claim_staging::outcome,
-    claim_staging::allowed_cents,
-    claim_staging::denial_reason_code,
-    claim_staging::denial_reason_text,
-    claim_staging::payer_id,
-    claim_staging::modifiers,
-    claim_staging::remark_codes,
-    claim_staging::adjustments,
-    claim_staging::claim_key,
-    claim_staging::svc_segment,
-);
-const CLAIM_COLUMNS_WRITTEN: ClaimColumnsWritten = claim_columns_written!();
+type ClaimColumnsWritten = claim_columns_written!(claim_records);
+const CLAIM_COLUMNS_WRITTEN: ClaimColumnsWritten = claim_columns_written!(claim_records);
+type StageColumnsWritten = claim_columns_written!(claim_staging);
+const STAGE_COLUMNS_WRITTEN: StageColumnsWritten = claim_columns_written!(claim_staging);
 
 /// `YYYY-MM-DD` into a 10-byte buffer (years 0–9999; claim dates are validated).
 fn write_date(out: &mut [u8], d: NaiveDate) {
