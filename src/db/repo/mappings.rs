@@ -120,14 +120,7 @@ pub fn delete_payer_alias(
     scope: &TenantScope,
     id: i64,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::delete(
-            payer_aliases::table
-                .filter(payer_aliases::customer_id.eq(scope.id()))
-                .filter(payer_aliases::id.eq(id)),
-        )
-        .execute(conn)?,
-    )
+    delete_one!(conn, scope, payer_aliases.id = id)
 }
 
 pub fn list_cpt_groups(
@@ -230,14 +223,7 @@ pub fn delete_cpt_group(
     scope: &TenantScope,
     id: i64,
 ) -> Result<(), DbError> {
-    super::one_row(
-        diesel::delete(
-            cpt_groups::table
-                .filter(cpt_groups::customer_id.eq(scope.id()))
-                .filter(cpt_groups::id.eq(id)),
-        )
-        .execute(conn)?,
-    )
+    delete_one!(conn, scope, cpt_groups.id = id)
 }
 
 /// The tenant's canonical payers with stored claims, by name (read from the daily

@@ -21,6 +21,22 @@ macro_rules! update_one {
     };
 }
 
+/// `DELETE FROM table WHERE customer_id = scope AND key = value`, answered as
+/// [`update_one!`] is: a row of another tenant (or none) is `NotFound`.
+/// `delete_one!(conn, scope, cpt_groups.id = id)`.
+macro_rules! delete_one {
+    ($conn:expr, $scope:expr, $table:ident . $key:ident = $value:expr $(,)?) => {
+        $crate::db::repo::one_row(
+            diesel::delete(
+                $table::table
+                    .filter($table::customer_id.eq($scope.id()))
+                    .filter($table::$key.eq($value)),
+            )
+            .execute($conn)?,
+        )
+    };
+}
+
 /// `$rows` (a filtered table) counted when `$dry_run`, else deleted; the number either
 /// way, as `i64`: how `payerwatch purge` treats each kind of expired row. Expands inside a
 /// repository function returning `Result<_, DbError>`, with `diesel::prelude::*` in scope.
