@@ -88,18 +88,7 @@ struct AlertsPage {
 impl AlertsPage {
     /// The message to show beside `field`, if the refused filter is that field.
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.invalid
-            .as_ref()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.as_str())
-    }
-}
-
-/// A refused filter, worded as every list page words it (`http::query::bad_param`).
-fn bad(name: &'static str, expected: &str) -> FilterError {
-    FilterError {
-        field: name,
-        message: format!("The parameter '{name}' is not valid: expected {expected}."),
+        FilterError::beside(self.invalid.as_ref(), field)
     }
 }
 
@@ -111,7 +100,10 @@ fn pick(
     match raw.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
-        Some(_) => Err(bad(name, &format!("one of {}", allowed.join(", ")))),
+        Some(_) => Err(FilterError::bad(
+            name,
+            &format!("one of {}", allowed.join(", ")),
+        )),
     }
 }
 
@@ -127,7 +119,7 @@ fn parse_named<T: std::str::FromStr>(
         Some(v) => v
             .parse::<T>()
             .map(|t| Some(as_str(t).to_string()))
-            .map_err(|_| bad(name, expected)),
+            .map_err(|_| FilterError::bad(name, expected)),
     }
 }
 
@@ -147,7 +139,7 @@ fn parse_assignee(
         Some(v) => v
             .parse::<i64>()
             .map(|id| Some(AssigneeFilter::User(id)))
-            .map_err(|_| bad("assignee", "me, none or a member")),
+            .map_err(|_| FilterError::bad("assignee", "me, none or a member")),
     }
 }
 
@@ -182,8 +174,9 @@ fn parse_filter(raw: &HashMap<String, String>, me: i64) -> Result<AlertFilter, F
         assignee: parse_assignee(raw, me)?,
         sort: match raw.get("sort").map(|v| v.trim()).filter(|v| !v.is_empty()) {
             None => AlertSort::default(),
-            Some(v) => AlertSort::parse(v)
-                .ok_or_else(|| bad("sort", "one of newest, oldest, money, severity, due"))?,
+            Some(v) => AlertSort::parse(v).ok_or_else(|| {
+                FilterError::bad("sort", "one of newest, oldest, money, severity, due")
+            })?,
         },
     })
 }
@@ -373,7 +366,7 @@ pub async fn list(
     let parsed = parse_filter(&raw, user.id.0).and_then(|f| {
         page_number(raw.get("page").map(String::as_str))
             .map(|page| (f, page))
-            .map_err(|_| bad("page", "a page number from 1"))
+            .map_err(|_| FilterError::bad("page", "a page number from 1"))
     });
     let (filter, page, invalid) = match parsed {
         Ok((filter, page)) => (filter, page, None),
@@ -876,7 +869,7 @@ pub async fn bulk(
     let action = action
         .as_deref()
         .and_then(BulkAction::parse)
-        .ok_or_else(|| bad("action", "acknowledge, resolve or assign"))?;
+        .ok_or_else(|| FilterError::bad("action", "acknowledge, resolve or assign"))?;
     let checked = service::check_bulk_ids(&ids).and_then(|ids| {
         Ok((
             ids,

@@ -105,18 +105,7 @@ struct ClaimsPage {
 impl ClaimsPage {
     /// The message to show beside `field`, if the refused parameter is that field.
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.invalid
-            .as_ref()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.as_str())
-    }
-}
-
-/// A refused parameter, worded as every list page words it (`http::query::bad_param`).
-fn bad(name: &'static str, expected: &str) -> FilterError {
-    FilterError {
-        field: name,
-        message: format!("The parameter '{name}' is not valid: expected {expected}."),
+        FilterError::beside(self.invalid.as_ref(), field)
     }
 }
 
@@ -124,7 +113,7 @@ fn listing(raw: &HashMap<String, String>, per_page: i64) -> Result<Listing, Filt
     let sort = match raw.get("sort").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => ClaimSort::default(),
         Some(s) => ClaimSort::parse(s).ok_or_else(|| {
-            bad(
+            FilterError::bad(
                 "sort",
                 "one of decided, submitted, days, amount, cpt, reason",
             )
@@ -133,13 +122,13 @@ fn listing(raw: &HashMap<String, String>, per_page: i64) -> Result<Listing, Filt
     let descending = match raw.get("dir").map(|s| s.trim()) {
         None | Some("") | Some("desc") => true,
         Some("asc") => false,
-        Some(_) => return Err(bad("dir", "asc or desc")),
+        Some(_) => return Err(FilterError::bad("dir", "asc or desc")),
     };
     Ok(Listing {
         sort,
         descending,
         page: page_number(raw.get("page").map(String::as_str))
-            .map_err(|_| bad("page", "a page number from 1"))?,
+            .map_err(|_| FilterError::bad("page", "a page number from 1"))?,
         per_page,
     })
 }

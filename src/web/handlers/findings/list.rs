@@ -77,10 +77,7 @@ struct FindingsPage {
 impl FindingsPage {
     /// The message to show beside `field`, if the refused filter is that field.
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.invalid
-            .as_ref()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.as_str())
+        FilterError::beside(self.invalid.as_ref(), field)
     }
 }
 

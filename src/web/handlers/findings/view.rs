@@ -38,16 +38,26 @@ pub struct FilterError {
     pub message: String,
 }
 
-impl From<FilterError> for AppError {
-    fn from(e: FilterError) -> Self {
-        AppError::BadRequest(e.message)
+impl FilterError {
+    /// A refused parameter, worded as every list page words it (`http::query::bad_param`).
+    pub fn bad(name: &'static str, expected: &str) -> FilterError {
+        FilterError {
+            field: name,
+            message: format!("The parameter '{name}' is not valid: expected {expected}."),
+        }
+    }
+
+    /// The message a page shows beside `field`, if the refused filter is that field.
+    pub fn beside<'a>(invalid: Option<&'a FilterError>, field: &str) -> Option<&'a str> {
+        invalid
+            .filter(|e| e.field == field)
+            .map(|e| e.message.as_str())
     }
 }
 
-fn bad(name: &'static str, expected: &str) -> FilterError {
-    FilterError {
-        field: name,
-        message: format!("The parameter '{name}' is not valid: expected {expected}."),
+impl From<FilterError> for AppError {
+    fn from(e: FilterError) -> Self {
+        AppError::BadRequest(e.message)
     }
 }
 
@@ -59,7 +69,7 @@ fn date(
         None => Ok(None),
         Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| bad(name, "a date like 2026-11-24")),
+            .map_err(|_| FilterError::bad(name, "a date like 2026-11-24")),
     }
 }
 
@@ -93,30 +103,30 @@ pub fn parse_filters(
                 .filter(|k| kinds.contains(k))
                 .ok_or_else(|| {
                     let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-                    bad("kind", &format!("one of {}", names.join(", ")))
+                    FilterError::bad("kind", &format!("one of {}", names.join(", ")))
                 })?,
         ),
     };
     let direction = text(&raw, "direction")
         .map(|d| d.parse::<Direction>())
         .transpose()
-        .map_err(|_| bad("direction", "worse or better"))?;
+        .map_err(|_| FilterError::bad("direction", "worse or better"))?;
     let min_severity = match text(&raw, "min_severity") {
         None => None,
         Some(v) => Some(
             parse_min_severity(&v)
-                .ok_or_else(|| bad("min_severity", "low, medium, high or critical"))?,
+                .ok_or_else(|| FilterError::bad("min_severity", "low, medium, high or critical"))?,
         ),
     };
     let last_days = LastDays::new(date(&raw, "from")?, date(&raw, "to")?)
-        .map_err(|_| bad("from", "a date on or before 'to'"))?;
+        .map_err(|_| FilterError::bad("from", "a date on or before 'to'"))?;
     let newest_first = match text(&raw, "sort").as_deref() {
         None | Some("money") => false,
         Some("newest") => true,
-        Some(_) => return Err(bad("sort", "money or newest")),
+        Some(_) => return Err(FilterError::bad("sort", "money or newest")),
     };
     let page = page_number(text(&raw, "page").as_deref())
-        .map_err(|_| bad("page", "a page number from 1"))?;
+        .map_err(|_| FilterError::bad("page", "a page number from 1"))?;
     Ok(Filters {
         filter: EventFilter {
             products: vec![product],
