@@ -13,7 +13,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::db::repo::mappings as repo;
-use crate::db::{Db, DbConnection, DbError};
+use crate::db::repo::mappings::ImportCounts;
+use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::mapping::payer_key;
 use crate::domain::mapping_table::{AliasEntry, CptGroupEntry, FieldError};
 use crate::domain::payer_identity::{self, MergeReason};
@@ -145,7 +146,7 @@ pub fn save_alias(
 /// Changes alias `id`: its name in files and its canonical payer. Later uploads follow;
 /// stored claims at the next re-map (SPEC §2: no silent rewrite of history). Another
 /// tenant's id is `NotFound`; a name another alias of the tenant has is `Duplicate`.
-pub fn update_alias(
+fn update_alias(
     conn: &mut DbConnection,
     scope: &TenantScope,
     id: i64,
@@ -166,13 +167,13 @@ pub fn update_alias(
 
 /// Deletes alias `id` (later uploads map the name by payer id, built-in names or
 /// spelling; stored claims at the next re-map). Another tenant's id is `NotFound`.
-pub fn delete_alias(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<(), DbError> {
+fn delete_alias(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<(), DbError> {
     repo::delete_payer_alias(conn, scope, id)
 }
 
 /// Changes CPT range `id`: its bounds and group. Same rules as [`update_alias`]; two
 /// ranges with the same bounds are a `Duplicate` of `code_start`.
-pub fn update_cpt_group(
+fn update_cpt_group(
     conn: &mut DbConnection,
     scope: &TenantScope,
     id: i64,
@@ -196,11 +197,7 @@ pub fn update_cpt_group(
 
 /// Deletes CPT range `id`, a default range too: the tenant owns its table (codes it
 /// covered fall to a wider range or `OTHER` at later uploads and the next re-map).
-pub fn delete_cpt_group(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-    id: i64,
-) -> Result<(), DbError> {
+fn delete_cpt_group(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<(), DbError> {
     repo::delete_cpt_group(conn, scope, id)
 }
 
@@ -345,4 +342,236 @@ pub fn remap_stored(conn: &mut DbConnection, scope: &TenantScope) -> Result<Rema
     }
     out.analytics_job = request_run_if_changed(conn, &scope, out.rows())?;
     Ok(out)
+}
+
+// ------------------------------------------------------------------ use cases
+//
+// One function per thing a person does on the mappings page (and the CLI where it does
+// the same): each opens its own transaction, and a change commits with its audit row
+// (`entry`, the caller's who/what; the target is set here).
+
+/// The mappings page's data ([`overview`]), read off the async workers.
+pub async fn page_data(db: &Db, scope: TenantScope) -> Result<Overview, DbError> {
+    db.run(move |conn| overview(conn, &scope)).await
+}
+
+/// Adds an alias, or changes the canonical payer of the alias with that name.
+pub async fn add_alias(
+    db: &Db,
+    scope: TenantScope,
+    entry: AliasEntry,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audited(ctx, audit, move |conn| save_alias(conn, &scope, &entry))
+        .await
+}
+
+/// Edits alias `id` ([`update_alias`]'s rules), audited against it.
+pub async fn edit_alias(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    entry: AliasEntry,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<(), MappingError> {
+    db.write_audited(ctx, audit.target("payer_alias", id), move |conn| {
+        update_alias(conn, &scope, id, &entry)
+    })
+    .await
+}
+
+/// Deletes alias `id`, audited against it.
+pub async fn remove_alias(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audited(ctx, audit.target("payer_alias", id), move |conn| {
+        delete_alias(conn, &scope, id)
+    })
+    .await
+}
+
+/// Adds a CPT range, or renames the group of the range with those bounds.
+pub async fn add_cpt_range(
+    db: &Db,
+    scope: TenantScope,
+    entry: CptGroupEntry,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audited(ctx, audit, move |conn| {
+        repo::upsert_cpt_group(
+            conn,
+            &scope,
+            &entry.code_start,
+            &entry.code_end,
+            &entry.group_name,
+        )
+    })
+    .await
+}
+
+/// Edits CPT range `id` ([`update_cpt_group`]'s rules), audited against it.
+pub async fn edit_cpt_range(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    entry: CptGroupEntry,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<(), MappingError> {
+    db.write_audited(ctx, audit.target("cpt_group", id), move |conn| {
+        update_cpt_group(conn, &scope, id, &entry)
+    })
+    .await
+}
+
+/// Deletes CPT range `id`, audited against it.
+pub async fn remove_cpt_range(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audited(ctx, audit.target("cpt_group", id), move |conn| {
+        delete_cpt_group(conn, &scope, id)
+    })
+    .await
+}
+
+/// [`split`] with its audit row (target: the spelling). Returns the claims changed.
+pub async fn split_payer(
+    db: &Db,
+    scope: TenantScope,
+    raw: String,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<u64, MappingError> {
+    let audit = audit.target("payer", raw.trim());
+    db.write_audited(ctx, audit, move |conn| split(conn, &scope, &raw))
+        .await
+}
+
+/// [`merge`] with its audit row (target: the payer merged away). Returns the claims
+/// changed.
+pub async fn merge_payer(
+    db: &Db,
+    scope: TenantScope,
+    from: String,
+    into: String,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<u64, MappingError> {
+    let audit = audit.target("payer", from.trim());
+    db.write_audited(ctx, audit, move |conn| merge(conn, &scope, &from, &into))
+        .await
+}
+
+/// The page's "Re-map stored claims now": [`remap_stored`] with its audit row (target:
+/// the tenant).
+pub async fn remap_now(
+    db: &Db,
+    scope: TenantScope,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<RemapOutcome, DbError> {
+    db.write_audited(ctx, audit.target("customer", scope.id()), move |conn| {
+        remap_stored(conn, &scope)
+    })
+    .await
+}
+
+/// Which mapping table a CSV file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Aliases,
+    CptGroups,
+}
+
+impl Table {
+    /// The form's `table` value.
+    pub fn parse(name: &str) -> Option<Table> {
+        match name.trim() {
+            "aliases" => Some(Table::Aliases),
+            "cpt_groups" => Some(Table::CptGroups),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Table::Aliases => "payer aliases",
+            Table::CptGroups => "CPT groups",
+        }
+    }
+
+    /// The audit rows' target type.
+    fn target(self) -> &'static str {
+        match self {
+            Table::Aliases => "payer_aliases",
+            Table::CptGroups => "cpt_groups",
+        }
+    }
+}
+
+/// A checked mapping file: every line valid.
+pub enum TableEntries {
+    Aliases(Vec<AliasEntry>),
+    CptGroups(Vec<CptGroupEntry>),
+}
+
+impl TableEntries {
+    pub fn table(&self) -> Table {
+        match self {
+            TableEntries::Aliases(_) => Table::Aliases,
+            TableEntries::CptGroups(_) => Table::CptGroups,
+        }
+    }
+}
+
+/// Stores a checked file's entries in one write transaction with its audit row: every
+/// entry or none.
+pub async fn import_table(
+    db: &Db,
+    scope: TenantScope,
+    entries: TableEntries,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<ImportCounts, DbError> {
+    let audit = audit.target(entries.table().target(), "csv");
+    db.write_audited(ctx, audit, move |conn| match &entries {
+        TableEntries::Aliases(e) => repo::import_payer_aliases(conn, &scope, e),
+        TableEntries::CptGroups(e) => repo::import_cpt_groups(conn, &scope, e),
+    })
+    .await
+}
+
+/// One table's rows for its CSV export.
+pub enum TableRows {
+    Aliases(Vec<repo::PayerAlias>),
+    CptGroups(Vec<repo::CptGroupRange>),
+}
+
+/// One table's rows for its CSV export, read in the transaction that writes the export's
+/// audit row (an export is recorded when its data is read).
+pub async fn export_table(
+    db: &Db,
+    scope: TenantScope,
+    which: Table,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<TableRows, DbError> {
+    db.write_audited(ctx, audit.target(which.target(), "csv"), move |conn| {
+        Ok(match which {
+            Table::Aliases => TableRows::Aliases(repo::list_payer_aliases(conn, &scope)?),
+            Table::CptGroups => TableRows::CptGroups(repo::list_cpt_groups(conn, &scope)?),
+        })
+    })
+    .await
 }

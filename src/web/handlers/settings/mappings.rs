@@ -23,7 +23,9 @@ use crate::domain::mapping_table::{
     self as table, AliasEntry, CptGroupEntry, FieldError, ImportError, Problem,
 };
 use crate::domain::roles::Role;
-use crate::services::mappings::{self as service, MappingError, PayerGroup};
+use crate::services::mappings::{
+    self as service, MappingError, PayerGroup, Table, TableEntries, TableRows,
+};
 use crate::web::auth::{self, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::handlers::form_id;
@@ -96,11 +98,7 @@ async fn page(
     import_errors: Option<(&'static str, Vec<String>)>,
     editing: Editing,
 ) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
-    let overview = state
-        .db
-        .run(move |conn| service::overview(conn, &scope))
-        .await?;
+    let overview = service::page_data(&state.db, user.scope()).await?;
     // Another tenant's id (or a deleted entry) looks absent.
     let edit_alias = match editing.alias {
         None => None,
@@ -215,7 +213,7 @@ pub async fn submit(
     form: web::Form<MappingForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let scope = user.scope();
+    let (db, scope) = (&state.db, user.scope());
     match form.action.as_str() {
         "alias" => {
             let entry = match AliasEntry::parse(
@@ -227,12 +225,7 @@ pub async fn submit(
             };
             let (ctx, audit) =
                 user.audit(&req, &state, "mapping.payer_alias", &["alias", "canonical"]);
-            state
-                .db
-                .write_audited(ctx, audit, move |conn| {
-                    service::save_alias(conn, &scope, &entry)
-                })
-                .await?;
+            service::add_alias(db, scope, entry, ctx, audit).await?;
         }
         // One click on the page: the stored claims are re-mapped with the change.
         "split" | "merge" => {
@@ -244,16 +237,11 @@ pub async fn submit(
             } else {
                 user.audit(&req, &state, "mapping.payer_merge", &["alias", "canonical"])
             };
-            let result = state
-                .db
-                .write_audited(ctx, audit.target("payer", raw.trim()), move |conn| {
-                    if split {
-                        service::split(conn, &scope, &raw)
-                    } else {
-                        service::merge(conn, &scope, &raw, &into)
-                    }
-                })
-                .await;
+            let result = if split {
+                service::split_payer(db, scope, raw, ctx, audit).await
+            } else {
+                service::merge_payer(db, scope, raw, into, ctx, audit).await
+            };
             let changed = match result {
                 Ok(changed) => changed,
                 Err(MappingError::Invalid(errors)) => return refuse(&user, &errors),
@@ -298,18 +286,7 @@ pub async fn submit(
                 "mapping.cpt_group",
                 &["code_start", "code_end", "group_name"],
             );
-            state
-                .db
-                .write_audited(ctx, audit, move |conn| {
-                    repo::upsert_cpt_group(
-                        conn,
-                        &scope,
-                        &entry.code_start,
-                        &entry.code_end,
-                        &entry.group_name,
-                    )
-                })
-                .await?;
+            service::add_cpt_range(db, scope, entry, ctx, audit).await?;
         }
         "alias_update" => {
             let id = form_id(&form.alias_id, "alias_id")?;
@@ -329,11 +306,7 @@ pub async fn submit(
                 "mapping.payer_alias_changed",
                 &["alias", "canonical"],
             );
-            state
-                .db
-                .write_audited(ctx, audit.target("payer_alias", id), move |conn| {
-                    service::update_alias(conn, &scope, id, &entry)
-                })
+            service::edit_alias(db, scope, id, entry, ctx, audit)
                 .await
                 .map_err(edit_error)?;
             auth::set_flash(
@@ -362,11 +335,7 @@ pub async fn submit(
                 "mapping.cpt_group_changed",
                 &["code_start", "code_end", "group_name"],
             );
-            state
-                .db
-                .write_audited(ctx, audit.target("cpt_group", id), move |conn| {
-                    service::update_cpt_group(conn, &scope, id, &entry)
-                })
+            service::edit_cpt_range(db, scope, id, entry, ctx, audit)
                 .await
                 .map_err(edit_error)?;
             auth::set_flash(
@@ -378,24 +347,15 @@ pub async fn submit(
         }
         "alias_delete" | "cpt_group_delete" => {
             let alias = form.action == "alias_delete";
-            let (id, action, target) = if alias {
+            if alias {
                 let id = form_id(&form.alias_id, "alias_id")?;
-                (id, "mapping.payer_alias_deleted", "payer_alias")
+                let (ctx, audit) = user.audit(&req, &state, "mapping.payer_alias_deleted", &[]);
+                service::remove_alias(db, scope, id, ctx, audit).await?;
             } else {
                 let id = form_id(&form.group_id, "group_id")?;
-                (id, "mapping.cpt_group_deleted", "cpt_group")
-            };
-            let (ctx, audit) = user.audit(&req, &state, action, &[]);
-            state
-                .db
-                .write_audited(ctx, audit.target(target, id), move |conn| {
-                    if alias {
-                        service::delete_alias(conn, &scope, id)
-                    } else {
-                        service::delete_cpt_group(conn, &scope, id)
-                    }
-                })
-                .await?;
+                let (ctx, audit) = user.audit(&req, &state, "mapping.cpt_group_deleted", &[]);
+                service::remove_cpt_range(db, scope, id, ctx, audit).await?;
+            }
             auth::set_flash(
                 user.session(),
                 "success",
@@ -410,12 +370,7 @@ pub async fn submit(
         // run in one write transaction off the async workers, as a split or merge is.
         "remap" => {
             let (ctx, audit) = user.audit(&req, &state, "mapping.remap", &["payer", "cpt_group"]);
-            let out = state
-                .db
-                .write_audited(ctx, audit.target("customer", scope.id()), move |conn| {
-                    service::remap_stored(conn, &scope)
-                })
-                .await?;
+            let out = service::remap_now(db, scope, ctx, audit).await?;
             let message = if out.rows() == 0 {
                 "The stored claims already follow the mappings: no claim was re-mapped.".to_string()
             } else {
@@ -454,37 +409,6 @@ pub async fn submit(
     Ok(back())
 }
 
-/// Which mapping table a CSV file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Table {
-    Aliases,
-    CptGroups,
-}
-
-impl Table {
-    fn parse(name: &str) -> Option<Table> {
-        match name.trim() {
-            "aliases" => Some(Table::Aliases),
-            "cpt_groups" => Some(Table::CptGroups),
-            _ => None,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Table::Aliases => "payer aliases",
-            Table::CptGroups => "CPT groups",
-        }
-    }
-
-    fn target(self) -> &'static str {
-        match self {
-            Table::Aliases => "payer_aliases",
-            Table::CptGroups => "cpt_groups",
-        }
-    }
-}
-
 /// `GET /portal/settings/mappings/aliases.csv`
 pub async fn export_aliases(
     req: HttpRequest,
@@ -510,33 +434,25 @@ async fn export(
     which: Table,
 ) -> Result<HttpResponse, AppError> {
     use crate::web::view::csv_export::{self, Cell, CsvExport};
-    let scope = user.scope();
-    let (aliases, groups) = state
-        .db
-        .run(move |conn| {
-            Ok(match which {
-                Table::Aliases => (repo::list_payer_aliases(conn, &scope)?, Vec::new()),
-                Table::CptGroups => (Vec::new(), repo::list_cpt_groups(conn, &scope)?),
-            })
-        })
-        .await?;
+    let (ctx, audit) = user.audit(&req, &state, "export.mappings_csv", &[]);
+    let rows = service::export_table(&state.db, user.scope(), which, ctx, audit).await?;
     let csv_error = |e: csv::Error| AppError::Internal(anyhow::Error::new(e));
     let mut out = CsvExport::new(Vec::new());
     // `export_cell` adds the formula prefix reversibly; CsvExport leaves a cell that
     // already starts with `'` alone, so the prefix is never doubled.
     let cell = |text: &str| table::export_cell(text).into_owned();
-    match which {
-        Table::Aliases => {
+    match &rows {
+        TableRows::Aliases(aliases) => {
             out.header(&table::ALIAS_COLUMNS).map_err(csv_error)?;
-            for a in &aliases {
+            for a in aliases {
                 let (alias, canonical) = (cell(&a.alias), cell(&a.canonical));
                 out.row([Cell::Text(&alias), Cell::Text(&canonical)])
                     .map_err(csv_error)?;
             }
         }
-        Table::CptGroups => {
+        TableRows::CptGroups(groups) => {
             out.header(&table::CPT_GROUP_COLUMNS).map_err(csv_error)?;
-            for g in &groups {
+            for g in groups {
                 let (start, end, group) =
                     (cell(&g.code_start), cell(&g.code_end), cell(&g.group_name));
                 out.row([Cell::Text(&start), Cell::Text(&end), Cell::Text(&group)])
@@ -547,11 +463,6 @@ async fn export(
     let body = out
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    let (ctx, audit) = user.audit(&req, &state, "export.mappings_csv", &[]);
-    state
-        .db
-        .write_audit(ctx, audit.target(which.target(), "csv"))
-        .await?;
     let file = match which {
         Table::Aliases => "payer-aliases.csv",
         Table::CptGroups => "cpt-groups.csv",
@@ -625,15 +536,11 @@ pub async fn import(
         ));
     };
 
-    enum Parsed {
-        Aliases(Vec<AliasEntry>),
-        CptGroups(Vec<CptGroupEntry>),
-    }
     // PHI checks over a few thousand labels: off the async worker.
-    let parsed = web::block(move || -> Result<Parsed, ImportError> {
+    let parsed = web::block(move || -> Result<TableEntries, ImportError> {
         Ok(match which {
-            Table::Aliases => Parsed::Aliases(table::parse_alias_file(&file)?),
-            Table::CptGroups => Parsed::CptGroups(table::parse_cpt_group_file(&file)?),
+            Table::Aliases => TableEntries::Aliases(table::parse_alias_file(&file)?),
+            Table::CptGroups => TableEntries::CptGroups(table::parse_cpt_group_file(&file)?),
         })
     })
     .await
@@ -652,24 +559,13 @@ pub async fn import(
             return Ok(response);
         }
     };
-    let scope = user.scope();
     let fields: &'static [&'static str] = match which {
         Table::Aliases => &["alias", "canonical"],
         Table::CptGroups => &["code_start", "code_end", "group_name"],
     };
     let (ctx, audit) = user.audit(&req, &state, "mapping.import", fields);
-    // One write transaction: every entry (and the audit row) or none.
-    let counts = state
-        .db
-        .write_audited(
-            ctx,
-            audit.target(which.target(), "csv"),
-            move |conn| match &parsed {
-                Parsed::Aliases(entries) => repo::import_payer_aliases(conn, &scope, entries),
-                Parsed::CptGroups(entries) => repo::import_cpt_groups(conn, &scope, entries),
-            },
-        )
-        .await?;
+    // Every entry (and the audit row) or none.
+    let counts = service::import_table(&state.db, user.scope(), parsed, ctx, audit).await?;
     auth::set_flash(
         user.session(),
         "success",
