@@ -8,6 +8,7 @@ pub mod auth;
 pub mod channels;
 pub mod digests;
 pub mod drilldown;
+pub mod findings;
 pub mod mappings;
 pub mod password_gate;
 pub mod retention;

@@ -8,11 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::auth::ApiUser;
 use super::model::{Finding, SeriesPoint, date};
 use super::paging;
-use crate::db::repo::analytics::{self as repo, EventFilter};
-use crate::db::repo::keyset;
+use crate::db::repo::analytics::EventFilter;
 use crate::domain::analytics::windows::LastDays;
 use crate::domain::analytics::{Direction, FindingKind, Product};
-use crate::services::analytics::charts;
+use crate::services::findings as service;
 use crate::web::errors::AppError;
 use crate::web::handlers::findings::view::parse_min_severity;
 use crate::web::state::AppState;
@@ -113,12 +112,10 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let filter = parse_filter(&query)?;
-    let scope = user.scope();
-    paging::keyset_list(
+    paging::keyset_page(
         &req,
-        &state.db,
         "findings",
-        move |conn, after, limit| keyset::events(conn, &scope, &filter, after, limit),
+        |after, limit| service::list_after(&state.db, user.scope(), filter, after, limit),
         |e| e.id,
         |e| Finding::from_row(&e),
     )
@@ -153,18 +150,10 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
-    let (event, series) = state
-        .db
-        .run(move |conn| {
-            let event = repo::find_event(conn, &scope, id)?;
-            let series = charts::series_for(conn, &scope, &[&event])?;
-            Ok((event, series))
-        })
-        .await?;
+    let (event, series) = service::one(&state.db, user.scope(), id).await?;
     let mut view = Finding::from_row(&event);
     view.evidence = serde_json::from_str(&event.evidence_json).ok();
-    view.series = series.get(&event.id).map(|s| {
+    view.series = series.map(|s| {
         s.points
             .iter()
             .map(|p| SeriesPoint {

@@ -119,6 +119,26 @@ where
     Ok(list_response(req, kind, page, rows, id_of, view))
 }
 
+/// A whole keyset list endpoint: reads `limit` and `cursor` (of list `kind`), asks the
+/// service for up to `limit + 1` rows after the cursor with `fetch(after, limit + 1)` and
+/// answers the page ([`list_response`]).
+pub async fn keyset_page<R, T, E, Fut>(
+    req: &HttpRequest,
+    kind: &'static str,
+    fetch: impl FnOnce(Option<i64>, i64) -> Fut,
+    id_of: impl Fn(&R) -> i64,
+    view: impl Fn(R) -> T,
+) -> Result<HttpResponse, AppError>
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<Vec<R>, E>>,
+    AppError: From<E>,
+{
+    let page = page_request(req, kind)?;
+    let rows = fetch(page.after, page.limit + 1).await?;
+    Ok(list_response(req, kind, page, rows, id_of, view))
+}
+
 /// This request's path and query with `cursor` replaced.
 fn next_url(req: &HttpRequest, cursor: &str) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());

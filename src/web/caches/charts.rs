@@ -10,8 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAX_ENTRIES: usize = 5_000;
 
+use crate::db::repo::analytics::DriftEvent;
+use crate::services::analytics::charts::ChartSeries;
 /// (newest run id, rollup version).
-pub type Generation = (i64, i64);
+pub use crate::services::findings::ChartGeneration as Generation;
+use crate::services::findings::Charts;
 
 #[derive(Default)]
 pub struct ChartCache {
@@ -52,6 +55,20 @@ impl ChartCache {
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
         )
+    }
+}
+
+impl Charts for ChartCache {
+    fn get(&self, event_id: i64, generation: Generation) -> Option<String> {
+        ChartCache::get(self, event_id, generation)
+    }
+
+    fn put(&self, event_id: i64, generation: Generation, svg: String) {
+        ChartCache::put(self, event_id, generation, svg);
+    }
+
+    fn draw(&self, event: &DriftEvent, series: &ChartSeries) -> String {
+        crate::web::handlers::findings::view::chart_svg(event, series)
     }
 }
 

@@ -8,20 +8,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::db::repo::analytics::ReportRun;
-use crate::web::handlers::findings::view::EventView;
+use crate::db::repo::Page;
+use crate::db::repo::analytics::DriftEvent;
+pub use crate::services::findings::Facets;
+use crate::services::findings::{
+    Charts, FeedCache, PageGeneration, PageKey, RunGeneration as Generation,
+};
+use crate::web::caches::charts::ChartCache;
+use crate::web::handlers::findings::view::{EventView, view};
 
 const MAX_ENTRIES: usize = 5_000;
 /// Pages are ~25 KB each (charts included): a bound on memory, not on hits.
 const MAX_PAGES: usize = 256;
-
-/// The filter-independent part of a findings page.
-#[derive(Debug, Clone)]
-pub struct Facets {
-    pub payers: Vec<String>,
-    pub groups: Vec<String>,
-    pub last_run: Option<ReportRun>,
-}
 
 /// One page of events, formatted, with what its pagination needs.
 pub struct EventsPage {
@@ -35,13 +33,6 @@ pub struct EventsPage {
 
 /// (customer id, product).
 type Key = (i64, &'static str);
-/// (customer id, product, filters as a query string, page).
-pub type PageKey = (i64, &'static str, String, i64);
-/// `repo::analytics::run_generation`.
-type Generation = (i64, i64);
-/// A page also holds charts, drawn from the rollups: the run generation and the tenant's
-/// rollup version (`repo::rollups::version`; re-maps change the rollups without a run).
-pub type PageGeneration = (Generation, i64);
 
 #[derive(Default)]
 pub struct FacetCache {
@@ -93,6 +84,64 @@ impl FacetCache {
             pages.clear();
         }
         pages.insert(key, (generation, page));
+    }
+}
+
+/// The feed's caches as `services::findings::feed` uses them: this one, the charts, and
+/// how a page of events is formatted for them.
+pub struct FeedCaches {
+    pub facets: Arc<FacetCache>,
+    pub charts: Arc<ChartCache>,
+}
+
+impl FeedCache for FeedCaches {
+    type Page = EventsPage;
+
+    fn facets(
+        &self,
+        customer_id: i64,
+        product: &'static str,
+        generation: Generation,
+    ) -> Option<Arc<Facets>> {
+        self.facets.get(customer_id, product, generation)
+    }
+
+    fn put_facets(
+        &self,
+        customer_id: i64,
+        product: &'static str,
+        generation: Generation,
+        facets: Arc<Facets>,
+    ) {
+        self.facets.put(customer_id, product, generation, facets);
+    }
+
+    fn page(&self, key: &PageKey, generation: PageGeneration) -> Option<Arc<EventsPage>> {
+        self.facets.page(key, generation)
+    }
+
+    fn put_page(&self, key: PageKey, generation: PageGeneration, page: Arc<EventsPage>) {
+        self.facets.put_page(key, generation, page);
+    }
+
+    fn charts(&self) -> &dyn Charts {
+        self.charts.as_ref()
+    }
+
+    fn present(&self, events: Page<DriftEvent>, mut charts: HashMap<i64, String>) -> EventsPage {
+        let views = events
+            .items
+            .iter()
+            .map(|e| view(e, charts.remove(&e.id).unwrap_or_default()))
+            .collect();
+        EventsPage {
+            events: Arc::new(views),
+            page: events.page,
+            total_pages: events.total_pages(),
+            total: events.total,
+            has_prev: events.has_prev(),
+            has_next: events.has_next(),
+        }
     }
 }
 

@@ -9,11 +9,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::view::{self as findings, EventView, FilterError, Filters, PER_PAGE};
-use crate::db::repo::analytics::{self as repo, EventFilter, ReportRun};
-use crate::db::repo::rollups;
+use crate::db::repo::analytics::{EventFilter, ReportRun};
 use crate::domain::analytics::{FindingKind, Product};
+use crate::services::findings as service;
 use crate::web::auth::CurrentUser;
-use crate::web::caches::facets::{EventsPage, Facets};
+use crate::web::caches::facets::{EventsPage, FeedCaches};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
 use crate::web::view::layout::Layout;
@@ -135,83 +135,35 @@ async fn findings_page(
             Some(e),
         ),
     };
-    let list_events = invalid.is_none();
-    let scope = user.scope();
-    let filter = filters.filter.clone();
-    let page = filters.page;
-    let cache = state.chart_cache.clone();
-    let facet_cache = state.facet_cache.clone();
-    let page_key = (
-        scope.id(),
-        spec.product.as_str(),
-        filters.query_string(),
-        page,
-    );
-    // One blocking hop for the whole page. What it reads from runs and events comes from
-    // the facet cache while no run has started or finished (events only change then).
-    let (events, facets) = state
-        .db
-        .run(move |conn| {
-            let run_generation = repo::run_generation(conn, &scope)?;
-            let rollup_version = rollups::version(conn, &scope)?;
-            let chart_generation = (run_generation.0, rollup_version);
-            let facets = match facet_cache.get(scope.id(), spec.product.as_str(), run_generation) {
-                Some(facets) => facets,
-                None => {
-                    let (payers, groups) =
-                        repo::event_facets(conn, &scope, &[spec.product.as_str()])?;
-                    let facets = Arc::new(Facets {
-                        payers,
-                        groups,
-                        last_run: repo::latest_run_of(conn, &scope, spec.product.as_str())?,
-                    });
-                    facet_cache.put(
-                        scope.id(),
-                        spec.product.as_str(),
-                        run_generation,
-                        Arc::clone(&facets),
-                    );
-                    facets
-                }
-            };
-            if !list_events {
-                let none = EventsPage {
-                    events: Arc::new(Vec::new()),
-                    page: 1,
-                    total_pages: 1,
-                    total: 0,
-                    has_prev: false,
-                    has_next: false,
-                };
-                return Ok((Arc::new(none), facets));
-            }
-            if let Some(events) = facet_cache.page(&page_key, (run_generation, rollup_version)) {
-                return Ok((events, facets));
-            }
-            let events = repo::list_events(conn, &scope, &filter, page, PER_PAGE)?;
-            let mut charts =
-                findings::cached_charts(conn, &scope, &cache, chart_generation, &events.items)?;
-            let views = events
-                .items
-                .iter()
-                .map(|e| findings::view(e, charts.remove(&e.id).unwrap_or_default()))
-                .collect();
-            let page = Arc::new(EventsPage {
-                events: Arc::new(views),
-                page: events.page,
-                total_pages: events.total_pages(),
-                total: events.total,
-                has_prev: events.has_prev(),
-                has_next: events.has_next(),
-            });
-            facet_cache.put_page(
-                page_key,
-                (run_generation, rollup_version),
-                Arc::clone(&page),
-            );
-            Ok((page, facets))
+    let feed = service::feed(
+        &state.db,
+        user.scope(),
+        service::FeedQuery {
+            product: spec.product,
+            filter: filters.filter.clone(),
+            page: filters.page,
+            per_page: PER_PAGE,
+            key: filters.query_string(),
+            list: invalid.is_none(),
+        },
+        Arc::new(FeedCaches {
+            facets: state.facet_cache.clone(),
+            charts: state.chart_cache.clone(),
+        }),
+    )
+    .await?;
+    let facets = feed.facets;
+    // Beside a refused filter nothing is listed.
+    let events = feed.events.unwrap_or_else(|| {
+        Arc::new(EventsPage {
+            events: Arc::new(Vec::new()),
+            page: 1,
+            total_pages: 1,
+            total: 0,
+            has_prev: false,
+            has_next: false,
         })
-        .await?;
+    });
     let last_run = facets.last_run.as_ref().map(run_line);
     let status = if invalid.is_some() {
         StatusCode::BAD_REQUEST
@@ -323,24 +275,13 @@ async fn findings_csv(
 ) -> Result<HttpResponse, AppError> {
     use crate::web::view::csv_export::{Cell, CsvExport, attachment};
     let filters = findings::parse_filters(query, spec.product)?;
-    let scope = user.scope();
-    let filter = filters.filter.clone();
-    let events = state
-        .db
-        .run(move |conn| {
-            let mut all = Vec::new();
-            let mut page = 1;
-            loop {
-                let chunk = repo::list_events(conn, &scope, &filter, page, 1000)?;
-                let more = chunk.has_next();
-                all.extend(chunk.items);
-                if !more {
-                    return Ok(all);
-                }
-                page += 1;
-            }
-        })
-        .await?;
+    let (action, file) = match spec.product {
+        Product::DriftWatch => ("export.drift_csv", "drift.csv"),
+        Product::DenialScope => ("export.denials_csv", "denials.csv"),
+        Product::DelayGuard => ("export.delays_csv", "delays.csv"),
+    };
+    let (ctx, entry) = user.audit(&req, &state, action, &[]);
+    let events = service::export(&state.db, user.scope(), filters.filter, ctx, entry).await?;
     let mut export = CsvExport::new(Vec::new());
     export.header(&DRIFT_CSV_COLUMNS)?;
     use crate::domain::format::{round_to, significant};
@@ -394,12 +335,5 @@ async fn findings_csv(
     let body = export
         .finish()
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    let (action, file) = match spec.product {
-        Product::DriftWatch => ("export.drift_csv", "drift.csv"),
-        Product::DenialScope => ("export.denials_csv", "denials.csv"),
-        Product::DelayGuard => ("export.delays_csv", "delays.csv"),
-    };
-    let (ctx, entry) = user.audit(&req, &state, action, &[]);
-    state.db.write_audit(ctx, entry).await?;
     Ok(attachment(file).body(body))
 }

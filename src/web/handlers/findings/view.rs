@@ -12,7 +12,7 @@ use crate::domain::analytics::windows::LastDays;
 use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::stats::SeverityLabel;
 use crate::domain::tenant::TenantScope;
-use crate::services::analytics::charts::{self as chart_series, ChartSeries};
+use crate::services::analytics::charts::ChartSeries;
 use crate::web::caches::charts::{ChartCache, Generation as ChartGeneration};
 use crate::web::errors::AppError;
 use crate::web::errors::url_encode;
@@ -382,9 +382,8 @@ pub fn chart_svg(event: &DriftEvent, series: &ChartSeries) -> String {
     })
 }
 
-/// The charts of a page of findings, keyed by event id: from the cache where it holds
-/// them for this generation (the tenant's newest run and rollup version:
-/// `caches::charts`), the rest read in one go and cached.
+/// The charts of some findings, keyed by event id (`services::findings::cached_charts`
+/// with the web's chart cache).
 pub fn cached_charts(
     conn: &mut DbConnection,
     scope: &TenantScope,
@@ -392,26 +391,7 @@ pub fn cached_charts(
     generation: ChartGeneration,
     events: &[DriftEvent],
 ) -> Result<HashMap<i64, String>, DbError> {
-    let mut charts = HashMap::new();
-    let mut missing = Vec::new();
-    for event in events {
-        match cache.get(event.id, generation) {
-            Some(svg) => {
-                charts.insert(event.id, svg);
-            }
-            None => missing.push(event),
-        }
-    }
-    if missing.is_empty() {
-        return Ok(charts);
-    }
-    let rows = chart_series::rows_for(conn, scope, &missing)?;
-    for event in missing {
-        let svg = chart_svg(event, &chart_series::series(event, &rows));
-        cache.put(event.id, generation, svg.clone());
-        charts.insert(event.id, svg);
-    }
-    Ok(charts)
+    crate::services::findings::cached_charts(conn, scope, cache, generation, events)
 }
 
 #[cfg(test)]
