@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 
-use crate::db::repo::alerts::{self as alert_repo, AlertFilter, AlertWithStatus};
+use crate::db::repo::alerts::{self as alert_repo, AlertWithStatus};
 use crate::db::repo::analytics::{self, DriftEvent, EventFilter};
-use crate::db::repo::mappings;
 use crate::db::repo::rollups::{self, Basis};
 use crate::db::repo::scorecard::{self as repo, Split};
 use crate::db::{Db, DbConnection, DbError};
@@ -52,9 +51,11 @@ pub struct Scorecard {
     pub alerts: Vec<AlertWithStatus>,
 }
 
-/// The tenant's payers with their claim counts, most claims first (the payer list).
+/// The tenant's payers with their counted claims, most first (the payer list): the
+/// payers that have a scorecard, counted as the scorecards count (REVERSED left out), from
+/// the daily rollups rather than a pass over every claim.
 pub async fn payers(db: &Db, scope: TenantScope) -> Result<Vec<(String, u64)>, DbError> {
-    db.run(move |conn| mappings::payer_claim_counts(conn, &scope))
+    db.run(move |conn| rollups::payer_claims(conn, &scope))
         .await
 }
 
@@ -99,7 +100,7 @@ fn build(
     };
     let anchor = figures.anchor;
 
-    let findings = analytics::list_events(
+    let findings = analytics::first_events(
         conn,
         scope,
         &EventFilter {
@@ -110,25 +111,10 @@ fn build(
             last_days: LastDays::since(anchor - Duration::days(8)),
             ..EventFilter::default()
         },
-        1,
         LISTED,
-    )?
-    .items;
-    let mut alerts = Vec::new();
-    for status in ["open", "acknowledged"] {
-        let filter = AlertFilter {
-            status: Some(status.to_string()),
-            payer: Some(payer.clone()),
-            ..AlertFilter::default()
-        };
-        alerts.extend(
-            alert_repo::list_alerts(conn, scope, &filter, 1, LISTED)?
-                .0
-                .items,
-        );
-    }
-    alerts.sort_by_key(|a| std::cmp::Reverse((a.alert.created_at, a.alert.id)));
-    alerts.truncate(LISTED as usize);
+    )?;
+    // Open and acknowledged together, newest first: one statement.
+    let alerts = alert_repo::unresolved_of_payer(conn, scope, &payer, LISTED)?;
 
     Ok(Scorecard {
         payer,

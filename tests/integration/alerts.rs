@@ -501,6 +501,22 @@ async fn the_alert_list_filters_counts_and_pages_in_sql() {
             .iter()
             .all(|a| a.alert.payer == "Aetna" && a.status == "open")
     );
+    // The scorecard's list: one payer's open and acknowledged alerts together, newest
+    // first, in one statement; a resolved one is left out.
+    repo::append_status(&mut conn, &scope, ids[59], "resolved", user_id).expect("resolved");
+    let unresolved = repo::unresolved_of_payer(&mut conn, &scope, "Cigna", 10).expect("list");
+    let seen: Vec<(String, &str)> = unresolved
+        .iter()
+        .map(|a| (a.alert.title.clone(), a.status.as_str()))
+        .collect();
+    let expected: Vec<(String, &str)> = (0..10)
+        .map(|k| 57 - 2 * k)
+        .map(|i| {
+            let status = if i % 3 == 0 { "acknowledged" } else { "open" };
+            (format!("alert {i}"), status)
+        })
+        .collect();
+    assert_eq!(seen, expected);
     drop(conn);
 
     app.login("analyst@clinic.test", &pw).await;

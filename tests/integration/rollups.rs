@@ -496,6 +496,11 @@ fn payer_scorecards_read_the_same_from_rollups_as_from_claims() {
     let mut conn = db.get().expect("conn");
     let payers = mappings::payer_claim_counts(&mut conn, &scope).expect("payers");
     assert!(payers.len() > 5, "payers: {payers:?}");
+    // The payer list reads the day rows; no claim here is REVERSED, so they count all.
+    assert_eq!(
+        repo::payer_claims(&mut conn, &scope).expect("payer list"),
+        payers
+    );
     let (mut reasons, mut months) = (0, 0);
     for (payer, _) in &payers {
         let [from_rollups, from_claims] =

@@ -510,6 +510,32 @@ pub fn list_alerts(
     ))
 }
 
+/// A payer's unresolved alerts (open or acknowledged), newest first, at most `limit`: the
+/// scorecard's list. One statement — the list's count and status tallies are not needed,
+/// and one `status IN (…)` page replaces a count and a page per status.
+pub fn unresolved_of_payer(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payer: &str,
+    limit: i64,
+) -> Result<Vec<AlertWithStatus>, DbError> {
+    use alert_current_status as cs;
+    let rows: Vec<(AlertEvent, String)> = alert_events::table
+        .inner_join(cs::table.on(cs::alert_id.eq(alert_events::id)))
+        .filter(alert_events::customer_id.eq(scope.id()))
+        .filter(cs::customer_id.eq(scope.id()))
+        .filter(cs::status.eq_any(["open", "acknowledged"]))
+        .filter(alert_events::payer.eq(payer))
+        .order((alert_events::created_at.desc(), alert_events::id.desc()))
+        .limit(limit.max(0))
+        .select((AlertEvent::as_select(), cs::status))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(alert, status)| AlertWithStatus { alert, status })
+        .collect())
+}
+
 #[derive(Debug, Clone)]
 pub struct HistoryRow {
     pub status: String,

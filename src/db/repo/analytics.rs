@@ -948,7 +948,38 @@ pub fn list_events(
     per_page: i64,
 ) -> Result<super::Page<DriftEvent>, DbError> {
     let total: i64 = filtered(scope, filter).select(count_star()).first(conn)?;
-    let query = if filter.newest_first {
+    let items = ordered(scope, filter)
+        .limit(per_page)
+        .offset(super::offset(page, per_page))
+        .select(DriftEvent::as_select())
+        .load(conn)?;
+    Ok(super::Page {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+/// The first `limit` findings of [`list_events`]'s order, without its count (a short list
+/// that links to the feed for the rest: the payer scorecard).
+pub fn first_events(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    filter: &EventFilter,
+    limit: i64,
+) -> Result<Vec<DriftEvent>, DbError> {
+    Ok(ordered(scope, filter)
+        .limit(limit.max(0))
+        .select(DriftEvent::as_select())
+        .load(conn)?)
+}
+
+fn ordered<'a>(
+    scope: &TenantScope,
+    filter: &'a EventFilter,
+) -> drift_events::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend> {
+    if filter.newest_first {
         filtered(scope, filter).order((
             drift_events::current_end.desc(),
             drift_events::severity.desc(),
@@ -961,18 +992,7 @@ pub fn list_events(
             drift_events::current_end.desc(),
             drift_events::id.desc(),
         ))
-    };
-    let items = query
-        .limit(per_page)
-        .offset(super::offset(page, per_page))
-        .select(DriftEvent::as_select())
-        .load(conn)?;
-    Ok(super::Page {
-        items,
-        page,
-        per_page,
-        total,
-    })
+    }
 }
 
 pub fn find_event(

@@ -972,6 +972,44 @@ pub fn has_payer(
     .get_result(conn)?)
 }
 
+/// The tenant's payers with their counted claims (every outcome but REVERSED), most
+/// claims first, then by name: the payer list, from the day rows (days × payers × groups)
+/// instead of a GROUP BY over every claim of the tenant, which has no payer index to use.
+pub fn payer_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<(String, u64)>, DbError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        payer: String,
+        #[diesel(sql_type = Text)]
+        days: String,
+    }
+    let sql = placeholders_for(
+        conn,
+        "SELECT payer, days FROM claim_day_rollups WHERE customer_id = $1",
+    );
+    let rows: Vec<Row> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .load(conn)?;
+    let mut totals: HashMap<String, i64> = HashMap::new();
+    let mut entries = DayEntries::new();
+    for row in rows {
+        entries.clear();
+        decode_entries_into(&row.days, &mut entries)?;
+        let n: i64 = entries.iter().map(|(_, c)| c.claims()).sum();
+        *totals.entry(row.payer).or_default() += n;
+    }
+    let mut out: Vec<(String, u64)> = totals
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(payer, n)| (payer, u64::try_from(n).unwrap_or(0)))
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
 /// The newest decided day of the tenant's counted claims (what `as_of` follows).
 pub fn latest_decided(
     conn: &mut DbConnection,
