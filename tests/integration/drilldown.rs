@@ -343,3 +343,85 @@ async fn an_alert_leads_to_exactly_its_claims_paged_sorted_and_as_csv() {
         assert_eq!(app.get_with(&other, &path).await.status(), 404, "{path}");
     }
 }
+
+/// The claims behind a finding are the same whichever mode picks them: by decided date, or
+/// by submitted date (compat), whose query also bounds the decided date (a claim is decided
+/// on or after its submission) so it walks the windows' days of the tenant's decided-date
+/// index, not all its claims. Compared with the windows' claims picked in Rust.
+#[test]
+fn the_claims_behind_a_finding_are_its_windows_claims_in_both_modes() {
+    use chrono::NaiveDate;
+    use payerwatch::db::Db;
+    use payerwatch::db::repo::claims;
+    use payerwatch::domain::drilldown::{ClaimSelection, ClaimSort};
+
+    let database = crate::common::TestDatabase::create();
+    let db = Db::connect(database.url(), 2).expect("database");
+    db.migrate().expect("migrations");
+    let id = db
+        .write_blocking(|c| customers::insert(c, "modes", "Modes"))
+        .expect("customer");
+    let scope = TenantScope::for_system(CustomerId(id));
+    let end = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+    load_generated_claims(
+        &db,
+        &scope,
+        &GenOptions {
+            rows: 6_000,
+            seed: 5,
+            end,
+            ..GenOptions::default()
+        },
+    );
+    let mut conn = db.get().expect("conn");
+    let all: Vec<claims::ClaimRecord> = claim_records::table
+        .filter(claim_records::customer_id.eq(scope.id()))
+        .select(claims::ClaimRecord::as_select())
+        .load(&mut conn)
+        .expect("claims");
+    let day = |n: u64| end - chrono::Days::new(n);
+    for by_submitted in [false, true] {
+        let selection = ClaimSelection {
+            payer: "Cigna".to_string(),
+            cpt_group: None,
+            reason_code: None,
+            by_submitted,
+            baseline: (day(60), day(30)),
+            current: (day(14), day(0)),
+        };
+        let within = |d: NaiveDate, (a, b): (NaiveDate, NaiveDate)| a <= d && d < b;
+        let mut expected: Vec<i64> = all
+            .iter()
+            .filter(|c| c.payer == "Cigna" && c.outcome != "REVERSED")
+            .filter(|c| {
+                let d = if by_submitted {
+                    c.submitted_date
+                } else {
+                    c.decided_date
+                };
+                within(d, selection.baseline) || within(d, selection.current)
+            })
+            .map(|c| c.id)
+            .collect();
+        expected.sort_unstable();
+        assert!(expected.len() > 100, "{} claims", expected.len());
+        let page = claims::behind_finding(
+            &mut conn,
+            &scope,
+            &selection,
+            ClaimSort::Decided,
+            false,
+            1,
+            100_000,
+        )
+        .expect("claims");
+        let mut got: Vec<i64> = page.items.iter().map(|c| c.id).collect();
+        got.sort_unstable();
+        assert_eq!(
+            page.total,
+            expected.len() as i64,
+            "by_submitted {by_submitted}"
+        );
+        assert_eq!(got, expected, "by_submitted {by_submitted}");
+    }
+}

@@ -159,6 +159,12 @@ fn selected<'a>(scope: &TenantScope, s: &'a crate::domain::drilldown::ClaimSelec
         q = q.filter(c::denial_reason_code.eq(reason));
     }
     let ((b0, b1), (c0, c1)) = (s.baseline, s.current);
+    // `claim_records` has no payer index (dropped for ingest speed, 2026-12-05-800000):
+    // the tenant's decided-date index must bound the walk, or a tenant with 10M claims is
+    // read whole. Every claim is decided on or after its submission, so the windows'
+    // first day bounds the decided date in both modes; by decided date the windows' end
+    // bounds it too (an OR of two ranges is not a range both planners use).
+    q = q.filter(c::decided_date.ge(b0.min(c0)));
     if s.by_submitted {
         q.filter(
             c::submitted_date
@@ -167,7 +173,7 @@ fn selected<'a>(scope: &TenantScope, s: &'a crate::domain::drilldown::ClaimSelec
                 .or(c::submitted_date.ge(c0).and(c::submitted_date.lt(c1))),
         )
     } else {
-        q.filter(
+        q.filter(c::decided_date.lt(b1.max(c1))).filter(
             c::decided_date
                 .ge(b0)
                 .and(c::decided_date.lt(b1))
