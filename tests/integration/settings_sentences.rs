@@ -58,6 +58,18 @@ async fn run_now_shows_progress_until_done_and_then_the_result() {
                 .id,
         ))
     };
+    // The button is the API's request (services::analytics::request_run): audited alike,
+    // the queued job its target (docs/decisions.md).
+    {
+        let mut conn = app.db.get().expect("conn");
+        let requested: Vec<_> = payerwatch::db::repo::audit::list_recent(&mut conn, &scope, 100)
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.action == "analytics.requested")
+            .collect();
+        assert_eq!(requested.len(), 1, "one audit row for the request");
+        assert_eq!(requested[0].target_type.as_deref(), Some("job"));
+    }
     let db = app.db.clone();
     actix_web::rt::task::spawn_blocking(move || {
         payerwatch::services::analytics::run_all(&db, &scope, None, "test")

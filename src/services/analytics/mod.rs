@@ -570,3 +570,72 @@ pub fn serve_request(
         std::thread::sleep(REQUEST_POLL);
     }
 }
+
+/// What the analytics settings page shows: the tenant's mode, its newest runs and its
+/// analytics requests in flight (queued or running).
+pub struct RunsOverview {
+    pub mode: String,
+    pub runs: Vec<repo::ReportRun>,
+    pub open: Vec<crate::db::repo::jobs::Job>,
+}
+
+/// The tenant's analytics mode, its `limit` newest runs and its open requests, read in
+/// one transaction so the page's progress line and its runs agree.
+pub async fn runs_overview(
+    db: &Db,
+    scope: TenantScope,
+    limit: i64,
+) -> Result<RunsOverview, DbError> {
+    db.run(move |conn| {
+        Ok(RunsOverview {
+            mode: repo::analytics_mode(conn, &scope)?,
+            runs: repo::latest_runs(conn, &scope, limit)?,
+            open: crate::db::repo::jobs::open_analytics(conn, &scope)?,
+        })
+    })
+    .await
+}
+
+/// Sets the tenant's analytics mode (the next run uses it), with its audit row.
+pub async fn set_mode(
+    db: &Db,
+    scope: TenantScope,
+    mode: Mode,
+    ctx: crate::db::AuditContext,
+    entry: crate::db::AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audited(ctx, entry.target("customer", scope.id()), move |conn| {
+        repo::set_analytics_mode(conn, &scope, mode.as_str())
+    })
+    .await
+}
+
+/// A queued analytics request: its job id and state as it stands after the request.
+#[derive(Debug, Clone)]
+pub struct RunRequested {
+    pub job_id: i64,
+    pub state: String,
+}
+
+/// Asks for an analytics run of every product, for the job workers: it joins a request
+/// already waiting (one run follows the one in progress, never dropped). The portal's
+/// "Run now" button and `POST /api/v1/runs` are this one use case, audited alike
+/// (`analytics.requested`, target the job) in the request's transaction.
+pub async fn request_run(
+    db: &Db,
+    scope: TenantScope,
+    ctx: crate::db::AuditContext,
+    entry: crate::db::AuditEntry<'static>,
+) -> Result<RunRequested, DbError> {
+    use crate::db::repo::jobs;
+    db.write_audited(
+        ctx,
+        move |r: &RunRequested| entry.target("job", r.job_id),
+        move |conn| {
+            let job_id = jobs::request_analytics(conn, &scope, crate::db::repo::now())?;
+            let state = jobs::find(conn, &scope, job_id)?.state;
+            Ok::<_, DbError>(RunRequested { job_id, state })
+        },
+    )
+    .await
+}

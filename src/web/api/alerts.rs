@@ -11,7 +11,7 @@ use super::auth::{ApiAuthorized, ApiUser};
 use super::model::{Alert, JudgmentInput, Run, RunRequest, StatusInput};
 use super::paging;
 use crate::db::repo::alerts::{self as repo, AlertFilter};
-use crate::db::repo::{deliveries, jobs, keyset};
+use crate::db::repo::{deliveries, keyset};
 use crate::domain::alerts::DATA_QUALITY;
 use crate::domain::alerts::Verdict;
 use crate::domain::analytics::Product;
@@ -356,29 +356,13 @@ pub async fn request_run(
     state: web::Data<AppState>,
     user: ApiAuthorized<Analyst>,
 ) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
     let (ctx, entry) = user.audit(&req, &state, "analytics.requested", &[]);
-    let job = state
-        .db
-        .write_audited(
-            ctx,
-            move |id: &i64| entry.target("job", id),
-            move |conn| {
-                let id = jobs::request_analytics(conn, &scope, crate::db::repo::now())?;
-                Ok::<_, crate::db::DbError>(id)
-            },
-        )
-        .await?;
-    let scope = user.scope();
-    let state_now = state
-        .db
-        .run(move |conn| jobs::find(conn, &scope, job))
-        .await?
-        .state;
+    let requested =
+        crate::services::analytics::request_run(&state.db, user.scope(), ctx, entry).await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, "/api/v1/runs"))
         .json(RunRequest {
-            request_id: job,
-            state: state_now,
+            request_id: requested.job_id,
+            state: requested.state,
         }))
 }

@@ -6,8 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::repo::analytics as repo;
+use crate::domain::analytics::Mode;
 use crate::domain::roles::Role;
+use crate::services::analytics::{self as service, RunsOverview};
 use crate::web::auth::{self, CurrentUser};
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -64,17 +65,8 @@ fn comparison(json: Option<&str>, key: &str) -> String {
 }
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
-    let (mode, runs, open) = state
-        .db
-        .run(move |conn| {
-            Ok((
-                repo::analytics_mode(conn, &scope)?,
-                repo::latest_runs(conn, &scope, 30)?,
-                crate::db::repo::jobs::open_analytics(conn, &scope)?,
-            ))
-        })
-        .await?;
+    let RunsOverview { mode, runs, open } =
+        service::runs_overview(&state.db, user.scope(), 30).await?;
     let in_flight = open
         .iter()
         .find(|j| j.state == "running")
@@ -166,43 +158,35 @@ pub async fn submit(
     user: CurrentUser,
     form: web::Form<AnalyticsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
     match form.action.as_str() {
         "mode" => {
             if !user.role.allows(Role::Admin) {
                 return Err(AppError::Forbidden);
             }
-            let mode = match form.mode.as_deref() {
-                Some("sound") => "sound",
-                Some("compat") => "compat",
-                _ => return Err(AppError::BadRequest("mode must be sound or compat".into())),
-            };
+            let mode = form
+                .mode
+                .as_deref()
+                .and_then(|m| m.parse::<Mode>().ok())
+                .ok_or_else(|| AppError::BadRequest("mode must be sound or compat".into()))?;
             let (ctx, entry) =
                 user.audit(&req, &state, "settings.analytics_mode", &["analytics_mode"]);
-            state
-                .db
-                .write_audited(ctx, entry.target("customer", scope.id()), move |conn| {
-                    repo::set_analytics_mode(conn, &scope, mode)
-                })
-                .await?;
+            service::set_mode(&state.db, user.scope(), mode, ctx, entry).await?;
             auth::set_flash(
                 user.session(),
                 "success",
-                format!("Analytics now run in {mode} mode; the next run uses it."),
+                format!(
+                    "Analytics now run in {} mode; the next run uses it.",
+                    mode.as_str()
+                ),
             );
         }
         "run" => {
             if !user.role.allows(Role::Analyst) {
                 return Err(AppError::Forbidden);
             }
-            // A request for a run, queued for the job workers; it joins a request
-            // already waiting (one run follows the one in progress, never dropped).
-            state
-                .db
-                .write(move |conn| {
-                    crate::db::repo::jobs::request_analytics(conn, &scope, crate::db::repo::now())
-                })
-                .await?;
+            // The same audited request as `POST /api/v1/runs` (docs/decisions.md).
+            let (ctx, entry) = user.audit(&req, &state, "analytics.requested", &[]);
+            service::request_run(&state.db, user.scope(), ctx, entry).await?;
             auth::set_flash(
                 user.session(),
                 "info",
