@@ -3,13 +3,20 @@
 //! and moving it through its statuses — one at a time or ticked in bulk; who works it and
 //! by when; what people said about it (comments); the alerts export.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
-use crate::db::repo::{alert_comments, audit, users};
-use crate::db::{AuditContext, AuditEntry, Db, DbError};
+use crate::db::repo::alert_comments::{self, CommentRow};
+use crate::db::repo::alerts::{
+    self as repo, AlertFilter, AlertWithStatus, AlertWork, HistoryRow, JudgmentRow, StatusCounts,
+};
+use crate::db::repo::analytics::{self as analytics_repo, DriftEvent};
+use crate::db::repo::deliveries::{self, DeliveryRow};
+use crate::db::repo::saved_filters::{self as saved_repo, SavedFilter};
+use crate::db::repo::{Page, audit, rollups, users};
+use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::alert_work::{BULK_MAX, BulkAction, COMMENT_MAX_CHARS};
 use crate::domain::alerts::{Verdict, next_statuses};
 use crate::domain::phi;
@@ -216,21 +223,151 @@ fn check_member(
 }
 
 /// The members an alert can be assigned to (active, analyst or above), by e-mail.
-pub async fn assignable_members(
+fn assignable(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<(i64, String)>, DbError> {
+    Ok(users::list(conn, scope)?
+        .into_iter()
+        .filter(|u| {
+            u.is_active
+                && u.role
+                    .parse::<Role>()
+                    .is_ok_and(|r| r.allows(Role::Analyst))
+        })
+        .map(|u| (u.id, u.email))
+        .collect())
+}
+
+/// What the alert list shows: a page of alerts with their status counts, each alert's
+/// newest verdict and working state, the person's saved filters and who may be assigned.
+pub struct AlertListPage {
+    pub alerts: Page<AlertWithStatus>,
+    pub counts: StatusCounts,
+    pub verdicts: HashMap<i64, String>,
+    pub work: HashMap<i64, AlertWork>,
+    pub saved: Vec<SavedFilter>,
+    pub members: Vec<(i64, String)>,
+}
+
+/// Page `page` of the alerts matching `filter`, for `user_id`, in one read. `None` is a
+/// refused filter: the page lists no alerts (docs/decisions.md, refused list filters) but
+/// still offers the person's saved filters and the members.
+pub async fn list_page(
     db: &Db,
     scope: TenantScope,
-) -> Result<Vec<(i64, String)>, DbError> {
+    user_id: i64,
+    filter: Option<AlertFilter>,
+    page: i64,
+    per_page: i64,
+) -> Result<AlertListPage, DbError> {
     db.run(move |conn| {
-        Ok(users::list(conn, &scope)?
-            .into_iter()
-            .filter(|u| {
-                u.is_active
-                    && u.role
-                        .parse::<Role>()
-                        .is_ok_and(|r| r.allows(Role::Analyst))
-            })
-            .map(|u| (u.id, u.email))
-            .collect())
+        let (alerts, counts) = match &filter {
+            Some(f) => repo::list_alerts(conn, &scope, f, page, per_page)?,
+            None => (
+                Page {
+                    items: Vec::new(),
+                    page,
+                    per_page,
+                    total: 0,
+                },
+                Vec::new(),
+            ),
+        };
+        let ids: Vec<i64> = alerts.items.iter().map(|a| a.alert.id).collect();
+        Ok(AlertListPage {
+            verdicts: repo::latest_verdicts(conn, &scope, &ids)?,
+            work: repo::work_of(conn, &scope, &ids)?,
+            saved: saved_repo::list_saved_filters(
+                conn,
+                &scope,
+                user_id,
+                crate::services::saved_filters::ALERTS_PAGE,
+            )?,
+            members: assignable(conn, &scope)?,
+            alerts,
+            counts,
+        })
+    })
+    .await
+}
+
+/// One alert as the API shows it: with its status history, judgments and deliveries.
+pub struct AlertRecord {
+    pub alert: AlertWithStatus,
+    pub history: Vec<HistoryRow>,
+    pub judgments: Vec<JudgmentRow>,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+fn read_record(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<AlertRecord, DbError> {
+    Ok(AlertRecord {
+        alert: repo::find_alert(conn, scope, id)?,
+        history: repo::history(conn, scope, id)?,
+        judgments: repo::judgments(conn, scope, id)?,
+        deliveries: deliveries::for_alert(conn, scope, id)?,
+    })
+}
+
+/// Alert `id` with its history, judgments and deliveries, in one read (`NotFound` for
+/// another tenant's).
+pub async fn record(db: &Db, scope: TenantScope, id: i64) -> Result<AlertRecord, DbError> {
+    db.run(move |conn| read_record(conn, &scope, id)).await
+}
+
+/// (the tenant's newest run id, its rollup version): what a finding's chart depends on
+/// besides the finding itself (`web::caches::charts`).
+pub type ChartGeneration = (i64, i64);
+
+/// The alert page: the alert's record, the finding behind it with its chart, who works it,
+/// the comments and who may be assigned.
+pub struct AlertDetail {
+    pub record: AlertRecord,
+    /// The finding a product alert was raised from, with its chart (SVG); none for a
+    /// data-quality alert.
+    pub finding: Option<(DriftEvent, String)>,
+    pub work: AlertWork,
+    pub comments: Vec<CommentRow>,
+    pub members: Vec<(i64, String)>,
+}
+
+/// Alert `id`'s page in one read. `chart` draws the finding's chart in the same read —
+/// the feed's chart cache lives with the web's caches, so the caller hands it in.
+pub async fn detail<C>(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    chart: C,
+) -> Result<AlertDetail, DbError>
+where
+    C: FnOnce(&mut DbConnection, &DriftEvent, ChartGeneration) -> Result<String, DbError>
+        + Send
+        + 'static,
+{
+    db.run(move |conn| {
+        let record = read_record(conn, &scope, id)?;
+        let finding = match record.alert.alert.drift_event_id {
+            Some(event_id) => {
+                let event = analytics_repo::find_event(conn, &scope, event_id)?;
+                // The feed's chart cache: at 10M claims building the chart from the day
+                // rows is most of the page's cost (docs/performance.md).
+                let generation = (
+                    analytics_repo::run_generation(conn, &scope)?.0,
+                    rollups::version(conn, &scope)?,
+                );
+                let svg = chart(conn, &event, generation)?;
+                Some((event, svg))
+            }
+            None => None,
+        };
+        Ok(AlertDetail {
+            finding,
+            work: repo::find_work(conn, &scope, id)?,
+            comments: alert_comments::list_comments(conn, &scope, id)?,
+            members: assignable(conn, &scope)?,
+            record,
+        })
     })
     .await
 }
@@ -340,6 +477,16 @@ pub async fn bulk(
         Ok(outcome)
     })
     .await
+}
+
+/// Records that `alerts.csv` is being downloaded (`export.alerts_csv`), before its first
+/// byte: an export nobody can trace is a leak nobody can trace.
+pub async fn start_export(
+    db: &Db,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audit(ctx, entry).await
 }
 
 /// One batch of the alerts export (`alerts.csv`): up to `limit` alerts matching `filter`,

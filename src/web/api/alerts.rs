@@ -10,8 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::auth::{ApiAuthorized, ApiUser};
 use super::model::{Alert, JudgmentInput, Run, RunRequest, StatusInput};
 use super::paging;
-use crate::db::repo::alerts::{self as repo, AlertFilter};
-use crate::db::repo::{deliveries, keyset};
+use crate::db::repo::alerts::AlertFilter;
+use crate::db::repo::keyset;
 use crate::domain::alerts::DATA_QUALITY;
 use crate::domain::alerts::Verdict;
 use crate::domain::analytics::Product;
@@ -302,17 +302,12 @@ async fn alert_after_change(
 
 /// Alert `id` with its status history, judgments and notification deliveries.
 async fn alert_view(state: &AppState, user: &ApiUser, id: i64) -> Result<Alert, AppError> {
-    let scope = user.scope();
-    Ok(state
-        .db
-        .run(move |conn| {
-            let alert = repo::find_alert(conn, &scope, id)?;
-            let history = repo::history(conn, &scope, id)?;
-            let judgments = repo::judgments(conn, &scope, id)?;
-            let deliveries = deliveries::for_alert(conn, &scope, id)?;
-            Ok(Alert::from_row(&alert).with_details(history, judgments, deliveries))
-        })
-        .await?)
+    let record = service::record(&state.db, user.scope(), id).await?;
+    Ok(Alert::from_row(&record.alert).with_details(
+        record.history,
+        record.judgments,
+        record.deliveries,
+    ))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]

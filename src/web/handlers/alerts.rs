@@ -9,8 +9,6 @@ use serde::Deserialize;
 
 use super::findings::view::{self as findings, EventView, FilterError};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
-use crate::db::repo::analytics;
-use crate::db::repo::deliveries;
 use crate::domain::alert_work::{AlertSort, AssigneeFilter, BulkAction, NOT_JUDGED};
 use crate::domain::alerts::Suppression;
 use crate::domain::alerts::{DATA_QUALITY, Verdict, next_statuses};
@@ -215,7 +213,7 @@ pub async fn export_csv(
     let filter = std::sync::Arc::new(parse_filter(&query.into_inner(), user.id.0)?);
     let scope = user.scope();
     let (ctx, entry) = user.audit(&req, &state, "export.alerts_csv", &[]);
-    state.db.write_audit(ctx, entry).await?;
+    service::start_export(&state.db, ctx, entry).await?;
 
     enum Next {
         Header,
@@ -372,37 +370,22 @@ pub async fn list(
         Ok((filter, page)) => (filter, page, None),
         Err(e) => (kept_filter(&raw), 1, Some(e)),
     };
-    let scope = user.scope();
-    let f = filter.clone();
-    let me = user.id.0;
-    let list_alerts = invalid.is_none();
-    let (alerts, counts, verdicts, work, saved) = state
-        .db
-        .run(move |conn| {
-            let (alerts, counts) = if list_alerts {
-                repo::list_alerts(conn, &scope, &f, page, PER_PAGE)?
-            } else {
-                let none = crate::db::repo::Page {
-                    items: Vec::new(),
-                    page,
-                    per_page: PER_PAGE,
-                    total: 0,
-                };
-                (none, Vec::new())
-            };
-            let ids: Vec<i64> = alerts.items.iter().map(|a| a.alert.id).collect();
-            let verdicts = repo::latest_verdicts(conn, &scope, &ids)?;
-            let work = repo::work_of(conn, &scope, &ids)?;
-            let saved = crate::db::repo::saved_filters::list_saved_filters(
-                conn,
-                &scope,
-                me,
-                saved_filters::ALERTS_PAGE,
-            )?;
-            Ok((alerts, counts, verdicts, work, saved))
-        })
-        .await?;
-    let members = service::assignable_members(&state.db, user.scope()).await?;
+    let service::AlertListPage {
+        alerts,
+        counts,
+        verdicts,
+        work,
+        saved,
+        members,
+    } = service::list_page(
+        &state.db,
+        user.scope(),
+        user.id.0,
+        invalid.is_none().then(|| filter.clone()),
+        page,
+        PER_PAGE,
+    )
+    .await?;
     let today = crate::db::repo::now().date();
     let status = if invalid.is_some() {
         actix_web::http::StatusCode::BAD_REQUEST
@@ -566,43 +549,32 @@ pub async fn detail(
     let id = id.into_inner();
     let scope = user.scope();
     let cache = state.chart_cache.clone();
-    let (alert, finding, history, judgments, deliveries, work, comments) = state
-        .db
-        .run(move |conn| {
-            let alert = repo::find_alert(conn, &scope, id)?;
-            let finding = match alert.alert.drift_event_id {
-                Some(event_id) => {
-                    let event = analytics::find_event(conn, &scope, event_id)?;
-                    // The feed's chart cache: at 10M claims building the chart from the
-                    // day rows is most of the page's cost (docs/performance.md).
-                    let generation = (
-                        analytics::run_generation(conn, &scope)?.0,
-                        crate::db::repo::rollups::version(conn, &scope)?,
-                    );
-                    let svg = findings::cached_charts(
-                        conn,
-                        &scope,
-                        &cache,
-                        generation,
-                        std::slice::from_ref(&event),
-                    )?
-                    .remove(&event.id)
-                    .unwrap_or_default();
-                    Some(findings::view(&event, svg))
-                }
-                None => None,
-            };
-            let history = repo::history(conn, &scope, id)?;
-            let judgments = repo::judgments(conn, &scope, id)?;
-            let deliveries = deliveries::for_alert(conn, &scope, id)?;
-            let work = repo::find_work(conn, &scope, id)?;
-            let comments = crate::db::repo::alert_comments::list_comments(conn, &scope, id)?;
-            Ok((
-                alert, finding, history, judgments, deliveries, work, comments,
-            ))
-        })
-        .await?;
-    let members = service::assignable_members(&state.db, user.scope()).await?;
+    let service::AlertDetail {
+        record:
+            service::AlertRecord {
+                alert,
+                history,
+                judgments,
+                deliveries,
+            },
+        finding,
+        work,
+        comments,
+        members,
+    } = service::detail(&state.db, scope, id, move |conn, event, generation| {
+        // The feed's chart cache (web/caches/charts.rs), shared with the drift feed.
+        Ok(findings::cached_charts(
+            conn,
+            &scope,
+            &cache,
+            generation,
+            std::slice::from_ref(event),
+        )?
+        .remove(&event.id)
+        .unwrap_or_default())
+    })
+    .await?;
+    let finding = finding.map(|(event, svg)| findings::view(&event, svg));
     let today = crate::db::repo::now().date();
     let why_suppressed = alert
         .alert
