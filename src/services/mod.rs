@@ -11,6 +11,7 @@ pub mod drilldown;
 pub mod findings;
 pub mod mappings;
 pub mod password_gate;
+pub mod portal;
 pub mod retention;
 pub mod rollups;
 pub mod rules;

@@ -84,20 +84,11 @@ pub async fn overview(
             .insert_header((actix_web::http::header::LOCATION, "/portal/admin/metrics"))
             .finish());
     }
-    let scope = user.scope();
-    let (events, uploads, alerts) = state
-        .db
-        .run(move |conn| {
-            let events = crate::services::analytics::overview::top_changes(conn, &scope, 5)?;
-            let uploads = crate::db::repo::uploads::list(conn, &scope, 1, 5)?;
-            let open = crate::db::repo::alerts::AlertFilter {
-                status: Some("open".to_string()),
-                ..Default::default()
-            };
-            let (alerts, _) = crate::db::repo::alerts::list_alerts(conn, &scope, &open, 1, 5)?;
-            Ok((events, uploads, alerts))
-        })
-        .await?;
+    let crate::services::portal::Overview {
+        top: events,
+        uploads,
+        open_alerts: alerts,
+    } = crate::services::portal::overview(&state.db, user.scope(), 5).await?;
     let score = |centi: Option<i64>| centi.map(|c| format!("{:.2}", c as f64 / 100.0));
     let latest = uploads
         .items
