@@ -5,10 +5,15 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use crate::db::repo::Page;
+use crate::db::repo::analytics::ReportRun;
 use crate::db::repo::jobs::{self as jobs_repo, Job, JobFence};
-use crate::db::{AuditContext, AuditEntry, Db, DbError};
+use crate::db::repo::uploads::{self as uploads_repo, Upload};
+use crate::db::repo::{keyset, upload_lifecycle};
+use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::tenant::TenantScope;
 use crate::ingest::progress::UploadProgress;
+use crate::ingest::report::QualityReport;
 use crate::ingest::{self, IngestOptions, IngestOutcome, UploadRequest, UploadStatus};
 use crate::jobs::UploadPayload;
 use crate::jobs::context::{JobContext, JobOutcome};
@@ -90,6 +95,124 @@ pub async fn delete(
 ) -> Result<(), DbError> {
     db.write_audited(ctx, entry.target("upload", id), move |conn| {
         crate::db::repo::uploads::delete(conn, &scope, id)
+    })
+    .await
+}
+
+/// A page of the tenant's uploads, newest first (the uploads page).
+pub async fn list(
+    db: &Db,
+    scope: TenantScope,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<Upload>, DbError> {
+    db.run(move |conn| uploads_repo::list(conn, &scope, page, per_page))
+        .await
+}
+
+/// The API's list: up to `limit` uploads after the cursor `after` (an id), newest first.
+pub async fn list_after(
+    db: &Db,
+    scope: TenantScope,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Upload>, DbError> {
+    db.run(move |conn| keyset::uploads(conn, &scope, after, limit))
+        .await
+}
+
+/// The API's rejections of an upload: up to `limit` rejected cells after the cursor
+/// `after` (a rejection id), in file order (`NotFound` for another tenant's upload).
+pub async fn rejections_after(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<keyset::RejectionRow>, DbError> {
+    db.run(move |conn| keyset::rejections(conn, &scope, id, after, limit))
+        .await
+}
+
+/// One upload (`NotFound` for another tenant's).
+pub async fn find(db: &Db, scope: TenantScope, id: i64) -> Result<Upload, DbError> {
+    db.run(move |conn| uploads_repo::find(conn, &scope, id))
+        .await
+}
+
+/// An upload and its stored quality report (JSON, absent until it is processed).
+fn with_report_in(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+) -> Result<(Upload, Option<String>), DbError> {
+    let upload = uploads_repo::find(conn, scope, id)?;
+    let report = match upload_lifecycle::find_report(conn, scope, id) {
+        Ok(json) => Some(json),
+        Err(DbError::NotFound) => None,
+        Err(other) => return Err(other),
+    };
+    Ok((upload, report))
+}
+
+/// One upload with its quality report as stored (the API's answer).
+pub async fn with_report(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+) -> Result<(Upload, Option<String>), DbError> {
+    db.run(move |conn| with_report_in(conn, &scope, id)).await
+}
+
+/// What an upload's page shows.
+pub struct UploadDetail {
+    pub upload: Upload,
+    /// The quality report, once processed (an unreadable one is left out).
+    pub report: Option<QualityReport>,
+    /// The first rejected cells: row, column, reason code.
+    pub rejections: Vec<(i64, String, String)>,
+    /// Its upload job, if it was queued.
+    pub job: Option<Job>,
+    /// Waiting for a worker: its place in the queue (1 = next).
+    pub queued_position: Option<i64>,
+    /// This upload's own analytics request (its state) and the runs it made — never an
+    /// older run's outcome.
+    pub analytics: Option<(String, Vec<ReportRun>)>,
+}
+
+/// An upload's page: the upload, its report, its first `rejections` rejected cells, its
+/// job and place in the queue, and the analytics request it was followed by.
+pub async fn detail(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    rejections: i64,
+) -> Result<UploadDetail, DbError> {
+    db.run(move |conn| {
+        let (upload, report) = with_report_in(conn, &scope, id)?;
+        let report = report.and_then(|json| serde_json::from_str::<QualityReport>(&json).ok());
+        let rejections = upload_lifecycle::list_rejections(conn, &scope, id, rejections)?;
+        let job = jobs_repo::find_for_upload(conn, &scope, id)?;
+        let queued_position = match &job {
+            Some(j) if j.state == jobs_repo::QUEUED => Some(jobs_repo::queue_position(conn, j)?),
+            _ => None,
+        };
+        let analytics = match job.as_ref().and_then(|j| j.follow_up_job_id) {
+            Some(follow_up) => {
+                let request = jobs_repo::find(conn, &scope, follow_up)?;
+                let runs = crate::db::repo::analytics::runs_of_job(conn, &scope, follow_up)?;
+                Some((request.state, runs))
+            }
+            None => None,
+        };
+        Ok(UploadDetail {
+            upload,
+            report,
+            rejections,
+            job,
+            queued_position,
+            analytics,
+        })
     })
     .await
 }

@@ -11,9 +11,9 @@ use futures_util::StreamExt;
 use super::auth::{ApiAuthorized, ApiUser};
 use super::model::{Me, MeToken, MeUser, Rejection, Tenant, UploadView, time};
 use super::paging;
-use crate::db::repo::{keyset, upload_lifecycle as ingest_repo, uploads};
 use crate::ingest::report::QualityReport;
 use crate::jobs::spool::{SpoolDir, SpoolGuard};
+use crate::services::uploads as service;
 use crate::web::auth::{Admin, Analyst};
 use crate::web::errors::AppError;
 use crate::web::handlers::uploads::{SentFile, queue_spooled, spool};
@@ -59,12 +59,10 @@ pub async fn list(
     state: web::Data<AppState>,
     user: ApiUser,
 ) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
-    paging::keyset_list(
+    paging::keyset_page(
         &req,
-        &state.db,
         "uploads",
-        move |conn, after, limit| keyset::uploads(conn, &scope, after, limit),
+        |after, limit| service::list_after(&state.db, user.scope(), after, limit),
         |u| u.id,
         |u| UploadView::from_row(&u),
     )
@@ -173,11 +171,7 @@ pub async fn create(
         user.audit(&req, &state, "upload.created", &[]),
     )
     .await?;
-    let scope = user.scope();
-    let upload = state
-        .db
-        .run(move |conn| uploads::find(conn, &scope, upload_id))
-        .await?;
+    let upload = service::find(&state.db, user.scope(), upload_id).await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/api/v1/uploads/{upload_id}")))
         .json(UploadView::from_row(&upload)))
@@ -252,19 +246,7 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
-    let (upload, report) = state
-        .db
-        .run(move |conn| {
-            let upload = uploads::find(conn, &scope, id)?;
-            let report = match ingest_repo::find_report(conn, &scope, id) {
-                Ok(json) => Some(json),
-                Err(crate::db::DbError::NotFound) => None,
-                Err(other) => return Err(other),
-            };
-            Ok((upload, report))
-        })
-        .await?;
+    let (upload, report) = service::with_report(&state.db, user.scope(), id).await?;
     let mut view = UploadView::from_row(&upload);
     if let Some(json) = report {
         if let Ok(parsed) = serde_json::from_str::<QualityReport>(&json) {
@@ -290,7 +272,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (ctx, entry) = user.audit(&req, &state, "upload.deleted", &[]);
-    crate::services::uploads::delete(&state.db, user.scope(), id, ctx, entry).await?;
+    service::delete(&state.db, user.scope(), id, ctx, entry).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -305,12 +287,10 @@ pub async fn rejections(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
-    paging::keyset_list(
+    paging::keyset_page(
         &req,
-        &state.db,
         "rejections",
-        move |conn, after, limit| keyset::rejections(conn, &scope, id, after, limit),
+        |after, limit| service::rejections_after(&state.db, user.scope(), id, after, limit),
         |r| r.0,
         |(_, row, column, reason)| Rejection {
             row,

@@ -15,8 +15,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
 
+use crate::db::repo::uploads;
 use crate::db::repo::uploads::Upload;
-use crate::db::repo::{upload_lifecycle, uploads};
 use crate::domain::roles::Role;
 use crate::domain::tenant::TenantScope;
 use crate::ingest::report::QualityReport;
@@ -84,11 +84,7 @@ pub async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.get("page").map(String::as_str))?;
-    let scope = user.scope();
-    let listed = state
-        .db
-        .run(move |conn| uploads::list(conn, &scope, page, PER_PAGE))
-        .await?;
+    let listed = crate::services::uploads::list(&state.db, user.scope(), page, PER_PAGE).await?;
     render(&UploadsPage {
         layout: user.layout("Uploads", "/portal/uploads"),
         uploads: listed.items.iter().map(row).collect(),
@@ -401,36 +397,14 @@ pub async fn detail(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
-    let (upload, report, rejections, job, position, analytics) = state
-        .db
-        .run(move |conn| {
-            use crate::db::repo::jobs;
-            let upload = uploads::find(conn, &scope, id)?;
-            let report = match upload_lifecycle::find_report(conn, &scope, id) {
-                Ok(json) => serde_json::from_str::<QualityReport>(&json).ok(),
-                Err(crate::db::DbError::NotFound) => None,
-                Err(other) => return Err(other),
-            };
-            let rejections = upload_lifecycle::list_rejections(conn, &scope, id, FIRST_REJECTIONS)?;
-            let job = jobs::find_for_upload(conn, &scope, id)?;
-            let position = match &job {
-                Some(j) if j.state == jobs::QUEUED => Some(jobs::queue_position(conn, j)?),
-                _ => None,
-            };
-            // Only this upload's own analytics request: never an older run's outcome.
-            let analytics = match job.as_ref().and_then(|j| j.follow_up_job_id) {
-                Some(follow_up) => {
-                    let request = jobs::find(conn, &scope, follow_up)?;
-                    let runs = crate::db::repo::analytics::runs_of_job(conn, &scope, follow_up)?;
-                    Some((request.state, runs))
-                }
-                None => None,
-            };
-            Ok((upload, report, rejections, job, position, analytics))
-        })
-        .await?;
-    let queued_position = position;
+    let crate::services::uploads::UploadDetail {
+        upload,
+        report,
+        rejections,
+        job,
+        queued_position,
+        analytics,
+    } = crate::services::uploads::detail(&state.db, user.scope(), id, FIRST_REJECTIONS).await?;
     let processing = upload.status == "processing" && queued_position.is_none();
     let size = job
         .as_ref()
