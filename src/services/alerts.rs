@@ -15,13 +15,14 @@ use crate::db::repo::alerts::{
 use crate::db::repo::analytics::{self as analytics_repo, DriftEvent};
 use crate::db::repo::deliveries::{self, DeliveryRow};
 use crate::db::repo::saved_filters::{self as saved_repo, SavedFilter};
-use crate::db::repo::{Page, audit, rollups, users};
+use crate::db::repo::{Page, audit, keyset, users};
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::alert_work::{BULK_MAX, BulkAction, COMMENT_MAX_CHARS};
 use crate::domain::alerts::{Verdict, next_statuses};
 use crate::domain::phi;
 use crate::domain::roles::Role;
 use crate::domain::tenant::TenantScope;
+use crate::services::findings::{self, Charts};
 
 /// Longest note kept with a judgment.
 pub const NOTE_MAX_CHARS: usize = 2000;
@@ -316,10 +317,6 @@ pub async fn record(db: &Db, scope: TenantScope, id: i64) -> Result<AlertRecord,
     db.run(move |conn| read_record(conn, &scope, id)).await
 }
 
-/// (the tenant's newest run id, its rollup version): what a finding's chart depends on
-/// besides the finding itself (`web::caches::charts`).
-pub type ChartGeneration = (i64, i64);
-
 /// The alert page: the alert's record, the finding behind it with its chart, who works it,
 /// the comments and who may be assigned.
 pub struct AlertDetail {
@@ -332,31 +329,29 @@ pub struct AlertDetail {
     pub members: Vec<(i64, String)>,
 }
 
-/// Alert `id`'s page in one read. `chart` draws the finding's chart in the same read —
-/// the feed's chart cache lives with the web's caches, so the caller hands it in.
-pub async fn detail<C>(
+/// Alert `id`'s page in one read; the finding's chart from `charts` (the feed's chart
+/// cache) or drawn in the same read.
+pub async fn detail(
     db: &Db,
     scope: TenantScope,
     id: i64,
-    chart: C,
-) -> Result<AlertDetail, DbError>
-where
-    C: FnOnce(&mut DbConnection, &DriftEvent, ChartGeneration) -> Result<String, DbError>
-        + Send
-        + 'static,
-{
+    charts: Arc<dyn Charts>,
+) -> Result<AlertDetail, DbError> {
     db.run(move |conn| {
         let record = read_record(conn, &scope, id)?;
         let finding = match record.alert.alert.drift_event_id {
             Some(event_id) => {
                 let event = analytics_repo::find_event(conn, &scope, event_id)?;
-                // The feed's chart cache: at 10M claims building the chart from the day
-                // rows is most of the page's cost (docs/performance.md).
-                let generation = (
-                    analytics_repo::run_generation(conn, &scope)?.0,
-                    rollups::version(conn, &scope)?,
-                );
-                let svg = chart(conn, &event, generation)?;
+                let generation = findings::chart_generation(conn, &scope)?;
+                let svg = findings::cached_charts(
+                    conn,
+                    &scope,
+                    &*charts,
+                    generation,
+                    std::slice::from_ref(&event),
+                )?
+                .remove(&event.id)
+                .unwrap_or_default();
                 Some((event, svg))
             }
             None => None,
@@ -477,6 +472,19 @@ pub async fn bulk(
         Ok(outcome)
     })
     .await
+}
+
+/// The API's alert list: up to `limit` alerts matching `filter`, newest first, older than
+/// alert `before_id` (the cursor; `None` for the first page).
+pub async fn list_after(
+    db: &Db,
+    scope: TenantScope,
+    filter: AlertFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AlertWithStatus>, DbError> {
+    db.run(move |conn| keyset::alerts(conn, &scope, &filter, before_id, limit))
+        .await
 }
 
 /// Records that `alerts.csv` is being downloaded (`export.alerts_csv`), before its first

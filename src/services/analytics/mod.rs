@@ -571,6 +571,17 @@ pub fn serve_request(
     }
 }
 
+/// The API's run list: up to `limit` runs, newest first, older than run `before_id`.
+pub async fn runs_after(
+    db: &Db,
+    scope: TenantScope,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<repo::ReportRun>, DbError> {
+    db.run(move |conn| crate::db::repo::keyset::runs(conn, &scope, before_id, limit))
+        .await
+}
+
 /// What the analytics settings page shows: the tenant's mode, its newest runs and its
 /// analytics requests in flight (queued or running).
 pub struct RunsOverview {

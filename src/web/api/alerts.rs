@@ -11,7 +11,6 @@ use super::auth::{ApiAuthorized, ApiUser};
 use super::model::{Alert, JudgmentInput, Run, RunRequest, StatusInput};
 use super::paging;
 use crate::db::repo::alerts::AlertFilter;
-use crate::db::repo::keyset;
 use crate::domain::alerts::DATA_QUALITY;
 use crate::domain::alerts::Verdict;
 use crate::domain::analytics::Product;
@@ -100,11 +99,10 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let filter = parse_filter(&query)?;
     let scope = user.scope();
-    paging::keyset_list(
+    paging::keyset_page(
         &req,
-        &state.db,
         "alerts",
-        move |conn, after, limit| keyset::alerts(conn, &scope, &filter, after, limit),
+        |after, limit| service::list_after(&state.db, scope, filter, after, limit),
         |a| a.alert.id,
         |a| Alert::from_row(&a),
     )
@@ -330,11 +328,10 @@ pub async fn list_runs(
     user: ApiUser,
 ) -> Result<HttpResponse, AppError> {
     let scope = user.scope();
-    paging::keyset_list(
+    paging::keyset_page(
         &req,
-        &state.db,
         "runs",
-        move |conn, after, limit| keyset::runs(conn, &scope, after, limit),
+        |after, limit| crate::services::analytics::runs_after(&state.db, scope, after, limit),
         |r| r.id,
         |r| Run::from_row(&r),
     )

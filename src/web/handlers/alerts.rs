@@ -547,8 +547,6 @@ pub async fn detail(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let scope = user.scope();
-    let cache = state.chart_cache.clone();
     let service::AlertDetail {
         record:
             service::AlertRecord {
@@ -561,19 +559,7 @@ pub async fn detail(
         work,
         comments,
         members,
-    } = service::detail(&state.db, scope, id, move |conn, event, generation| {
-        // The feed's chart cache (web/caches/charts.rs), shared with the drift feed.
-        Ok(findings::cached_charts(
-            conn,
-            &scope,
-            &cache,
-            generation,
-            std::slice::from_ref(event),
-        )?
-        .remove(&event.id)
-        .unwrap_or_default())
-    })
-    .await?;
+    } = service::detail(&state.db, user.scope(), id, state.chart_cache.clone()).await?;
     let finding = finding.map(|(event, svg)| findings::view(&event, svg));
     let today = crate::db::repo::now().date();
     let why_suppressed = alert
