@@ -209,54 +209,25 @@ pub async fn export_csv(
     user: auth::Authorized<auth::Analyst>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{attachment, stream_chunk};
+    use crate::web::view::csv_export::{attachment, stream_keyset};
     let filter = std::sync::Arc::new(parse_filter(&query.into_inner(), user.id.0)?);
     let scope = user.scope();
     let (ctx, entry) = user.audit(&req, &state, "export.alerts_csv", &[]);
     service::start_export(&state.db, ctx, entry).await?;
-
-    enum Next {
-        Header,
-        Before(Option<(chrono::NaiveDateTime, i64)>),
-        Done,
-    }
     let db = state.db.clone();
     // SPEC §6 Links: PAYERWATCH_PUBLIC_URL, else (development) the address the request
     // came to, so the links work from wherever the file was downloaded.
     let public_url = crate::web::http::links::base(&req, &state.settings);
-    let body = futures_util::stream::try_unfold(Next::Header, move |next| {
-        let db = db.clone();
-        let filter = filter.clone();
-        let public_url = public_url.clone();
-        async move {
-            let before = match next {
-                Next::Done => return Ok(None),
-                Next::Header => {
-                    return Ok(Some((
-                        stream_chunk(|e| e.header(&CSV_COLUMNS))?,
-                        Next::Before(None),
-                    )));
-                }
-                Next::Before(before) => before,
-            };
-            let alerts = service::export_batch(&db, scope, filter, before, EXPORT_BATCH).await?;
-            let Some(last) = alerts.last() else {
-                return Ok(None);
-            };
-            let next = if (alerts.len() as i64) < EXPORT_BATCH {
-                Next::Done
-            } else {
-                Next::Before(Some((last.alert.created_at, last.alert.id)))
-            };
-            let chunk = stream_chunk(|export| {
-                for a in &alerts {
-                    csv_row(export, a, &public_url)?;
-                }
-                Ok(())
-            })?;
-            Ok::<_, AppError>(Some((chunk, next)))
-        }
-    });
+    let body = stream_keyset(
+        &CSV_COLUMNS,
+        EXPORT_BATCH,
+        move |before| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move { service::export_batch(&db, scope, filter, before, EXPORT_BATCH).await }
+        },
+        |a: &AlertWithStatus| (a.alert.created_at, a.alert.id),
+        move |export, a| csv_row(export, a, &public_url),
+    );
     Ok(attachment("alerts.csv").streaming(body))
 }
 

@@ -151,6 +151,77 @@ pub fn stream_chunk(
     Ok(actix_web::web::Bytes::from(bytes))
 }
 
+/// A streamed CSV download read by keyset: the `header`, then one chunk per batch of up to
+/// `batch` rows that `fetch(after)` returns (`after` is `None` for the first batch, then
+/// `key` of the previous batch's last row), each row written by `write`, until a batch comes
+/// back short or empty. `fetch` is a service call (its read runs on the blocking pool, off
+/// the runtime), so an export holds one batch at a time whatever its size — every streamed
+/// export (alerts, claims, rejections, audit trail) is this loop. A failed batch ends the
+/// download early (logged; the client sees a truncated body, never a partial row).
+pub fn stream_keyset<T, K, E, Fetch, Fut, Key, Write>(
+    header: &'static [&'static str],
+    batch: i64,
+    mut fetch: Fetch,
+    key: Key,
+    write: Write,
+) -> impl futures_util::Stream<Item = Result<actix_web::web::Bytes, crate::web::errors::AppError>>
++ 'static
+where
+    T: 'static,
+    K: 'static,
+    E: Into<crate::web::errors::AppError>,
+    Fetch: FnMut(Option<K>) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<Vec<T>, E>> + 'static,
+    Key: Fn(&T) -> K + Clone + 'static,
+    Write: Fn(&mut CsvExport<Vec<u8>>, &T) -> csv::Result<()> + 'static,
+{
+    enum Next<K> {
+        Header,
+        After(Option<K>),
+        Done,
+    }
+    enum Step<F> {
+        Header,
+        Fetch(F),
+        Done,
+    }
+    let write = std::rc::Rc::new(write);
+    futures_util::stream::try_unfold(Next::Header, move |next| {
+        let step = match next {
+            Next::Header => Step::Header,
+            Next::After(after) => Step::Fetch(fetch(after)),
+            Next::Done => Step::Done,
+        };
+        let (write, key) = (std::rc::Rc::clone(&write), key.clone());
+        async move {
+            let rows = match step {
+                Step::Done => return Ok(None),
+                Step::Header => {
+                    return Ok(Some((
+                        stream_chunk(|e| e.header(header))?,
+                        Next::After(None),
+                    )));
+                }
+                Step::Fetch(rows) => rows.await.map_err(|e| {
+                    let e = e.into();
+                    tracing::error!(error = %e, "CSV export failed mid-stream");
+                    e
+                })?,
+            };
+            let Some(last) = rows.last() else {
+                return Ok(None);
+            };
+            let next = if (rows.len() as i64) < batch {
+                Next::Done
+            } else {
+                Next::After(Some(key(last)))
+            };
+            let chunk = stream_chunk(|export| rows.iter().try_for_each(|row| write(export, row)))?;
+            Ok(Some((chunk, next)))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
