@@ -646,3 +646,148 @@ async fn viewers_get_403_other_tenants_ids_404_and_posts_need_the_csrf_token() {
         "the other tenant's re-map only"
     );
 }
+
+/// A refused edit re-shows the page (issue 19 item 6, as the rules page does): the
+/// message beside its field (`p.field-error`, `aria-invalid`, `aria-describedby`), the
+/// user's values kept, the edit form still open; 400 for a bad field, 409 for another
+/// entry's name or bounds. Nothing is saved.
+#[actix_web::test]
+async fn refused_mapping_changes_show_the_message_beside_the_field_with_the_values_kept() {
+    let app = app_without_workers().await;
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+    upload(
+        &app,
+        scope,
+        &[("Acme", "99213", "PAID"), ("Zenith", "99213", "PAID")],
+    );
+    let analyst = new_client();
+    app.login_with(&analyst, "analyst@clinic.test", &pw).await;
+    for (alias, canonical) in [("ACME HP", "Acme"), ("Zen", "Zenith")] {
+        let res = post(
+            &app,
+            &analyst,
+            &[
+                ("action", "alias"),
+                ("alias", alias),
+                ("canonical", canonical),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+    }
+    let before = aliases(&app, &scope);
+    let acme = before.iter().find(|a| a.alias == "ACME HP").expect("alias");
+    let id = acme.id.to_string();
+    let beside = |body: &str, input: &str, name: &str| {
+        body.contains(&format!("id=\"{input}\" name=\"{name}\""))
+            && body.contains(&format!(
+                "aria-invalid=\"true\" aria-describedby=\"{input}-error\""
+            ))
+            && body.contains(&format!("<p class=\"field-error\" id=\"{input}-error\">"))
+    };
+
+    // Another alias's name: 409 beside "Name in files", the edit form open with the values.
+    let res = post(
+        &app,
+        &analyst,
+        &[
+            ("action", "alias_update"),
+            ("alias_id", &id),
+            ("alias", "zen"),
+            ("canonical", "Acme Health"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.expect("body");
+    assert!(beside(&body, "m-alias", "alias"), "{body}");
+    assert!(body.contains("Another alias already has that name in files"));
+    assert!(
+        body.contains("Edit alias") && body.contains(&format!("name=\"alias_id\" value=\"{id}\""))
+    );
+    assert!(body.contains("value=\"zen\"") && body.contains("value=\"Acme Health\""));
+    assert!(body.contains("Sign out"), "the page, in the portal");
+
+    // A missing field on the add form: 400 beside it, the other value kept.
+    let res = post(
+        &app,
+        &analyst,
+        &[("action", "alias"), ("alias", "Blue"), ("canonical", " ")],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body = res.text().await.expect("body");
+    assert!(beside(&body, "m-canonical", "canonical"), "{body}");
+    assert!(
+        body.contains("canonical") && body.contains("is required."),
+        "{body}"
+    );
+    assert!(body.contains("Add an alias") && body.contains("value=\"Blue\""));
+    assert!(!beside(&body, "m-alias", "alias"), "only the refused field");
+
+    // CPT bounds out of order: 400 beside the last code; another range's bounds: 409.
+    let res = post(
+        &app,
+        &analyst,
+        &[
+            ("action", "cpt_group"),
+            ("code_start", "79999"),
+            ("code_end", "70000"),
+            ("group_name", "scans"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body = res.text().await.expect("body");
+    assert!(beside(&body, "m-end", "code_end"), "{body}");
+    assert!(body.contains("value=\"79999\"") && body.contains("value=\"scans\""));
+    let ranges = groups(&app, &scope);
+    let (imaging, lab) = (
+        ranges
+            .iter()
+            .find(|g| g.group_name == "IMAGING")
+            .expect("imaging"),
+        ranges.iter().find(|g| g.group_name == "LAB").expect("lab"),
+    );
+    let gid = imaging.id.to_string();
+    let res = post(
+        &app,
+        &analyst,
+        &[
+            ("action", "cpt_group_update"),
+            ("group_id", &gid),
+            ("code_start", &lab.code_start),
+            ("code_end", &lab.code_end),
+            ("group_name", "RADIOLOGY"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.expect("body");
+    assert!(beside(&body, "m-start", "code_start"), "{body}");
+    assert!(body.contains("Edit CPT range") && body.contains("value=\"RADIOLOGY\""));
+
+    // A payer merged into itself: 400 beside "into", both choices kept.
+    let res = post(
+        &app,
+        &analyst,
+        &[
+            ("action", "merge"),
+            ("alias", "Acme"),
+            ("canonical", "Acme"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("aria-invalid=\"true\" aria-describedby=\"m-merge-into-error\"")
+            && body.contains("<p class=\"field-error\" id=\"m-merge-into-error\">"),
+        "{body}"
+    );
+    assert!(body.contains("<option value=\"Acme\" selected>"), "{body}");
+
+    assert_eq!(aliases(&app, &scope), before, "nothing saved");
+    assert_eq!(groups(&app, &scope), ranges, "nothing saved");
+}

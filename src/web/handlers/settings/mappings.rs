@@ -45,12 +45,59 @@ struct MappingsPage {
     can_edit: bool,
     /// A refused import: which table, and what was wrong (lines and columns only).
     import_errors: Option<(&'static str, Vec<String>)>,
-    /// The alias whose form is open for editing (`?edit_alias=ID`); else the form adds.
-    edit_alias: Option<repo::PayerAlias>,
-    /// The CPT range whose form is open for editing (`?edit_group=ID`).
-    edit_group: Option<repo::CptGroupRange>,
+    /// The forms as shown: empty, an entry opened for editing, or a refused post's values.
+    forms: Forms,
     /// The tenant's stored claims, formatted (the re-map card).
     stored_claims: String,
+}
+
+impl MappingsPage {
+    /// The refusal's message when it is about `field` (see [`Refusal::field`]).
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.forms
+            .refusal
+            .as_ref()
+            .filter(|r| r.field == field)
+            .map(|r| r.message.as_str())
+    }
+}
+
+/// The alias form: `id` set, it edits that alias (`?edit_alias=ID`); else it adds one.
+#[derive(Debug, Default)]
+struct AliasForm {
+    id: Option<i64>,
+    alias: String,
+    canonical: String,
+}
+
+/// The CPT range form: `id` set, it edits that range (`?edit_group=ID`).
+#[derive(Debug, Default)]
+struct GroupForm {
+    id: Option<i64>,
+    code_start: String,
+    code_end: String,
+    group_name: String,
+}
+
+/// A refused change, shown beside its field with the values the user posted (issue 19
+/// item 6, as the rules page and the lists do), under the status it answers with.
+#[derive(Debug)]
+struct Refusal {
+    /// `alias`, `canonical` (alias form), `code_start`, `code_end`, `group_name` (CPT
+    /// range form), `merge_from`, `merge_into` (merge form), `split` (the spellings table).
+    field: &'static str,
+    message: String,
+}
+
+/// What the page's forms show.
+#[derive(Debug, Default)]
+struct Forms {
+    alias: AliasForm,
+    group: GroupForm,
+    /// The merge form's chosen payers (a refused merge keeps them).
+    merge_from: String,
+    merge_into: String,
+    refusal: Option<Refusal>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,38 +136,56 @@ pub async fn show(
     if (editing.alias.is_some() || editing.group.is_some()) && !user.role.allows(Role::Analyst) {
         return Err(AppError::Forbidden);
     }
-    page(&state, &user, None, editing).await
+    page(&state, &user, None, Shown::Editing(editing)).await
+}
+
+/// How the page's forms are filled.
+enum Shown {
+    /// Empty, or the entries `?edit_alias` / `?edit_group` name.
+    Editing(Editing),
+    /// A refused post's values and its message.
+    Refused(Box<Forms>),
 }
 
 async fn page(
     state: &AppState,
     user: &CurrentUser,
     import_errors: Option<(&'static str, Vec<String>)>,
-    editing: Editing,
+    shown: Shown,
 ) -> Result<HttpResponse, AppError> {
     let overview = service::page_data(&state.db, user.scope()).await?;
-    // Another tenant's id (or a deleted entry) looks absent.
-    let edit_alias = match editing.alias {
-        None => None,
-        Some(id) => Some(
-            overview
-                .aliases
-                .iter()
-                .find(|a| a.id == id)
-                .cloned()
-                .ok_or(AppError::NotFound)?,
-        ),
-    };
-    let edit_group = match editing.group {
-        None => None,
-        Some(id) => Some(
-            overview
-                .groups
-                .iter()
-                .find(|g| g.id == id)
-                .cloned()
-                .ok_or(AppError::NotFound)?,
-        ),
+    let forms = match shown {
+        Shown::Refused(forms) => *forms,
+        Shown::Editing(editing) => {
+            let mut forms = Forms::default();
+            // Another tenant's id (or a deleted entry) looks absent.
+            if let Some(id) = editing.alias {
+                let a = overview
+                    .aliases
+                    .iter()
+                    .find(|a| a.id == id)
+                    .ok_or(AppError::NotFound)?;
+                forms.alias = AliasForm {
+                    id: Some(id),
+                    alias: a.alias.clone(),
+                    canonical: a.canonical.clone(),
+                };
+            }
+            if let Some(id) = editing.group {
+                let g = overview
+                    .groups
+                    .iter()
+                    .find(|g| g.id == id)
+                    .ok_or(AppError::NotFound)?;
+                forms.group = GroupForm {
+                    id: Some(id),
+                    code_start: g.code_start.clone(),
+                    code_end: g.code_end.clone(),
+                    group_name: g.group_name.clone(),
+                };
+            }
+            forms
+        }
     };
     let stored_claims =
         crate::domain::format::thousands(overview.payers.iter().map(|p| p.claims).sum());
@@ -131,10 +196,22 @@ async fn page(
         payers: overview.payers,
         can_edit: user.role.allows(Role::Analyst),
         import_errors,
-        edit_alias,
-        edit_group,
+        forms,
         stored_claims,
     })
+}
+
+/// The page again under `status`, the refusal beside its field and the posted values
+/// kept (nothing was saved).
+async fn refused(
+    state: &AppState,
+    user: &CurrentUser,
+    status: StatusCode,
+    forms: Forms,
+) -> Result<HttpResponse, AppError> {
+    let mut response = page(state, user, None, Shown::Refused(Box::new(forms))).await?;
+    *response.status_mut() = status;
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,25 +228,34 @@ pub struct MappingForm {
     group_id: Option<String>,
 }
 
-/// The form's answer to invalid fields: a PHI label is refused with a flash that names the
-/// field (nothing saved); any other problem is a 400 naming the field.
-fn refuse(user: &CurrentUser, errors: &[FieldError]) -> Result<HttpResponse, AppError> {
-    refuse_to(user, errors, "/portal/settings/mappings")
+/// The sentence for an invalid field (not PHI).
+fn invalid_message(e: &FieldError) -> String {
+    match e.problem {
+        Problem::InvalidCpt | Problem::RangeOrder => "The CPT codes must be 5 characters (5 digits, or 4 digits and a letter), the first not after the last.".into(),
+        Problem::InvalidGroup => "The field 'group_name' may only use letters, digits and _.".into(),
+        Problem::Missing => format!("The field '{}' is required.", e.field),
+        other => format!("The field '{}' is not valid: {other}.", e.field),
+    }
 }
 
-/// [`refuse`], the flash shown at `to` (an edit's refusal keeps its form open).
-fn refuse_to(
+/// The form's answer to invalid fields: a PHI label is refused with a flash that names the
+/// field (nothing saved, the value never shown again) at `to`; any other problem re-shows
+/// the page, 400, its message beside the field (`field` names it on the page) and the
+/// posted values in `forms`.
+async fn refuse(
+    state: &AppState,
     user: &CurrentUser,
     errors: &[FieldError],
     to: &str,
+    field: impl Fn(&'static str) -> &'static str,
+    mut forms: Forms,
 ) -> Result<HttpResponse, AppError> {
     if let Some(e) = errors.iter().find(|e| e.problem != Problem::Phi) {
-        return Err(AppError::BadRequest(match e.problem {
-            Problem::InvalidCpt | Problem::RangeOrder => "The CPT codes must be 5 characters (5 digits, or 4 digits and a letter), the first not after the last.".into(),
-            Problem::InvalidGroup => "The field 'group_name' may only use letters, digits and _.".into(),
-            Problem::Missing => format!("The field '{}' is required.", e.field),
-            other => format!("The field '{}' is not valid: {other}.", e.field),
-        }));
+        forms.refusal = Some(Refusal {
+            field: field(e.field),
+            message: invalid_message(e),
+        });
+        return refused(state, user, StatusCode::BAD_REQUEST, forms).await;
     }
     let field = errors.first().map_or("label", |e| e.field);
     auth::set_flash(
@@ -186,21 +272,25 @@ fn back() -> HttpResponse {
         .finish()
 }
 
-/// An edit or delete that could not be applied, as the page's answer.
+/// A change that could not be applied and has no field to show it beside.
 fn edit_error(err: MappingError) -> AppError {
     match err {
-        MappingError::Duplicate("alias") => AppError::Conflict(
-            "Another alias already has that name in files (field 'alias'); edit or delete that one instead.".into(),
-        ),
-        MappingError::Duplicate(field) => AppError::Conflict(format!(
-            "Another CPT range already has those first and last codes (field '{field}'); edit or delete that one instead."
-        )),
         MappingError::UnknownPayer => AppError::NotFound,
-        MappingError::Invalid(_) | MappingError::CaseOnly | MappingError::SamePayer => {
-            AppError::BadRequest(err.to_string())
-        }
         MappingError::Db(e) => e.into(),
+        other => AppError::BadRequest(other.to_string()),
     }
+}
+
+/// An edit that would duplicate another entry: 409, beside the field that clashes.
+fn duplicate(field: &'static str) -> (StatusCode, Refusal) {
+    let message = if field == "alias" {
+        "Another alias already has that name in files (field 'alias'); edit or delete that one instead.".to_string()
+    } else {
+        format!(
+            "Another CPT range already has those first and last codes (field '{field}'); edit or delete that one instead."
+        )
+    };
+    (StatusCode::CONFLICT, Refusal { field, message })
 }
 
 /// What every alias or CPT-group change says: stored claims follow on the button.
@@ -214,51 +304,207 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let (db, scope) = (&state.db, user.scope());
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    // The posted values, for the page shown again after a refusal.
+    let alias_form = |id: Option<i64>| Forms {
+        alias: AliasForm {
+            id,
+            alias: value(&form.alias),
+            canonical: value(&form.canonical),
+        },
+        ..Forms::default()
+    };
+    let group_form = |id: Option<i64>| Forms {
+        group: GroupForm {
+            id,
+            code_start: value(&form.code_start),
+            code_end: value(&form.code_end),
+            group_name: value(&form.group_name),
+        },
+        ..Forms::default()
+    };
+    let same = |field: &'static str| field;
     match form.action.as_str() {
-        "alias" => {
+        "alias" | "alias_update" => {
+            let id = match form.action.as_str() {
+                "alias_update" => Some(form_id(&form.alias_id, "alias_id")?),
+                _ => None,
+            };
             let entry = match AliasEntry::parse(
                 form.alias.as_deref().unwrap_or(""),
                 form.canonical.as_deref().unwrap_or(""),
             ) {
                 Ok(entry) => entry,
-                Err(errors) => return refuse(&user, &errors),
+                Err(errors) => {
+                    let to = match id {
+                        // An edit's PHI refusal keeps its form open.
+                        Some(id) => format!("/portal/settings/mappings?edit_alias={id}#alias-form"),
+                        None => "/portal/settings/mappings".to_string(),
+                    };
+                    return refuse(&state, &user, &errors, &to, same, alias_form(id)).await;
+                }
             };
-            let (ctx, audit) =
-                user.audit(&req, &state, "mapping.payer_alias", &["alias", "canonical"]);
-            service::add_alias(db, scope, entry, ctx, audit).await?;
+            let result = match id {
+                None => {
+                    let (ctx, audit) =
+                        user.audit(&req, &state, "mapping.payer_alias", &["alias", "canonical"]);
+                    service::add_alias(db, scope, entry, ctx, audit)
+                        .await
+                        .map_err(MappingError::from)
+                }
+                Some(id) => {
+                    let (ctx, audit) = user.audit(
+                        &req,
+                        &state,
+                        "mapping.payer_alias_changed",
+                        &["alias", "canonical"],
+                    );
+                    service::edit_alias(db, scope, id, entry, ctx, audit).await
+                }
+            };
+            match result {
+                Ok(()) => {}
+                Err(MappingError::Duplicate(field)) => {
+                    let (status, refusal) = duplicate(field);
+                    let mut forms = alias_form(id);
+                    forms.refusal = Some(refusal);
+                    return refused(&state, &user, status, forms).await;
+                }
+                Err(e) => return Err(edit_error(e)),
+            }
+            let saved = if id.is_some() {
+                "The alias was saved."
+            } else {
+                "Saved."
+            };
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!("{saved} {SAVED_NOT_REMAPPED}"),
+            );
+            Ok(back())
+        }
+        "cpt_group" | "cpt_group_update" => {
+            let id = match form.action.as_str() {
+                "cpt_group_update" => Some(form_id(&form.group_id, "group_id")?),
+                _ => None,
+            };
+            let entry = match CptGroupEntry::parse(
+                form.code_start.as_deref().unwrap_or(""),
+                form.code_end.as_deref().unwrap_or(""),
+                form.group_name.as_deref().unwrap_or(""),
+            ) {
+                Ok(entry) => entry,
+                Err(errors) => {
+                    let to = match id {
+                        Some(id) => format!("/portal/settings/mappings?edit_group={id}#group-form"),
+                        None => "/portal/settings/mappings".to_string(),
+                    };
+                    return refuse(&state, &user, &errors, &to, same, group_form(id)).await;
+                }
+            };
+            let fields: &'static [&'static str] = &["code_start", "code_end", "group_name"];
+            let result = match id {
+                None => {
+                    let (ctx, audit) = user.audit(&req, &state, "mapping.cpt_group", fields);
+                    service::add_cpt_range(db, scope, entry, ctx, audit)
+                        .await
+                        .map_err(MappingError::from)
+                }
+                Some(id) => {
+                    let (ctx, audit) =
+                        user.audit(&req, &state, "mapping.cpt_group_changed", fields);
+                    service::edit_cpt_range(db, scope, id, entry, ctx, audit).await
+                }
+            };
+            match result {
+                Ok(()) => {}
+                Err(MappingError::Duplicate(field)) => {
+                    let (status, refusal) = duplicate(field);
+                    let mut forms = group_form(id);
+                    forms.refusal = Some(refusal);
+                    return refused(&state, &user, status, forms).await;
+                }
+                Err(e) => return Err(edit_error(e)),
+            }
+            let saved = if id.is_some() {
+                "The CPT group was saved."
+            } else {
+                "Saved."
+            };
+            auth::set_flash(
+                user.session(),
+                "success",
+                format!("{saved} {SAVED_NOT_REMAPPED}"),
+            );
+            Ok(back())
         }
         // One click on the page: the stored claims are re-mapped with the change.
         "split" | "merge" => {
-            let raw = form.alias.unwrap_or_default();
-            let into = form.canonical.unwrap_or_default();
+            let raw = value(&form.alias);
+            let into = value(&form.canonical);
             let split = form.action == "split";
-            let (ctx, audit) = if split {
-                user.audit(&req, &state, "mapping.payer_split", &["alias"])
-            } else {
-                user.audit(&req, &state, "mapping.payer_merge", &["alias", "canonical"])
+            // A refused split is shown on the spellings table; a merge beside its choices.
+            let forms = Forms {
+                merge_from: if split { String::new() } else { raw.clone() },
+                merge_into: if split { String::new() } else { into.clone() },
+                ..Forms::default()
+            };
+            let on_page = move |field: &'static str| match (split, field) {
+                (true, _) => "split",
+                (false, "alias") => "merge_from",
+                (false, _) => "merge_into",
             };
             let result = if split {
+                let (ctx, audit) = user.audit(&req, &state, "mapping.payer_split", &["alias"]);
                 service::split_payer(db, scope, raw, ctx, audit).await
             } else {
+                let (ctx, audit) =
+                    user.audit(&req, &state, "mapping.payer_merge", &["alias", "canonical"]);
                 service::merge_payer(db, scope, raw, into, ctx, audit).await
+            };
+            let refusal = |status: StatusCode, field: &'static str, message: &str| {
+                let mut forms = Forms {
+                    merge_from: forms.merge_from.clone(),
+                    merge_into: forms.merge_into.clone(),
+                    ..Forms::default()
+                };
+                forms.refusal = Some(Refusal {
+                    field: on_page(field),
+                    message: message.to_string(),
+                });
+                (status, forms)
             };
             let changed = match result {
                 Ok(changed) => changed,
-                Err(MappingError::Invalid(errors)) => return refuse(&user, &errors),
-                Err(MappingError::UnknownPayer) => return Err(AppError::NotFound),
+                Err(MappingError::Invalid(errors)) => {
+                    return refuse(
+                        &state,
+                        &user,
+                        &errors,
+                        "/portal/settings/mappings",
+                        on_page,
+                        forms,
+                    )
+                    .await;
+                }
                 Err(MappingError::CaseOnly) => {
-                    return Err(AppError::Conflict(
-                        "That spelling differs from its payer only in case or spacing, which aliases ignore; it cannot be kept apart.".into(),
-                    ));
+                    let (status, forms) = refusal(
+                        StatusCode::CONFLICT,
+                        "alias",
+                        "That spelling differs from its payer only in case or spacing, which aliases ignore; it cannot be kept apart.",
+                    );
+                    return refused(&state, &user, status, forms).await;
                 }
                 Err(MappingError::SamePayer) => {
-                    return Err(AppError::BadRequest(
-                        "The fields 'alias' and 'canonical' name the same payer.".into(),
-                    ));
+                    let (status, forms) = refusal(
+                        StatusCode::BAD_REQUEST,
+                        "canonical",
+                        "The fields 'alias' and 'canonical' name the same payer.",
+                    );
+                    return refused(&state, &user, status, forms).await;
                 }
-                Err(e @ (MappingError::Db(_) | MappingError::Duplicate(_))) => {
-                    return Err(edit_error(e));
-                }
+                Err(e) => return Err(edit_error(e)),
             };
             auth::set_flash(
                 user.session(),
@@ -269,81 +515,7 @@ pub async fn submit(
                     crate::domain::format::thousands(changed)
                 ),
             );
-            return Ok(back());
-        }
-        "cpt_group" => {
-            let entry = match CptGroupEntry::parse(
-                form.code_start.as_deref().unwrap_or(""),
-                form.code_end.as_deref().unwrap_or(""),
-                form.group_name.as_deref().unwrap_or(""),
-            ) {
-                Ok(entry) => entry,
-                Err(errors) => return refuse(&user, &errors),
-            };
-            let (ctx, audit) = user.audit(
-                &req,
-                &state,
-                "mapping.cpt_group",
-                &["code_start", "code_end", "group_name"],
-            );
-            service::add_cpt_range(db, scope, entry, ctx, audit).await?;
-        }
-        "alias_update" => {
-            let id = form_id(&form.alias_id, "alias_id")?;
-            let entry = match AliasEntry::parse(
-                form.alias.as_deref().unwrap_or(""),
-                form.canonical.as_deref().unwrap_or(""),
-            ) {
-                Ok(entry) => entry,
-                Err(errors) => {
-                    let to = format!("/portal/settings/mappings?edit_alias={id}#alias-form");
-                    return refuse_to(&user, &errors, &to);
-                }
-            };
-            let (ctx, audit) = user.audit(
-                &req,
-                &state,
-                "mapping.payer_alias_changed",
-                &["alias", "canonical"],
-            );
-            service::edit_alias(db, scope, id, entry, ctx, audit)
-                .await
-                .map_err(edit_error)?;
-            auth::set_flash(
-                user.session(),
-                "success",
-                format!("The alias was saved. {SAVED_NOT_REMAPPED}"),
-            );
-            return Ok(back());
-        }
-        "cpt_group_update" => {
-            let id = form_id(&form.group_id, "group_id")?;
-            let entry = match CptGroupEntry::parse(
-                form.code_start.as_deref().unwrap_or(""),
-                form.code_end.as_deref().unwrap_or(""),
-                form.group_name.as_deref().unwrap_or(""),
-            ) {
-                Ok(entry) => entry,
-                Err(errors) => {
-                    let to = format!("/portal/settings/mappings?edit_group={id}#group-form");
-                    return refuse_to(&user, &errors, &to);
-                }
-            };
-            let (ctx, audit) = user.audit(
-                &req,
-                &state,
-                "mapping.cpt_group_changed",
-                &["code_start", "code_end", "group_name"],
-            );
-            service::edit_cpt_range(db, scope, id, entry, ctx, audit)
-                .await
-                .map_err(edit_error)?;
-            auth::set_flash(
-                user.session(),
-                "success",
-                format!("The CPT group was saved. {SAVED_NOT_REMAPPED}"),
-            );
-            return Ok(back());
+            Ok(back())
         }
         "alias_delete" | "cpt_group_delete" => {
             let alias = form.action == "alias_delete";
@@ -364,7 +536,7 @@ pub async fn submit(
                     if alias { "alias" } else { "CPT range" }
                 ),
             );
-            return Ok(back());
+            Ok(back())
         }
         // Stored claims follow the current mappings: an explicit, audited request (SPEC §2),
         // run in one write transaction off the async workers, as a split or merge is.
@@ -393,20 +565,12 @@ pub async fn submit(
                 )
             };
             auth::set_flash(user.session(), "success", message);
-            return Ok(back());
+            Ok(back())
         }
-        _ => {
-            return Err(AppError::BadRequest(
-                "action must be alias, alias_update, alias_delete, cpt_group, cpt_group_update, cpt_group_delete, split, merge or remap".into(),
-            ));
-        }
+        _ => Err(AppError::BadRequest(
+            "action must be alias, alias_update, alias_delete, cpt_group, cpt_group_update, cpt_group_delete, split, merge or remap".into(),
+        )),
     }
-    auth::set_flash(
-        user.session(),
-        "success",
-        format!("Saved. {SAVED_NOT_REMAPPED}"),
-    );
-    Ok(back())
 }
 
 /// `GET /portal/settings/mappings/aliases.csv`
@@ -552,7 +716,7 @@ pub async fn import(
                 &state,
                 &user,
                 Some((which.label(), err.messages())),
-                Editing::default(),
+                Shown::Editing(Editing::default()),
             )
             .await?;
             *response.status_mut() = StatusCode::BAD_REQUEST;
