@@ -17,6 +17,7 @@ pub mod rollups;
 pub mod rules;
 pub mod saved_filters;
 pub mod scorecard;
+pub mod sessions;
 pub mod uploads;
 
 use crate::db::repo::jobs::{self as jobs_repo, Job};

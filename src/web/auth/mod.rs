@@ -20,10 +20,9 @@ use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::db::repo::{customers, users};
 use crate::domain::roles::Role;
 use crate::domain::tenant::{CustomerId, TenantScope, UserId};
-use crate::web::audit::{self, AuditContext, AuditEntry};
+use crate::web::audit::{AuditContext, AuditEntry};
 use crate::web::auth::cache::CachedUser;
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
@@ -231,12 +230,7 @@ async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
     if age_ms < 0 || age_ms as u64 >= limit_ms {
         session.purge();
         let ctx = AuditContext::from_request(req, &state);
-        state
-            .db
-            .write(move |conn| {
-                audit::record_system_with(conn, &ctx, user_id, "session.expired", "absolute")
-            })
-            .await?;
+        crate::services::sessions::expired_absolute(&state.db, ctx, user_id).await?;
         return Err(login_redirect(req, true));
     }
 
@@ -244,22 +238,17 @@ async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
         Some(user) => user,
         None => {
             let epoch = state.auth_cache.epoch();
-            let loaded = state
-                .db
-                .run(move |conn| {
-                    let user = users::find_for_session(conn, user_id)?;
-                    let customer = customers::find_by_id(conn, user.customer_id)?;
-                    Ok(CachedUser {
-                        id: user.id,
-                        customer_id: user.customer_id,
-                        customer_name: customer.name,
-                        email: user.email,
-                        role: user.role,
-                        is_staff: user.is_staff,
-                        is_active: user.is_active,
-                    })
-                })
-                .await;
+            let loaded = crate::services::sessions::user(&state.db, user_id)
+                .await
+                .map(|u| CachedUser {
+                    id: u.id,
+                    customer_id: u.customer_id,
+                    customer_name: u.customer_name,
+                    email: u.email,
+                    role: u.role,
+                    is_staff: u.is_staff,
+                    is_active: u.is_active,
+                });
             match loaded {
                 Ok(user) => {
                     state.auth_cache.put_user(epoch, user.clone());

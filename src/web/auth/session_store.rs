@@ -16,8 +16,9 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
-use crate::db::repo::{self, sessions};
+use crate::db::repo;
 use crate::db::{Db, DbError};
+use crate::services::sessions;
 use crate::web::auth::cache::{AuthCache, CachedSession};
 use crate::web::auth::keys::{AUTH_STATE_KEYS, USER_ID_KEY};
 
@@ -79,40 +80,16 @@ impl SessionStore for DbSessionStore {
         }
         let epoch = self.cache.epoch();
         let new_expiry = self.expiry_from_now();
-        let lookup_key = key_hash.clone();
-        let row = self
-            .db
-            .run(move |conn| {
-                let key_hash = lookup_key;
-                let Some(row) = sessions::find(conn, &key_hash)? else {
-                    return Ok(None);
-                };
-                let now = repo::now();
-                if row.expires_at <= now {
-                    // Idle timeout: the row is removed and the sign-out is audited once.
-                    sessions::delete(conn, &key_hash)?;
-                    if let Some(user_id) = row.user_id {
-                        crate::web::audit::record_system(
-                            conn,
-                            user_id,
-                            "session.expired",
-                            Some("idle"),
-                        )?;
-                    }
-                    return Ok(None);
-                }
-                let (mut refreshed_at, mut expires_at) = (row.refreshed_at, row.expires_at);
-                if now - row.refreshed_at >= refresh_after {
-                    sessions::extend(conn, &key_hash, new_expiry)?;
-                    // Slightly earlier than what was stored: the cache errs towards
-                    // asking the database again.
-                    (refreshed_at, expires_at) = (now, new_expiry);
-                }
-                Ok(Some((row.state, row.user_id, refreshed_at, expires_at)))
-            })
+        let row = sessions::load(&self.db, key_hash.clone(), refresh_after, new_expiry)
             .await
             .map_err(|e| LoadError::Other(anyhow::Error::new(e)))?;
-        let Some((state, user_id, refreshed_at, expires_at)) = row else {
+        let Some(sessions::Loaded {
+            state,
+            user_id,
+            refreshed_at,
+            expires_at,
+        }) = row
+        else {
             return Ok(None);
         };
         let state: HashMap<String, String> = serde_json::from_str(&state)
@@ -141,8 +118,7 @@ impl SessionStore for DbSessionStore {
         let state = serde_json::to_string(&session_state)
             .map_err(|e| SaveError::Serialization(anyhow::Error::new(e)))?;
         let expires_at = self.expiry_from_now();
-        self.db
-            .run(move |conn| sessions::insert(conn, &key_hash, user_id, &state, expires_at))
+        sessions::insert(&self.db, key_hash, user_id, state, expires_at)
             .await
             .map_err(|e| SaveError::Other(anyhow::Error::new(e)))?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(anyhow::Error::new(e)))
@@ -161,12 +137,8 @@ impl SessionStore for DbSessionStore {
         let expires_at = self.expiry_from_now();
         let state_for_update = state.clone();
         let forget = key_hash.clone();
-        let updated = self
-            .db
-            .run(move |conn| {
-                sessions::update_state(conn, &key_hash, user_id, &state_for_update, expires_at)
-            })
-            .await;
+        let updated =
+            sessions::update_state(&self.db, key_hash, user_id, state_for_update, expires_at).await;
         // After the write: a load that read the old row meanwhile cannot put it back.
         self.cache.forget_session(&forget);
         let updated = updated.map_err(|e| UpdateError::Other(anyhow::Error::new(e)))?;
@@ -193,10 +165,7 @@ impl SessionStore for DbSessionStore {
         let key_hash = hash_key(session_key.as_ref());
         let forget = key_hash.clone();
         let expires_at = self.expiry_from_now();
-        let result = self
-            .db
-            .run(move |conn| sessions::extend(conn, &key_hash, expires_at))
-            .await;
+        let result = sessions::extend(&self.db, key_hash, expires_at).await;
         self.cache.forget_session(&forget);
         result.map_err(anyhow::Error::new)
     }
@@ -204,10 +173,7 @@ impl SessionStore for DbSessionStore {
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
         let key_hash = hash_key(session_key.as_ref());
         let forget = key_hash.clone();
-        let result = self
-            .db
-            .run(move |conn| sessions::delete(conn, &key_hash))
-            .await;
+        let result = sessions::delete(&self.db, key_hash).await;
         // After the delete: a load that read the row meanwhile cannot put it back.
         self.cache.forget_session(&forget);
         result.map_err(|e: DbError| anyhow::Error::new(e))
