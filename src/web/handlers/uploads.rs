@@ -542,7 +542,7 @@ pub async fn rejections_csv(
     user: Authorized<Analyst>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{Cell, attachment, stream_chunk};
+    use crate::web::view::csv_export::{Cell, attachment, stream_keyset};
     let id = id.into_inner();
     let scope = user.scope();
     state
@@ -555,45 +555,24 @@ pub async fn rejections_csv(
         .write_audit(ctx, entry.target("upload", id))
         .await?;
 
-    enum Next {
-        Header,
-        After(Option<(i64, i64)>),
-        Done,
-    }
     let db = state.db.clone();
-    let body = futures_util::stream::try_unfold(Next::Header, move |next| {
-        let db = db.clone();
-        async move {
-            let after = match next {
-                Next::Done => return Ok(None),
-                Next::Header => {
-                    let header = stream_chunk(|e| e.header(&["row", "column", "reason"]))?;
-                    return Ok(Some((header, Next::After(None))));
-                }
-                Next::After(after) => after,
-            };
-            let rows = db
-                .run(move |conn| {
+    let body = stream_keyset(
+        &["row", "column", "reason"],
+        REJECTIONS_BATCH,
+        move |after| {
+            let db = db.clone();
+            async move {
+                db.run(move |conn| {
                     uploads::rejections_after(conn, &scope, id, after, REJECTIONS_BATCH)
                 })
-                .await?;
-            let Some(last) = rows.last() else {
-                return Ok(None);
-            };
-            let next = if (rows.len() as i64) < REJECTIONS_BATCH {
-                Next::Done
-            } else {
-                Next::After(Some((last.1, last.0)))
-            };
-            let chunk = stream_chunk(|export| {
-                for (_, row, column, reason) in &rows {
-                    export.row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])?;
-                }
-                Ok(())
-            })?;
-            Ok::<_, AppError>(Some((chunk, next)))
-        }
-    });
+                .await
+            }
+        },
+        |last: &(i64, i64, String, String)| (last.1, last.0),
+        |export, (_, row, column, reason)| {
+            export.row([Cell::Int(*row), Cell::Text(column), Cell::Text(reason)])
+        },
+    );
     Ok(attachment(&format!("upload-{id}-rejections.csv")).streaming(body))
 }
 

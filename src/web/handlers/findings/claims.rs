@@ -267,7 +267,7 @@ async fn csv(
     raw: HashMap<String, String>,
     file_name: String,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::view::csv_export::{attachment, stream_chunk};
+    use crate::web::view::csv_export::{attachment, stream_keyset};
     let listing = listing(&raw, EXPORT_BATCH)?;
     let scope = user.scope();
     // Not found (another tenant, an alert without a finding) before the download starts.
@@ -279,54 +279,30 @@ async fn csv(
     };
     state.db.write_audit(ctx, target).await?;
 
-    enum Next {
-        Header,
-        After(Option<Box<ClaimRecord>>),
-        Done,
-    }
     let db = state.db.clone();
     let selection = std::sync::Arc::new(selection);
-    let body = futures_util::stream::try_unfold(Next::Header, move |next| {
-        let db = db.clone();
-        let selection = selection.clone();
-        async move {
-            let after = match next {
-                Next::Done => return Ok(None),
-                Next::Header => {
-                    return Ok(Some((
-                        stream_chunk(|e| e.header(&CSV_COLUMNS))?,
-                        Next::After(None),
-                    )));
-                }
-                Next::After(after) => after.map(|b| *b),
-            };
-            let claims = service::export_batch(
-                &db,
-                scope,
-                selection.clone(),
-                listing.sort,
-                listing.descending,
-                after,
-                EXPORT_BATCH,
-            )
-            .await?;
-            let Some(last) = claims.last() else {
-                return Ok(None);
-            };
-            let next = if (claims.len() as i64) < EXPORT_BATCH {
-                Next::Done
-            } else {
-                Next::After(Some(Box::new(last.clone())))
-            };
-            let chunk = stream_chunk(|export| {
-                for c in &claims {
-                    csv_row(export, &selection, c)?;
-                }
-                Ok(())
-            })?;
-            Ok::<_, AppError>(Some((chunk, next)))
-        }
-    });
+    let rows_of = selection.clone();
+    let body = stream_keyset(
+        &CSV_COLUMNS,
+        EXPORT_BATCH,
+        move |after| {
+            let (db, selection) = (db.clone(), selection.clone());
+            async move {
+                service::export_batch(
+                    &db,
+                    scope,
+                    selection,
+                    listing.sort,
+                    listing.descending,
+                    after,
+                    EXPORT_BATCH,
+                )
+                .await
+            }
+        },
+        ClaimRecord::clone,
+        move |export, c| csv_row(export, &rows_of, c),
+    );
     Ok(attachment(&file_name).streaming(body))
 }
 
