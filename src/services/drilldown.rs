@@ -5,7 +5,7 @@ use crate::db::repo::Page;
 use crate::db::repo::alerts as alert_repo;
 use crate::db::repo::analytics::{self, DriftEvent};
 use crate::db::repo::claims::{self, ClaimRecord};
-use crate::db::{Db, DbError};
+use crate::db::{AuditContext, AuditEntry, Db, DbError};
 use crate::domain::drilldown::{ClaimSelection, ClaimSort, FindingScope};
 use crate::domain::tenant::TenantScope;
 
@@ -61,6 +61,24 @@ pub async fn selection(
         Ok((finding, selection))
     })
     .await
+}
+
+/// Starts a claims export: the selection of `source` (not found before anything is
+/// written) and the export's audit row (`entry`, targeted at the finding or the alert).
+pub async fn start_export(
+    db: &Db,
+    scope: TenantScope,
+    source: Source,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<ClaimSelection, DbError> {
+    let (_, selection) = selection(db, scope, source).await?;
+    let target = match source {
+        Source::Finding(id) => entry.target("finding", id),
+        Source::Alert(id) => entry.target("alert", id),
+    };
+    db.write_audit(ctx, target).await?;
+    Ok(selection)
 }
 
 /// One batch of a streamed export: up to `limit` claims in the listing's order, after

@@ -121,6 +121,21 @@ pub async fn list_after(
         .await
 }
 
+/// Starts an upload's `rejections.csv`: its audit row, written only when the upload is
+/// the tenant's (`NotFound` otherwise, nothing written).
+pub async fn start_rejections_export(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    ctx: AuditContext,
+    entry: AuditEntry<'static>,
+) -> Result<(), DbError> {
+    db.write_audited(ctx, entry.target("upload", id), move |conn| {
+        uploads_repo::find(conn, &scope, id).map(|_| ())
+    })
+    .await
+}
+
 /// The API's rejections of an upload: up to `limit` rejected cells after the cursor
 /// `after` (a rejection id), in file order (`NotFound` for another tenant's upload).
 pub async fn rejections_after(

@@ -545,15 +545,8 @@ pub async fn rejections_csv(
     use crate::web::view::csv_export::{Cell, attachment, stream_keyset};
     let id = id.into_inner();
     let scope = user.scope();
-    state
-        .db
-        .run(move |conn| uploads::find(conn, &scope, id).map(|_| ()))
-        .await?;
     let (ctx, entry) = user.audit(&req, &state, "export.rejections_csv", &[]);
-    state
-        .db
-        .write_audit(ctx, entry.target("upload", id))
-        .await?;
+    crate::services::uploads::start_rejections_export(&state.db, scope, id, ctx, entry).await?;
 
     let db = state.db.clone();
     let body = stream_keyset(

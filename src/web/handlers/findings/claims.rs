@@ -271,13 +271,8 @@ async fn csv(
     let listing = listing(&raw, EXPORT_BATCH)?;
     let scope = user.scope();
     // Not found (another tenant, an alert without a finding) before the download starts.
-    let (_, selection) = service::selection(&state.db, scope, source).await?;
     let (ctx, entry) = user.audit(&req, &state, "export.claims_csv", &[]);
-    let target = match source {
-        Source::Finding(id) => entry.target("finding", id),
-        Source::Alert(id) => entry.target("alert", id),
-    };
-    state.db.write_audit(ctx, target).await?;
+    let selection = service::start_export(&state.db, scope, source, ctx, entry).await?;
 
     let db = state.db.clone();
     let selection = std::sync::Arc::new(selection);
