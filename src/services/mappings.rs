@@ -8,9 +8,15 @@
 //!   ([`overview`]); an analyst splits a spelling off or merges a payer into another with
 //!   one click. Both write a tenant alias (aliases win at every later upload) and re-map the
 //!   stored claims in the same audited transaction ([`split`], [`merge`]).
-//! - `payerwatch remap` re-applies everything to stored claims ([`remap`]).
+//! - "Re-map stored claims now" re-applies everything to stored claims as a job
+//!   ([`request_remap`], [`run_job`]) that commits in bounded steps, each moving claims
+//!   and their rollups together, so one tenant's re-map never holds SQLite's single writer
+//!   for long; `payerwatch remap` runs the same steps in its own process ([`remap`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
 
 use crate::db::repo::mappings as repo;
 use crate::db::repo::mappings::ImportCounts;
@@ -89,6 +95,8 @@ pub struct Overview {
     pub groups: Vec<repo::CptGroupRange>,
     /// Every stored payer, most claims first.
     pub payers: Vec<PayerGroup>,
+    /// The tenant's latest re-map (queued, running or ended), if any.
+    pub remap: Option<RemapStatus>,
 }
 
 /// The mappings page's data: aliases, CPT groups and the stored payers with their
@@ -131,6 +139,7 @@ pub fn overview(conn: &mut DbConnection, scope: &TenantScope) -> Result<Overview
         aliases,
         groups,
         payers,
+        remap: remap_status(conn, scope)?,
     })
 }
 
@@ -268,82 +277,6 @@ pub fn merge(
     Ok(changed)
 }
 
-/// What a re-map changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RemapOutcome {
-    pub payer_rows: u64,
-    pub cpt_group_rows: u64,
-    /// The analytics request queued because claims changed (`None`: nothing changed).
-    pub analytics_job: Option<i64>,
-}
-
-impl RemapOutcome {
-    /// Stored claims whose payer or CPT group changed (a claim changed in both counts
-    /// twice: the two are separate set-based updates).
-    pub fn rows(&self) -> u64 {
-        self.payer_rows + self.cpt_group_rows
-    }
-}
-
-/// `payerwatch remap`: [`remap_stored`] in one write transaction of its own.
-pub fn remap(db: &Db, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
-    let scope = *scope;
-    db.write_blocking(move |conn| remap_stored(conn, &scope))
-}
-
-/// Re-applies the tenant's current payer identity (aliases, built-in names, same-key
-/// merge under the most frequent stored spelling) and CPT groups to its stored claims
-/// (explicitly requested: the CLI, or the page's "Re-map stored claims now"; uploads
-/// never rewrite history on their own). Runs in the caller's write transaction (the page
-/// writes its audit row in it); work is per distinct payer spelling and CPT code, updates
-/// are set-based, and the claims' rollup rows move with them. When claims changed, an
-/// analytics run is requested in the same transaction.
-pub fn remap_stored(conn: &mut DbConnection, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
-    let scope = *scope;
-    let mappings = Mappings::new(
-        &repo::list_payer_aliases(conn, &scope)?,
-        &repo::list_cpt_groups(conn, &scope)?,
-    );
-    let mut out = RemapOutcome::default();
-    let mut per_raw: HashMap<String, (u64, Vec<String>)> = HashMap::new();
-    for (raw, payer, n) in repo::spelling_claim_counts(conn, &scope)? {
-        let e = per_raw.entry(raw).or_default();
-        e.0 += n;
-        e.1.push(payer);
-    }
-    // Spellings no alias or built-in name claims merge as at ingest: under the stored
-    // payer with their key that has the most claims, so a remap keeps what is there.
-    let unmapped: Vec<(String, u64)> = per_raw
-        .iter()
-        .filter(|(raw, _)| mappings.alias_of(raw).is_none())
-        .map(|(raw, (n, _))| (raw.clone(), *n))
-        .collect();
-    let merged: HashMap<String, String> =
-        payer_identity::merge_targets(&unmapped, &repo::payer_claim_counts(conn, &scope)?)
-            .into_iter()
-            .collect();
-    for (raw, (_, current)) in &per_raw {
-        let target = match mappings.alias_of(raw) {
-            Some(a) => mappings.canonical(a),
-            None => merged.get(raw).map_or(raw.as_str(), String::as_str),
-        };
-        if current.iter().any(|c| c != target) {
-            out.payer_rows += repo::set_claims_payer(conn, &scope, raw, target)? as u64;
-        }
-    }
-    for (cpt, current) in repo::distinct_claim_cpts(conn, &scope)? {
-        let Some(code) = crate::domain::claim::CptCode::parse(&cpt) else {
-            continue;
-        };
-        let target = mappings.group_name(mappings.group_of(&code));
-        if target != current {
-            out.cpt_group_rows += repo::set_claims_cpt_group(conn, &scope, &cpt, target)? as u64;
-        }
-    }
-    out.analytics_job = request_run_if_changed(conn, &scope, out.rows())?;
-    Ok(out)
-}
-
 // ------------------------------------------------------------------ use cases
 //
 // One function per thing a person does on the mappings page (and the CLI where it does
@@ -473,20 +406,6 @@ pub async fn merge_payer(
         .await
 }
 
-/// The page's "Re-map stored claims now": [`remap_stored`] with its audit row (target:
-/// the tenant).
-pub async fn remap_now(
-    db: &Db,
-    scope: TenantScope,
-    ctx: AuditContext,
-    audit: AuditEntry<'static>,
-) -> Result<RemapOutcome, DbError> {
-    db.write_audited(ctx, audit.target("customer", scope.id()), move |conn| {
-        remap_stored(conn, &scope)
-    })
-    .await
-}
-
 /// Which mapping table a CSV file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -574,4 +493,379 @@ pub async fn export_table(
         })
     })
     .await
+}
+
+// ------------------------------------------------------------------ re-map
+
+/// Claims one re-map step moves at most: each step is one write transaction (claims and
+/// their rollup rows together), so other writers — every tenant's uploads on SQLite —
+/// wait at most one step, about a second or two at this size, not the whole re-map
+/// (docs/decisions.md).
+pub const REMAP_STEP_CLAIMS: i64 = 50_000;
+
+/// What a re-map will change, read from the stored claims and the current mappings:
+/// per payer spelling its new payer, per CPT code its new group (only those that change).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemapPlan {
+    pub payers: Vec<(String, String)>,
+    pub cpts: Vec<(String, String)>,
+}
+
+impl RemapPlan {
+    pub fn len(&self) -> usize {
+        self.payers.len() + self.cpts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How far a re-map got: committed with each of its steps, so a re-run after a crash
+/// goes on from the first unfinished spelling or code and counts what was done before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemapProgress {
+    pub payer_rows: u64,
+    pub cpt_group_rows: u64,
+    /// Write transactions committed (each at most [`REMAP_STEP_CLAIMS`] claims).
+    pub steps: u64,
+    /// Plan entries (spellings, then codes) finished.
+    pub entries_done: usize,
+    /// The analytics request made at the end (claims changed).
+    pub analytics_job: Option<i64>,
+}
+
+/// What a re-map changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemapOutcome {
+    pub payer_rows: u64,
+    pub cpt_group_rows: u64,
+    /// The analytics request queued because claims changed (`None`: nothing changed).
+    pub analytics_job: Option<i64>,
+    /// Write transactions it committed.
+    pub steps: u64,
+}
+
+impl RemapOutcome {
+    /// Stored claims whose payer or CPT group changed (a claim changed in both counts
+    /// twice: the two are separate set-based updates).
+    pub fn rows(&self) -> u64 {
+        self.payer_rows + self.cpt_group_rows
+    }
+}
+
+impl From<RemapProgress> for RemapOutcome {
+    fn from(p: RemapProgress) -> Self {
+        RemapOutcome {
+            payer_rows: p.payer_rows,
+            cpt_group_rows: p.cpt_group_rows,
+            analytics_job: p.analytics_job,
+            steps: p.steps,
+        }
+    }
+}
+
+/// A re-map job's payload: its plan (fixed when the button was pressed), the step size,
+/// and what it has done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RemapPayload {
+    plan: RemapPlan,
+    step_claims: i64,
+    #[serde(default)]
+    done: RemapProgress,
+}
+
+/// Where a re-map job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemapState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// The tenant's latest re-map, for the mappings page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemapStatus {
+    pub state: RemapState,
+    /// Spellings and codes in its plan.
+    pub payer_spellings: usize,
+    pub cpt_codes: usize,
+    pub progress: RemapProgress,
+    pub error: Option<String>,
+    pub requested_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+fn remap_status(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Option<RemapStatus>, DbError> {
+    use crate::db::repo::jobs as jobs_repo;
+    let Some(job) = jobs_repo::latest_of_kind(conn, scope, jobs_repo::REMAP)? else {
+        return Ok(None);
+    };
+    let Ok(payload) = serde_json::from_str::<RemapPayload>(&job.payload) else {
+        return Ok(None);
+    };
+    let state = match job.state.as_str() {
+        jobs_repo::QUEUED => RemapState::Queued,
+        jobs_repo::RUNNING => RemapState::Running,
+        jobs_repo::SUCCEEDED => RemapState::Succeeded,
+        _ => RemapState::Failed,
+    };
+    Ok(Some(RemapStatus {
+        state,
+        payer_spellings: payload.plan.payers.len(),
+        cpt_codes: payload.plan.cpts.len(),
+        progress: payload.done,
+        error: job.error,
+        requested_at: job.created_at,
+        finished_at: job.finished_at,
+    }))
+}
+
+/// The re-map of the tenant's stored claims to its current payer identity (aliases,
+/// built-in names, same-key merge under the most frequent stored spelling) and CPT groups:
+/// the spellings and codes whose claims would change. A read (work is per distinct
+/// spelling and code).
+pub fn remap_plan(conn: &mut DbConnection, scope: &TenantScope) -> Result<RemapPlan, DbError> {
+    let mappings = Mappings::new(
+        &repo::list_payer_aliases(conn, scope)?,
+        &repo::list_cpt_groups(conn, scope)?,
+    );
+    let mut per_raw: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
+    for (raw, payer, n) in repo::spelling_claim_counts(conn, scope)? {
+        let e = per_raw.entry(raw).or_default();
+        e.0 += n;
+        e.1.push(payer);
+    }
+    // Spellings no alias or built-in name claims merge as at ingest: under the stored
+    // payer with their key that has the most claims, so a remap keeps what is there.
+    let unmapped: Vec<(String, u64)> = per_raw
+        .iter()
+        .filter(|(raw, _)| mappings.alias_of(raw).is_none())
+        .map(|(raw, (n, _))| (raw.clone(), *n))
+        .collect();
+    let merged: HashMap<String, String> =
+        payer_identity::merge_targets(&unmapped, &repo::payer_claim_counts(conn, scope)?)
+            .into_iter()
+            .collect();
+    let mut plan = RemapPlan::default();
+    for (raw, (_, current)) in &per_raw {
+        let target = match mappings.alias_of(raw) {
+            Some(a) => mappings.canonical(a),
+            None => merged.get(raw).map_or(raw.as_str(), String::as_str),
+        };
+        if current.iter().any(|c| c != target) {
+            plan.payers.push((raw.clone(), target.to_string()));
+        }
+    }
+    let mut cpts = repo::distinct_claim_cpts(conn, scope)?;
+    cpts.sort();
+    for (cpt, current) in cpts {
+        let Some(code) = crate::domain::claim::CptCode::parse(&cpt) else {
+            continue;
+        };
+        let target = mappings.group_name(mappings.group_of(&code));
+        if target != current {
+            plan.cpts.push((cpt, target.to_string()));
+        }
+    }
+    plan.cpts.dedup_by(|a, b| a.0 == b.0);
+    Ok(plan)
+}
+
+/// Why a re-map stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RemapError {
+    /// The job's lease ran out and another worker took it over: this step rolled back.
+    #[error("the re-map was taken over by another worker after its lease ran out")]
+    TakenOver,
+    /// The job's payload could not be written or read back.
+    #[error("the re-map's plan could not be stored or read: {0}")]
+    Payload(#[from] serde_json::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Runs `plan` from `progress` on, in bounded steps: each step moves at most
+/// `step_claims` claims of one spelling or code and their rollup rows, and `record` (the
+/// job's fenced progress, or nothing for the CLI) in one write transaction. Claims already
+/// re-mapped no longer match a step, so running a plan again changes nothing. Ends with
+/// the analytics request (when claims changed) in the last transaction, with `record`.
+fn run_plan(
+    db: &Db,
+    scope: &TenantScope,
+    plan: &RemapPlan,
+    step_claims: i64,
+    mut progress: RemapProgress,
+    record: &dyn Fn(&mut DbConnection, &RemapProgress, bool) -> Result<(), RemapError>,
+) -> Result<RemapProgress, RemapError> {
+    let entries = plan
+        .payers
+        .iter()
+        .map(|e| (true, e))
+        .chain(plan.cpts.iter().map(|e| (false, e)));
+    for (i, (payer, (from, to))) in entries.enumerate().skip(progress.entries_done) {
+        loop {
+            let next = db.write_blocking(|conn| -> Result<RemapProgress, RemapError> {
+                let moved = if payer {
+                    repo::set_claims_payer_batch(conn, scope, from, to, Some(step_claims))?
+                } else {
+                    repo::set_claims_cpt_group_batch(conn, scope, from, to, Some(step_claims))?
+                } as u64;
+                let mut next = progress;
+                if payer {
+                    next.payer_rows += moved;
+                } else {
+                    next.cpt_group_rows += moved;
+                }
+                next.steps += 1;
+                if moved < step_claims.max(1) as u64 {
+                    next.entries_done = i + 1;
+                }
+                record(conn, &next, false)?;
+                Ok(next)
+            })?;
+            progress = next;
+            if progress.entries_done > i {
+                break;
+            }
+        }
+    }
+    db.write_blocking(|conn| -> Result<RemapProgress, RemapError> {
+        let mut last = progress;
+        let changed = last.payer_rows + last.cpt_group_rows;
+        last.analytics_job = request_run_if_changed(conn, scope, changed)?;
+        record(conn, &last, true)?;
+        Ok(last)
+    })
+}
+
+/// `payerwatch remap`: plans and runs the re-map in this process, in the same bounded
+/// steps as the page's job.
+pub fn remap(db: &Db, scope: &TenantScope) -> Result<RemapOutcome, DbError> {
+    remap_in_steps(db, scope, REMAP_STEP_CLAIMS)
+}
+
+/// [`remap`] with steps of at most `step_claims` claims.
+pub fn remap_in_steps(
+    db: &Db,
+    scope: &TenantScope,
+    step_claims: i64,
+) -> Result<RemapOutcome, DbError> {
+    let plan = remap_plan(&mut *db.get()?, scope)?;
+    let done = run_plan(
+        db,
+        scope,
+        &plan,
+        step_claims,
+        RemapProgress::default(),
+        &|_, _, _| Ok(()),
+    )
+    .map_err(|e| match e {
+        RemapError::Db(e) => e,
+        // No job, no fence, no payload: a CLI re-map is never taken over.
+        RemapError::TakenOver | RemapError::Payload(_) => DbError::Cancelled,
+    })?;
+    Ok(done.into())
+}
+
+/// What pressing "Re-map stored claims now" did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemapRequest {
+    /// The queued job (`None`: the stored claims already follow the mappings).
+    pub job_id: Option<i64>,
+    pub payer_spellings: usize,
+    pub cpt_codes: usize,
+}
+
+/// The page's "Re-map stored claims now": reads what would change (a read: no writer is
+/// held) and queues a re-map job with that plan, audited (target: the tenant) in the
+/// transaction that queues it. A re-map already queued takes the newer plan instead; when
+/// nothing would change, nothing is queued (the press is still audited).
+pub async fn request_remap(
+    db: &Db,
+    scope: TenantScope,
+    ctx: AuditContext,
+    audit: AuditEntry<'static>,
+) -> Result<RemapRequest, RemapError> {
+    let plan = db.run(move |conn| remap_plan(conn, &scope)).await?;
+    let payload = RemapPayload {
+        plan,
+        step_claims: REMAP_STEP_CLAIMS,
+        done: RemapProgress::default(),
+    };
+    let (payer_spellings, cpt_codes) = (payload.plan.payers.len(), payload.plan.cpts.len());
+    let json = serde_json::to_string(&payload)?;
+    let job_id: Option<i64> = db
+        .write_audited(ctx, audit.target("customer", scope.id()), move |conn| {
+            if payload.plan.is_empty() {
+                return Ok(None);
+            }
+            let now = crate::db::repo::now();
+            Ok::<_, RemapError>(Some(crate::db::repo::jobs::request_remap(
+                conn, &scope, &json, now,
+            )?))
+        })
+        .await?;
+    Ok(RemapRequest {
+        job_id,
+        payer_spellings,
+        cpt_codes,
+    })
+}
+
+/// Runs a re-map job (the workers' entry point, [`run_remap`]). Its outcome is recorded
+/// by its last step.
+pub fn run_job(
+    ctx: &crate::jobs::context::JobContext,
+    job: &crate::db::repo::jobs::Job,
+) -> crate::jobs::context::JobOutcome {
+    use crate::jobs::context::JobOutcome;
+    match run_remap(&ctx.db, job, &ctx.owner) {
+        Ok(_) => JobOutcome::Recorded,
+        Err(e) => JobOutcome::Failed(e.to_string()),
+    }
+}
+
+/// Runs re-map job `job`, which `owner` holds: its plan in bounded steps, each step's
+/// progress committed with it under the job's lease (a step of a job taken over rolls
+/// back), the last step requesting the analytics run and ending the job (succeeded). A
+/// re-run after a crash goes on from the first unfinished entry; claims already re-mapped
+/// are never moved again.
+pub fn run_remap(
+    db: &Db,
+    job: &crate::db::repo::jobs::Job,
+    owner: &str,
+) -> Result<RemapOutcome, RemapError> {
+    use crate::db::repo::jobs as jobs_repo;
+    let payload: RemapPayload = serde_json::from_str(&job.payload)?;
+    let scope = TenantScope::for_system(crate::domain::tenant::CustomerId(job.customer_id));
+    let record =
+        |conn: &mut DbConnection, done: &RemapProgress, last: bool| -> Result<(), RemapError> {
+            let json = serde_json::to_string(&RemapPayload {
+                plan: payload.plan.clone(),
+                step_claims: payload.step_claims,
+                done: *done,
+            })?;
+            let rows = done.payer_rows + done.cpt_group_rows;
+            if !jobs_repo::record_step(conn, owner, job.id, &json, rows)? {
+                return Err(RemapError::TakenOver);
+            }
+            if last && !jobs_repo::finish(conn, job.id, owner, None, crate::db::repo::now())? {
+                return Err(RemapError::TakenOver);
+            }
+            Ok(())
+        };
+    let done = run_plan(
+        db,
+        &scope,
+        &payload.plan,
+        payload.step_claims,
+        payload.done,
+        &record,
+    )?;
+    Ok(done.into())
 }

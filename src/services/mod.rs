@@ -29,6 +29,7 @@ pub fn run_job(ctx: &JobContext, job: &Job) -> JobOutcome {
     match job.kind.as_str() {
         jobs_repo::UPLOAD => uploads::run_job(ctx, job),
         jobs_repo::ANALYTICS => analytics::run_job(ctx, job),
+        jobs_repo::REMAP => mappings::run_job(ctx, job),
         other => JobOutcome::Failed(format!("unknown job kind '{other}'")),
     }
 }

@@ -128,6 +128,16 @@ impl From<crate::services::api_tokens::TokenError> for AppError {
     }
 }
 
+impl From<crate::services::mappings::RemapError> for AppError {
+    fn from(err: crate::services::mappings::RemapError) -> Self {
+        use crate::services::mappings::RemapError;
+        match err {
+            RemapError::Db(db) => db.into(),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
 impl From<crate::services::password_gate::GateError> for AppError {
     fn from(err: crate::services::password_gate::GateError) -> Self {
         use crate::services::password_gate::GateError;

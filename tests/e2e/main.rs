@@ -1342,7 +1342,25 @@ async fn an_analyst_edits_an_alias_and_remaps_stored_claims_from_the_page() {
         .execute("window.confirm = function () { return true; }; return true;")
         .await;
     browser.click("#remap button[type=submit]").await;
-    browser.wait_for_text("12 stored claims re-mapped").await;
+    // The re-map is a job: the page says it is under way, and shows its result once the
+    // app's workers have run it.
+    browser
+        .wait_for_text("Re-mapping 1 payer spelling in the background")
+        .await;
+    let mut done = false;
+    for _ in 0..100 {
+        browser.goto(&app.url("/portal/settings/mappings")).await;
+        if browser
+            .source()
+            .await
+            .contains("12 stored claims re-mapped")
+        {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(done, "the re-map job ended and its result is shown");
     for (width, height) in [(1440, 900), (390, 844)] {
         browser.resize(width, height).await;
         let (scroll, inner, culprits) = overflow(&browser).await;

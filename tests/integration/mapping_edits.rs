@@ -449,16 +449,63 @@ async fn the_remap_button_moves_stored_claims_their_rollups_and_the_scorecard() 
     assert!(html.contains("name=\"action\" value=\"remap\""), "{html}");
     assert!(html.contains("The 4 claims already stored"));
 
-    // The button.
+    // The button queues a job (the app's workers are off here: the test runs it).
     let res = post(&app, &analyst, &[("action", "remap")]).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), PAGE);
     let flash = page(&app, &analyst, PAGE).await;
     assert!(
-        flash.contains(
-            "4 stored claims re-mapped: 2 moved to another payer, 2 to another CPT group."
-        ),
+        flash.contains("Re-mapping 1 payer spelling and 1 CPT code in the background"),
         "{flash}"
+    );
+    assert!(
+        flash.contains(">Queued</span> A re-map of 1 payer spelling and 1 CPT code is queued"),
+        "{flash}"
+    );
+    assert!(
+        stored_payers(&app, &scope).contains(&("Zenith".into(), "Zenith".into(), 2)),
+        "nothing moved at the request"
+    );
+    let owner = "test:remap";
+    let job = {
+        let mut conn = app.db.get().expect("conn");
+        let queued = jobs::latest_of_kind(&mut conn, &scope, jobs::REMAP)
+            .expect("jobs")
+            .expect("a re-map job");
+        let lease = chrono::Duration::seconds(60);
+        jobs::claim_one(
+            &mut conn,
+            queued.id,
+            owner,
+            payerwatch::db::repo::now(),
+            lease,
+        )
+        .expect("claim")
+        .expect("claimed")
+    };
+    let running = page(&app, &analyst, PAGE).await;
+    assert!(
+        running.contains(">Running</span> Re-mapping in the background: 0 of 1 payer spelling and 1 CPT code done, 0 stored claims re-mapped so far."),
+        "{running}"
+    );
+    let db = app.db.clone();
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        payerwatch::services::mappings::run_remap(&db, &job, owner)
+    })
+    .await
+    .expect("task")
+    .expect("re-mapped");
+    assert_eq!((out.payer_rows, out.cpt_group_rows), (2, 2));
+    assert_eq!(
+        out.steps, 2,
+        "one transaction per spelling and per code: {out:?}"
+    );
+    let done = page(&app, &analyst, PAGE).await;
+    assert!(
+        done.contains(
+            "4 stored claims re-mapped: 2 moved to another payer, 2 to another CPT group."
+        ) && done.contains(">Done</span> Last re-map done ("),
+        "{done}"
     );
     assert_eq!(
         stored_payers(&app, &scope),
@@ -503,11 +550,18 @@ async fn the_remap_button_moves_stored_claims_their_rollups_and_the_scorecard() 
         404
     );
 
-    // Again: nothing to do, said so; one audit row per press.
+    // Again: nothing to do, said so, nothing queued; one audit row per press.
     let res = post(&app, &analyst, &[("action", "remap")]).await;
     assert_eq!(res.status(), 303);
     let flash = page(&app, &analyst, PAGE).await;
     assert!(flash.contains("no claim was re-mapped"), "{flash}");
+    {
+        let mut conn = app.db.get().expect("conn");
+        let latest = jobs::latest_of_kind(&mut conn, &scope, jobs::REMAP)
+            .expect("jobs")
+            .expect("job");
+        assert_eq!(latest.state, jobs::SUCCEEDED, "no second job queued");
+    }
     let customer = scope.id().to_string();
     let remaps: Vec<AuditRow> = mapping_audit(&app)
         .into_iter()
@@ -645,6 +699,150 @@ async fn viewers_get_403_other_tenants_ids_404_and_posts_need_the_csrf_token() {
         ["mapping.payer_alias", "mapping.remap"],
         "the other tenant's re-map only"
     );
+}
+
+/// The re-map commits in bounded steps (issue 19 follow-up: one tenant's re-map must not
+/// hold the database's writer — on SQLite every tenant's — for its whole length): each
+/// step one transaction moving claims and their rollups together, the rollups agreeing
+/// with the claims after it; a step of a job another worker took over does not commit; a
+/// re-run after a crash moves nothing twice.
+#[actix_web::test]
+async fn the_remap_commits_in_bounded_steps_is_fenced_and_runs_again_harmlessly() {
+    use payerwatch::services::{mappings as service, rollups};
+    let app = app_without_workers().await;
+    let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let scope = scope_of(&app, "clinic");
+    let mut rows = vec![("Zenith", "71045", "PAID"); 5];
+    rows.extend([("Acme", "99213", "DENIED"); 3]);
+    upload(&app, scope, &rows);
+    {
+        let mut conn = app.db.get().expect("conn");
+        mappings::upsert_payer_alias(&mut conn, &scope, "zenith", "Acme").expect("alias");
+        mappings::upsert_cpt_group(&mut conn, &scope, "71045", "71045", "CHEST_XRAY")
+            .expect("group");
+    }
+    let verify = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            actix_web::rt::task::spawn_blocking(move || rollups::verify(&db, &scope))
+                .await
+                .expect("task")
+                .expect("verify")
+        }
+    };
+
+    // Steps of one claim: every claim its own transaction, rollups right after each run.
+    let db = app.db.clone();
+    let out = actix_web::rt::task::spawn_blocking(move || service::remap_in_steps(&db, &scope, 1))
+        .await
+        .expect("task")
+        .expect("remap");
+    assert_eq!((out.payer_rows, out.cpt_group_rows), (5, 5));
+    assert!(
+        out.steps > out.rows(),
+        "one transaction per claim moved (and one finding each entry done): {out:?}"
+    );
+    assert!(verify(&app).await.is_empty(), "rollups follow the claims");
+    assert!(
+        out.analytics_job.is_some(),
+        "an analytics run requested at the end"
+    );
+    // Again: already re-mapped claims are not moved again.
+    let db = app.db.clone();
+    let again = actix_web::rt::task::spawn_blocking(move || service::remap(&db, &scope))
+        .await
+        .expect("task")
+        .expect("remap");
+    assert_eq!(again.rows(), 0);
+
+    // A job: undo the alias so there is work, queue it from the page, and let a worker
+    // whose lease was taken over try to run it: nothing commits.
+    {
+        let mut conn = app.db.get().expect("conn");
+        let alias = mappings::list_payer_aliases(&mut conn, &scope).expect("aliases");
+        mappings::update_payer_alias(&mut conn, &scope, alias[0].id, "zenith", "Zenith Health")
+            .expect("alias");
+    }
+    let analyst = new_client();
+    app.login_with(&analyst, "analyst@clinic.test", &pw).await;
+    let res = post(&app, &analyst, &[("action", "remap")]).await;
+    assert_eq!(res.status(), 303);
+    let job = {
+        let mut conn = app.db.get().expect("conn");
+        let queued = jobs::latest_of_kind(&mut conn, &scope, jobs::REMAP)
+            .expect("jobs")
+            .expect("queued");
+        jobs::claim_one(
+            &mut conn,
+            queued.id,
+            "vm:1:new-owner",
+            payerwatch::db::repo::now(),
+            chrono::Duration::seconds(60),
+        )
+        .expect("claim")
+        .expect("claimed")
+    };
+    let (db, stale) = (app.db.clone(), job.clone());
+    let taken = actix_web::rt::task::spawn_blocking(move || {
+        service::run_remap(&db, &stale, "vm:0:old-owner")
+    })
+    .await
+    .expect("task");
+    assert!(
+        matches!(taken, Err(service::RemapError::TakenOver)),
+        "{taken:?}"
+    );
+    assert!(
+        stored_payers(&app, &scope).contains(&("Zenith".into(), "Acme".into(), 5)),
+        "the taken-over step rolled back"
+    );
+    // The owner runs it; then, as after a crash that lost nothing but the process, the
+    // same job runs again from the start of its plan: no claim moves twice.
+    let (db, owned) = (app.db.clone(), job.clone());
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        service::run_remap(&db, &owned, "vm:1:new-owner")
+    })
+    .await
+    .expect("task")
+    .expect("run");
+    assert_eq!(out.payer_rows, 5);
+    assert!(stored_payers(&app, &scope).contains(&("Zenith".into(), "Zenith Health".into(), 5)));
+    {
+        let mut conn = app.db.get().expect("conn");
+        let row = jobs::find(&mut conn, &scope, job.id).expect("job");
+        assert_eq!(row.state, jobs::SUCCEEDED);
+        // Recovery queues it again (its process died before it was seen to end).
+        diesel::update(
+            payerwatch::db::schema::jobs::table.filter(payerwatch::db::schema::jobs::id.eq(job.id)),
+        )
+        .set((
+            payerwatch::db::schema::jobs::state.eq(jobs::QUEUED),
+            payerwatch::db::schema::jobs::payload.eq(&job.payload),
+        ))
+        .execute(&mut conn)
+        .expect("requeue");
+    }
+    let job = {
+        let mut conn = app.db.get().expect("conn");
+        jobs::claim_one(
+            &mut conn,
+            job.id,
+            "vm:2:restarted",
+            payerwatch::db::repo::now(),
+            chrono::Duration::seconds(60),
+        )
+        .expect("claim")
+        .expect("claimed")
+    };
+    let db = app.db.clone();
+    let rerun = actix_web::rt::task::spawn_blocking(move || {
+        service::run_remap(&db, &job, "vm:2:restarted")
+    })
+    .await
+    .expect("task")
+    .expect("rerun");
+    assert_eq!(rerun.rows(), 0, "nothing moved twice: {rerun:?}");
+    assert!(verify(&app).await.is_empty());
 }
 
 /// A refused edit re-shows the page (issue 19 item 6, as the rules page does): the

@@ -13,6 +13,8 @@ use crate::on_backend;
 
 pub const UPLOAD: &str = "upload";
 pub const ANALYTICS: &str = "analytics";
+/// Re-mapping a tenant's stored claims to its current mappings (`services::mappings`).
+pub const REMAP: &str = "remap";
 
 pub const QUEUED: &str = "queued";
 pub const RUNNING: &str = "running";
@@ -141,11 +143,16 @@ fn first_due(
     now: NaiveDateTime,
     lock: bool,
 ) -> Result<Option<i64>, DbError> {
-    let busy_tenants: Vec<i64> = jobs::table
-        .filter(jobs::kind.eq(ANALYTICS))
-        .filter(jobs::state.eq(RUNNING))
-        .select(jobs::customer_id)
-        .load(conn)?;
+    let mut busy = |kind: &str| -> Result<Vec<i64>, DbError> {
+        Ok(jobs::table
+            .filter(jobs::kind.eq(kind))
+            .filter(jobs::state.eq(RUNNING))
+            .select(jobs::customer_id)
+            .load(conn)?)
+    };
+    let busy_tenants = busy(ANALYTICS)?;
+    // One re-map of a tenant at a time: a second one waits for the first's steps.
+    let remapping_tenants = busy(REMAP)?;
     let due = jobs::table
         .filter(jobs::state.eq(QUEUED))
         .filter(jobs::run_after.le(now))
@@ -154,6 +161,9 @@ fn first_due(
                 .ne(ANALYTICS)
                 .or(diesel::dsl::not(jobs::customer_id.eq_any(busy_tenants))),
         )
+        .filter(jobs::kind.ne(REMAP).or(diesel::dsl::not(
+            jobs::customer_id.eq_any(remapping_tenants),
+        )))
         .order(jobs::id.asc())
         .select(jobs::id);
     Ok(match conn {
@@ -259,6 +269,75 @@ pub fn finish(
         ))
         .execute(conn)?;
     Ok(changed == 1)
+}
+
+/// Queues a re-map of the tenant's stored claims with `payload` (its plan), or gives the
+/// re-map already queued (not yet started) this newer plan: requests coalesce as analytics
+/// requests do. Returns the queued job's id.
+pub fn request_remap(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payload: &str,
+    now: NaiveDateTime,
+) -> Result<i64, DbError> {
+    let queued: Option<i64> = jobs::table
+        .filter(jobs::customer_id.eq(scope.id()))
+        .filter(jobs::kind.eq(REMAP))
+        .filter(jobs::state.eq(QUEUED))
+        .select(jobs::id)
+        .first(conn)
+        .optional()?;
+    if let Some(id) = queued {
+        diesel::update(jobs::table.filter(jobs::id.eq(id)))
+            .set(jobs::payload.eq(payload))
+            .execute(conn)?;
+        return Ok(id);
+    }
+    Ok(on_backend!(conn, c => diesel::insert_into(jobs::table)
+        .values((
+            jobs::customer_id.eq(scope.id()),
+            jobs::kind.eq(REMAP),
+            jobs::payload.eq(payload),
+            jobs::state.eq(QUEUED),
+            jobs::run_after.eq(now),
+            jobs::created_at.eq(now),
+        ))
+        .returning(jobs::id)
+        .get_result::<i64>(c))?)
+}
+
+/// Records a step of a job `owner` holds: its payload (what it has done so far) and rows
+/// processed. Returns false when the job is no longer this owner's: inside the step's
+/// transaction, that is the fence that keeps a taken-over job's steps from committing.
+pub fn record_step(
+    conn: &mut DbConnection,
+    owner: &str,
+    id: i64,
+    payload: &str,
+    rows: u64,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(held_by(owner)))
+        .set((
+            jobs::payload.eq(payload),
+            jobs::progress_rows.eq(Some(i64::try_from(rows).unwrap_or(i64::MAX))),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The tenant's latest job of `kind` (the mappings page's re-map status).
+pub fn latest_of_kind(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    kind: &str,
+) -> Result<Option<Job>, DbError> {
+    Ok(jobs::table
+        .filter(jobs::customer_id.eq(scope.id()))
+        .filter(jobs::kind.eq(kind))
+        .order(jobs::id.desc())
+        .select(Job::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Records the analytics request an upload job made.

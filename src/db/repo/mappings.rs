@@ -414,17 +414,50 @@ pub fn set_claims_payer(
     payer_raw: &str,
     payer: &str,
 ) -> Result<usize, DbError> {
+    set_claims_payer_batch(conn, scope, payer_raw, payer, None)
+}
+
+/// [`set_claims_payer`] for at most `limit` claims (the lowest ids still to change; `None`:
+/// all): a re-map's bounded step. Claims already changed no longer match, so the next
+/// call takes the next ones and a repeated step changes nothing.
+pub fn set_claims_payer_batch(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payer_raw: &str,
+    payer: &str,
+    limit: Option<i64>,
+) -> Result<usize, DbError> {
+    let up_to = match limit {
+        None => i64::MAX,
+        // The step's last id: the one at its size, or every remaining claim when fewer
+        // are left.
+        Some(limit) => claim_records::table
+            .filter(claim_records::customer_id.eq(scope.id()))
+            .filter(claim_records::payer_raw.eq(payer_raw))
+            .filter(claim_records::payer.ne(payer))
+            .order(claim_records::id.asc())
+            .select(claim_records::id)
+            .offset(limit.max(1) - 1)
+            .first::<i64>(conn)
+            .optional()?
+            .unwrap_or(i64::MAX),
+    };
     super::rollups::move_claims(
         conn,
         scope,
-        super::rollups::ClaimFilter::PayerRawNot { payer_raw, payer },
+        super::rollups::ClaimFilter::PayerRawNot {
+            payer_raw,
+            payer,
+            up_to,
+        },
         |g| g.payer = payer.to_string(),
     )?;
     Ok(diesel::update(
         claim_records::table
             .filter(claim_records::customer_id.eq(scope.id()))
             .filter(claim_records::payer_raw.eq(payer_raw))
-            .filter(claim_records::payer.ne(payer)),
+            .filter(claim_records::payer.ne(payer))
+            .filter(claim_records::id.le(up_to)),
     )
     .set(claim_records::payer.eq(payer))
     .execute(conn)?)
@@ -438,17 +471,44 @@ pub fn set_claims_cpt_group(
     cpt: &str,
     group: &str,
 ) -> Result<usize, DbError> {
+    set_claims_cpt_group_batch(conn, scope, cpt, group, None)
+}
+
+/// [`set_claims_cpt_group`] for at most `limit` claims, as [`set_claims_payer_batch`].
+pub fn set_claims_cpt_group_batch(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    cpt: &str,
+    group: &str,
+    limit: Option<i64>,
+) -> Result<usize, DbError> {
+    let up_to = match limit {
+        None => i64::MAX,
+        // The step's last id: the one at its size, or every remaining claim when fewer
+        // are left.
+        Some(limit) => claim_records::table
+            .filter(claim_records::customer_id.eq(scope.id()))
+            .filter(claim_records::cpt.eq(cpt))
+            .filter(claim_records::cpt_group.ne(group))
+            .order(claim_records::id.asc())
+            .select(claim_records::id)
+            .offset(limit.max(1) - 1)
+            .first::<i64>(conn)
+            .optional()?
+            .unwrap_or(i64::MAX),
+    };
     super::rollups::move_claims(
         conn,
         scope,
-        super::rollups::ClaimFilter::CptNot { cpt, group },
+        super::rollups::ClaimFilter::CptNot { cpt, group, up_to },
         |g| g.cpt_group = group.to_string(),
     )?;
     Ok(diesel::update(
         claim_records::table
             .filter(claim_records::customer_id.eq(scope.id()))
             .filter(claim_records::cpt.eq(cpt))
-            .filter(claim_records::cpt_group.ne(group)),
+            .filter(claim_records::cpt_group.ne(group))
+            .filter(claim_records::id.le(up_to)),
     )
     .set(claim_records::cpt_group.eq(group))
     .execute(conn)?)

@@ -563,15 +563,18 @@ impl UploadRollup {
 #[derive(Debug, Clone, Copy)]
 pub enum ClaimFilter<'a> {
     All,
-    /// Claims written as `payer_raw` whose canonical payer is not `payer` yet (a re-map).
+    /// Claims written as `payer_raw` whose canonical payer is not `payer` yet (a re-map),
+    /// with ids up to `up_to` (a re-map's bounded step).
     PayerRawNot {
         payer_raw: &'a str,
         payer: &'a str,
+        up_to: i64,
     },
-    /// Claims with CPT `cpt` whose group is not `group` yet (a re-map).
+    /// Claims with CPT `cpt` whose group is not `group` yet (a re-map), ids up to `up_to`.
     CptNot {
         cpt: &'a str,
         group: &'a str,
+        up_to: i64,
     },
     /// Claims an upload's reversals marked (`reversed_by`) and not yet REVERSED.
     MarkedBy {
@@ -587,8 +590,8 @@ pub fn claim_groups(
 ) -> Result<Vec<ClaimGroup>, DbError> {
     let condition = match filter {
         ClaimFilter::All => "",
-        ClaimFilter::PayerRawNot { .. } => " AND payer_raw = $2 AND payer <> $3",
-        ClaimFilter::CptNot { .. } => " AND cpt = $2 AND cpt_group <> $3",
+        ClaimFilter::PayerRawNot { .. } => " AND payer_raw = $2 AND payer <> $3 AND id <= $4",
+        ClaimFilter::CptNot { .. } => " AND cpt = $2 AND cpt_group <> $3 AND id <= $4",
         ClaimFilter::MarkedBy { .. } => " AND reversed_by = $2",
     };
     let sql = format!(
@@ -606,12 +609,18 @@ pub fn claim_groups(
         .bind::<BigInt, _>(scope.id());
     let query = match filter {
         ClaimFilter::All => query,
-        ClaimFilter::PayerRawNot { payer_raw, payer } => query
+        ClaimFilter::PayerRawNot {
+            payer_raw,
+            payer,
+            up_to,
+        } => query
             .bind::<Text, _>(payer_raw.to_string())
-            .bind::<Text, _>(payer.to_string()),
-        ClaimFilter::CptNot { cpt, group } => query
+            .bind::<Text, _>(payer.to_string())
+            .bind::<BigInt, _>(up_to),
+        ClaimFilter::CptNot { cpt, group, up_to } => query
             .bind::<Text, _>(cpt.to_string())
-            .bind::<Text, _>(group.to_string()),
+            .bind::<Text, _>(group.to_string())
+            .bind::<BigInt, _>(up_to),
         ClaimFilter::MarkedBy { upload_id } => query.bind::<BigInt, _>(upload_id),
     };
     Ok(query.load(conn)?)

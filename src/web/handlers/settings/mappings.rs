@@ -24,7 +24,8 @@ use crate::domain::mapping_table::{
 };
 use crate::domain::roles::Role;
 use crate::services::mappings::{
-    self as service, MappingError, PayerGroup, Table, TableEntries, TableRows,
+    self as service, MappingError, PayerGroup, RemapState, RemapStatus, Table, TableEntries,
+    TableRows,
 };
 use crate::web::auth::{self, Analyst, Authorized, CurrentUser};
 use crate::web::errors::AppError;
@@ -49,6 +50,8 @@ struct MappingsPage {
     forms: Forms,
     /// The tenant's stored claims, formatted (the re-map card).
     stored_claims: String,
+    /// The latest re-map: its state (`queued`, `running`, `done`, `failed`) and sentence.
+    remap: Option<(&'static str, String)>,
 }
 
 impl MappingsPage {
@@ -198,6 +201,7 @@ async fn page(
         import_errors,
         forms,
         stored_claims,
+        remap: overview.remap.as_ref().map(remap_status_text),
     })
 }
 
@@ -291,6 +295,93 @@ fn duplicate(field: &'static str) -> (StatusCode, Refusal) {
         )
     };
     (StatusCode::CONFLICT, Refusal { field, message })
+}
+
+/// "2 payer spellings and 1 CPT code".
+fn entries_text(payer_spellings: usize, cpt_codes: usize) -> String {
+    let n = |count: usize, one: &str, many: &str| {
+        format!(
+            "{} {}",
+            crate::domain::format::thousands(count as u64),
+            if count == 1 { one } else { many }
+        )
+    };
+    match (payer_spellings, cpt_codes) {
+        (p, 0) => n(p, "payer spelling", "payer spellings"),
+        (0, c) => n(c, "CPT code", "CPT codes"),
+        (p, c) => format!(
+            "{} and {}",
+            n(p, "payer spelling", "payer spellings"),
+            n(c, "CPT code", "CPT codes")
+        ),
+    }
+}
+
+/// The re-map card's line about the tenant's latest re-map: (state for the badge, text).
+fn remap_status_text(status: &RemapStatus) -> (&'static str, String) {
+    let n = crate::domain::format::thousands;
+    let at = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let p = &status.progress;
+    let entries = entries_text(status.payer_spellings, status.cpt_codes);
+    match status.state {
+        RemapState::Queued => (
+            "queued",
+            format!(
+                "A re-map of {entries} is queued (requested {}); it starts when a worker is free.",
+                at(status.requested_at)
+            ),
+        ),
+        RemapState::Running => (
+            "running",
+            format!(
+                "Re-mapping in the background: {} of {} done, {} stored claims re-mapped so far. Reload the page to follow it.",
+                n(p.entries_done
+                    .min(status.payer_spellings + status.cpt_codes) as u64),
+                entries,
+                n(p.payer_rows + p.cpt_group_rows),
+            ),
+        ),
+        RemapState::Succeeded => {
+            let when = status.finished_at.map(at).unwrap_or_default();
+            let rows = p.payer_rows + p.cpt_group_rows;
+            if rows == 0 {
+                return (
+                    "done",
+                    format!(
+                        "The last re-map ({when}) found nothing to change: no claim was re-mapped."
+                    ),
+                );
+            }
+            let mut moved = Vec::new();
+            if p.payer_rows > 0 {
+                moved.push(format!("{} moved to another payer", n(p.payer_rows)));
+            }
+            if p.cpt_group_rows > 0 {
+                let verb = if moved.is_empty() { "moved " } else { "" };
+                moved.push(format!(
+                    "{} {verb}to another CPT group",
+                    n(p.cpt_group_rows)
+                ));
+            }
+            (
+                "done",
+                format!(
+                    "Last re-map done ({when}): {} stored claims re-mapped: {}. An analytics run was requested; findings follow when it finishes (Settings → Analytics).",
+                    n(rows),
+                    moved.join(", "),
+                ),
+            )
+        }
+        RemapState::Failed => (
+            "failed",
+            format!(
+                "The last re-map stopped ({}): {}. The {} claims it re-mapped stay re-mapped; press the button again to finish.",
+                status.finished_at.map(at).unwrap_or_default(),
+                status.error.as_deref().unwrap_or("unknown error"),
+                n(p.payer_rows + p.cpt_group_rows),
+            ),
+        ),
+    }
 }
 
 /// What every alias or CPT-group change says: stored claims follow on the button.
@@ -538,31 +629,18 @@ pub async fn submit(
             );
             Ok(back())
         }
-        // Stored claims follow the current mappings: an explicit, audited request (SPEC §2),
-        // run in one write transaction off the async workers, as a split or merge is.
+        // Stored claims follow the current mappings: an explicit, audited request (SPEC §2)
+        // that queues a job; the job commits in bounded steps, so a large re-map never
+        // holds the database's writer (every tenant's uploads on SQLite) for long.
         "remap" => {
             let (ctx, audit) = user.audit(&req, &state, "mapping.remap", &["payer", "cpt_group"]);
-            let out = service::remap_now(db, scope, ctx, audit).await?;
-            let message = if out.rows() == 0 {
-                "The stored claims already follow the mappings: no claim was re-mapped.".to_string()
-            } else {
-                let n = crate::domain::format::thousands;
-                let mut moved = Vec::new();
-                if out.payer_rows > 0 {
-                    moved.push(format!("{} moved to another payer", n(out.payer_rows)));
-                }
-                if out.cpt_group_rows > 0 {
-                    let verb = if moved.is_empty() { "moved " } else { "" };
-                    moved.push(format!(
-                        "{} {verb}to another CPT group",
-                        n(out.cpt_group_rows)
-                    ));
-                }
-                format!(
-                    "{} stored claims re-mapped: {}. An analytics run was requested; findings follow when it finishes (Settings → Analytics).",
-                    n(out.rows()),
-                    moved.join(", "),
-                )
+            let out = service::request_remap(db, scope, ctx, audit).await?;
+            let message = match out.job_id {
+                None => "The stored claims already follow the mappings: no claim was re-mapped.".to_string(),
+                Some(_) => format!(
+                    "Re-mapping {} in the background; this page shows how far it got. Uploads and other changes go on meanwhile, and an analytics run follows when it is done.",
+                    entries_text(out.payer_spellings, out.cpt_codes)
+                ),
             };
             auth::set_flash(user.session(), "success", message);
             Ok(back())
