@@ -9,7 +9,7 @@
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::analytics::{Direction, Product};
+use crate::domain::analytics::{Direction, FindingKind, Product, ValueUnit};
 use crate::domain::stats::SeverityLabel;
 
 /// The product name of data-quality alerts (uploads scoring under the rule's threshold).
@@ -204,11 +204,11 @@ impl Conditions {
                 .is_some_and(|have| have.abs() >= want)
         });
         let rate_ok = self.min_rate_delta_points.is_none_or(|want| {
-            is_rate_kind(facts.kind) && facts.delta.abs() * 100.0 >= want - 1e-9
+            unit_is(facts.kind, ValueUnit::Share) && facts.delta.abs() * 100.0 >= want - 1e-9
         });
-        let days_ok = self
-            .min_days_delta
-            .is_none_or(|want| is_days_kind(facts.kind) && facts.delta.abs() >= want - 1e-9);
+        let days_ok = self.min_days_delta.is_none_or(|want| {
+            unit_is(facts.kind, ValueUnit::Days) && facts.delta.abs() >= want - 1e-9
+        });
         label_ok && money_ok && rate_ok && days_ok
     }
 
@@ -272,24 +272,17 @@ pub struct FindingFacts<'a> {
     pub dollars_per_month: Option<f64>,
 }
 
-/// Kinds whose delta is a rate (proportion) change.
-fn is_rate_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "denial_rate" | "reason_share_spike" | "denial_rate_spike"
-    )
-}
-
-/// Kinds whose delta is in days.
-fn is_days_kind(kind: &str) -> bool {
-    matches!(kind, "decision_time" | "slowdown" | "trend")
+/// Whether a stored kind's delta is in `unit` (a kind the code does not know is in none:
+/// a rate or days condition does not apply to it).
+fn unit_is(kind: &str, unit: ValueUnit) -> bool {
+    kind.parse::<FindingKind>().is_ok_and(|k| k.unit() == unit)
 }
 
 /// The value the rule's metric reads from the finding (severity when it does not apply).
 pub fn metric_value(metric: Metric, facts: &FindingFacts<'_>) -> f64 {
     match metric {
-        Metric::RateDelta if is_rate_kind(facts.kind) => facts.delta,
-        Metric::DaysDelta if is_days_kind(facts.kind) => facts.delta,
+        Metric::RateDelta if unit_is(facts.kind, ValueUnit::Share) => facts.delta,
+        Metric::DaysDelta if unit_is(facts.kind, ValueUnit::Days) => facts.delta,
         _ => facts.severity,
     }
 }

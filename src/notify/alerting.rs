@@ -94,11 +94,8 @@ pub fn title(event: &NewDriftEvent) -> String {
     };
     let kind = event.kind.parse::<FindingKind>().ok();
     let change = match kind {
-        Some(k) if !k.is_rate() => crate::domain::format::days(event.delta, true),
-        Some(
-            FindingKind::DenialRate | FindingKind::ReasonShareSpike | FindingKind::DenialRateSpike,
-        ) => crate::domain::format::points(event.delta),
-        _ => crate::domain::format::decimal(event.delta, 1),
+        Some(k) => k.unit().change(event.delta),
+        None => crate::domain::format::decimal(event.delta, 1),
     };
     let money = event
         .dollars_per_month

@@ -785,6 +785,47 @@ pub struct DriftEvent {
     pub dollars_per_month: Option<f64>,
 }
 
+#[cfg(test)]
+impl DriftEvent {
+    /// A stored finding for unit tests: Cigna × `group`, high, 0.1 -> 0.4 (+0.3), a
+    /// baseline from 2026-08-01 and a current window of 2026-11-15 to 2026-11-28.
+    pub fn example(product: &str, kind: &str, group: &str) -> DriftEvent {
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        DriftEvent {
+            id: 1,
+            customer_id: 1,
+            run_id: 1,
+            product: product.into(),
+            mode: "sound".into(),
+            kind: kind.into(),
+            payer: "Cigna".into(),
+            cpt_group: group.into(),
+            direction: "worse".into(),
+            baseline_value: 0.1,
+            current_value: 0.4,
+            delta: 0.3,
+            ci_low: None,
+            ci_high: None,
+            p_value: None,
+            q_value: None,
+            severity: 0.9,
+            severity_label: "high".into(),
+            confidence: None,
+            baseline_n: 100,
+            current_n: 100,
+            baseline_start: date("2026-08-01"),
+            baseline_end: date("2026-11-15"),
+            current_start: date("2026-11-15"),
+            current_end: date("2026-11-29"),
+            evidence_json: "{}".into(),
+            continuing: false,
+            first_event_id: None,
+            created_at: date("2026-11-29").and_hms_opt(0, 0, 0).expect("time"),
+            dollars_per_month: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = drift_events)]
 pub struct NewDriftEvent {

@@ -157,9 +157,17 @@ impl FindingKind {
         Self::Trend,
     ];
 
-    /// Whether the finding compares rates (shares of claims) rather than days.
-    pub fn is_rate(self) -> bool {
-        !matches!(self, Self::DecisionTime | Self::Slowdown | Self::Trend)
+    /// What the finding's baseline, current value and change measure.
+    pub fn unit(self) -> ValueUnit {
+        match self {
+            Self::DenialRate | Self::NewReason | Self::ReasonShareSpike | Self::DenialRateSpike => {
+                ValueUnit::Share
+            }
+            Self::DecisionTime | Self::Slowdown | Self::Trend => ValueUnit::Days,
+            Self::VolumeSpike => ValueUnit::DenialsPerDay,
+            Self::NewDenialReason | Self::DenialVolumeSpike => ValueUnit::Denials,
+            Self::DollarsSpike | Self::DenialDollarsSpike => ValueUnit::Dollars,
+        }
     }
 
     /// The kind as people read it ("denial rate", "reason share spike").
@@ -199,6 +207,74 @@ impl FindingKind {
 }
 
 from_stored_name!(FindingKind, "finding kind");
+
+/// What a finding's numbers measure, so every page, export and message reads them alike:
+/// a per-day count is not a percentage, and dollars are not points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueUnit {
+    /// A proportion 0–1 (denial rate, a reason's share of the payer's denials).
+    Share,
+    /// Days to decision.
+    Days,
+    /// Denials per day of the window (sound `volume_spike`).
+    DenialsPerDay,
+    /// Denials in the window (compat's counts).
+    Denials,
+    /// Allowed dollars of denied claims.
+    Dollars,
+}
+
+impl ValueUnit {
+    /// A baseline or current value: `11.3 %`, `12.0 days`, `3.2 denials a day`,
+    /// `1,204 denials`, `$12,346`.
+    pub fn value(self, v: f64) -> String {
+        use crate::domain::format::{decimal, dollars, percent};
+        match self {
+            Self::Share => percent(v),
+            Self::Days => crate::domain::format::days(v, false),
+            Self::DenialsPerDay => format!("{} denials a day", decimal(v, 1)),
+            Self::Denials => count_of_denials(decimal(v, 0)),
+            Self::Dollars => dollars(v),
+        }
+    }
+
+    /// A change, signed: `+34.0 points`, `+12.0 days`, `+9.3 denials a day`,
+    /// `+1,100 denials`, `+$12,000`.
+    pub fn change(self, d: f64) -> String {
+        use crate::domain::format::{decimal, dollars, points};
+        if !d.is_finite() {
+            return "–".into();
+        }
+        let sign = if d < 0.0 { "−" } else { "+" };
+        match self {
+            Self::Share => points(d),
+            Self::Days => crate::domain::format::days(d, true),
+            Self::DenialsPerDay => format!("{sign}{} denials a day", decimal(d.abs(), 1)),
+            Self::Denials => format!("{sign}{}", count_of_denials(decimal(d.abs(), 0))),
+            Self::Dollars => format!("{sign}{}", dollars(d.abs())),
+        }
+    }
+
+    /// What an export multiplies the stored value by: shares are exported as percentages.
+    pub fn export_scale(self) -> f64 {
+        if self == Self::Share { 100.0 } else { 1.0 }
+    }
+
+    /// The unit of a stored kind; a kind the code no longer knows reads as a share (the
+    /// products' main measure).
+    pub fn of_stored_kind(kind: &str) -> ValueUnit {
+        kind.parse::<FindingKind>()
+            .map_or(ValueUnit::Share, FindingKind::unit)
+    }
+}
+
+fn count_of_denials(n: String) -> String {
+    if n == "1" {
+        "1 denial".into()
+    } else {
+        format!("{n} denials")
+    }
+}
 
 /// `Worse` = more denials, more days, more volume or dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -437,6 +513,28 @@ pub(crate) fn apply_fdr(
 #[cfg(test)]
 mod name_tests {
     use super::*;
+
+    #[test]
+    fn each_kind_reads_in_its_own_unit() {
+        use FindingKind as K;
+        // A volume spike's values are denials a day, not a percentage; dollars are dollars.
+        assert_eq!(K::VolumeSpike.unit().value(3.25), "3.2 denials a day");
+        assert_eq!(K::VolumeSpike.unit().change(9.31), "+9.3 denials a day");
+        assert_eq!(K::DollarsSpike.unit().value(12_345.6), "$12,346");
+        assert_eq!(K::DenialDollarsSpike.unit().change(-830.0), "−$830");
+        assert_eq!(K::DenialVolumeSpike.unit().value(1204.0), "1,204 denials");
+        assert_eq!(K::NewDenialReason.unit().change(1.0), "+1 denial");
+        assert_eq!(K::DenialRate.unit().value(0.1134), "11.3 %");
+        assert_eq!(K::ReasonShareSpike.unit().change(0.34), "+34.0 points");
+        assert_eq!(K::Slowdown.unit().change(-2.0), "−2.0 days");
+        // Only shares are scaled to percentages in exports.
+        for k in FindingKind::ALL {
+            let share = k.unit() == ValueUnit::Share;
+            assert_eq!(k.unit().export_scale() == 100.0, share, "{k:?}");
+        }
+        assert_eq!(ValueUnit::of_stored_kind("retired_kind"), ValueUnit::Share);
+        assert_eq!(ValueUnit::of_stored_kind("trend"), ValueUnit::Days);
+    }
 
     #[test]
     fn every_name_parses_back_to_its_variant() {

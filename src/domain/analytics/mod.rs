@@ -21,5 +21,5 @@ pub mod windows;
 
 pub use finding::{
     BucketDate, Direction, DollarRule, Evidence, Finding, FindingKind, InsufficientGroup, Mode,
-    Product, RunOutcome, TrendRule,
+    Product, RunOutcome, TrendRule, ValueUnit,
 };

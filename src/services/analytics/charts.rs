@@ -358,38 +358,7 @@ mod tests {
     }
 
     fn event(product: &str, kind: &str, group: &str) -> DriftEvent {
-        DriftEvent {
-            id: 1,
-            customer_id: 1,
-            run_id: 1,
-            product: product.into(),
-            mode: "sound".into(),
-            kind: kind.into(),
-            payer: "Cigna".into(),
-            cpt_group: group.into(),
-            direction: "worse".into(),
-            baseline_value: 0.1,
-            current_value: 0.4,
-            delta: 0.3,
-            ci_low: None,
-            ci_high: None,
-            p_value: None,
-            q_value: None,
-            severity: 0.9,
-            severity_label: "high".into(),
-            confidence: None,
-            baseline_n: 100,
-            current_n: 100,
-            baseline_start: date("2026-08-01"),
-            baseline_end: date("2026-11-15"),
-            current_start: date("2026-11-15"),
-            current_end: date("2026-11-29"),
-            evidence_json: "{}".into(),
-            continuing: false,
-            first_event_id: None,
-            created_at: date("2026-11-29").and_hms_opt(0, 0, 0).expect("time"),
-            dollars_per_month: None,
-        }
+        DriftEvent::example(product, kind, group)
     }
 
     fn daily(payer: &str, group: &str, day: &str, decided: i64, denied: i64) -> DailyRow {

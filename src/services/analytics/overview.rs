@@ -91,41 +91,14 @@ pub fn top_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     fn event(product: &str, kind: &str, payer: &str, group: &str, evidence: &str) -> DriftEvent {
-        let day = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
         DriftEvent {
-            id: 1,
-            customer_id: 1,
-            run_id: 1,
-            product: product.into(),
-            mode: "sound".into(),
-            kind: kind.into(),
             payer: payer.into(),
-            cpt_group: group.into(),
-            direction: "worse".into(),
-            baseline_value: 0.0,
-            current_value: 0.0,
-            delta: 0.0,
-            ci_low: None,
-            ci_high: None,
-            p_value: None,
-            q_value: None,
-            severity: 0.9,
-            severity_label: "critical".into(),
-            confidence: None,
-            baseline_n: 0,
-            current_n: 0,
-            baseline_start: day,
-            baseline_end: day,
-            current_start: day,
-            current_end: day,
             evidence_json: evidence.into(),
-            continuing: false,
-            first_event_id: None,
-            created_at: day.and_hms_opt(0, 0, 0).expect("time"),
+            severity_label: "critical".into(),
             dollars_per_month: Some(1.0),
+            ..DriftEvent::example(product, kind, group)
         }
     }
 

@@ -10,7 +10,7 @@ use askama::Template;
 
 use super::view::{self as findings, EventView, FilterError, Filters, PER_PAGE};
 use crate::db::repo::analytics::{EventFilter, ReportRun};
-use crate::domain::analytics::{FindingKind, Product};
+use crate::domain::analytics::{FindingKind, Product, ValueUnit};
 use crate::services::findings as service;
 use crate::web::auth::CurrentUser;
 use crate::web::caches::facets::{EventsPage, FeedCaches};
@@ -294,11 +294,7 @@ async fn findings_csv(
             last_day(e.current_end),
         ]
         .map(|d| d.to_string());
-        let scale = if findings::is_rate_kind(&e.kind) {
-            100.0
-        } else {
-            1.0
-        };
+        let scale = ValueUnit::of_stored_kind(&e.kind).export_scale();
         let value = |v: f64| Cell::Float(round_to(v * scale, 1));
         let opt =
             |v: Option<f64>, f: &dyn Fn(f64) -> f64| v.map_or(Cell::Empty, |v| Cell::Float(f(v)));

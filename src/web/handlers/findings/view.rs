@@ -9,7 +9,7 @@ use crate::db::repo::analytics::{DriftEvent, EventFilter};
 use crate::db::{DbConnection, DbError};
 use crate::domain::analytics::chart::Metric;
 use crate::domain::analytics::windows::LastDays;
-use crate::domain::analytics::{Direction, FindingKind, Product};
+use crate::domain::analytics::{Direction, FindingKind, Product, ValueUnit};
 use crate::domain::stats::SeverityLabel;
 use crate::domain::tenant::TenantScope;
 use crate::services::analytics::charts::ChartSeries;
@@ -164,25 +164,10 @@ impl Filters {
     }
 }
 
-/// Whether a stored kind compares rates; an unknown one is shown as a rate.
-pub fn is_rate_kind(kind: &str) -> bool {
-    kind.parse::<FindingKind>()
-        .ok()
-        .is_none_or(FindingKind::is_rate)
-}
-
 /// A stored kind as people read it.
 fn kind_label(kind: &str) -> String {
     kind.parse::<FindingKind>()
         .map_or_else(|_| kind.replace('_', " "), |k| k.label().to_string())
-}
-
-pub fn percent(v: f64) -> String {
-    format!("{:.1} %", v * 100.0)
-}
-
-pub fn days(v: f64) -> String {
-    crate::domain::format::days(v, false)
 }
 
 /// An event ready for a page.
@@ -272,17 +257,12 @@ fn group_text(event: &DriftEvent) -> String {
 }
 
 pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
-    let rate = is_rate_kind(&event.kind);
-    type Format = fn(f64) -> String;
-    let (fmt_value, fmt_delta): (Format, Format) = if rate {
-        (percent, crate::domain::format::points)
-    } else {
-        (days, |d| crate::domain::format::days(d, true))
-    };
+    let unit = ValueUnit::of_stored_kind(&event.kind);
+    let rate = unit == ValueUnit::Share;
     // The change shown is always current − baseline; a test's own estimate (the
     // Hodges–Lehmann shift for decision days) is labelled when it differs.
     let shown = event.current_value - event.baseline_value;
-    let robust = ((event.delta - shown).abs() > 0.05 && !rate).then(|| {
+    let robust = ((event.delta - shown).abs() > 0.05 && unit == ValueUnit::Days).then(|| {
         format!(
             "robust estimate of the typical claim's change (Hodges–Lehmann shift): {}",
             crate::domain::format::days(event.delta, true)
@@ -296,7 +276,14 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
                 hi * 100.0
             )
         }
-        (Some(lo), Some(hi)) => format!("95 % confidence interval {lo:.1} to {hi:.1} days"),
+        (Some(lo), Some(hi)) if unit == ValueUnit::Days => {
+            format!("95 % confidence interval {lo:.1} to {hi:.1} days")
+        }
+        (Some(lo), Some(hi)) => format!(
+            "95 % confidence interval {} to {}",
+            unit.value(lo),
+            unit.value(hi)
+        ),
         _ if event.mode == "compat" => "compat rule, no interval".into(),
         _ if rate => "no interval".into(),
         _ => String::new(),
@@ -315,9 +302,9 @@ pub fn view(event: &DriftEvent, chart_svg: String) -> EventView {
         direction: event.direction.clone(),
         severity_label: event.severity_label.clone(),
         severity_class: severity_class(&event.severity_label),
-        baseline: fmt_value(event.baseline_value),
-        current: fmt_value(event.current_value),
-        delta: fmt_delta(if rate { event.delta } else { shown }),
+        baseline: unit.value(event.baseline_value),
+        current: unit.value(event.current_value),
+        delta: unit.change(if rate { event.delta } else { shown }),
         interval,
         p_value: p_text(event.p_value),
         q_value: p_text(event.q_value),
@@ -403,6 +390,42 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_finding_card_reads_its_numbers_in_the_kinds_unit() {
+        let volume = DriftEvent {
+            baseline_value: 3.2,
+            current_value: 12.5,
+            delta: 9.3,
+            ..DriftEvent::example("denial_scope", "volume_spike", "CO-197")
+        };
+        let card = view(&volume, String::new());
+        assert_eq!(
+            (card.baseline.as_str(), card.current.as_str()),
+            ("3.2 denials a day", "12.5 denials a day")
+        );
+        assert_eq!(card.delta, "+9.3 denials a day");
+        let dollars = DriftEvent {
+            mode: "compat".into(),
+            baseline_value: 10_000.0,
+            current_value: 22_000.0,
+            delta: 12_000.0,
+            ..DriftEvent::example("denial_scope", "denial_dollars_spike", "CO-197")
+        };
+        let card = view(&dollars, String::new());
+        assert_eq!(
+            (card.baseline.as_str(), card.delta.as_str()),
+            ("$10,000", "+$12,000")
+        );
+        let rate = view(
+            &DriftEvent::example("drift_watch", "denial_rate", "IMAGING"),
+            String::new(),
+        );
+        assert_eq!(
+            (rate.baseline.as_str(), rate.delta.as_str()),
+            ("10.0 %", "+30.0 points")
+        );
     }
 
     #[test]
