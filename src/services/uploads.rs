@@ -136,6 +136,19 @@ pub async fn start_rejections_export(
     .await
 }
 
+/// One batch of `rejections.csv`: up to `limit` rejected cells (id, row, column, reason)
+/// after `after` (the previous batch's last (row, id)), in file order.
+pub async fn rejections_batch(
+    db: &Db,
+    scope: TenantScope,
+    id: i64,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<(i64, i64, String, String)>, DbError> {
+    db.run(move |conn| uploads_repo::rejections_after(conn, &scope, id, after, limit))
+        .await
+}
+
 /// The API's rejections of an upload: up to `limit` rejected cells after the cursor
 /// `after` (a rejection id), in file order (`NotFound` for another tenant's upload).
 pub async fn rejections_after(

@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::{Db, DbConnection, DbError};
 use crate::web::errors::AppError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -94,29 +93,6 @@ pub fn list_response<R, T: Serialize>(
         res.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
     }
     res.json(body)
-}
-
-/// A whole keyset list endpoint: reads `limit` and `cursor` (of list `kind`), fetches
-/// up to `limit + 1` rows after the cursor with `fetch(conn, after, limit + 1)` and answers
-/// the page ([`list_response`]).
-pub async fn keyset_list<R, T, F>(
-    req: &HttpRequest,
-    db: &Db,
-    kind: &'static str,
-    fetch: F,
-    id_of: impl Fn(&R) -> i64,
-    view: impl Fn(R) -> T,
-) -> Result<HttpResponse, AppError>
-where
-    R: Send + 'static,
-    T: Serialize,
-    F: FnOnce(&mut DbConnection, Option<i64>, i64) -> Result<Vec<R>, DbError> + Send + 'static,
-{
-    let page = page_request(req, kind)?;
-    let rows = db
-        .run(move |conn| fetch(conn, page.after, page.limit + 1))
-        .await?;
-    Ok(list_response(req, kind, page, rows, id_of, view))
 }
 
 /// A whole keyset list endpoint: reads `limit` and `cursor` (of list `kind`), asks the

@@ -15,7 +15,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use crate::db::repo::uploads;
 use crate::db::repo::uploads::Upload;
 use crate::domain::roles::Role;
 use crate::domain::tenant::TenantScope;
@@ -555,10 +554,8 @@ pub async fn rejections_csv(
         move |after| {
             let db = db.clone();
             async move {
-                db.run(move |conn| {
-                    uploads::rejections_after(conn, &scope, id, after, REJECTIONS_BATCH)
-                })
-                .await
+                crate::services::uploads::rejections_batch(&db, scope, id, after, REJECTIONS_BATCH)
+                    .await
             }
         },
         |last: &(i64, i64, String, String)| (last.1, last.0),

@@ -6,14 +6,11 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use crate::db::repo::analytics::{DriftEvent, EventFilter};
-use crate::db::{DbConnection, DbError};
 use crate::domain::analytics::chart::Metric;
 use crate::domain::analytics::windows::LastDays;
 use crate::domain::analytics::{Direction, FindingKind, Product, ValueUnit};
 use crate::domain::stats::SeverityLabel;
-use crate::domain::tenant::TenantScope;
 use crate::services::analytics::charts::ChartSeries;
-use crate::web::caches::charts::{ChartCache, Generation as ChartGeneration};
 use crate::web::errors::AppError;
 use crate::web::errors::url_encode;
 use crate::web::http::query::page_number;
@@ -367,18 +364,6 @@ pub fn chart_svg(event: &DriftEvent, series: &ChartSeries) -> String {
         baseline: (event.baseline_start, event.baseline_end),
         current: (event.current_start, event.current_end),
     })
-}
-
-/// The charts of some findings, keyed by event id (`services::findings::cached_charts`
-/// with the web's chart cache).
-pub fn cached_charts(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-    cache: &ChartCache,
-    generation: ChartGeneration,
-    events: &[DriftEvent],
-) -> Result<HashMap<i64, String>, DbError> {
-    crate::services::findings::cached_charts(conn, scope, cache, generation, events)
 }
 
 #[cfg(test)]
