@@ -465,3 +465,15 @@ pub async fn set_active(
     .await?;
     Ok(target.email)
 }
+
+/// The members page: the tenant's members by e-mail and its pending invitations, in one
+/// read.
+pub async fn members(db: &Db, scope: TenantScope) -> Result<(Vec<User>, Vec<Invitation>), DbError> {
+    db.run(move |conn| {
+        Ok((
+            users::list(conn, &scope)?,
+            invitations::list_pending(conn, &scope)?,
+        ))
+    })
+    .await
+}

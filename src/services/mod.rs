@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod analytics;
 pub mod api_tokens;
+pub mod audit_trail;
 pub mod auth;
 pub mod channels;
 pub mod digests;

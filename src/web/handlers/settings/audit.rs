@@ -7,20 +7,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::db::repo::audit::AuditEvent;
-use crate::db::repo::audit::{self, AuditFilter};
+use crate::db::repo::audit::{AuditEvent, AuditFilter};
 use crate::db::repo::users;
-use crate::db::{DbConnection, DbError};
-use crate::domain::tenant::TenantScope;
+use crate::services::audit_trail::{self, Actor, Members, Resolved, TrailExport, TrailPage};
 use crate::web::auth::{Admin, Authorized};
 use crate::web::errors::{AppError, url_encode};
 use crate::web::http::query::page_number;
 use crate::web::state::AppState;
-use crate::web::view::csv_export::{AUDIT_COLUMNS, CsvExport, attachment, write_audit_event};
+use crate::web::view::csv_export::{AUDIT_COLUMNS, attachment, stream_keyset, write_audit_event};
 use crate::web::view::layout::Layout;
 use crate::web::view::render::render;
 
@@ -52,14 +49,6 @@ impl Echo {
         .collect::<Vec<_>>()
         .join("&")
     }
-}
-
-/// The actor filter as typed: a user id or an e-mail address.
-#[derive(Debug, Clone)]
-enum Actor {
-    Any,
-    Id(i64),
-    Email(String),
 }
 
 /// Parsed query: the filter (actor still unresolved), the echo and the page.
@@ -110,47 +99,6 @@ fn parse(raw: &HashMap<String, String>) -> Result<Request, AppError> {
         echo,
         page,
     })
-}
-
-/// Members of the tenant by id (to show e-mails instead of ids).
-type Members = HashMap<i64, String>;
-
-/// The actor filter after looking the e-mail up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Resolved {
-    Any,
-    Id(i64),
-    /// An e-mail of no member of this tenant: nothing can match.
-    NoSuchMember,
-}
-
-impl Resolved {
-    fn actor_id(self) -> Option<i64> {
-        match self {
-            Resolved::Id(id) => Some(id),
-            Resolved::Any | Resolved::NoSuchMember => None,
-        }
-    }
-}
-
-fn resolve(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-    actor: &Actor,
-) -> Result<(Members, Resolved), DbError> {
-    let members: Members = users::list(conn, scope)?
-        .into_iter()
-        .map(|u| (u.id, u.email))
-        .collect();
-    let resolved = match actor {
-        Actor::Any => Resolved::Any,
-        Actor::Id(id) => Resolved::Id(*id),
-        Actor::Email(email) => members
-            .iter()
-            .find(|(_, e)| *e == email)
-            .map_or(Resolved::NoSuchMember, |(id, _)| Resolved::Id(*id)),
-    };
-    Ok((members, resolved))
 }
 
 fn actor_label(members: &Members, id: Option<i64>) -> String {
@@ -228,25 +176,12 @@ pub async fn page(
         echo,
         page,
     } = parse(&query)?;
-    let scope = user.scope();
-    let (members, resolved, actions, events) = state
-        .db
-        .run(move |conn| {
-            let (members, resolved) = resolve(conn, &scope, &actor)?;
-            let actions = audit::list_actions(conn, &scope)?;
-            let events = match resolved {
-                Resolved::NoSuchMember => None,
-                found => {
-                    let f = AuditFilter {
-                        actor_user_id: found.actor_id(),
-                        ..f
-                    };
-                    Some(audit::list_page(conn, &scope, &f, page, PER_PAGE)?)
-                }
-            };
-            Ok((members, resolved, actions, events))
-        })
-        .await?;
+    let TrailPage {
+        members,
+        resolved,
+        actions,
+        events,
+    } = audit_trail::page(&state.db, user.scope(), f, actor, page, PER_PAGE).await?;
     let note = (resolved == Resolved::NoSuchMember).then(|| {
         format!(
             "No member of your organisation has the e-mail address {}.",
@@ -282,21 +217,6 @@ pub async fn page(
     })
 }
 
-/// What the export stream still has to do.
-enum Cursor {
-    Header,
-    Before(Option<i64>),
-    Done,
-}
-
-fn csv_bytes(
-    write: impl FnOnce(&mut CsvExport<Vec<u8>>) -> csv::Result<()>,
-) -> Result<Bytes, std::io::Error> {
-    let mut out = CsvExport::new(Vec::new());
-    write(&mut out).map_err(std::io::Error::other)?;
-    Ok(Bytes::from(out.finish()?))
-}
-
 pub async fn export(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -305,73 +225,31 @@ pub async fn export(
 ) -> Result<HttpResponse, AppError> {
     let Request { filter, actor, .. } = parse(&query)?;
     let scope = user.scope();
-    let (members, resolved) = state
-        .db
-        .run(move |conn| resolve(conn, &scope, &actor))
-        .await?;
     let (ctx, entry) = user.audit(&req, &state, EXPORTED_ACTION, &[]);
-    state
-        .db
-        .write_audit(ctx, entry.target("audit_trail", "csv"))
-        .await?;
-
-    let filter = Arc::new(AuditFilter {
-        actor_user_id: resolved.actor_id(),
-        ..filter
-    });
-    let members = Arc::new(members);
+    let TrailExport {
+        filter,
+        members,
+        nothing_matches,
+    } = audit_trail::start_export(&state.db, scope, filter, actor, ctx, entry).await?;
     let db = state.db.clone();
-    // An e-mail of no member of this tenant: the header alone.
-    let nothing_matches = resolved == Resolved::NoSuchMember;
-    let stream = futures_util::stream::unfold(Cursor::Header, move |cursor| {
-        let db = db.clone();
-        let filter = Arc::clone(&filter);
-        let members = Arc::clone(&members);
-        async move {
-            match cursor {
-                Cursor::Done => None,
-                Cursor::Header => {
-                    let next = if nothing_matches {
-                        Cursor::Done
-                    } else {
-                        Cursor::Before(None)
-                    };
-                    Some((csv_bytes(|out| out.header(&AUDIT_COLUMNS)), next))
+    let stream = stream_keyset(
+        &AUDIT_COLUMNS,
+        EXPORT_CHUNK,
+        move |before| {
+            let (db, filter) = (db.clone(), Arc::clone(&filter));
+            async move {
+                if nothing_matches {
+                    return Ok(Vec::new());
                 }
-                Cursor::Before(before) => {
-                    let chunk = db
-                        .run(move |conn| {
-                            audit::list_chunk_before(conn, &scope, &filter, before, EXPORT_CHUNK)
-                        })
-                        .await;
-                    match chunk {
-                        Err(err) => {
-                            tracing::error!(error = ?err, "audit export failed mid-stream");
-                            Some((
-                                Err(std::io::Error::other("audit export failed")),
-                                Cursor::Done,
-                            ))
-                        }
-                        Ok(rows) if rows.is_empty() => None,
-                        Ok(rows) => {
-                            let next = if (rows.len() as i64) < EXPORT_CHUNK {
-                                Cursor::Done
-                            } else {
-                                Cursor::Before(rows.last().map(|e| e.id))
-                            };
-                            let bytes = csv_bytes(|out| {
-                                rows.iter().try_for_each(|e| {
-                                    let actor = e.actor_user_id.and_then(|id| members.get(&id));
-                                    write_audit_event(out, e, actor.map(String::as_str))
-                                })
-                            });
-                            Some((bytes, next))
-                        }
-                    }
-                }
+                audit_trail::export_batch(&db, scope, filter, before, EXPORT_CHUNK).await
             }
-        }
-    });
+        },
+        |e: &AuditEvent| e.id,
+        move |out, e| {
+            let actor = e.actor_user_id.and_then(|id| members.get(&id));
+            write_audit_event(out, e, actor.map(String::as_str))
+        },
+    );
     let filename = format!("audit-trail-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
     Ok(attachment(&filename)
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -7,7 +7,6 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use crate::db::repo::{invitations, users};
 use crate::domain::roles::Role;
 use crate::services::accounts::{self, AccountError, Actor, LINK_HOURS};
 use crate::web::auth::{self, Admin, Authorized, CurrentUser};
@@ -56,16 +55,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: Authorized<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    let scope = user.scope();
-    let (members, pending) = state
-        .db
-        .run(move |conn| {
-            Ok((
-                users::list(conn, &scope)?,
-                invitations::list_pending(conn, &scope)?,
-            ))
-        })
-        .await?;
+    let (members, pending) = accounts::members(&state.db, user.scope()).await?;
     let invitations = pending
         .into_iter()
         .map(|i| {
