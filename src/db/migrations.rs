@@ -18,6 +18,12 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     if applied.iter().any(|v| v.contains(ROLLUPS_MIGRATION)) {
         build_rollups(conn)?;
     }
+    // Every start, not only when 999000 was just applied: a conversion that did not
+    // finish (its transaction rolled back) left the text table, and is done now. Costs
+    // one catalog probe when there is nothing to convert.
+    if super::repo::rollups::has_text_rows(conn)? {
+        super::transaction(conn, super::repo::rollups::convert_text_rows)?;
+    }
     Ok(applied)
 }
 

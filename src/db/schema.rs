@@ -464,13 +464,13 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 
 diesel::table! {
-    /// Daily claim rollups (migration 2026-12-06-980000, `db::repo::rollups`).
+    /// Daily claim rollups (migrations 2026-12-06-980000 and -999000, `db::repo::rollups`).
     claim_day_rollups (customer_id, decided_date, payer, cpt_group) {
         customer_id -> BigInt,
         decided_date -> Date,
         payer -> Text,
         cpt_group -> Text,
-        days -> Text,
+        entries -> Binary,
     }
 }
 

@@ -253,6 +253,80 @@ fn a_lost_rollup_is_reported_and_rebuilt() {
     assert!(rollups::verify(&db, &scope).expect("verify").is_empty());
 }
 
+/// Migration 2026-12-06-999000 moves the text day rows aside; the next start converts them
+/// to the stored bytes (the same histograms, every tenant) and drops the text table — as
+/// here, where two tenants' rows are put back into a text table as they were stored
+/// before.
+#[test]
+fn text_day_rows_are_converted_to_bytes_at_start() {
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), 4).expect("database");
+    db.migrate().expect("migrations");
+    let tenants = [customer(&db, "alpha"), customer(&db, "beta")];
+    for (k, scope) in tenants.iter().enumerate() {
+        let options = GenOptions {
+            rows: 400 + 300 * k as u64,
+            seed: 11 + k as u64,
+            end: today(),
+            ..GenOptions::default()
+        };
+        load_generated_claims(&db, scope, &options);
+    }
+    let before: Vec<_> = tenants
+        .iter()
+        .map(|scope| {
+            let scope = *scope;
+            db.write_blocking(move |c| repo::stored(c, &scope))
+                .expect("stored")
+        })
+        .collect();
+    let backend_text = db
+        .write_blocking(|c| -> Result<bool, payerwatch::db::DbError> {
+            use diesel::prelude::*;
+            use diesel::sql_types::{BigInt, Date, Text};
+            diesel::sql_query(
+                "CREATE TABLE claim_day_rollups_text (customer_id BIGINT NOT NULL, \
+                 decided_date DATE NOT NULL, payer TEXT NOT NULL, cpt_group TEXT NOT NULL, \
+                 days TEXT NOT NULL)",
+            )
+            .execute(c)?;
+            for (scope, stored) in tenants.iter().zip(&before) {
+                for (key, hist) in &stored.cells {
+                    let sql = match c {
+                        payerwatch::db::DbConnection::Sqlite(_) => {
+                            "INSERT INTO claim_day_rollups_text VALUES (?, ?, ?, ?, ?)"
+                        }
+                        payerwatch::db::DbConnection::Postgresql(_) => {
+                            "INSERT INTO claim_day_rollups_text VALUES ($1, $2, $3, $4, $5)"
+                        }
+                    };
+                    diesel::sql_query(sql)
+                        .bind::<BigInt, _>(scope.id())
+                        .bind::<Date, _>(key.decided)
+                        .bind::<Text, _>(key.payer.clone())
+                        .bind::<Text, _>(key.cpt_group.clone())
+                        .bind::<Text, _>(repo::encode_histogram(hist))
+                        .execute(c)?;
+                }
+            }
+            diesel::sql_query("DELETE FROM claim_day_rollups").execute(c)?;
+            repo::has_text_rows(c)
+        })
+        .expect("text rows");
+    assert!(backend_text);
+    assert!(before.iter().all(|r| !r.cells.is_empty()));
+    db.migrate().expect("converts");
+    for (scope, expected) in tenants.iter().zip(&before) {
+        let scope = *scope;
+        let after = db
+            .write_blocking(move |c| repo::stored(c, &scope))
+            .expect("stored");
+        assert_eq!(&after, expected);
+        assert!(rollups::verify(&db, &scope).expect("verify").is_empty());
+    }
+    assert!(!db.write_blocking(repo::has_text_rows).expect("probe"));
+}
+
 /// The equivalence tests' data: generated claims with injected drift (`rows` of them),
 /// hand-written rows with every outcome and reason shape, a new and expensive reason in
 /// the last days, uncoded denials of a small payer rising, a payer slowing down by

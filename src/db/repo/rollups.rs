@@ -4,8 +4,9 @@
 //!
 //! * `claim_day_rollups`: per tenant × decided day × canonical payer × CPT group, the
 //!   decision-day histogram of that cell — per decision-days value the PAID, DENIED and
-//!   OTHER counts and their allowed cents. A claim's submitted date is its decided date
-//!   minus its decision days, so the same rows answer submitted-date (compat) windows.
+//!   OTHER counts and their allowed cents, stored as fixed-width bytes ([`encode_entries`],
+//!   migration `2026-12-06-999000`). A claim's submitted date is its decided date minus its
+//!   decision days, so the same rows answer submitted-date (compat) windows.
 //! * `claim_reason_rollups`: denied claims and their cents per tenant × day × payer ×
 //!   reason (the DenialScope key), once by decided date and once by submitted date.
 //!
@@ -19,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Binary, Date, Integer, Nullable, Text};
 
 use super::analytics::{REVERSED, placeholders_for};
 use super::claims::NewClaimRef;
@@ -233,7 +234,9 @@ fn merge_histogram(into: &mut DayHistogram, from: &DayHistogram, sign: i64) {
 
 // ------------------------------------------------------------------- the stored form
 
-/// `days:paid:denied:other:paid_cents:denied_cents:other_cents`, space separated.
+/// `days:paid:denied:other:paid_cents:denied_cents:other_cents`, space separated: the
+/// histogram as `--verify` prints it, and as it was stored before migration
+/// `2026-12-06-999000` (which converts it with [`decode_entries`]).
 pub fn encode_histogram(hist: &DayHistogram) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(hist.len() * 24);
@@ -251,25 +254,123 @@ pub fn encode_histogram(hist: &DayHistogram) -> String {
     out
 }
 
-pub fn decode_histogram(text: &str) -> Result<DayHistogram, DbError> {
-    Ok(decode_entries(text)?.into_iter().collect())
-}
-
 /// A cell's histogram as stored: `(decision days, counts)` ascending by days.
 pub type DayEntries = Vec<(i32, DayCounts)>;
 
-/// The stored histogram text as its entries, in stored order (the analytics' read path:
-/// a run decodes every day row of its windows, so this parses bytes by hand instead of
-/// splitting and building a map).
+/// The seven stored values of an entry, in stored order.
+fn entry_values(days: i32, c: &DayCounts) -> [i64; 7] {
+    [
+        i64::from(days),
+        c.paid,
+        c.denied,
+        c.other,
+        c.paid_cents,
+        c.denied_cents,
+        c.other_cents,
+    ]
+}
+
+/// The stored form of a histogram (`claim_day_rollups.entries`): one width byte `w`, then
+/// per entry, ascending by days, seven little-endian signed integers of `w` bytes: days,
+/// paid, denied, other, paid cents, denied cents, other cents. `w` is 4 when every value
+/// of the row fits `i32` (a cell of a day: counts are claims, cents a day's allowed
+/// amounts — the rule), else 8. Fixed width, so reading is loads, not parsing: a run
+/// decodes ≈ 5,000 rows × ≈ 100 entries (docs/decisions.md "Binary day histograms").
+pub fn encode_entries(hist: &DayHistogram) -> Vec<u8> {
+    let fits = hist.iter().all(|(days, c)| {
+        entry_values(*days, c)
+            .iter()
+            .all(|v| i32::try_from(*v).is_ok())
+    });
+    let width: u8 = if fits { 4 } else { 8 };
+    let mut out = Vec::with_capacity(1 + hist.len() * 7 * usize::from(width));
+    out.push(width);
+    for (days, c) in hist {
+        for v in entry_values(*days, c) {
+            if fits {
+                // Checked above: every value fits.
+                out.extend_from_slice(&(v as i32).to_le_bytes());
+            } else {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// The stored bytes as a histogram (the upkeep's and the pages' read path).
+pub fn decode_histogram(bytes: &[u8]) -> Result<DayHistogram, DbError> {
+    let mut entries = Vec::new();
+    decode_entries_into(bytes, &mut entries)?;
+    Ok(entries.into_iter().collect())
+}
+
+/// The stored bytes' entries appended to `out`, in stored order (the analytics' read
+/// path: every row's entries in one vector).
+pub fn decode_entries_into(bytes: &[u8], out: &mut DayEntries) -> Result<(), DbError> {
+    let bad = |why: &str| DbError::Rollup(format!("histogram of {} bytes: {why}", bytes.len()));
+    let Some((&width, body)) = bytes.split_first() else {
+        return Err(bad("empty"));
+    };
+    let push = |out: &mut DayEntries, v: [i64; 7]| -> Result<(), DbError> {
+        out.push((
+            i32::try_from(v[0]).map_err(|_| bad("days out of range"))?,
+            DayCounts {
+                paid: v[1],
+                denied: v[2],
+                other: v[3],
+                paid_cents: v[4],
+                denied_cents: v[5],
+                other_cents: v[6],
+            },
+        ));
+        Ok(())
+    };
+    match width {
+        4 => {
+            if body.len() % 28 != 0 {
+                return Err(bad("not whole entries"));
+            }
+            out.reserve(body.len() / 28);
+            for entry in body.chunks_exact(28) {
+                let mut v = [0i64; 7];
+                for (k, value) in v.iter_mut().enumerate() {
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(&entry[4 * k..4 * k + 4]);
+                    *value = i64::from(i32::from_le_bytes(b));
+                }
+                push(out, v)?;
+            }
+        }
+        8 => {
+            if body.len() % 56 != 0 {
+                return Err(bad("not whole entries"));
+            }
+            out.reserve(body.len() / 56);
+            for entry in body.chunks_exact(56) {
+                let mut v = [0i64; 7];
+                for (k, value) in v.iter_mut().enumerate() {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&entry[8 * k..8 * k + 8]);
+                    *value = i64::from_le_bytes(b);
+                }
+                push(out, v)?;
+            }
+        }
+        _ => return Err(bad("unknown width")),
+    }
+    Ok(())
+}
+
+/// The text form's entries, in stored order (what migration `2026-12-06-999000`
+/// converts; `--verify`'s output can be read back with it).
 pub fn decode_entries(text: &str) -> Result<DayEntries, DbError> {
     let mut out = Vec::with_capacity(text.len() / 16 + 1);
-    decode_entries_into(text, &mut out)?;
+    decode_text_into(text, &mut out)?;
     Ok(out)
 }
 
-/// [`decode_entries`] appending to `out` (the analytics keep every row's entries in one
-/// vector).
-pub fn decode_entries_into(text: &str, out: &mut DayEntries) -> Result<(), DbError> {
+fn decode_text_into(text: &str, out: &mut DayEntries) -> Result<(), DbError> {
     let bad = || DbError::Rollup(format!("histogram {text:?}"));
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -674,19 +775,19 @@ struct CellRow {
     payer: String,
     #[diesel(sql_type = Text)]
     cpt_group: String,
-    #[diesel(sql_type = Text)]
-    days: String,
+    #[diesel(sql_type = Binary)]
+    entries: Vec<u8>,
 }
 
 impl CellRow {
-    /// The row's key and its stored histogram text.
-    fn into_key_and_days(self) -> (CellKey, String) {
+    /// The row's key and its stored histogram bytes.
+    fn into_key_and_days(self) -> (CellKey, Vec<u8>) {
         let key = CellKey {
             decided: self.decided_date,
             payer: self.payer,
             cpt_group: self.cpt_group,
         };
-        (key, self.days)
+        (key, self.entries)
     }
 
     fn into_cell(self) -> Result<Cell, DbError> {
@@ -741,7 +842,7 @@ pub fn cells(
 ) -> Result<Vec<Cell>, DbError> {
     let sql = placeholders_for(
         conn,
-        "SELECT decided_date, payer, cpt_group, days FROM claim_day_rollups \
+        "SELECT decided_date, payer, cpt_group, entries FROM claim_day_rollups \
          WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3",
     );
     let rows: Vec<CellRow> = diesel::sql_query(sql)
@@ -770,16 +871,16 @@ pub fn cell_entries(
 ) -> Result<Vec<CellEntries>, DbError> {
     let sql = placeholders_for(
         conn,
-        "SELECT decided_date, payer, cpt_group, days FROM claim_day_rollups \
+        "SELECT decided_date, payer, cpt_group, entries FROM claim_day_rollups \
          WHERE customer_id = $1 AND decided_date >= $2",
     );
     let rows: Vec<CellRow> = diesel::sql_query(sql)
         .bind::<BigInt, _>(scope.id())
         .bind::<Date, _>(from)
         .load(conn)?;
-    // An entry takes at least 14 bytes of text (`d:p:d:o:c:c:c `): one allocation, not a
-    // doubling series of copies of a vector of some 10 MB.
-    entries.reserve(rows.iter().map(|r| r.days.len() / 14 + 1).sum());
+    // An entry takes at least 28 bytes: one allocation, not a doubling series of copies
+    // of a vector of some 10 MB.
+    entries.reserve(rows.iter().map(|r| r.entries.len() / 28).sum());
     rows.into_iter()
         .map(|r| {
             let (key, days) = r.into_key_and_days();
@@ -817,7 +918,7 @@ pub fn payer_cells(
     let sql = placeholders_for(
         conn,
         &format!(
-            "SELECT decided_date, payer, cpt_group, days FROM claim_day_rollups \
+            "SELECT decided_date, payer, cpt_group, entries FROM claim_day_rollups \
              WHERE customer_id = $1 AND decided_date >= $2 AND decided_date < $3 \
              AND payer IN ({})",
             payer_list(4, payers)
@@ -992,12 +1093,12 @@ pub fn payer_claims(
     struct Row {
         #[diesel(sql_type = Text)]
         payer: String,
-        #[diesel(sql_type = Text)]
-        days: String,
+        #[diesel(sql_type = Binary)]
+        entries: Vec<u8>,
     }
     let sql = placeholders_for(
         conn,
-        "SELECT payer, days FROM claim_day_rollups WHERE customer_id = $1",
+        "SELECT payer, entries FROM claim_day_rollups WHERE customer_id = $1",
     );
     let rows: Vec<Row> = diesel::sql_query(sql)
         .bind::<BigInt, _>(scope.id())
@@ -1006,7 +1107,7 @@ pub fn payer_claims(
     let mut entries = DayEntries::new();
     for row in rows {
         entries.clear();
-        decode_entries_into(&row.days, &mut entries)?;
+        decode_entries_into(&row.entries, &mut entries)?;
         let n: i64 = entries.iter().map(|(_, c)| c.claims()).sum();
         *totals.entry(row.payer).or_default() += n;
     }
@@ -1126,7 +1227,7 @@ fn apply_cells(
             .into_iter()
             .map(|c| (c.key, c.days))
             .collect();
-    let mut upserts: Vec<(&CellKey, String)> = Vec::new();
+    let mut upserts: Vec<(&CellKey, Vec<u8>)> = Vec::new();
     let mut deletes: Vec<&CellKey> = Vec::new();
     for (key, change) in delta {
         let mut hist = stored.remove(key).unwrap_or_default();
@@ -1134,28 +1235,10 @@ fn apply_cells(
         if hist.is_empty() {
             deletes.push(key);
         } else {
-            upserts.push((key, encode_histogram(&hist)));
+            upserts.push((key, encode_entries(&hist)));
         }
     }
-    for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO claim_day_rollups (customer_id, decided_date, payer, cpt_group, days) \
-             VALUES {} ON CONFLICT (customer_id, decided_date, payer, cpt_group) \
-             DO UPDATE SET days = excluded.days",
-            values_rows(conn, chunk.len(), 5)
-        );
-        let mut query =
-            diesel::sql_query(sql).into_boxed::<<DbConnection as diesel::Connection>::Backend>();
-        for (key, days) in chunk {
-            query = query
-                .bind::<BigInt, _>(scope.id())
-                .bind::<Date, _>(key.decided)
-                .bind::<Text, _>(key.payer.clone())
-                .bind::<Text, _>(key.cpt_group.clone())
-                .bind::<Text, _>(days.clone());
-        }
-        query.execute(conn)?;
-    }
+    upsert_cells(conn, scope.id(), &upserts)?;
     for key in deletes {
         let sql = placeholders_for(
             conn,
@@ -1170,6 +1253,109 @@ fn apply_cells(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Writes day rows (new or replacing the stored ones) of tenant `customer_id`.
+fn upsert_cells<K: std::borrow::Borrow<CellKey>>(
+    conn: &mut DbConnection,
+    customer_id: i64,
+    rows: &[(K, Vec<u8>)],
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO claim_day_rollups (customer_id, decided_date, payer, cpt_group, entries) \
+             VALUES {} ON CONFLICT (customer_id, decided_date, payer, cpt_group) \
+             DO UPDATE SET entries = excluded.entries",
+            values_rows(conn, chunk.len(), 5)
+        );
+        let mut query =
+            diesel::sql_query(sql).into_boxed::<<DbConnection as diesel::Connection>::Backend>();
+        for (key, entries) in chunk {
+            let key = key.borrow();
+            query = query
+                .bind::<BigInt, _>(customer_id)
+                .bind::<Date, _>(key.decided)
+                .bind::<Text, _>(key.payer.clone())
+                .bind::<Text, _>(key.cpt_group.clone())
+                .bind::<Binary, _>(entries.clone());
+        }
+        query.execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Whether text day rows wait for [`convert_text_rows`] (one catalog probe: checked at
+/// every start, outside any transaction, so a start takes no write lock for it).
+pub fn has_text_rows(conn: &mut DbConnection) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let probe = match conn {
+        DbConnection::Postgresql(_) => {
+            "SELECT CAST(CASE WHEN to_regclass('claim_day_rollups_text') IS NULL \
+             THEN 0 ELSE 1 END AS BIGINT) AS n"
+        }
+        DbConnection::Sqlite(_) => {
+            "SELECT COUNT(*) AS n FROM sqlite_master \
+             WHERE type = 'table' AND name = 'claim_day_rollups_text'"
+        }
+    };
+    Ok(diesel::sql_query(probe).get_result::<Count>(conn)?.n > 0)
+}
+
+/// Migration `2026-12-06-999000` moved the text day rows aside (`claim_day_rollups_text`):
+/// converts them into the byte form, tenant by tenant, and drops that table. Call it in
+/// one transaction. `None` when there is nothing to convert; else the rows converted.
+pub fn convert_text_rows(conn: &mut DbConnection) -> Result<Option<usize>, DbError> {
+    #[derive(QueryableByName)]
+    struct Tenant {
+        #[diesel(sql_type = BigInt)]
+        customer_id: i64,
+    }
+    #[derive(QueryableByName)]
+    struct TextRow {
+        #[diesel(sql_type = Date)]
+        decided_date: NaiveDate,
+        #[diesel(sql_type = Text)]
+        payer: String,
+        #[diesel(sql_type = Text)]
+        cpt_group: String,
+        #[diesel(sql_type = Text)]
+        days: String,
+    }
+    // Again inside the transaction: another process may have converted them meanwhile.
+    if !has_text_rows(conn)? {
+        return Ok(None);
+    }
+    let tenants: Vec<Tenant> =
+        diesel::sql_query("SELECT DISTINCT customer_id FROM claim_day_rollups_text").load(conn)?;
+    let mut converted = 0;
+    for tenant in tenants {
+        let sql = placeholders_for(
+            conn,
+            "SELECT decided_date, payer, cpt_group, days FROM claim_day_rollups_text \
+             WHERE customer_id = $1",
+        );
+        let rows: Vec<TextRow> = diesel::sql_query(sql)
+            .bind::<BigInt, _>(tenant.customer_id)
+            .load(conn)?;
+        let mut cells = Vec::with_capacity(rows.len());
+        for r in rows {
+            let hist: DayHistogram = decode_entries(&r.days)?.into_iter().collect();
+            let key = CellKey {
+                decided: r.decided_date,
+                payer: r.payer,
+                cpt_group: r.cpt_group,
+            };
+            cells.push((key, encode_entries(&hist)));
+        }
+        upsert_cells(conn, tenant.customer_id, &cells)?;
+        converted += cells.len();
+    }
+    diesel::sql_query("DROP TABLE claim_day_rollups_text").execute(conn)?;
+    Ok(Some(converted))
 }
 
 fn apply_reasons(
@@ -1320,7 +1506,6 @@ mod tests {
         let text = encode_histogram(&hist);
         let entries = decode_entries(&text).expect("decodes");
         assert_eq!(entries, hist.clone().into_iter().collect::<Vec<_>>());
-        assert_eq!(decode_histogram(&text).expect("decodes"), hist);
         assert_eq!(decode_entries("").expect("empty"), Vec::new());
         assert_eq!(
             decode_entries("  3:1:0:0:5:0:0\n").expect("surrounding space"),
@@ -1348,6 +1533,67 @@ mod tests {
             "4294967296:0:0:0:0:0:0",
         ] {
             assert!(decode_entries(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    /// The stored bytes read back as the histogram written: 4-byte values when every value
+    /// fits `i32` (negative ones too), 8-byte ones when one does not.
+    #[test]
+    fn stored_bytes_read_back_as_written() {
+        let small: DayHistogram = [
+            (
+                -3,
+                DayCounts {
+                    paid: 2,
+                    denied: 0,
+                    other: 1,
+                    paid_cents: 12_345,
+                    denied_cents: -7,
+                    other_cents: i64::from(i32::MAX),
+                },
+            ),
+            (0, DayCounts::default()),
+            (
+                45,
+                DayCounts {
+                    paid: 300,
+                    denied: 41,
+                    other: 0,
+                    paid_cents: i64::from(i32::MIN),
+                    denied_cents: 1,
+                    other_cents: 0,
+                },
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let bytes = encode_entries(&small);
+        assert_eq!((bytes[0], bytes.len()), (4, 1 + 3 * 28));
+        assert_eq!(decode_histogram(&bytes).expect("decodes"), small);
+        let wide: DayHistogram = [(0, counts(1)), (7, counts(250)), (365, counts(12_345))]
+            .into_iter()
+            .collect();
+        let bytes = encode_entries(&wide);
+        assert_eq!((bytes[0], bytes.len()), (8, 1 + 3 * 56));
+        assert_eq!(decode_histogram(&bytes).expect("decodes"), wide);
+        let mut entries = vec![(99, DayCounts::default())];
+        decode_entries_into(&bytes, &mut entries).expect("appends");
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[1..], wide.into_iter().collect::<Vec<_>>()[..]);
+        assert_eq!(encode_entries(&DayHistogram::new()), vec![4]);
+        assert!(decode_histogram(&[4]).expect("no entries").is_empty());
+    }
+
+    #[test]
+    fn stored_bytes_of_another_shape_are_refused() {
+        let one: DayHistogram = [(5, counts(1))].into_iter().collect();
+        let mut days_too_wide = encode_entries(&one);
+        assert_eq!(days_too_wide[0], 8);
+        days_too_wide[1..9].copy_from_slice(&(1i64 << 40).to_le_bytes());
+        let mut cut = encode_entries(&one);
+        cut.pop();
+        for bad in [vec![], vec![2, 0, 0], vec![4, 1, 2, 3], cut, days_too_wide] {
+            assert!(decode_histogram(&bad).is_err(), "{bad:?} accepted");
         }
     }
     /// The upload's in-memory delta equals the rollups built from the same claims as
