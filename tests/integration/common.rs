@@ -293,6 +293,31 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         self.login_with(&self.client, email, password).await
     }
+
+    /// The scope of the tenant `slug` (created with its first user by [`Self::create_user`]).
+    pub fn scope_of(&self, slug: &str) -> payerwatch::domain::tenant::TenantScope {
+        use payerwatch::domain::tenant::{CustomerId, TenantScope};
+        let mut conn = self.db.get().expect("conn");
+        let customer = payerwatch::db::repo::customers::find_by_slug(&mut conn, slug)
+            .unwrap_or_else(|e| panic!("customer {slug}: {e}"));
+        TenantScope::for_system(CustomerId(customer.id))
+    }
+
+    /// Generated claims loaded into `scope` ([`load_generated_claims`]) and every product
+    /// run on them: the tenant then has findings, alerts and payers with data.
+    pub async fn analysed(
+        &self,
+        scope: payerwatch::domain::tenant::TenantScope,
+        options: &payerwatch::devtools::generate::GenOptions,
+    ) {
+        load_generated_claims(&self.db, &scope, options);
+        let db = self.db.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            payerwatch::services::analytics::run_all(&db, &scope, None, "test")
+        })
+        .await
+        .expect("runs");
+    }
 }
 
 /// The value of the first `csrf_token` hidden input in a page.

@@ -11,7 +11,6 @@ use payerwatch::db::schema::claim_records;
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
 use payerwatch::domain::tenant::{CustomerId, TenantScope};
-use payerwatch::services::analytics as reports;
 use payerwatch::services::drilldown::EXPORT_BATCH;
 
 use crate::common::{load_generated_claims, new_client, spawn_app};
@@ -30,26 +29,15 @@ async fn an_alert_leads_to_exactly_its_claims_paged_sorted_and_as_csv() {
     let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
     let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
     let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
-    let scope = {
-        let mut conn = app.db.get().expect("conn");
-        TenantScope::for_system(CustomerId(
-            customers::find_by_slug(&mut conn, "clinic")
-                .expect("customer")
-                .id,
-        ))
-    };
-    load_generated_claims(
-        &app.db,
-        &scope,
+    let scope = app.scope_of("clinic");
+    app.analysed(
+        scope,
         &GenOptions {
             rows: 40_000,
             ..GenOptions::default()
         },
-    );
-    let db = app.db.clone();
-    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
-        .await
-        .expect("runs");
+    )
+    .await;
     let mut conn = app.db.get().expect("conn");
     let alerts = repo::list_alerts(&mut conn, &scope, &AlertFilter::default(), 1, 100)
         .expect("alerts")

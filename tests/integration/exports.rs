@@ -2,13 +2,10 @@
 //! column of `alerts.csv` starts with `PAYERWATCH_PUBLIC_URL` when it is set, else with
 //! the address the request came to; numbers are rounded for people.
 
-use payerwatch::db::repo::customers;
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
-use payerwatch::services::analytics as reports;
 
-use crate::common::{SpawnOptions, TestApp, load_generated_claims, spawn_app_with};
+use crate::common::{SpawnOptions, TestApp, spawn_app_with};
 
 async fn app_with_alerts(overrides: Vec<(&'static str, String)>) -> (TestApp, String) {
     let app = spawn_app_with(SpawnOptions {
@@ -17,19 +14,8 @@ async fn app_with_alerts(overrides: Vec<(&'static str, String)>) -> (TestApp, St
     })
     .await;
     let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = {
-        let mut conn = app.db.get().expect("conn");
-        TenantScope::for_system(CustomerId(
-            customers::find_by_slug(&mut conn, "clinic")
-                .expect("customer")
-                .id,
-        ))
-    };
-    load_generated_claims(&app.db, &scope, &GenOptions::default());
-    let db = app.db.clone();
-    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
-        .await
-        .expect("runs");
+    let scope = app.scope_of("clinic");
+    app.analysed(scope, &GenOptions::default()).await;
     app.login("analyst@clinic.test", &password).await;
     (app, password)
 }

@@ -3,14 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use payerwatch::db::repo::customers;
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
-use payerwatch::services::analytics as reports;
 use payerwatch::web::view::nav::NAV;
 
-use crate::common::{load_generated_claims, new_client, spawn_app};
+use crate::common::{new_client, spawn_app};
 
 /// The same-origin links of a page (`href="/…"`), without fragments, `&amp;` decoded.
 fn links(html: &str) -> Vec<String> {
@@ -34,27 +31,16 @@ async fn no_role_is_shown_a_link_that_answers_403() {
         ("staff@clinic.test", Role::Viewer, true),
     ]
     .map(|(email, role, staff)| (email, app.create_user("Clinic", email, role, staff)));
-    let scope = {
-        let mut conn = app.db.get().expect("conn");
-        TenantScope::for_system(CustomerId(
-            customers::find_by_slug(&mut conn, "clinic")
-                .expect("customer")
-                .id,
-        ))
-    };
+    let scope = app.scope_of("clinic");
     // Findings, alerts and payers, so the pages carry their detail, drill-down and CSV links.
-    load_generated_claims(
-        &app.db,
-        &scope,
+    app.analysed(
+        scope,
         &GenOptions {
             rows: 40_000,
             ..GenOptions::default()
         },
-    );
-    let db = app.db.clone();
-    actix_web::rt::task::spawn_blocking(move || reports::run_all(&db, &scope, None, "test"))
-        .await
-        .expect("runs");
+    )
+    .await;
 
     let mut refused = Vec::new();
     for (email, password) in &users {
