@@ -17,31 +17,6 @@ use payerwatch::domain::roles::Role;
 use common::{SpawnOptions, spawn_app_with};
 use webdriver::Driver;
 
-/// The tenant of a customer created by `create_user`, by its slug.
-fn tenant_scope(app: &common::TestApp, slug: &str) -> payerwatch::domain::tenant::TenantScope {
-    let mut conn = app.db.get().expect("conn");
-    let customer =
-        payerwatch::db::repo::customers::find_by_slug(&mut conn, slug).expect("customer");
-    payerwatch::domain::tenant::TenantScope::for_system(payerwatch::domain::tenant::CustomerId(
-        customer.id,
-    ))
-}
-
-/// Loads generated claims through the upload pipeline, then runs every product.
-async fn load_and_analyse(
-    app: &common::TestApp,
-    scope: payerwatch::domain::tenant::TenantScope,
-    options: &payerwatch::devtools::generate::GenOptions,
-) {
-    common::load_generated_claims(&app.db, &scope, options);
-    let db = app.db.clone();
-    actix_web::rt::task::spawn_blocking(move || {
-        payerwatch::services::analytics::run_all(&db, &scope, None, "test")
-    })
-    .await
-    .expect("runs");
-}
-
 /// Loads 40,000 generated claims (with the generator's injected changes) into the tenant
 /// `slug` and runs every analytics product on them: findings, charts and alerts to show.
 async fn with_drifted_claims(app: &common::TestApp, slug: &str) {
@@ -49,7 +24,7 @@ async fn with_drifted_claims(app: &common::TestApp, slug: &str) {
         rows: 40_000,
         ..Default::default()
     };
-    load_and_analyse(app, tenant_scope(app, slug), &options).await;
+    app.analysed(app.scope_of(slug), &options).await;
 }
 
 #[actix_web::test]
@@ -950,7 +925,7 @@ async fn the_demo_reads_right_to_a_billing_lead() {
     };
     let app = common::spawn_app().await;
     let password = app.create_user("Demo Clinic", "owner@demo.test", Role::Owner, false);
-    let scope = tenant_scope(&app, "demo-clinic");
+    let scope = app.scope_of("demo-clinic");
     // What `payerwatch demo` loads: the payer spellings mapped, 50,000 generated rows
     // ending today, then every product's run.
     app.db
@@ -966,7 +941,7 @@ async fn the_demo_reads_right_to_a_billing_lead() {
         end: chrono::Utc::now().date_naive(),
         ..Default::default()
     };
-    load_and_analyse(&app, scope, &options).await;
+    app.analysed(scope, &options).await;
 
     let browser = driver.session().await;
     browser.resize(1280, 2400).await;
@@ -1262,7 +1237,7 @@ async fn an_analyst_edits_an_alias_and_remaps_stored_claims_from_the_page() {
         Role::Analyst,
         false,
     );
-    let scope = tenant_scope(&app, "riverside-clinic");
+    let scope = app.scope_of("riverside-clinic");
     let mut csv = String::from("payer,cpt,submitted_date,decided_date,outcome\n");
     for (payer, cpt, n) in [
         ("Acme Health Plan", "99213", 30),
