@@ -15,14 +15,20 @@ pub const PER_CHANNEL_INTERVAL_SECONDS: i64 = 60;
 /// Tests one tenant may queue per hour, over all its channels.
 pub const PER_TENANT_PER_HOUR: usize = 20;
 
+/// "Send test" pressed again too soon: the message, shown to the person, says when;
+/// `retry_after_secs` goes in `Retry-After`. The one refusal of a test send, whoever
+/// reports it (`services::channels::ChannelsError::Throttled` carries it as is).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Throttled {
+    pub message: String,
+    pub retry_after_secs: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TestSendError {
-    /// The message is shown to the person; `retry_after_secs` goes in `Retry-After`.
-    #[error("{message}")]
-    Throttled {
-        message: String,
-        retry_after_secs: u64,
-    },
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -47,14 +53,14 @@ fn check(
     recent: &[(i64, NaiveDateTime)],
     channel_id: i64,
     now: NaiveDateTime,
-) -> Result<(), TestSendError> {
+) -> Result<(), Throttled> {
     let wait_until =
         |at: NaiveDateTime| -> u64 { u64::try_from((at - now).num_seconds().max(1)).unwrap_or(1) };
     if let Some(&(_, last)) = recent.iter().rev().find(|(c, _)| *c == channel_id) {
         let next = last + chrono::Duration::seconds(PER_CHANNEL_INTERVAL_SECONDS);
         if next > now {
             let secs = wait_until(next);
-            return Err(TestSendError::Throttled {
+            return Err(Throttled {
                 message: format!(
                     "A test message for this channel was queued less than a minute ago. \
                      Its result appears in the delivery log; you can send another test in {secs} s."
@@ -66,7 +72,7 @@ fn check(
     if recent.len() >= PER_TENANT_PER_HOUR {
         let oldest = recent[recent.len() - PER_TENANT_PER_HOUR].1;
         let secs = wait_until(oldest + chrono::Duration::hours(1));
-        return Err(TestSendError::Throttled {
+        return Err(Throttled {
             message: format!(
                 "Your organisation sent {PER_TENANT_PER_HOUR} test messages in the last hour, \
                  the most allowed. You can send another test in {} min.",
@@ -93,7 +99,7 @@ mod tests {
         let recent = [(7, at(0))];
         let err = check(&recent, 7, at(20)).expect_err("too soon");
         assert!(
-            matches!(&err, TestSendError::Throttled { retry_after_secs: 40, message } if message.contains("40 s")),
+            matches!(&err, Throttled { retry_after_secs: 40, message } if message.contains("40 s")),
             "{err:?}"
         );
         assert!(check(&recent, 7, at(60)).is_ok(), "a minute later");
@@ -107,7 +113,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                TestSendError::Throttled {
+                Throttled {
                     retry_after_secs: 2100,
                     ..
                 }

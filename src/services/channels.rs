@@ -35,11 +35,8 @@ pub enum ChannelsError {
     #[error("the channel's secret could not be made or sealed")]
     Secret(#[source] SecretError),
     /// "Send test" pressed again too soon (`notify::test_send`); the message says when.
-    #[error("{message}")]
-    Throttled {
-        message: String,
-        retry_after_secs: u64,
-    },
+    #[error(transparent)]
+    Throttled(test_send::Throttled),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -223,13 +220,7 @@ pub async fn send_test(
         })
         .await
         .map_err(|e| match e {
-            TestSendError::Throttled {
-                message,
-                retry_after_secs,
-            } => ChannelsError::Throttled {
-                message,
-                retry_after_secs,
-            },
+            TestSendError::Throttled(t) => ChannelsError::Throttled(t),
             TestSendError::Db(e) => ChannelsError::Db(e),
         })?;
     notifier.wake();

@@ -1307,7 +1307,7 @@ async fn simultaneous_test_sends_of_one_channel_queue_exactly_one() {
         results
             .iter()
             .filter_map(|r| r.as_ref().err())
-            .all(|e| matches!(e, TestSendError::Throttled { .. })),
+            .all(|e| matches!(e, TestSendError::Throttled(_))),
         "{results:?}"
     );
     let mut conn = db.get().expect("connection");

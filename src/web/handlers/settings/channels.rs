@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::db::repo::channels::Channel;
 use crate::db::repo::deliveries::{self, DeliveryRow};
 use crate::domain::channels::ChannelKind;
+use crate::notify::test_send;
 use crate::services::channels::{self, ChannelInput, ChannelsError};
 use crate::web::auth::{Admin, Authorized};
 use crate::web::errors::AppError;
@@ -280,10 +281,10 @@ fn channels_error(err: ChannelsError) -> AppError {
             AppError::Conflict("Only a failed delivery can be retried.".into())
         }
         ChannelsError::Invalid(message) => AppError::BadRequest(message),
-        ChannelsError::Throttled {
+        ChannelsError::Throttled(test_send::Throttled {
             message,
             retry_after_secs,
-        } => AppError::SlowDown {
+        }) => AppError::SlowDown {
             message,
             retry_after_secs,
         },
