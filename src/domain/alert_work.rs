@@ -71,13 +71,26 @@ pub enum BulkAction {
     Assign,
 }
 
+crate::domain::names::from_stored_name!(BulkAction, "bulk action");
+
 impl BulkAction {
+    pub const ALL: [BulkAction; 3] = [
+        BulkAction::Acknowledge,
+        BulkAction::Resolve,
+        BulkAction::Assign,
+    ];
+
+    /// The action posted as `s` (its `as_str`).
     pub fn parse(s: &str) -> Option<BulkAction> {
-        match s {
-            "acknowledge" => Some(BulkAction::Acknowledge),
-            "resolve" => Some(BulkAction::Resolve),
-            "assign" => Some(BulkAction::Assign),
-            _ => None,
+        s.parse().ok()
+    }
+
+    /// The form's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Acknowledge => "acknowledge",
+            BulkAction::Resolve => "resolve",
+            BulkAction::Assign => "assign",
         }
     }
 

@@ -10,12 +10,23 @@ use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::analytics::{Direction, FindingKind, Product, ValueUnit};
+use crate::domain::names::{UnknownName, from_stored_name};
 use crate::domain::stats::SeverityLabel;
 
 /// The product name of data-quality alerts (uploads scoring under the rule's threshold).
 pub const DATA_QUALITY: &str = "data_quality";
 /// The kind of data-quality alerts.
 pub const QUALITY_KIND: &str = "quality_score";
+
+/// The stored name of what raises an alert, read from a filter or a rule: a product by any
+/// name `Product` reads (stored canonically, so a rule typed as "drift" matches findings),
+/// or `data_quality`. The alert list, the API's filter and rules all read it so.
+pub fn alert_source(s: &str) -> Result<&'static str, UnknownName> {
+    match s.trim() {
+        DATA_QUALITY => Ok(DATA_QUALITY),
+        other => other.parse::<Product>().map(Product::as_str),
+    }
+}
 
 /// What raised an alert, as people read it: a product's name, or "Data quality".
 pub fn source_label(product: &str) -> &'static str {
@@ -93,15 +104,19 @@ pub enum Metric {
     QualityScore,
 }
 
+from_stored_name!(Metric, "metric");
+
 impl Metric {
+    pub const ALL: [Metric; 4] = [
+        Metric::Severity,
+        Metric::RateDelta,
+        Metric::DaysDelta,
+        Metric::QualityScore,
+    ];
+
+    /// The metric stored or posted as `s` (its `as_str`).
     pub fn parse(s: &str) -> Option<Metric> {
-        match s {
-            "severity" => Some(Metric::Severity),
-            "rate_delta" => Some(Metric::RateDelta),
-            "days_delta" => Some(Metric::DaysDelta),
-            "quality_score" => Some(Metric::QualityScore),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -124,16 +139,20 @@ pub enum Comparison {
     Eq,
 }
 
+from_stored_name!(Comparison, "comparison");
+
 impl Comparison {
+    pub const ALL: [Comparison; 5] = [
+        Comparison::Gt,
+        Comparison::Gte,
+        Comparison::Lt,
+        Comparison::Lte,
+        Comparison::Eq,
+    ];
+
+    /// The comparison stored or posted as `s` (its `as_str`).
     pub fn parse(s: &str) -> Option<Comparison> {
-        match s {
-            "gt" => Some(Comparison::Gt),
-            "gte" => Some(Comparison::Gte),
-            "lt" => Some(Comparison::Lt),
-            "lte" => Some(Comparison::Lte),
-            "eq" => Some(Comparison::Eq),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -382,6 +401,16 @@ pub fn decide(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn alert_sources_are_stored_by_their_canonical_names() {
+        assert_eq!(alert_source(" data_quality "), Ok(DATA_QUALITY));
+        assert_eq!(alert_source("drift"), Ok("drift_watch"));
+        assert_eq!(alert_source("denial_scope"), Ok("denial_scope"));
+        assert!(alert_source("Data quality").is_err());
+        assert!(alert_source("").is_err());
+    }
+
     use super::*;
 
     fn facts(kind: &str, severity: f64, delta: f64) -> FindingFacts<'_> {

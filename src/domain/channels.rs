@@ -16,14 +16,15 @@ pub enum ChannelKind {
     Webhook,
 }
 
+crate::domain::names::from_stored_name!(ChannelKind, "channel kind");
+
 impl ChannelKind {
+    pub const ALL: [ChannelKind; 3] =
+        [ChannelKind::Email, ChannelKind::Slack, ChannelKind::Webhook];
+
+    /// The kind stored or posted as `s` (its `as_str`).
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(ChannelKind::Email),
-            "slack" => Some(ChannelKind::Slack),
-            "webhook" => Some(ChannelKind::Webhook),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {

@@ -194,6 +194,8 @@ pub enum Outcome {
     Other,
 }
 
+crate::domain::names::from_stored_name!(Outcome, "outcome");
+
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -219,14 +221,11 @@ impl Outcome {
         })
     }
 
-    /// Parses the stored form (`PAID`, `DENIED`, `OTHER`) exactly.
+    pub const ALL: [Outcome; 3] = [Outcome::Paid, Outcome::Denied, Outcome::Other];
+
+    /// Parses the stored form (`PAID`, `DENIED`, `OTHER`; its `as_str`).
     pub fn parse(stored: &str) -> Option<Outcome> {
-        match stored {
-            "PAID" => Some(Outcome::Paid),
-            "DENIED" => Some(Outcome::Denied),
-            "OTHER" => Some(Outcome::Other),
-            _ => None,
-        }
+        stored.parse().ok()
     }
 }
 

@@ -8,7 +8,9 @@ use crate::db::repo::alerts::{self as repo, AlertRule, NewRule};
 use crate::db::repo::channels::{self as channel_repo, Channel};
 use crate::db::repo::mappings as mapping_repo;
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
-use crate::domain::alerts::{Comparison, Conditions, DATA_QUALITY, Metric, QUALITY_KIND};
+use crate::domain::alerts::{
+    Comparison, Conditions, DATA_QUALITY, Metric, QUALITY_KIND, alert_source,
+};
 use crate::domain::analytics::{Direction, FindingKind, Product};
 use crate::domain::phi;
 use crate::domain::stats::SeverityLabel;
@@ -270,20 +272,15 @@ fn checked(
         .filter(|t: &f64| t.is_finite())
         .ok_or_else(|| invalid("threshold", "threshold must be a number"))?;
     // Stored by their canonical names, so a rule typed as "drift" matches findings.
-    let product = match optional(&input.product) {
-        None => None,
-        Some(p) if p == DATA_QUALITY => Some(p),
-        Some(p) => Some(
-            p.parse::<Product>()
-                .map(|p| p.as_str().to_string())
-                .map_err(|_| {
-                    invalid(
-                        "product",
-                        "product must be drift_watch, denial_scope, delay_guard or data_quality",
-                    )
-                })?,
-        ),
-    };
+    let product = optional(&input.product)
+        .map(|p| alert_source(&p).map(str::to_string))
+        .transpose()
+        .map_err(|_| {
+            invalid(
+                "product",
+                "product must be drift_watch, denial_scope, delay_guard or data_quality",
+            )
+        })?;
     let kind = checked_kind(optional(&input.kind), product.as_deref())?;
     let direction = optional(&input.direction)
         .map(|d| d.parse::<Direction>())

@@ -11,9 +11,8 @@ use super::auth::{ApiAuthorized, ApiUser};
 use super::model::{Alert, JudgmentInput, Run, RunRequest, StatusInput};
 use super::paging;
 use crate::db::repo::alerts::AlertFilter;
-use crate::domain::alerts::DATA_QUALITY;
 use crate::domain::alerts::Verdict;
-use crate::domain::analytics::Product;
+use crate::domain::alerts::alert_source;
 use crate::domain::stats::SeverityLabel;
 use crate::services::alerts::{self as service, AlertsError};
 use crate::web::auth::Analyst;
@@ -64,20 +63,16 @@ fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> 
                 .map_err(|_| AppError::bad_param("severity", "low, medium, high or critical"))
         })
         .transpose()?;
-    let product = match text(raw, "product") {
-        None => None,
-        Some(p) if p == DATA_QUALITY => Some(p),
-        Some(p) => Some(
-            p.parse::<Product>()
-                .map(|p| p.as_str().to_string())
-                .map_err(|_| {
-                    AppError::bad_param(
-                        "product",
-                        "drift_watch, denial_scope, delay_guard or data_quality",
-                    )
-                })?,
-        ),
-    };
+    let product = text(raw, "product")
+        .map(|p| {
+            alert_source(&p).map(str::to_string).map_err(|_| {
+                AppError::bad_param(
+                    "product",
+                    "drift_watch, denial_scope, delay_guard or data_quality",
+                )
+            })
+        })
+        .transpose()?;
     Ok(AlertFilter {
         status,
         severity,

@@ -11,8 +11,7 @@ use super::findings::view::{self as findings, EventView, FilterError};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::domain::alert_work::{AlertSort, AssigneeFilter, BulkAction, NOT_JUDGED};
 use crate::domain::alerts::Suppression;
-use crate::domain::alerts::{DATA_QUALITY, Verdict, next_statuses};
-use crate::domain::analytics::Product;
+use crate::domain::alerts::{Verdict, alert_source, next_statuses};
 use crate::domain::roles::Role;
 use crate::domain::stats::SeverityLabel;
 use crate::services::alerts::{self as service, AlertsError};
@@ -142,14 +141,18 @@ fn parse_assignee(
 }
 
 fn parse_filter(raw: &HashMap<String, String>, me: i64) -> Result<AlertFilter, FilterError> {
-    let product = match raw.get("product").map(|v| v.trim()) {
-        Some(DATA_QUALITY) => Some(DATA_QUALITY.to_string()),
-        _ => parse_named(
-            raw,
-            "product",
-            "one of drift_watch, denial_scope, delay_guard, data_quality",
-            Product::as_str,
-        )?,
+    let product = match raw
+        .get("product")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None => None,
+        Some(p) => Some(alert_source(p).map(str::to_string).map_err(|_| {
+            FilterError::bad(
+                "product",
+                "one of drift_watch, denial_scope, delay_guard, data_quality",
+            )
+        })?),
     };
     Ok(AlertFilter {
         status: pick(raw, "status", &STATUSES)?,
