@@ -417,6 +417,39 @@ pub fn set_claims_payer(
     set_claims_payer_batch(conn, scope, payer_raw, payer, None)
 }
 
+/// A re-map step's body: the tenant's claims whose `$key` is `$key_value` and whose `$set`
+/// is not yet `$value`, lowest ids first, at most `$limit` (`None`: all) — their rollup
+/// rows move (`$filter` of the step's last id, `$regroup`), then the claims change.
+/// Claims already changed no longer match, so a repeated step changes nothing.
+macro_rules! remap_step {
+    ($conn:expr, $scope:expr, $limit:expr, $key:ident == $key_value:expr,
+     $set:ident => $value:expr, $filter:expr, $regroup:expr) => {{
+        let still_to_change = || {
+            claim_records::table
+                .filter(claim_records::customer_id.eq($scope.id()))
+                .filter(claim_records::$key.eq($key_value))
+                .filter(claim_records::$set.ne($value))
+        };
+        let up_to = match $limit {
+            None => i64::MAX,
+            // The step's last id: the one at its size, or every remaining claim when
+            // fewer are left.
+            Some(limit) => still_to_change()
+                .order(claim_records::id.asc())
+                .select(claim_records::id)
+                .offset(limit.max(1) - 1)
+                .first::<i64>($conn)
+                .optional()?
+                .unwrap_or(i64::MAX),
+        };
+        super::rollups::move_claims($conn, $scope, $filter(up_to), $regroup)?;
+        Ok(
+            diesel::update(still_to_change().filter(claim_records::id.le(up_to)))
+                .set(claim_records::$set.eq($value))
+                .execute($conn)?,
+        )
+    }};
+}
 /// [`set_claims_payer`] for at most `limit` claims (the lowest ids still to change; `None`:
 /// all): a re-map's bounded step. Claims already changed no longer match, so the next
 /// call takes the next ones and a repeated step changes nothing.
@@ -427,40 +460,19 @@ pub fn set_claims_payer_batch(
     payer: &str,
     limit: Option<i64>,
 ) -> Result<usize, DbError> {
-    let up_to = match limit {
-        None => i64::MAX,
-        // The step's last id: the one at its size, or every remaining claim when fewer
-        // are left.
-        Some(limit) => claim_records::table
-            .filter(claim_records::customer_id.eq(scope.id()))
-            .filter(claim_records::payer_raw.eq(payer_raw))
-            .filter(claim_records::payer.ne(payer))
-            .order(claim_records::id.asc())
-            .select(claim_records::id)
-            .offset(limit.max(1) - 1)
-            .first::<i64>(conn)
-            .optional()?
-            .unwrap_or(i64::MAX),
-    };
-    super::rollups::move_claims(
+    remap_step!(
         conn,
         scope,
-        super::rollups::ClaimFilter::PayerRawNot {
+        limit,
+        payer_raw == payer_raw,
+        payer => payer,
+        |up_to| super::rollups::ClaimFilter::PayerRawNot {
             payer_raw,
             payer,
             up_to,
         },
-        |g| g.payer = payer.to_string(),
-    )?;
-    Ok(diesel::update(
-        claim_records::table
-            .filter(claim_records::customer_id.eq(scope.id()))
-            .filter(claim_records::payer_raw.eq(payer_raw))
-            .filter(claim_records::payer.ne(payer))
-            .filter(claim_records::id.le(up_to)),
+        |g| g.payer = payer.to_string()
     )
-    .set(claim_records::payer.eq(payer))
-    .execute(conn)?)
 }
 
 /// Sets the CPT group of every claim with code `cpt` (returns rows changed). The claims'
@@ -482,36 +494,15 @@ pub fn set_claims_cpt_group_batch(
     group: &str,
     limit: Option<i64>,
 ) -> Result<usize, DbError> {
-    let up_to = match limit {
-        None => i64::MAX,
-        // The step's last id: the one at its size, or every remaining claim when fewer
-        // are left.
-        Some(limit) => claim_records::table
-            .filter(claim_records::customer_id.eq(scope.id()))
-            .filter(claim_records::cpt.eq(cpt))
-            .filter(claim_records::cpt_group.ne(group))
-            .order(claim_records::id.asc())
-            .select(claim_records::id)
-            .offset(limit.max(1) - 1)
-            .first::<i64>(conn)
-            .optional()?
-            .unwrap_or(i64::MAX),
-    };
-    super::rollups::move_claims(
+    remap_step!(
         conn,
         scope,
-        super::rollups::ClaimFilter::CptNot { cpt, group, up_to },
-        |g| g.cpt_group = group.to_string(),
-    )?;
-    Ok(diesel::update(
-        claim_records::table
-            .filter(claim_records::customer_id.eq(scope.id()))
-            .filter(claim_records::cpt.eq(cpt))
-            .filter(claim_records::cpt_group.ne(group))
-            .filter(claim_records::id.le(up_to)),
+        limit,
+        cpt == cpt,
+        cpt_group => group,
+        |up_to| super::rollups::ClaimFilter::CptNot { cpt, group, up_to },
+        |g| g.cpt_group = group.to_string()
     )
-    .set(claim_records::cpt_group.eq(group))
-    .execute(conn)?)
 }
 
 /// What an import did: entries added, changed, and already identical.
