@@ -1,5 +1,6 @@
 //! PayerWatch: payer behaviour drift detection for healthcare billing teams.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod db;
