@@ -2,6 +2,8 @@
 //! actions a bulk form may take, and the checks on comments and saved filters. Pure:
 //! the repository and services apply them.
 
+use crate::domain::alerts::AlertStatus;
+
 /// How the alert list is ordered (`sort` on `/portal/alerts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AlertSort {
@@ -97,8 +99,8 @@ impl BulkAction {
     /// The status an alert moves to (none for assigning).
     pub fn status(self) -> Option<&'static str> {
         match self {
-            BulkAction::Acknowledge => Some("acknowledged"),
-            BulkAction::Resolve => Some("resolved"),
+            BulkAction::Acknowledge => Some(AlertStatus::Acknowledged.as_str()),
+            BulkAction::Resolve => Some(AlertStatus::Resolved.as_str()),
             BulkAction::Assign => None,
         }
     }

@@ -37,16 +37,64 @@ pub fn source_label(product: &str) -> &'static str {
     }
 }
 
-/// The statuses an alert may move to from `current` by hand. There is no way back to
-/// "open" from "acknowledged" (acknowledging is a promise to look), but a resolved alert
-/// may be reopened: "noise" resolves it, and an analyst may disagree (SPEC §10).
-pub fn next_statuses(current: &str) -> Vec<&'static str> {
-    match current {
-        "open" => vec!["acknowledged", "resolved"],
-        "acknowledged" | "suppressed" => vec!["resolved"],
-        "resolved" => vec!["open"],
-        _ => Vec::new(),
+/// Where an alert stands (its current status; history keeps every change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+    /// Raised but not sent: cooldown or noise suppression.
+    Suppressed,
+}
+
+impl AlertStatus {
+    pub const ALL: [AlertStatus; 4] = [
+        Self::Open,
+        Self::Acknowledged,
+        Self::Resolved,
+        Self::Suppressed,
+    ];
+    /// The stored names, in [`ALL`](Self::ALL)'s order (list filters offer them).
+    pub const NAMES: [&'static str; 4] = [
+        Self::Open.as_str(),
+        Self::Acknowledged.as_str(),
+        Self::Resolved.as_str(),
+        Self::Suppressed.as_str(),
+    ];
+    /// Someone still has to act on these (scorecards, digests).
+    pub const UNRESOLVED_NAMES: [&'static str; 2] =
+        [Self::Open.as_str(), Self::Acknowledged.as_str()];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+            Self::Suppressed => "suppressed",
+        }
     }
+
+    /// The statuses it may move to by hand. There is no way back to "open" from
+    /// "acknowledged" (acknowledging is a promise to look), but a resolved alert may be
+    /// reopened: "noise" resolves it, and an analyst may disagree (SPEC §10).
+    pub fn next(self) -> &'static [AlertStatus] {
+        match self {
+            Self::Open => &[Self::Acknowledged, Self::Resolved],
+            Self::Acknowledged | Self::Suppressed => &[Self::Resolved],
+            Self::Resolved => &[Self::Open],
+        }
+    }
+}
+
+from_stored_name!(AlertStatus, "alert status");
+
+/// The stored names of the statuses an alert may move to from stored status `current`
+/// (none from a status the code does not know).
+pub fn next_statuses(current: &str) -> Vec<&'static str> {
+    current.parse::<AlertStatus>().map_or_else(
+        |_| Vec::new(),
+        |s| s.next().iter().map(|n| n.as_str()).collect(),
+    )
 }
 
 /// An operator's judgment of an alert. There is no default: a verdict nobody chose is
@@ -412,6 +460,19 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn alert_statuses_read_back_and_move_only_where_allowed() {
+        for (status, name) in AlertStatus::ALL.iter().zip(AlertStatus::NAMES) {
+            assert_eq!(name.parse::<AlertStatus>(), Ok(*status));
+        }
+        assert!("closed".parse::<AlertStatus>().is_err());
+        assert_eq!(next_statuses("open"), ["acknowledged", "resolved"]);
+        assert_eq!(next_statuses("suppressed"), ["resolved"]);
+        assert_eq!(next_statuses("resolved"), ["open"]);
+        assert!(next_statuses("closed").is_empty());
+        assert_eq!(AlertStatus::UNRESOLVED_NAMES, ["open", "acknowledged"]);
+    }
 
     fn facts(kind: &str, severity: f64, delta: f64) -> FindingFacts<'_> {
         FindingFacts {

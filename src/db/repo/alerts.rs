@@ -12,7 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, DbError};
 use crate::domain::alert_work::{AlertSort, AssigneeFilter, NOT_JUDGED};
-use crate::domain::alerts::{Comparison, Conditions, Metric, RuleSpec};
+use crate::domain::alerts::{AlertStatus, Comparison, Conditions, Metric, RuleSpec};
 use crate::domain::tenant::TenantScope;
 use crate::on_backend;
 
@@ -524,7 +524,7 @@ pub fn unresolved_of_payer(
         .inner_join(cs::table.on(cs::alert_id.eq(alert_events::id)))
         .filter(alert_events::customer_id.eq(scope.id()))
         .filter(cs::customer_id.eq(scope.id()))
-        .filter(cs::status.eq_any(["open", "acknowledged"]))
+        .filter(cs::status.eq_any(AlertStatus::UNRESOLVED_NAMES))
         .filter(alert_events::payer.eq(payer))
         .order((alert_events::created_at.desc(), alert_events::id.desc()))
         .limit(limit.max(0))

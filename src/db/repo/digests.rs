@@ -12,6 +12,7 @@ use crate::db::schema::{
     notification_channels, users,
 };
 use crate::db::{DbConnection, DbError};
+use crate::domain::alerts::AlertStatus;
 use crate::domain::channels::ChannelKind;
 use crate::domain::tenant::TenantScope;
 
@@ -131,7 +132,7 @@ pub fn digest_alert_ids(
         .filter(alert_events::created_at.ge(since))
         .filter(alert_events::created_at.lt(until))
         .filter(alert_events::initial_status.eq("open"))
-        .filter(cs::status.eq_any(["open", "acknowledged"]))
+        .filter(cs::status.eq_any(AlertStatus::UNRESOLVED_NAMES))
         .filter(
             cs::assignee_user_id
                 .is_null()

@@ -12,14 +12,12 @@ use super::model::{Alert, JudgmentInput, Run, RunRequest, StatusInput};
 use super::paging;
 use crate::db::repo::alerts::AlertFilter;
 use crate::domain::alerts::Verdict;
-use crate::domain::alerts::alert_source;
+use crate::domain::alerts::{AlertStatus, alert_source};
 use crate::domain::stats::SeverityLabel;
 use crate::services::alerts::{self as service, AlertsError};
 use crate::web::auth::Analyst;
 use crate::web::errors::AppError;
 use crate::web::state::AppState;
-
-const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -48,7 +46,7 @@ fn text(raw: &HashMap<String, String>, name: &str) -> Option<String> {
 fn parse_filter(raw: &HashMap<String, String>) -> Result<AlertFilter, AppError> {
     let status = match text(raw, "status") {
         None => None,
-        Some(s) if STATUSES.contains(&s.as_str()) => Some(s),
+        Some(s) if s.parse::<AlertStatus>().is_ok() => Some(s),
         Some(_) => {
             return Err(AppError::bad_param(
                 "status",
@@ -244,7 +242,7 @@ pub async fn set_status(
     let id = id.into_inner();
     let input: LooseStatus = json_body(&req, &body)?;
     let status = match string_field(input.status, "status")?.map(|s| s.trim().to_string()) {
-        Some(s) if STATUSES.contains(&s.as_str()) => s,
+        Some(s) if s.parse::<AlertStatus>().is_ok() => s,
         Some(_) => {
             return Err(AppError::invalid_field(
                 "status",

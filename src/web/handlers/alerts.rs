@@ -11,7 +11,7 @@ use super::findings::view::{self as findings, EventView, FilterError};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
 use crate::domain::alert_work::{AlertSort, AssigneeFilter, BulkAction, NOT_JUDGED};
 use crate::domain::alerts::Suppression;
-use crate::domain::alerts::{Verdict, alert_source, next_statuses};
+use crate::domain::alerts::{AlertStatus, Verdict, alert_source, next_statuses};
 use crate::domain::roles::Role;
 use crate::domain::stats::SeverityLabel;
 use crate::services::alerts::{self as service, AlertsError};
@@ -25,7 +25,6 @@ use crate::web::view::layout::Layout;
 use crate::web::view::render::{render, render_with_status};
 
 const PER_PAGE: i64 = 25;
-const STATUSES: [&str; 4] = ["open", "acknowledged", "resolved", "suppressed"];
 
 struct AlertRow {
     id: i64,
@@ -155,7 +154,7 @@ fn parse_filter(raw: &HashMap<String, String>, me: i64) -> Result<AlertFilter, F
         })?),
     };
     Ok(AlertFilter {
-        status: pick(raw, "status", &STATUSES)?,
+        status: pick(raw, "status", &AlertStatus::NAMES)?,
         severity: parse_named(
             raw,
             "severity",
