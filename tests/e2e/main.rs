@@ -114,10 +114,13 @@ async fn the_drift_feed_shows_the_injected_change_with_its_chart() {
     with_drifted_claims(&app, "riverside-clinic").await;
 
     let browser = driver.session().await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "analyst@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "analyst@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     browser.goto(&app.url("/portal/drift")).await;
@@ -211,10 +214,13 @@ async fn staff_dashboard_and_audit_trail_render() {
     }
 
     let browser = driver.session().await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "ops@payerwatch.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "ops@payerwatch.test",
+        &password,
+    )
+    .await;
     // Staff land on the dashboard: they see no tenant pages (SPEC §1).
     browser.wait_for_text("Figures are per instance").await;
 
@@ -271,10 +277,13 @@ async fn an_analyst_uploads_a_file_in_the_browser_and_reads_its_report() {
     std::fs::write(&file, bytes).expect("written");
 
     let browser = driver.session().await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "analyst@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "analyst@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     browser.goto(&app.url("/portal/uploads")).await;
@@ -320,6 +329,14 @@ async fn an_analyst_uploads_a_file_in_the_browser_and_reads_its_report() {
     .await;
     assert!(problems.is_empty(), "{problems:#?}");
     browser.quit().await;
+}
+
+/// Signs in through the login form at `login_url`.
+async fn sign_in(browser: &webdriver::Browser<'_>, login_url: &str, email: &str, password: &str) {
+    browser.goto(login_url).await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", password).await;
+    browser.click("button[type=submit]").await;
 }
 
 /// Reloads `path` until its source contains `needle` (background work: pipeline,
@@ -389,10 +406,13 @@ async fn upload_drifted_data_then_an_alert_is_judged_and_its_webhook_delivered()
 
     let browser = driver.session().await;
     browser.resize(1280, 1600).await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "admin@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "admin@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     // A signed webhook channel; its secret is shown once.
@@ -494,10 +514,13 @@ async fn a_viewer_opens_the_cigna_scorecard_from_the_drift_feed() {
     with_drifted_claims(&app, "riverside-clinic").await;
 
     let browser = driver.session().await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "viewer@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "viewer@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     browser.goto(&app.url("/portal/drift?payer=Cigna")).await;
@@ -792,10 +815,13 @@ async fn an_analyst_bulk_resolves_judges_assigns_and_comments_alerts() {
 
     let browser = driver.session().await;
     browser.resize(1440, 1400).await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "analyst@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "analyst@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     // Bulk resolve: tick two, choose "Resolve", apply.
@@ -945,10 +971,7 @@ async fn the_demo_reads_right_to_a_billing_lead() {
 
     let browser = driver.session().await;
     browser.resize(1280, 2400).await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "owner@demo.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(&browser, &app.url("/login"), "owner@demo.test", &password).await;
     browser.wait_for_text("Top findings").await;
     browser.screenshot("70-demo-overview").await;
 
@@ -1155,10 +1178,13 @@ async fn an_admin_edits_a_rule_and_resolves_every_alert_with_tick_all() {
 
     let browser = driver.session().await;
     browser.resize(1440, 900).await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "admin@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "admin@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     // Edit the first rule through its form.
@@ -1278,10 +1304,13 @@ async fn an_analyst_edits_an_alias_and_remaps_stored_claims_from_the_page() {
 
     let browser = driver.session().await;
     browser.resize(1440, 900).await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "analyst@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "analyst@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     let mut problems = Vec::new();
@@ -1404,10 +1433,13 @@ async fn an_analyst_follows_an_alert_to_its_claims_and_errors_keep_the_portal() 
 
     let browser = driver.session().await;
     browser.resize(1440, 1200).await;
-    browser.goto(&app.url("/login")).await;
-    browser.fill("#email", "analyst@riverside.test").await;
-    browser.fill("#password", &password).await;
-    browser.click("button[type=submit]").await;
+    sign_in(
+        &browser,
+        &app.url("/login"),
+        "analyst@riverside.test",
+        &password,
+    )
+    .await;
     browser.wait_for_text("Your account").await;
 
     // An alert on a finding, from the list.
