@@ -5,22 +5,12 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use payerwatch::db::repo::alerts::{self as repo, AlertFilter};
-use payerwatch::db::repo::customers;
 use payerwatch::db::schema::{alert_comments, audit_events};
 use payerwatch::domain::alert_work::{AlertSort, AssigneeFilter};
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 
 use crate::common::{TestApp, location, new_client, spawn_app};
-
-fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
-    let mut conn = app.db.get().expect("conn");
-    TenantScope::for_system(CustomerId(
-        customers::find_by_slug(&mut conn, slug)
-            .expect("customer")
-            .id,
-    ))
-}
 
 fn user_id(app: &TestApp, email: &str) -> i64 {
     let mut conn = app.db.get().expect("conn");
@@ -83,7 +73,7 @@ async fn analysts_assign_and_comment_viewers_and_other_tenants_cannot() {
     app.create_user("Clinic", "colleague@clinic.test", Role::Analyst, false);
     let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
     let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let id = raise_alerts(&app, &scope, 1)[0];
     let path = format!("/portal/alerts/{id}");
     let colleague = user_id(&app, "colleague@clinic.test").to_string();
@@ -265,7 +255,7 @@ async fn the_list_bulk_moves_ticked_alerts_sorts_filters_and_saves_filters() {
     let app = spawn_app().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
     let colleague_pw = app.create_user("Clinic", "colleague@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let ids = raise_alerts(&app, &scope, 6);
     let me = user_id(&app, "analyst@clinic.test");
     let colleague = user_id(&app, "colleague@clinic.test").to_string();
@@ -567,7 +557,7 @@ async fn the_daily_digest_mails_new_alerts_for_me_or_nobody_through_the_queue() 
     let admin_pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
     app.create_user("Clinic", "colleague@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
 
     // The SMTP server is down at first: its port refuses connections.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -732,7 +722,7 @@ async fn the_daily_digest_mails_new_alerts_for_me_or_nobody_through_the_queue() 
 async fn tick_all_applies_the_bulk_action_to_every_alert_on_the_page() {
     let app = spawn_app().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let ids = raise_alerts(&app, &scope, 3);
     app.login("analyst@clinic.test", &pw).await;
     let html = app.get("/portal/alerts").await.text().await.expect("page");
@@ -788,7 +778,7 @@ async fn tick_all_applies_the_bulk_action_to_every_alert_on_the_page() {
 async fn a_refused_alert_filter_reshows_the_list_with_the_message_beside_it() {
     let app = spawn_app().await;
     let password = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     raise_alerts(&app, &scope, 2);
     app.login("analyst@clinic.test", &password).await;
     for (query, field, kept) in [

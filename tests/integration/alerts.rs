@@ -6,23 +6,13 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use payerwatch::db::repo::alerts::{self as repo, AlertFilter};
 use payerwatch::db::repo::analytics::{self as analytics, NewDriftEvent};
-use payerwatch::db::repo::customers;
 use payerwatch::db::schema::alert_judgments;
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::services::analytics as reports;
 
 use crate::common::{TestApp, load_generated_claims, location, new_client, spawn_app};
-
-fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
-    let mut conn = app.db.get().expect("conn");
-    TenantScope::for_system(CustomerId(
-        customers::find_by_slug(&mut conn, slug)
-            .expect("customer")
-            .id,
-    ))
-}
 
 fn all_alerts(app: &TestApp, scope: &TenantScope) -> Vec<repo::AlertWithStatus> {
     let mut conn = app.db.get().expect("conn");
@@ -33,7 +23,7 @@ fn all_alerts(app: &TestApp, scope: &TenantScope) -> Vec<repo::AlertWithStatus> 
 }
 
 async fn drifted_tenant(app: &TestApp) -> TenantScope {
-    let scope = scope_of(app, "clinic");
+    let scope = app.scope_of("clinic");
     load_generated_claims(
         &app.db,
         &scope,
@@ -344,7 +334,7 @@ fn event(scope: &TenantScope, run_id: i64, end: NaiveDate) -> NewDriftEvent {
 async fn cooldown_and_noise_suppress_without_restarting_the_cooldown() {
     let app = spawn_app().await;
     let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let mut conn = app.db.get().expect("conn");
     let run = analytics::start_run(
         &mut conn,
@@ -427,7 +417,7 @@ async fn cooldown_and_noise_suppress_without_restarting_the_cooldown() {
 async fn the_alert_list_filters_counts_and_pages_in_sql() {
     let app = spawn_app().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let mut conn = app.db.get().expect("conn");
     let user_id = payerwatch::db::repo::users::find_by_email(&mut conn, "analyst@clinic.test")
         .expect("user")
@@ -538,7 +528,7 @@ async fn the_alerts_csv_streams_every_matching_alert_once_newest_first() {
     let app = spawn_app().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
     let other = app.create_user("Other", "analyst@other.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let mut conn = app.db.get().expect("conn");
     let user_id = payerwatch::db::repo::users::find_by_email(&mut conn, "analyst@clinic.test")
         .expect("user")

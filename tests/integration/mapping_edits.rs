@@ -7,10 +7,10 @@
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use payerwatch::db::repo::{customers, jobs, mappings};
+use payerwatch::db::repo::{jobs, mappings};
 use payerwatch::db::schema::audit_events;
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
 
 use crate::common::{SpawnOptions, TestApp, location, new_client, spawn_app_with};
@@ -24,12 +24,6 @@ async fn app_without_workers() -> TestApp {
         ..SpawnOptions::default()
     })
     .await
-}
-
-fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
-    let mut conn = app.db.get().expect("conn");
-    let customer = customers::find_by_slug(&mut conn, slug).expect("customer");
-    TenantScope::for_system(CustomerId(customer.id))
 }
 
 /// One upload of `(payer, cpt, outcome)` rows, straight through the ingest.
@@ -125,7 +119,7 @@ async fn denial_rate_row(app: &TestApp, client: &reqwest::Client, path: &str) ->
 async fn analysts_edit_and_delete_aliases_and_cpt_ranges_with_an_audit_row_each() {
     let app = app_without_workers().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let analyst = new_client();
     app.login_with(&analyst, "analyst@clinic.test", &pw).await;
 
@@ -395,7 +389,7 @@ async fn analysts_edit_and_delete_aliases_and_cpt_ranges_with_an_audit_row_each(
 async fn the_remap_button_moves_stored_claims_their_rollups_and_the_scorecard() {
     let app = app_without_workers().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     upload(
         &app,
         scope,
@@ -582,7 +576,7 @@ async fn viewers_get_403_other_tenants_ids_404_and_posts_need_the_csrf_token() {
     let analyst_pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
     let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
     let other_pw = app.create_user("Other", "analyst@other.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     upload(
         &app,
         scope,
@@ -711,7 +705,7 @@ async fn the_remap_commits_in_bounded_steps_is_fenced_and_runs_again_harmlessly(
     use payerwatch::services::{mappings as service, rollups};
     let app = app_without_workers().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     let mut rows = vec![("Zenith", "71045", "PAID"); 5];
     rows.extend([("Acme", "99213", "DENIED"); 3]);
     upload(&app, scope, &rows);
@@ -853,7 +847,7 @@ async fn the_remap_commits_in_bounded_steps_is_fenced_and_runs_again_harmlessly(
 async fn refused_mapping_changes_show_the_message_beside_the_field_with_the_values_kept() {
     let app = app_without_workers().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     upload(
         &app,
         scope,

@@ -4,10 +4,10 @@
 
 use chrono::NaiveDate;
 use payerwatch::db::repo::audit::NewAuditEvent;
-use payerwatch::db::repo::{audit, customers, users};
+use payerwatch::db::repo::{audit, users};
 use payerwatch::db::schema::audit_events;
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 
 use crate::common::{TestApp, location, new_client, spawn_app};
 
@@ -158,15 +158,6 @@ async fn dashboard_counts_match_the_requests_sent_and_sort_is_checked() {
 
 // ---- audit trail -------------------------------------------------------------------------
 
-fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
-    let slug = slug.to_string();
-    let customer = app
-        .db
-        .write_blocking(move |conn| customers::find_by_slug(conn, &slug))
-        .expect("customer");
-    TenantScope::for_system(CustomerId(customer.id))
-}
-
 fn at(y: i32, m: u32, d: u32) -> chrono::NaiveDateTime {
     NaiveDate::from_ymd_opt(y, m, d)
         .and_then(|d| d.and_hms_opt(12, 0, 0))
@@ -274,8 +265,8 @@ async fn audit_trail_roles_filters_and_tenant_isolation() {
     let res = app.get_with(&new_client(), "/portal/settings/audit").await;
     assert_eq!(res.status(), 303);
 
-    let riverside = scope_of(&app, "riverside-clinic");
-    let lakeside = scope_of(&app, "lakeside-health");
+    let riverside = app.scope_of("riverside-clinic");
+    let lakeside = app.scope_of("lakeside-health");
     let ann = member(&app, &riverside, "ann@riverside.test");
     insert(
         &app,
@@ -413,8 +404,8 @@ async fn audit_csv_is_formula_safe_filtered_and_audited() {
         false,
     )
     .await;
-    let riverside = scope_of(&app, "riverside-clinic");
-    let lakeside = scope_of(&app, "lakeside-health");
+    let riverside = app.scope_of("riverside-clinic");
+    let lakeside = app.scope_of("lakeside-health");
     let evil = member(&app, &riverside, "=cmd|' /c calc'!a0@riverside.test");
     insert(
         &app,

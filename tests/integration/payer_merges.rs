@@ -3,20 +3,14 @@
 //! re-mapping the stored claims with an audit row, and later uploads follow.
 
 use chrono::NaiveDate;
-use payerwatch::db::repo::{customers, mappings};
+use payerwatch::db::repo::mappings;
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
 
 use crate::common::{TestApp, csrf_token, spawn_app};
 
 const PAGE: &str = "/portal/settings/mappings";
-
-fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
-    let mut conn = app.db.get().expect("conn");
-    let customer = customers::find_by_slug(&mut conn, slug).expect("customer");
-    TenantScope::for_system(CustomerId(customer.id))
-}
 
 fn upload(app: &TestApp, scope: TenantScope, name: &str, rows: &[(&str, usize)]) {
     let mut body = String::from("payer,cpt,submitted_date,decided_date,outcome\n");
@@ -73,7 +67,7 @@ async fn post(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
 async fn the_page_shows_merges_and_one_click_splits_or_merges_stored_claims() {
     let app = spawn_app().await;
     let pw = app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     upload(
         &app,
         scope,
@@ -172,7 +166,7 @@ async fn the_page_shows_merges_and_one_click_splits_or_merges_stored_claims() {
 async fn viewers_see_the_merges_but_cannot_split() {
     let app = spawn_app().await;
     let pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
-    let scope = scope_of(&app, "clinic");
+    let scope = app.scope_of("clinic");
     upload(&app, scope, "a.csv", &[("Acme", 2), ("ACME", 1)]);
     app.login("viewer@clinic.test", &pw).await;
     let page = app.get(PAGE).await.text().await.expect("page");

@@ -7,25 +7,15 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use payerwatch::db::repo::alerts as repo;
 use payerwatch::db::repo::analytics::{self as analytics, NewDriftEvent};
-use payerwatch::db::repo::customers;
 use payerwatch::db::schema::{alert_events, alert_rules, audit_events};
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::roles::Role;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::notify::alerting;
 
 use crate::common::{TestApp, load_generated_claims, new_client, spawn_app};
 
 const RULES: &str = "/portal/settings/rules";
-
-fn scope_of(app: &TestApp, slug: &str) -> TenantScope {
-    let mut conn = app.db.get().expect("conn");
-    TenantScope::for_system(CustomerId(
-        customers::find_by_slug(&mut conn, slug)
-            .expect("customer")
-            .id,
-    ))
-}
 
 fn rule_named(app: &TestApp, scope: &TenantScope, name: &str) -> repo::AlertRule {
     let mut conn = app.db.get().expect("conn");
@@ -122,7 +112,7 @@ async fn page(app: &TestApp, path: &str) -> (u16, String) {
 async fn admin(app: &TestApp) -> TenantScope {
     let pw = app.create_user("Clinic", "admin@clinic.test", Role::Admin, false);
     app.login("admin@clinic.test", &pw).await;
-    scope_of(app, "clinic")
+    app.scope_of("clinic")
 }
 
 #[actix_web::test]

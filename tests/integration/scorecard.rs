@@ -5,13 +5,13 @@
 
 use chrono::Duration;
 use diesel::prelude::*;
-use payerwatch::db::repo::{analytics, customers};
+use payerwatch::db::repo::analytics;
 use payerwatch::db::schema::claim_records;
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::format;
 use payerwatch::domain::roles::Role;
 use payerwatch::domain::scorecard::PERIOD_DAYS;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::services::analytics as reports;
 
 use crate::common::{load_generated_claims, new_client, spawn_app};
@@ -19,15 +19,6 @@ use crate::common::{load_generated_claims, new_client, spawn_app};
 /// A payer only the other tenant has; its name needs encoding in a path (space, slash).
 const OTHERS_PAYER: &str = "Zeta Mutual / West";
 const OTHERS_PAYER_PATH: &str = "/portal/payers/Zeta%20Mutual%20%2F%20West";
-
-fn scope_of(app: &crate::common::TestApp, slug: &str) -> TenantScope {
-    let mut conn = app.db.get().expect("conn");
-    TenantScope::for_system(CustomerId(
-        customers::find_by_slug(&mut conn, slug)
-            .expect("customer")
-            .id,
-    ))
-}
 
 fn ingest_csv(app: &crate::common::TestApp, scope: &TenantScope, csv: &str) {
     use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest};
@@ -51,8 +42,8 @@ async fn the_cigna_scorecard_matches_the_database_and_stays_in_its_tenant() {
     let app = spawn_app().await;
     let viewer_pw = app.create_user("Clinic", "viewer@clinic.test", Role::Viewer, false);
     let other_pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
-    let scope = scope_of(&app, "clinic");
-    let other = scope_of(&app, "other");
+    let scope = app.scope_of("clinic");
+    let other = app.scope_of("other");
     load_generated_claims(
         &app.db,
         &scope,
@@ -237,7 +228,7 @@ async fn an_upload_or_a_remap_changes_the_scorecard_on_the_next_request() {
 
     let app = spawn_app().await;
     let pw = app.create_user("Other", "admin@other.test", Role::Admin, false);
-    let scope = scope_of(&app, "other");
+    let scope = app.scope_of("other");
     ingest_csv(
         &app,
         &scope,
