@@ -496,6 +496,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Per-tenant version of what the alert pages show, moved by triggers on every write
+    /// to it (migration 2026-12-06-999500, `db::repo::page_versions`).
+    alert_versions (customer_id) {
+        customer_id -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     invitations (id) {
         id -> BigInt,
         customer_id -> BigInt,
@@ -530,6 +539,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     claim_day_rollups,
     claim_reason_rollups,
     rollup_versions,
+    alert_versions,
     payer_aliases,
     cpt_groups,
     audit_events,

@@ -67,6 +67,7 @@ pub mod jobs;
 pub mod keyset;
 pub mod login_failures;
 pub mod mappings;
+pub mod page_versions;
 pub mod password_tokens;
 pub mod retention;
 pub mod reversals;
