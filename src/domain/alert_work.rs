@@ -5,7 +5,7 @@
 use crate::domain::alerts::AlertStatus;
 
 /// How the alert list is ordered (`sort` on `/portal/alerts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum AlertSort {
     /// Newest first (the default: what came in last).
     #[default]
@@ -56,7 +56,7 @@ impl AlertSort {
 
 /// Whose alerts the list shows (`assignee` on `/portal/alerts`: `me`, `none` or a
 /// member's id; the handler resolves `me`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AssigneeFilter {
     Unassigned,
     User(i64),

@@ -14,6 +14,7 @@ use crate::db::repo::alerts::{
 };
 use crate::db::repo::analytics::{self as analytics_repo, DriftEvent};
 use crate::db::repo::deliveries::{self, DeliveryRow};
+use crate::db::repo::page_versions::{self, Versions};
 use crate::db::repo::saved_filters::{self as saved_repo, SavedFilter};
 use crate::db::repo::{Page, audit, keyset, users};
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
@@ -23,6 +24,7 @@ use crate::domain::phi;
 use crate::domain::roles::Role;
 use crate::domain::tenant::TenantScope;
 use crate::services::findings::{self, Charts};
+use crate::services::page_cache::PageCache;
 
 /// Longest note kept with a judgment.
 pub const NOTE_MAX_CHARS: usize = 2000;
@@ -237,30 +239,71 @@ fn assignable(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<(i64, 
         .collect())
 }
 
-/// What the alert list shows: a page of alerts with their status counts, each alert's
-/// newest verdict and working state, the person's saved filters and who may be assigned.
+/// What the alert list shows of the tenant's alerts (the same for everyone who asks for
+/// the same filters and page): a page of alerts with their status counts, each alert's
+/// newest verdict and working state, and who may be assigned.
 pub struct AlertListPage {
     pub alerts: Page<AlertWithStatus>,
     pub counts: StatusCounts,
     pub verdicts: HashMap<i64, String>,
     pub work: HashMap<i64, AlertWork>,
-    pub saved: Vec<SavedFilter>,
     pub members: Vec<(i64, String)>,
 }
 
-/// Page `page` of the alerts matching `filter`, for `user_id`, in one read. `None` is a
-/// refused filter: the page lists no alerts (docs/decisions.md, refused list filters) but
-/// still offers the person's saved filters and the members.
-pub async fn list_page(
+/// An alert-list page's key: (customer id, filters — `None` for a refused one — page,
+/// per page). An `assignee=me` filter holds the person's id, so it is theirs alone.
+pub type ListKey = (i64, Option<AlertFilter>, i64, i64);
+/// What alert pages are valid for: the tenant's alert version and the day ("overdue").
+pub type ListGeneration = (i64, NaiveDate);
+/// A person's saved alert filters: (customer id, user id), valid for one alert version
+/// (saved-filter writes move it too).
+pub type SavedKey = (i64, i64);
+
+/// What the alert list caches (`services::page_cache`), in the web's shapes.
+pub struct ListCaches<P> {
+    pub pages: Arc<dyn PageCache<ListKey, ListGeneration, P>>,
+    pub saved: Arc<dyn PageCache<SavedKey, i64, Vec<SavedFilter>>>,
+    /// The page as the web keeps it, for the day given.
+    pub present: fn(AlertListPage, NaiveDate) -> P,
+}
+
+/// Page `page` of the alerts matching `filter`, for `user_id`, in one read: while the
+/// tenant's alert version (one statement, `repo::page_versions::alerts`) and the day
+/// have not moved on, the page and the person's saved filters come from the caches.
+/// `None` is a refused filter: the page lists no alerts (docs/decisions.md, refused list
+/// filters) but still offers the person's saved filters and the members.
+pub async fn list_page<P: Send + Sync + 'static>(
     db: &Db,
     scope: TenantScope,
     user_id: i64,
     filter: Option<AlertFilter>,
     page: i64,
     per_page: i64,
-) -> Result<AlertListPage, DbError> {
+    caches: ListCaches<P>,
+) -> Result<(Arc<P>, Arc<Vec<SavedFilter>>), DbError> {
     db.run(move |conn| {
-        let (alerts, counts) = match &filter {
+        let version = page_versions::alerts(conn, &scope)?;
+        let saved_key = (scope.id(), user_id);
+        let saved = match caches.saved.get(&saved_key, &version) {
+            Some(saved) => saved,
+            None => {
+                let saved = Arc::new(saved_repo::list_saved_filters(
+                    conn,
+                    &scope,
+                    user_id,
+                    crate::services::saved_filters::ALERTS_PAGE,
+                )?);
+                caches.saved.put(saved_key, version, Arc::clone(&saved));
+                saved
+            }
+        };
+        let today = crate::db::repo::now().date();
+        let key = (scope.id(), filter, page, per_page);
+        let generation = (version, today);
+        if let Some(page) = caches.pages.get(&key, &generation) {
+            return Ok((page, saved));
+        }
+        let (alerts, counts) = match &key.1 {
             Some(f) => repo::list_alerts(conn, &scope, f, page, per_page)?,
             None => (
                 Page {
@@ -273,19 +316,16 @@ pub async fn list_page(
             ),
         };
         let ids: Vec<i64> = alerts.items.iter().map(|a| a.alert.id).collect();
-        Ok(AlertListPage {
+        let data = AlertListPage {
             verdicts: repo::latest_verdicts(conn, &scope, &ids)?,
             work: repo::work_of(conn, &scope, &ids)?,
-            saved: saved_repo::list_saved_filters(
-                conn,
-                &scope,
-                user_id,
-                crate::services::saved_filters::ALERTS_PAGE,
-            )?,
             members: assignable(conn, &scope)?,
             alerts,
             counts,
-        })
+        };
+        let page = Arc::new((caches.present)(data, today));
+        caches.pages.put(key, generation, Arc::clone(&page));
+        Ok((page, saved))
     })
     .await
 }
@@ -329,42 +369,83 @@ pub struct AlertDetail {
     pub members: Vec<(i64, String)>,
 }
 
-/// Alert `id`'s page in one read; the finding's chart from `charts` (the feed's chart
-/// cache) or drawn in the same read.
-pub async fn detail(
+/// An alert page's key: (customer id, alert id).
+pub type DetailKey = (i64, i64);
+/// What an alert page is valid for: the tenant's versions (alerts; runs and rollups for
+/// the finding's chart) and the day ("overdue").
+pub type DetailGeneration = (Versions, NaiveDate);
+
+/// Alert `id`'s page in one read, and its deliveries (read every time: the delivery
+/// worker changes them). While the tenant's versions (one statement,
+/// `repo::page_versions`) and the day have not moved on, the rest comes from `pages`;
+/// otherwise it is read — the finding's chart from `charts` (the feed's chart cache) or
+/// drawn in the same read — `present`ed by the web and kept.
+pub async fn detail<P: Send + Sync + 'static>(
     db: &Db,
     scope: TenantScope,
     id: i64,
     charts: Arc<dyn Charts>,
-) -> Result<AlertDetail, DbError> {
+    pages: Arc<dyn PageCache<DetailKey, DetailGeneration, P>>,
+    present: fn(AlertDetail, NaiveDate) -> P,
+) -> Result<(Arc<P>, Vec<DeliveryRow>), DbError> {
     db.run(move |conn| {
-        let record = read_record(conn, &scope, id)?;
-        let finding = match record.alert.alert.drift_event_id {
-            Some(event_id) => {
-                let event = analytics_repo::find_event(conn, &scope, event_id)?;
-                let generation = findings::chart_generation(conn, &scope)?;
-                let svg = findings::cached_charts(
-                    conn,
-                    &scope,
-                    &*charts,
-                    generation,
-                    std::slice::from_ref(&event),
-                )?
-                .remove(&event.id)
-                .unwrap_or_default();
-                Some((event, svg))
+        let versions = page_versions::read(conn, &scope)?;
+        let today = crate::db::repo::now().date();
+        let key = (scope.id(), id);
+        let generation = (versions, today);
+        let page = match pages.get(&key, &generation) {
+            Some(page) => page,
+            None => {
+                let detail = read_detail(conn, &scope, id, charts.as_ref(), versions)?;
+                let page = Arc::new(present(detail, today));
+                pages.put(key, generation, Arc::clone(&page));
+                page
             }
-            None => None,
         };
-        Ok(AlertDetail {
-            finding,
-            work: repo::find_work(conn, &scope, id)?,
-            comments: alert_comments::list_comments(conn, &scope, id)?,
-            members: assignable(conn, &scope)?,
-            record,
-        })
+        // A hit was the tenant's alert at this version: it still is (alerts are never
+        // deleted), so the deliveries need no other check.
+        Ok((page, deliveries::for_alert(conn, &scope, id)?))
     })
     .await
+}
+
+fn read_detail(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    id: i64,
+    charts: &dyn Charts,
+    versions: Versions,
+) -> Result<AlertDetail, DbError> {
+    let alert = repo::find_alert(conn, scope, id)?;
+    let finding = match alert.alert.drift_event_id {
+        Some(event_id) => {
+            let event = analytics_repo::find_event(conn, scope, event_id)?;
+            let svg = findings::cached_charts(
+                conn,
+                scope,
+                charts,
+                (versions.runs.0, versions.rollups),
+                std::slice::from_ref(&event),
+            )?
+            .remove(&event.id)
+            .unwrap_or_default();
+            Some((event, svg))
+        }
+        None => None,
+    };
+    Ok(AlertDetail {
+        finding,
+        work: repo::find_work(conn, scope, id)?,
+        comments: alert_comments::list_comments(conn, scope, id)?,
+        members: assignable(conn, scope)?,
+        record: AlertRecord {
+            history: repo::history(conn, scope, id)?,
+            judgments: repo::judgments(conn, scope, id)?,
+            // Read per request beside the cached page (`detail`).
+            deliveries: Vec::new(),
+            alert,
+        },
+    })
 }
 
 /// Sets who works alert `id` and by when, with its audit row.

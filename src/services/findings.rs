@@ -38,17 +38,6 @@ pub trait Charts: Send + Sync {
     fn draw(&self, event: &DriftEvent, series: &ChartSeries) -> String;
 }
 
-/// The chart generation of the tenant now.
-pub fn chart_generation(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-) -> Result<ChartGeneration, DbError> {
-    Ok((
-        repo::run_generation(conn, scope)?.0,
-        rollups::version(conn, scope)?,
-    ))
-}
-
 /// The charts of some findings, keyed by event id: from `charts` where it holds them for
 /// this generation, the rest read in one go, drawn and kept (the feed and an alert's page:
 /// at 10M claims building a chart from the day rows is most of a page's cost).

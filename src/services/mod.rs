@@ -11,6 +11,7 @@ pub mod digests;
 pub mod drilldown;
 pub mod findings;
 pub mod mappings;
+pub mod page_cache;
 pub mod password_gate;
 pub mod portal;
 pub mod retention;

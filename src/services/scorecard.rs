@@ -11,6 +11,7 @@ use chrono::{Duration, NaiveDate};
 
 use crate::db::repo::alerts::{self as alert_repo, AlertWithStatus};
 use crate::db::repo::analytics::{self, DriftEvent, EventFilter};
+use crate::db::repo::page_versions::{self, Versions};
 use crate::db::repo::rollups::{self, Basis};
 use crate::db::repo::scorecard::{self as repo, Split};
 use crate::db::{Db, DbConnection, DbError};
@@ -18,6 +19,7 @@ use crate::domain::analytics::denials::reason_key_str;
 use crate::domain::analytics::windows::LastDays;
 use crate::domain::scorecard::{Figures, Periods, ReasonCounts, months_ending, top_reasons};
 use crate::domain::tenant::TenantScope;
+use crate::services::page_cache::PageCache;
 
 /// Reasons listed on the scorecard.
 const TOP_REASONS: usize = 8;
@@ -53,10 +55,25 @@ pub struct Scorecard {
 
 /// The tenant's payers with their counted claims, most first (the payer list): the
 /// payers that have a scorecard, counted as the scorecards count (REVERSED left out), from
-/// the daily rollups rather than a pass over every claim.
-pub async fn payers(db: &Db, scope: TenantScope) -> Result<Vec<(String, u64)>, DbError> {
-    db.run(move |conn| rollups::payer_claims(conn, &scope))
-        .await
+/// the daily rollups rather than a pass over every claim — once per rollup version: the
+/// page (`present`ed by the web) is kept in `pages` per tenant and served while the
+/// version (one indexed read per request) has not moved on.
+pub async fn payers<P: Send + Sync + 'static>(
+    db: &Db,
+    scope: TenantScope,
+    pages: Arc<dyn PageCache<i64, i64, P>>,
+    present: fn(Vec<(String, u64)>) -> P,
+) -> Result<Arc<P>, DbError> {
+    db.run(move |conn| {
+        let version = rollups::version(conn, &scope)?;
+        if let Some(page) = pages.get(&scope.id(), &version) {
+            return Ok(page);
+        }
+        let page = Arc::new(present(rollups::payer_claims(conn, &scope)?));
+        pages.put(scope.id(), version, Arc::clone(&page));
+        Ok(page)
+    })
+    .await
 }
 
 /// Where computed scorecard figures are kept between requests (the web layer's
@@ -67,24 +84,51 @@ pub trait FiguresCache: Send + Sync {
     fn put(&self, customer_id: i64, payer: &str, version: i64, figures: Arc<ScorecardFigures>);
 }
 
-pub async fn scorecard(
+/// A scorecard page's key: (customer id, payer).
+pub type PageKey = (i64, String);
+
+/// A payer's scorecard page in one blocking hop: while the tenant's run generation (its
+/// findings), rollup version (its figures) and alert version (its alerts) have not moved
+/// on — one statement, `repo::page_versions` — the page (`present`ed by the web) comes
+/// from `pages`; otherwise it is read (figures from `figures` when they hold them for the
+/// rollup version), presented and kept.
+pub async fn scorecard<P: Send + Sync + 'static>(
     db: &Db,
     scope: TenantScope,
     payer: String,
-    cache: Arc<dyn FiguresCache>,
-) -> Result<Scorecard, DbError> {
-    db.run(move |conn| build(conn, &scope, payer, cache.as_ref()))
-        .await
+    figures: Arc<dyn FiguresCache>,
+    pages: Arc<dyn PageCache<PageKey, Versions, P>>,
+    present: fn(Scorecard) -> P,
+) -> Result<Arc<P>, DbError> {
+    db.run(move |conn| {
+        let versions = page_versions::read(conn, &scope)?;
+        let key = (scope.id(), payer);
+        if let Some(page) = pages.get(&key, &versions) {
+            return Ok(page);
+        }
+        let card = build(
+            conn,
+            &scope,
+            key.1.clone(),
+            versions.rollups,
+            figures.as_ref(),
+        )?;
+        let page = Arc::new(present(card));
+        pages.put(key, versions, Arc::clone(&page));
+        Ok(page)
+    })
+    .await
 }
 
 fn build(
     conn: &mut DbConnection,
     scope: &TenantScope,
     payer: String,
+    version: i64,
     cache: &dyn FiguresCache,
 ) -> Result<Scorecard, DbError> {
-    // The version before the figures: what is cached under it is never older than it.
-    let version = rollups::version(conn, scope)?;
+    // The version was read before the figures: what is cached under it is never older
+    // than it.
     // Figures cached under this version were computed for a payer with day rows at it,
     // so a hit needs no existence check.
     let figures = match cache.get(scope.id(), &payer, version) {

@@ -27,6 +27,8 @@ pub struct AppState {
     pub facet_cache: Arc<FacetCache>,
     /// Payer scorecard figures per rollup version (`web::caches::scorecards`).
     pub scorecard_cache: Arc<crate::web::caches::scorecards::ScorecardCache>,
+    /// The payer list, scorecards and alert pages' data per version (`web::caches::pages`).
+    pub page_caches: Arc<crate::web::caches::pages::PageCaches>,
     /// This instance's request statistics (fed by the telemetry middleware, read by the
     /// staff metrics dashboard).
     pub request_stats: Arc<RequestStats>,
@@ -73,6 +75,7 @@ impl AppState {
             auth_cache: Arc::new(AuthCache::default()),
             facet_cache: Arc::new(FacetCache::default()),
             scorecard_cache: Arc::default(),
+            page_caches: Arc::default(),
             request_stats: Arc::new(RequestStats::new()),
             api_limits: Arc::default(),
         }

@@ -22,6 +22,7 @@ mod mapping_files;
 mod notifications;
 mod observability;
 mod ops_pages;
+mod page_caches;
 mod payer_merges;
 mod receivers;
 mod role_links;

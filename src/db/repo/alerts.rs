@@ -316,7 +316,7 @@ pub fn find_alert(
     Ok(AlertWithStatus { alert, status })
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AlertFilter {
     pub status: Option<String>,
     pub severity: Option<String>,

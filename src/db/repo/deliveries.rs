@@ -399,6 +399,11 @@ fn rows_with_attempts(
     conn: &mut DbConnection,
     rows: Vec<(Delivery, String, String)>,
 ) -> Result<Vec<DeliveryRow>, DbError> {
+    // Most alerts went to no channel: no second statement for them (an alert page reads
+    // its deliveries on every request).
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = rows.iter().map(|(d, _, _)| d.id).collect();
     let mut attempts: Vec<Attempt> = delivery_attempts::table
         .filter(delivery_attempts::delivery_id.eq_any(&ids))

@@ -2,4 +2,5 @@
 
 pub mod charts;
 pub mod facets;
+pub mod pages;
 pub mod scorecards;

@@ -2,6 +2,7 @@
 //! (evidence, chart, history, judgments, why suppressed), judgments and status changes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 
 use super::findings::view::{self as findings, EventView, FilterError};
 use crate::db::repo::alerts::{self as repo, AlertFilter, AlertWithStatus};
+use crate::db::repo::saved_filters::SavedFilter;
 use crate::domain::alert_work::{AlertSort, AssigneeFilter, BulkAction, NOT_JUDGED};
 use crate::domain::alerts::Suppression;
 use crate::domain::alerts::{AlertStatus, Verdict, alert_source, next_statuses};
@@ -46,19 +48,25 @@ struct AlertRow {
     money: String,
 }
 
-/// One of a person's saved filters, as a link.
-struct SavedView {
-    id: i64,
-    name: String,
-    query: String,
+/// An alert-list page as kept between requests (`web::caches::pages`): the tenant's
+/// alerts for one filter and page; the form, the person's saved filters and what their
+/// role may do are per request.
+pub struct AlertListData {
+    alerts: Vec<AlertRow>,
+    counts: Vec<(String, i64)>,
+    members: Vec<(i64, String)>,
+    page: i64,
+    total_pages: i64,
+    has_prev: bool,
+    has_next: bool,
 }
 
 #[derive(Template)]
 #[template(path = "alerts/list.html")]
 struct AlertsPage {
     layout: Layout,
-    alerts: Vec<AlertRow>,
-    counts: Vec<(String, i64)>,
+    /// The template reads the cached fields through `Deref`.
+    data: Arc<AlertListData>,
     status: String,
     severity: String,
     product: String,
@@ -68,17 +76,19 @@ struct AlertsPage {
     sort: &'static str,
     sorts: Vec<(&'static str, &'static str)>,
     verdicts: [(&'static str, &'static str); 3],
-    members: Vec<(i64, String)>,
-    saved: Vec<SavedView>,
+    saved: Arc<Vec<SavedFilter>>,
     query: String,
-    page: i64,
-    total_pages: i64,
-    has_prev: bool,
-    has_next: bool,
     can_export: bool,
     can_act: bool,
     /// A refused filter: which field, and the sentence shown beside it (status 400).
     invalid: Option<FilterError>,
+}
+
+impl std::ops::Deref for AlertsPage {
+    type Target = AlertListData;
+    fn deref(&self) -> &AlertListData {
+        &self.data
+    }
 }
 
 impl AlertsPage {
@@ -343,23 +353,20 @@ pub async fn list(
         Ok((filter, page)) => (filter, page, None),
         Err(e) => (kept_filter(&raw), 1, Some(e)),
     };
-    let service::AlertListPage {
-        alerts,
-        counts,
-        verdicts,
-        work,
-        saved,
-        members,
-    } = service::list_page(
+    let (data, saved) = service::list_page(
         &state.db,
         user.scope(),
         user.id.0,
         invalid.is_none().then(|| filter.clone()),
         page,
         PER_PAGE,
+        service::ListCaches {
+            pages: state.page_caches.alert_lists.clone(),
+            saved: state.page_caches.saved_filters.clone(),
+            present: present_list,
+        },
     )
     .await?;
-    let today = crate::db::repo::now().date();
     let status = if invalid.is_some() {
         actix_web::http::StatusCode::BAD_REQUEST
     } else {
@@ -369,21 +376,7 @@ pub async fn list(
         status,
         &AlertsPage {
             layout: user.layout("Alerts", "/portal/alerts"),
-            alerts: alerts
-                .items
-                .iter()
-                .map(|a| {
-                    let r = AlertRow {
-                        verdict: verdicts
-                            .get(&a.alert.id)
-                            .map(|v| Verdict::label_of(v))
-                            .unwrap_or_default(),
-                        ..row(a)
-                    };
-                    with_work(r, work.get(&a.alert.id), &members, today)
-                })
-                .collect(),
-            counts,
+            data,
             status: filter.status.unwrap_or_default(),
             severity: filter.severity.unwrap_or_default(),
             product: filter.product.unwrap_or_default(),
@@ -399,30 +392,52 @@ pub async fn list(
                 .map(|s| (s.as_str(), s.label()))
                 .collect(),
             verdicts: Verdict::ALL.map(|v| (v.as_str(), v.label())),
-            members,
-            saved: saved
-                .into_iter()
-                .map(|f| SavedView {
-                    id: f.id,
-                    name: f.name,
-                    query: f.query,
-                })
-                .collect(),
+            saved,
             // A refused query is neither saved, exported nor paged.
             query: if invalid.is_some() {
                 String::new()
             } else {
                 saved_filters::alert_query(req.query_string())
             },
-            page: alerts.page,
-            total_pages: alerts.total_pages(),
-            has_prev: alerts.has_prev(),
-            has_next: alerts.has_next(),
             can_export: user.role.allows(Role::Analyst),
             can_act: user.role.allows(Role::Analyst),
             invalid,
         },
     )
+}
+
+/// A page of the list as it shows it on `today` (formatted once per alert version and
+/// day, then cached).
+pub fn present_list(list: service::AlertListPage, today: chrono::NaiveDate) -> AlertListData {
+    let service::AlertListPage {
+        alerts,
+        counts,
+        verdicts,
+        work,
+        members,
+    } = list;
+    AlertListData {
+        alerts: alerts
+            .items
+            .iter()
+            .map(|a| {
+                let r = AlertRow {
+                    verdict: verdicts
+                        .get(&a.alert.id)
+                        .map(|v| Verdict::label_of(v))
+                        .unwrap_or_default(),
+                    ..row(a)
+                };
+                with_work(r, work.get(&a.alert.id), &members, today)
+            })
+            .collect(),
+        counts,
+        page: alerts.page,
+        total_pages: alerts.total_pages(),
+        has_prev: alerts.has_prev(),
+        has_next: alerts.has_next(),
+        members,
+    }
 }
 
 /// The list's filters as typed, for re-showing the form beside a refused one: every
@@ -453,35 +468,50 @@ struct HistoryView {
 }
 
 struct JudgmentView {
+    user_id: i64,
     email: String,
     verdict: String,
     note: String,
     when: String,
 }
 
-#[derive(Template)]
-#[template(path = "alerts/detail.html")]
-struct AlertPage {
-    layout: Layout,
+/// An alert's page as kept between requests (`web::caches::pages`): everything but its
+/// deliveries (read per request) and what depends on who asks (their verdict, their role).
+pub struct AlertPageData {
     alert: AlertRow,
     finding: Option<EventView>,
     quality: Option<QualityView>,
-    deliveries: Vec<super::settings::channels::DeliveryView>,
-    is_admin: bool,
     why_suppressed: Option<String>,
     history: Vec<HistoryView>,
     judgments: Vec<JudgmentView>,
-    /// This user's earlier verdict, shown as text: the form itself presets none.
-    my_verdict: String,
-    verdicts: [(&'static str, &'static str); 3],
-    my_note: String,
-    can_act: bool,
     next_statuses: Vec<&'static str>,
     /// The assignee's id as the form's value ("" = nobody) and the due date.
     assignee_id: String,
     due_on: String,
     members: Vec<(i64, String)>,
     comments: Vec<CommentView>,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/detail.html")]
+struct AlertPage {
+    layout: Layout,
+    /// The template reads the cached fields through `Deref`.
+    data: Arc<AlertPageData>,
+    deliveries: Vec<super::settings::channels::DeliveryView>,
+    is_admin: bool,
+    /// This user's earlier verdict, shown as text: the form itself presets none.
+    my_verdict: String,
+    verdicts: [(&'static str, &'static str); 3],
+    my_note: String,
+    can_act: bool,
+}
+
+impl std::ops::Deref for AlertPage {
+    type Target = AlertPageData;
+    fn deref(&self) -> &AlertPageData {
+        &self.data
+    }
 }
 
 struct CommentView {
@@ -519,38 +549,60 @@ pub async fn detail(
     user: CurrentUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
+    let (data, deliveries) = service::detail(
+        &state.db,
+        user.scope(),
+        id.into_inner(),
+        state.chart_cache.clone(),
+        state.page_caches.alert_pages.clone(),
+        present_detail,
+    )
+    .await?;
+    let mine = data.judgments.iter().find(|j| j.user_id == user.id.0);
+    let (my_verdict, my_note) = mine
+        .map(|j| (j.verdict.clone(), j.note.clone()))
+        .unwrap_or_default();
+    render(&AlertPage {
+        layout: user.layout(data.alert.title.clone(), "/portal/alerts"),
+        deliveries: deliveries
+            .iter()
+            .map(super::settings::channels::delivery_view)
+            .collect(),
+        is_admin: user.role.allows(Role::Admin),
+        my_verdict,
+        verdicts: Verdict::ALL.map(|v| (v.as_str(), v.label())),
+        my_note,
+        can_act: user.role.allows(Role::Analyst),
+        data,
+    })
+}
+
+/// An alert's page as it shows it on `today` (formatted once per version and day, then
+/// cached).
+pub fn present_detail(detail: service::AlertDetail, today: chrono::NaiveDate) -> AlertPageData {
     let service::AlertDetail {
         record:
             service::AlertRecord {
                 alert,
                 history,
                 judgments,
-                deliveries,
+                deliveries: _,
             },
         finding,
         work,
         comments,
         members,
-    } = service::detail(&state.db, user.scope(), id, state.chart_cache.clone()).await?;
+    } = detail;
     let finding = finding.map(|(event, svg)| findings::view(&event, svg));
-    let today = crate::db::repo::now().date();
     let why_suppressed = alert
         .alert
         .suppression_json
         .as_deref()
         .and_then(|j| serde_json::from_str::<Suppression>(j).ok())
         .map(|s| s.explain());
-    let mine = judgments.iter().find(|j| j.user_id == user.id.0);
-    render(&AlertPage {
-        layout: user.layout(alert.alert.title.clone(), "/portal/alerts"),
+    AlertPageData {
         finding,
         quality: quality_view(&alert),
-        deliveries: deliveries
-            .iter()
-            .map(super::settings::channels::delivery_view)
-            .collect(),
-        is_admin: user.role.allows(Role::Admin),
         why_suppressed,
         history: history
             .into_iter()
@@ -560,21 +612,16 @@ pub async fn detail(
                 when: h.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             })
             .collect(),
-        my_verdict: mine
-            .map(|j| Verdict::label_of(&j.verdict))
-            .unwrap_or_default(),
-        verdicts: Verdict::ALL.map(|v| (v.as_str(), v.label())),
-        my_note: mine.and_then(|j| j.note.clone()).unwrap_or_default(),
         judgments: judgments
             .iter()
             .map(|j| JudgmentView {
+                user_id: j.user_id,
                 email: j.email.clone(),
                 verdict: Verdict::label_of(&j.verdict),
                 note: j.note.clone().unwrap_or_default(),
                 when: j.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             })
             .collect(),
-        can_act: user.role.allows(Role::Analyst),
         next_statuses: next_statuses(&alert.status),
         assignee_id: work
             .assignee_user_id
@@ -594,7 +641,7 @@ pub async fn detail(
             .collect(),
         alert: with_work(row(&alert), Some(&work), &members, today),
         members,
-    })
+    }
 }
 
 #[derive(Debug, Deserialize)]

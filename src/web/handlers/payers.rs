@@ -2,6 +2,8 @@
 //! `/portal/payers/{payer}` shows one (the URL-encoded canonical name). Viewers and up;
 //! another tenant's payer — or a name the tenant has no claim of — is a 404.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -59,10 +61,10 @@ struct AlertRow {
     has_claims: bool,
 }
 
-#[derive(Template)]
-#[template(path = "payers/scorecard.html")]
-struct ScorecardPage {
-    layout: Layout,
+/// A scorecard page as kept between requests (`web::caches::pages`): everything but the
+/// layout (who is signed in, the CSRF token, flash messages), which is per request.
+pub struct ScorecardData {
+    title: String,
     payer: String,
     period_days: i64,
     current_window: String,
@@ -75,6 +77,21 @@ struct ScorecardPage {
     findings: Vec<EventView>,
     alerts: Vec<AlertRow>,
     alerts_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "payers/scorecard.html")]
+struct ScorecardPage {
+    layout: Layout,
+    /// The template reads the cached fields through `Deref`.
+    data: Arc<ScorecardData>,
+}
+
+impl std::ops::Deref for ScorecardPage {
+    type Target = ScorecardData;
+    fn deref(&self) -> &ScorecardData {
+        &self.data
+    }
 }
 
 fn dash<T>(value: Option<T>, f: impl Fn(T) -> String) -> String {
@@ -194,13 +211,23 @@ pub async fn scorecard(
     user: CurrentUser,
     payer: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let card = service::scorecard(
+    let data = service::scorecard(
         &state.db,
         user.scope(),
         payer.into_inner(),
         state.scorecard_cache.clone(),
+        state.page_caches.scorecards.clone(),
+        present_scorecard,
     )
     .await?;
+    render(&ScorecardPage {
+        layout: user.layout(data.title.clone(), NAV),
+        data,
+    })
+}
+
+/// A scorecard as its page shows it (formatted once per generation, then cached).
+pub fn present_scorecard(card: service::Scorecard) -> ScorecardData {
     let figures = &card.figures;
     let months: Vec<MonthRow> = figures
         .months
@@ -239,8 +266,8 @@ pub async fn scorecard(
             has_claims: a.alert.drift_event_id.is_some(),
         })
         .collect();
-    render(&ScorecardPage {
-        layout: user.layout(format!("{} — payer scorecard", card.payer), NAV),
+    ScorecardData {
+        title: format!("{} — payer scorecard", card.payer),
         chart_svg: denial_rate_chart(&card.payer, &bars),
         period_days: crate::domain::scorecard::PERIOD_DAYS,
         current_window: window(figures.periods.current),
@@ -260,7 +287,7 @@ pub async fn scorecard(
             crate::web::errors::url_encode(&card.payer)
         ),
         payer: card.payer,
-    })
+    }
 }
 
 struct PayerRow {
@@ -269,17 +296,43 @@ struct PayerRow {
     claims: String,
 }
 
+/// The payer list as kept between requests (`web::caches::pages`).
+pub struct PayerList {
+    payers: Vec<PayerRow>,
+}
+
 #[derive(Template)]
 #[template(path = "payers/list.html")]
 struct ListPage {
     layout: Layout,
-    payers: Vec<PayerRow>,
+    /// The template reads `payers` through `Deref`.
+    data: Arc<PayerList>,
+}
+
+impl std::ops::Deref for ListPage {
+    type Target = PayerList;
+    fn deref(&self) -> &PayerList {
+        &self.data
+    }
 }
 
 pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let payers = service::payers(&state.db, user.scope()).await?;
+    let data = service::payers(
+        &state.db,
+        user.scope(),
+        state.page_caches.payers.clone(),
+        present_payers,
+    )
+    .await?;
     render(&ListPage {
         layout: user.layout("Payers", NAV),
+        data,
+    })
+}
+
+/// The payer list as its page shows it (formatted once per rollup version).
+pub fn present_payers(payers: Vec<(String, u64)>) -> PayerList {
+    PayerList {
         payers: payers
             .into_iter()
             .map(|(name, n)| PayerRow {
@@ -288,5 +341,5 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
                 name,
             })
             .collect(),
-    })
+    }
 }
