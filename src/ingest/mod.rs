@@ -581,10 +581,12 @@ fn commit(
     let written_ms = started.elapsed().as_millis() as u64;
     let moved = writer.finish(conn, &scope)?;
     // SPEC §2 "Payer identity": spellings sharing a key go under one payer (this upload's
-    // rows only).
-    let renames = spellings::merge(conn, &scope, upload_id, &spellings)?;
-    // The daily rollups in the same transaction (issue 21), before reversals: those take
-    // the claims they reverse out of the rollups again.
+    // rows only). It reads the stored payers from the daily rollups, so it must come
+    // before the upload's rollup delta is written below.
+    let renames = spellings::merge(conn, &scope, upload_id, &spellings, &produced.rollup)?;
+    // The daily rollups in the same transaction (issue 21), after the merge (which reads
+    // them as they were before this upload), before reversals: those take the claims
+    // they reverse out of the rollups again.
     let rollup = std::mem::take(&mut produced.rollup);
     writer.write_rollups(conn, &scope, rollup, &renames)?;
     tracing::debug!(

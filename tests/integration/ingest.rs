@@ -912,6 +912,99 @@ fn spellings_sharing_a_key_are_stored_under_one_payer_and_history_is_kept() {
     assert_eq!(changed.payer_rows, 0);
 }
 
+/// Issue 21 (merge): the ingest's merge reads the stored payers from the daily rollups.
+/// Two stored payers share a key (one kept apart by an alias to itself); a later spelling
+/// of that key joins the one with more claims — not the first by name — and follows the
+/// counts when they change.
+#[test]
+fn a_new_spelling_joins_the_stored_payer_of_its_key_with_the_most_claims() {
+    let f = fixture();
+    let scope = f.scope;
+    let stored = |f: &Fixture| {
+        let mut c = f.db.get().expect("conn");
+        let mut s = mappings::spelling_claim_counts(&mut c, &f.scope).expect("counts");
+        s.sort();
+        s
+    };
+    let row = |payer: &str, day: u32| format!("{payer},99213,2026-01-{day:02},2026-01-20,PAID,,,");
+    let rows = |payer: &str, days: std::ops::Range<u32>| -> Vec<String> {
+        days.map(|d| row(payer, d)).collect()
+    };
+    let body = |rows: Vec<String>| {
+        let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+        csv(&refs)
+    };
+    // 3 claims of "Acme Health Inc." (no payer of its key yet: stored as written) …
+    let out = upload(&f, "inc.csv", &body(rows("Acme Health Inc.", 1..4)));
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    // … and 1 of "Acme Health", which an alias to itself keeps apart.
+    f.db.write_blocking(move |c| {
+        mappings::upsert_payer_alias(c, &scope, "Acme Health", "Acme Health")
+    })
+    .expect("alias");
+    let out = upload(&f, "plain.csv", &body(rows("Acme Health", 4..5)));
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    // A third spelling of the key goes under the payer with more claims ("Acme Health"
+    // sorts first by name).
+    let out = upload(&f, "third.csv", &body(rows("ACME HEALTH INC", 5..7)));
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    assert_eq!(
+        stored(&f),
+        vec![
+            ("ACME HEALTH INC".into(), "Acme Health Inc.".into(), 2),
+            ("Acme Health".into(), "Acme Health".into(), 1),
+            ("Acme Health Inc.".into(), "Acme Health Inc.".into(), 3),
+        ]
+    );
+    // Now "Acme Health" has more (1 + 6 against 5): the next new spelling joins it.
+    let out = upload(&f, "more.csv", &body(rows("Acme Health", 7..13)));
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    let out = upload(&f, "fourth.csv", &body(rows("acme health inc", 13..14)));
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    let want: Vec<(String, String, u64)> = vec![
+        ("ACME HEALTH INC".into(), "Acme Health Inc.".into(), 2),
+        ("Acme Health".into(), "Acme Health".into(), 7),
+        ("Acme Health Inc.".into(), "Acme Health Inc.".into(), 3),
+        ("acme health inc".into(), "Acme Health".into(), 1),
+    ];
+    assert_eq!(stored(&f), want);
+    let mut c = f.db.get().expect("conn");
+    assert_eq!(
+        payerwatch::db::repo::rollups::payer_claims(&mut c, &f.scope).expect("payers"),
+        vec![("Acme Health".into(), 8), ("Acme Health Inc.".into(), 5)]
+    );
+}
+
+/// A spelling joins a payer of its key that an alias of the same file gives other rows
+/// (those rows are written when the merge runs, as before it read the rollups).
+#[test]
+fn a_spelling_joins_the_payer_an_alias_of_the_same_file_gives() {
+    let f = fixture();
+    let scope = f.scope;
+    f.db.write_blocking(move |c| {
+        mappings::upsert_payer_alias(c, &scope, "BHP", "Beta Health Plan")
+    })
+    .expect("alias");
+    let out = upload(
+        &f,
+        "beta.csv",
+        &csv(&[
+            "BHP,99213,2026-01-02,2026-01-10,PAID,,,",
+            "BETA HEALTH PLAN INC,99213,2026-01-03,2026-01-10,PAID,,,",
+            "BETA HEALTH PLAN INC,99213,2026-01-04,2026-01-10,PAID,,,",
+        ]),
+    );
+    assert_eq!(out.status, UploadStatus::Succeeded);
+    let mut c = f.db.get().expect("conn");
+    let mut stored = mappings::spelling_claim_counts(&mut c, &f.scope).expect("counts");
+    stored.sort();
+    let want: Vec<(String, String, u64)> = vec![
+        ("BETA HEALTH PLAN INC".into(), "Beta Health Plan".into(), 2),
+        ("BHP".into(), "Beta Health Plan".into(), 1),
+    ];
+    assert_eq!(stored, want);
+}
+
 /// A reader that hands out `head`, then blocks until told to go on (or `give_up` passes)
 /// before the rest: an upload caught in the middle of its parse.
 struct Paused {

@@ -300,10 +300,10 @@ pub fn distinct_claim_payers(
         .load(conn)?)
 }
 
-/// Claims per stored canonical payer of the tenant (REVERSED included: the ingest's and
-/// the re-map's spelling merges weigh the claims as stored), most first. One pass over
-/// every claim of the tenant (no payer index since 2026-12-05-800000); the payer list
-/// reads `rollups::payer_claims` instead.
+/// Claims per stored canonical payer of the tenant (REVERSED included: the re-map's
+/// spelling merge weighs the claims as stored), most first. One pass over every claim of
+/// the tenant (no payer index since 2026-12-05-800000); the payer list reads
+/// `rollups::payer_claims` and the ingest's spelling merge `rollups::payers` instead.
 pub fn payer_claim_counts(
     conn: &mut DbConnection,
     scope: &TenantScope,

@@ -596,6 +596,20 @@ impl UploadRollup {
         }
     }
 
+    /// The upload's counted claims (every outcome but REVERSED) per canonical payer, as
+    /// its rows were written (before the spelling merge renames any).
+    pub fn payer_claims(&self) -> HashMap<&str, u64> {
+        let mut out: HashMap<&str, u64> = HashMap::new();
+        for (&(_, payer, _, _), &cell) in &self.cells {
+            let n: u64 = self.histograms[cell as usize]
+                .days()
+                .map(|d| u64::from(d.paid) + u64::from(d.denied) + u64::from(d.other))
+                .sum();
+            *out.entry(&*self.names[payer as usize]).or_default() += n;
+        }
+        out
+    }
+
     /// The delta, with the spelling merge's renames (`payer_raw` → payer) applied.
     /// Each cell's histogram is freed as it is converted.
     pub fn into_rollups(self, renames: &[(String, String)]) -> Rollups {
@@ -1082,28 +1096,20 @@ pub fn has_payer(
     .get_result(conn)?)
 }
 
-/// The tenant's payers with their counted claims (every outcome but REVERSED), most
-/// claims first, then by name: the payer list, from the day rows (days × payers × groups)
-/// instead of a GROUP BY over every claim of the tenant, which has no payer index to use.
-pub fn payer_claims(
-    conn: &mut DbConnection,
-    scope: &TenantScope,
-) -> Result<Vec<(String, u64)>, DbError> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        payer: String,
-        #[diesel(sql_type = Binary)]
-        entries: Vec<u8>,
-    }
-    let sql = placeholders_for(
-        conn,
-        "SELECT payer, entries FROM claim_day_rollups WHERE customer_id = $1",
-    );
-    let rows: Vec<Row> = diesel::sql_query(sql)
-        .bind::<BigInt, _>(scope.id())
-        .load(conn)?;
-    let mut totals: HashMap<String, i64> = HashMap::new();
+/// One day row's payer and histogram bytes (what the per-payer totals read).
+#[derive(QueryableByName)]
+struct PayerEntriesRow {
+    #[diesel(sql_type = Text)]
+    payer: String,
+    #[diesel(sql_type = Binary)]
+    entries: Vec<u8>,
+}
+
+/// Counted claims per payer of `rows` (their histograms decoded and summed).
+fn sum_payer_claims(
+    rows: Vec<PayerEntriesRow>,
+    totals: &mut HashMap<String, i64>,
+) -> Result<(), DbError> {
     let mut entries = DayEntries::new();
     for row in rows {
         entries.clear();
@@ -1111,6 +1117,25 @@ pub fn payer_claims(
         let n: i64 = entries.iter().map(|(_, c)| c.claims()).sum();
         *totals.entry(row.payer).or_default() += n;
     }
+    Ok(())
+}
+
+/// The tenant's payers with their counted claims (every outcome but REVERSED), most
+/// claims first, then by name: the payer list, from the day rows (days × payers × groups)
+/// instead of a GROUP BY over every claim of the tenant, which has no payer index to use.
+pub fn payer_claims(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+) -> Result<Vec<(String, u64)>, DbError> {
+    let sql = placeholders_for(
+        conn,
+        "SELECT payer, entries FROM claim_day_rollups WHERE customer_id = $1",
+    );
+    let rows: Vec<PayerEntriesRow> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(scope.id())
+        .load(conn)?;
+    let mut totals: HashMap<String, i64> = HashMap::new();
+    sum_payer_claims(rows, &mut totals)?;
     let mut out: Vec<(String, u64)> = totals
         .into_iter()
         .filter(|(_, n)| *n > 0)
@@ -1118,6 +1143,55 @@ pub fn payer_claims(
         .collect();
     out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(out)
+}
+
+/// The tenant's payers with counted claims (every outcome but REVERSED), unordered and
+/// without their counts: the payers of its day rows, read by the primary key's tenant
+/// prefix with no histogram decoded — days × payers × groups rows, not claims (the
+/// ingest's spelling merge: which payers are stored).
+pub fn payers(conn: &mut DbConnection, scope: &TenantScope) -> Result<Vec<String>, DbError> {
+    use crate::db::schema::claim_day_rollups as r;
+    Ok(r::table
+        .filter(r::customer_id.eq(scope.id()))
+        .select(r::payer)
+        .distinct()
+        .load(conn)?)
+}
+
+/// Payers per statement of [`claims_of_payers`] (one bind each).
+const PAYERS_PER_READ: usize = 500;
+
+/// [`payer_claims`] of `payers` only: their day rows decoded and summed, no other payer's
+/// (a payer without counted claims is absent). Unordered.
+pub fn claims_of_payers(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    payers: &[String],
+) -> Result<HashMap<String, u64>, DbError> {
+    let mut totals: HashMap<String, i64> = HashMap::new();
+    for chunk in payers.chunks(PAYERS_PER_READ) {
+        let sql = placeholders_for(
+            conn,
+            &format!(
+                "SELECT payer, entries FROM claim_day_rollups \
+                 WHERE customer_id = $1 AND payer IN ({})",
+                payer_list(2, chunk)
+            ),
+        );
+        let mut query = diesel::sql_query(sql)
+            .into_boxed::<<DbConnection as diesel::Connection>::Backend>()
+            .bind::<BigInt, _>(scope.id());
+        for payer in chunk {
+            query = query.bind::<Text, _>(payer.clone());
+        }
+        let rows: Vec<PayerEntriesRow> = query.load(conn)?;
+        sum_payer_claims(rows, &mut totals)?;
+    }
+    Ok(totals
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(payer, n)| (payer, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }
 
 /// The newest decided day of the tenant's counted claims (what `as_of` follows).
