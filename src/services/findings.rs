@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::repo::analytics::{self as repo, DriftEvent, EventFilter, ReportRun};
-use crate::db::repo::{Page, keyset, rollups};
+use crate::db::repo::{Page, keyset, page_versions};
 use crate::db::{AuditContext, AuditEntry, Db, DbConnection, DbError};
 use crate::domain::analytics::Product;
 use crate::domain::tenant::TenantScope;
@@ -122,8 +122,10 @@ pub async fn feed<C: FeedCache>(
 ) -> Result<Feed<C::Page>, DbError> {
     db.run(move |conn| {
         let product = query.product.as_str();
-        let run_generation = repo::run_generation(conn, &scope)?;
-        let rollup_version = rollups::version(conn, &scope)?;
+        // Run generation and rollup version in one statement (both read before the data,
+        // as `repo::analytics::run_generation` and `repo::rollups::version` would).
+        let versions = page_versions::read(conn, &scope)?;
+        let (run_generation, rollup_version) = (versions.runs, versions.rollups);
         let facets = match cache.facets(scope.id(), product, run_generation) {
             Some(facets) => facets,
             None => {
