@@ -576,24 +576,31 @@ fn commit(
     if let Some(earlier) = repo::find_by_sha256(conn, &scope, &produced.sha256)? {
         return Err(IngestError::Duplicate { earlier });
     }
-    // SQLite: the staged claims go into `claim_records` in one sorted statement (see the
+    // SQLite: the staged claims go into `claim_records` in sorted chunks of days (see the
     // repo); PostgreSQL copied them there already (moved = 0, moved_ms ≈ 0).
     let written_ms = started.elapsed().as_millis() as u64;
+    let step = Instant::now();
     let moved = writer.finish(conn, &scope)?;
+    let moved_ms = step.elapsed().as_millis() as u64;
     // SPEC §2 "Payer identity": spellings sharing a key go under one payer (this upload's
     // rows only). It reads the stored payers from the daily rollups, so it must come
     // before the upload's rollup delta is written below.
+    let step = Instant::now();
     let renames = spellings::merge(conn, &scope, upload_id, &spellings, &produced.rollup)?;
+    let merged_ms = step.elapsed().as_millis() as u64;
     // The daily rollups in the same transaction (issue 21), after the merge (which reads
     // them as they were before this upload), before reversals: those take the claims
     // they reverse out of the rollups again.
+    let step = Instant::now();
     let rollup = std::mem::take(&mut produced.rollup);
     writer.write_rollups(conn, &scope, rollup, &renames)?;
     tracing::debug!(
         upload_id,
         moved,
         written_ms,
-        moved_ms = started.elapsed().as_millis() as u64 - written_ms,
+        moved_ms,
+        merged_ms,
+        rollups_ms = step.elapsed().as_millis() as u64,
         "claims written"
     );
     let reversed = crate::db::repo::reversals::apply(conn, &scope, upload_id)?;

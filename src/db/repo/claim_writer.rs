@@ -1,6 +1,6 @@
 //! The bulk claim writer of the ingest pipeline: the upload's accepted claims through a
-//! [`ClaimWriter`] — on SQLite into a scratch staging database, then one sorted
-//! `INSERT … SELECT` into `claim_records`; on PostgreSQL `COPY FROM STDIN` straight into
+//! [`ClaimWriter`] — on SQLite into a scratch staging database, then sorted
+//! `INSERT … SELECT`s of a few days each into `claim_records`; on PostgreSQL `COPY FROM STDIN` straight into
 //! `claim_records`.
 //!
 //! [`ClaimWriter::write`] / [`ClaimWriter::reject`] stage the upload's rows and
@@ -17,7 +17,7 @@
 
 use std::io::Write;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 
 use super::claims::{NewClaim, NewClaimRef};
@@ -97,19 +97,78 @@ diesel::table! {
         adjustments -> Nullable<Text>,
         claim_key -> Nullable<BigInt>,
         svc_segment -> Nullable<BigInt>,
-        sort_key -> BigInt,
     }
+}
+
+diesel::table! {
+    /// The runs of one decided day in the staging table (see `STAGE_RUNS`).
+    ingest_stage.stage_runs (day, lo) {
+        day -> BigInt,
+        lo -> BigInt,
+        hi -> BigInt,
+    }
+}
+
+/// Rows per statement of the move: its sort (≈ 150 bytes a row) stays within SQLite's
+/// in-memory sorter instead of spilling to temporary files.
+const MOVE_CHUNK_ROWS: i64 = 50_000;
+
+/// One chunk of the move: the staged rows of days `?1..=?2` (by `stage_runs`), sorted by
+/// the columns of `claims_customer_decided_cover_idx` after `customer_id`. The unary `+`
+/// keeps SQLite from building an automatic index on `customer_id` over the whole stage for
+/// every chunk (it preferred that to the runs' rowid ranges: minutes instead of seconds).
+/// The stage holds one tenant's rows (`write` refuses others); the filter is a guard.
+const MOVE_CHUNK: &str = "INSERT INTO claim_records (customer_id, upload_id, payer_raw, \
+    payer, cpt, cpt_group, submitted_date, decided_date, decision_days, outcome, \
+    allowed_cents, denial_reason_code, denial_reason_text, payer_id, modifiers, \
+    remark_codes, adjustments, claim_key, svc_segment) \
+    SELECT s.customer_id, s.upload_id, s.payer_raw, s.payer, s.cpt, s.cpt_group, \
+    s.submitted_date, s.decided_date, s.decision_days, s.outcome, s.allowed_cents, \
+    s.denial_reason_code, s.denial_reason_text, s.payer_id, s.modifiers, s.remark_codes, \
+    s.adjustments, s.claim_key, s.svc_segment \
+    FROM ingest_stage.stage_runs r CROSS JOIN ingest_stage.claim_staging s \
+    ON s.rowid BETWEEN r.lo AND r.hi \
+    WHERE r.day BETWEEN ?1 AND ?2 AND +s.customer_id = ?3 \
+    ORDER BY s.decided_date, s.payer, s.cpt_group, s.outcome, s.decision_days, \
+    s.submitted_date, s.allowed_cents, s.denial_reason_code";
+
+/// Splits the runs (sorted by day) into ranges of whole days of about `max_rows` rows:
+/// consecutive days join a chunk while it stays within `max_rows`; a day over it is a
+/// chunk of its own.
+fn move_chunks(runs: &[(i64, i64, i64)], max_rows: i64) -> Vec<(i64, i64)> {
+    let mut chunks: Vec<(i64, i64)> = Vec::new();
+    let mut open: Option<(i64, i64, i64)> = None; // first day, last day, rows
+    let mut i = 0;
+    while i < runs.len() {
+        let day = runs[i].0;
+        let mut rows = 0;
+        while i < runs.len() && runs[i].0 == day {
+            rows += runs[i].2 - runs[i].1 + 1;
+            i += 1;
+        }
+        open = match open {
+            Some((first, _, n)) if n + rows <= max_rows => Some((first, day, n + rows)),
+            Some((first, last, _)) => {
+                chunks.push((first, last));
+                Some((day, day, rows))
+            }
+            None => Some((day, day, rows)),
+        };
+    }
+    chunks.extend(open.map(|(first, last, _)| (first, last)));
+    chunks
 }
 
 /// Writes the accepted claims of one upload.
 ///
 /// * **SQLite**: claims are first written to a private scratch database file (journal and
 ///   fsync off: it is thrown away) through a prepared statement of its own connection,
-///   then moved into `claim_records` by one `INSERT … SELECT … ORDER BY decided_date`
-///   inside the ingest transaction. The scratch write costs ≈ 1 µs per row where a
-///   diesel multi-row INSERT cost ≈ 4 (bind collection per value); the sorted move makes
-///   the covering index grow at one moving insertion point, so its touched pages stay in
-///   the page cache however large the table (docs/performance.md, "Ingest").
+///   then moved into `claim_records` inside the ingest transaction by `INSERT … SELECT`s
+///   of a few decided days each, sorted in the covering index's order. The scratch write
+///   costs ≈ 1 µs per row where a diesel multi-row INSERT cost ≈ 4 (bind collection per
+///   value); the sorted move makes the covering index grow at one moving insertion point,
+///   so its touched pages stay in the page cache however large the table
+///   (docs/performance.md, "Ingest").
 /// * **PostgreSQL**: `COPY FROM STDIN` straight into `claim_records`, whose references are
 ///   checked once per statement (migration `2026-12-05-800000`) and whose indexes take
 ///   unsorted rows about as fast as sorted ones; the key `(upload_id, id)` grows at its
@@ -135,7 +194,14 @@ const STAGE_COLUMNS: &str = "customer_id INTEGER NOT NULL, upload_id INTEGER NOT
     decision_days INTEGER NOT NULL, outcome TEXT NOT NULL, allowed_cents INTEGER NULL, \
     denial_reason_code TEXT NULL, denial_reason_text TEXT NULL, payer_id TEXT NULL, \
     modifiers TEXT NULL, remark_codes TEXT NULL, adjustments TEXT NULL, \
-    claim_key INTEGER NULL, svc_segment INTEGER NULL, sort_key INTEGER NOT NULL";
+    claim_key INTEGER NULL, svc_segment INTEGER NULL";
+
+/// Where each decided day's rows lie in `claim_staging`: one row per run of consecutive
+/// staged rows of one day (`lo..=hi` rowids). The parser hands batches over sorted by day,
+/// so a batch adds about one run per day it covers; the move reads the stage day by day
+/// through it (see [`ClaimWriter::finish`]).
+const STAGE_RUNS: &str = "CREATE TABLE stage_runs (day INTEGER NOT NULL, \
+    lo INTEGER NOT NULL, hi INTEGER NOT NULL, PRIMARY KEY (day, lo)) WITHOUT ROWID";
 
 const STAGE_PREFIX: &str = "payerwatch-stage-";
 const STAGE_SUFFIX: &str = ".db";
@@ -195,7 +261,7 @@ impl SqliteStage {
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
              PRAGMA cache_size = -8192; CREATE TABLE claim_staging ({STAGE_COLUMNS}); \
-             CREATE TABLE rejection_staging (upload_id INTEGER NOT NULL, \
+             {STAGE_RUNS}; CREATE TABLE rejection_staging (upload_id INTEGER NOT NULL, \
              row_number INTEGER NOT NULL, column_name TEXT NOT NULL, reason TEXT NOT NULL)"
         ))?;
         Ok(SqliteStage { conn, file })
@@ -214,10 +280,19 @@ impl SqliteStage {
             let mut insert = tx.prepare(
                 "INSERT INTO claim_staging VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-                 ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                 ?14, ?15, ?16, ?17, ?18, ?19)",
             )?;
+            let mut run = tx.prepare("INSERT INTO stage_runs VALUES (?1, ?2, ?3)")?;
             let (mut submitted, mut decided) = ([0u8; 10], [0u8; 10]);
+            // The open run: its day and first rowid (the table is only appended to, so a
+            // run's rows have consecutive rowids).
+            let mut open: Option<(i64, i64)> = None;
             for c in claims {
+                let day = i64::from(c.decided_date.num_days_from_ce());
+                if let Some((d, lo)) = open.filter(|(d, _)| *d != day) {
+                    run.execute((d, lo, tx.last_insert_rowid()))?;
+                    open = None;
+                }
                 write_date(&mut submitted, c.submitted_date);
                 write_date(&mut decided, c.decided_date);
                 // Bound one by one: rusqlite's tuple parameters stop at 16 values.
@@ -240,8 +315,13 @@ impl SqliteStage {
                 insert.raw_bind_parameter(17, c.adjustments)?;
                 insert.raw_bind_parameter(18, c.claim_key)?;
                 insert.raw_bind_parameter(19, c.svc_segment)?;
-                insert.raw_bind_parameter(20, sort_key(c))?;
                 insert.raw_execute()?;
+                if open.is_none() {
+                    open = Some((day, tx.last_insert_rowid()));
+                }
+            }
+            if let Some((d, lo)) = open {
+                run.execute((d, lo, tx.last_insert_rowid()))?;
             }
         }
         tx.commit()?;
@@ -261,39 +341,6 @@ impl SqliteStage {
         tx.commit()?;
         Ok(rejections.len())
     }
-}
-
-/// The order of the move into `claim_records` as one integer: the decided day, then
-/// the first four bytes of the canonical payer, then the first two of the CPT group —
-/// the leading columns of the covering index `(customer_id, decided_date, payer,
-/// cpt_group, …)`, compared as SQLite compares them (days ascending, text as bytes).
-/// SQLite's sorter compares integer keys in a fast path of its own; sorting by the three
-/// text columns fell back to a full record comparison on every tie of the date (≈ 15 %
-/// of the move's instructions at 100K rows, docs/performance.md "Ingest"). Payers that
-/// share four leading bytes share a key; their rows then interleave within the day,
-/// which costs a little index locality and nothing else (the order carries no meaning).
-/// 63 bits: 17 for the day (1900–2258; claim dates are validated), 32 payer, 14 group.
-fn sort_key(c: &NewClaimRef<'_>) -> i64 {
-    const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
-        Some(d) => d,
-        None => unreachable!(),
-    };
-    let day = (c.decided_date - EPOCH).num_days().clamp(0, (1 << 17) - 1);
-    let bytes = |s: &str, n: usize| {
-        let b = s.as_bytes();
-        (0..n).fold(0i64, |acc, i| {
-            (acc << 8) | i64::from(b.get(i).copied().unwrap_or(0))
-        })
-    };
-    let payer = bytes(c.payer, 4);
-    // Group names are ASCII upper case: 7 bits a byte keep their order.
-    let group = c
-        .cpt_group
-        .bytes()
-        .chain(std::iter::repeat(0))
-        .take(2)
-        .fold(0i64, |acc, b| (acc << 7) | i64::from(b & 0x7f));
-    (day << 46) | (payer << 14) | group
 }
 
 /// The digits and dashes [`write_date`] wrote.
@@ -364,26 +411,38 @@ impl ClaimWriter {
     }
 
     /// Inside the transaction, after the last batch. SQLite: moves the staged claims into
-    /// `claim_records` sorted by decision date (foreign keys and indexes in force: the
-    /// table is shared by every tenant) and returns how many; PostgreSQL: 0 (copied
+    /// `claim_records` in the covering index's order (foreign keys and indexes in force:
+    /// the table is shared by every tenant) and returns how many; PostgreSQL: 0 (copied
     /// already).
+    ///
+    /// The move runs a few consecutive decided days at a time (≤ [`MOVE_CHUNK_ROWS`] rows
+    /// unless one day holds more), each read through its runs in `stage_runs` and sorted
+    /// by the index's columns. One sort of the whole upload spilled to temporary files
+    /// (≈ 2.5 s of CPU per 1M claims); a chunk's sort stays in memory, and rows arriving in
+    /// exact index order are appended to the index instead of searched for
+    /// (docs/performance.md, "Ingest").
     pub fn finish(
         &mut self,
         conn: &mut DbConnection,
         scope: &TenantScope,
     ) -> Result<usize, DbError> {
-        use claim_staging as s;
+        use diesel::sql_types::BigInt;
+        use stage_runs as r;
         let DbConnection::Sqlite(c) = conn else {
             return Ok(0);
         };
-        let rows = s::table
-            .filter(s::customer_id.eq(scope.id()))
-            .order(s::sort_key.asc())
-            .select(STAGE_COLUMNS_WRITTEN);
-        let moved = diesel::insert_into(claim_records::table)
-            .values(rows)
-            .into_columns(CLAIM_COLUMNS_WRITTEN)
-            .execute(c)?;
+        let runs: Vec<(i64, i64, i64)> = r::table
+            .select((r::day, r::lo, r::hi))
+            .order((r::day.asc(), r::lo.asc()))
+            .load(c)?;
+        let mut moved = 0;
+        for (first, last) in move_chunks(&runs, MOVE_CHUNK_ROWS) {
+            moved += diesel::sql_query(MOVE_CHUNK)
+                .bind::<BigInt, _>(first)
+                .bind::<BigInt, _>(last)
+                .bind::<BigInt, _>(scope.id())
+                .execute(c)?;
+        }
         diesel::sql_query(
             "INSERT INTO upload_rejections (upload_id, row_number, column_name, reason) \
              SELECT upload_id, row_number, column_name, reason \
@@ -441,8 +500,7 @@ impl ClaimWriter {
 }
 
 /// The columns the ingest writes (all but `id`, which comes from the sequence), in the
-/// order of [`write_copy_row`] — one list for the type and the value, of `claim_records`
-/// and of the staging table (whose sort key is not among them).
+/// order of [`write_copy_row`] — one list for the type and the value.
 macro_rules! claim_columns_written {
     ($table:ident) => {
         (
@@ -470,12 +528,9 @@ macro_rules! claim_columns_written {
 }
 type ClaimColumnsWritten = claim_columns_written!(claim_records);
 const CLAIM_COLUMNS_WRITTEN: ClaimColumnsWritten = claim_columns_written!(claim_records);
-type StageColumnsWritten = claim_columns_written!(claim_staging);
-const STAGE_COLUMNS_WRITTEN: StageColumnsWritten = claim_columns_written!(claim_staging);
 
 /// `YYYY-MM-DD` into a 10-byte buffer (years 0–9999; claim dates are validated).
 fn write_date(out: &mut [u8], d: NaiveDate) {
-    use chrono::Datelike;
     let (y, m, day) = (d.year().clamp(0, 9999) as u32, d.month(), d.day());
     let digits = [
         y / 1000,
@@ -591,55 +646,166 @@ mod tests {
         }
     }
 
-    /// The move's integer key orders claims as `(decided_date, payer, cpt_group)` text
-    /// would, for payers that differ in their first four bytes and groups in their first
-    /// two, and is never negative.
+    /// Whole days per chunk, consecutive days joined up to the limit, a day over the
+    /// limit alone, runs of one day added up.
     #[test]
-    fn the_sort_key_follows_the_covering_index_order() {
-        let claim = |y: i32, m: u32, d: u32, payer: &'static str, group: &'static str| {
-            let date = NaiveDate::from_ymd_opt(y, m, d).expect("date");
-            NewClaimRef {
-                customer_id: 1,
-                upload_id: 1,
-                payer_raw: payer,
-                payer,
-                cpt: "99213",
-                cpt_group: group,
-                submitted_date: date,
-                decided_date: date,
-                decision_days: 0,
-                outcome: "PAID",
-                allowed_cents: None,
-                denial_reason_code: None,
-                denial_reason_text: None,
-                payer_id: None,
-                modifiers: None,
-                remark_codes: None,
-                adjustments: None,
-                claim_key: None,
-                svc_segment: None,
-            }
+    fn the_move_goes_by_chunks_of_whole_days() {
+        // (day, lo, hi): day 1 has two runs (3 + 2 rows), day 2 4 rows, day 5 12, day 6 1.
+        let runs = [(1, 1, 3), (1, 10, 11), (2, 4, 7), (5, 12, 23), (6, 24, 24)];
+        assert_eq!(move_chunks(&runs, 10), vec![(1, 2), (5, 5), (6, 6)]);
+        assert_eq!(move_chunks(&runs, 100), vec![(1, 6)]);
+        assert_eq!(move_chunks(&runs, 1), vec![(1, 1), (2, 2), (5, 5), (6, 6)]);
+        assert!(move_chunks(&[], 10).is_empty());
+    }
+
+    /// Each chunk reads the stage by the runs' rowid ranges, never through an automatic
+    /// index or a scan of the whole stage (`MOVE_CHUNK`'s `+`).
+    #[test]
+    fn a_move_chunk_reads_the_stage_by_rowid_ranges() {
+        use crate::db::DbTarget;
+        let mut conn =
+            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
+        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        let writer = ClaimWriter::open(&mut conn).expect("staging");
+        #[derive(QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!("an in-memory database is SQLite")
         };
-        let mut claims = vec![
-            claim(2026, 3, 2, "Aetna", "LAB"),
-            claim(2026, 3, 1, "UHC", "EVAL_MGMT"),
-            claim(2026, 3, 1, "AETNA", "IMAGING"),
-            claim(2026, 3, 1, "Aetna", "IMAGING"),
-            claim(2026, 3, 1, "Aetna", "EVAL_MGMT"),
-            claim(1900, 1, 1, "", ""),
-            claim(2100, 12, 31, "\u{ff}\u{ff}", "ZZ"),
-            claim(2026, 2, 28, "Ärzte", "OTHER"),
-            claim(2026, 3, 1, "Blue Cross", "SURGERY"),
-        ];
-        claims.sort_by_key(sort_key);
-        let text: Vec<(NaiveDate, &str, &str)> = claims
-            .iter()
-            .map(|c| (c.decided_date, c.payer, c.cpt_group))
+        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {MOVE_CHUNK}"))
+            .bind::<diesel::sql_types::BigInt, _>(1)
+            .bind::<diesel::sql_types::BigInt, _>(2)
+            .bind::<diesel::sql_types::BigInt, _>(3)
+            .load::<Step>(c)
+            .expect("plan")
+            .into_iter()
+            .map(|s| s.detail)
             .collect();
-        let mut sorted = text.clone();
-        sorted.sort();
-        assert_eq!(text, sorted);
-        assert!(claims.iter().all(|c| sort_key(c) >= 0));
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("SEARCH s USING INTEGER PRIMARY KEY")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("AUTOMATIC")), "{plan:?}");
+        ClaimWriter::close(&mut conn, writer).expect("closed");
+    }
+
+    /// Claims staged in batches of scrambled days (several runs per day) all reach
+    /// `claim_records`, once each, numbered in the covering index's order; a chunk limit
+    /// smaller than a day changes nothing.
+    #[test]
+    fn staged_claims_are_moved_completely_in_the_covering_index_order() {
+        use crate::db::DbTarget;
+        use crate::domain::tenant::{CustomerId, TenantScope};
+        let mut conn =
+            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
+        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        // The rows' tenant and upload are not what this test is about.
+        {
+            use diesel::connection::SimpleConnection;
+            let DbConnection::Sqlite(c) = &mut conn else {
+                unreachable!("an in-memory database is SQLite")
+            };
+            c.batch_execute("PRAGMA foreign_keys = OFF")
+                .expect("pragma");
+        }
+        let scope = TenantScope::for_system(CustomerId(1));
+        let payers = ["Cigna", "Aetna", "UHC", "Aetna Inc"];
+        let outcomes = ["PAID", "DENIED"];
+        let day = |n: u32| NaiveDate::from_ymd_opt(2026, 3, 1 + n % 20).expect("date");
+        let claims: Vec<(u32, NewClaimRef<'static>)> = (0..600u32)
+            .map(|i| {
+                let n = i.wrapping_mul(7919) % 600;
+                (
+                    n,
+                    NewClaimRef {
+                        customer_id: 1,
+                        upload_id: 1,
+                        payer_raw: payers[(n % 4) as usize],
+                        payer: payers[(n % 4) as usize],
+                        cpt: "99213",
+                        cpt_group: if n % 3 == 0 { "LAB" } else { "EVAL_MGMT" },
+                        submitted_date: day(n / 3),
+                        decided_date: day(n),
+                        decision_days: (n % 5) as i32,
+                        outcome: outcomes[(n % 2) as usize],
+                        allowed_cents: (n % 6 != 0).then_some(i64::from(n % 11) * 100),
+                        denial_reason_code: (n % 2 == 1).then_some("CO-45"),
+                        denial_reason_text: None,
+                        payer_id: None,
+                        modifiers: None,
+                        remark_codes: None,
+                        adjustments: None,
+                        claim_key: None,
+                        svc_segment: None,
+                    },
+                )
+            })
+            .collect();
+        let mut writer = ClaimWriter::open(&mut conn).expect("staging");
+        for batch in claims.chunks(97) {
+            // Batches come sorted by day, as the parser hands them over.
+            let mut batch: Vec<NewClaimRef<'static>> = batch.iter().map(|(_, c)| *c).collect();
+            batch.sort_by_key(|c| c.decided_date);
+            writer.write(&mut conn, &scope, &batch).expect("staged");
+        }
+        let moved = writer.finish(&mut conn, &scope).expect("moved");
+        assert_eq!(moved, 600);
+        ClaimWriter::close(&mut conn, writer).expect("closed");
+        type Key = (
+            String,
+            String,
+            String,
+            String,
+            i32,
+            String,
+            Option<i64>,
+            Option<String>,
+        );
+        let DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!()
+        };
+        let stored: Vec<Key> = claim_records::table
+            .order(claim_records::id.asc())
+            .select((
+                claim_records::decided_date.cast::<diesel::sql_types::Text>(),
+                claim_records::payer,
+                claim_records::cpt_group,
+                claim_records::outcome,
+                claim_records::decision_days,
+                claim_records::submitted_date.cast::<diesel::sql_types::Text>(),
+                claim_records::allowed_cents,
+                claim_records::denial_reason_code,
+            ))
+            .load(c)
+            .expect("claims");
+        assert_eq!(stored.len(), 600);
+        let mut in_index_order = stored.clone();
+        in_index_order.sort();
+        assert_eq!(
+            stored, in_index_order,
+            "ids follow the covering index's order"
+        );
+        let mut expected: Vec<Key> = claims
+            .iter()
+            .map(|(_, c)| {
+                (
+                    c.decided_date.to_string(),
+                    c.payer.to_string(),
+                    c.cpt_group.to_string(),
+                    c.outcome.to_string(),
+                    c.decision_days,
+                    c.submitted_date.to_string(),
+                    c.allowed_cents,
+                    c.denial_reason_code.map(str::to_string),
+                )
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(stored, expected, "every staged claim once");
     }
 
     /// The SQLite scratch staging stores every character as given (quotes, backslashes,
