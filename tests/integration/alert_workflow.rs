@@ -864,3 +864,85 @@ async fn a_refused_alert_filter_reshows_the_list_with_the_message_beside_it() {
             .contains("Quality alert number 1")
     );
 }
+
+/// PostgreSQL: two people working overlapping alerts at once wait for each other and both
+/// commit — no deadlock on the tenant's alert version (it moves at commit: deferred
+/// triggers, migration 2026-12-07-000100). Before, the first write of a transaction locked
+/// the version row to its end: a bulk action (A, then B) and an assignment of B at the same
+/// moment waited on each other. SQLite writes one transaction at a time.
+#[actix_web::test]
+async fn overlapping_alert_work_at_once_waits_instead_of_deadlocking() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    if app.own_database().backend() != payerwatch::db::Backend::Postgres {
+        return;
+    }
+    app.create_user("Clinic", "analyst@clinic.test", Role::Analyst, false);
+    let scope = app.scope_of("clinic");
+    let ids = raise_alerts(&app, &scope, 2);
+    let (a, b) = (ids[0], ids[1]);
+    let url = app.own_database().url().to_string();
+    let version = |conn: &mut PgConnection| -> i64 {
+        diesel::sql_query("SELECT version FROM alert_versions WHERE customer_id = $1")
+            .bind::<diesel::sql_types::BigInt, _>(scope.id())
+            .get_result::<Version>(conn)
+            .expect("version")
+            .version
+    };
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        version: i64,
+    }
+    let due = |id: i64, day: u32| {
+        format!(
+            "UPDATE alert_current_status SET due_on = DATE '2026-12-{day:02}' WHERE alert_id = {id}"
+        )
+    };
+    let connect = || {
+        let mut conn = PgConnection::establish(&url).expect("connection");
+        // A statement that waits longer than this fails the test instead of hanging it.
+        conn.batch_execute("SET lock_timeout = '10s'")
+            .expect("timeout");
+        conn
+    };
+    let (mut bulk, mut single) = (connect(), connect());
+    let before = version(&mut bulk);
+
+    bulk.batch_execute(&format!("BEGIN; {}", due(a, 1)))
+        .expect("the bulk action writes A");
+    single
+        .batch_execute(&format!("BEGIN; {}", due(b, 2)))
+        .expect("the assignment writes B while the bulk action is open");
+    let bulk_rest = std::thread::spawn(move || -> (QueryResult<()>, PgConnection) {
+        // Waits for the assignment's lock on B, then commits.
+        let done = bulk
+            .batch_execute(&due(b, 3))
+            .and_then(|()| bulk.batch_execute("COMMIT"));
+        (done, bulk)
+    });
+    // Past PostgreSQL's deadlock_timeout (1 s): a deadlock would be detected by now.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    single
+        .batch_execute("COMMIT")
+        .expect("the assignment commits");
+    let (done, mut bulk) = bulk_rest.join().expect("thread");
+    done.expect("the bulk action commits after waiting");
+
+    assert_eq!(
+        version(&mut bulk),
+        before + 3,
+        "one move per alert row written"
+    );
+    use payerwatch::db::schema::alert_current_status as current;
+    let b_due: Option<NaiveDate> = current::table
+        .find(b)
+        .select(current::due_on)
+        .first(&mut bulk)
+        .expect("status");
+    assert_eq!(
+        b_due,
+        NaiveDate::from_ymd_opt(2026, 12, 3),
+        "the later write wins"
+    );
+}
