@@ -6,7 +6,7 @@
 //! — a stale entry is never served, it is just never asked for again.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::db::repo::Page;
 use crate::db::repo::analytics::DriftEvent;
@@ -14,7 +14,9 @@ pub use crate::services::findings::Facets;
 use crate::services::findings::{
     Charts, FeedCache, PageGeneration, PageKey, RunGeneration as Generation,
 };
+use crate::services::page_cache::PageCache;
 use crate::web::caches::charts::ChartCache;
+use crate::web::caches::pages::Pages;
 use crate::web::handlers::findings::view::{EventView, view};
 
 const MAX_ENTRIES: usize = 5_000;
@@ -34,10 +36,21 @@ pub struct EventsPage {
 /// (customer id, product).
 type Key = (i64, &'static str);
 
-#[derive(Default)]
+/// Facets per (tenant, product) and formatted pages per filter, each map by run
+/// generation (pages also by rollup version): the generation-keyed map of
+/// [`super::pages::Pages`].
 pub struct FacetCache {
-    entries: Mutex<HashMap<Key, (Generation, Arc<Facets>)>>,
-    pages: Mutex<HashMap<PageKey, (PageGeneration, Arc<EventsPage>)>>,
+    entries: Pages<Key, Generation, Facets>,
+    pages: Pages<PageKey, PageGeneration, EventsPage>,
+}
+
+impl Default for FacetCache {
+    fn default() -> Self {
+        FacetCache {
+            entries: Pages::new(MAX_ENTRIES),
+            pages: Pages::new(MAX_PAGES),
+        }
+    }
 }
 
 impl FacetCache {
@@ -47,12 +60,7 @@ impl FacetCache {
         product: &'static str,
         generation: Generation,
     ) -> Option<Arc<Facets>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(customer_id, product))
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, facets)| Arc::clone(facets))
+        self.entries.get(&(customer_id, product), &generation)
     }
 
     pub fn put(
@@ -62,28 +70,15 @@ impl FacetCache {
         generation: Generation,
         facets: Arc<Facets>,
     ) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert((customer_id, product), (generation, facets));
+        self.entries.put((customer_id, product), generation, facets);
     }
 
     pub fn page(&self, key: &PageKey, generation: PageGeneration) -> Option<Arc<EventsPage>> {
-        self.pages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, page)| Arc::clone(page))
+        self.pages.get(key, &generation)
     }
 
     pub fn put_page(&self, key: PageKey, generation: PageGeneration, page: Arc<EventsPage>) {
-        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        if pages.len() >= MAX_PAGES {
-            pages.clear();
-        }
-        pages.insert(key, (generation, page));
+        self.pages.put(key, generation, page);
     }
 }
 

@@ -4,37 +4,37 @@
 //! which every upload, delete, re-map, reversal and rebuild moves on in its transaction.
 //! The findings and alerts a scorecard lists are not cached.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use crate::services::page_cache::PageCache;
 use crate::services::scorecard::{FiguresCache, ScorecardFigures};
+use crate::web::caches::pages::Pages;
 
 /// A bound on memory (an entry is a few KB), not on hits.
 const MAX_ENTRIES: usize = 2_000;
 
-/// (customer id, payer) -> (rollup version, figures).
-type Entries = HashMap<(i64, String), (i64, Arc<ScorecardFigures>)>;
-
-#[derive(Default)]
+/// (customer id, payer) -> figures, by rollup version: the generation-keyed map of
+/// [`Pages`].
 pub struct ScorecardCache {
-    entries: Mutex<Entries>,
+    entries: Pages<(i64, String), i64, ScorecardFigures>,
+}
+
+impl Default for ScorecardCache {
+    fn default() -> Self {
+        ScorecardCache {
+            entries: Pages::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl FiguresCache for ScorecardCache {
     fn get(&self, customer_id: i64, payer: &str, version: i64) -> Option<Arc<ScorecardFigures>> {
         self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(customer_id, payer.to_string()))
-            .filter(|(v, _)| *v == version)
-            .map(|(_, figures)| Arc::clone(figures))
+            .get(&(customer_id, payer.to_string()), &version)
     }
 
     fn put(&self, customer_id: i64, payer: &str, version: i64, figures: Arc<ScorecardFigures>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert((customer_id, payer.to_string()), (version, figures));
+        self.entries
+            .put((customer_id, payer.to_string()), version, figures);
     }
 }
