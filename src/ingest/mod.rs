@@ -576,7 +576,7 @@ fn commit(
     if let Some(earlier) = repo::find_by_sha256(conn, &scope, &produced.sha256)? {
         return Err(IngestError::Duplicate { earlier });
     }
-    // SQLite: the staged claims go into `claim_records` in sorted chunks of days (see the
+    // SQLite: the staged claims go into `claim_records` day by day (see the
     // repo); PostgreSQL copied them there already (moved = 0, moved_ms ≈ 0).
     let written_ms = started.elapsed().as_millis() as u64;
     let step = Instant::now();
