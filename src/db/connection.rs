@@ -77,7 +77,7 @@ impl DbTarget {
 /// writer, foreign keys enforced (off by default in SQLite), a busy timeout long
 /// enough to wait out a large import, NORMAL sync (safe with WAL), and temporary
 /// storage in files: a sort larger than the 32 MB cache (an analytics GROUP BY over
-/// millions of claims, an import's sorted move) spills to an unlinked temporary file
+/// millions of claims) spills to an unlinked temporary file
 /// instead of growing the process — 5M claims: DriftWatch's statements peak at 70 MB
 /// instead of 276 MB, no slower (docs/performance.md).
 ///

@@ -95,7 +95,7 @@ impl Batch {
     }
 
     fn str(&self, r: &Range<u32>) -> &str {
-        &self.arena[r.start as usize..r.end as usize]
+        arena_str(&self.arena, r)
     }
 
     /// A non-empty value into the arena.
@@ -107,12 +107,29 @@ impl Batch {
         r.as_ref().map(|r| self.str(r))
     }
 
-    /// Orders the accepted rows by decision date (then CPT group): SQLite's staging then
-    /// records about one run per day and batch, through which its move reads a few days at
-    /// a time (`ClaimWriter::finish`); PostgreSQL's COPY is indifferent. Row order carries
-    /// no meaning.
-    fn sort_for_indexes(&mut self) {
-        self.rows.sort_unstable_by_key(|r| (r.decided, r.group));
+    /// Orders the accepted rows as SQLite's covering index `claims_customer_decided_cover_idx`
+    /// orders a tenant's claims (decided day, payer, CPT group, outcome, decision days,
+    /// submitted day, allowed amount, reason code). The stage then records about one run per
+    /// day and batch, each in index order, and the move (`ClaimWriter::finish`, day by day,
+    /// no sort) inserts each run along the index rather than at random places in the day's
+    /// range — which matters once one day holds more rows than the page cache, as in an 835
+    /// whose claims share a payment date. PostgreSQL's index keys (tenant, decided day) only.
+    /// Row order carries no meaning.
+    fn sort_for_indexes(&mut self, mappings: &Mappings) {
+        let arena = self.arena.as_str();
+        let key = |r: &Row| {
+            (
+                r.decided,
+                payer_of(arena, mappings, r),
+                mappings.group_name(r.group),
+                r.outcome.as_str(),
+                r.days,
+                r.submitted,
+                r.cents,
+                r.code.as_ref().map(|c| arena_str(arena, c)),
+            )
+        };
+        self.rows.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
     }
 
     pub fn accepted(&self) -> usize {
@@ -156,17 +173,12 @@ impl Batch {
         upload_id: i64,
     ) -> impl Iterator<Item = NewClaimRef<'b>> + 'b {
         self.rows.iter().map(move |r| {
-            let payer_raw = self.str(&r.payer_raw);
-            let payer = match &r.payer {
-                Some(p) => self.str(p),
-                None => r.alias.map_or(payer_raw, |a| mappings.canonical(a)),
-            };
             let x = r.x12.as_ref();
             NewClaimRef {
                 customer_id,
                 upload_id,
-                payer_raw,
-                payer,
+                payer_raw: self.str(&r.payer_raw),
+                payer: payer_of(&self.arena, mappings, r),
                 cpt: r.cpt.as_str(),
                 cpt_group: mappings.group_name(r.group),
                 submitted_date: r.submitted,
@@ -189,10 +201,25 @@ impl Batch {
     /// Sorts the batch for the writer and adds its accepted rows to the upload's rollup
     /// delta (on the parser thread: the writer thread is the ingest's bottleneck).
     fn seal(&mut self, mappings: &Mappings, upload_id: i64, rollup: &mut UploadRollup) {
-        self.sort_for_indexes();
+        self.sort_for_indexes(mappings);
         for claim in self.claim_refs(mappings, 0, upload_id) {
             rollup.add(&claim);
         }
+    }
+}
+
+fn arena_str<'a>(arena: &'a str, r: &Range<u32>) -> &'a str {
+    &arena[r.start as usize..r.end as usize]
+}
+
+/// The row's canonical payer: the one its 835 payer id decided, else its alias's, else the
+/// spelling as written.
+fn payer_of<'a>(arena: &'a str, mappings: &'a Mappings, r: &Row) -> &'a str {
+    match &r.payer {
+        Some(p) => arena_str(arena, p),
+        None => r
+            .alias
+            .map_or(arena_str(arena, &r.payer_raw), |a| mappings.canonical(a)),
     }
 }
 
@@ -793,6 +820,57 @@ mod properties {
         let out = produce(input, &args, &tx);
         drop(tx);
         (out, rx.into_iter().collect())
+    }
+
+    /// A batch reaches the writer in the covering index's order, days first: the move's
+    /// runs then follow the index within a day too.
+    #[test]
+    fn batches_are_handed_over_in_the_covering_index_order() {
+        let mut csv = String::from(
+            "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n",
+        );
+        let payers = ["Cigna", "Aetna", "UHC", "Aetna Inc"];
+        for i in 0..400usize {
+            let outcome = if i % 3 == 0 { "DENIED" } else { "PAID" };
+            let code = if i % 3 == 0 {
+                ["CO-16", "CO-45"][i % 2]
+            } else {
+                ""
+            };
+            csv.push_str(&format!(
+                "{},{},2026-01-0{},2026-01-{:02},{outcome},{}.00,{code},\n",
+                payers[i % 4],
+                ["99213", "80053", "71046"][i % 3],
+                1 + i % 7,
+                10 + i % 5,
+                i % 11,
+            ));
+        }
+        let (produced, batches) = run(csv.as_bytes());
+        assert_eq!(produced.expect("produced").tally.accepted, 400);
+        let mappings = Mappings::new(&[], &[]);
+        let claims = batches[0].claims(&mappings, 1, 1);
+        let key = |c: &NewClaimRef<'_>| {
+            (
+                c.decided_date,
+                c.payer.to_string(),
+                c.cpt_group.to_string(),
+                c.outcome.to_string(),
+                c.decision_days,
+                c.submitted_date,
+                c.allowed_cents,
+                c.denial_reason_code.map(str::to_string),
+            )
+        };
+        assert!(claims.is_sorted_by_key(key));
+        assert!(
+            claims
+                .iter()
+                .map(key)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 100
+        );
     }
 
     /// Mostly CSV-ish bytes: separators, quotes, line ends, NUL, BOM, a valid header and row,

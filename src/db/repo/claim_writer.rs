@@ -1,7 +1,7 @@
 //! The bulk claim writer of the ingest pipeline: the upload's accepted claims through a
-//! [`ClaimWriter`] — on SQLite into a scratch staging database, then sorted
-//! `INSERT … SELECT`s of a few days each into `claim_records`; on PostgreSQL `COPY FROM STDIN` straight into
-//! `claim_records`.
+//! [`ClaimWriter`] — on SQLite into a scratch staging database, then one `INSERT … SELECT`
+//! that reads it day by day into `claim_records`; on PostgreSQL `COPY FROM STDIN` straight
+//! into `claim_records`.
 //!
 //! [`ClaimWriter::write`] / [`ClaimWriter::reject`] stage the upload's rows and
 //! [`ClaimWriter::finish`] makes them visible inside the pipeline's transaction;
@@ -146,6 +146,8 @@ pub struct ClaimWriter {
 struct SqliteStage {
     conn: rusqlite::Connection,
     file: tempfile::NamedTempFile,
+    /// Claims written so far: the move must bring exactly these.
+    staged: usize,
 }
 
 const STAGE_COLUMNS: &str = "customer_id INTEGER NOT NULL, upload_id INTEGER NOT NULL, \
@@ -224,7 +226,11 @@ impl SqliteStage {
              {STAGE_RUNS}; CREATE TABLE rejection_staging (upload_id INTEGER NOT NULL, \
              row_number INTEGER NOT NULL, column_name TEXT NOT NULL, reason TEXT NOT NULL)"
         ))?;
-        Ok(SqliteStage { conn, file })
+        Ok(SqliteStage {
+            conn,
+            file,
+            staged: 0,
+        })
     }
 
     fn path(&self) -> Result<&str, DbError> {
@@ -285,6 +291,7 @@ impl SqliteStage {
             }
         }
         tx.commit()?;
+        self.staged += claims.len();
         Ok(claims.len())
     }
 }
@@ -309,8 +316,7 @@ fn ascii(date: &[u8; 10]) -> &str {
 }
 
 impl ClaimWriter {
-    /// Before the ingest transaction. SQLite: creates and attaches the scratch database
-    /// (the move's sort spills to files: connections use `temp_store = FILE`).
+    /// Before the ingest transaction. SQLite: creates and attaches the scratch database.
     pub fn open(conn: &mut DbConnection) -> Result<ClaimWriter, DbError> {
         let stage = match conn {
             DbConnection::Sqlite(c) => {
@@ -372,8 +378,8 @@ impl ClaimWriter {
 
     /// Inside the transaction, after the last batch. SQLite: moves the staged claims into
     /// `claim_records` day by day ([`MOVE_STAGED`]; foreign keys and indexes in force: the
-    /// table is shared by every tenant) and returns how many; PostgreSQL: 0 (copied
-    /// already).
+    /// table is shared by every tenant) and returns how many — all it staged, or the upload
+    /// fails; PostgreSQL: 0 (copied already).
     pub fn finish(
         &mut self,
         conn: &mut DbConnection,
@@ -385,6 +391,13 @@ impl ClaimWriter {
         let moved = diesel::sql_query(MOVE_STAGED)
             .bind::<diesel::sql_types::BigInt, _>(scope.id())
             .execute(c)?;
+        // A staged claim outside every run (or of another tenant) would be lost in silence.
+        let staged = self.stage.as_ref().map_or(0, |stage| stage.staged);
+        if moved != staged {
+            return Err(DbError::Staging(format!(
+                "{moved} of {staged} staged claims reached the claims table"
+            )));
+        }
         diesel::sql_query(
             "INSERT INTO upload_rejections (upload_id, row_number, column_name, reason) \
              SELECT upload_id, row_number, column_name, reason \
@@ -735,6 +748,48 @@ mod tests {
         let mut stored = stored;
         stored.sort();
         assert_eq!(stored, expected, "every staged claim once");
+    }
+
+    /// A staged claim the move leaves behind (here: of another tenant, written past
+    /// `write`'s guard) fails the upload instead of vanishing.
+    #[test]
+    fn a_claim_the_move_leaves_behind_fails_the_upload() {
+        use crate::db::DbTarget;
+        use crate::domain::tenant::{CustomerId, TenantScope};
+        let mut conn =
+            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
+        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        let mut writer = ClaimWriter::open(&mut conn).expect("staging");
+        let stage = writer.stage.as_mut().expect("sqlite stage");
+        let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
+        let claim = NewClaimRef {
+            customer_id: 2,
+            upload_id: 1,
+            payer_raw: "Aetna",
+            payer: "Aetna",
+            cpt: "99213",
+            cpt_group: "EVAL_MGMT",
+            submitted_date: d,
+            decided_date: d,
+            decision_days: 0,
+            outcome: "PAID",
+            allowed_cents: None,
+            denial_reason_code: None,
+            denial_reason_text: None,
+            payer_id: None,
+            modifiers: None,
+            remark_codes: None,
+            adjustments: None,
+            claim_key: None,
+            svc_segment: None,
+        };
+        stage.write(&[claim]).expect("staged");
+        let scope = TenantScope::for_system(CustomerId(1));
+        let err = writer
+            .finish(&mut conn, &scope)
+            .expect_err("a claim was left behind");
+        assert!(err.to_string().contains("0 of 1 staged claims"), "{err}");
+        ClaimWriter::close(&mut conn, writer).expect("closed");
     }
 
     /// The SQLite scratch staging stores every character as given (quotes, backslashes,
