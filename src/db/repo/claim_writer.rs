@@ -750,21 +750,11 @@ mod tests {
         assert_eq!(stored, expected, "every staged claim once");
     }
 
-    /// A staged claim the move leaves behind (here: of another tenant, written past
-    /// `write`'s guard) fails the upload instead of vanishing.
-    #[test]
-    fn a_claim_the_move_leaves_behind_fails_the_upload() {
-        use crate::db::DbTarget;
-        use crate::domain::tenant::{CustomerId, TenantScope};
-        let mut conn =
-            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
-        crate::db::migrations::run_pending(&mut conn).expect("migrations");
-        let mut writer = ClaimWriter::open(&mut conn).expect("staging");
-        let stage = writer.stage.as_mut().expect("sqlite stage");
-        let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
-        let claim = NewClaimRef {
-            customer_id: 2,
-            upload_id: 1,
+    /// A paid claim of the tenant and upload decided on `d`, without reason or 835 fields.
+    fn plain_claim(customer_id: i64, upload_id: i64, d: NaiveDate) -> NewClaimRef<'static> {
+        NewClaimRef {
+            customer_id,
+            upload_id,
             payer_raw: "Aetna",
             payer: "Aetna",
             cpt: "99213",
@@ -782,8 +772,22 @@ mod tests {
             adjustments: None,
             claim_key: None,
             svc_segment: None,
-        };
-        stage.write(&[claim]).expect("staged");
+        }
+    }
+
+    /// A staged claim the move leaves behind (here: of another tenant, written past
+    /// `write`'s guard) fails the upload instead of vanishing.
+    #[test]
+    fn a_claim_the_move_leaves_behind_fails_the_upload() {
+        use crate::db::DbTarget;
+        use crate::domain::tenant::{CustomerId, TenantScope};
+        let mut conn =
+            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
+        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        let mut writer = ClaimWriter::open(&mut conn).expect("staging");
+        let stage = writer.stage.as_mut().expect("sqlite stage");
+        let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
+        stage.write(&[plain_claim(2, 1, d)]).expect("staged");
         let scope = TenantScope::for_system(CustomerId(1));
         let err = writer
             .finish(&mut conn, &scope)
@@ -835,30 +839,10 @@ mod tests {
                 svc_segment: Some(19),
             },
             NewClaimRef {
-                allowed_cents: None,
-                denial_reason_text: None,
                 decision_days: 12,
-                ..NewClaimRef {
-                    customer_id: 7,
-                    upload_id: 9,
-                    payer_raw: "Aetna",
-                    payer: "Aetna",
-                    cpt: "99213",
-                    cpt_group: "EVAL_MGMT",
-                    submitted_date: d,
-                    decided_date: d,
-                    decision_days: 0,
-                    outcome: "DENIED",
-                    allowed_cents: Some(12_345),
-                    denial_reason_code: Some("CO-197"),
-                    denial_reason_text: None,
-                    payer_id: None,
-                    modifiers: None,
-                    remark_codes: None,
-                    adjustments: None,
-                    claim_key: None,
-                    svc_segment: None,
-                }
+                outcome: "DENIED",
+                denial_reason_code: Some("CO-197"),
+                ..plain_claim(7, 9, d)
             },
         ];
         let scope = TenantScope::for_system(CustomerId(7));
