@@ -422,7 +422,14 @@ async fn a_dead_analytics_job_with_a_request_queued_behind_it_does_not_wedge_rec
 async fn a_cli_import_shows_its_own_analytics_runs_on_the_upload_page() {
     use payerwatch::domain::tenant::{CustomerId, TenantScope};
     use payerwatch::ingest::{IngestOptions, Limits, UploadRequest};
-    let app = spawn_app().await;
+    // No server workers: a CLI import runs beside a server whose workers may take its
+    // analytics job first (then the import returns no runs of its own); here the import
+    // itself must run them.
+    let app = crate::common::spawn_app_with(crate::common::SpawnOptions {
+        overrides: vec![("PAYERWATCH_JOB_WORKERS", "0".to_string())],
+        ..Default::default()
+    })
+    .await;
     let password = app.create_user("Clinic", "a@clinic.test", Role::Analyst, false);
     assert_eq!(app.login("a@clinic.test", &password).await.status(), 303);
     let db = app.db.clone();
