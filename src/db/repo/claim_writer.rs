@@ -605,10 +605,7 @@ mod tests {
     /// through an automatic index, a sort or a scan of the whole stage (`MOVE_STAGED`'s `+`).
     #[test]
     fn the_move_reads_the_stage_day_by_day_through_its_runs() {
-        use crate::db::DbTarget;
-        let mut conn =
-            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
-        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        let mut conn = migrated_memory_db();
         let writer = ClaimWriter::open(&mut conn).expect("staging");
         #[derive(QueryableByName)]
         struct Step {
@@ -640,11 +637,8 @@ mod tests {
     /// `claim_records`, once each, numbered day by day.
     #[test]
     fn staged_claims_are_moved_completely_day_by_day() {
-        use crate::db::DbTarget;
         use crate::domain::tenant::{CustomerId, TenantScope};
-        let mut conn =
-            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
-        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        let mut conn = migrated_memory_db();
         // The rows' tenant and upload are not what this test is about.
         {
             use diesel::connection::SimpleConnection;
@@ -664,25 +658,15 @@ mod tests {
                 (
                     n,
                     NewClaimRef {
-                        customer_id: 1,
-                        upload_id: 1,
                         payer_raw: payers[(n % 4) as usize],
                         payer: payers[(n % 4) as usize],
-                        cpt: "99213",
                         cpt_group: if n % 3 == 0 { "LAB" } else { "EVAL_MGMT" },
                         submitted_date: day(n / 3),
-                        decided_date: day(n),
                         decision_days: (n % 5) as i32,
                         outcome: outcomes[(n % 2) as usize],
                         allowed_cents: (n % 6 != 0).then_some(i64::from(n % 11) * 100),
                         denial_reason_code: (n % 2 == 1).then_some("CO-45"),
-                        denial_reason_text: None,
-                        payer_id: None,
-                        modifiers: None,
-                        remark_codes: None,
-                        adjustments: None,
-                        claim_key: None,
-                        svc_segment: None,
+                        ..plain_claim(1, 1, day(n))
                     },
                 )
             })
@@ -750,6 +734,14 @@ mod tests {
         assert_eq!(stored, expected, "every staged claim once");
     }
 
+    /// An in-memory SQLite database with the schema.
+    fn migrated_memory_db() -> DbConnection {
+        let mut conn = crate::db::connection::establish(&crate::db::DbTarget::parse(":memory:"))
+            .expect("sqlite");
+        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        conn
+    }
+
     /// A paid claim of the tenant and upload decided on `d`, without reason or 835 fields.
     fn plain_claim(customer_id: i64, upload_id: i64, d: NaiveDate) -> NewClaimRef<'static> {
         NewClaimRef {
@@ -779,11 +771,8 @@ mod tests {
     /// `write`'s guard) fails the upload instead of vanishing.
     #[test]
     fn a_claim_the_move_leaves_behind_fails_the_upload() {
-        use crate::db::DbTarget;
         use crate::domain::tenant::{CustomerId, TenantScope};
-        let mut conn =
-            crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
-        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        let mut conn = migrated_memory_db();
         let mut writer = ClaimWriter::open(&mut conn).expect("staging");
         let stage = writer.stage.as_mut().expect("sqlite stage");
         let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
