@@ -22,6 +22,12 @@ pub enum LogFormat {
     Json,
 }
 
+/// PostgreSQL: uploads from this size (≈ 280,000 CSV rows, ≈ 80,000 X12 835 service
+/// lines) get a partition of their own: below it, a bulk build of its indexes saves less
+/// than a partition costs every later query of the tenant (docs/decisions.md, "Claim
+/// partitions on PostgreSQL").
+pub const OWN_PARTITION_BYTES: u64 = 16 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Environment,
@@ -40,6 +46,8 @@ pub struct Settings {
     /// Sign-out this long after login regardless of activity (default 12 hours).
     pub session_absolute: Duration,
     pub max_upload_bytes: u64,
+    /// PostgreSQL: uploads of at least this many bytes get a claims partition of their own.
+    pub own_partition_bytes: u64,
     pub max_upload_rows: u64,
     /// Record-shape limits checked while reading (SPEC §2; 256 columns, 64 KiB, 8 KiB).
     pub max_upload_columns: usize,
@@ -229,6 +237,7 @@ impl Settings {
             });
         let max_upload_bytes = number("PAYERWATCH_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, 1);
         let max_upload_rows = number("PAYERWATCH_MAX_UPLOAD_ROWS", 2_000_000, 1);
+        let own_partition_bytes = number("PAYERWATCH_OWN_PARTITION_BYTES", OWN_PARTITION_BYTES, 1);
         let max_upload_columns = number("PAYERWATCH_MAX_UPLOAD_COLUMNS", 256, 8) as usize;
         let max_upload_record_bytes =
             number("PAYERWATCH_MAX_UPLOAD_RECORD_BYTES", 64 * 1024, 1024) as usize;
@@ -317,6 +326,7 @@ impl Settings {
             session_idle,
             session_absolute,
             max_upload_bytes,
+            own_partition_bytes,
             max_upload_rows,
             max_upload_columns,
             max_upload_record_bytes,

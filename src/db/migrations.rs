@@ -54,6 +54,17 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<(), DbError> {
     .map_err(|e| DbError::Migration(e.to_string()))
 }
 
+/// Reverts the newest applied migration (tests of a migration's data carry-over).
+#[doc(hidden)]
+pub fn revert_last(conn: &mut DbConnection) -> Result<String, DbError> {
+    match conn {
+        DbConnection::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+    }
+    .map(|v| v.to_string())
+    .map_err(|e| DbError::Migration(e.to_string()))
+}
+
 /// True when the database holds no tables of its own yet (PostgreSQL: none in the
 /// `public` schema; SQLite: none at all) — what the demo requires before it migrates
 /// anything into a server database.

@@ -48,6 +48,10 @@ pub struct Limits {
     pub max_bytes: u64,
     pub max_rows: u64,
     pub shape: ShapeLimits,
+    /// PostgreSQL: an upload of at least this many bytes is loaded into a partition of
+    /// its own (see `ClaimWriter`); smaller ones go row by row into the tenant's shared
+    /// partition.
+    pub own_partition_bytes: u64,
 }
 
 impl Limits {
@@ -60,6 +64,7 @@ impl Limits {
                 max_record_bytes: settings.max_upload_record_bytes,
                 max_field_bytes: settings.max_upload_field_bytes,
             },
+            own_partition_bytes: settings.own_partition_bytes,
         }
     }
 }
@@ -70,6 +75,7 @@ impl Default for Limits {
             max_bytes: 200 * 1024 * 1024,
             max_rows: 2_000_000,
             shape: ShapeLimits::default(),
+            own_partition_bytes: crate::config::OWN_PARTITION_BYTES,
         }
     }
 }
@@ -389,8 +395,12 @@ pub fn process<R: Read + Send>(
                         // SQLite stages into its scratch database outside the transaction
                         // and without the writer lock; the lock is taken for the commit only
                         // (see `Db::write_blocking_staged`).
+                        let own_partition = req
+                            .declared_size
+                            .filter(|&size| size >= req.limits.own_partition_bytes)
+                            .map(|_| upload_id);
                         db.write_blocking_staged(
-                            ClaimWriter::open,
+                            |conn| ClaimWriter::open(conn, &req.scope, own_partition),
                             ClaimWriter::stages_apart,
                             |conn, writer| {
                                 stage(

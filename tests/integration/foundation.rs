@@ -574,10 +574,14 @@ struct ColumnRow {
 
 fn columns(conn: &mut payerwatch::db::DbConnection, backend: Backend) -> Vec<ColumnRow> {
     let sql = match backend {
+        // Claims' partitions and their `segment` (which partition a claim is in) are
+        // PostgreSQL's storage, not schema (migration 2026-12-07-000300).
         Backend::Postgres => {
             "SELECT table_name::text AS table_name, column_name::text AS column_name \
              FROM information_schema.columns WHERE table_schema = 'public' \
-             AND table_name <> '__diesel_schema_migrations'"
+             AND table_name <> '__diesel_schema_migrations' \
+             AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition) \
+             AND NOT (table_name = 'claim_records' AND column_name = 'segment')"
         }
         Backend::Sqlite => {
             "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m \

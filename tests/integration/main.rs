@@ -23,6 +23,7 @@ mod notifications;
 mod observability;
 mod ops_pages;
 mod page_caches;
+mod partitions;
 mod payer_merges;
 mod receivers;
 mod role_links;

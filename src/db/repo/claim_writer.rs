@@ -1,7 +1,9 @@
 //! The bulk claim writer of the ingest pipeline: the upload's accepted claims through a
 //! [`ClaimWriter`] — on SQLite into a scratch staging database, then one `INSERT … SELECT`
-//! that reads it day by day into `claim_records`; on PostgreSQL `COPY FROM STDIN` straight
-//! into `claim_records`.
+//! that reads it day by day into `claim_records`; on PostgreSQL `COPY FROM STDIN` into
+//! the tenant's partition of `claim_records`, or for a large upload into a table of its
+//! own that becomes a partition when its indexes are built (migration
+//! `2026-12-07-000300`).
 //!
 //! [`ClaimWriter::write`] / [`ClaimWriter::reject`] stage the upload's rows and
 //! [`ClaimWriter::finish`] makes them visible inside the pipeline's transaction;
@@ -39,6 +41,7 @@ pub fn insert_many(
     if claims.iter().any(|c| c.customer_id != scope.id()) {
         return Err(DbError::ForeignKey);
     }
+    ensure_tenant_partition(conn, scope)?;
     let mut inserted = 0;
     for chunk in claims.chunks(INSERT_CHUNK) {
         inserted += crate::on_backend!(conn, c => diesel::insert_into(claim_records::table)
@@ -129,10 +132,13 @@ const MOVE_STAGED: &str = "INSERT INTO claim_records (customer_id, upload_id, pa
 ///   per row where a diesel multi-row INSERT cost ≈ 4 (bind collection per value); going
 ///   day by day, the covering index is written one day's range at a time, so its touched
 ///   pages stay in the page cache however large the table (docs/performance.md, "Ingest").
-/// * **PostgreSQL**: `COPY FROM STDIN` straight into `claim_records`, whose references are
-///   checked once per statement (migration `2026-12-05-800000`) and whose indexes take
-///   unsorted rows about as fast as sorted ones; the key `(upload_id, id)` grows at its
-///   right edge (migration `2026-12-05-900000`).
+/// * **PostgreSQL**: `COPY FROM STDIN` (binary). An upload of the usual size goes into
+///   `claim_records` — its tenant's shared partition — whose references are checked once
+///   per statement (migration `2026-12-05-800000`). A large upload (`own_partition`) goes
+///   into a table of its own without indexes, which `finish` attaches as a partition of
+///   the tenant: its indexes are then built once, sorted, as PostgreSQL's own bulk load
+///   would — row by row, the covering index cost ≈ 2.5 s of a 1M upload's 7
+///   (docs/decisions.md, "Claim partitions on PostgreSQL").
 ///
 /// Life cycle: [`open`](Self::open) before the transaction (SQLite cannot attach inside
 /// one), [`write`](Self::write) per batch and [`finish`](Self::finish) inside it,
@@ -140,6 +146,57 @@ const MOVE_STAGED: &str = "INSERT INTO claim_records (customer_id, upload_id, pa
 /// `finish`, and on PostgreSQL the rows go with a rollback.
 pub struct ClaimWriter {
     stage: Option<SqliteStage>,
+    /// PostgreSQL: the large upload loaded into a partition of its own.
+    own_partition: Option<OwnPartition>,
+}
+
+/// A large upload's partition on PostgreSQL: begun (its load table created, inside the
+/// transaction) at the first batch, attached by `finish`.
+struct OwnPartition {
+    upload_id: i64,
+    begun: bool,
+}
+
+/// PostgreSQL only: the table a large upload is loaded into, in a schema of its own that
+/// leads the transaction's search path while it loads (`claim_records_load_begin`).
+mod load {
+    diesel::table! {
+        claim_records_load (id) {
+            id -> BigInt,
+            customer_id -> BigInt,
+            upload_id -> BigInt,
+            payer_raw -> Text,
+            payer -> Text,
+            cpt -> Text,
+            cpt_group -> Text,
+            submitted_date -> Date,
+            decided_date -> Date,
+            decision_days -> Integer,
+            outcome -> Text,
+            allowed_cents -> Nullable<BigInt>,
+            denial_reason_code -> Nullable<Text>,
+            denial_reason_text -> Nullable<Text>,
+            payer_id -> Nullable<Text>,
+            modifiers -> Nullable<Text>,
+            remark_codes -> Nullable<Text>,
+            adjustments -> Nullable<Text>,
+            claim_key -> Nullable<BigInt>,
+            svc_segment -> Nullable<BigInt>,
+        }
+    }
+}
+use load::claim_records_load;
+
+/// PostgreSQL: creates the tenant's partitions of `claim_records` unless they exist (a
+/// catalog probe when they do). Outside the upload's transaction where it can be: it
+/// commits DDL on the shared parent. SQLite: nothing.
+fn ensure_tenant_partition(conn: &mut DbConnection, scope: &TenantScope) -> Result<(), DbError> {
+    if let DbConnection::Postgresql(c) = conn {
+        diesel::sql_query("SELECT claim_records_tenant_partition($1)")
+            .bind::<diesel::sql_types::BigInt, _>(scope.id())
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// The scratch database; `conn` is declared first so it closes before the file goes.
@@ -317,8 +374,14 @@ fn ascii(date: &[u8; 10]) -> &str {
 
 impl ClaimWriter {
     /// Before the ingest transaction. SQLite: creates and attaches the scratch database.
-    pub fn open(conn: &mut DbConnection) -> Result<ClaimWriter, DbError> {
-        let stage = match conn {
+    /// PostgreSQL: makes sure the tenant has its partitions; `own_partition` (the upload's
+    /// id) loads a large upload into a partition of its own.
+    pub fn open(
+        conn: &mut DbConnection,
+        scope: &TenantScope,
+        own_partition: Option<i64>,
+    ) -> Result<ClaimWriter, DbError> {
+        match conn {
             DbConnection::Sqlite(c) => {
                 use diesel::connection::SimpleConnection;
                 let stage = SqliteStage::create()?;
@@ -328,11 +391,22 @@ impl ClaimWriter {
                 diesel::sql_query("ATTACH DATABASE ? AS ingest_stage")
                     .bind::<diesel::sql_types::Text, _>(stage.path()?)
                     .execute(c)?;
-                Some(stage)
+                Ok(ClaimWriter {
+                    stage: Some(stage),
+                    own_partition: None,
+                })
             }
-            DbConnection::Postgresql(_) => None,
-        };
-        Ok(ClaimWriter { stage })
+            DbConnection::Postgresql(_) => {
+                ensure_tenant_partition(conn, scope)?;
+                Ok(ClaimWriter {
+                    stage: None,
+                    own_partition: own_partition.map(|upload_id| OwnPartition {
+                        upload_id,
+                        begun: false,
+                    }),
+                })
+            }
+        }
     }
 
     /// Writes one batch. All rows must belong to the scope's tenant.
@@ -368,8 +442,21 @@ impl ClaimWriter {
                     buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
                     send(&mut buf)
                 };
-                Ok(diesel::copy_from(claim_records::table)
-                    .from_raw_data(CLAIM_COLUMNS_WRITTEN, write)
+                let Some(own) = &mut self.own_partition else {
+                    return Ok(diesel::copy_from(claim_records::table)
+                        .from_raw_data(CLAIM_COLUMNS_WRITTEN, write)
+                        .with_format(diesel::pg::CopyFormat::Binary)
+                        .execute(c)?);
+                };
+                if !own.begun {
+                    diesel::sql_query("SELECT claim_records_load_begin($1, $2)")
+                        .bind::<diesel::sql_types::BigInt, _>(scope.id())
+                        .bind::<diesel::sql_types::BigInt, _>(own.upload_id)
+                        .execute(c)?;
+                    own.begun = true;
+                }
+                Ok(diesel::copy_from(claim_records_load::table)
+                    .from_raw_data(LOAD_COLUMNS_WRITTEN, write)
                     .with_format(diesel::pg::CopyFormat::Binary)
                     .execute(c)?)
             }
@@ -379,14 +466,24 @@ impl ClaimWriter {
     /// Inside the transaction, after the last batch. SQLite: moves the staged claims into
     /// `claim_records` day by day ([`MOVE_STAGED`]; foreign keys and indexes in force: the
     /// table is shared by every tenant) and returns how many — all it staged, or the upload
-    /// fails; PostgreSQL: 0 (copied already).
+    /// fails; PostgreSQL: 0 (copied already), after attaching a large upload's table as its
+    /// partition (which builds its indexes).
     pub fn finish(
         &mut self,
         conn: &mut DbConnection,
         scope: &TenantScope,
     ) -> Result<usize, DbError> {
-        let DbConnection::Sqlite(c) = conn else {
-            return Ok(0);
+        let c = match conn {
+            DbConnection::Sqlite(c) => c,
+            DbConnection::Postgresql(c) => {
+                if let Some(own) = self.own_partition.as_ref().filter(|own| own.begun) {
+                    diesel::sql_query("SELECT claim_records_load_attach($1, $2)")
+                        .bind::<diesel::sql_types::BigInt, _>(scope.id())
+                        .bind::<diesel::sql_types::BigInt, _>(own.upload_id)
+                        .execute(c)?;
+                }
+                return Ok(0);
+            }
         };
         let moved = diesel::sql_query(MOVE_STAGED)
             .bind::<diesel::sql_types::BigInt, _>(scope.id())
@@ -483,6 +580,8 @@ macro_rules! claim_columns_written {
 }
 type ClaimColumnsWritten = claim_columns_written!(claim_records);
 const CLAIM_COLUMNS_WRITTEN: ClaimColumnsWritten = claim_columns_written!(claim_records);
+type LoadColumnsWritten = claim_columns_written!(claim_records_load);
+const LOAD_COLUMNS_WRITTEN: LoadColumnsWritten = claim_columns_written!(claim_records_load);
 
 /// `YYYY-MM-DD` into a 10-byte buffer (years 0–9999; claim dates are validated).
 fn write_date(out: &mut [u8], d: NaiveDate) {
@@ -587,6 +686,7 @@ fn copy_date(out: &mut Vec<u8>, d: NaiveDate) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::tenant::CustomerId;
 
     #[test]
     fn dates_are_written_as_iso_text() {
@@ -606,7 +706,8 @@ mod tests {
     #[test]
     fn the_move_reads_the_stage_day_by_day_through_its_runs() {
         let mut conn = migrated_memory_db();
-        let writer = ClaimWriter::open(&mut conn).expect("staging");
+        let writer = ClaimWriter::open(&mut conn, &TenantScope::for_system(CustomerId(1)), None)
+            .expect("staging");
         #[derive(QueryableByName)]
         struct Step {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -671,7 +772,9 @@ mod tests {
                 )
             })
             .collect();
-        let mut writer = ClaimWriter::open(&mut conn).expect("staging");
+        let mut writer =
+            ClaimWriter::open(&mut conn, &TenantScope::for_system(CustomerId(1)), None)
+                .expect("staging");
         for batch in claims.chunks(97) {
             // Batches come sorted by day, as the parser hands them over.
             let mut batch: Vec<NewClaimRef<'static>> = batch.iter().map(|(_, c)| *c).collect();
@@ -773,7 +876,9 @@ mod tests {
     fn a_claim_the_move_leaves_behind_fails_the_upload() {
         use crate::domain::tenant::{CustomerId, TenantScope};
         let mut conn = migrated_memory_db();
-        let mut writer = ClaimWriter::open(&mut conn).expect("staging");
+        let mut writer =
+            ClaimWriter::open(&mut conn, &TenantScope::for_system(CustomerId(1)), None)
+                .expect("staging");
         let stage = writer.stage.as_mut().expect("sqlite stage");
         let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
         stage.write(&[plain_claim(2, 1, d)]).expect("staged");
@@ -794,7 +899,9 @@ mod tests {
         use crate::domain::tenant::{CustomerId, TenantScope};
         let mut conn =
             crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
-        let mut writer = ClaimWriter::open(&mut conn).expect("staging");
+        let mut writer =
+            ClaimWriter::open(&mut conn, &TenantScope::for_system(CustomerId(1)), None)
+                .expect("staging");
         let path = writer
             .stage
             .as_ref()
@@ -920,9 +1027,11 @@ mod tests {
         use crate::db::DbTarget;
         let mut conn =
             crate::db::connection::establish(&DbTarget::parse(":memory:")).expect("sqlite");
-        let stale = ClaimWriter::open(&mut conn).expect("first");
+        let stale = ClaimWriter::open(&mut conn, &TenantScope::for_system(CustomerId(1)), None)
+            .expect("first");
         drop(stale);
-        let writer = ClaimWriter::open(&mut conn).expect("second import still opens");
+        let writer = ClaimWriter::open(&mut conn, &TenantScope::for_system(CustomerId(1)), None)
+            .expect("second import still opens");
         ClaimWriter::close(&mut conn, writer).expect("closed");
     }
 
