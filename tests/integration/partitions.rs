@@ -242,7 +242,8 @@ fn a_large_upload_is_stored_in_a_partition_of_its_own_and_reads_like_any_other()
 #[test]
 fn a_large_upload_that_fails_leaves_nothing_behind() {
     let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
+    // One connection: the one every load ran on is the one checked below.
+    let db = Db::connect(database.url(), 1).expect("database");
     db.migrate().expect("migrations");
     let acme = customer(&db, "acme");
     let body = generated_csv(2_000, 4);
@@ -264,6 +265,7 @@ fn a_large_upload_that_fails_leaves_nothing_behind() {
     assert_eq!(duplicate.status, UploadStatus::Failed);
     assert_eq!(duplicate.duplicate_of, Some(stored.upload_id));
 
+    assert!(rollups::verify(&db, &acme).expect("verify").is_empty());
     let mut conn = db.get().expect("connection");
     assert_eq!(
         claims::count(&mut conn, &acme).expect("count"),
@@ -275,7 +277,6 @@ fn a_large_upload_that_fails_leaves_nothing_behind() {
             0
         );
     }
-    assert!(rollups::verify(&db, &acme).expect("verify").is_empty());
     if database.backend() != Backend::Postgres {
         return;
     }
@@ -301,6 +302,83 @@ fn a_large_upload_that_fails_leaves_nothing_behind() {
         ]
     );
     assert!(load_schemas(&mut conn).is_empty());
+    // The load schema led the search path of those transactions only.
+    assert_eq!(
+        lines(&mut conn, "SELECT current_setting('search_path') AS line"),
+        ["\"$user\", public"]
+    );
+}
+
+/// Two large uploads of one tenant at once (the second attach waits for the first
+/// commit) both land, each in its own partition; past the ceiling, a large upload goes
+/// into the shared partition.
+#[test]
+fn large_uploads_at_once_both_land_and_the_partitions_per_tenant_are_capped() {
+    use payerwatch::db::repo::claim_writer::MAX_OWN_PARTITIONS;
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), 4).expect("database");
+    db.migrate().expect("migrations");
+    let acme = customer(&db, "acme");
+    let bodies = [generated_csv(2_500, 9), generated_csv(2_500, 10)];
+    let outcomes: Vec<IngestOutcome> = std::thread::scope(|s| {
+        let running: Vec<_> = bodies
+            .iter()
+            .map(|body| {
+                let db = &db;
+                s.spawn(move || upload(db, acme, body, true, IngestOptions::default()))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().expect("upload thread"))
+            .collect()
+    });
+    for out in &outcomes {
+        assert_ne!(out.status, UploadStatus::Failed, "{:?}", out.message);
+    }
+    let mut conn = db.get().expect("connection");
+    assert_eq!(
+        claims::count(&mut conn, &acme).expect("count"),
+        outcomes.iter().map(accepted).sum::<i64>()
+    );
+    assert!(rollups::verify(&db, &acme).expect("verify").is_empty());
+    if database.backend() != Backend::Postgres {
+        return;
+    }
+    let mut expected: Vec<String> = outcomes
+        .iter()
+        .map(|out| format!("claim_records_u{}: {}", out.upload_id, accepted(out)))
+        .collect();
+    expected.sort();
+    assert_eq!(claims_by_partition(&mut conn, &acme), expected);
+
+    // Fill the tenant up to the ceiling with empty partitions (negative segments are no
+    // upload's), then a large upload goes into the shared partition.
+    for segment in 1..=MAX_OWN_PARTITIONS - 2 {
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            &format!(
+                "CREATE TABLE claim_records_filler{segment} (LIKE claim_records INCLUDING DEFAULTS); \
+                 ALTER TABLE claim_records_t{} ATTACH PARTITION claim_records_filler{segment} \
+                 FOR VALUES IN (-{segment})",
+                acme.id()
+            ),
+        )
+        .expect("filler partition");
+    }
+    let capped = upload(
+        &db,
+        acme,
+        &generated_csv(300, 11),
+        true,
+        IngestOptions::default(),
+    );
+    assert_ne!(capped.status, UploadStatus::Failed, "{:?}", capped.message);
+    expected.insert(
+        0,
+        format!("claim_records_t{}_shared: {}", acme.id(), accepted(&capped)),
+    );
+    assert_eq!(claims_by_partition(&mut conn, &acme), expected);
 }
 
 /// PostgreSQL: the load functions keep a tenant's partition to that tenant's upload — a

@@ -45,20 +45,9 @@ CREATE TABLE claim_records (
     claim_key BIGINT NULL,
     svc_segment BIGINT NULL,
     reversed_by BIGINT NULL,
-    segment BIGINT NOT NULL DEFAULT 0,
-    -- A partitioned table's key holds its partition columns; (upload_id, id) still
-    -- identifies a claim (customer and segment follow from the upload).
-    CONSTRAINT claim_records_pkey PRIMARY KEY (upload_id, id, customer_id, segment)
+    segment BIGINT NOT NULL DEFAULT 0
 ) PARTITION BY LIST (customer_id);
 ALTER SEQUENCE claim_records_id_seq OWNED BY claim_records.id;
-CREATE INDEX claims_customer_decided_cover_idx ON claim_records (customer_id, decided_date)
-    INCLUDE (payer, cpt_group, outcome, decision_days, submitted_date, allowed_cents, denial_reason_code);
-CREATE INDEX claims_reversed_by_idx ON claim_records (reversed_by) WHERE reversed_by IS NOT NULL;
-
-CREATE TRIGGER claim_records_uploads_exist
-    AFTER INSERT ON claim_records
-    REFERENCING NEW TABLE AS new_claims
-    FOR EACH STATEMENT EXECUTE FUNCTION claim_records_check_uploads();
 CREATE TRIGGER claim_records_owner_fixed
     BEFORE UPDATE OF customer_id, upload_id ON claim_records
     FOR EACH ROW
@@ -66,23 +55,25 @@ CREATE TRIGGER claim_records_owner_fixed
           OR OLD.upload_id IS DISTINCT FROM NEW.upload_id)
     EXECUTE FUNCTION claim_records_keep_owner();
 
--- A tenant's partitions; nothing when they exist. Call it outside the upload's
+-- A tenant's partitions, unless they exist; returns how many of them are uploads' own
+-- (the application caps that: each is planned over by the tenant's claim queries). Call
+-- it outside the upload's
 -- transaction (it commits DDL on the shared parent; two first uploads of one tenant at
 -- once: the second waits for the first, then finds them).
-CREATE FUNCTION claim_records_tenant_partition(tenant BIGINT) RETURNS void
+CREATE FUNCTION claim_records_tenant_partition(tenant BIGINT) RETURNS BIGINT
 LANGUAGE plpgsql AS $$
 DECLARE
     parent TEXT := format('claim_records_t%s', tenant);
 BEGIN
     IF to_regclass(parent) IS NOT NULL THEN
-        RETURN;
+        RETURN (SELECT COUNT(*) - 1 FROM pg_inherits WHERE inhparent = to_regclass(parent));
     END IF;
     PERFORM pg_advisory_xact_lock(22, CAST(tenant AS INTEGER));
     -- A query, not to_regclass: it takes a new snapshot, so it sees the partition a
     -- concurrent call committed while this one waited.
     IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relname = parent AND n.nspname = current_schema()) THEN
-        RETURN;
+        RETURN (SELECT COUNT(*) - 1 FROM pg_inherits WHERE inhparent = to_regclass(parent));
     END IF;
     EXECUTE format('CREATE TABLE %I (LIKE claim_records INCLUDING DEFAULTS) '
                    'PARTITION BY LIST (segment)', parent);
@@ -92,6 +83,7 @@ BEGIN
                    parent || '_shared');
     EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES IN (0)',
                    parent, parent || '_shared');
+    RETURN 0;
 END;
 $$;
 
@@ -121,7 +113,7 @@ $$;
 -- checked (as the statement trigger checks COPY into claim_records: this tenant's upload,
 -- locked FOR KEY SHARE as a foreign key would), the table renamed claim_records_u<upload>
 -- beside claim_records and attached under the tenant — which builds its indexes, each
--- once and sorted.
+-- once and sorted — and analysed.
 CREATE FUNCTION claim_records_load_attach(tenant BIGINT, upload BIGINT) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -142,6 +134,9 @@ BEGIN
     EXECUTE format('DROP SCHEMA %I', load_schema);
     EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %I.%I FOR VALUES IN (%s)',
                    home, format('claim_records_t%s', tenant), home, part, upload);
+    -- Statistics now, not at autovacuum's next round: the tenant's first reads of these
+    -- claims (its drill-downs) would otherwise be planned on guesses.
+    EXECUTE format('ANALYZE %I.%I', home, part);
 END;
 $$;
 
@@ -179,5 +174,19 @@ SELECT id, customer_id, upload_id, payer_raw, payer, cpt, cpt_group, submitted_d
     decided_date, decision_days, outcome, allowed_cents, denial_reason_code,
     denial_reason_text, payer_id, modifiers, remark_codes, adjustments, claim_key,
     svc_segment, reversed_by
-FROM claim_records_unpartitioned ORDER BY customer_id, decided_date;
+FROM claim_records_unpartitioned;
 DROP TABLE claim_records_unpartitioned;
+
+-- The key, indexes and insert check after the carry-over: each index is built once per
+-- partition, sorted, instead of row by row (the stored claims were checked when stored).
+-- A partitioned table's key holds its partition columns; (upload_id, id) still
+-- identifies a claim (customer and segment follow from the upload).
+ALTER TABLE claim_records
+    ADD CONSTRAINT claim_records_pkey PRIMARY KEY (upload_id, id, customer_id, segment);
+CREATE INDEX claims_customer_decided_cover_idx ON claim_records (customer_id, decided_date)
+    INCLUDE (payer, cpt_group, outcome, decision_days, submitted_date, allowed_cents, denial_reason_code);
+CREATE INDEX claims_reversed_by_idx ON claim_records (reversed_by) WHERE reversed_by IS NOT NULL;
+CREATE TRIGGER claim_records_uploads_exist
+    AFTER INSERT ON claim_records
+    REFERENCING NEW TABLE AS new_claims
+    FOR EACH STATEMENT EXECUTE FUNCTION claim_records_check_uploads();

@@ -187,16 +187,31 @@ mod load {
 }
 use load::claim_records_load;
 
+/// PostgreSQL: at most this many uploads of a tenant get a partition of their own; later
+/// large uploads go row by row into its shared partition. Every claim query of the tenant
+/// plans over (and locks) each of its partitions and their indexes, so their number stays
+/// bounded (docs/decisions.md, "Claim partitions on PostgreSQL").
+pub const MAX_OWN_PARTITIONS: i64 = 32;
+
 /// PostgreSQL: creates the tenant's partitions of `claim_records` unless they exist (a
-/// catalog probe when they do). Outside the upload's transaction where it can be: it
-/// commits DDL on the shared parent. SQLite: nothing.
-fn ensure_tenant_partition(conn: &mut DbConnection, scope: &TenantScope) -> Result<(), DbError> {
-    if let DbConnection::Postgresql(c) = conn {
-        diesel::sql_query("SELECT claim_records_tenant_partition($1)")
-            .bind::<diesel::sql_types::BigInt, _>(scope.id())
-            .execute(c)?;
+/// catalog probe when they do) and returns how many of them are uploads' own. Outside the
+/// upload's transaction where it can be: it commits DDL on the shared parent. SQLite:
+/// nothing (0).
+fn ensure_tenant_partition(conn: &mut DbConnection, scope: &TenantScope) -> Result<i64, DbError> {
+    #[derive(QueryableByName)]
+    struct Own {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
     }
-    Ok(())
+    match conn {
+        DbConnection::Postgresql(c) => Ok(diesel::sql_query(
+            "SELECT claim_records_tenant_partition($1) AS n",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(scope.id())
+        .get_result::<Own>(c)?
+        .n),
+        DbConnection::Sqlite(_) => Ok(0),
+    }
 }
 
 /// The scratch database; `conn` is declared first so it closes before the file goes.
@@ -375,7 +390,8 @@ fn ascii(date: &[u8; 10]) -> &str {
 impl ClaimWriter {
     /// Before the ingest transaction. SQLite: creates and attaches the scratch database.
     /// PostgreSQL: makes sure the tenant has its partitions; `own_partition` (the upload's
-    /// id) loads a large upload into a partition of its own.
+    /// id) loads a large upload into a partition of its own, unless the tenant has
+    /// [`MAX_OWN_PARTITIONS`] already.
     pub fn open(
         conn: &mut DbConnection,
         scope: &TenantScope,
@@ -397,13 +413,15 @@ impl ClaimWriter {
                 })
             }
             DbConnection::Postgresql(_) => {
-                ensure_tenant_partition(conn, scope)?;
+                let own_partitions = ensure_tenant_partition(conn, scope)?;
                 Ok(ClaimWriter {
                     stage: None,
-                    own_partition: own_partition.map(|upload_id| OwnPartition {
-                        upload_id,
-                        begun: false,
-                    }),
+                    own_partition: own_partition
+                        .filter(|_| own_partitions < MAX_OWN_PARTITIONS)
+                        .map(|upload_id| OwnPartition {
+                            upload_id,
+                            begun: false,
+                        }),
                 })
             }
         }

@@ -104,7 +104,9 @@ pub fn delete(conn: &mut DbConnection, scope: &TenantScope, id: i64) -> Result<(
     crate::db::transaction(conn, |conn| {
         find(conn, scope, id)?;
         let has_claims = diesel::select(diesel::dsl::exists(
-            claim_records::table.filter(claim_records::upload_id.eq(id)),
+            claim_records::table
+                .filter(claim_records::customer_id.eq(scope.id()))
+                .filter(claim_records::upload_id.eq(id)),
         ))
         .get_result::<bool>(conn)?;
         if has_claims {
