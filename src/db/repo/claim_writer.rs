@@ -76,31 +76,42 @@ pub fn insert_many(
     Ok(inserted)
 }
 
-diesel::table! {
+/// A table of the claims an upload writes: `claim_records`' columns minus `id` (and
+/// `reversed_by`), in `claim_columns_written!`'s order. Diesel needs a key; these tables
+/// have none, `upload_id` stands in.
+macro_rules! written_claims_table {
+    ($(#[$doc:meta])* $($name:ident).+) => {
+        diesel::table! {
+            $(#[$doc])*
+            $($name).+ (upload_id) {
+                customer_id -> BigInt,
+                upload_id -> BigInt,
+                payer_raw -> Text,
+                payer -> Text,
+                cpt -> Text,
+                cpt_group -> Text,
+                submitted_date -> Date,
+                decided_date -> Date,
+                decision_days -> Integer,
+                outcome -> Text,
+                allowed_cents -> Nullable<BigInt>,
+                denial_reason_code -> Nullable<Text>,
+                denial_reason_text -> Nullable<Text>,
+                payer_id -> Nullable<Text>,
+                modifiers -> Nullable<Text>,
+                remark_codes -> Nullable<Text>,
+                adjustments -> Nullable<Text>,
+                claim_key -> Nullable<BigInt>,
+                svc_segment -> Nullable<BigInt>,
+            }
+        }
+    };
+}
+
+written_claims_table! {
     /// The SQLite staging table, in the scratch database attached as `ingest_stage` (see
-    /// [`ClaimWriter`]). Same columns as `claim_records` minus `id`; diesel needs a key,
-    /// the table has none.
-    ingest_stage.claim_staging (upload_id) {
-        customer_id -> BigInt,
-        upload_id -> BigInt,
-        payer_raw -> Text,
-        payer -> Text,
-        cpt -> Text,
-        cpt_group -> Text,
-        submitted_date -> Date,
-        decided_date -> Date,
-        decision_days -> Integer,
-        outcome -> Text,
-        allowed_cents -> Nullable<BigInt>,
-        denial_reason_code -> Nullable<Text>,
-        denial_reason_text -> Nullable<Text>,
-        payer_id -> Nullable<Text>,
-        modifiers -> Nullable<Text>,
-        remark_codes -> Nullable<Text>,
-        adjustments -> Nullable<Text>,
-        claim_key -> Nullable<BigInt>,
-        svc_segment -> Nullable<BigInt>,
-    }
+    /// [`ClaimWriter`]).
+    ingest_stage.claim_staging
 }
 
 /// The move: the staged rows, day by day through the runs in `stage_runs` (their key
@@ -157,35 +168,11 @@ struct OwnPartition {
     begun: bool,
 }
 
-/// PostgreSQL only: the table a large upload is loaded into, in a schema of its own that
-/// leads the transaction's search path while it loads (`claim_records_load_begin`).
-mod load {
-    diesel::table! {
-        claim_records_load (id) {
-            id -> BigInt,
-            customer_id -> BigInt,
-            upload_id -> BigInt,
-            payer_raw -> Text,
-            payer -> Text,
-            cpt -> Text,
-            cpt_group -> Text,
-            submitted_date -> Date,
-            decided_date -> Date,
-            decision_days -> Integer,
-            outcome -> Text,
-            allowed_cents -> Nullable<BigInt>,
-            denial_reason_code -> Nullable<Text>,
-            denial_reason_text -> Nullable<Text>,
-            payer_id -> Nullable<Text>,
-            modifiers -> Nullable<Text>,
-            remark_codes -> Nullable<Text>,
-            adjustments -> Nullable<Text>,
-            claim_key -> Nullable<BigInt>,
-            svc_segment -> Nullable<BigInt>,
-        }
-    }
+written_claims_table! {
+    /// PostgreSQL only: the table a large upload is loaded into, in a schema of its own
+    /// that leads the transaction's search path while it loads (`claim_records_load_begin`).
+    claim_records_load
 }
-use load::claim_records_load;
 
 /// PostgreSQL: at most this many uploads of a tenant get a partition of their own; later
 /// large uploads go row by row into its shared partition. Every claim query of the tenant
