@@ -421,6 +421,7 @@ pub fn process<R: Read + Send>(
     let elapsed_ms = started.elapsed().as_millis();
     match result {
         Ok((status, report, analytics_job)) => {
+            refresh_claim_statistics(db, req, upload_id, report.accepted_rows);
             let message = (status == UploadStatus::Failed).then(|| {
                 format!(
                     "every row was rejected ({} rows), so nothing was stored. The reasons below say \
@@ -491,7 +492,34 @@ pub fn process<R: Read + Send>(
     }
 }
 
-/// What staging hands to the commit.
+/// After the commit, outside the upload's transaction: the statistics of the partition
+/// that received the claims, when they are missing or stale (PostgreSQL; see
+/// `claim_writer::refresh_statistics`). Best effort: the upload is stored either way, and
+/// a failure here is logged, not reported to the uploader.
+fn refresh_claim_statistics(db: &Db, req: &UploadRequest, upload_id: i64, added: u64) {
+    if added == 0 {
+        return;
+    }
+    let step = Instant::now();
+    let refreshed = db.get().and_then(|mut conn| {
+        crate::db::repo::claim_writer::refresh_statistics(&mut conn, &req.scope, upload_id, added)
+    });
+    match refreshed {
+        Ok(analysed) => tracing::debug!(
+            upload_id,
+            analysed,
+            ms = step.elapsed().as_millis() as u64,
+            "claim statistics"
+        ),
+        Err(e) => tracing::warn!(
+            upload_id,
+            error = %crate::telemetry::ErrorChain(&e),
+            "claim statistics not refreshed"
+        ),
+    }
+}
+
+/// What staging hands to the commit./// What staging hands to the commit.
 struct Staged {
     produced: Produced,
     spellings: pipeline::SpellingCounts,

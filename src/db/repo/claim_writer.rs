@@ -374,6 +374,33 @@ fn ascii(date: &[u8; 10]) -> &str {
     std::str::from_utf8(date).unwrap_or("0000-00-00")
 }
 
+/// PostgreSQL, after an upload's commit: analyses the partition that received its claims
+/// when its statistics are missing or stale (migration `2026-12-07-000400`); returns
+/// whether it did. `added`: the claims the upload stored. SQLite: nothing (false).
+pub fn refresh_statistics(
+    conn: &mut DbConnection,
+    scope: &TenantScope,
+    upload_id: i64,
+    added: u64,
+) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Analysed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        done: bool,
+    }
+    match conn {
+        DbConnection::Postgresql(c) => Ok(diesel::sql_query(
+            "SELECT claim_records_refresh_statistics($1, $2, $3) AS done",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(scope.id())
+        .bind::<diesel::sql_types::BigInt, _>(upload_id)
+        .bind::<diesel::sql_types::BigInt, _>(i64::try_from(added).unwrap_or(i64::MAX))
+        .get_result::<Analysed>(c)?
+        .done),
+        DbConnection::Sqlite(_) => Ok(false),
+    }
+}
+
 impl ClaimWriter {
     /// Before the ingest transaction. SQLite: creates and attaches the scratch database.
     /// PostgreSQL: makes sure the tenant has its partitions; `own_partition` (the upload's

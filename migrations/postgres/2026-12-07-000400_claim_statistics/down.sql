@@ -1,0 +1,1 @@
+DROP FUNCTION claim_records_refresh_statistics(BIGINT, BIGINT, BIGINT);
