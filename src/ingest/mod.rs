@@ -497,7 +497,7 @@ pub fn process<R: Read + Send>(
 /// `claim_writer::refresh_statistics`). Best effort: the upload is stored either way, and
 /// a failure here is logged, not reported to the uploader.
 fn refresh_claim_statistics(db: &Db, req: &UploadRequest, upload_id: i64, added: u64) {
-    if added == 0 {
+    if added == 0 || db.backend() != crate::db::Backend::Postgres {
         return;
     }
     let step = Instant::now();
@@ -519,7 +519,7 @@ fn refresh_claim_statistics(db: &Db, req: &UploadRequest, upload_id: i64, added:
     }
 }
 
-/// What staging hands to the commit./// What staging hands to the commit.
+/// What staging hands to the commit.
 struct Staged {
     produced: Produced,
     spellings: pipeline::SpellingCounts,

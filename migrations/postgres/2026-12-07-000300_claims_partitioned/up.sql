@@ -113,9 +113,8 @@ $$;
 -- checked (as the statement trigger checks COPY into claim_records: this tenant's upload,
 -- locked FOR KEY SHARE as a foreign key would), the table renamed claim_records_u<upload>
 -- beside claim_records and attached under the tenant — which builds its indexes, each
--- once and sorted. (Its statistics come from autovacuum, within its naptime: the
--- million inserted rows pass its thresholds. An ANALYZE here cost ≈ 1 s per million
--- claims, the index builds 1.4 s.)
+-- once and sorted. (Its statistics: after the commit, migration 2026-12-07-000400. An
+-- ANALYZE here cost ≈ 1 s per million claims, the index builds 1.4 s.)
 CREATE FUNCTION claim_records_load_attach(tenant BIGINT, upload BIGINT) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -573,11 +573,22 @@ impl ClaimWriter {
 
     /// After the transaction (commit or rollback): detaches and deletes the scratch
     /// database.
+    /// PostgreSQL: hands the upload's row counts to the statistics now, which would
+    /// otherwise reach them up to a second later — after [`refresh_statistics`] had
+    /// analysed the partition, so they would count as changes since (best effort).
     pub fn close(conn: &mut DbConnection, mut writer: ClaimWriter) -> Result<(), DbError> {
-        if let (DbConnection::Sqlite(c), Some(stage)) = (conn, writer.stage.take()) {
-            use diesel::connection::SimpleConnection;
-            c.batch_execute("DETACH DATABASE ingest_stage")?;
-            drop(stage);
+        match (conn, writer.stage.take()) {
+            (DbConnection::Sqlite(c), Some(stage)) => {
+                use diesel::connection::SimpleConnection;
+                c.batch_execute("DETACH DATABASE ingest_stage")?;
+                drop(stage);
+            }
+            (DbConnection::Postgresql(c), _) => {
+                if let Err(e) = diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(c) {
+                    tracing::debug!(error = %e, "statistics flush not requested");
+                }
+            }
+            (DbConnection::Sqlite(_), None) => {}
         }
         Ok(())
     }
