@@ -377,3 +377,22 @@ pub fn load_generated_claims(
     );
     outcome.report.expect("report").accepted_rows as usize
 }
+
+/// A new, migrated test database (see [`TestDatabase::create`]) and a pool of
+/// `connections` on it.
+pub fn migrated_db(connections: u32) -> (TestDatabase, Db) {
+    let database = TestDatabase::create();
+    let db = Db::connect(database.url(), connections).expect("database");
+    db.migrate().expect("migrations");
+    (database, db)
+}
+
+/// A new tenant of `db`, in the system's scope.
+pub fn new_tenant(db: &Db, slug: &str) -> payerwatch::domain::tenant::TenantScope {
+    use payerwatch::domain::tenant::{CustomerId, TenantScope};
+    let slug = slug.to_owned();
+    let id = db
+        .write_blocking(move |c| payerwatch::db::repo::customers::insert(c, &slug, "Customer"))
+        .expect("customer");
+    TenantScope::for_system(CustomerId(id))
+}

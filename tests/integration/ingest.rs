@@ -7,13 +7,13 @@ use chrono::NaiveDate;
 use payerwatch::db::repo::{claims, customers, mappings, upload_lifecycle, uploads};
 use payerwatch::db::{Db, DbError};
 use payerwatch::devtools::generate::{DateStyle, GenOptions, GenTruth, generate};
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::ingest::report::QualityReport;
 use payerwatch::ingest::{
     self, IngestError, IngestOptions, IngestOutcome, Limits, UploadRequest, UploadStatus,
 };
 
-use crate::common::TestDatabase;
+use crate::common::{TestDatabase, new_tenant};
 
 const HEADER: &str = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n";
 
@@ -31,20 +31,12 @@ fn fixture() -> Fixture {
     let database = TestDatabase::create();
     let db = Db::connect(database.url(), 4).expect("database");
     db.migrate().expect("migrations");
-    let scope = new_customer(&db, "acme");
+    let scope = new_tenant(&db, "acme");
     Fixture {
         database,
         db,
         scope,
     }
-}
-
-fn new_customer(db: &Db, slug: &str) -> TenantScope {
-    let slug = slug.to_owned();
-    let id = db
-        .write_blocking(move |c| customers::insert(c, &slug, "Customer"))
-        .expect("customer");
-    TenantScope::for_system(CustomerId(id))
 }
 
 fn request(scope: TenantScope, name: &str) -> UploadRequest {
@@ -654,7 +646,7 @@ fn phi_in_reason_codes_and_headers_is_never_stored_or_shown() {
 #[test]
 fn tenants_never_see_each_others_uploads_or_mappings() {
     let f = fixture();
-    let other = new_customer(&f.db, "other");
+    let other = new_tenant(&f.db, "other");
     f.db.write_blocking(move |c| mappings::upsert_payer_alias(c, &other, "Aetna", "OTHER-TENANT"))
         .expect("alias");
     let out = upload(
@@ -1038,7 +1030,7 @@ impl std::io::Read for Paused {
 fn another_tenants_write_is_not_held_up_by_an_upload_mid_parse() {
     use std::time::{Duration, Instant};
     let f = fixture();
-    let other = new_customer(&f.db, "bystander");
+    let other = new_tenant(&f.db, "bystander");
     let (body, _) = generated(&GenOptions {
         rows: 20_000,
         ..GenOptions::default()

@@ -9,25 +9,17 @@
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use payerwatch::db::repo::{claims, customers, uploads};
+use payerwatch::db::repo::{claims, uploads};
 use payerwatch::db::{Backend, Db, DbConnection, DbError, migrations};
 use payerwatch::devtools::generate::GenOptions;
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::ingest::{self, IngestOptions, IngestOutcome, Limits, UploadRequest, UploadStatus};
 use payerwatch::services::rollups;
 
-use crate::common::TestDatabase;
+use crate::common::{migrated_db, new_tenant};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
-}
-
-fn customer(db: &Db, slug: &str) -> TenantScope {
-    let slug = slug.to_owned();
-    let id = db
-        .write_blocking(move |c| customers::insert(c, &slug, "Customer"))
-        .expect("customer");
-    TenantScope::for_system(CustomerId(id))
 }
 
 fn generated_csv(rows: u64, seed: u64) -> Vec<u8> {
@@ -109,10 +101,8 @@ fn accepted(out: &IngestOutcome) -> i64 {
 
 #[test]
 fn a_large_upload_is_stored_in_a_partition_of_its_own_and_reads_like_any_other() {
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let (acme, other) = (customer(&db, "acme"), customer(&db, "other"));
+    let (database, db) = migrated_db(4);
+    let (acme, other) = (new_tenant(&db, "acme"), new_tenant(&db, "other"));
 
     let large = upload(
         &db,
@@ -241,11 +231,9 @@ fn a_large_upload_is_stored_in_a_partition_of_its_own_and_reads_like_any_other()
 /// after its claims were copied, store nothing and leave no table or schema behind.
 #[test]
 fn a_large_upload_that_fails_leaves_nothing_behind() {
-    let database = TestDatabase::create();
     // One connection: the one every load ran on is the one checked below.
-    let db = Db::connect(database.url(), 1).expect("database");
-    db.migrate().expect("migrations");
-    let acme = customer(&db, "acme");
+    let (database, db) = migrated_db(1);
+    let acme = new_tenant(&db, "acme");
     let body = generated_csv(2_000, 4);
 
     let broken = upload(
@@ -315,10 +303,8 @@ fn a_large_upload_that_fails_leaves_nothing_behind() {
 #[test]
 fn large_uploads_at_once_both_land_and_the_partitions_per_tenant_are_capped() {
     use payerwatch::db::repo::claim_writer::MAX_OWN_PARTITIONS;
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let acme = customer(&db, "acme");
+    let (database, db) = migrated_db(4);
+    let acme = new_tenant(&db, "acme");
     let bodies = [generated_csv(2_500, 9), generated_csv(2_500, 10)];
     let outcomes: Vec<IngestOutcome> = std::thread::scope(|s| {
         let running: Vec<_> = bodies
@@ -386,13 +372,11 @@ fn large_uploads_at_once_both_land_and_the_partitions_per_tenant_are_capped() {
 /// cannot be attached (the statement trigger's rule, for a table it does not watch).
 #[test]
 fn a_load_table_takes_its_own_tenants_upload_only() {
-    let database = TestDatabase::create();
+    let (database, db) = migrated_db(2);
     if database.backend() != Backend::Postgres {
         return;
     }
-    let db = Db::connect(database.url(), 2).expect("database");
-    db.migrate().expect("migrations");
-    let (acme, other) = (customer(&db, "acme"), customer(&db, "other"));
+    let (acme, other) = (new_tenant(&db, "acme"), new_tenant(&db, "other"));
     let mut conn = db.get().expect("connection");
     let ours = uploads::insert_processing(&mut conn, &acme, "ours.csv", None).expect("upload");
     let theirs = uploads::insert_processing(&mut conn, &other, "theirs.csv", None).expect("upload");
@@ -447,13 +431,11 @@ fn a_load_table_takes_its_own_tenants_upload_only() {
 /// (ids kept), and its revert brings them back into one table.
 #[test]
 fn partitioning_keeps_the_claims_stored_before_it_and_its_revert_too() {
-    let database = TestDatabase::create();
+    let (database, db) = migrated_db(2);
     if database.backend() != Backend::Postgres {
         return;
     }
-    let db = Db::connect(database.url(), 2).expect("database");
-    db.migrate().expect("migrations");
-    let (acme, other) = (customer(&db, "acme"), customer(&db, "other"));
+    let (acme, other) = (new_tenant(&db, "acme"), new_tenant(&db, "other"));
     upload(
         &db,
         acme,
@@ -532,13 +514,11 @@ fn partitioning_keeps_the_claims_stored_before_it_and_its_revert_too() {
 /// than autovacuum's 50 + 10 % of it — not for every small upload.
 #[test]
 fn the_partition_an_upload_filled_is_analysed_when_its_statistics_are_stale() {
-    let database = TestDatabase::create();
+    let (database, db) = migrated_db(2);
     if database.backend() != Backend::Postgres {
         return;
     }
-    let db = Db::connect(database.url(), 2).expect("database");
-    db.migrate().expect("migrations");
-    let acme = customer(&db, "acme");
+    let acme = new_tenant(&db, "acme");
     let mut conn = db.get().expect("connection");
     let rows_known = |conn: &mut DbConnection, table: &str| -> String {
         lines(

@@ -7,24 +7,16 @@
 
 use chrono::NaiveDate;
 use payerwatch::db::Db;
-use payerwatch::db::repo::{customers, mappings, rollups as repo, uploads};
+use payerwatch::db::repo::{mappings, rollups as repo, uploads};
 use payerwatch::devtools::generate::{DateStyle, GenOptions};
-use payerwatch::domain::tenant::{CustomerId, TenantScope};
+use payerwatch::domain::tenant::TenantScope;
 use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
 use payerwatch::services::{mappings as mapping_service, rollups};
 
-use crate::common::{TestDatabase, load_generated_claims};
+use crate::common::{load_generated_claims, migrated_db, new_tenant};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
-}
-
-fn customer(db: &Db, slug: &str) -> TenantScope {
-    let slug = slug.to_owned();
-    let id = db
-        .write_blocking(move |c| customers::insert(c, &slug, "Customer"))
-        .expect("customer");
-    TenantScope::for_system(CustomerId(id))
 }
 
 /// A tiny deterministic generator (the sequence must be reproducible from its seed).
@@ -129,10 +121,8 @@ fn assert_verified(db: &Db, tenants: &[TenantScope], step: &str) {
 
 #[test]
 fn rollups_equal_their_claims_after_a_random_sequence_of_changes() {
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let tenants = [customer(&db, "alpha"), customer(&db, "beta")];
+    let (_database, db) = migrated_db(4);
+    let tenants = [new_tenant(&db, "alpha"), new_tenant(&db, "beta")];
     let mut rng = Rng(21);
     let mut with_claims: Vec<(TenantScope, i64)> = Vec::new();
     for step in 0..14 {
@@ -234,10 +224,8 @@ fn rng_free_choice(
 
 #[test]
 fn a_lost_rollup_is_reported_and_rebuilt() {
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let scope = customer(&db, "alpha");
+    let (_database, db) = migrated_db(4);
+    let scope = new_tenant(&db, "alpha");
     let options = GenOptions {
         rows: 600,
         seed: 5,
@@ -277,10 +265,8 @@ fn a_lost_rollup_is_reported_and_rebuilt() {
 /// before.
 #[test]
 fn text_day_rows_are_converted_to_bytes_at_start() {
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let tenants = [customer(&db, "alpha"), customer(&db, "beta")];
+    let (_database, db) = migrated_db(4);
+    let tenants = [new_tenant(&db, "alpha"), new_tenant(&db, "beta")];
     for (k, scope) in tenants.iter().enumerate() {
         let options = GenOptions {
             rows: 400 + 300 * k as u64,
@@ -417,10 +403,8 @@ fn every_product_reads_the_same_from_rollups_as_from_claims() {
     use payerwatch::domain::analytics::{FindingKind, Mode, Product};
     use payerwatch::services::analytics::evaluate_rollups_and_claims;
 
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let scope = customer(&db, "alpha");
+    let (_database, db) = migrated_db(4);
+    let scope = new_tenant(&db, "alpha");
     equivalence_data(&db, scope, 40_000);
 
     let mut conn = db.get().expect("conn");
@@ -502,10 +486,8 @@ fn finding_charts_read_the_same_from_rollups_as_from_claims() {
     use payerwatch::domain::analytics::grouping::ALL_GROUPS;
     use payerwatch::services::analytics::{self as reports, charts};
 
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let scope = customer(&db, "alpha");
+    let (_database, db) = migrated_db(4);
+    let scope = new_tenant(&db, "alpha");
     equivalence_data(&db, scope, 20_000);
     // Both modes' findings, as of the latest data and three weeks earlier.
     let earlier = today() - chrono::Days::new(20);
@@ -583,10 +565,8 @@ fn finding_charts_read_the_same_from_rollups_as_from_claims() {
 fn payer_scorecards_read_the_same_from_rollups_as_from_claims() {
     use payerwatch::services::scorecard;
 
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
-    let scope = customer(&db, "alpha");
+    let (_database, db) = migrated_db(4);
+    let scope = new_tenant(&db, "alpha");
     equivalence_data(&db, scope, 20_000);
     let mut conn = db.get().expect("conn");
     let payers = mappings::payer_claim_counts(&mut conn, &scope).expect("payers");
