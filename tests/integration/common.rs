@@ -396,3 +396,35 @@ pub fn new_tenant(db: &Db, slug: &str) -> payerwatch::domain::tenant::TenantScop
         .expect("customer");
     TenantScope::for_system(CustomerId(id))
 }
+
+/// Ingests `body` as an upload of `scope` (no analytics request). `own_partition`: the
+/// threshold for a claims partition of its own is set at or just above the body's size,
+/// so PostgreSQL takes the large-upload path or the tenant's shared partition.
+pub fn upload_csv(
+    db: &Db,
+    scope: payerwatch::domain::tenant::TenantScope,
+    name: &str,
+    body: &[u8],
+    today: chrono::NaiveDate,
+    own_partition: bool,
+    options: payerwatch::ingest::IngestOptions,
+) -> payerwatch::ingest::IngestOutcome {
+    use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest};
+    let size = body.len() as u64;
+    let req = UploadRequest {
+        scope,
+        file_name: name.to_owned(),
+        uploaded_by: None,
+        declared_size: Some(size),
+        limits: Limits {
+            own_partition_bytes: if own_partition { size } else { size + 1 },
+            ..Limits::default()
+        },
+        today,
+    };
+    let options = IngestOptions {
+        no_analytics_request: true,
+        ..options
+    };
+    ingest::ingest(db, &req, body, &options).expect("upload recorded")
+}

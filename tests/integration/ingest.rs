@@ -13,7 +13,7 @@ use payerwatch::ingest::{
     self, IngestError, IngestOptions, IngestOutcome, Limits, UploadRequest, UploadStatus,
 };
 
-use crate::common::{TestDatabase, new_tenant};
+use crate::common::{TestDatabase, migrated_db, new_tenant};
 
 const HEADER: &str = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n";
 
@@ -28,9 +28,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let database = TestDatabase::create();
-    let db = Db::connect(database.url(), 4).expect("database");
-    db.migrate().expect("migrations");
+    let (database, db) = migrated_db(4);
     let scope = new_tenant(&db, "acme");
     Fixture {
         database,

@@ -13,10 +13,10 @@ use payerwatch::db::repo::{claims, uploads};
 use payerwatch::db::{Backend, Db, DbConnection, DbError, migrations};
 use payerwatch::devtools::generate::GenOptions;
 use payerwatch::domain::tenant::TenantScope;
-use payerwatch::ingest::{self, IngestOptions, IngestOutcome, Limits, UploadRequest, UploadStatus};
+use payerwatch::ingest::{IngestOptions, IngestOutcome, UploadStatus};
 use payerwatch::services::rollups;
 
-use crate::common::{migrated_db, new_tenant};
+use crate::common::{migrated_db, new_tenant, upload_csv};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
@@ -35,8 +35,7 @@ fn generated_csv(rows: u64, seed: u64) -> Vec<u8> {
     csv
 }
 
-/// Uploads `body`; `own_partition` sets the size from which an upload gets a partition
-/// of its own below or above this one's size.
+/// Uploads `body` as `claims.csv` (see [`upload_csv`]).
 fn upload(
     db: &Db,
     scope: TenantScope,
@@ -44,23 +43,15 @@ fn upload(
     own_partition: bool,
     options: IngestOptions,
 ) -> IngestOutcome {
-    let size = body.len() as u64;
-    let req = UploadRequest {
+    upload_csv(
+        db,
         scope,
-        file_name: "claims.csv".into(),
-        uploaded_by: None,
-        declared_size: Some(size),
-        limits: Limits {
-            own_partition_bytes: if own_partition { size } else { size + 1 },
-            ..Limits::default()
-        },
-        today: today(),
-    };
-    let options = IngestOptions {
-        no_analytics_request: true,
-        ..options
-    };
-    ingest::ingest(db, &req, body, &options).expect("upload recorded")
+        "claims.csv",
+        body,
+        today(),
+        own_partition,
+        options,
+    )
 }
 
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]

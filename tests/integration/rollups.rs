@@ -10,10 +10,10 @@ use payerwatch::db::Db;
 use payerwatch::db::repo::{mappings, rollups as repo, uploads};
 use payerwatch::devtools::generate::{DateStyle, GenOptions};
 use payerwatch::domain::tenant::TenantScope;
-use payerwatch::ingest::{self, IngestOptions, Limits, UploadRequest, UploadStatus};
+use payerwatch::ingest::{IngestOptions, UploadStatus};
 use payerwatch::services::{mappings as mapping_service, rollups};
 
-use crate::common::{load_generated_claims, migrated_db, new_tenant};
+use crate::common::{load_generated_claims, migrated_db, new_tenant, upload_csv};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
@@ -87,23 +87,15 @@ fn upload(
     body: &str,
     own_partition: bool,
 ) -> (i64, UploadStatus) {
-    let size = body.len() as u64;
-    let req = UploadRequest {
+    let out = upload_csv(
+        db,
         scope,
-        file_name: name.to_owned(),
-        uploaded_by: None,
-        declared_size: Some(size),
-        limits: Limits {
-            own_partition_bytes: if own_partition { size } else { size + 1 },
-            ..Limits::default()
-        },
-        today: today(),
-    };
-    let options = IngestOptions {
-        no_analytics_request: true,
-        ..IngestOptions::default()
-    };
-    let out = ingest::ingest(db, &req, body.as_bytes(), &options).expect("upload recorded");
+        name,
+        body.as_bytes(),
+        today(),
+        own_partition,
+        IngestOptions::default(),
+    );
     (out.upload_id, out.status)
 }
 
